@@ -1,0 +1,112 @@
+/*
+ * conf.h - the proxy's configuration (SPEC §9): a typed key table, the
+ * `key = value` file parser, `-o` overrides and the errors that `-t` prints.
+ *
+ * Pure: no libevent, no hiredis. A struct conf is a plain value; it owns
+ * its strings and is released with conf_free().
+ */
+#ifndef HSP_CONF_H
+#define HSP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_ERRORS_MAX 64
+#define CONF_ERROR_LEN  256
+
+enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO,
+                      CONF_LOG_DEBUG };
+enum conf_log_format { CONF_LOG_JSON, CONF_LOG_TEXT };
+
+/* A rate such as `60/min`: COUNT events per PERIOD_MS. 0/x turns it off. */
+struct conf_rate {
+    int64_t count;                  /* events per period, >= 0 */
+    int64_t period_ms;              /* 1000, 60000 or 3600000 */
+};
+
+struct conf {
+    char    *listen;                /* owned: "host:port" */
+    int64_t  workers;               /* 0 means auto: one per core */
+    char    *upstream;              /* owned: http(s)://host[:port] URL */
+    char    *upstream_lowlatency;   /* owned: URL, or "" for none */
+    char    *upstream_ca_file;      /* owned: path, or "" for system store */
+    int64_t  upstream_timeout_ms;
+    int64_t  upstream_connections;
+    char    *redis;                 /* owned: redis:// or unix:// URL */
+    char    *redis_prefix;          /* owned */
+    int64_t  redis_timeout_ms;
+    int64_t  ttl_lead_ms;
+    int64_t  ttl_not_found_ms;
+    int64_t  ttl_dispositions_ms;
+    int64_t  ttl_blocks_ms;         /* 0: blocks are not cached */
+    int64_t  stale_while_revalidate_ms;
+    int64_t  stale_if_error_ms;
+    int64_t  idempotency_ttl_ms;
+    bool     idempotency_required;
+    struct conf_rate rate_limit;
+    struct conf_rate rate_reserve_writes;
+    int64_t  rate_limit_wait_ms;
+    struct conf_rate rate_limit_fallback;
+    int64_t  max_body;              /* bytes */
+    enum conf_log_level  log_level;
+    enum conf_log_format log_format;
+    char    *access_log;            /* owned: "stderr", "off" or a path */
+};
+
+/* Errors collected while loading; each reads "FILE:LINE: message". */
+struct conf_errors {
+    size_t count;                               /* entries used */
+    size_t dropped;                             /* errors past the cap */
+    char   msg[CONF_ERRORS_MAX][CONF_ERROR_LEN];
+};
+
+/*
+ * Sets every key of CF to its default (parsed from the default strings
+ * through the same setters as file input). CF must be zeroed or freed.
+ * Returns 0, or -1 when out of memory.
+ */
+int conf_init(struct conf *cf);
+
+/* Frees the strings CF owns and zeroes it. NULL-safe. */
+void conf_free(struct conf *cf);
+
+/*
+ * Applies the `key = value` lines of PATH on top of CF. Every error is
+ * appended to ERRS as "PATH:LINE: message"; parsing goes on after an error
+ * so that all of them are reported. Returns 0 when ERRS gained nothing.
+ */
+int conf_load_file(struct conf *cf, const char *path,
+                   struct conf_errors *errs);
+
+/*
+ * Same as conf_load_file() for text already in memory; NAME is what the
+ * errors call the file.
+ */
+int conf_load_string(struct conf *cf, const char *name, const char *text,
+                     struct conf_errors *errs);
+
+/*
+ * Applies one `key=value` override (the -o flag). Errors read
+ * "-o key=value: message". Returns 0 or -1.
+ */
+int conf_set_override(struct conf *cf, const char *kv,
+                      struct conf_errors *errs);
+
+/*
+ * Cross-key checks run once everything is loaded (for example that
+ * rate_reserve_writes does not exceed rate_limit). Returns 0 or -1.
+ */
+int conf_validate(const struct conf *cf, struct conf_errors *errs);
+
+/* Unit parsers, exposed for tests. Each returns 0 or -1 (bad input). */
+int conf_parse_duration(const char *s, int64_t *ms);     /* 0, 100ms, 5m */
+int conf_parse_size(const char *s, int64_t *bytes);      /* 512, 64k, 1m */
+int conf_parse_rate(const char *s, struct conf_rate *r); /* 60/min, 0 */
+int conf_parse_bool(const char *s, bool *b);             /* yes/no/... */
+
+/* The number of keys and the name of key I, for docs checks and tests. */
+size_t      conf_key_count(void);
+const char *conf_key_name(size_t i);
+
+#endif /* HSP_CONF_H */

@@ -1,0 +1,201 @@
+/* http.c - hop-by-hop table, reason phrases and error payloads. */
+#include "config.h"
+
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+/* RFC 9110 §7.6.1 plus the non-standard ones proxies strip in practice. */
+static const char *const http_hop_by_hop[] = {
+    "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+    "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+};
+
+static const struct {
+    int         status;
+    const char *reason;
+} http_reasons[] = {
+    { 200, "OK" },
+    { 201, "Created" },
+    { 204, "No Content" },
+    { 304, "Not Modified" },
+    { 400, "Bad Request" },
+    { 401, "Unauthorized" },
+    { 403, "Forbidden" },
+    { 404, "Not Found" },
+    { 405, "Method Not Allowed" },
+    { 408, "Request Timeout" },
+    { 409, "Conflict" },
+    { 411, "Length Required" },
+    { 413, "Payload Too Large" },
+    { 414, "URI Too Long" },
+    { 415, "Unsupported Media Type" },
+    { 422, "Unprocessable Entity" },
+    { 429, "Too Many Requests" },
+    { 431, "Request Header Fields Too Large" },
+    { 500, "Internal Server Error" },
+    { 501, "Not Implemented" },
+    { 502, "Bad Gateway" },
+    { 503, "Service Unavailable" },
+    { 504, "Gateway Timeout" },
+};
+
+/* Whether the comma-separated token list LIST holds NAME (any case). */
+static bool
+http_list_has(const char *list, const char *name)
+{
+    size_t      n = strlen(name);
+    const char *p = list;
+
+    while (*p != '\0') {
+        const char *end;
+        size_t      len;
+
+        p += strspn(p, " \t,");
+        end = p + strcspn(p, ",");
+        len = (size_t)(end - p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == n && strncasecmp(p, name, n) == 0) {
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+bool
+http_is_hop_by_hop(const char *name, const char *connection)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(http_hop_by_hop) / sizeof(http_hop_by_hop[0]);
+         i++) {
+        if (strcasecmp(name, http_hop_by_hop[i]) == 0) {
+            return true;
+        }
+    }
+    return connection != NULL && http_list_has(connection, name);
+}
+
+const char *
+http_reason(int status)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(http_reasons) / sizeof(http_reasons[0]); i++) {
+        if (http_reasons[i].status == status) {
+            return http_reasons[i].reason;
+        }
+    }
+    return "Unknown";
+}
+
+/* Appends S to BUF as a JSON string literal. Returns the new length or -1. */
+static int
+http_put_string(char *buf, size_t cap, size_t pos, const char *s)
+{
+    const unsigned char *p;
+
+    if (pos + 1 >= cap) {
+        return -1;
+    }
+    buf[pos++] = '"';
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (pos + 8 >= cap) {
+            return -1;
+        }
+        if (*p == '"' || *p == '\\') {
+            buf[pos++] = '\\';
+            buf[pos++] = (char)*p;
+        } else if (*p < 0x20) {
+            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", *p);
+        } else {
+            buf[pos++] = (char)*p;
+        }
+    }
+    if (pos + 1 >= cap) {
+        return -1;
+    }
+    buf[pos++] = '"';
+    buf[pos] = '\0';
+    return (int)pos;
+}
+
+int
+http_error_body(char *buf, size_t cap, int status, const char *const *msgs,
+                size_t n)
+{
+    size_t i;
+    int    pos;
+
+    pos = snprintf(buf, cap, "{\"statusCode\":%d,\"message\":[", status);
+    if (pos < 0 || (size_t)pos >= cap) {
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            if ((size_t)pos + 1 >= cap) {
+                goto fail;
+            }
+            buf[pos++] = ',';
+        }
+        pos = http_put_string(buf, cap, (size_t)pos, msgs[i]);
+        if (pos < 0) {
+            goto fail;
+        }
+    }
+    if ((size_t)pos + 11 >= cap) {
+        goto fail;
+    }
+    memcpy(buf + pos, "],\"error\":", 10);
+    pos = http_put_string(buf, cap, (size_t)pos + 10, http_reason(status));
+    if (pos < 0 || (size_t)pos + 2 > cap) {
+        goto fail;
+    }
+    buf[pos++] = '}';
+    buf[pos] = '\0';
+    return pos;
+
+fail:
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    return -1;
+}
+
+bool
+http_request_id_valid(const char *id)
+{
+    size_t i;
+
+    for (i = 0; id[i] != '\0'; i++) {
+        if (i >= HTTP_REQUEST_ID_MAX || id[i] <= 0x20 || id[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return i > 0;
+}
+
+int
+http_request_id_new(char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char     raw[16];
+    size_t            i;
+
+    if (cap < 2 * sizeof(raw) + 1 || RAND_bytes(raw, sizeof(raw)) != 1) {
+        return -1;
+    }
+    for (i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0xf];
+    }
+    out[2 * sizeof(raw)] = '\0';
+    return 0;
+}
