@@ -1,0 +1,45 @@
+/*
+ * proxy.h - one worker's HTTP front end and the request lifecycle: route,
+ * check, forward to the upstream, relay (SPEC §2, §7). One struct proxy
+ * per worker thread, used only on that worker's event loop.
+ */
+#ifndef HSP_PROXY_H
+#define HSP_PROXY_H
+
+#include <stddef.h>
+
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+struct conf;
+struct event_base;
+struct evdns_base;
+struct proxy;
+
+/*
+ * Creates the front end on BASE, serving connections accepted on
+ * LISTEN_FD (bound and listening; the proxy closes it when freed). CF,
+ * DNS and CTX (NULL when no upstream uses https) are borrowed and must
+ * outlive the proxy. NWORKERS divides upstream_connections between the
+ * workers. Returns NULL after logging why.
+ */
+struct proxy *proxy_new(struct event_base *base, struct evdns_base *dns,
+                        const struct conf *cf, SSL_CTX *ctx,
+                        evutil_socket_t listen_fd, unsigned nworkers);
+
+/* Stops accepting new connections; requests in flight go on. */
+void proxy_stop_accepting(struct proxy *px);
+
+/* The number of requests not yet answered. */
+size_t proxy_inflight(const struct proxy *px);
+
+/*
+ * Answers every request still in flight with 503 and abandons its
+ * upstream call: the last step of a shutdown whose grace ran out.
+ */
+void proxy_abort_all(struct proxy *px);
+
+/* Frees PX, its server and its upstream pools. NULL-safe. */
+void proxy_free(struct proxy *px);
+
+#endif /* HSP_PROXY_H */

@@ -1,0 +1,182 @@
+/* worker.c - one event loop per thread, and its graceful stop. */
+#include "config.h"
+
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define WORKER_DRAIN_TICK_MS 20
+
+struct worker {
+    unsigned           id;
+    pthread_t          thread;
+    bool               started;     /* THREAD is joinable */
+    struct event_base *base;        /* owned */
+    struct evdns_base *dns;         /* owned, may be NULL */
+    struct proxy      *proxy;       /* owned */
+    struct event      *stop;        /* owned: activated by worker_stop */
+    struct event      *drain;       /* owned: polls the in-flight count */
+    int64_t            grace_ms;    /* written before STOP is activated */
+    struct timespec    deadline;    /* end of the grace period */
+};
+
+static void *worker_main(void *arg);
+static void on_stop(evutil_socket_t fd, short what, void *arg);
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg);
+
+static void
+worker_free(struct worker *w)
+{
+    proxy_free(w->proxy);
+    if (w->stop != NULL) {
+        event_free(w->stop);
+    }
+    if (w->drain != NULL) {
+        event_free(w->drain);
+    }
+    if (w->dns != NULL) {
+        evdns_base_free(w->dns, 0);
+    }
+    if (w->base != NULL) {
+        event_base_free(w->base);
+    }
+    free(w);
+}
+
+struct worker *
+worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
+             evutil_socket_t listen_fd, unsigned nworkers)
+{
+    struct worker *w;
+    int            rc;
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        log_err("worker: out of memory");
+        evutil_closesocket(listen_fd);
+        return NULL;
+    }
+    w->id = id;
+    w->base = event_base_new();
+    if (w->base == NULL) {
+        log_err("worker %u: cannot create an event base", id);
+        evutil_closesocket(listen_fd);
+        goto fail;
+    }
+    /* Non-blocking name resolution for upstream connects (PITFALLS
+     * §4.1.11); /etc/hosts is honoured. Without it evhttp would block. */
+    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (w->dns == NULL) {
+        log_warn("worker %u: no resolver configuration; using blocking "
+                 "name resolution", id);
+    }
+    w->stop = event_new(w->base, -1, 0, on_stop, w);
+    w->drain = event_new(w->base, -1, 0, on_drain_tick, w);
+    if (w->stop == NULL || w->drain == NULL) {
+        log_err("worker %u: out of memory", id);
+        evutil_closesocket(listen_fd);
+        goto fail;
+    }
+    w->proxy = proxy_new(w->base, w->dns, cf, ctx, listen_fd, nworkers);
+    if (w->proxy == NULL) {
+        goto fail;
+    }
+    rc = pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc != 0) {
+        log_err("worker %u: cannot start a thread: %s", id, strerror(rc));
+        goto fail;
+    }
+    w->started = true;
+    return w;
+
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+void
+worker_stop(struct worker *w, int64_t grace_ms)
+{
+    w->grace_ms = grace_ms;
+    event_active(w->stop, 0, 0);    /* thread-safe with evthread enabled */
+}
+
+void
+worker_join(struct worker *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    if (w->started) {
+        pthread_join(w->thread, NULL);
+    }
+    worker_free(w);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    log_debug("worker %u: running", w->id);
+    if (event_base_dispatch(w->base) < 0) {
+        log_err("worker %u: event loop failed", w->id);
+    }
+    log_debug("worker %u: stopped", w->id);
+    return NULL;
+}
+
+static bool
+worker_past(const struct timespec *t)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > t->tv_sec ||
+           (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct timeval zero = { 0, 0 };
+
+    proxy_stop_accepting(w->proxy);
+    clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+    w->deadline.tv_sec += (time_t)(w->grace_ms / 1000);
+    w->deadline.tv_nsec += (long)(w->grace_ms % 1000) * 1000000L;
+    if (w->deadline.tv_nsec >= 1000000000L) {
+        w->deadline.tv_sec++;
+        w->deadline.tv_nsec -= 1000000000L;
+    }
+    event_add(w->drain, &zero);
+}
+
+static void
+on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct timeval tick = { 0, WORKER_DRAIN_TICK_MS * 1000 };
+
+    if (proxy_inflight(w->proxy) > 0 && !worker_past(&w->deadline)) {
+        event_add(w->drain, &tick);
+        return;
+    }
+    if (proxy_inflight(w->proxy) > 0) {
+        log_warn("worker %u: %zu requests still in flight at the end of "
+                 "the grace period", w->id, proxy_inflight(w->proxy));
+        proxy_abort_all(w->proxy);
+    }
+    event_base_loopexit(w->base, NULL);
+}
