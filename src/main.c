@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "lua.h"
 #include "tls.h"
 #include "url.h"
 #include "worker.h"
@@ -201,6 +202,7 @@ main(int argc, char **argv)
     log_setup("heavyset-proxy", (enum log_level)cf.log_level,
               cf.log_format == CONF_LOG_JSON);
     signal(SIGPIPE, SIG_IGN);
+    lua_init();
     if (evthread_use_pthreads() != 0) {
         log_err("main: libevent has no thread support");
         goto out;

@@ -1,57 +1,76 @@
 /*
- * proxy.c - the request lifecycle, as one explicit state machine.
+ * proxy.c - one worker's front end and the request lifecycle, as one
+ * explicit state machine (SPEC §2-§4, §7, §8):
  *
- *   RECV --(local answer)--------------------------------> DONE
- *   RECV --(forward)--> FETCH --(response or error)------> DONE
- *                        FETCH --(shutdown grace ran out)-> DONE
+ *   RECV ---(local answer: 4xx, healthz)--------------------------> DONE
+ *   RECV ---> LOOKUP ---(fresh entry: HIT)------------------------> DONE
+ *               |  \---(only-if-cached, nothing: 504)-------------> DONE
+ *               v
+ *   RECV ---> FETCH ---(error, or answer not to store)------------> DONE
+ *               |---(answer to store)---> STORE ---(stored or not)-> DONE
+ *               \---(PATCH)-------------> WRITE ---(written)-------> DONE
  *
  * Only req_step() changes a request's state or answers the client, and it
- * answers exactly once. A request lives from the evhttp callback until
- * DONE; the upstream call it may hold is cancelled or completed by then.
+ * answers exactly once. Every wait is bounded: Redis by redis_timeout,
+ * the upstream by upstream_timeout. Redis faults turn into misses and
+ * skipped writes, never into a failed request.
  */
 #include "config.h"
 
 #include "proxy.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
 
+#include "cache.h"
 #include "conf.h"
 #include "http.h"
 #include "json.h"
+#include "key.h"
 #include "log.h"
+#include "lua.h"
+#include "phone.h"
+#include "respond.h"
 #include "route.h"
+#include "store.h"
+#include "update.h"
 #include "upstream.h"
 #include "url.h"
 
-#include <json-c/json.h>
-
-#define PROXY_HEADERS_MAX     (32 * 1024)   /* request line + headers */
-#define PROXY_CLIENT_IDLE_S   60            /* keep-alive idle timeout */
-#define PROXY_ERROR_BODY_MAX  512
-#define PROXY_BODY_SLACK      (64 * 1024)
+#define PROXY_HEADERS_MAX   (32 * 1024)     /* request line + headers */
+#define PROXY_CLIENT_IDLE_S 60              /* keep-alive idle timeout */
+#define PROXY_BODY_SLACK    (64 * 1024)
+#define PROXY_TOKEN_MAX     4096
+#define PROXY_EPOCH_MAX     24
+#define PROXY_EPOCH_TTL_MS  ((int64_t)24 * 3600 * 1000)
 
 enum req_state {
     REQ_RECV,           /* just arrived: route, check, decide */
+    REQ_LOOKUP,         /* waiting for Redis: the entry and its epoch */
     REQ_FETCH,          /* waiting for the upstream */
+    REQ_STORE,          /* filling the cache before answering */
+    REQ_WRITE,          /* PATCH: writing through before answering */
     REQ_DONE            /* answered; the request is freed */
 };
 
 enum req_event {
     REQ_EV_START,       /* evhttp handed us the request */
+    REQ_EV_STORE,       /* a Redis call completed (data: the reply) */
     REQ_EV_UPSTREAM,    /* the upstream call completed */
     REQ_EV_ABORT        /* shutdown: answer now */
 };
@@ -60,20 +79,44 @@ enum req_event {
 struct req_upstream_result {
     enum upstream_error             err;
     const struct upstream_response *resp;   /* NULL unless err is OK */
-    const char                     *why;
 };
 
 struct req {
-    TAILQ_ENTRY(req)       next;    /* in the proxy's in-flight list */
-    struct proxy          *px;      /* borrowed: the owning worker */
-    struct evhttp_request *client;  /* evhttp's; NULL once answered */
-    enum req_state         state;
-    struct route_match     route;
-    enum route_method      method;
-    const char            *method_name; /* static string */
-    struct upstream_call  *call;    /* while in FETCH */
-    struct timespec        start;
+    TAILQ_ENTRY(req)        next;   /* in the proxy's in-flight list */
+    struct proxy           *px;     /* borrowed: the owning worker */
+    struct evhttp_request  *client; /* evhttp's; NULL once answered */
+    enum req_state          state;
+    struct route_match      route;
+    enum route_method       method;
+    const char             *method_name;    /* static */
+    struct upstream_call   *call;   /* while in FETCH */
+    struct store_op        *op;     /* while in LOOKUP, STORE, WRITE */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char tenant[KEY_TENANT_HEX + 1];
+    char phone[PHONE_E164_MAX];     /* normalised; "" if none */
+
+    /* cache */
+    struct cache_directives dir;
+    struct key_query        q;
+    struct key_entry        key;
+    bool                    cacheable;  /* KEY is valid for this request */
+    bool                    may_store;  /* the answer may be stored */
+    char                    epoch[PROXY_EPOCH_MAX]; /* seen by the lookup */
+    char                    bgen[PROXY_EPOCH_MAX];
+    bool                    have_epoch;
+    const char             *x_cache;    /* what the answer will say */
+    const char             *fwd;        /* Cache-Status fwd= reason */
+    const char             *detail;     /* Cache-Status detail=, or NULL */
+
+    /* PATCH */
+    bool                    is_update;
+    bool                    books;      /* blockId or cancelAppt */
+
+    /* the upstream's answer, kept while STORE or WRITE runs */
+    enum upstream_error     uerr;
+    int                     status;
+    struct evkeyvalq        headers;
+    struct evbuffer        *body;       /* owned */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -85,6 +128,7 @@ struct proxy {
     struct evhttp_bound_socket *bound; /* owned by HTTP; NULL once stopped */
     struct upstream     *upstream;  /* owned: `upstream` */
     struct upstream     *lowlat;    /* owned: `upstream_lowlatency`, or NULL */
+    struct store        *store;     /* owned: the shared Redis */
     struct req_list      inflight;  /* requests not yet answered */
     size_t               ninflight;
 };
@@ -94,8 +138,9 @@ static void on_client_request(struct evhttp_request *client, void *arg);
 static void on_upstream_done(enum upstream_error err,
                              const struct upstream_response *resp,
                              const char *why, void *arg);
+static void on_store_reply(struct redisReply *reply, void *arg);
 
-/* libevent's command type as a route method bit. */
+/* libevent's command type as a route method bit, and its name. */
 static const struct {
     enum evhttp_cmd_type cmd;
     enum route_method    method;
@@ -165,7 +210,6 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     px->upstream = proxy_upstream_new(base, dns, ctx, cf->upstream, conns,
                                       cf->upstream_timeout_ms);
     if (px->upstream == NULL) {
-        evutil_closesocket(listen_fd);
         goto fail;
     }
     if (cf->upstream_lowlatency[0] != '\0') {
@@ -173,15 +217,17 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
                                         cf->upstream_lowlatency, conns,
                                         cf->upstream_timeout_ms);
         if (px->lowlat == NULL) {
-            evutil_closesocket(listen_fd);
             goto fail;
         }
+    }
+    px->store = store_new(base, cf->redis, cf->redis_timeout_ms);
+    if (px->store == NULL) {
+        goto fail;
     }
 
     px->http = evhttp_new(base);
     if (px->http == NULL) {
         log_err("proxy: cannot create the HTTP server");
-        evutil_closesocket(listen_fd);
         goto fail;
     }
     /* Take every method, so that routes answer 405 in the upstream's
@@ -207,12 +253,14 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     px->bound = evhttp_accept_socket_with_handle(px->http, listen_fd);
     if (px->bound == NULL) {
         log_err("proxy: cannot accept on the listening socket");
-        evutil_closesocket(listen_fd);
         goto fail;
     }
     return px;
 
 fail:
+    if (px->bound == NULL) {
+        evutil_closesocket(listen_fd);
+    }
     proxy_free(px);
     return NULL;
 }
@@ -252,142 +300,79 @@ proxy_free(struct proxy *px)
     if (px->http != NULL) {
         evhttp_free(px->http);
     }
+    store_free(px->store);
     upstream_free(px->upstream);
     upstream_free(px->lowlat);
     free(px);
 }
 
-/* ---- answering ---------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
+
+static int64_t
+proxy_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 static void
-req_common_headers(struct req *r, struct evkeyvalq *out)
+req_error(struct req *r, int status, const char *msg)
 {
-    evhttp_remove_header(out, "X-Request-Id");
-    evhttp_add_header(out, "X-Request-Id", r->request_id);
+    respond_error(r->client, r->request_id, status, &msg, 1, NULL);
+    r->client = NULL;
+}
+
+static void
+req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
+{
+    respond_error(r->client, r->request_id, status, msgs, n, NULL);
+    r->client = NULL;
 }
 
 /*
- * Answers R with an error the proxy makes itself, in the upstream's
- * payload (SPEC §7). ALLOW, when not NULL, is sent as the Allow header.
+ * Finds the token (SPEC §3): the x-hs-token header, else a `token` query
+ * parameter, else a `token` string in BODY (a parsed JSON body, or NULL).
+ * Writes it into OUT; returns its length, 0 when there is none. The token
+ * is hashed into the tenant and otherwise travels upstream untouched.
  */
-static void
-req_reply_error(struct req *r, int status, const char *msg, const char *allow)
+static size_t
+req_token(struct req *r, const struct json_object *body, char *out,
+          size_t cap)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->client);
-    struct evbuffer  *body;
-    char              buf[PROXY_ERROR_BODY_MAX];
-    int               len;
-
-    len = http_error_body(buf, sizeof(buf), status, &msg, 1);
-    assert(len > 0);
-    evhttp_add_header(out, "Content-Type", "application/json");
-    if (allow != NULL) {
-        evhttp_add_header(out, "Allow", allow);
-    }
-    req_common_headers(r, out);
-    body = evbuffer_new();
-    if (body != NULL) {
-        evbuffer_add(body, buf, (size_t)len);
-    }
-    evhttp_send_reply(r->client, status, http_reason(status), body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
-    r->client = NULL;
-}
-
-/* Relays the upstream's answer: status, end-to-end headers, body. */
-static void
-req_reply_relay(struct req *r, const struct upstream_response *resp)
-{
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->client);
-    const char       *conn = evhttp_find_header(resp->headers, "Connection");
-    struct evkeyval  *h;
-
-    TAILQ_FOREACH(h, resp->headers, next) {
-        /* evhttp frames the body it sends, so Content-Length goes too
-         * (PITFALLS §4.1.4). */
-        if (http_is_hop_by_hop(h->key, conn) ||
-            strcasecmp(h->key, "Content-Length") == 0) {
-            continue;
-        }
-        evhttp_add_header(out, h->key, h->value);
-    }
-    req_common_headers(r, out);
-    evhttp_send_reply(r->client, resp->status, http_reason(resp->status),
-                      resp->body);
-    r->client = NULL;
-}
-
-static void
-req_reply_json(struct req *r, int status, const char *json)
-{
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->client);
-    struct evbuffer  *body = evbuffer_new();
-
-    evhttp_add_header(out, "Content-Type", "application/json");
-    evhttp_add_header(out, "Cache-Control", "no-store");
-    req_common_headers(r, out);
-    if (body != NULL) {
-        evbuffer_add(body, json, strlen(json));
-    }
-    evhttp_send_reply(r->client, status, http_reason(status), body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
-    r->client = NULL;
-}
-
-/* ---- the token (SPEC §3) ----------------------------------------------- */
-
-/*
- * Whether R carries a token: the x-hs-token header, else a `token` query
- * parameter, else a `token` string in a JSON object body. The token is
- * only looked at, never kept: it travels upstream as the client sent it.
- */
-static bool
-req_has_token(struct req *r)
-{
-    struct evkeyvalq *in = evhttp_request_get_input_headers(r->client);
+    struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
-    const char       *v, *query;
-    struct evbuffer  *body;
-    bool              found = false;
+    const char              *v, *query;
 
     v = evhttp_find_header(in, "x-hs-token");
     if (v != NULL && v[0] != '\0') {
-        return true;
+        return (size_t)snprintf(out, cap, "%s", v) < cap ? strlen(out) : 0;
     }
     query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     if (query != NULL) {
         struct evkeyvalq params;
+        size_t           n = 0;
 
         TAILQ_INIT(&params);
         if (evhttp_parse_query_str(query, &params) == 0) {
             v = evhttp_find_header(&params, "token");
-            found = v != NULL && v[0] != '\0';
+            if (v != NULL && v[0] != '\0' &&
+                (size_t)snprintf(out, cap, "%s", v) < cap) {
+                n = strlen(out);
+            }
         }
         evhttp_clear_headers(&params);
-        if (found) {
-            return true;
+        if (n > 0) {
+            return n;
         }
     }
-    body = evhttp_request_get_input_buffer(r->client);
-    if (evbuffer_get_length(body) > 0) {
-        struct json_object *root;
-        char                err[128];
-        size_t              len = evbuffer_get_length(body);
-
-        root = json_parse_strict((const char *)evbuffer_pullup(body, -1), len,
-                                 err, sizeof(err));
-        v = json_get_string(root, "token");
-        found = v != NULL && v[0] != '\0';
-        json_object_put(root);
+    v = json_get_string(body, "token");
+    if (v != NULL && v[0] != '\0' && (size_t)snprintf(out, cap, "%s", v) < cap) {
+        return strlen(out);
     }
-    return found;
+    return 0;
 }
-
-/* ---- the state machine ------------------------------------------------- */
 
 /* Builds the end-to-end request headers to pass upstream into OUT. */
 static void
@@ -409,51 +394,13 @@ req_forward_headers(struct req *r, struct evkeyvalq *out)
     }
 }
 
-/* RECV: route and check R, then answer it or send it upstream. */
+/* Sends R upstream. Returns the next state. */
 static enum req_state
-req_on_recv(struct req *r)
+req_forward(struct req *r)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
-    struct upstream_request  rq;
-    struct evkeyvalq         headers;
-    enum route_result        rr;
-    struct upstream         *up;
-    const char              *path;
-    char                     allow[64];
-
-    path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    if (path == NULL || path[0] == '\0') {
-        req_reply_error(r, 400, "invalid request target", NULL);
-        return REQ_DONE;
-    }
-    rr = route_match(path, r->method, &r->route);
-    if (rr == ROUTE_NOT_FOUND) {
-        char msg[160];
-
-        /* NestJS's wording, which the upstream uses for unknown routes. */
-        snprintf(msg, sizeof(msg), "Cannot %s %.128s", r->method_name, path);
-        req_reply_error(r, 404, msg, NULL);
-        return REQ_DONE;
-    }
-    if (rr == ROUTE_BAD_METHOD) {
-        route_allow_header(r->route.allowed, allow, sizeof(allow));
-        req_reply_error(r, 405, "method not allowed", allow);
-        return REQ_DONE;
-    }
-    if (r->route.id == ROUTE_HEALTHZ) {
-        req_reply_json(r, 200, "{\"status\":\"ok\"}");
-        return REQ_DONE;
-    }
-    assert(r->route.upstream_api);
-    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->client)) >
-        (size_t)r->px->cf->max_body) {
-        req_reply_error(r, 413, "request body too large", NULL);
-        return REQ_DONE;
-    }
-    if (!req_has_token(r)) {
-        req_reply_error(r, 401, "token should not be empty", NULL);
-        return REQ_DONE;
-    }
+    struct upstream_request rq;
+    struct evkeyvalq        headers;
+    struct upstream        *up;
 
     up = r->route.id == ROUTE_QUERY_CRM && r->px->lowlat != NULL
              ? r->px->lowlat
@@ -470,48 +417,536 @@ req_on_recv(struct req *r)
     r->call = upstream_send(up, &rq, on_upstream_done, r);
     evhttp_clear_headers(&headers);
     if (r->call == NULL) {
-        req_reply_error(r, 502, "upstream unreachable", NULL);
+        req_error(r, 502, "upstream unreachable");
         return REQ_DONE;
     }
     return REQ_FETCH;
 }
 
-/* FETCH: relay the upstream's answer, or say why there is none. */
+/* Answers R with the upstream answer it holds, and its cache headers. */
+static void
+req_deliver(struct req *r, bool stored)
+{
+    struct respond_cache c = { r->x_cache, NULL, -1 };
+    char                 status[96];
+
+    if (r->x_cache != NULL) {
+        snprintf(status, sizeof(status), "fwd=%s%s%s%s", r->fwd,
+                 stored ? "; stored" : "", r->detail != NULL ? "; detail=" : "",
+                 r->detail != NULL ? r->detail : "");
+        c.status = status;
+    }
+    respond_relay(r->client, r->request_id, r->status, &r->headers, r->body,
+                  r->x_cache != NULL ? &c : NULL);
+    r->client = NULL;
+}
+
+/* ---- RECV --------------------------------------------------------------- */
+
+/* Checks the phone of a GET route; answers R and returns false if bad. */
+static bool
+req_check_phone(struct req *r)
+{
+    static const char *const empty[] = { "phone should not be empty",
+                                         "phone must be a valid phone number" };
+    static const char *const invalid[] = {
+        "phone must be a valid phone number" };
+    static const char *const repeated[] = {
+        "phone must be a string", "phone must be a valid phone number" };
+
+    if (!r->q.has_phone || r->q.phone_raw[0] == '\0') {
+        req_error_n(r, 400, empty, 2);
+        return false;
+    }
+    if (r->q.phone_repeated) {
+        req_error_n(r, 400, repeated, 2);
+        return false;
+    }
+    if (r->q.phone_too_long ||
+        phone_normalize(r->q.phone_raw, r->phone, sizeof(r->phone)) != 0) {
+        req_error_n(r, 400, invalid, 1);
+        return false;
+    }
+    return true;
+}
+
+/* Starts the lookup of R's entry (and epoch). Returns the next state. */
+static enum req_state
+req_lookup(struct req *r)
+{
+    const char *argv[5];
+    size_t      lens[5];
+    bool        blocks = r->route.id == ROUTE_BLOCKS;
+    int         i;
+
+    argv[0] = r->key.hash;
+    argv[1] = r->key.epoch;
+    argv[2] = blocks ? r->key.bgen : r->key.epoch;
+    argv[3] = r->key.field;
+    argv[4] = blocks ? "1" : "0";
+    for (i = 0; i < 5; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    r->op = store_eval(r->px->store, &lua_lookup, 3, 5, argv, lens,
+                       on_store_reply, r);
+    if (r->op != NULL) {
+        return REQ_LOOKUP;
+    }
+    /* Redis is away: go on without the cache (SPEC §8). */
+    if (r->dir.only_if_cached) {
+        req_error(r, 504, "no cached response");
+        return REQ_DONE;
+    }
+    r->may_store = false;
+    r->detail = "store-unavailable";
+    return req_forward(r);
+}
+
+/* RECV for the GET routes: phone, key, directives; lookup or forward. */
+static enum req_state
+req_recv_read(struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
+    const struct conf       *cf = r->px->cf;
+
+    key_parse_query(uri != NULL ? evhttp_uri_get_query(uri) : NULL, &r->q);
+    if (r->route.id != ROUTE_DISPOSITIONS && !req_check_phone(r)) {
+        return REQ_DONE;
+    }
+    cache_parse_directives(evhttp_find_header(in, "Cache-Control"),
+                           evhttp_find_header(in, "Pragma"), &r->dir);
+    r->cacheable = cache_route_enabled(cf, r->route.id) &&
+                   !r->q.limit_days_bad && !r->q.simple_block_id_bad &&
+                   key_entry(cf->redis_prefix, r->tenant, r->route.id,
+                             r->phone, r->route.crm, &r->q, &r->key) == 0;
+    if (!r->cacheable) {
+        /* A disabled TTL or parameters we cannot key on: straight
+         * through, and the upstream judges the parameters. */
+        if (r->dir.only_if_cached) {
+            req_error(r, 504, "no cached response");
+            return REQ_DONE;
+        }
+        r->x_cache = "BYPASS";
+        r->fwd = "bypass";
+        return req_forward(r);
+    }
+    if (r->dir.no_store) {
+        if (r->dir.only_if_cached) {
+            req_error(r, 504, "no cached response");
+            return REQ_DONE;
+        }
+        r->x_cache = "BYPASS";
+        r->fwd = "request";
+        return req_forward(r);
+    }
+    /* Even no-cache looks up: the fill needs the epoch it read. */
+    r->may_store = true;
+    r->x_cache = r->dir.no_cache ? "BYPASS" : "MISS";
+    r->fwd = r->dir.no_cache ? "request" : "miss";
+    return req_lookup(r);
+}
+
+/* RECV for PATCH /phone/update: local checks first (SPEC §4). */
+static enum req_state
+req_recv_update(struct req *r, const struct json_object *body,
+                const char *parse_err)
+{
+    struct update_check chk;
+
+    if (body == NULL) {
+        req_error(r, 400, parse_err);
+        return REQ_DONE;
+    }
+    if (update_check(body, &chk) != 0) {
+        req_error_n(r, 400, chk.msgs, chk.nmsgs);
+        return REQ_DONE;
+    }
+    memcpy(r->phone, chk.phone, sizeof(r->phone));
+    r->books = chk.books;
+    r->is_update = true;
+    return req_forward(r);
+}
+
+static enum req_state
+req_on_recv(struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    struct evbuffer         *in = evhttp_request_get_input_buffer(r->client);
+    struct json_object      *body = NULL;
+    enum route_result        rr;
+    enum req_state           next;
+    const char              *path;
+    char                     allow[64], msg[160], perr[160];
+    char                     token[PROXY_TOKEN_MAX];
+    size_t                   tlen, blen = evbuffer_get_length(in);
+
+    path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    if (path == NULL || path[0] == '\0') {
+        req_error(r, 400, "invalid request target");
+        return REQ_DONE;
+    }
+    rr = route_match(path, r->method, &r->route);
+    if (rr == ROUTE_NOT_FOUND) {
+        /* NestJS's wording, which the upstream uses for unknown routes. */
+        snprintf(msg, sizeof(msg), "Cannot %s %.128s", r->method_name, path);
+        req_error(r, 404, msg);
+        return REQ_DONE;
+    }
+    if (rr == ROUTE_BAD_METHOD) {
+        route_allow_header(r->route.allowed, allow, sizeof(allow));
+        respond_error(r->client, r->request_id, 405,
+                      (const char *const[]){ "method not allowed" }, 1, allow);
+        r->client = NULL;
+        return REQ_DONE;
+    }
+    if (r->route.id == ROUTE_HEALTHZ) {
+        respond_json(r->client, r->request_id, 200, "{\"status\":\"ok\"}");
+        r->client = NULL;
+        return REQ_DONE;
+    }
+    assert(r->route.upstream_api);
+    if (blen > (size_t)r->px->cf->max_body) {
+        req_error(r, 413, "request body too large");
+        return REQ_DONE;
+    }
+    if (blen > 0) {
+        body = json_parse_strict((const char *)evbuffer_pullup(in, -1), blen,
+                                 perr, sizeof(perr));
+    } else {
+        snprintf(perr, sizeof(perr), "body must be a JSON object");
+    }
+    tlen = req_token(r, body, token, sizeof(token));
+    if (tlen == 0) {
+        json_object_put(body);
+        req_error(r, 401, "token should not be empty");
+        return REQ_DONE;
+    }
+    key_tenant(token, tlen, r->tenant);
+    memset(token, 0, sizeof(token));
+    if (r->route.id == ROUTE_UPDATE) {
+        next = req_recv_update(r, body, perr);
+    } else {
+        next = req_recv_read(r);
+    }
+    json_object_put(body);
+    return next;
+}
+
+/* ---- LOOKUP ------------------------------------------------------------- */
+
+static bool
+req_copy_epoch(const redisReply *e, char *out, size_t cap)
+{
+    if (e->type != REDIS_REPLY_STRING || e->len >= cap) {
+        return false;
+    }
+    memcpy(out, e->str, e->len);
+    out[e->len] = '\0';
+    return true;
+}
+
+static enum req_state
+req_on_lookup(struct req *r, const redisReply *reply)
+{
+    struct cache_entry e;
+    int64_t            now = proxy_now_ms();
+
+    r->op = NULL;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements != 3 ||
+        !req_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) ||
+        !req_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen))) {
+        /* Redis failed or was slow: a miss that will not be stored. */
+        if (r->dir.only_if_cached) {
+            req_error(r, 504, "no cached response");
+            return REQ_DONE;
+        }
+        r->may_store = false;
+        r->detail = "store-unavailable";
+        return req_forward(r);
+    }
+    r->have_epoch = true;
+    if (reply->element[0]->type == REDIS_REPLY_STRING &&
+        cache_entry_decode(reply->element[0]->str, reply->element[0]->len,
+                           &e) == 0) {
+        int64_t fresh = cache_entry_fresh_ms(&e, now);
+        int64_t age = cache_entry_age_s(&e, now);
+
+        if (!r->dir.no_cache && fresh > 0 &&
+            (r->dir.max_age_s < 0 || age <= r->dir.max_age_s)) {
+            struct respond_cache c = { "HIT", NULL, age };
+            char                 status[64];
+
+            snprintf(status, sizeof(status), "hit; ttl=%" PRId64,
+                     (fresh + 999) / 1000);
+            c.status = status;
+            respond_entry(r->client, r->request_id, &e, &c);
+            r->client = NULL;
+            return REQ_DONE;
+        }
+        if (!r->dir.no_cache) {
+            r->fwd = "stale";
+        }
+    }
+    if (r->dir.only_if_cached) {
+        req_error(r, 504, "no cached response");
+        return REQ_DONE;
+    }
+    return req_forward(r);
+}
+
+/* ---- FETCH -------------------------------------------------------------- */
+
+/* Keeps the upstream's answer in R for delivery after a Redis call. */
+static void
+req_keep(struct req *r, const struct upstream_response *resp)
+{
+    struct evkeyval *h;
+
+    r->status = resp->status;
+    TAILQ_FOREACH(h, resp->headers, next) {
+        evhttp_add_header(&r->headers, h->key, h->value);
+    }
+    evbuffer_add_buffer(r->body, resp->body);
+}
+
+/* Builds the stored form of R's answer into a new buffer, or NULL. */
+static struct evbuffer *
+req_entry_value(struct req *r, int status, int64_t ttl_ms)
+{
+    struct cache_entry e;
+    struct evbuffer   *v;
+    const char        *ctype = evhttp_find_header(&r->headers, "Content-Type");
+    char               header[CACHE_HEADER_MAX];
+    int                n;
+
+    memset(&e, 0, sizeof(e));
+    e.status = status;
+    e.stored_ms = proxy_now_ms();
+    e.ttl_ms = ttl_ms;
+    e.ctype = ctype != NULL ? ctype : "";
+    e.ctype_len = strlen(e.ctype);
+    n = cache_entry_header(&e, header, sizeof(header));
+    if (n < 0) {
+        return NULL;
+    }
+    v = evbuffer_new();
+    if (v == NULL || evbuffer_add(v, header, (size_t)n) != 0 ||
+        evbuffer_add(v, evbuffer_pullup(r->body, -1),
+                     evbuffer_get_length(r->body)) != 0) {
+        if (v != NULL) {
+            evbuffer_free(v);
+        }
+        return NULL;
+    }
+    return v;
+}
+
+/* Starts the conditional fill of R's answer. Returns the next state. */
+static enum req_state
+req_store(struct req *r, int64_t ttl_ms)
+{
+    const struct conf *cf = r->px->cf;
+    struct evbuffer   *v = req_entry_value(r, r->status, ttl_ms);
+    const char        *argv[9];
+    size_t             lens[9];
+    char               expire[24];
+    bool               blocks = r->route.id == ROUTE_BLOCKS;
+    int                i;
+
+    if (v == NULL) {
+        req_deliver(r, false);
+        return REQ_DONE;
+    }
+    snprintf(expire, sizeof(expire), "%" PRId64,
+             cache_expire_ms(cf, ttl_ms));
+    argv[0] = r->key.hash;
+    argv[1] = r->key.epoch;
+    argv[2] = blocks ? r->key.bgen : r->key.epoch;
+    argv[3] = r->key.field;
+    argv[4] = (const char *)evbuffer_pullup(v, -1);
+    argv[5] = expire;
+    argv[6] = r->epoch;
+    argv[7] = blocks ? "1" : "0";
+    argv[8] = r->bgen;
+    for (i = 0; i < 9; i++) {
+        lens[i] = i == 4 ? evbuffer_get_length(v) : strlen(argv[i]);
+    }
+    r->op = store_eval(r->px->store, &lua_fill, 3, 9, argv, lens,
+                       on_store_reply, r);
+    evbuffer_free(v);               /* store_eval copied it */
+    if (r->op == NULL) {
+        r->detail = "store-unavailable";
+        req_deliver(r, false);
+        return REQ_DONE;
+    }
+    return REQ_STORE;
+}
+
+/*
+ * Starts the write-through (2xx: the returned lead becomes the entry) or
+ * the invalidation (5xx, timeout, lost connection: the upstream state is
+ * unknown) of a PATCH (SPEC §4). Returns the next state.
+ */
+static enum req_state
+req_write(struct req *r, bool through)
+{
+    const struct conf *cf = r->px->cf;
+    struct key_entry   lead;
+    struct evbuffer   *v = NULL;
+    const char        *argv[8];
+    size_t             lens[8];
+    char               blocks[KEY_MAX], expire[24], epoch_expire[24];
+    int64_t            expire_ms;
+    int                i;
+
+    key_update(cf->redis_prefix, r->tenant, r->phone, &lead, blocks,
+               sizeof(blocks));
+    if (through && cf->ttl_lead_ms > 0) {
+        /* Served later as a /phone/query answer, hence 200. */
+        v = req_entry_value(r, 200, cf->ttl_lead_ms);
+    }
+    expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms);
+    snprintf(expire, sizeof(expire), "%" PRId64, expire_ms);
+    snprintf(epoch_expire, sizeof(epoch_expire), "%" PRId64,
+             expire_ms * 2 > PROXY_EPOCH_TTL_MS ? expire_ms * 2
+                                                : PROXY_EPOCH_TTL_MS);
+    argv[0] = lead.hash;
+    argv[1] = lead.epoch;
+    argv[2] = blocks;
+    argv[3] = lead.bgen;
+    argv[4] = v != NULL ? (const char *)evbuffer_pullup(v, -1) : "";
+    argv[5] = expire;
+    argv[6] = r->books ? "1" : "0";
+    argv[7] = epoch_expire;
+    for (i = 0; i < 8; i++) {
+        lens[i] = i == 4 && v != NULL ? evbuffer_get_length(v)
+                                      : strlen(argv[i]);
+    }
+    r->op = store_eval(r->px->store, &lua_write, 4, 8, argv, lens,
+                       on_store_reply, r);
+    if (v != NULL) {
+        evbuffer_free(v);
+    }
+    if (r->op == NULL) {
+        log_warn("proxy: request %s: redis unavailable; the cached lead "
+                 "could not be %s", r->request_id,
+                 through ? "written through" : "dropped");
+        req_deliver(r, false);
+        return REQ_DONE;
+    }
+    return REQ_WRITE;
+}
+
 static enum req_state
 req_on_fetch(struct req *r, const struct req_upstream_result *res)
 {
+    int64_t ttl;
+
     r->call = NULL;                 /* freed by upstream after this */
+    r->uerr = res->err;
+    if (res->err != UPSTREAM_OK) {
+        if (r->is_update) {
+            /* The PATCH may have reached the upstream: forget the lead,
+             * then say what happened. */
+            r->status = res->err == UPSTREAM_ETIMEOUT ? 504 : 502;
+            return req_write(r, false);
+        }
+        goto fail;
+    }
+    req_keep(r, res->resp);
+    if (r->is_update) {
+        if (r->status >= 200 && r->status < 300) {
+            return req_write(r, true);
+        }
+        if (r->status >= 500) {
+            return req_write(r, false);
+        }
+        req_deliver(r, false);
+        return REQ_DONE;
+    }
+    ttl = r->may_store ? cache_ttl_ms(r->px->cf, r->route.id, r->status) : 0;
+    if (ttl > 0) {
+        return req_store(r, ttl);
+    }
+    req_deliver(r, false);
+    return REQ_DONE;
+
+fail:
     switch (res->err) {
-    case UPSTREAM_OK:
-        req_reply_relay(r, res->resp);
-        break;
     case UPSTREAM_ETIMEOUT:
-        req_reply_error(r, 504, "upstream timeout", NULL);
+        req_error(r, 504, "upstream timeout");
         break;
     case UPSTREAM_ETLS:
-        req_reply_error(r, 502, "upstream TLS verification failed", NULL);
+        req_error(r, 502, "upstream TLS verification failed");
         break;
     case UPSTREAM_EPROTO:
-        req_reply_error(r, 502, "invalid upstream response", NULL);
+        req_error(r, 502, "invalid upstream response");
         break;
-    case UPSTREAM_EUNREACHABLE:
-        req_reply_error(r, 502, "upstream unreachable", NULL);
+    default:
+        req_error(r, 502, "upstream unreachable");
         break;
     }
     return REQ_DONE;
 }
 
+/* After WRITE: answer the PATCH, or the error that caused the write. */
+static enum req_state
+req_on_written(struct req *r, const redisReply *reply)
+{
+    r->op = NULL;
+    if (reply == NULL) {
+        log_warn("proxy: request %s: the cached lead could not be updated",
+                 r->request_id);
+    }
+    if (r->uerr != UPSTREAM_OK) {
+        req_error(r, r->uerr == UPSTREAM_ETIMEOUT ? 504 : 502,
+                  r->uerr == UPSTREAM_ETIMEOUT ? "upstream timeout"
+                                               : "upstream unreachable");
+        return REQ_DONE;
+    }
+    req_deliver(r, false);
+    return REQ_DONE;
+}
+
+/* ---- the state machine -------------------------------------------------- */
+
 static const char *const req_state_names[] = {
-    [REQ_RECV] = "recv", [REQ_FETCH] = "fetch", [REQ_DONE] = "done",
+    [REQ_RECV] = "recv",   [REQ_LOOKUP] = "lookup", [REQ_FETCH] = "fetch",
+    [REQ_STORE] = "store", [REQ_WRITE] = "write",   [REQ_DONE] = "done",
 };
 
 static void
 req_free(struct req *r)
 {
-    assert(r->client == NULL && r->call == NULL);
+    assert(r->client == NULL && r->call == NULL && r->op == NULL);
     TAILQ_REMOVE(&r->px->inflight, r, next);
     r->px->ninflight--;
+    evhttp_clear_headers(&r->headers);
+    evbuffer_free(r->body);
     free(r);
+}
+
+/* Shutdown: drop whatever R waits for and answer now. */
+static enum req_state
+req_abort(struct req *r)
+{
+    if (r->call != NULL) {
+        upstream_cancel(r->call);
+        r->call = NULL;
+    }
+    if (r->op != NULL) {
+        store_cancel(r->op);
+        r->op = NULL;
+    }
+    if (r->state == REQ_STORE || (r->state == REQ_WRITE &&
+                                  r->uerr == UPSTREAM_OK)) {
+        req_deliver(r, false);      /* the answer is here: give it */
+    } else {
+        req_error(r, 503, "shutting down");
+    }
+    return REQ_DONE;
 }
 
 static void
@@ -519,35 +954,46 @@ req_step(struct req *r, enum req_event ev, const void *data)
 {
     enum req_state next = r->state;
 
-    switch (r->state) {
-    case REQ_RECV:
-        assert(ev == REQ_EV_START || ev == REQ_EV_ABORT);
-        if (ev == REQ_EV_ABORT) {
-            req_reply_error(r, 503, "shutting down", NULL);
+    if (ev == REQ_EV_ABORT) {
+        assert(r->state != REQ_DONE);
+        next = req_abort(r);
+    } else {
+        switch (r->state) {
+        case REQ_RECV:
+            assert(ev == REQ_EV_START);
+            next = req_on_recv(r);
+            break;
+        case REQ_LOOKUP:
+            assert(ev == REQ_EV_STORE);
+            next = req_on_lookup(r, data);
+            break;
+        case REQ_FETCH:
+            assert(ev == REQ_EV_UPSTREAM);
+            next = req_on_fetch(r, data);
+            break;
+        case REQ_STORE:
+            assert(ev == REQ_EV_STORE);
+            r->op = NULL;
+            req_deliver(r, data != NULL &&
+                               ((const redisReply *)data)->type ==
+                                   REDIS_REPLY_INTEGER &&
+                               ((const redisReply *)data)->integer == 1);
             next = REQ_DONE;
             break;
-        }
-        next = req_on_recv(r);
-        break;
-    case REQ_FETCH:
-        assert(ev == REQ_EV_UPSTREAM || ev == REQ_EV_ABORT);
-        if (ev == REQ_EV_ABORT) {
-            upstream_cancel(r->call);
-            r->call = NULL;
-            req_reply_error(r, 503, "shutting down", NULL);
-            next = REQ_DONE;
+        case REQ_WRITE:
+            assert(ev == REQ_EV_STORE);
+            next = req_on_written(r, data);
             break;
+        case REQ_DONE:
+            assert(!"event on a finished request");
+            return;
         }
-        next = req_on_fetch(r, data);
-        break;
-    case REQ_DONE:
-        assert(!"event on a finished request");
-        return;
     }
     log_debug("proxy: request %s: %s -> %s", r->request_id,
               req_state_names[r->state], req_state_names[next]);
     r->state = next;
     if (next == REQ_DONE) {
+        assert(r->client == NULL);
         req_free(r);
     }
 }
@@ -562,26 +1008,29 @@ on_client_request(struct evhttp_request *client, void *arg)
     const char   *id;
 
     r = calloc(1, sizeof(*r));
-    if (r == NULL) {
+    if (r != NULL) {
+        r->body = evbuffer_new();
+    }
+    if (r == NULL || r->body == NULL) {
         log_err("proxy: out of memory");
+        free(r);
         evhttp_send_error(client, 503, "Service Unavailable");
         return;
     }
     r->px = px;
     r->client = client;
     r->state = REQ_RECV;
+    TAILQ_INIT(&r->headers);
     r->method = proxy_method(evhttp_request_get_command(client),
                              &r->method_name);
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
     id = evhttp_find_header(evhttp_request_get_input_headers(client),
                             "X-Request-Id");
     if (id != NULL && http_request_id_valid(id)) {
         snprintf(r->request_id, sizeof(r->request_id), "%s", id);
     } else if (http_request_id_new(r->request_id, sizeof(r->request_id)) !=
                0) {
-        snprintf(r->request_id, sizeof(r->request_id), "%lx-%lx",
-                 (unsigned long)r->start.tv_sec,
-                 (unsigned long)r->start.tv_nsec);
+        snprintf(r->request_id, sizeof(r->request_id), "%" PRId64,
+                 proxy_now_ms());
     }
     TAILQ_INSERT_TAIL(&px->inflight, r, next);
     px->ninflight++;
@@ -593,7 +1042,15 @@ on_upstream_done(enum upstream_error err, const struct upstream_response *resp,
                  const char *why, void *arg)
 {
     struct req                *r = arg;
-    struct req_upstream_result res = { err, resp, why };
+    struct req_upstream_result res = { err, resp };
 
     req_step(r, REQ_EV_UPSTREAM, &res);
+}
+
+static void
+on_store_reply(struct redisReply *reply, void *arg)
+{
+    struct req *r = arg;
+
+    req_step(r, REQ_EV_STORE, reply);
 }

@@ -1,0 +1,189 @@
+/* key.c - tenant ids, query parameters and Redis key names (SPEC §3). */
+#include "config.h"
+
+#include "key.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+/* Percent-decodes S[0..LEN) into OUT (CAP bytes) with '+' as a space, the
+ * way form-encoded query values decode. Returns false if it did not fit. */
+static bool
+key_decode(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (o + 1 >= cap) {
+            out[o] = '\0';
+            return false;
+        }
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < len &&
+                   isxdigit((unsigned char)s[i + 1]) &&
+                   isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = { s[i + 1], s[i + 2], '\0' };
+
+            c = (char)strtol(hex, NULL, 16);
+            i += 2;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+void
+key_parse_query(const char *query, struct key_query *out)
+{
+    const char *p = query;
+
+    memset(out, 0, sizeof(*out));
+    out->limit_days = -1;
+    if (query == NULL) {
+        return;
+    }
+    while (*p != '\0') {
+        const char *amp = p + strcspn(p, "&");
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        const char *val = eq != NULL ? eq + 1 : amp;
+        size_t      nlen = (size_t)((eq != NULL ? eq : amp) - p);
+        size_t      vlen = (size_t)(amp - val);
+        char        name[32], v[PHONE_INPUT_MAX + 1];
+        bool        fits;
+
+        if (!key_decode(p, nlen, name, sizeof(name))) {
+            name[0] = '\0';         /* a long name is no name we know */
+        }
+        fits = key_decode(val, vlen, v, sizeof(v));
+        if (strcmp(name, "phone") == 0) {
+            out->phone_repeated = out->has_phone;
+            out->has_phone = true;
+            out->phone_too_long = !fits;
+            memcpy(out->phone_raw, v, sizeof(out->phone_raw));
+        } else if (strcmp(name, "simpleBlockId") == 0) {
+            out->simple_block_id_set = true;
+            if (strcmp(v, "true") == 0) {
+                out->simple_block_id = true;
+            } else if (strcmp(v, "false") == 0) {
+                out->simple_block_id = false;
+            } else {
+                out->simple_block_id_bad = true;
+            }
+        } else if (strcmp(name, "limitDays") == 0) {
+            char *end;
+            long  n;
+
+            errno = 0;
+            n = strtol(v, &end, 10);
+            if (!fits || v[0] == '\0' || *end != '\0' || errno != 0 ||
+                n < 1 || n > 365 || !isdigit((unsigned char)v[0])) {
+                out->limit_days_bad = true;
+            } else {
+                out->limit_days = n;
+            }
+        } else if (strcmp(name, "token") == 0 && vlen > 0) {
+            out->has_token = true;
+        }
+        p = *amp == '&' ? amp + 1 : amp;
+    }
+}
+
+void
+key_tenant(const char *token, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char     md[SHA256_DIGEST_LENGTH];
+    size_t            i;
+
+    SHA256((const unsigned char *)token, len, md);
+    for (i = 0; i < KEY_TENANT_HEX / 2; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    out[KEY_TENANT_HEX] = '\0';
+}
+
+static bool
+key_crm_ok(const char *crm)
+{
+    size_t i;
+
+    for (i = 0; crm[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)crm[i]) && strchr("._~-", crm[i]) == NULL) {
+            return false;
+        }
+    }
+    return i > 0;
+}
+
+int
+key_entry(const char *prefix, const char *tenant, enum route_id id,
+          const char *phone, const char *crm, const struct key_query *q,
+          struct key_entry *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (id) {
+    case ROUTE_QUERY:
+        snprintf(out->hash, sizeof(out->hash), "%s:" KEY_SCHEMA ":{%s}:lead:%s",
+                 prefix, tenant, phone);
+        snprintf(out->field, sizeof(out->field), "q");
+        break;
+    case ROUTE_QUERY_CRM:
+        if (crm == NULL || !key_crm_ok(crm)) {
+            return -1;
+        }
+        snprintf(out->hash, sizeof(out->hash), "%s:" KEY_SCHEMA ":{%s}:lead:%s",
+                 prefix, tenant, phone);
+        snprintf(out->field, sizeof(out->field), "c:%s", crm);
+        break;
+    case ROUTE_BLOCKS:
+        snprintf(out->hash, sizeof(out->hash),
+                 "%s:" KEY_SCHEMA ":{%s}:blocks:%s", prefix, tenant, phone);
+        if (q->limit_days > 0) {
+            snprintf(out->field, sizeof(out->field), "s%d:d%ld",
+                     q->simple_block_id ? 1 : 0, q->limit_days);
+        } else {
+            snprintf(out->field, sizeof(out->field), "s%d:d-",
+                     q->simple_block_id ? 1 : 0);
+        }
+        snprintf(out->bgen, sizeof(out->bgen), "%s:" KEY_SCHEMA ":{%s}:bgen",
+                 prefix, tenant);
+        break;
+    case ROUTE_DISPOSITIONS:
+        snprintf(out->hash, sizeof(out->hash), "%s:" KEY_SCHEMA ":{%s}:disp",
+                 prefix, tenant);
+        snprintf(out->field, sizeof(out->field), "d");
+        snprintf(out->epoch, sizeof(out->epoch), "%s:" KEY_SCHEMA ":{%s}:ep",
+                 prefix, tenant);
+        return 0;
+    default:
+        return -1;
+    }
+    snprintf(out->epoch, sizeof(out->epoch), "%s:" KEY_SCHEMA ":{%s}:ep:%s",
+             prefix, tenant, phone);
+    return 0;
+}
+
+void
+key_update(const char *prefix, const char *tenant, const char *phone,
+           struct key_entry *lead, char *blocks_hash, size_t cap)
+{
+    struct key_query q;
+
+    memset(&q, 0, sizeof(q));
+    q.limit_days = -1;
+    key_entry(prefix, tenant, ROUTE_QUERY, phone, NULL, &q, lead);
+    snprintf(lead->bgen, sizeof(lead->bgen), "%s:" KEY_SCHEMA ":{%s}:bgen",
+             prefix, tenant);
+    snprintf(blocks_hash, cap, "%s:" KEY_SCHEMA ":{%s}:blocks:%s", prefix,
+             tenant, phone);
+}

@@ -1,0 +1,80 @@
+/*
+ * key.h - tenants and cache keys (SPEC §3). Pure: no libevent, no hiredis.
+ *
+ * Layout, all under "<prefix>:v1:{<tenant>}:" so that every key one Lua
+ * script touches shares the tenant's Redis Cluster hash tag:
+ *
+ *   lead:<phone>     hash: field "q" (/phone/query), "c:<crm>" (variants)
+ *   blocks:<phone>   hash: field "g<gen>:s<0|1>:d<days|->" (blocks answers)
+ *   disp             hash: field "d" (dispositions of the tenant)
+ *   ep:<phone>       the phone's write epoch, bumped by every PATCH
+ *   bgen             the tenant's blocks generation, bumped on bookings
+ *
+ * <tenant> is the hex SHA-256 of the token, truncated to 128 bits; <phone>
+ * is the E.164 form. No raw token or unnormalised input reaches a key.
+ */
+#ifndef HSP_KEY_H
+#define HSP_KEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "phone.h"
+#include "route.h"
+
+#define KEY_TENANT_HEX 32               /* hex digits of the tenant id */
+#define KEY_MAX        256
+#define KEY_FIELD_MAX  (ROUTE_CRM_MAX + 16)
+#define KEY_SCHEMA     "v1"
+
+/* The query parameters that matter to the cache, parsed and checked. */
+struct key_query {
+    bool    has_phone;
+    bool    phone_repeated;         /* phone= given twice: refused */
+    char    phone_raw[PHONE_INPUT_MAX + 1]; /* decoded, as sent (truncated) */
+    bool    phone_too_long;
+    bool    simple_block_id;        /* simpleBlockId=true */
+    bool    simple_block_id_set;    /* present at all */
+    bool    simple_block_id_bad;    /* present, neither true nor false */
+    long    limit_days;             /* -1 when absent */
+    bool    limit_days_bad;         /* present, not an integer 1..365 */
+    bool    has_token;              /* a non-empty token= */
+};
+
+/*
+ * Parses the raw (percent-encoded) query string QUERY, which may be NULL.
+ * Never fails: problems are flags in OUT for the caller to answer.
+ */
+void key_parse_query(const char *query, struct key_query *out);
+
+/* Writes the tenant id of TOKEN (LEN bytes) into OUT (KEY_TENANT_HEX + 1). */
+void key_tenant(const char *token, size_t len, char *out);
+
+/* The keys and field of one cacheable answer. */
+struct key_entry {
+    char hash[KEY_MAX];             /* the Redis hash holding the entry */
+    char field[KEY_FIELD_MAX];      /* the entry's field in it; for blocks
+                                       without the "g<gen>:" part */
+    char epoch[KEY_MAX];            /* write epoch of the phone, or the
+                                       tenant's for dispositions */
+    char bgen[KEY_MAX];             /* blocks generation; "" unless blocks */
+};
+
+/*
+ * Builds the keys of route ID for TENANT and the normalised PHONE (unused
+ * for dispositions), CRM (for ROUTE_QUERY_CRM) and Q. Returns 0, or -1
+ * when the answer must not be cached (a crmSettingsId with characters
+ * outside [A-Za-z0-9._~-], or a route that is never cached).
+ */
+int key_entry(const char *prefix, const char *tenant, enum route_id id,
+              const char *phone, const char *crm, const struct key_query *q,
+              struct key_entry *out);
+
+/*
+ * The keys a PATCH of PHONE touches: the lead hash, the blocks hash of the
+ * phone, the phone's epoch and the tenant's blocks generation.
+ */
+void key_update(const char *prefix, const char *tenant, const char *phone,
+                struct key_entry *lead, char *blocks_hash, size_t cap);
+
+#endif /* HSP_KEY_H */

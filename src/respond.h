@@ -1,0 +1,53 @@
+/*
+ * respond.h - building and sending the proxy's answers on evhttp: its own
+ * errors in the upstream's payload (SPEC §7), relayed upstream answers,
+ * cached entries, and the cache headers (X-Cache, Cache-Status, Age).
+ * Each function answers CLIENT exactly once; evhttp frees CLIENT then.
+ */
+#ifndef HSP_RESPOND_H
+#define HSP_RESPOND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct evhttp_request;
+struct evkeyvalq;
+struct cache_entry;
+
+/* The cache headers of an answer; NULL fields are left out. */
+struct respond_cache {
+    const char *x_cache;            /* "HIT", "MISS", "STALE", "BYPASS" */
+    const char *status;             /* Cache-Status parameters after
+                                       "heavyset-proxy; " */
+    int64_t     age_s;              /* Age header; -1 for none */
+};
+
+/*
+ * Answers with an error the proxy made itself: STATUS, the N messages
+ * MSGS, Content-Type application/json, X-Request-Id REQUEST_ID, and
+ * ALLOW as the Allow header when not NULL. No Cache-Status (RFC 9211 §2).
+ */
+void respond_error(struct evhttp_request *client, const char *request_id,
+                   int status, const char *const *msgs, size_t n,
+                   const char *allow);
+
+/*
+ * Relays an upstream answer: STATUS, the end-to-end HEADERS (hop-by-hop
+ * ones and Content-Length dropped), BODY (drained), then CACHE's headers
+ * (may be NULL).
+ */
+void respond_relay(struct evhttp_request *client, const char *request_id,
+                   int status, const struct evkeyvalq *headers,
+                   struct evbuffer *body, const struct respond_cache *cache);
+
+/* Answers from the cached entry E, with CACHE's headers. */
+void respond_entry(struct evhttp_request *client, const char *request_id,
+                   const struct cache_entry *e,
+                   const struct respond_cache *cache);
+
+/* Answers STATUS with the JSON text JSON (the proxy's own endpoints). */
+void respond_json(struct evhttp_request *client, const char *request_id,
+                  int status, const char *json);
+
+#endif /* HSP_RESPOND_H */

@@ -1,0 +1,408 @@
+/*
+ * store.c - hiredis async client with reconnect, deadlines and scripts.
+ *
+ * An op has two ends: the caller's callback (run once, on a reply, a
+ * failure or its deadline) and hiredis's (run once, with the reply or with
+ * NULL when the connection goes). It is freed when both have happened.
+ * A Redis that keeps missing deadlines is dropped with redisAsyncFree
+ * (redisAsyncDisconnect would wait for the replies that never come) and
+ * reconnected later; backoff only resets after a reply, so a Redis that
+ * accepts connections but never answers is tried less and less often.
+ */
+#include "config.h"
+
+#include "store.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "url.h"
+
+#define STORE_BACKOFF_MIN_MS   100
+#define STORE_BACKOFF_MAX_MS   5000
+#define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
+#define STORE_ARGS_MAX         16
+
+struct store {
+    struct event_base *base;        /* borrowed */
+    struct url_redis   url;
+    int64_t            timeout_ms;
+    redisAsyncContext *ac;          /* NULL while disconnected */
+    bool               connected;   /* connect callback said OK */
+    bool               healthy;     /* last call answered */
+    struct event      *retry;       /* owned: reconnect timer */
+    unsigned           backoff_ms;
+    unsigned           timeouts;    /* consecutive missed deadlines */
+    bool               freeing;
+};
+
+struct store_op {
+    struct store        *st;        /* borrowed */
+    struct event        *timer;     /* owned: the deadline */
+    store_cb             cb;
+    void                *arg;
+    struct store_script *script;    /* borrowed: for the NOSCRIPT retry */
+    int                  argc;      /* EVALSHA sha nkeys args... */
+    char                *argv[STORE_ARGS_MAX + 3]; /* owned copies */
+    const char          *cargv[STORE_ARGS_MAX + 3]; /* the same, const */
+    size_t               lens[STORE_ARGS_MAX + 3];
+    bool                 user_done; /* CB ran or was cancelled */
+    bool                 redis_done;/* hiredis is done with the op */
+    bool                 retried;   /* EVAL sent after NOSCRIPT */
+};
+
+static void store_connect(struct store *st);
+static void on_connect(const redisAsyncContext *ac, int status);
+static void on_disconnect(const redisAsyncContext *ac, int status);
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_op_timer(evutil_socket_t fd, short what, void *arg);
+
+void
+store_script_init(struct store_script *script)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char     md[SHA_DIGEST_LENGTH];
+    size_t            i;
+
+    SHA1((const unsigned char *)script->source, strlen(script->source), md);
+    for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
+        script->sha[2 * i] = hex[md[i] >> 4];
+        script->sha[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    script->sha[40] = '\0';
+}
+
+struct store *
+store_new(struct event_base *base, const char *url, int64_t timeout_ms)
+{
+    struct store *st;
+    char          err[128];
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        log_err("store: out of memory");
+        return NULL;
+    }
+    if (url_parse_redis(url, &st->url, err, sizeof(err)) != 0) {
+        log_err("store: redis URL: %s", err);
+        free(st);
+        return NULL;
+    }
+    st->base = base;
+    st->timeout_ms = timeout_ms;
+    st->backoff_ms = STORE_BACKOFF_MIN_MS;
+    st->retry = evtimer_new(base, on_retry, st);
+    if (st->retry == NULL) {
+        log_err("store: out of memory");
+        free(st);
+        return NULL;
+    }
+    store_connect(st);
+    return st;
+}
+
+void
+store_free(struct store *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    st->freeing = true;
+    if (st->ac != NULL) {
+        redisAsyncContext *ac = st->ac;
+
+        st->ac = NULL;
+        redisAsyncFree(ac);         /* pending callbacks get NULL */
+    }
+    event_free(st->retry);
+    free(st);
+}
+
+bool
+store_available(const struct store *st)
+{
+    return st->ac != NULL && st->connected && st->healthy;
+}
+
+static void
+store_schedule_retry(struct store *st)
+{
+    struct timeval tv;
+    unsigned       ms = st->backoff_ms;
+
+    if (st->freeing) {
+        return;
+    }
+    /* Up to a quarter of jitter, so workers and instances spread out. */
+    ms += (unsigned)(rand() % (int)(ms / 4 + 1));
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_add(st->retry, &tv);
+    st->backoff_ms = st->backoff_ms * 2 > STORE_BACKOFF_MAX_MS
+                         ? STORE_BACKOFF_MAX_MS
+                         : st->backoff_ms * 2;
+}
+
+static void
+store_connect(struct store *st)
+{
+    redisAsyncContext *ac;
+
+    ac = st->url.unix_socket ? redisAsyncConnectUnix(st->url.path)
+                             : redisAsyncConnect(st->url.host, st->url.port);
+    if (ac == NULL) {
+        log_err("store: out of memory");
+        store_schedule_retry(st);
+        return;
+    }
+    if (ac->err != 0) {
+        log_warn("store: cannot connect to redis: %s", ac->errstr);
+        redisAsyncFree(ac);
+        store_schedule_retry(st);
+        return;
+    }
+    ac->data = st;
+    if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
+        log_err("store: cannot attach redis to the event loop");
+        redisAsyncFree(ac);
+        store_schedule_retry(st);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    st->ac = ac;
+    st->connected = false;
+    st->healthy = true;
+    /* Queued now, sent first once connected. Their replies are checked
+     * in on_setup_reply; a refusal is logged and calls fail open. */
+    if (st->url.password[0] != '\0') {
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", st->url.password);
+    }
+    if (st->url.db != 0) {
+        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", st->url.db);
+    }
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store *st = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees AC after this returns (PITFALLS §4.3.2). */
+        log_warn("store: cannot connect to redis: %s", ac->errstr);
+        st->ac = NULL;
+        st->connected = false;
+        store_schedule_retry(st);
+        return;
+    }
+    st->connected = true;
+    log_info("store: connected to redis");
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct store *st = ac->data;
+
+    if (st->freeing || st->ac != ac) {
+        return;                     /* dropped by us: retry is scheduled */
+    }
+    st->ac = NULL;
+    st->connected = false;
+    log_warn("store: redis connection lost%s%s",
+             status != REDIS_OK ? ": " : "",
+             status != REDIS_OK ? ac->errstr : "");
+    store_schedule_retry(st);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+
+    if (st->ac == NULL) {
+        store_connect(st);
+    }
+}
+
+static void
+op_free(struct store_op *op)
+{
+    int i;
+
+    event_free(op->timer);
+    for (i = 0; i < op->argc; i++) {
+        free(op->argv[i]);
+    }
+    free(op);
+}
+
+static void
+op_maybe_free(struct store_op *op)
+{
+    if (op->user_done && op->redis_done) {
+        op_free(op);
+    }
+}
+
+struct store_op *
+store_eval(struct store *st, struct store_script *script, int nkeys,
+           int argc, const char *const *argv, const size_t *lens,
+           store_cb cb, void *arg)
+{
+    struct store_op *op;
+    struct timeval   tv;
+    char             nk[16];
+    int              i;
+
+    assert(argc <= STORE_ARGS_MAX && nkeys <= argc);
+    if (st->ac == NULL) {
+        return NULL;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        return NULL;
+    }
+    op->st = st;
+    op->cb = cb;
+    op->arg = arg;
+    op->script = script;
+    op->timer = evtimer_new(st->base, on_op_timer, op);
+    if (op->timer == NULL) {
+        free(op);
+        return NULL;
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    op->argv[0] = strdup("EVALSHA");
+    op->argv[1] = strdup(script->sha);
+    op->argv[2] = strdup(nk);
+    op->argc = 3;
+    for (i = 0; i < argc; i++) {
+        op->argv[3 + i] = malloc(lens[i] + 1);
+        if (op->argv[3 + i] == NULL) {
+            break;
+        }
+        memcpy(op->argv[3 + i], argv[i], lens[i]);
+        op->argv[3 + i][lens[i]] = '\0';
+        op->lens[3 + i] = lens[i];
+        op->argc++;
+    }
+    for (i = 0; i < 3; i++) {
+        op->lens[i] = op->argv[i] != NULL ? strlen(op->argv[i]) : 0;
+    }
+    for (i = 0; i < op->argc; i++) {
+        op->cargv[i] = op->argv[i];
+    }
+    if (op->argc != 3 + argc || op->argv[0] == NULL || op->argv[1] == NULL ||
+        op->argv[2] == NULL ||
+        redisAsyncCommandArgv(st->ac, on_reply, op, op->argc, op->cargv,
+                              op->lens) !=
+            REDIS_OK) {
+        op->argc = op->argc < 3 ? 3 : op->argc;
+        op_free(op);
+        return NULL;
+    }
+    tv.tv_sec = (time_t)(st->timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(st->timeout_ms % 1000) * 1000;
+    evtimer_add(op->timer, &tv);
+    return op;
+}
+
+void
+store_cancel(struct store_op *op)
+{
+    assert(!op->user_done);
+    op->user_done = true;
+    evtimer_del(op->timer);
+    op_maybe_free(op);
+}
+
+static void
+op_deliver(struct store_op *op, redisReply *reply)
+{
+    if (op->user_done) {
+        return;
+    }
+    op->user_done = true;
+    evtimer_del(op->timer);
+    op->cb(reply, op->arg);
+}
+
+static void
+on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+    struct store    *st = op->st;
+    redisReply      *reply = r;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->retried &&
+        !op->user_done && !st->freeing) {
+        /* Redis restarted or flushed its scripts: send the source once,
+         * which also caches it again (PITFALLS §4.4.1). */
+        free(op->argv[0]);
+        free(op->argv[1]);
+        op->argv[0] = strdup("EVAL");
+        op->argv[1] = strdup(op->script->source);
+        op->retried = true;
+        op->cargv[0] = op->argv[0];
+        op->cargv[1] = op->argv[1];
+        if (op->argv[0] != NULL && op->argv[1] != NULL) {
+            op->lens[0] = 4;
+            op->lens[1] = strlen(op->argv[1]);
+            if (redisAsyncCommandArgv(ac, on_reply, op, op->argc, op->cargv,
+                                      op->lens) == REDIS_OK) {
+                return;
+            }
+        }
+    }
+    op->redis_done = true;
+    if (reply == NULL) {
+        op_deliver(op, NULL);
+    } else {
+        st->timeouts = 0;
+        st->healthy = true;
+        st->backoff_ms = STORE_BACKOFF_MIN_MS;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            log_warn("store: script %s: %s", op->script->name, reply->str);
+            op_deliver(op, NULL);
+        } else {
+            op_deliver(op, reply);
+        }
+    }
+    op_maybe_free(op);
+}
+
+static void
+on_op_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_op *op = arg;
+    struct store    *st = op->st;
+
+    op_deliver(op, NULL);
+    st->healthy = false;
+    if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->ac != NULL) {
+        redisAsyncContext *ac = st->ac;
+
+        log_warn("store: redis missed %u deadlines in a row; reconnecting",
+                 st->timeouts);
+        st->timeouts = 0;
+        st->ac = NULL;
+        st->connected = false;
+        redisAsyncFree(ac);         /* pending ops get NULL, op included */
+        store_schedule_retry(st);
+        return;                     /* OP may be freed by now */
+    }
+    op_maybe_free(op);
+}

@@ -1,0 +1,66 @@
+/*
+ * store.h - the shared Redis, for one worker's event loop: one hiredis
+ * async connection that reconnects by itself with backoff, Lua scripts
+ * run by SHA (EVAL again after NOSCRIPT), and a deadline on every call,
+ * since hiredis 0.14 has none (PITFALLS §4.3).
+ *
+ * The store never fails a request (SPEC §8): while Redis is away calls
+ * are refused at once, and a slow Redis costs at most redis_timeout.
+ */
+#ifndef HSP_STORE_H
+#define HSP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct redisReply;
+struct store;
+struct store_op;
+
+/* A Lua script: its source and, once store_script_init ran, its SHA1. */
+struct store_script {
+    const char *name;               /* for logs */
+    const char *source;
+    char        sha[41];
+};
+
+/* Computes SCRIPT->sha from its source. Call once before use. */
+void store_script_init(struct store_script *script);
+
+/*
+ * Runs exactly once per call that was not cancelled, on the loop, never
+ * inside store_eval. REPLY is NULL when Redis failed, timed out or the
+ * script raised an error; it is freed after the callback returns.
+ */
+typedef void (*store_cb)(struct redisReply *reply, void *arg);
+
+/*
+ * Creates a store for the Redis at URL (redis:// or unix://, already
+ * validated) and starts connecting. BASE is borrowed. Returns NULL after
+ * logging why.
+ */
+struct store *store_new(struct event_base *base, const char *url,
+                        int64_t timeout_ms);
+
+/* Frees ST; calls still pending get their callback with NULL first. */
+void store_free(struct store *st);
+
+/* Whether the connection is up and the last call did not fail. */
+bool store_available(const struct store *st);
+
+/*
+ * Runs SCRIPT with the NKEYS keys and then the other arguments of ARGV
+ * (ARGC in all, binary-safe with LENS). Returns the call handle, valid
+ * until CB runs or store_cancel, or NULL when Redis is unavailable now
+ * (CB will not run: the caller goes on without the cache).
+ */
+struct store_op *store_eval(struct store *st, struct store_script *script,
+                            int nkeys, int argc, const char *const *argv,
+                            const size_t *lens, store_cb cb, void *arg);
+
+/* Abandons OP: its callback will not run. */
+void store_cancel(struct store_op *op);
+
+#endif /* HSP_STORE_H */
