@@ -124,17 +124,18 @@ route_allow_header(unsigned allowed, char *buf, size_t cap)
     }
     buf[0] = '\0';
     for (i = 0; i < sizeof(route_methods) / sizeof(route_methods[0]); i++) {
-        int n;
+        size_t need;
 
         if ((allowed & (unsigned)route_methods[i].bit) == 0) {
             continue;
         }
-        n = snprintf(buf + pos, cap - pos, "%s%s", pos > 0 ? ", " : "",
-                     route_methods[i].name);
-        if (n < 0 || (size_t)n >= cap - pos) {
-            return;
+        need = (pos > 0 ? 2 : 0) + strlen(route_methods[i].name);
+        if (pos + need >= cap) {
+            return;                 /* whole names only */
         }
-        pos += (size_t)n;
+        snprintf(buf + pos, cap - pos, "%s%s", pos > 0 ? ", " : "",
+                 route_methods[i].name);
+        pos += need;
     }
 }
 

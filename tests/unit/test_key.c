@@ -1,0 +1,175 @@
+/* test_key.c - query parsing, tenant ids and key names (SPEC §3). */
+#include "config.h"
+
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "key.h"
+
+struct query_case {
+    const char *query;
+    bool        has_phone;
+    const char *phone_raw;
+    bool        repeated;
+    int         sbi;            /* -1 absent, 0 false, 1 true, 2 bad */
+    long        limit_days;     /* -1 absent, -2 bad */
+    bool        has_token;
+};
+
+static const struct query_case query_cases[] = {
+    { NULL, false, "", false, -1, -1, false },
+    { "", false, "", false, -1, -1, false },
+    { "phone=%2B18015551234", true, "+18015551234", false, -1, -1, false },
+    { "phone=+18015551234", true, " 18015551234", false, -1, -1, false },
+    { "phone=(801)%20555-1234", true, "(801) 555-1234", false, -1, -1,
+      false },
+    { "limitDays=3&phone=8015551234", true, "8015551234", false, -1, 3,
+      false },
+    { "phone=1&phone=2", true, "2", true, -1, -1, false },
+    { "phone=1&simpleBlockId=true", true, "1", false, 1, -1, false },
+    { "phone=1&simpleBlockId=false", true, "1", false, 0, -1, false },
+    { "phone=1&simpleBlockId=yes", true, "1", false, 2, -1, false },
+    { "phone=1&limitDays=0", true, "1", false, -1, -2, false },
+    { "phone=1&limitDays=366", true, "1", false, -1, -2, false },
+    { "phone=1&limitDays=3x", true, "1", false, -1, -2, false },
+    { "phone=1&limitDays=-3", true, "1", false, -1, -2, false },
+    { "phone=1&limitDays=", true, "1", false, -1, -2, false },
+    { "phone=1&limitDays=365", true, "1", false, -1, 365, false },
+    { "token=abc&phone=1", true, "1", false, -1, -1, true },
+    { "token=&phone=1", true, "1", false, -1, -1, false },
+    { "phone", true, "", false, -1, -1, false },
+    { "&&phone=5&&", true, "5", false, -1, -1, false },
+    { "Phone=5", false, "", false, -1, -1, false },
+    { "phone=%zz1", true, "%zz1", false, -1, -1, false },
+    { "phone=%2", true, "%2", false, -1, -1, false },
+};
+
+Test(key, parse_query_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(query_cases) / sizeof(query_cases[0]); i++) {
+        const struct query_case *c = &query_cases[i];
+        struct key_query         q;
+        int                      sbi;
+
+        key_parse_query(c->query, &q);
+        cr_expect_eq(q.has_phone, c->has_phone, "case %zu", i);
+        cr_expect_str_eq(q.phone_raw, c->phone_raw, "case %zu", i);
+        cr_expect_eq(q.phone_repeated, c->repeated, "case %zu", i);
+        sbi = q.simple_block_id_bad   ? 2
+              : !q.simple_block_id_set ? -1
+              : q.simple_block_id      ? 1
+                                       : 0;
+        cr_expect_eq(sbi, c->sbi, "case %zu: simpleBlockId %d", i, sbi);
+        cr_expect_eq(q.limit_days_bad ? -2 : q.limit_days, c->limit_days,
+                     "case %zu: limitDays", i);
+        cr_expect_eq(q.has_token, c->has_token, "case %zu", i);
+    }
+}
+
+Test(key, parse_query_long_phone_is_flagged)
+{
+    struct key_query q;
+    char             query[512];
+
+    memset(query, '1', sizeof(query));
+    memcpy(query, "phone=", 6);
+    query[sizeof(query) - 1] = '\0';
+    key_parse_query(query, &q);
+    cr_expect(q.has_phone);
+    cr_expect(q.phone_too_long);
+}
+
+Test(key, tenant_is_a_truncated_sha256)
+{
+    char t[KEY_TENANT_HEX + 1], u[KEY_TENANT_HEX + 1];
+
+    key_tenant("abc", 3, t);
+    /* SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a3... */
+    cr_expect_str_eq(t, "ba7816bf8f01cfea414140de5dae2223");
+    key_tenant("abd", 3, u);
+    cr_expect_str_neq(t, u);
+    cr_expect_null(strstr(t, "abc"));
+}
+
+struct entry_case {
+    enum route_id id;
+    const char   *crm;
+    const char   *query;
+    int           rc;
+    const char   *hash;
+    const char   *field;
+    const char   *epoch;
+    const char   *bgen;
+};
+
+#define T "{0123456789abcdef0123456789abcdef}"
+
+static const struct entry_case entry_cases[] = {
+    { ROUTE_QUERY, NULL, "phone=1", 0, "hsp:v1:" T ":lead:+18015551234", "q",
+      "hsp:v1:" T ":ep:+18015551234", "" },
+    { ROUTE_QUERY_CRM, "a0B8X00000DXabc", "phone=1", 0,
+      "hsp:v1:" T ":lead:+18015551234", "c:a0B8X00000DXabc",
+      "hsp:v1:" T ":ep:+18015551234", "" },
+    { ROUTE_QUERY_CRM, "a%20b", "phone=1", -1, "", "", "", "" },
+    { ROUTE_QUERY_CRM, "a:b", "phone=1", -1, "", "", "", "" },
+    { ROUTE_BLOCKS, NULL, "phone=1", 0, "hsp:v1:" T ":blocks:+18015551234",
+      "s0:d-", "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+    { ROUTE_BLOCKS, NULL, "limitDays=5&simpleBlockId=true&phone=1", 0,
+      "hsp:v1:" T ":blocks:+18015551234", "s1:d5",
+      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+    { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=true&limitDays=5", 0,
+      "hsp:v1:" T ":blocks:+18015551234", "s1:d5",
+      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+    { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=false", 0,
+      "hsp:v1:" T ":blocks:+18015551234", "s0:d-",
+      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+    { ROUTE_DISPOSITIONS, NULL, "", 0, "hsp:v1:" T ":disp", "d",
+      "hsp:v1:" T ":ep", "" },
+    { ROUTE_UPDATE, NULL, "", -1, "", "", "", "" },
+    { ROUTE_HEALTHZ, NULL, "", -1, "", "", "", "" },
+};
+
+Test(key, entry_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(entry_cases) / sizeof(entry_cases[0]); i++) {
+        const struct entry_case *c = &entry_cases[i];
+        struct key_query         q;
+        struct key_entry         k;
+        int                      rc;
+
+        key_parse_query(c->query, &q);
+        rc = key_entry("hsp", "0123456789abcdef0123456789abcdef", c->id,
+                       "+18015551234", c->crm, &q, &k);
+        cr_expect_eq(rc, c->rc, "case %zu: rc %d", i, rc);
+        if (rc != 0) {
+            continue;
+        }
+        cr_expect_str_eq(k.hash, c->hash, "case %zu", i);
+        cr_expect_str_eq(k.field, c->field, "case %zu", i);
+        cr_expect_str_eq(k.epoch, c->epoch, "case %zu", i);
+        cr_expect_str_eq(k.bgen, c->bgen, "case %zu", i);
+    }
+}
+
+Test(key, update_keys_match_the_lookup_keys)
+{
+    struct key_query q;
+    struct key_entry lookup, lead, blocks_lookup;
+    char             blocks[KEY_MAX];
+
+    key_parse_query("phone=1", &q);
+    key_entry("p", "t", ROUTE_QUERY, "+447700900123", NULL, &q, &lookup);
+    key_entry("p", "t", ROUTE_BLOCKS, "+447700900123", NULL, &q,
+              &blocks_lookup);
+    key_update("p", "t", "+447700900123", &lead, blocks, sizeof(blocks));
+    cr_expect_str_eq(lead.hash, lookup.hash);
+    cr_expect_str_eq(lead.field, lookup.field);
+    cr_expect_str_eq(lead.epoch, lookup.epoch);
+    cr_expect_str_eq(lead.bgen, blocks_lookup.bgen);
+    cr_expect_str_eq(blocks, blocks_lookup.hash);
+}
