@@ -97,19 +97,38 @@ key_parse_query(const char *query, struct key_query *out)
     }
 }
 
-void
-key_tenant(const char *token, size_t len, char *out)
+/* Writes the first KEY_TENANT_HEX hex digits of SHA-256(S) into OUT. */
+static void
+key_hash(const char *s, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char     md[SHA256_DIGEST_LENGTH];
     size_t            i;
 
-    SHA256((const unsigned char *)token, len, md);
+    SHA256((const unsigned char *)s, len, md);
     for (i = 0; i < KEY_TENANT_HEX / 2; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xf];
     }
     out[KEY_TENANT_HEX] = '\0';
+}
+
+void
+key_tenant(const char *token, size_t len, char *out)
+{
+    key_hash(token, len, out);
+}
+
+void
+key_phone(const char *tenant, const char *phone, char *out)
+{
+    char buf[KEY_TENANT_HEX + PHONE_E164_MAX + 2];
+    int  n;
+
+    /* Salted with the tenant, so one phone hashes differently per tenant
+     * and a key list reveals no number. */
+    n = snprintf(buf, sizeof(buf), "%s:%s", tenant, phone);
+    key_hash(buf, n > 0 ? strnlen(buf, sizeof(buf)) : 0, out);
 }
 
 static bool
@@ -127,10 +146,13 @@ key_crm_ok(const char *crm)
 
 int
 key_entry(const char *prefix, const char *tenant, enum route_id id,
-          const char *phone, const char *crm, const struct key_query *q,
+          const char *e164, const char *crm, const struct key_query *q,
           struct key_entry *out)
 {
+    char phone[KEY_TENANT_HEX + 1];
+
     memset(out, 0, sizeof(*out));
+    key_phone(tenant, e164 != NULL ? e164 : "", phone);
     switch (id) {
     case ROUTE_QUERY:
         snprintf(out->hash, sizeof(out->hash), "%s:" KEY_SCHEMA ":{%s}:lead:%s",
@@ -181,9 +203,12 @@ key_update(const char *prefix, const char *tenant, const char *phone,
 
     memset(&q, 0, sizeof(q));
     q.limit_days = -1;
+    char             ph[KEY_TENANT_HEX + 1];
+
     key_entry(prefix, tenant, ROUTE_QUERY, phone, NULL, &q, lead);
     snprintf(lead->bgen, sizeof(lead->bgen), "%s:" KEY_SCHEMA ":{%s}:bgen",
              prefix, tenant);
+    key_phone(tenant, phone, ph);
     snprintf(blocks_hash, cap, "%s:" KEY_SCHEMA ":{%s}:blocks:%s", prefix,
-             tenant, phone);
+             tenant, ph);
 }

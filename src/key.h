@@ -4,14 +4,16 @@
  * Layout, all under "<prefix>:v1:{<tenant>}:" so that every key one Lua
  * script touches shares the tenant's Redis Cluster hash tag:
  *
- *   lead:<phone>     hash: field "q" (/phone/query), "c:<crm>" (variants)
- *   blocks:<phone>   hash: field "g<gen>:s<0|1>:d<days|->" (blocks answers)
- *   disp             hash: field "d" (dispositions of the tenant)
- *   ep:<phone>       the phone's write epoch, bumped by every PATCH
- *   bgen             the tenant's blocks generation, bumped on bookings
+ *   lead:<ph>     hash: field "q" (/phone/query), "c:<crm>" (variants)
+ *   blocks:<ph>   hash: field "g<gen>:s<0|1>:d<days|->" (blocks answers)
+ *   disp          hash: field "d" (dispositions of the tenant)
+ *   ep:<ph>       the phone's write epoch, bumped by every PATCH
+ *   ep            the tenant's epoch for dispositions (never bumped)
+ *   bgen          the tenant's blocks generation, bumped on bookings
  *
- * <tenant> is the hex SHA-256 of the token, truncated to 128 bits; <phone>
- * is the E.164 form. No raw token or unnormalised input reaches a key.
+ * <tenant> is the hex SHA-256 of the token, truncated to 128 bits; <ph> is
+ * the same of "<tenant>:<E.164 phone>". Neither a token nor a phone number
+ * reaches a key in the clear (SPEC §3).
  */
 #ifndef HSP_KEY_H
 #define HSP_KEY_H
@@ -50,6 +52,9 @@ void key_parse_query(const char *query, struct key_query *out);
 /* Writes the tenant id of TOKEN (LEN bytes) into OUT (KEY_TENANT_HEX + 1). */
 void key_tenant(const char *token, size_t len, char *out);
 
+/* Writes the key form of the E.164 PHONE of TENANT into OUT (same size). */
+void key_phone(const char *tenant, const char *phone, char *out);
+
 /* The keys and field of one cacheable answer. */
 struct key_entry {
     char hash[KEY_MAX];             /* the Redis hash holding the entry */
@@ -61,13 +66,13 @@ struct key_entry {
 };
 
 /*
- * Builds the keys of route ID for TENANT and the normalised PHONE (unused
+ * Builds the keys of route ID for TENANT and the normalised E164 (unused
  * for dispositions), CRM (for ROUTE_QUERY_CRM) and Q. Returns 0, or -1
  * when the answer must not be cached (a crmSettingsId with characters
  * outside [A-Za-z0-9._~-], or a route that is never cached).
  */
 int key_entry(const char *prefix, const char *tenant, enum route_id id,
-              const char *phone, const char *crm, const struct key_query *q,
+              const char *e164, const char *crm, const struct key_query *q,
               struct key_entry *out);
 
 /*

@@ -106,26 +106,28 @@ struct entry_case {
 };
 
 #define T "{0123456789abcdef0123456789abcdef}"
+/* sha256("0123456789abcdef0123456789abcdef:+18015551234"), 128 bits */
+#define PH "def305998d47631e3e3fc4c5a4aaec22"
 
 static const struct entry_case entry_cases[] = {
-    { ROUTE_QUERY, NULL, "phone=1", 0, "hsp:v1:" T ":lead:+18015551234", "q",
-      "hsp:v1:" T ":ep:+18015551234", "" },
+    { ROUTE_QUERY, NULL, "phone=1", 0, "hsp:v1:" T ":lead:" PH, "q",
+      "hsp:v1:" T ":ep:" PH, "" },
     { ROUTE_QUERY_CRM, "a0B8X00000DXabc", "phone=1", 0,
-      "hsp:v1:" T ":lead:+18015551234", "c:a0B8X00000DXabc",
-      "hsp:v1:" T ":ep:+18015551234", "" },
+      "hsp:v1:" T ":lead:" PH, "c:a0B8X00000DXabc",
+      "hsp:v1:" T ":ep:" PH, "" },
     { ROUTE_QUERY_CRM, "a%20b", "phone=1", -1, "", "", "", "" },
     { ROUTE_QUERY_CRM, "a:b", "phone=1", -1, "", "", "", "" },
-    { ROUTE_BLOCKS, NULL, "phone=1", 0, "hsp:v1:" T ":blocks:+18015551234",
-      "s0:d-", "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+    { ROUTE_BLOCKS, NULL, "phone=1", 0, "hsp:v1:" T ":blocks:" PH,
+      "s0:d-", "hsp:v1:" T ":ep:" PH, "hsp:v1:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "limitDays=5&simpleBlockId=true&phone=1", 0,
-      "hsp:v1:" T ":blocks:+18015551234", "s1:d5",
-      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+      "hsp:v1:" T ":blocks:" PH, "s1:d5",
+      "hsp:v1:" T ":ep:" PH, "hsp:v1:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=true&limitDays=5", 0,
-      "hsp:v1:" T ":blocks:+18015551234", "s1:d5",
-      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+      "hsp:v1:" T ":blocks:" PH, "s1:d5",
+      "hsp:v1:" T ":ep:" PH, "hsp:v1:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=false", 0,
-      "hsp:v1:" T ":blocks:+18015551234", "s0:d-",
-      "hsp:v1:" T ":ep:+18015551234", "hsp:v1:" T ":bgen" },
+      "hsp:v1:" T ":blocks:" PH, "s0:d-",
+      "hsp:v1:" T ":ep:" PH, "hsp:v1:" T ":bgen" },
     { ROUTE_DISPOSITIONS, NULL, "", 0, "hsp:v1:" T ":disp", "d",
       "hsp:v1:" T ":ep", "" },
     { ROUTE_UPDATE, NULL, "", -1, "", "", "", "" },
@@ -154,6 +156,17 @@ Test(key, entry_table)
         cr_expect_str_eq(k.epoch, c->epoch, "case %zu", i);
         cr_expect_str_eq(k.bgen, c->bgen, "case %zu", i);
     }
+}
+
+Test(key, phone_hash_depends_on_tenant_and_hides_the_number)
+{
+    char a[KEY_TENANT_HEX + 1], b[KEY_TENANT_HEX + 1];
+
+    key_phone("0123456789abcdef0123456789abcdef", "+18015551234", a);
+    cr_expect_str_eq(a, PH);
+    key_phone("fedcba9876543210fedcba9876543210", "+18015551234", b);
+    cr_expect_str_neq(a, b);
+    cr_expect_null(strstr(a, "8015551234"));
 }
 
 Test(key, update_keys_match_the_lookup_keys)
