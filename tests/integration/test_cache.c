@@ -1,0 +1,826 @@
+/*
+ * test_cache.c - the shared Redis cache end to end (SPEC §2-§4, §7, §8):
+ * real proxies, a real redis-server and the sandbox over TLS, counting
+ * the requests that reach the sandbox. Started by tests/integration/run.sh.
+ *
+ * Every test starts from an empty Redis and a freshly seeded sandbox, so
+ * tests run one at a time (--jobs 1).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "hclient.h"
+
+#define API        "/api/v1/appointment/s2s"
+#define ALPHA      "hs_test_tenant_alpha_0001"
+#define BRAVO      "hs_test_tenant_bravo_0002"
+#define CHARLIE    "hs_test_tenant_charlie_0003"
+#define SHARED     "%2B18015551234"     /* in alpha and bravo, other data */
+#define ALPHA_CRM  "a0C8X00000AlphaCRM"
+#define ALPHA_BLK  "a0p8X00000AlpB01"   /* capacity 3 */
+#define MISSING    "%2B18015559999"     /* in no tenant */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const char *
+env(const char *name)
+{
+    const char *v = getenv(name);
+
+    cr_assert_not_null(v, "%s is not set: run through run.sh", name);
+    return v;
+}
+
+static redisContext *
+redis_at(const char *sock_env)
+{
+    redisContext *c = redisConnectUnix(env(sock_env));
+
+    cr_assert(c != NULL && c->err == 0, "cannot reach redis at %s",
+              env(sock_env));
+    return c;
+}
+
+/* An empty Redis and a freshly seeded sandbox with its counters at 0. */
+static void
+fresh(void)
+{
+    redisContext *c = redis_at("HSP_REDIS_SOCK");
+    redisReply   *r = redisCommand(c, "FLUSHALL");
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
+    freeReplyObject(r);
+    redisFree(c);
+    cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
+}
+
+/* Sets the sandbox's own per-token limit (0: off) and clears its windows. */
+static void
+sandbox_rate_limit(int per_min)
+{
+    const char  *headers[] = { "Content-Type: application/json", NULL };
+    struct hresp r;
+    char         body[64];
+
+    snprintf(body, sizeof(body), "{\"rate_limit\":%d}", per_min);
+    cr_assert_eq(hclient_request(env("HSP_SANDBOX_URL"), "POST",
+                                 "/__sandbox/config", headers, body,
+                                 strlen(body), &r),
+                 0);
+    cr_assert_eq(r.status, 200, "config: %s", r.body);
+    hresp_free(&r);
+    cr_assert_eq(hclient_sandbox_reset(), 0);
+}
+
+/* GET PATH from the proxy at URL_ENV with TOKEN and extra headers. */
+static void
+get(const char *url_env, const char *path, const char *token,
+    const char *extra, struct hresp *out)
+{
+    char        tok[128];
+    const char *headers[3] = { NULL, NULL, NULL };
+    size_t      n = 0;
+
+    if (token != NULL) {
+        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
+        headers[n++] = tok;
+    }
+    if (extra != NULL) {
+        headers[n++] = extra;
+    }
+    cr_assert_eq(hclient_request(env(url_env), "GET", path, headers, NULL, 0,
+                                 out),
+                 0, "GET %s: %s", path, out->error);
+}
+
+static void
+patch(const char *url_env, const char *token, const char *body,
+      const char *extra, struct hresp *out)
+{
+    char        tok[128];
+    const char *headers[4] = { "Content-Type: application/json", tok, extra,
+                               NULL };
+
+    snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
+    cr_assert_eq(hclient_request(env(url_env), "PATCH", API "/phone/update",
+                                 headers, body, strlen(body), out),
+                 0, "PATCH: %s", out->error);
+}
+
+static void
+expect_cache(const struct hresp *r, const char *x_cache, const char *status)
+{
+    const char *xc = hresp_header(r, "X-Cache");
+    const char *cs = hresp_header(r, "Cache-Status");
+
+    cr_assert_not_null(xc, "no X-Cache (status %d)", r->status);
+    cr_expect_str_eq(xc, x_cache, "X-Cache %s, want %s", xc, x_cache);
+    cr_assert_not_null(cs, "no Cache-Status");
+    cr_expect(strstr(cs, status) != NULL, "Cache-Status \"%s\" lacks \"%s\"",
+              cs, status);
+    cr_expect_eq(strncmp(cs, "heavyset-proxy; ", 16), 0, "Cache-Status %s",
+                 cs);
+}
+
+/* The name field of R's JSON body, copied into OUT. */
+static void
+lead_name(const struct hresp *r, char *out, size_t cap)
+{
+    struct json_object *root = hresp_json(r), *v;
+
+    cr_assert_not_null(root, "body is not JSON: %s", r->body);
+    cr_assert(json_object_object_get_ex(root, "name", &v), "no name");
+    snprintf(out, cap, "%s", json_object_get_string(v));
+    json_object_put(root);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+Test(cache, miss_then_hit_with_one_upstream_request)
+{
+    struct hresp a, b;
+
+    fresh();
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &a);
+    cr_assert_eq(a.status, 200);
+    expect_cache(&a, "MISS", "fwd=miss; stored");
+    cr_expect_null(hresp_header(&a, "Age"), "a miss has no Age");
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &b);
+    cr_assert_eq(b.status, 200);
+    expect_cache(&b, "HIT", "hit; ttl=");
+    cr_expect_not_null(hresp_header(&b, "Age"), "a hit carries Age");
+    cr_expect_eq(a.body_len, b.body_len);
+    cr_expect_eq(memcmp(a.body, b.body, a.body_len), 0, "same body");
+    cr_expect_str_eq(hresp_header(&b, "Content-Type"),
+                     hresp_header(&a, "Content-Type"));
+    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    hresp_free(&a);
+    hresp_free(&b);
+}
+
+Test(cache, every_phone_spelling_shares_one_entry)
+{
+    static const char *const spellings[] = {
+        "%2B18015551234", "18015551234", "8015551234", "(801)%20555-1234",
+        "801-555-1234", "801.555.1234", "%2B1%20(801)%20555-1234",
+    };
+    size_t i;
+
+    fresh();
+    for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        struct hresp r;
+        char         path[128];
+
+        snprintf(path, sizeof(path), API "/phone/query?phone=%s",
+                 spellings[i]);
+        get("HSP_PROXY_URL", path, ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 200, "%s: %d", spellings[i], r.status);
+        expect_cache(&r, i == 0 ? "MISS" : "HIT", i == 0 ? "fwd=miss" : "hit");
+        hresp_free(&r);
+    }
+    cr_expect_eq(hclient_sandbox_count("query"), 1);
+}
+
+Test(cache, tenants_never_see_each_other)
+{
+    struct hresp r;
+    char         alpha[64], bravo[64];
+    int          round;
+
+    fresh();
+    for (round = 0; round < 2; round++) {
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL,
+            &r);
+        cr_assert_eq(r.status, 200);
+        expect_cache(&r, round == 0 ? "MISS" : "HIT", "");
+        lead_name(&r, alpha, sizeof(alpha));
+        hresp_free(&r);
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL,
+            &r);
+        cr_assert_eq(r.status, 200);
+        expect_cache(&r, round == 0 ? "MISS" : "HIT", "");
+        lead_name(&r, bravo, sizeof(bravo));
+        hresp_free(&r);
+        cr_expect_str_eq(alpha, "Jane Doe");
+        cr_expect_str_eq(bravo, "Robert Miller");
+        /* charlie has no such lead: its 404 is its own */
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, CHARLIE, NULL,
+            &r);
+        cr_expect_eq(r.status, 404);
+        hresp_free(&r);
+    }
+    cr_expect_eq(hclient_sandbox_count("query"), 3);
+}
+
+Test(cache, no_token_or_phone_in_redis_in_the_clear)
+{
+    static const char *const tokens[] = { ALPHA, BRAVO, CHARLIE };
+    redisContext *c;
+    redisReply   *keys;
+    struct hresp  r;
+    size_t        i, j;
+
+    fresh();
+    for (i = 0; i < 3; i++) {
+        char path[128];
+
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, tokens[i],
+            NULL, &r);
+        hresp_free(&r);
+        get("HSP_PROXY_URL", API "/phone/query/dispositions", tokens[i], NULL,
+            &r);
+        hresp_free(&r);
+        snprintf(path, sizeof(path),
+                 API "/phone/query?phone=%%2B447700900123&token=%s",
+                 tokens[i]);
+        get("HSP_PROXY_URL", path, NULL, NULL, &r);
+        hresp_free(&r);
+    }
+    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\","
+          "\"firstName\":\"Scan\"}", NULL, &r);
+    cr_expect_eq(r.status, 200);
+    hresp_free(&r);
+
+    c = redis_at("HSP_REDIS_SOCK");
+    keys = redisCommand(c, "KEYS *");
+    cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
+    cr_expect_gt(keys->elements, 4, "the requests above stored entries");
+    for (i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str;
+        redisReply *dump;
+
+        for (j = 0; j < 3; j++) {
+            cr_expect_null(strstr(k, tokens[j]), "token in key %s", k);
+        }
+        cr_expect_null(strstr(k, "8015551234"), "phone in key %s", k);
+        cr_expect_null(strstr(k, "447700900123"), "phone in key %s", k);
+        cr_expect_eq(strncmp(k, "hsp:v1:{", 8), 0, "prefix of %s", k);
+        /* Values: the whole key, whatever its type, as DUMP bytes. */
+        dump = redisCommand(c, "DUMP %s", k);
+        cr_assert(dump != NULL);
+        if (dump->type == REDIS_REPLY_STRING) {
+            for (j = 0; j < 3; j++) {
+                cr_expect_null(memmem(dump->str, dump->len, tokens[j],
+                                      strlen(tokens[j])),
+                               "token in the value of %s", k);
+            }
+        }
+        freeReplyObject(dump);
+    }
+    freeReplyObject(keys);
+    redisFree(c);
+}
+
+Test(cache, not_found_is_cached_and_expires)
+{
+    struct hresp r;
+
+    fresh();
+    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
+        &r);
+    cr_expect_eq(r.status, 404);
+    expect_cache(&r, "MISS", "fwd=miss; stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
+        &r);
+    cr_expect_eq(r.status, 404);
+    expect_cache(&r, "HIT", "hit");
+    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    hresp_free(&r);
+    usleep(1300 * 1000);            /* ttl_not_found = 1s there */
+    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
+        &r);
+    cr_expect_eq(r.status, 404);
+    expect_cache(&r, "MISS", "stored");
+    cr_expect_eq(hclient_sandbox_count("query"), 2);
+    hresp_free(&r);
+}
+
+Test(cache, errors_are_never_cached)
+{
+    struct hresp r;
+    int          i;
+
+    fresh();
+    for (i = 0; i < 2; i++) {       /* 401: an unknown token */
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, "hs_nobody",
+            NULL, &r);
+        cr_expect_eq(r.status, 401);
+        expect_cache(&r, "MISS", "fwd=miss");
+        cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
+        hresp_free(&r);
+    }
+    for (i = 0; i < 2; i++) {       /* 500 */
+        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+            "X-Sandbox-Fail: 500", &r);
+        cr_expect_eq(r.status, 500);
+        cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
+        hresp_free(&r);
+    }
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    cr_expect_eq(r.status, 200);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 5);
+
+    /* 429: the sandbox's own limit at 1/min for this test */
+    sandbox_rate_limit(1);
+    for (i = 0; i < 3; i++) {
+        get("HSP_PROXY_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+            ALPHA, "Cache-Control: no-cache", &r);
+        cr_expect_eq(r.status, i == 0 ? 200 : 429, "round %d: %d", i,
+                     r.status);
+        if (i > 0) {
+            cr_expect_not_null(hresp_header(&r, "Retry-After"));
+            cr_expect_null(strstr(hresp_header(&r, "Cache-Status"),
+                                  "stored"));
+        }
+        hresp_free(&r);
+    }
+    sandbox_rate_limit(0);
+}
+
+Test(cache, dispositions_are_cached_per_tenant)
+{
+    struct hresp a1, a2, b1;
+
+    fresh();
+    get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a1);
+    get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a2);
+    get("HSP_PROXY_URL", API "/phone/query/dispositions", BRAVO, NULL, &b1);
+    cr_expect_eq(a1.status, 200);
+    expect_cache(&a1, "MISS", "stored");
+    expect_cache(&a2, "HIT", "hit");
+    expect_cache(&b1, "MISS", "stored");
+    cr_expect(strstr(a2.body, "Credit too low") != NULL);
+    cr_expect(strstr(b1.body, "Credit too low") == NULL, "bravo's own list");
+    cr_expect_eq(hclient_sandbox_count("dispositions"), 2);
+    hresp_free(&a1);
+    hresp_free(&a2);
+    hresp_free(&b1);
+}
+
+Test(cache, blocks_bypass_by_default_and_cache_when_configured)
+{
+    struct hresp r;
+    int          i;
+
+    fresh();
+    for (i = 0; i < 2; i++) {       /* main proxy: ttl_blocks = 0 */
+        get("HSP_PROXY_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
+            NULL, &r);
+        cr_expect_eq(r.status, 200);
+        expect_cache(&r, "BYPASS", "fwd=bypass");
+        hresp_free(&r);
+    }
+    cr_expect_eq(hclient_sandbox_count("blocks"), 2);
+
+    /* ttl_blocks = 1m there; parameters key the entry, their order not */
+    get("HSP_PROXY_SHORT_URL",
+        API "/phone/query/blocks?phone=" SHARED "&limitDays=5", ALPHA, NULL,
+        &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL",
+        API "/phone/query/blocks?limitDays=5&phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL",
+        API "/phone/query/blocks?phone=" SHARED "&limitDays=6", ALPHA, NULL,
+        &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL",
+        API "/phone/query/blocks?phone=" SHARED "&limitDays=5"
+            "&simpleBlockId=true",
+        ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    cr_expect(strstr(r.body, "\"blockId\":\"2") != NULL ||
+                  strstr(r.body, "\"blockId\":2") != NULL,
+              "simple ids: %s", r.body);
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("blocks"), 5);
+}
+
+Test(cache, patch_writes_through)
+{
+    struct hresp r;
+    char         name[64];
+
+    fresh();
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    patch("HSP_PROXY_URL", ALPHA,
+          "{\"phone\":\"801.555.1234\",\"firstName\":\"Janet\","
+          "\"lastName\":\"Roe\"}",
+          NULL, &r);
+    cr_assert_eq(r.status, 200, "PATCH: %s", r.body);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "Janet Roe");
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=8015551234", ALPHA, NULL,
+        &r);
+    cr_assert_eq(r.status, 200);
+    expect_cache(&r, "HIT", "hit");
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "Janet Roe", "the PATCH's lead is served");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 1, "no upstream GET");
+    cr_expect_eq(hclient_sandbox_count("update"), 1);
+    /* the other tenant's lead for the same phone is untouched */
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "Robert Miller");
+    hresp_free(&r);
+}
+
+Test(cache, patch_drops_variants_and_blocks)
+{
+    struct hresp r;
+
+    fresh();
+    /* the lead's crmSettingsId variant, its blocks, another lead's blocks */
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+        ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
+        NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
+        ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+
+    /* an update without booking: this lead's variant and blocks go */
+    patch("HSP_PROXY_SHORT_URL", ALPHA,
+          "{\"phone\":\"+18015551234\",\"appendComment\":\"hi\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+        ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
+        NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
+        ALPHA, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+
+    /* a booking changes availability for the whole tenant */
+    patch("HSP_PROXY_SHORT_URL", ALPHA,
+          "{\"phone\":\"+18015551234\",\"blockId\":\"" ALPHA_BLK "\"}", NULL,
+          &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
+        ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    /* another tenant's blocks stay */
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, BRAVO,
+        NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    patch("HSP_PROXY_SHORT_URL", ALPHA,
+          "{\"phone\":\"+18015550101\",\"cancelAppt\":true}", NULL, &r);
+    hresp_free(&r);
+    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, BRAVO,
+        NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+}
+
+Test(cache, failed_patch_drops_the_lead)
+{
+    struct hresp r;
+
+    fresh();
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\"}",
+          "X-Sandbox-Fail: 500", &r);
+    cr_expect_eq(r.status, 500);
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+
+    /* a 4xx from the upstream changes nothing cached */
+    patch("HSP_PROXY_URL", ALPHA,
+          "{\"phone\":\"+18015551234\",\"firstName\":7}", NULL, &r);
+    cr_expect_eq(r.status, 400, "the sandbox refuses a number: %s", r.body);
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+
+    /* a PATCH that times out (upstream_timeout is 1s there) drops it too */
+    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\"}",
+          "X-Sandbox-Delay-Ms: 2000", &r);
+    cr_expect_eq(r.status, 504);
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+}
+
+struct local_case {
+    const char *body;
+    const char *message;
+};
+
+Test(cache, invalid_requests_are_refused_locally)
+{
+    static const struct local_case cases[] = {
+        { "{\"phone\":", "invalid JSON" },
+        { "[1,2]", "body must be a JSON object" },
+        { "{}", "phone should not be empty" },
+        { "{\"phone\":\"555-12\"}", "phone must be a valid phone number" },
+        { "{\"phone\":18015551234}", "phone must be a string" },
+        { "{\"phone\":\"8015551234\",\"cancelAppt\":true,\"blockId\":\"x\"}",
+          "cancelAppt and blockId cannot both be supplied" },
+        { "{\"phone\":\"8015551234\",\"primaryPhone\":\"8015550000\"}",
+          "property primaryPhone should not exist" },
+        { "{\"phone\":\"8015551234\",\"textPhone\":\"8015550000\"}",
+          "property textPhone should not exist" },
+    };
+    static const char *const gets[] = {
+        API "/phone/query", API "/phone/query?phone=", API "/phone/query?phone=abc",
+        API "/phone/query?phone=555-1234", API "/phone/query/blocks?phone=1",
+        API "/phone/query/" ALPHA_CRM "?phone=%2B1234",
+    };
+    size_t i;
+
+    fresh();
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hresp        r;
+        struct json_object *root, *status, *msgs;
+
+        patch("HSP_PROXY_URL", ALPHA, cases[i].body, NULL, &r);
+        cr_expect_eq(r.status, 400, "case %zu: %d", i, r.status);
+        cr_expect_str_eq(hresp_header(&r, "Content-Type"), "application/json");
+        cr_expect(strstr(r.body, cases[i].message) != NULL,
+                  "case %zu: %s lacks \"%s\"", i, r.body, cases[i].message);
+        root = hresp_json(&r);
+        cr_assert_not_null(root, "case %zu", i);
+        cr_expect(json_object_object_get_ex(root, "statusCode", &status) &&
+                  json_object_get_int(status) == 400);
+        cr_expect(json_object_object_get_ex(root, "message", &msgs) &&
+                  json_object_is_type(msgs, json_type_array));
+        json_object_put(root);
+        hresp_free(&r);
+    }
+    for (i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+        struct hresp r;
+
+        get("HSP_PROXY_URL", gets[i], ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 400, "%s: %d", gets[i], r.status);
+        cr_expect(strstr(r.body, "phone") != NULL, "%s", r.body);
+        cr_expect_null(hresp_header(&r, "Cache-Status"),
+                       "a local error has no Cache-Status");
+        hresp_free(&r);
+    }
+    cr_expect_eq(hclient_sandbox_count("total"), 0, "nothing reached it");
+}
+
+struct held_lookup {
+    const char  *url_env;
+    struct hresp resp;
+};
+
+static void *
+held_lookup_run(void *arg)
+{
+    struct held_lookup *h = arg;
+    const char *headers[] = { "x-hs-token: " ALPHA, "X-Sandbox-Delay-Ms: 1500",
+                              NULL };
+
+    hclient_request(getenv(h->url_env), "GET",
+                    API "/phone/query?phone=" SHARED, headers, NULL, 0,
+                    &h->resp);
+    return NULL;
+}
+
+Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
+{
+    struct held_lookup held = { "HSP_PROXY_B_URL", { 0 } };
+    struct hresp       r;
+    pthread_t          t;
+    char               name[64];
+
+    fresh();
+    /* B's lookup reaches the sandbox and is held there for 1.5 s with the
+     * lead as it was; meanwhile a PATCH goes through the other instance. */
+    cr_assert_eq(pthread_create(&t, NULL, held_lookup_run, &held), 0);
+    usleep(400 * 1000);
+    patch("HSP_PROXY_URL", ALPHA,
+          "{\"phone\":\"+18015551234\",\"firstName\":\"After\","
+          "\"lastName\":\"Patch\"}",
+          NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    pthread_join(t, NULL);
+    cr_assert_eq(held.resp.status, 200, "held lookup: %s", held.resp.error);
+    lead_name(&held.resp, name, sizeof(name));
+    cr_expect_str_eq(name, "Jane Doe", "the held answer predates the PATCH");
+    cr_expect_null(strstr(hresp_header(&held.resp, "Cache-Status"), "stored"),
+                   "its fill was refused: %s",
+                   hresp_header(&held.resp, "Cache-Status"));
+    hresp_free(&held.resp);
+    /* both instances serve the PATCH's lead, from the cache */
+    get("HSP_PROXY_B_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "After Patch");
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "After Patch");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 1);
+}
+
+Test(cache, request_directives)
+{
+    struct hresp r;
+
+    fresh();
+    /* only-if-cached with nothing stored: 504, and nothing upstream */
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: only-if-cached", &r);
+    cr_expect_eq(r.status, 504);
+    cr_expect_null(hresp_header(&r, "Cache-Status"));
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 0);
+
+    /* no-store: forwarded, not stored */
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: no-store", &r);
+    cr_expect_eq(r.status, 200);
+    expect_cache(&r, "BYPASS", "fwd=request");
+    cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: only-if-cached", &r);
+    cr_expect_eq(r.status, 504, "no-store stored nothing");
+    hresp_free(&r);
+
+    /* no-cache: forwarded and stored */
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: no-cache", &r);
+    expect_cache(&r, "BYPASS", "fwd=request; stored");
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: only-if-cached", &r);
+    cr_expect_eq(r.status, 200);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 2);
+
+    /* max-age=0 is no-cache; a hit stays a hit otherwise */
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: max-age=0", &r);
+    expect_cache(&r, "BYPASS", "fwd=request; stored");
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: max-age=600", &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 3);
+
+    /* max-age=N refuses entries older than N seconds */
+    usleep(2100 * 1000);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
+        "Cache-Control: max-age=1", &r);
+    expect_cache(&r, "MISS", "fwd=stale; stored");
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 4);
+}
+
+Test(cache, two_instances_share_entries_and_invalidations)
+{
+    struct hresp r;
+    char         name[64];
+
+    fresh();
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    expect_cache(&r, "MISS", "stored");
+    hresp_free(&r);
+    get("HSP_PROXY_B_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+    patch("HSP_PROXY_B_URL", BRAVO,
+          "{\"phone\":\"+18015551234\",\"firstName\":\"Bob\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    expect_cache(&r, "HIT", "hit");
+    lead_name(&r, name, sizeof(name));
+    cr_expect(strncmp(name, "Bob", 3) == 0, "name %s", name);
+    hresp_free(&r);
+    cr_expect_eq(hclient_sandbox_count("query"), 1);
+}
+
+/* ---- Redis faults (SPEC §8), on a Redis of their own -------------------- */
+
+static void
+redis2_start(void)
+{
+    char  pidfile[512], cmd[1400];
+    int   i;
+
+    snprintf(pidfile, sizeof(pidfile), "%s/redis2.pid", env("HSP_TMPDIR"));
+    snprintf(cmd, sizeof(cmd),
+             "redis-server --port 0 --unixsocket '%s' --save '' "
+             "--appendonly no --daemonize yes --pidfile '%s' "
+             "--logfile '%s/redis2.log'",
+             env("HSP_REDIS2_SOCK"), pidfile, env("HSP_TMPDIR"));
+    cr_assert_eq(system(cmd), 0, "cannot start redis-server");
+    for (i = 0; i < 100; i++) {
+        redisContext *c = redisConnectUnix(env("HSP_REDIS2_SOCK"));
+        bool          up = c != NULL && c->err == 0;
+
+        redisFree(c);
+        if (up) {
+            return;
+        }
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("redis-server did not come back");
+}
+
+static void
+redis2_stop(void)
+{
+    redisContext *c = redis_at("HSP_REDIS2_SOCK");
+    redisReply   *r = redisCommand(c, "SHUTDOWN NOSAVE");
+
+    /* SHUTDOWN answers nothing when it works: the connection just ends. */
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+Test(cache, redis_going_away_fails_no_request)
+{
+    struct hresp r;
+    int          i, failed = 0, hits = 0;
+
+    cr_assert_eq(hclient_sandbox_reset(), 0);
+    for (i = 0; i < 120; i++) {
+        char path[128];
+
+        if (i == 40) {
+            redis2_stop();
+        }
+        if (i == 80) {
+            redis2_start();
+        }
+        if (i >= 40 && i < 80) {
+            usleep(25 * 1000);      /* Redis stays away about a second */
+        }
+        /* a handful of phones so that most requests could be hits */
+        snprintf(path, sizeof(path), API "/phone/query?phone=%%2B1801555%s",
+                 (const char *[]){ "1234", "0101", "0177" }[i % 3]);
+        get("HSP_PROXY_R2_URL", path, ALPHA, NULL, &r);
+        if (r.status != 200) {
+            failed++;
+        }
+        hresp_free(&r);
+    }
+    cr_expect_eq(failed, 0, "%d requests failed", failed);
+
+    /* within a few seconds of Redis returning, hits are back */
+    for (i = 0; i < 80 && hits < 2; i++) {
+        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B13035550142",
+            ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 200);
+        if (strcmp(hresp_header(&r, "X-Cache"), "HIT") == 0) {
+            hits++;
+        }
+        hresp_free(&r);
+        usleep(100 * 1000);
+    }
+    cr_expect_eq(hits, 2, "no hits within 8 s of Redis returning");
+}
