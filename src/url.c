@@ -413,7 +413,7 @@ url_parse_listen(const char *s, struct url_listen *out, char *err,
     if (strstr(s, "://") != NULL) {
         return url_fail(err, errlen, "write host:port, without a scheme");
     }
-    if (s[0] == ':' || s[0] == '*') {
+    if ((s[0] == ':' && s[1] != ':') || s[0] == '*') {
         return url_fail(err, errlen, "missing host (use 0.0.0.0:PORT or "
                         "[::]:PORT for all addresses)");
     }
