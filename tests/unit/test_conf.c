@@ -781,13 +781,31 @@ source_path(const char *file)
     return NULL;
 }
 
+/* Reads the whole file at PATH, with a newline in front, or fails. */
+static char *
+read_text(const char *path)
+{
+    char  *text;
+    size_t len;
+    FILE  *f;
+
+    text = calloc(1, 1 << 16);
+    cr_assert_not_null(text);
+    text[0] = '\n';
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    len = fread(text + 1, 1, (1 << 16) - 2, f);
+    fclose(f);
+    cr_assert_lt(len, (1 << 16) - 2, "%s is too large for the test", path);
+    return text;
+}
+
 Test(conf_file, default_file)
 {
     struct conf        cf;
     struct conf_errors errs = { 0 };
-    char              *path, *text, line[512];
-    size_t             i, len = 0;
-    FILE              *f;
+    char              *path, *text, want[128];
+    size_t             i;
 
     path = source_path("conf/heavyset-proxy.conf");
     cr_assert_eq(conf_init(&cf), 0);
@@ -796,30 +814,42 @@ Test(conf_file, default_file)
     expect_spec_defaults(&cf, "conf/heavyset-proxy.conf");
     cr_expect_eq(conf_validate(&cf, &errs), 0, "%s", errs.msg[0]);
 
-    /* Every key is documented as an uncommented `key = default` line. */
-    text = calloc(1, 1 << 16);
-    cr_assert_not_null(text);
-    f = fopen(path, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof(line), f) != NULL && len + 1 < 1 << 16) {
-        len += (size_t)snprintf(text + len, (1 << 16) - len, "\n%s", line);
-    }
-    fclose(f);
+    /* Every key is documented as an uncommented `key = default` line;
+     * an empty default is written `key =`. */
+    text = read_text(path);
     for (i = 0; i < conf_key_count(); i++) {
-        char want[128];
-
-        snprintf(want, sizeof(want), "\n%s = %s\n", conf_key_name(i),
+        snprintf(want, sizeof(want), "\n%s =%s%s\n", conf_key_name(i),
+                 conf_key_default(i)[0] == '\0' ? "" : " ",
                  conf_key_default(i));
-        /* An empty default is written as `key =`, without the space. */
-        if (conf_key_default(i)[0] == '\0') {
-            snprintf(want, sizeof(want), "\n%s =\n", conf_key_name(i));
-        }
         cr_expect_not_null(strstr(text, want), "%s lacks '%s = %s'", path,
                            conf_key_name(i), conf_key_default(i));
     }
     free(text);
     free(path);
     conf_free(&cf);
+}
+
+/* doc/configuration.md has one table row per key, with its default. */
+Test(conf_file, doc_table)
+{
+    char  *path, *text, want[128];
+    size_t i;
+
+    path = source_path("doc/configuration.md");
+    text = read_text(path);
+    for (i = 0; i < conf_key_count(); i++) {
+        if (conf_key_default(i)[0] == '\0') {
+            snprintf(want, sizeof(want), "\n| `%s` | empty |",
+                     conf_key_name(i));
+        } else {
+            snprintf(want, sizeof(want), "\n| `%s` | `%s` |", conf_key_name(i),
+                     conf_key_default(i));
+        }
+        cr_expect_not_null(strstr(text, want), "%s lacks the row '%s'", path,
+                           want + 1);
+    }
+    free(text);
+    free(path);
 }
 
 Test(conf_file, bad_fixture)
