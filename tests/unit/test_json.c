@@ -253,7 +253,8 @@ Test(json, getters_on_non_objects)
 
 Test(json, compact)
 {
-    static const char in[] = "{ \"path\" : \"/api/v1/x\",\n \"n\" : [ 1 , 2 ] }";
+    static const char   in[] = "{ \"path\" : \"/api/v1/x\",\n"
+                               " \"n\" : [ 1 , 2 ] }";
     struct json_object *obj;
     char                err[64];
     size_t              len = 0;
