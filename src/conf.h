@@ -109,4 +109,10 @@ int conf_parse_bool(const char *s, bool *b);             /* yes/no/... */
 size_t      conf_key_count(void);
 const char *conf_key_name(size_t i);
 
+/*
+ * The default of key I as it would be written in the file ("10s"), for
+ * docs checks and usage text; NULL when I is out of range.
+ */
+const char *conf_key_default(size_t i);
+
 #endif /* HSP_CONF_H */

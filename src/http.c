@@ -107,7 +107,10 @@ http_put_string(char *buf, size_t cap, size_t pos, const char *s)
     }
     buf[pos++] = '"';
     for (p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (pos + 8 >= cap) {
+        /* Room for this character's encoding and the terminating NUL. */
+        size_t need = *p == '"' || *p == '\\' ? 2 : *p < 0x20 ? 6 : 1;
+
+        if (pos + need >= cap) {
             return -1;
         }
         if (*p == '"' || *p == '\\') {

@@ -1,0 +1,976 @@
+/*
+ * conf.c - the configuration (SPEC §9): one typed table row per key, the
+ * unit parsers, the `key = value` file reader, -o overrides and the
+ * cross-key checks that -t runs.
+ *
+ * Every value, the defaults included, goes through conf_apply(), so a
+ * default can never be something the file would reject. A value that
+ * fails leaves the key as it was; every error is collected, none stops
+ * the parse.
+ */
+#include "config.h"
+
+#include "conf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "url.h"
+
+#define CONF_LINE_MAX     4096          /* longer lines are an error */
+#define CONF_FILE_MAX     (1024 * 1024) /* a config file is small */
+#define CONF_SHOW_MAX     60            /* value bytes quoted in errors */
+#define CONF_SUGGEST_MAX  3             /* edit distance for "did you mean" */
+#define CONF_KEY_NAME_MAX 32
+#define CONF_PREFIX_MAX   32
+#define CONF_RATE_MAX     1000000       /* events per period */
+
+#define CONF_SEC_MS  INT64_C(1000)
+#define CONF_MIN_MS  (60 * CONF_SEC_MS)
+#define CONF_HOUR_MS (60 * CONF_MIN_MS)
+#define CONF_DAYS_30 (30 * 24 * CONF_HOUR_MS)
+#define CONF_MB      (1024 * 1024)
+
+#define CONF_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define CONF_OFF(f)   offsetof(struct conf, f)
+
+/* How a value is parsed and where it is stored; the string types first. */
+enum conf_type {
+    CONF_LISTEN,                    /* char *: url_parse_listen */
+    CONF_UPSTREAM,                  /* char *: url_parse_upstream */
+    CONF_REDIS,                     /* char *: url_parse_redis */
+    CONF_PREFIX,                    /* char *: Redis key prefix */
+    CONF_FILE,                      /* char *: a readable regular file */
+    CONF_LOG_TARGET,                /* char *: stderr, off or a path */
+    CONF_WORKERS,                   /* int64_t: "auto" (0) or MIN..MAX */
+    CONF_COUNT,                     /* int64_t: MIN..MAX */
+    CONF_DURATION,                  /* int64_t milliseconds */
+    CONF_SIZE,                      /* int64_t bytes */
+    CONF_RATE,                      /* struct conf_rate; MAX bounds count */
+    CONF_BOOL,                      /* bool */
+    CONF_ENUM                       /* enum stored as int: index in NAMES */
+};
+
+#define CONF_IS_STRING(t) ((t) <= CONF_LOG_TARGET)
+
+/* Why a number failed to parse; it picks the error message. */
+enum conf_num {
+    CONF_NUM_OK,
+    CONF_NUM_SYNTAX,                /* not digits followed by a known unit */
+    CONF_NUM_NO_UNIT,               /* bare non-zero number, unit required */
+    CONF_NUM_NEGATIVE,
+    CONF_NUM_RANGE                  /* overflow or outside MIN..MAX */
+};
+
+struct conf_key {
+    const char        *name;
+    enum conf_type     type;
+    size_t             offset;      /* offsetof(struct conf, field) */
+    const char        *def;         /* default, parsed like file input */
+    int64_t            min, max;    /* numbers; strings: MIN 0 = "" is ok */
+    const char *const *names;       /* CONF_ENUM values, NULL-terminated */
+};
+
+struct conf_unit {
+    const char *suffix;
+    int64_t     mult;               /* ms, bytes or the rate's period */
+};
+
+_Static_assert(sizeof(enum conf_log_level) == sizeof(int) &&
+               sizeof(enum conf_log_format) == sizeof(int),
+               "CONF_ENUM stores enums as int");
+
+static const char *const conf_log_levels[] = {
+    [CONF_LOG_ERROR] = "error", [CONF_LOG_WARN] = "warn",
+    [CONF_LOG_INFO] = "info", [CONF_LOG_DEBUG] = "debug", NULL
+};
+
+static const char *const conf_log_formats[] = {
+    [CONF_LOG_JSON] = "json", [CONF_LOG_TEXT] = "text", NULL
+};
+
+/* One row per key of SPEC §9, in the order of its table. */
+static const struct conf_key conf_keys[] = {
+    { "listen", CONF_LISTEN, CONF_OFF(listen), "127.0.0.1:8080", 1, 0, NULL },
+    { "workers", CONF_WORKERS, CONF_OFF(workers), "auto", 1, 256, NULL },
+    { "upstream", CONF_UPSTREAM, CONF_OFF(upstream),
+      "https://api.heavyset.tech", 1, 0, NULL },
+    { "upstream_lowlatency", CONF_UPSTREAM, CONF_OFF(upstream_lowlatency),
+      "", 0, 0, NULL },
+    { "upstream_ca_file", CONF_FILE, CONF_OFF(upstream_ca_file), "", 0, 0,
+      NULL },
+    { "upstream_timeout", CONF_DURATION, CONF_OFF(upstream_timeout_ms), "10s",
+      1, 10 * CONF_MIN_MS, NULL },
+    { "upstream_connections", CONF_COUNT, CONF_OFF(upstream_connections),
+      "64", 1, 10000, NULL },
+    { "redis", CONF_REDIS, CONF_OFF(redis), "redis://127.0.0.1:6379/0", 1, 0,
+      NULL },
+    { "redis_prefix", CONF_PREFIX, CONF_OFF(redis_prefix), "hsp", 1, 0, NULL },
+    { "redis_timeout", CONF_DURATION, CONF_OFF(redis_timeout_ms), "100ms", 1,
+      60 * CONF_SEC_MS, NULL },
+    { "ttl_lead", CONF_DURATION, CONF_OFF(ttl_lead_ms), "5m", 0, CONF_DAYS_30,
+      NULL },
+    { "ttl_not_found", CONF_DURATION, CONF_OFF(ttl_not_found_ms), "30s", 0,
+      CONF_DAYS_30, NULL },
+    { "ttl_dispositions", CONF_DURATION, CONF_OFF(ttl_dispositions_ms), "1h",
+      0, CONF_DAYS_30, NULL },
+    { "ttl_blocks", CONF_DURATION, CONF_OFF(ttl_blocks_ms), "0", 0,
+      CONF_DAYS_30, NULL },
+    { "stale_while_revalidate", CONF_DURATION,
+      CONF_OFF(stale_while_revalidate_ms), "30s", 0, CONF_DAYS_30, NULL },
+    { "stale_if_error", CONF_DURATION, CONF_OFF(stale_if_error_ms), "1h", 0,
+      CONF_DAYS_30, NULL },
+    { "idempotency_ttl", CONF_DURATION, CONF_OFF(idempotency_ttl_ms), "24h",
+      0, CONF_DAYS_30, NULL },
+    { "idempotency_required", CONF_BOOL, CONF_OFF(idempotency_required), "no",
+      0, 0, NULL },
+    { "rate_limit", CONF_RATE, CONF_OFF(rate_limit), "60/min", 0,
+      CONF_RATE_MAX, NULL },
+    { "rate_reserve_writes", CONF_RATE, CONF_OFF(rate_reserve_writes),
+      "10/min", 0, CONF_RATE_MAX, NULL },
+    { "rate_limit_wait", CONF_DURATION, CONF_OFF(rate_limit_wait_ms), "0", 0,
+      10 * CONF_MIN_MS, NULL },
+    { "rate_limit_fallback", CONF_RATE, CONF_OFF(rate_limit_fallback),
+      "20/min", 0, CONF_RATE_MAX, NULL },
+    { "max_body", CONF_SIZE, CONF_OFF(max_body), "64k", 1024, 16 * CONF_MB,
+      NULL },
+    { "log_level", CONF_ENUM, CONF_OFF(log_level), "info", 0, 0,
+      conf_log_levels },
+    { "log_format", CONF_ENUM, CONF_OFF(log_format), "json", 0, 0,
+      conf_log_formats },
+    { "access_log", CONF_LOG_TARGET, CONF_OFF(access_log), "stderr", 1, 0,
+      NULL },
+};
+
+static const struct conf_unit conf_duration_units[] = {
+    { "ms", 1 }, { "s", CONF_SEC_MS }, { "m", CONF_MIN_MS },
+    { "h", CONF_HOUR_MS }, { NULL, 0 }
+};
+
+static const struct conf_unit conf_size_units[] = {
+    { "k", 1024 }, { "m", CONF_MB }, { NULL, 0 }
+};
+
+static const struct conf_unit conf_rate_units[] = {
+    { "/s", CONF_SEC_MS }, { "/sec", CONF_SEC_MS }, { "/m", CONF_MIN_MS },
+    { "/min", CONF_MIN_MS }, { "/h", CONF_HOUR_MS }, { "/hour", CONF_HOUR_MS },
+    { NULL, 0 }
+};
+
+/* What a value of each type is called, and how to write one, in errors. */
+static const struct {
+    const char *what;
+    const char *hint;
+} conf_type_text[] = {
+    [CONF_LISTEN] = { "a listen address", "host:port, e.g. 127.0.0.1:8080" },
+    [CONF_UPSTREAM] = { "an upstream URL", "http:// or https:// and a host" },
+    [CONF_REDIS] = { "a Redis URL", "redis://host:port/db or unix:///path" },
+    [CONF_PREFIX] = { "a key prefix", "1 to 32 of A-Z a-z 0-9 _ . -" },
+    [CONF_FILE] = { "a regular file", "the path of a PEM file, or leave it "
+                    "empty" },
+    [CONF_LOG_TARGET] = { "a log target", "stderr, off or a file path" },
+    [CONF_WORKERS] = { "a worker count", "auto or a number" },
+    [CONF_COUNT] = { "a number", "digits only" },
+    [CONF_DURATION] = { "a duration", "a number with ms, s, m or h" },
+    [CONF_SIZE] = { "a size", "a number of bytes, or with k or m" },
+    [CONF_RATE] = { "a rate", "N/s, N/min or N/h, or 0 for off" },
+};
+
+static const struct {
+    const char *word;
+    bool        value;
+} conf_bools[] = {
+    { "yes", true }, { "no", false }, { "true", true }, { "false", false },
+    { "on", true }, { "off", false }, { "1", true }, { "0", false },
+};
+
+static void conf_error(struct conf_errors *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int conf_why(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Appends one message to ERRS (which may be NULL), or counts it dropped. */
+static void
+conf_error(struct conf_errors *errs, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errs == NULL) {
+        return;
+    }
+    if (errs->count >= CONF_ERRORS_MAX) {
+        errs->dropped++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(errs->msg[errs->count++], CONF_ERROR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes a reason into WHY and returns -1, for the setters. */
+static int
+conf_why(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/*
+ * Reads a number of TYPE (duration, size, rate or count) from S: digits,
+ * then one of the type's units. No sign, space or fraction. A bare number
+ * has unit 1 (a rate's: per minute); durations and rates take a bare 0
+ * only, since "30" could mean seconds or minutes. Returns the digits in
+ * *NUM and the unit in *MULT; *NUM * *MULT fits an int64_t.
+ */
+static enum conf_num
+conf_scan(const char *s, enum conf_type type, int64_t *num, int64_t *mult)
+{
+    const struct conf_unit *u = NULL;
+    const char             *p = s;
+    bool                    overflow = false;
+    int64_t                 n = 0;
+
+    if (type == CONF_DURATION) {
+        u = conf_duration_units;
+    } else if (type == CONF_SIZE) {
+        u = conf_size_units;
+    } else if (type == CONF_RATE) {
+        u = conf_rate_units;
+    }
+    if (p[0] == '-' && p[1] >= '0' && p[1] <= '9') {
+        return CONF_NUM_NEGATIVE;
+    }
+    if (*p < '0' || *p > '9') {
+        return CONF_NUM_SYNTAX;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        overflow = overflow || n > (INT64_MAX - (*p - '0')) / 10;
+        n = overflow ? n : n * 10 + (*p - '0');
+    }
+    *mult = *p == '\0' && type == CONF_RATE ? CONF_MIN_MS : 1;
+    if (*p == '\0' && n != 0 && (type == CONF_DURATION || type == CONF_RATE)) {
+        return CONF_NUM_NO_UNIT;
+    }
+    for (; *p != '\0' && u != NULL && u->suffix != NULL; u++) {
+        /* Size units are case-insensitive (64K), the others are not. */
+        if ((type == CONF_SIZE ? strcasecmp : strcmp)(p, u->suffix) == 0) {
+            *mult = u->mult;
+            break;
+        }
+    }
+    if (*p != '\0' && (u == NULL || u->suffix == NULL)) {
+        return CONF_NUM_SYNTAX;
+    }
+    if (overflow || n > INT64_MAX / *mult) {
+        return CONF_NUM_RANGE;
+    }
+    *num = n;
+    return CONF_NUM_OK;
+}
+
+/* Parses S as a number of TYPE into *OUT, scaled by its unit. */
+static int
+conf_parse_scaled(const char *s, enum conf_type type, int64_t *out)
+{
+    int64_t n, mult;
+
+    if (s == NULL || conf_scan(s, type, &n, &mult) != CONF_NUM_OK) {
+        return -1;
+    }
+    *out = n * mult;
+    return 0;
+}
+
+int
+conf_parse_duration(const char *s, int64_t *ms)
+{
+    return conf_parse_scaled(s, CONF_DURATION, ms);
+}
+
+int
+conf_parse_size(const char *s, int64_t *bytes)
+{
+    return conf_parse_scaled(s, CONF_SIZE, bytes);
+}
+
+int
+conf_parse_rate(const char *s, struct conf_rate *r)
+{
+    int64_t n, mult;
+
+    if (s == NULL || conf_scan(s, CONF_RATE, &n, &mult) != CONF_NUM_OK) {
+        return -1;
+    }
+    r->count = n;
+    r->period_ms = mult;
+    return 0;
+}
+
+int
+conf_parse_bool(const char *s, bool *b)
+{
+    size_t i;
+
+    for (i = 0; s != NULL && i < CONF_NELEM(conf_bools); i++) {
+        if (strcasecmp(s, conf_bools[i].word) == 0) {
+            *b = conf_bools[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Formats V, a bound of a key of TYPE, the way a user would write it. */
+static const char *
+conf_format(enum conf_type type, int64_t v, char *buf, size_t cap)
+{
+    const struct conf_unit *u = NULL;
+    size_t                  i = 0;
+
+    if (type == CONF_DURATION) {
+        u = conf_duration_units;
+        i = CONF_NELEM(conf_duration_units) - 1;
+    } else if (type == CONF_SIZE) {
+        u = conf_size_units;
+        i = CONF_NELEM(conf_size_units) - 1;
+    }
+    while (v != 0 && i-- > 0) {     /* the largest unit that divides V */
+        if (v % u[i].mult == 0) {
+            snprintf(buf, cap, "%" PRId64 "%s", v / u[i].mult, u[i].suffix);
+            return buf;
+        }
+    }
+    snprintf(buf, cap, "%" PRId64, v);
+    return buf;
+}
+
+static const char *
+conf_rate_format(const struct conf_rate *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%" PRId64 "/%s", r->count,
+             r->period_ms == CONF_SEC_MS    ? "s"
+             : r->period_ms == CONF_HOUR_MS ? "h"
+                                            : "min");
+    return buf;
+}
+
+/*
+ * Explains why a number of key K did not parse. The message follows the
+ * quoted value: "'10x' is not a duration (use ...)".
+ */
+static int
+conf_num_why(const struct conf_key *k, enum conf_num rc, char *why,
+             size_t cap)
+{
+    const char *hint = conf_type_text[k->type].hint;
+    char        lo[32], hi[32];
+
+    switch (rc) {
+    case CONF_NUM_NO_UNIT:
+        return conf_why(why, cap, "has no unit (use %s, e.g. %s)", hint,
+                        k->type == CONF_RATE ? "60/min" : "30s");
+    case CONF_NUM_NEGATIVE:
+        return conf_why(why, cap, "is negative (use %s%s)", hint,
+                        k->min == 0 && k->type == CONF_DURATION
+                            ? "; 0 turns it off" : "");
+    case CONF_NUM_RANGE:
+        if (k->type == CONF_RATE) {
+            return conf_why(why, cap, "is out of range (at most %" PRId64
+                            " per period)", k->max);
+        }
+        return conf_why(why, cap, "is out of range (%s%s to %s)",
+                        k->type == CONF_WORKERS ? "auto, or " : "",
+                        conf_format(k->type, k->min, lo, sizeof(lo)),
+                        conf_format(k->type, k->max, hi, sizeof(hi)));
+    case CONF_NUM_OK:
+    case CONF_NUM_SYNTAX:
+        break;
+    }
+    return conf_why(why, cap, "is not %s (use %s)",
+                    conf_type_text[k->type].what, hint);
+}
+
+/*
+ * Validates VALUE for the string key K; an empty value is only allowed
+ * where MIN is 0. The CA file is opened here, so that -t finds it
+ * missing rather than the startup.
+ */
+static int
+conf_check_string(const struct conf_key *k, const char *value, char *why,
+                  size_t cap)
+{
+    static const char prefix_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "abcdefghijklmnopqrstuvwxyz"
+                                       "0123456789_.-";
+    union {
+        struct url_listen   listen;
+        struct url_upstream upstream;
+        struct url_redis    redis;
+    } url;
+    char        err[128] = "";
+    const char *p;
+    struct stat st;
+    FILE       *f;
+    int         rc = 0;
+
+    for (p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            return conf_why(why, cap, "contains a control character");
+        }
+    }
+    if (value[0] == '\0') {
+        return k->min == 0 ? 0 : conf_why(why, cap, "is empty (use %s)",
+                                          conf_type_text[k->type].hint);
+    }
+    switch (k->type) {
+    case CONF_LISTEN:
+        rc = url_parse_listen(value, &url.listen, err, sizeof(err));
+        break;
+    case CONF_UPSTREAM:
+        rc = url_parse_upstream(value, &url.upstream, err, sizeof(err));
+        break;
+    case CONF_REDIS:
+        rc = url_parse_redis(value, &url.redis, err, sizeof(err));
+        break;
+    case CONF_PREFIX:
+        rc = strlen(value) > CONF_PREFIX_MAX ||
+             strspn(value, prefix_chars) != strlen(value) ? -1 : 0;
+        break;
+    case CONF_FILE:
+        f = fopen(value, "r");
+        if (f == NULL) {
+            return conf_why(why, cap, "cannot be read: %s", strerror(errno));
+        }
+        rc = fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ? -1 : 0;
+        fclose(f);
+        break;
+    default:
+        break;
+    }
+    if (rc != 0 && err[0] != '\0') {
+        return conf_why(why, cap, "is not %s: %s",
+                        conf_type_text[k->type].what, err);
+    }
+    if (rc != 0) {
+        return conf_why(why, cap, "is not %s (use %s)",
+                        conf_type_text[k->type].what,
+                        conf_type_text[k->type].hint);
+    }
+    return 0;
+}
+
+/*
+ * Parses VALUE for key K and stores it in CF. On error, writes the
+ * reason into WHY (it reads after the quoted value) and leaves CF as it
+ * was. Returns 0 or -1.
+ */
+static int
+conf_apply(struct conf *cf, const struct conf_key *k, const char *value,
+           char *why, size_t cap)
+{
+    char             *slot = (char *)cf + k->offset, *copy;
+    struct conf_rate *rate = (struct conf_rate *)slot;
+    enum conf_num     rc;
+    int64_t           n = 0, mult = 1;
+    size_t            i, len = 0;
+
+    if (CONF_IS_STRING(k->type)) {
+        if (conf_check_string(k, value, why, cap) != 0) {
+            return -1;
+        }
+        copy = strdup(value);
+        if (copy == NULL) {
+            return conf_why(why, cap, "out of memory");
+        }
+        free(*(char **)slot);
+        *(char **)slot = copy;
+        return 0;
+    }
+    if (k->type == CONF_BOOL) {
+        if (conf_parse_bool(value, (bool *)slot) != 0) {
+            return conf_why(why, cap, "is not a boolean (use yes or no)");
+        }
+        return 0;
+    }
+    if (k->type == CONF_ENUM) {
+        for (i = 0; k->names[i] != NULL; i++) {
+            if (strcasecmp(value, k->names[i]) == 0) {
+                *(int *)slot = (int)i;
+                return 0;
+            }
+        }
+        len = (size_t)snprintf(why, cap, "is not one of");
+        for (i = 0; k->names[i] != NULL && len < cap; i++) {
+            len += (size_t)snprintf(why + len, cap - len, "%s%s",
+                                    i == 0 ? " " : k->names[i + 1] == NULL
+                                                       ? " or " : ", ",
+                                    k->names[i]);
+        }
+        return -1;
+    }
+    if (k->type == CONF_WORKERS && strcmp(value, "auto") == 0) {
+        *(int64_t *)slot = 0;
+        return 0;
+    }
+    rc = conf_scan(value, k->type, &n, &mult);
+    if (rc == CONF_NUM_OK && k->type == CONF_RATE) {
+        if (n > k->max) {
+            return conf_num_why(k, CONF_NUM_RANGE, why, cap);
+        }
+        rate->count = n;
+        rate->period_ms = mult;
+        return 0;
+    }
+    if (rc == CONF_NUM_OK && (n * mult < k->min || n * mult > k->max)) {
+        rc = CONF_NUM_RANGE;
+    }
+    if (rc != CONF_NUM_OK) {
+        return conf_num_why(k, rc, why, cap);
+    }
+    *(int64_t *)slot = n * mult;
+    return 0;
+}
+
+/*
+ * Copies V into OUT (CAP bytes) for an error message: bytes outside
+ * printable ASCII become '?', long values are cut with "...", and when
+ * SECRET the user info of a URL ("://...@") becomes "***".
+ */
+static const char *
+conf_show(const char *v, bool secret, char *out, size_t cap)
+{
+    const char *scheme = strstr(v, "://");
+    const char *at = secret ? strrchr(v, '@') : NULL;
+    size_t      i, n = 0;
+
+    for (i = 0; v[i] != '\0' && n + 4 < cap; i++) {
+        unsigned char c = (unsigned char)v[i];
+
+        if (at != NULL && scheme != NULL && at > scheme + 3 &&
+            v + i == scheme + 3) {
+            memcpy(out + n, "***", 3);
+            n += 3;
+            i = (size_t)(at - v) - 1;
+            continue;
+        }
+        if (n >= CONF_SHOW_MAX) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static const struct conf_key *
+conf_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NELEM(conf_keys); i++) {
+        if (strcmp(name, conf_keys[i].name) == 0) {
+            return &conf_keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* Levenshtein distance between A and the known key B, ignoring case. */
+static size_t
+conf_distance(const char *a, const char *b)
+{
+    size_t row[CONF_KEY_NAME_MAX + 1], lb = strlen(b), i, j;
+
+    for (j = 0; j <= lb && j <= CONF_KEY_NAME_MAX; j++) {
+        row[j] = j;
+    }
+    for (i = 0; a[i] != '\0'; i++) {
+        size_t diag = row[0];
+
+        row[0] = i + 1;
+        for (j = 1; j <= lb && j <= CONF_KEY_NAME_MAX; j++) {
+            size_t up = row[j];
+            size_t best = diag + ((a[i] | 0x20) != (b[j - 1] | 0x20));
+
+            if (row[j] + 1 < best) {
+                best = row[j] + 1;
+            }
+            if (row[j - 1] + 1 < best) {
+                best = row[j - 1] + 1;
+            }
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb < CONF_KEY_NAME_MAX ? lb : CONF_KEY_NAME_MAX];
+}
+
+/* Writes "unknown key 'X'" and the nearest known key, if near, into WHY. */
+static void
+conf_unknown(const char *key, char *why, size_t cap)
+{
+    const char *best = NULL;
+    size_t      i, d, best_d = CONF_SUGGEST_MAX + 1, len = strlen(key);
+    char        shown[CONF_SHOW_MAX + 8];
+
+    for (i = 0; i < CONF_NELEM(conf_keys); i++) {
+        if (len > strlen(conf_keys[i].name) + CONF_SUGGEST_MAX) {
+            continue;               /* the distance is at least the gap */
+        }
+        d = conf_distance(key, conf_keys[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = conf_keys[i].name;
+        }
+    }
+    conf_show(key, false, shown, sizeof(shown));
+    if (best != NULL) {
+        snprintf(why, cap, "unknown key '%s' (did you mean '%s'?)", shown,
+                 best);
+    } else {
+        snprintf(why, cap, "unknown key '%s'", shown);
+    }
+}
+
+static bool
+conf_is_blank(int c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Strips spaces and tabs from both ends of S in place. */
+static char *
+conf_trim(char *s)
+{
+    size_t n;
+
+    while (conf_is_blank(*s)) {
+        s++;
+    }
+    n = strlen(s);
+    while (n > 0 && conf_is_blank(s[n - 1])) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+/*
+ * Turns the text after '=' into the value, in place: trims it, removes
+ * one pair of double quotes around it and, when COMMENTS, a trailing
+ * comment (a '#' that starts the value or follows a space or tab; inside
+ * quotes '#' is plain text). Returns the value, or NULL with the reason
+ * in WHY.
+ */
+static char *
+conf_unquote(char *v, bool comments, char *why, size_t cap)
+{
+    char *p, *close;
+
+    v = conf_trim(v);
+    if (v[0] == '"') {
+        close = strchr(v + 1, '"');
+        if (close == NULL) {
+            conf_why(why, cap, "the opening '\"' has no closing '\"'");
+            return NULL;
+        }
+        *close = '\0';
+        p = conf_trim(close + 1);
+        if (p[0] != '\0' && !(comments && p[0] == '#')) {
+            conf_why(why, cap, "unexpected text after the closing '\"'");
+            return NULL;
+        }
+        return v + 1;
+    }
+    for (p = v; comments && *p != '\0'; p++) {
+        if (*p == '#' && (p == v || conf_is_blank(p[-1]))) {
+            *p = '\0';
+            break;
+        }
+    }
+    return conf_trim(v);
+}
+
+/*
+ * Sets KEY to RAW, the text after '=' (both are changed in place), and
+ * reports errors as "WHERE: ...". COMMENTS: whether RAW may end in a
+ * comment, as file lines may and -o values may not. Returns 0 or -1.
+ */
+static int
+conf_assign(struct conf *cf, const char *where, char *key, char *raw,
+            bool comments, struct conf_errors *errs)
+{
+    char                   why[CONF_ERROR_LEN], shown[CONF_SHOW_MAX + 8];
+    const struct conf_key *k;
+    char                  *value;
+
+    key = conf_trim(key);
+    if (key[0] == '\0') {
+        conf_error(errs, "%s: missing key before '='", where);
+        return -1;
+    }
+    k = conf_find(key);
+    if (k == NULL) {
+        conf_unknown(key, why, sizeof(why));
+        conf_error(errs, "%s: %s", where, why);
+        return -1;
+    }
+    value = conf_unquote(raw, comments, why, sizeof(why));
+    if (value == NULL) {
+        conf_error(errs, "%s: %s: %s", where, k->name, why);
+        return -1;
+    }
+    if (conf_apply(cf, k, value, why, sizeof(why)) != 0) {
+        conf_show(value, k->type == CONF_REDIS, shown, sizeof(shown));
+        conf_error(errs, "%s: %s: '%s' %s", where, k->name, shown, why);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Applies one line of a file (N bytes at RAW, without its newline).
+ * Errors are reported as "NAME:LINENO: ...". Returns 0 or -1.
+ */
+static int
+conf_line(struct conf *cf, const char *name, unsigned lineno, const char *raw,
+          size_t n, struct conf_errors *errs)
+{
+    char  buf[CONF_LINE_MAX + 1], where[CONF_ERROR_LEN];
+    char  shown[CONF_SHOW_MAX + 8], *line, *eq;
+
+    snprintf(where, sizeof(where), "%s:%u", name, lineno);
+    if (n > CONF_LINE_MAX) {
+        conf_error(errs, "%s: line is longer than %d bytes", where,
+                   CONF_LINE_MAX);
+        return -1;
+    }
+    if (memchr(raw, '\0', n) != NULL) {
+        conf_error(errs, "%s: line contains a NUL byte", where);
+        return -1;
+    }
+    memcpy(buf, raw, n);
+    buf[n] = '\0';
+    line = conf_trim(buf);
+    if (line[0] == '\0' || line[0] == '#') {
+        return 0;
+    }
+    eq = strchr(line, '=');
+    if (eq == NULL) {
+        conf_error(errs, "%s: '%s' is not a 'key = value' line (no '=')",
+                   where, conf_show(line, false, shown, sizeof(shown)));
+        return -1;
+    }
+    *eq = '\0';
+    /* A key set twice is not an error: the last line wins, as in nginx
+     * includes and redis.conf, so a local file can append overrides. */
+    return conf_assign(cf, where, line, eq + 1, true, errs);
+}
+
+/* Applies the LEN bytes of TEXT line by line. Returns 0 or -1. */
+static int
+conf_load_text(struct conf *cf, const char *name, const char *text,
+               size_t len, struct conf_errors *errs)
+{
+    const char *p = text, *end = text + len, *nl;
+    unsigned    lineno = 0;
+    size_t      n;
+    int         rc = 0;
+
+    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+        p += 3;                     /* a UTF-8 byte order mark */
+    }
+    while (p < end) {
+        lineno++;
+        nl = memchr(p, '\n', (size_t)(end - p));
+        n = (size_t)((nl == NULL ? end : nl) - p);
+        if (n > 0 && p[n - 1] == '\r') {
+            n--;                    /* CRLF files */
+        }
+        if (conf_line(cf, name, lineno, p, n, errs) != 0) {
+            rc = -1;
+        }
+        p = nl == NULL ? end : nl + 1;
+    }
+    return rc;
+}
+
+int
+conf_init(struct conf *cf)
+{
+    char   why[CONF_ERROR_LEN];
+    size_t i;
+
+    memset(cf, 0, sizeof(*cf));
+    for (i = 0; i < CONF_NELEM(conf_keys); i++) {
+        if (conf_apply(cf, &conf_keys[i], conf_keys[i].def, why,
+                       sizeof(why)) != 0) {
+            conf_free(cf);          /* out of memory, or a bad default */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+conf_free(struct conf *cf)
+{
+    size_t i;
+
+    if (cf == NULL) {
+        return;
+    }
+    for (i = 0; i < CONF_NELEM(conf_keys); i++) {
+        if (CONF_IS_STRING(conf_keys[i].type)) {
+            free(*(char **)((char *)cf + conf_keys[i].offset));
+        }
+    }
+    memset(cf, 0, sizeof(*cf));
+}
+
+int
+conf_load_file(struct conf *cf, const char *path, struct conf_errors *errs)
+{
+    FILE  *f;
+    char  *text;
+    size_t len;
+    int    rc = -1;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        conf_error(errs, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    text = malloc(CONF_FILE_MAX + 1);
+    if (text == NULL) {
+        conf_error(errs, "%s: out of memory", path);
+        goto fail;
+    }
+    len = fread(text, 1, CONF_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        conf_error(errs, "%s: cannot read: %s", path, strerror(errno));
+    } else if (len > CONF_FILE_MAX) {
+        conf_error(errs, "%s: larger than %d bytes; is it a configuration "
+                   "file?", path, CONF_FILE_MAX);
+    } else {
+        rc = conf_load_text(cf, path, text, len, errs);
+    }
+
+fail:
+    fclose(f);
+    free(text);
+    return rc;
+}
+
+int
+conf_load_string(struct conf *cf, const char *name, const char *text,
+                 struct conf_errors *errs)
+{
+    return conf_load_text(cf, name, text, strlen(text), errs);
+}
+
+int
+conf_set_override(struct conf *cf, const char *kv, struct conf_errors *errs)
+{
+    char  where[CONF_SHOW_MAX + 16], shown[CONF_SHOW_MAX + 8], *copy, *eq;
+    int   rc;
+
+    snprintf(where, sizeof(where), "-o %s",
+             conf_show(kv, true, shown, sizeof(shown)));
+    copy = strdup(kv);
+    if (copy == NULL) {
+        conf_error(errs, "%s: out of memory", where);
+        return -1;
+    }
+    eq = strchr(copy, '=');
+    if (eq == NULL) {
+        conf_error(errs, "%s: expected key=value", where);
+        free(copy);
+        return -1;
+    }
+    *eq = '\0';
+    rc = conf_assign(cf, where, copy, eq + 1, false, errs);
+    free(copy);
+    return rc;
+}
+
+/* Whether rate A allows more events per millisecond than rate B. */
+static bool
+conf_rate_exceeds(const struct conf_rate *a, const struct conf_rate *b)
+{
+    return a->count * b->period_ms > b->count * a->period_ms;
+}
+
+int
+conf_validate(const struct conf *cf, struct conf_errors *errs)
+{
+    struct url_upstream up, low;
+    char                a[32], b[32];
+    int                 rc = 0;
+
+    /* With rate_limit off there is no shared budget to carve up. */
+    if (cf->rate_limit.count > 0 &&
+        conf_rate_exceeds(&cf->rate_reserve_writes, &cf->rate_limit)) {
+        conf_error(errs, "rate_reserve_writes: %s exceeds rate_limit %s "
+                   "(the reserve for writes is taken from that budget)",
+                   conf_rate_format(&cf->rate_reserve_writes, a, sizeof(a)),
+                   conf_rate_format(&cf->rate_limit, b, sizeof(b)));
+        rc = -1;
+    }
+    if (cf->rate_limit.count > 0 &&
+        conf_rate_exceeds(&cf->rate_limit_fallback, &cf->rate_limit)) {
+        conf_error(errs, "rate_limit_fallback: %s exceeds rate_limit %s "
+                   "(one instance alone would overrun the shared budget "
+                   "while Redis is down)",
+                   conf_rate_format(&cf->rate_limit_fallback, a, sizeof(a)),
+                   conf_rate_format(&cf->rate_limit, b, sizeof(b)));
+        rc = -1;
+    }
+    if (cf->idempotency_required && cf->idempotency_ttl_ms == 0) {
+        conf_error(errs, "idempotency_required: yes needs idempotency_ttl "
+                   "above 0 (responses are kept for replay that long)");
+        rc = -1;
+    }
+    /* Tokens travel in headers: never send them in clear to the
+     * low-latency host when the main upstream is reached over TLS. */
+    if (cf->upstream != NULL && cf->upstream_lowlatency != NULL &&
+        cf->upstream_lowlatency[0] != '\0' &&
+        url_parse_upstream(cf->upstream, &up, NULL, 0) == 0 &&
+        url_parse_upstream(cf->upstream_lowlatency, &low, NULL, 0) == 0 &&
+        up.tls && !low.tls) {
+        conf_error(errs, "upstream_lowlatency: plain http:// while upstream "
+                   "uses https:// would send tokens unencrypted (use "
+                   "https://)");
+        rc = -1;
+    }
+    return rc;
+}
+
+size_t
+conf_key_count(void)
+{
+    return CONF_NELEM(conf_keys);
+}
+
+const char *
+conf_key_name(size_t i)
+{
+    return i < CONF_NELEM(conf_keys) ? conf_keys[i].name : NULL;
+}
+
+const char *
+conf_key_default(size_t i)
+{
+    return i < CONF_NELEM(conf_keys) ? conf_keys[i].def : NULL;
+}

@@ -1,0 +1,432 @@
+/* url.c - strict parsers for the upstream, Redis and listen addresses. */
+#include "config.h"
+
+#include "url.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define URL_HOSTNAME_MAX 253        /* RFC 1035 limit, without the dot */
+#define URL_LABEL_MAX    63
+#define URL_V6_MAX       46         /* INET6_ADDRSTRLEN */
+#define URL_PORT_ABSENT  (-1L)
+#define URL_REDIS_PORT   6379
+#define URL_REDIS_DB_MAX 15
+
+static int url_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the reason into ERR (which may be NULL) and returns -1. */
+static int
+url_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static bool
+url_is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+url_is_alnum(int c)
+{
+    return url_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Whether S holds a space, a control character or DEL anywhere. */
+static bool
+url_has_blank(const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Checks the LEN bytes at S as a host name (RFC 1123 labels; '_' is
+ * tolerated for internal names) or, when it is all digits and dots, as a
+ * dotted-quad IPv4 address, and copies it into HOST (URL_HOST_MAX bytes).
+ */
+static int
+url_check_host(const char *s, size_t len, char *host, char *err,
+               size_t errlen)
+{
+    struct in_addr addr;
+    size_t         i, label = 0;
+    bool           numeric = true;
+
+    if (len == 0) {
+        return url_fail(err, errlen, "missing host");
+    }
+    if (len > URL_HOSTNAME_MAX) {
+        return url_fail(err, errlen, "host name is longer than %d characters",
+                        URL_HOSTNAME_MAX);
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-') {
+                return url_fail(err, errlen, "host name has an empty label "
+                                "or a label ending in '-'");
+            }
+            label = 0;
+            continue;
+        }
+        if (!url_is_alnum(c) && c != '-' && c != '_') {
+            if (c >= 0x20 && c < 0x7f) {
+                return url_fail(err, errlen, "invalid character '%c' in host",
+                                c);
+            }
+            return url_fail(err, errlen, "invalid byte 0x%02x in host", c);
+        }
+        if (c == '-' && label == 0) {
+            return url_fail(err, errlen, "host name label starts with '-'");
+        }
+        if (++label > URL_LABEL_MAX) {
+            return url_fail(err, errlen, "host name label is longer than %d "
+                            "characters", URL_LABEL_MAX);
+        }
+        numeric = numeric && url_is_digit(c);
+    }
+    if (s[len - 1] == '-') {
+        return url_fail(err, errlen, "host name label ends with '-'");
+    }
+    memcpy(host, s, len);
+    host[len] = '\0';
+    if (numeric && inet_pton(AF_INET, host, &addr) != 1) {
+        host[0] = '\0';
+        return url_fail(err, errlen, "'%.*s' is not a valid IPv4 address",
+                        (int)len, s);
+    }
+    return 0;
+}
+
+/*
+ * Splits the LEN bytes at S, "host[:port]" or "[v6][:port]", into HOST
+ * (URL_HOST_MAX bytes, without brackets) and *PORT, which is
+ * URL_PORT_ABSENT when no port is written and clamps at 100000 so that
+ * the caller's range check reports huge ports.
+ */
+static int
+url_host_port(const char *s, size_t len, char *host, long *port, char *err,
+              size_t errlen)
+{
+    const char *colon, *close, *p, *end = s + len;
+
+    *port = URL_PORT_ABSENT;
+    if (len > 0 && s[0] == '[') {
+        struct in6_addr addr;
+        size_t          hlen;
+
+        close = memchr(s, ']', len);
+        if (close == NULL) {
+            return url_fail(err, errlen, "missing ']' after the IPv6 address");
+        }
+        hlen = (size_t)(close - s - 1);
+        if (hlen == 0 || hlen >= URL_V6_MAX) {
+            return url_fail(err, errlen, "invalid IPv6 address");
+        }
+        memcpy(host, s + 1, hlen);
+        host[hlen] = '\0';
+        if (inet_pton(AF_INET6, host, &addr) != 1) {
+            host[0] = '\0';
+            return url_fail(err, errlen, "'%.*s' is not a valid IPv6 address",
+                            (int)hlen, s + 1);
+        }
+        if (close + 1 < end && close[1] != ':') {
+            return url_fail(err, errlen, "unexpected text after ']'");
+        }
+        colon = close + 1 < end ? close + 1 : NULL;
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon != NULL &&
+            memchr(colon + 1, ':', (size_t)(end - colon - 1)) != NULL) {
+            return url_fail(err, errlen, "an IPv6 address must be in "
+                            "brackets, e.g. [::1]");
+        }
+        if (url_check_host(s, colon == NULL ? len : (size_t)(colon - s), host,
+                           err, errlen) != 0) {
+            return -1;
+        }
+    }
+    if (colon == NULL) {
+        return 0;
+    }
+    if (colon + 1 == end) {
+        return url_fail(err, errlen, "empty port after ':'");
+    }
+    *port = 0;
+    for (p = colon + 1; p < end; p++) {
+        if (!url_is_digit(*p)) {
+            return url_fail(err, errlen, "port '%.*s' is not a number",
+                            (int)(end - colon - 1 > 16 ? 16 : end - colon - 1),
+                            colon + 1);
+        }
+        if (*port < 100000) {
+            *port = *port * 10 + (*p - '0');
+        }
+    }
+    return 0;
+}
+
+/* The value of hex digit C, or -1. */
+static int
+url_hex(int c)
+{
+    if (url_is_digit(c)) {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Decodes the %XX escapes of the LEN bytes at S into OUT (CAP bytes). */
+static int
+url_decode(const char *s, size_t len, char *out, size_t cap, char *err,
+           size_t errlen)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+
+        if (c == '%') {
+            if (i + 2 >= len || url_hex(s[i + 1]) < 0 ||
+                url_hex(s[i + 2]) < 0) {
+                return url_fail(err, errlen, "bad %%-escape in password "
+                                "(use %%XX with two hex digits)");
+            }
+            c = url_hex(s[i + 1]) << 4 | url_hex(s[i + 2]);
+            if (c == 0) {
+                return url_fail(err, errlen, "%%00 is not allowed in password");
+            }
+            i += 2;
+        }
+        if (n + 1 >= cap) {
+            return url_fail(err, errlen, "password is longer than %zu bytes",
+                            cap - 1);
+        }
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+int
+url_parse_upstream(const char *s, struct url_upstream *out, char *err,
+                   size_t errlen)
+{
+    const char *p, *rest;
+    size_t      alen;
+    long        port;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL || *s == '\0') {
+        return url_fail(err, errlen, "empty URL");
+    }
+    if (url_has_blank(s)) {
+        return url_fail(err, errlen, "contains a space or control character");
+    }
+    if (strncasecmp(s, "https://", 8) == 0) {
+        out->tls = true;
+        p = s + 8;
+    } else if (strncasecmp(s, "http://", 7) == 0) {
+        p = s + 7;
+    } else {
+        return url_fail(err, errlen, "scheme must be http:// or https://");
+    }
+    alen = strcspn(p, "/?#");
+    if (memchr(p, '@', alen) != NULL) {
+        return url_fail(err, errlen, "user info (user@host) is not allowed");
+    }
+    if (url_host_port(p, alen, out->host, &port, err, errlen) != 0) {
+        return -1;
+    }
+    rest = p + alen;
+    if (strpbrk(rest, "?#") != NULL) {
+        return url_fail(err, errlen, "a query or fragment is not allowed");
+    }
+    if (rest[0] == '/' && rest[1] != '\0') {
+        return url_fail(err, errlen, "a path is not allowed (the proxy "
+                        "forwards request paths unchanged)");
+    }
+    if (port == URL_PORT_ABSENT) {
+        port = out->tls ? 443 : 80;
+    } else if (port < 1 || port > 65535) {
+        return url_fail(err, errlen, "port is out of range (1 to 65535)");
+    }
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+/* Reads "N" (0..15), the database of a Redis URL, from S into *DB. */
+static int
+url_redis_db(const char *s, int *db, char *err, size_t errlen)
+{
+    size_t n = strlen(s);
+    int    v;
+
+    if (n == 0 || n > 2 || strspn(s, "0123456789") != n) {
+        goto fail;
+    }
+    v = n == 2 ? (s[0] - '0') * 10 + (s[1] - '0') : s[0] - '0';
+    if (v > URL_REDIS_DB_MAX) {
+        goto fail;
+    }
+    *db = v;
+    return 0;
+
+fail:
+    return url_fail(err, errlen, "database must be a number from 0 to %d",
+                    URL_REDIS_DB_MAX);
+}
+
+/* Parses what follows "unix://": an absolute socket path, then ?db=N. */
+static int
+url_redis_unix(const char *p, struct url_redis *out, char *err,
+               size_t errlen)
+{
+    size_t plen = strcspn(p, "?#");
+
+    out->unix_socket = true;
+    if (p[0] != '/') {
+        return url_fail(err, errlen, "socket path must be absolute "
+                        "(unix:///path/to/redis.sock)");
+    }
+    if (plen >= URL_PATH_MAX) {
+        return url_fail(err, errlen, "socket path is longer than %d bytes",
+                        URL_PATH_MAX - 1);
+    }
+    if (p[plen - 1] == '/') {
+        return url_fail(err, errlen, "socket path names a directory");
+    }
+    memcpy(out->path, p, plen);
+    out->path[plen] = '\0';
+    if (p[plen] == '\0') {
+        return 0;
+    }
+    if (strncmp(p + plen, "?db=", 4) != 0) {
+        return url_fail(err, errlen, "only ?db=N may follow a socket path");
+    }
+    return url_redis_db(p + plen + 4, &out->db, err, errlen);
+}
+
+int
+url_parse_redis(const char *s, struct url_redis *out, char *err,
+                size_t errlen)
+{
+    const char *p, *at, *rest;
+    size_t      alen;
+    long        port;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL || *s == '\0') {
+        return url_fail(err, errlen, "empty URL");
+    }
+    if (url_has_blank(s)) {
+        return url_fail(err, errlen, "contains a space or control character");
+    }
+    if (strncasecmp(s, "unix://", 7) == 0) {
+        return url_redis_unix(s + 7, out, err, errlen);
+    }
+    if (strncasecmp(s, "rediss://", 9) == 0) {
+        return url_fail(err, errlen, "TLS to Redis (rediss://) is not "
+                        "supported; use redis:// or unix://");
+    }
+    if (strncasecmp(s, "redis://", 8) != 0) {
+        return url_fail(err, errlen, "scheme must be redis:// or unix://");
+    }
+    p = s + 8;
+    /* The last '@' ends the user info: a raw password may hold '@' or '/'. */
+    at = strrchr(p, '@');
+    if (at != NULL) {
+        if (p[0] != ':') {
+            return url_fail(err, errlen, "a user name is not supported; "
+                            "write redis://:password@host");
+        }
+        if (at == p + 1) {
+            return url_fail(err, errlen, "empty password after ':'");
+        }
+        if (url_decode(p + 1, (size_t)(at - p - 1), out->password,
+                       sizeof(out->password), err, errlen) != 0) {
+            return -1;
+        }
+        p = at + 1;
+    }
+    alen = strcspn(p, "/?#");
+    if (url_host_port(p, alen, out->host, &port, err, errlen) != 0) {
+        return -1;
+    }
+    if (port == URL_PORT_ABSENT) {
+        port = URL_REDIS_PORT;
+    } else if (port < 1 || port > 65535) {
+        return url_fail(err, errlen, "port is out of range (1 to 65535)");
+    }
+    out->port = (uint16_t)port;
+    rest = p + alen;
+    if (strpbrk(rest, "?#") != NULL) {
+        return url_fail(err, errlen, "a query or fragment is not allowed");
+    }
+    if (rest[0] == '/' && rest[1] != '\0') {
+        return url_redis_db(rest + 1, &out->db, err, errlen);
+    }
+    return 0;
+}
+
+int
+url_parse_listen(const char *s, struct url_listen *out, char *err,
+                 size_t errlen)
+{
+    long port;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL || *s == '\0') {
+        return url_fail(err, errlen, "empty address (use host:port, "
+                        "e.g. 127.0.0.1:8080)");
+    }
+    if (url_has_blank(s)) {
+        return url_fail(err, errlen, "contains a space or control character");
+    }
+    if (strstr(s, "://") != NULL) {
+        return url_fail(err, errlen, "write host:port, without a scheme");
+    }
+    if ((s[0] == ':' && s[1] != ':') || s[0] == '*') {
+        return url_fail(err, errlen, "missing host (use 0.0.0.0:PORT or "
+                        "[::]:PORT for all addresses)");
+    }
+    if (url_host_port(s, strlen(s), out->host, &port, err, errlen) != 0) {
+        return -1;
+    }
+    if (port == URL_PORT_ABSENT) {
+        return url_fail(err, errlen, "missing port (use host:port; port 0 "
+                        "picks a free port)");
+    }
+    if (port > 65535) {
+        return url_fail(err, errlen, "port is out of range (0 to 65535)");
+    }
+    out->port = (uint16_t)port;
+    return 0;
+}

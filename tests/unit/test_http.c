@@ -1,0 +1,246 @@
+/* test_http.c - hop-by-hop table, reasons, error bodies, request ids. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+struct hop_case {
+    const char *name;
+    const char *connection;         /* the Connection value, or NULL */
+    bool        want;
+};
+
+static const struct hop_case hop_cases[] = {
+    { "Connection", NULL, true },
+    { "Keep-Alive", NULL, true },
+    { "Proxy-Authenticate", NULL, true },
+    { "Proxy-Authorization", NULL, true },
+    { "Proxy-Connection", NULL, true },
+    { "TE", NULL, true },
+    { "Trailer", NULL, true },
+    { "Transfer-Encoding", NULL, true },
+    { "Upgrade", NULL, true },
+    { "connection", NULL, true },
+    { "KEEP-ALIVE", NULL, true },
+    { "transfer-encoding", NULL, true },
+    { "te", NULL, true },
+    { "Content-Type", NULL, false },
+    { "Content-Length", NULL, false },      /* dropped elsewhere */
+    { "Cache-Control", NULL, false },
+    { "X-Request-Id", NULL, false },
+    { "x-hs-token", NULL, false },
+    { "Trailers", NULL, false },
+    { "Upgrade-Insecure-Requests", NULL, false },
+    { "TE2", NULL, false },
+    { "", NULL, false },
+    { "X-Foo", "close", false },
+    { "X-Foo", "keep-alive, X-Foo", true },
+    { "x-foo", "Keep-Alive, X-FOO", true },
+    { "X-Foo", " x-bar ,x-foo ", true },
+    { "X-Foo", ",,x-foo,,", true },
+    { "X-Foo", "x-foo\t", true },
+    { "X-Foo", "\tx-foo", true },
+    { "X-Foo", "X-Foobar", false },         /* not a prefix match */
+    { "X-Foobar", "X-Foo", false },
+    { "X-Foo", "X-Fo", false },
+    { "X-Foo", "", false },
+    { "X-Foo", ", ,", false },
+    { "X-Foo", "X-Bar, X-Baz", false },
+    { "Upgrade", "close", true },           /* the table still applies */
+};
+
+Test(http, hop_by_hop_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(hop_cases); i++) {
+        const struct hop_case *c = &hop_cases[i];
+
+        cr_expect_eq(http_is_hop_by_hop(c->name, c->connection), c->want,
+                     "'%s' with Connection '%s': want %s", c->name,
+                     c->connection == NULL ? "(none)" : c->connection,
+                     c->want ? "hop-by-hop" : "end-to-end");
+    }
+}
+
+struct reason_case {
+    int         status;
+    const char *want;
+};
+
+static const struct reason_case reason_cases[] = {
+    { 200, "OK" },
+    { 304, "Not Modified" },
+    { 400, "Bad Request" },
+    { 401, "Unauthorized" },
+    { 404, "Not Found" },
+    { 405, "Method Not Allowed" },
+    { 409, "Conflict" },
+    { 413, "Payload Too Large" },
+    { 422, "Unprocessable Entity" },
+    { 429, "Too Many Requests" },
+    { 500, "Internal Server Error" },
+    { 502, "Bad Gateway" },
+    { 503, "Service Unavailable" },
+    { 504, "Gateway Timeout" },
+    { 299, "Unknown" },
+    { 0, "Unknown" },
+    { -1, "Unknown" },
+    { 99999, "Unknown" },
+};
+
+Test(http, reason_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(reason_cases); i++) {
+        cr_expect_str_eq(http_reason(reason_cases[i].status),
+                         reason_cases[i].want, "status %d",
+                         reason_cases[i].status);
+    }
+}
+
+struct body_case {
+    int               status;
+    const char *const msgs[3];
+    size_t            n;
+    const char       *want;
+};
+
+static const struct body_case body_cases[] = {
+    { 502, { "upstream unreachable" }, 1,
+      "{\"statusCode\":502,\"message\":[\"upstream unreachable\"],"
+      "\"error\":\"Bad Gateway\"}" },
+    { 400, { "phone must be a valid phone number", "blockId and cancelAppt "
+             "cannot be combined" }, 2,
+      "{\"statusCode\":400,\"message\":[\"phone must be a valid phone "
+      "number\",\"blockId and cancelAppt cannot be combined\"],"
+      "\"error\":\"Bad Request\"}" },
+    { 401, { NULL }, 0,
+      "{\"statusCode\":401,\"message\":[],\"error\":\"Unauthorized\"}" },
+    { 400, { "a\"b\\c/d" }, 1,
+      "{\"statusCode\":400,\"message\":[\"a\\\"b\\\\c/d\"],"
+      "\"error\":\"Bad Request\"}" },
+    { 400, { "tab\there\nnl\x01\x1f" }, 1,
+      "{\"statusCode\":400,\"message\":[\"tab\\u0009here\\u000anl\\u0001"
+      "\\u001f\"],\"error\":\"Bad Request\"}" },
+    { 422, { "caf\xc3\xa9", "" }, 2,
+      "{\"statusCode\":422,\"message\":[\"caf\xc3\xa9\",\"\"],"
+      "\"error\":\"Unprocessable Entity\"}" },
+    { 299, { "x" }, 1,
+      "{\"statusCode\":299,\"message\":[\"x\"],\"error\":\"Unknown\"}" },
+};
+
+Test(http, error_body_table)
+{
+    char   buf[512];
+    size_t i;
+
+    for (i = 0; i < NELEM(body_cases); i++) {
+        const struct body_case *c = &body_cases[i];
+        int                     len;
+
+        len = http_error_body(buf, sizeof(buf), c->status, c->msgs, c->n);
+        cr_expect_str_eq(buf, c->want, "case %zu", i);
+        cr_expect_eq(len, (int)strlen(c->want), "case %zu: length %d", i,
+                     len);
+    }
+}
+
+/*
+ * Every capacity from 0 up: below length + 1 the call fails with an empty
+ * string, from there on it succeeds, and it never writes past CAP (the
+ * buffer is exactly CAP bytes, so ASan sees any overrun).
+ */
+Test(http, error_body_capacity)
+{
+    size_t i, cap;
+
+    for (i = 0; i < NELEM(body_cases); i++) {
+        const struct body_case *c = &body_cases[i];
+        size_t                  want = strlen(c->want);
+
+        for (cap = 0; cap <= want + 2; cap++) {
+            char *buf = cap == 0 ? NULL : malloc(cap);
+            int   len;
+
+            len = http_error_body(buf, cap, c->status, c->msgs, c->n);
+            if (cap <= want) {
+                cr_expect_eq(len, -1, "case %zu, cap %zu: fit", i, cap);
+                if (cap > 0) {
+                    cr_expect_eq(buf[0], '\0', "case %zu, cap %zu", i, cap);
+                }
+            } else {
+                cr_expect_eq(len, (int)want, "case %zu, cap %zu: %d", i, cap,
+                             len);
+                cr_expect_str_eq(buf, c->want, "case %zu, cap %zu", i, cap);
+            }
+            free(buf);
+        }
+    }
+}
+
+struct id_case {
+    const char *id;
+    bool        want;
+};
+
+static const struct id_case id_cases[] = {
+    { "abc", true },
+    { "0b6f3d0c-4c1e-4b8e-9a39-6d7c2f1e8a90", true },
+    { "x", true },
+    { "!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", true },
+    { "", false },
+    { "a b", false },
+    { " abc", false },
+    { "abc\t", false },
+    { "ab\ncd", false },
+    { "ab\rcd", false },
+    { "\x7f", false },
+    { "caf\xc3\xa9", false },
+    { "\x01", false },
+};
+
+Test(http, request_id_valid_table)
+{
+    char   id[HTTP_REQUEST_ID_MAX + 2];
+    size_t i;
+
+    for (i = 0; i < NELEM(id_cases); i++) {
+        cr_expect_eq(http_request_id_valid(id_cases[i].id), id_cases[i].want,
+                     "id '%s'", id_cases[i].id);
+    }
+    memset(id, 'a', sizeof(id));
+    id[HTTP_REQUEST_ID_MAX] = '\0';
+    cr_expect(http_request_id_valid(id), "%d characters", HTTP_REQUEST_ID_MAX);
+    id[HTTP_REQUEST_ID_MAX] = 'a';
+    id[HTTP_REQUEST_ID_MAX + 1] = '\0';
+    cr_expect_not(http_request_id_valid(id), "%d characters",
+                  HTTP_REQUEST_ID_MAX + 1);
+}
+
+Test(http, request_id_new)
+{
+    char   a[33], b[33], small[32];
+    size_t i;
+
+    cr_assert_eq(http_request_id_new(a, sizeof(a)), 0);
+    cr_assert_eq(http_request_id_new(b, sizeof(b)), 0);
+    cr_expect_eq(strlen(a), 32);
+    cr_expect_eq(strspn(a, "0123456789abcdef"), 32, "'%s' is not hex", a);
+    cr_expect_eq(strspn(b, "0123456789abcdef"), 32, "'%s' is not hex", b);
+    cr_expect_str_neq(a, b, "two ids are the same");
+    cr_expect(http_request_id_valid(a), "a new id is a valid id");
+    memset(small, 'x', sizeof(small));
+    cr_expect_eq(http_request_id_new(small, sizeof(small)), -1,
+                 "32 bytes cannot hold 32 digits and a NUL");
+    for (i = 0; i < sizeof(small); i++) {
+        cr_expect_eq(small[i], 'x', "byte %zu written on failure", i);
+    }
+}
