@@ -829,13 +829,13 @@ Test(conf_file, default_file)
     conf_free(&cf);
 }
 
-/* doc/configuration.md has one table row per key, with its default. */
+/* README.md has one table row per key, with its default. */
 Test(conf_file, doc_table)
 {
     char  *path, *text, want[128];
     size_t i;
 
-    path = source_path("doc/configuration.md");
+    path = source_path("README.md");
     text = read_text(path);
     for (i = 0; i < conf_key_count(); i++) {
         if (conf_key_default(i)[0] == '\0') {
