@@ -284,7 +284,6 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     const char          *name = path + strlen(ADMIN_PREFIX);
-    char                 msg[ADMIN_MSG_LEN];
     bool                 known = false;
     size_t               i;
 
@@ -301,14 +300,13 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
             return;
         }
     }
-    snprintf(msg, sizeof(msg), "Cannot %s %s", method, path);
     if (known) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           strcmp(name, "config") == 0 ? "GET, HEAD, POST"
                           : strcmp(name, "reset") == 0 ? "POST"
                                                        : "GET, HEAD");
-        admin_send_message(req, 405, msg);
+        api_send_no_route(req, 405, method, path);
         return;
     }
-    admin_send_message(req, 404, msg);
+    api_send_no_route(req, 404, method, path);
 }

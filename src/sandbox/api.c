@@ -29,6 +29,7 @@
 #define API_CONTENT_TYPE "application/json; charset=utf-8"
 #define API_BODY_MAX     8192       /* error payloads we build */
 #define API_MSG_LEN      256
+#define API_PATH_SHOWN   160        /* bytes of a path quoted in errors */
 
 enum api_route {
     API_QUERY,
@@ -126,6 +127,33 @@ static void
 api_send_message(struct evhttp_request *req, int status, const char *msg)
 {
     api_send_error(req, status, &msg, 1);
+}
+
+void
+api_send_no_route(struct evhttp_request *req, int status, const char *method,
+                  const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char              msg[API_MSG_LEN + 3 * API_PATH_SHOWN];
+    size_t            n, i;
+
+    n = (size_t)snprintf(msg, API_MSG_LEN, "Cannot %s ", method);
+    if (n >= API_MSG_LEN) {
+        n = API_MSG_LEN - 1;
+    }
+    for (i = 0; path[i] != '\0' && i < API_PATH_SHOWN; i++) {
+        unsigned char c = (unsigned char)path[i];
+
+        if (c <= 0x20 || c >= 0x7f) {
+            msg[n++] = '%';
+            msg[n++] = hex[c >> 4];
+            msg[n++] = hex[c & 0xf];
+        } else {
+            msg[n++] = (char)c;
+        }
+    }
+    msg[n] = '\0';
+    api_send_message(req, status, msg);
 }
 
 static void
@@ -297,10 +325,15 @@ api_utf8_copy(const unsigned char *s, size_t len, size_t *outlen)
     return out;
 }
 
-/* Remembers REQ for GET /__sandbox/last. Best effort: OOM keeps less. */
+/*
+ * Remembers REQ for GET /__sandbox/last: the LEN bytes of BODY (a body
+ * over API_BODY_LIMIT is not kept, LEN is then 0) and its real length
+ * TOTAL. Best effort: out of memory keeps less.
+ */
 static void
 api_record_last(struct api *api, struct evhttp_request *req,
-                const char *method, const unsigned char *body, size_t len)
+                const char *method, const unsigned char *body, size_t len,
+                size_t total)
 {
     struct json_object    *last, *headers, *list, *pair, *prev;
     const struct evkeyval *h;
@@ -341,13 +374,13 @@ api_record_last(struct api *api, struct evhttp_request *req,
     }
     json_object_object_add(last, "headers", headers);
     json_object_object_add(last, "header_list", list);
-    text = api_utf8_copy(body, len, &tlen);
+    text = len < total ? NULL : api_utf8_copy(body, len, &tlen);
     json_object_object_add(last, "body",
                            text == NULL ? NULL
                                         : json_object_new_string_len(
                                               text, (int)tlen));
     json_object_object_add(last, "body_length",
-                           json_object_new_int64((int64_t)len));
+                           json_object_new_int64((int64_t)total));
     free(text);
     json_object_put(api->last);
     api->last = last;
@@ -739,7 +772,7 @@ on_http_request(struct evhttp_request *req, void *arg)
     struct api       *api = arg;
     struct evbuffer  *in = evhttp_request_get_input_buffer(req);
     const char       *method, *raw, *crm = NULL, *allow;
-    char             *path = NULL, msg[API_MSG_LEN];
+    char             *path = NULL;
     size_t            plen, blen;
     unsigned char    *body;
     enum api_route    route;
@@ -762,13 +795,17 @@ on_http_request(struct evhttp_request *req, void *arg)
         goto done;
     }
     blen = evbuffer_get_length(in);
-    body = evbuffer_pullup(in, -1);
-    api_record_last(api, req, method, body, blen);
+    body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
+    api_record_last(api, req, method, body, body == NULL ? 0 : blen, blen);
+    if (body == NULL && blen > 0) {
+        api_send_message(req, 413, "request entity too large");
+        api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
+        goto done;
+    }
 
     route = api_route_match(path, &crm);
-    snprintf(msg, sizeof(msg), "Cannot %s %s", method, raw);
     if (route == API_NO_ROUTE) {
-        api_send_message(req, 404, msg);
+        api_send_no_route(req, 404, method, raw);
         api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
         goto done;
     }
@@ -778,7 +815,7 @@ on_http_request(struct evhttp_request *req, void *arg)
          cmd != EVHTTP_REQ_HEAD)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           allow);
-        api_send_message(req, 405, msg);
+        api_send_no_route(req, 405, method, raw);
         api_access_log(api, method, api_route_names[route], 405, NULL, NULL,
                        0, "");
         goto done;

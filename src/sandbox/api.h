@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define API_BODY_LIMIT (100 * 1024)  /* larger bodies: 413, as NestJS */
+
 struct data;
 struct event_base;
 struct evhttp;
@@ -68,6 +70,14 @@ void api_send_json(struct evhttp_request *req, int status,
 /* Answers REQ with STATUS and the upstream's error payload of MSGS. */
 void api_send_error(struct evhttp_request *req, int status,
                     const char *const *msgs, size_t n);
+
+/*
+ * Answers REQ with STATUS (404, 405) and "Cannot METHOD PATH" as NestJS
+ * does. Bytes of PATH outside printable ASCII are %-escaped and a long
+ * PATH is cut, so the payload stays valid JSON whatever was requested.
+ */
+void api_send_no_route(struct evhttp_request *req, int status,
+                       const char *method, const char *path);
 
 /* Accessors for admin.c: borrowed pointers, valid as long as API. */
 struct data   *api_data(struct api *api);

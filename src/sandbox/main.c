@@ -36,7 +36,9 @@
 #define MAIN_LISTEN       "127.0.0.1:8443"
 #define MAIN_SEED_FILE    "sandbox-seed.json"
 #define MAIN_SEED_LOCAL   "conf/" MAIN_SEED_FILE
-#define MAIN_MAX_BODY     (1024 * 1024)
+/* evhttp's own cap, a memory guard only: its 413 is HTML. api.c answers
+ * bodies past API_BODY_LIMIT with a JSON 413 first. */
+#define MAIN_MAX_BODY     (16 * 1024 * 1024)
 #define MAIN_MAX_HEADERS  (64 * 1024)
 #define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
 #define MAIN_HOST_MAX     256
@@ -98,35 +100,33 @@ main_usage(FILE *out)
         "Emulates HeavySet's S2S appointment API for tests and offline "
         "development.\n"
         "\n"
-        "  -l, --listen HOST:PORT   listen address (default " MAIN_LISTEN
-        "; port 0 picks one)\n"
-        "      --tls-cert FILE      serve HTTPS with this PEM certificate "
-        "chain...\n"
-        "      --tls-key FILE       ...and this PEM private key (both or "
-        "neither)\n"
-        "  -s, --seed FILE          seed data (default " DATADIR "/"
-        MAIN_SEED_FILE ",\n"
-        "                           else ./" MAIN_SEED_LOCAL ")\n"
-        "      --rate-limit N       requests per minute per token, 0 = off "
-        "(default 60)\n"
-        "      --latency MS         fixed added latency (default 0)\n"
-        "      --jitter MS          plus uniform random 0..MS (default 0)\n"
-        "      --fail-rate P        share of requests answered 500, 0..1\n"
-        "      --drop-rate P        share of connections closed unanswered, "
-        "0..1\n"
-        "      --random-seed N      seed the fault generator (repeatable "
-        "runs)\n"
-        "      --log-level LEVEL    error, warn, info (default) or debug\n"
-        "      --log-format FMT     json (default) or text\n"
-        "  -q, --quiet              no line per request\n"
-        "  -h, --help               this help\n"
-        "  -V, --version            print the version\n"
+        "  -l, --listen HOST:PORT  listen address (default " MAIN_LISTEN
+        ");\n"
+        "                          port 0 picks a free port\n"
+        "      --tls-cert FILE     serve HTTPS with this PEM certificate "
+        "chain\n"
+        "      --tls-key FILE      and this PEM key (both or neither)\n"
+        "  -s, --seed FILE         seed data (default:\n"
+        "                          " DATADIR "/" MAIN_SEED_FILE ",\n"
+        "                          else ./" MAIN_SEED_LOCAL ")\n"
+        "      --rate-limit N      requests per minute per token, 0 = off\n"
+        "                          (default 60)\n"
+        "      --latency MS        fixed added latency (default 0)\n"
+        "      --jitter MS         plus uniform random 0..MS (default 0)\n"
+        "      --fail-rate P       share of requests answered 500, 0..1\n"
+        "      --drop-rate P       share of connections closed unanswered\n"
+        "      --random-seed N     seed the fault draws (repeatable runs)\n"
+        "      --log-level LEVEL   error, warn, info (default) or debug\n"
+        "      --log-format FMT    json (default) or text\n"
+        "  -q, --quiet             no line per request\n"
+        "  -h, --help              this help\n"
+        "  -V, --version           print the version\n"
         "\n"
         "Per request: X-Sandbox-Delay-Ms: N (0..60000) delays the answer;\n"
         "X-Sandbox-Fail: 500 (any 400..599), drop or drop-after.\n"
-        "Admin: GET /__sandbox/stats, POST /__sandbox/reset, GET|POST "
-        "/__sandbox/config,\n"
-        "GET /__sandbox/last, GET /__sandbox/lead?token=&phone=.\n");
+        "Admin: GET /__sandbox/stats, POST /__sandbox/reset,\n"
+        "GET|POST /__sandbox/config, GET /__sandbox/last,\n"
+        "GET /__sandbox/lead?token=&phone=\n");
 }
 
 /* Parses all of S as an integer in MIN..MAX. */

@@ -117,8 +117,9 @@ static const struct seed_case bad_seeds[] = {
     { "{\"tenants\":[{\"name\":\"a\"}]}", "tenants[0].token: missing" },
     { "{\"tenants\":[{\"tok\":\"a\"}]}",
       "tenants[0]: unknown key \"tok\"" },
-    { "{\"tenants\":[{\"token\":\"t\",\"name\":\"a\",\"timeZone\":\"Mars/Base\","
-      "\"dispositions\":[],\"blocks\":[],\"leads\":[]}]}",
+    { "{\"tenants\":[{\"token\":\"t\",\"name\":\"a\","
+      "\"timeZone\":\"Mars/Base\",\"dispositions\":[],\"blocks\":[],"
+      "\"leads\":[]}]}",
       "unknown zone" },
     { "{\"tenants\":[{\"token\":\"t t\",\"name\":\"a\",\"timeZone\":\"UTC\","
       "\"dispositions\":[],\"blocks\":[],\"leads\":[]}]}",
