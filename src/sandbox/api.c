@@ -89,7 +89,9 @@ api_send_json(struct evhttp_request *req, int status, struct json_object *obj)
 
     s = json_compact(obj, &len);
     if (buf == NULL || s == NULL || evbuffer_add(buf, s, len) != 0) {
-        evbuffer_free(buf);
+        if (buf != NULL) {
+            evbuffer_free(buf);     /* not NULL-safe */
+        }
         evhttp_send_error(req, 500, NULL);
         return;
     }
@@ -103,8 +105,8 @@ void
 api_send_error(struct evhttp_request *req, int status,
                const char *const *msgs, size_t n)
 {
-    char  body[API_BODY_MAX];
-    int   len;
+    char             body[API_BODY_MAX];
+    int              len;
     struct evbuffer *buf;
 
     len = http_error_body(body, sizeof(body), status, msgs, n);
@@ -113,7 +115,9 @@ api_send_error(struct evhttp_request *req, int status,
     }
     buf = evbuffer_new();
     if (buf == NULL || evbuffer_add(buf, body, (size_t)len) != 0) {
-        evbuffer_free(buf);
+        if (buf != NULL) {
+            evbuffer_free(buf);
+        }
         evhttp_send_error(req, 500, NULL);
         return;
     }
@@ -200,19 +204,26 @@ api_drop(struct evhttp_request *req)
 
 /* ---- helpers ---- */
 
+static const struct {
+    enum evhttp_cmd_type cmd;
+    const char          *name;
+} api_methods[] = {
+    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
+    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
+    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
+    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
+    { EVHTTP_REQ_PATCH, "PATCH" },
+};
+
 static const char *
 api_method_name(enum evhttp_cmd_type cmd)
 {
-    switch (cmd) {
-    case EVHTTP_REQ_GET:     return "GET";
-    case EVHTTP_REQ_POST:    return "POST";
-    case EVHTTP_REQ_HEAD:    return "HEAD";
-    case EVHTTP_REQ_PUT:     return "PUT";
-    case EVHTTP_REQ_DELETE:  return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE:   return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH:   return "PATCH";
+    size_t i;
+
+    for (i = 0; i < sizeof(api_methods) / sizeof(api_methods[0]); i++) {
+        if (api_methods[i].cmd == cmd) {
+            return api_methods[i].name;
+        }
     }
     return "UNKNOWN";
 }
@@ -278,6 +289,44 @@ api_is_json_type(const char *ct)
 }
 
 /*
+ * The length of the valid UTF-8 sequence at S (LEN bytes left), or 0
+ * when the bytes there are not one (RFC 3629 table 3-7: no overlongs, no
+ * surrogates, nothing past U+10FFFF).
+ */
+static size_t
+api_utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t        need, k;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (need >= len) {
+        return 0;
+    }
+    for (k = 1; k <= need; k++) {
+        if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) {
+            return 0;
+        }
+    }
+    return need + 1;
+}
+
+/*
  * Copies the LEN bytes at S into a new NUL-terminated string with every
  * byte that is not part of valid UTF-8 replaced by U+FFFD, so a raw body
  * can sit in a JSON string. Returns NULL when out of memory.
@@ -286,39 +335,22 @@ static char *
 api_utf8_copy(const unsigned char *s, size_t len, size_t *outlen)
 {
     char  *out = malloc(len * 3 + 1);
-    size_t i = 0, o = 0, need, k;
+    size_t i = 0, o = 0, n;
 
     if (out == NULL) {
         return NULL;
     }
     while (i < len) {
-        unsigned char c = s[i], lo = 0x80, hi = 0xbf;
-
-        if (c < 0x80) {
-            out[o++] = (char)c;
-            i++;
-            continue;
-        }
-        need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-             : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
-        lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-        for (k = 1; need > 0 && k <= need; k++) {
-            unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xbf;
-
-            if (i + k >= len || s[i + k] < min || s[i + k] > max) {
-                break;
-            }
-        }
-        if (need == 0 || k <= need) {
+        n = api_utf8_seq(s + i, len - i);
+        if (n == 0) {
             memcpy(out + o, "\xef\xbf\xbd", 3);    /* U+FFFD */
             o += 3;
             i++;
-            continue;
+        } else {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
         }
-        memcpy(out + o, s + i, need + 1);
-        o += need + 1;
-        i += need + 1;
     }
     out[o] = '\0';
     *outlen = o;
