@@ -22,6 +22,7 @@
 #include "log.h"
 #include "phone.h"
 #include "sandbox/admin.h"
+#include "sandbox/capture.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
 
@@ -286,136 +287,6 @@ api_is_json_type(const char *ct)
     }
     return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
-}
-
-/*
- * The length of the valid UTF-8 sequence at S (LEN bytes left), or 0
- * when the bytes there are not one (RFC 3629 table 3-7: no overlongs, no
- * surrogates, nothing past U+10FFFF).
- */
-static size_t
-api_utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t        need, k;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        lo = c == 0xe0 ? 0xa0 : 0x80;
-        hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        lo = c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (need >= len) {
-        return 0;
-    }
-    for (k = 1; k <= need; k++) {
-        if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) {
-            return 0;
-        }
-    }
-    return need + 1;
-}
-
-/*
- * Copies the LEN bytes at S into a new NUL-terminated string with every
- * byte that is not part of valid UTF-8 replaced by U+FFFD, so a raw body
- * can sit in a JSON string. Returns NULL when out of memory.
- */
-static char *
-api_utf8_copy(const unsigned char *s, size_t len, size_t *outlen)
-{
-    char  *out = malloc(len * 3 + 1);
-    size_t i = 0, o = 0, n;
-
-    if (out == NULL) {
-        return NULL;
-    }
-    while (i < len) {
-        n = api_utf8_seq(s + i, len - i);
-        if (n == 0) {
-            memcpy(out + o, "\xef\xbf\xbd", 3);    /* U+FFFD */
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, s + i, n);
-            o += n;
-            i += n;
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
-}
-
-/*
- * Remembers REQ for GET /__sandbox/last: the LEN bytes of BODY (a body
- * over API_BODY_LIMIT is not kept, LEN is then 0) and its real length
- * TOTAL. Best effort: out of memory keeps less.
- */
-static void
-api_record_last(struct api *api, struct evhttp_request *req,
-                const char *method, const unsigned char *body, size_t len,
-                size_t total)
-{
-    struct json_object    *last, *headers, *list, *pair, *prev;
-    const struct evkeyval *h;
-    char                  *text, *joined;
-    size_t                 tlen;
-
-    last = json_object_new_object();
-    headers = json_object_new_object();
-    list = json_object_new_array();
-    if (last == NULL || headers == NULL || list == NULL) {
-        json_object_put(last);
-        json_object_put(headers);
-        json_object_put(list);
-        return;
-    }
-    json_object_object_add(last, "method", json_object_new_string(method));
-    json_object_object_add(last, "path",
-                           json_object_new_string(evhttp_request_get_uri(req)));
-    TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
-        pair = json_object_new_array();
-        if (pair != NULL) {
-            json_object_array_add(pair, json_object_new_string(h->key));
-            json_object_array_add(pair, json_object_new_string(h->value));
-            json_object_array_add(list, pair);
-        }
-        /* Repeated names are joined with ", " as RFC 9110 §5.3 allows. */
-        prev = NULL;
-        if (json_object_object_get_ex(headers, h->key, &prev) &&
-            asprintf(&joined, "%s, %s", json_object_get_string(prev),
-                     h->value) >= 0) {
-            json_object_object_add(headers, h->key,
-                                   json_object_new_string(joined));
-            free(joined);
-        } else {
-            json_object_object_add(headers, h->key,
-                                   json_object_new_string(h->value));
-        }
-    }
-    json_object_object_add(last, "headers", headers);
-    json_object_object_add(last, "header_list", list);
-    text = len < total ? NULL : api_utf8_copy(body, len, &tlen);
-    json_object_object_add(last, "body",
-                           text == NULL ? NULL
-                                        : json_object_new_string_len(
-                                              text, (int)tlen));
-    json_object_object_add(last, "body_length",
-                           json_object_new_int64((int64_t)total));
-    free(text);
-    json_object_put(api->last);
-    api->last = last;
 }
 
 static void
@@ -801,16 +672,17 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
 static void
 on_http_request(struct evhttp_request *req, void *arg)
 {
-    struct api       *api = arg;
-    struct evbuffer  *in = evhttp_request_get_input_buffer(req);
-    const char       *method, *raw, *crm = NULL, *allow;
-    char             *path = NULL;
-    size_t            plen, blen;
-    unsigned char    *body;
-    enum api_route    route;
+    struct api          *api = arg;
+    struct evbuffer     *in = evhttp_request_get_input_buffer(req);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    struct api_call  *call;
-    int               status;
+    const char          *method, *raw, *crm = NULL, *allow;
+    char                *path = NULL;
+    size_t               plen, blen;
+    unsigned char       *body;
+    enum api_route       route;
+    struct api_call     *call;
+    struct json_object  *last;
+    int                  status;
 
     method = api_method_name(cmd);
     raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
@@ -828,7 +700,11 @@ on_http_request(struct evhttp_request *req, void *arg)
     }
     blen = evbuffer_get_length(in);
     body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
-    api_record_last(api, req, method, body, body == NULL ? 0 : blen, blen);
+    last = capture_request(req, method, body, body == NULL ? 0 : blen, blen);
+    if (last != NULL) {
+        json_object_put(api->last);
+        api->last = last;
+    }
     if (body == NULL && blen > 0) {
         api_send_message(req, 413, "request entity too large");
         api_access_log(api, method, "-", 413, NULL, NULL, 0, "");

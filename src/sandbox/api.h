@@ -92,10 +92,9 @@ struct faults *api_faults(struct api *api);
 struct json_object *api_stats(struct api *api);
 
 /*
- * The last request seen on a non-admin path, as a new reference to
- * {"method","path","headers":{name:value},"header_list":[[name,value]],
- * "body","body_length"}, or NULL when there was none since the start or
- * the last reset.
+ * The last request seen on a non-admin path, as a new reference to its
+ * capture_request() description, or NULL when there was none since the
+ * start or the last reset. Bodies over API_BODY_LIMIT show as null.
  */
 struct json_object *api_last(struct api *api);
 
