@@ -7,6 +7,7 @@
 
 #include "sandbox/data.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -198,12 +199,14 @@ data_lead_book(struct data_tenant *t, struct data_lead *l, size_t bi,
     int64_t                  day = data_block_day(t, b, now);
 
     if (l->block >= 0 && (size_t)l->block != bi) {
+        assert(t->blocks[l->block].booked > 0);
         t->blocks[l->block].booked--;       /* frees the old slot */
     }
     if (l->block < 0 || (size_t)l->block != bi) {
         t->blocks[bi].booked++;
     }
     l->block = (int)bi;
+    assert(t->blocks[bi].booked <= t->blocks[bi].capacity);
     data_lead_set(l, "appointmentStatus", "Confirmed");
     cal_format_iso(cal_to_utc(t->zone, day, b->start_min), buf, sizeof(buf));
     data_lead_set(l, "appointmentStart", buf);
@@ -228,6 +231,7 @@ data_lead_cancel(struct data_tenant *t, struct data_lead *l)
     struct json_object *status;
 
     if (l->block >= 0) {
+        assert(t->blocks[l->block].booked > 0);
         t->blocks[l->block].booked--;
         l->block = -1;
         data_lead_set(l, "blockId", NULL);
