@@ -1,0 +1,312 @@
+/* admin.c - /__sandbox/ control routes: stats, reset, config, last, lead. */
+#include "config.h"
+
+#include "sandbox/admin.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "json.h"
+#include "log.h"
+#include "sandbox/api.h"
+#include "sandbox/data.h"
+#include "sandbox/faults.h"
+
+#define ADMIN_MSG_LEN  256
+#define ADMIN_MSGS_MAX 8
+
+typedef void (*admin_handler_cb)(struct api *api, struct evhttp_request *req);
+
+static void admin_stats(struct api *api, struct evhttp_request *req);
+static void admin_reset(struct api *api, struct evhttp_request *req);
+static void admin_config_get(struct api *api, struct evhttp_request *req);
+static void admin_config_set(struct api *api, struct evhttp_request *req);
+static void admin_last(struct api *api, struct evhttp_request *req);
+static void admin_lead(struct api *api, struct evhttp_request *req);
+
+static const struct admin_route {
+    const char          *name;      /* after ADMIN_PREFIX */
+    enum evhttp_cmd_type method;    /* GET routes also take HEAD */
+    admin_handler_cb     handler;
+} admin_routes[] = {
+    { "stats",  EVHTTP_REQ_GET,  admin_stats },
+    { "reset",  EVHTTP_REQ_POST, admin_reset },
+    { "config", EVHTTP_REQ_GET,  admin_config_get },
+    { "config", EVHTTP_REQ_POST, admin_config_set },
+    { "last",   EVHTTP_REQ_GET,  admin_last },
+    { "lead",   EVHTTP_REQ_GET,  admin_lead },
+};
+
+/* The config keys POST /__sandbox/config takes; INTEGER or any number. */
+static const struct admin_key {
+    const char *name;
+    bool        integer;
+} admin_keys[] = {
+    { "latency_ms", true }, { "jitter_ms", true }, { "fail_rate", false },
+    { "drop_rate", false }, { "rate_limit", true },
+};
+
+static void
+admin_send_message(struct evhttp_request *req, int status, const char *msg)
+{
+    api_send_error(req, status, &msg, 1);
+}
+
+/* Sends OBJ (a new reference, put here) or 500 when it is NULL. */
+static void
+admin_send_owned(struct evhttp_request *req, struct json_object *obj)
+{
+    if (obj == NULL) {
+        admin_send_message(req, 500, "out of memory");
+        return;
+    }
+    api_send_json(req, 200, obj);
+    json_object_put(obj);
+}
+
+/* A double that prints as typed ("0.2", not "0.20000000000000001"). */
+static struct json_object *
+admin_rate_json(double d)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.15g", d);
+    return json_object_new_double_s(d, buf);
+}
+
+static struct json_object *
+admin_config_json(struct api *api)
+{
+    struct json_object  *res = json_object_new_object();
+    struct faults_config cf;
+
+    if (res == NULL) {
+        return NULL;
+    }
+    faults_get_config(api_faults(api), &cf);
+    json_object_object_add(res, "latency_ms",
+                           json_object_new_int64(cf.latency_ms));
+    json_object_object_add(res, "jitter_ms",
+                           json_object_new_int64(cf.jitter_ms));
+    json_object_object_add(res, "fail_rate", admin_rate_json(cf.fail_rate));
+    json_object_object_add(res, "drop_rate", admin_rate_json(cf.drop_rate));
+    json_object_object_add(res, "rate_limit",
+                           json_object_new_int64(cf.rate_limit));
+    return res;
+}
+
+static void
+admin_stats(struct api *api, struct evhttp_request *req)
+{
+    admin_send_owned(req, api_stats(api));
+}
+
+static void
+admin_reset(struct api *api, struct evhttp_request *req)
+{
+    char err[ADMIN_MSG_LEN];
+
+    if (api_reset(api, err, sizeof(err)) != 0) {
+        admin_send_message(req, 500, err);
+        return;
+    }
+    log_info("admin: reset to the seed");
+    admin_send_owned(req, api_stats(api));
+}
+
+static void
+admin_config_get(struct api *api, struct evhttp_request *req)
+{
+    admin_send_owned(req, admin_config_json(api));
+}
+
+/*
+ * Reads one key of the config body into CF, or adds a message to MSGS.
+ * Numbers only: json-c never coerces "5" into 5 here.
+ */
+static void
+admin_config_key(struct json_object *v, const struct admin_key *k,
+                 struct faults_config *cf, char msgs[][ADMIN_MSG_LEN],
+                 size_t *n)
+{
+    int64_t i = 0;
+    double  d = 0.0;
+
+    if (json_object_is_type(v, json_type_int)) {
+        i = json_object_get_int64(v);
+        d = (double)i;
+    } else if (!k->integer && json_object_is_type(v, json_type_double)) {
+        d = json_object_get_double(v);
+    } else {
+        if (*n < ADMIN_MSGS_MAX) {
+            snprintf(msgs[(*n)++], ADMIN_MSG_LEN, "%s must be %s", k->name,
+                     k->integer ? "an integer" : "a number");
+        }
+        return;
+    }
+    if (strcmp(k->name, "latency_ms") == 0) {
+        cf->latency_ms = i;
+    } else if (strcmp(k->name, "jitter_ms") == 0) {
+        cf->jitter_ms = i;
+    } else if (strcmp(k->name, "fail_rate") == 0) {
+        cf->fail_rate = d;
+    } else if (strcmp(k->name, "drop_rate") == 0) {
+        cf->drop_rate = d;
+    } else {
+        cf->rate_limit = i;
+    }
+}
+
+static void
+admin_config_set(struct api *api, struct evhttp_request *req)
+{
+    struct evbuffer            *in = evhttp_request_get_input_buffer(req);
+    struct json_object         *body;
+    struct json_object_iterator it, end;
+    struct faults_config        cf;
+    char                        msgs[ADMIN_MSGS_MAX][ADMIN_MSG_LEN];
+    const char                 *ptrs[ADMIN_MSGS_MAX];
+    size_t                      n = 0, i, len = evbuffer_get_length(in);
+
+    if (len == 0) {
+        admin_send_message(req, 400, "body must be a JSON object");
+        return;
+    }
+    body = json_parse_strict((const char *)evbuffer_pullup(in, -1), len,
+                             msgs[0], sizeof(msgs[0]));
+    if (body == NULL) {
+        admin_send_message(req, 400, msgs[0]);
+        return;
+    }
+    if (!json_object_is_type(body, json_type_object)) {
+        json_object_put(body);
+        admin_send_message(req, 400, "body must be a JSON object");
+        return;
+    }
+    faults_get_config(api_faults(api), &cf);
+    it = json_object_iter_begin(body);
+    end = json_object_iter_end(body);
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+        const char *name = json_object_iter_peek_name(&it);
+
+        for (i = 0; i < sizeof(admin_keys) / sizeof(admin_keys[0]) &&
+                    strcmp(admin_keys[i].name, name) != 0;
+             i++) {
+        }
+        if (i == sizeof(admin_keys) / sizeof(admin_keys[0])) {
+            if (n < ADMIN_MSGS_MAX) {
+                snprintf(msgs[n++], ADMIN_MSG_LEN,
+                         "property %s should not exist", name);
+            }
+            continue;
+        }
+        admin_config_key(json_object_iter_peek_value(&it), &admin_keys[i],
+                         &cf, msgs, &n);
+    }
+    json_object_put(body);
+    if (n == 0 && faults_set_config(api_faults(api), &cf, msgs[0],
+                                    sizeof(msgs[0])) != 0) {
+        n = 1;
+    }
+    if (n > 0) {
+        for (i = 0; i < n; i++) {
+            ptrs[i] = msgs[i];
+        }
+        api_send_error(req, 400, ptrs, n);
+        return;
+    }
+    log_info("admin: config latency=%lldms jitter=%lldms fail=%g drop=%g "
+             "rate_limit=%lld/min",
+             (long long)cf.latency_ms, (long long)cf.jitter_ms, cf.fail_rate,
+             cf.drop_rate, (long long)cf.rate_limit);
+    admin_send_owned(req, admin_config_json(api));
+}
+
+static void
+admin_last(struct api *api, struct evhttp_request *req)
+{
+    struct json_object *last = api_last(api);
+
+    if (last == NULL) {
+        admin_send_message(req, 404, "no request recorded yet");
+        return;
+    }
+    admin_send_owned(req, last);
+}
+
+static void
+admin_lead(struct api *api, struct evhttp_request *req)
+{
+    struct evkeyvalq    params;
+    struct data_tenant *t;
+    struct data_errors  errs;
+    struct json_object *obj;
+    const char         *query, *token, *msgs[DATA_ERRORS_MAX];
+    size_t              i;
+
+    TAILQ_INIT(&params);
+    query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL && evhttp_parse_query_str(query, &params) != 0) {
+        admin_send_message(req, 400, "malformed query string");
+        return;
+    }
+    token = evhttp_find_header(&params, "token");
+    t = token == NULL ? NULL : data_tenant_find(api_data(api), token);
+    if (t == NULL) {
+        evhttp_clear_headers(&params);
+        admin_send_message(req, 404, "no tenant with that token");
+        return;
+    }
+    obj = data_inspect(t, evhttp_find_header(&params, "phone"), &errs);
+    evhttp_clear_headers(&params);
+    if (obj == NULL) {
+        for (i = 0; i < errs.count; i++) {
+            msgs[i] = errs.msg[i];
+        }
+        api_send_error(req, errs.count > 0 ? errs.status : 500, msgs,
+                       errs.count);
+        return;
+    }
+    admin_send_owned(req, obj);
+}
+
+void
+admin_handle(struct api *api, struct evhttp_request *req, const char *method,
+             const char *path)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char          *name = path + strlen(ADMIN_PREFIX);
+    bool                 known = false;
+    size_t               i;
+
+    if (cmd == EVHTTP_REQ_HEAD) {
+        cmd = EVHTTP_REQ_GET;       /* evhttp sends no body for HEAD */
+    }
+    for (i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
+        if (strcmp(admin_routes[i].name, name) != 0) {
+            continue;
+        }
+        known = true;
+        if (admin_routes[i].method == cmd) {
+            admin_routes[i].handler(api, req);
+            return;
+        }
+    }
+    if (known) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          strcmp(name, "config") == 0 ? "GET, HEAD, POST"
+                          : strcmp(name, "reset") == 0 ? "POST"
+                                                       : "GET, HEAD");
+        api_send_no_route(req, 405, method, path);
+        return;
+    }
+    api_send_no_route(req, 404, method, path);
+}

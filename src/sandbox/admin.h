@@ -1,0 +1,34 @@
+/*
+ * admin.h - the sandbox's control routes under /__sandbox/, for tests
+ * and benchmarks. JSON in and out, no token, never rate-limited, never
+ * delayed or faulted:
+ *
+ *   GET  /__sandbox/stats    counters (see api_stats)
+ *   POST /__sandbox/reset    counters, last request, rate windows, seed
+ *   GET  /__sandbox/config   {"latency_ms","jitter_ms","fail_rate",
+ *                             "drop_rate","rate_limit"}
+ *   POST /__sandbox/config   any subset of those keys; all are checked
+ *                            before any applies; 400 on a bad value or
+ *                            an unknown key; answers the new config
+ *   GET  /__sandbox/last     the last API request (see api_last); 404
+ *                            when there is none
+ *   GET  /__sandbox/lead?token=&phone=   a lead's hidden state (comments,
+ *                            takerId, names, time zone) beside it
+ */
+#ifndef HSP_ADMIN_H
+#define HSP_ADMIN_H
+
+struct api;
+struct evhttp_request;
+
+#define ADMIN_PREFIX "/__sandbox/"
+
+/*
+ * Answers REQ, whose decoded path PATH starts with ADMIN_PREFIX; METHOD
+ * is its method's name. Unknown admin paths get 404, wrong methods 405,
+ * in the error payload format.
+ */
+void admin_handle(struct api *api, struct evhttp_request *req,
+                  const char *method, const char *path);
+
+#endif /* HSP_ADMIN_H */

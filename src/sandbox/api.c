@@ -1,0 +1,752 @@
+/* api.c - routing, auth, rate limit, faults and answers of the S2S API. */
+#include "config.h"
+
+#include "sandbox/api.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "phone.h"
+#include "sandbox/admin.h"
+#include "sandbox/capture.h"
+#include "sandbox/data.h"
+#include "sandbox/faults.h"
+
+#define API_PREFIX       "/api/v1/appointment/s2s"
+#define API_CONTENT_TYPE "application/json; charset=utf-8"
+#define API_BODY_MAX     8192       /* error payloads we build */
+#define API_MSG_LEN      256
+#define API_PATH_SHOWN   160        /* bytes of a path quoted in errors */
+
+enum api_route {
+    API_QUERY,
+    API_QUERY_CRM,
+    API_BLOCKS,
+    API_DISPOSITIONS,
+    API_UPDATE,
+    API_ROUTE_COUNT,
+    API_NO_ROUTE = -1
+};
+
+static const char *const api_route_names[API_ROUTE_COUNT] = {
+    "query", "query_crm", "blocks", "dispositions", "update",
+};
+
+/* One routed, authenticated API request on its way to an answer. */
+struct api_call {
+    TAILQ_ENTRY(api_call) next;     /* in api->held while the timer runs */
+    struct api            *api;     /* borrowed */
+    struct evhttp_request *req;     /* owned by evhttp; answered once */
+    struct event          *timer;   /* owned; NULL when run inline */
+    enum api_route         route;
+    const char            *method;  /* static */
+    char                  *token;   /* owned */
+    char                  *crm_id;  /* owned: API_QUERY_CRM only */
+    struct evkeyvalq       query;   /* owned: decoded parameters */
+    struct json_object    *body;    /* owned: API_UPDATE only */
+    struct faults_plan     plan;
+};
+
+TAILQ_HEAD(api_calls, api_call);
+
+struct api {
+    struct event_base  *base;       /* borrowed */
+    struct data        *data;       /* borrowed */
+    struct faults      *faults;     /* borrowed */
+    bool                access_log;
+    uint64_t            counts[API_ROUTE_COUNT];
+    uint64_t            rate_limited;
+    uint64_t            faulted;
+    size_t              nheld;
+    struct api_calls    held;       /* waiting on a delay timer */
+    struct json_object *last;       /* owned: see api_last(), or NULL */
+};
+
+static void on_http_request(struct evhttp_request *req, void *arg);
+static void on_call_timer(evutil_socket_t fd, short what, void *arg);
+
+/* ---- answers ---- */
+
+void
+api_send_json(struct evhttp_request *req, int status, struct json_object *obj)
+{
+    struct evbuffer *buf = evbuffer_new();
+    const char      *s;
+    size_t           len;
+
+    s = json_compact(obj, &len);
+    if (buf == NULL || s == NULL || evbuffer_add(buf, s, len) != 0) {
+        if (buf != NULL) {
+            evbuffer_free(buf);     /* not NULL-safe */
+        }
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      API_CONTENT_TYPE);
+    evhttp_send_reply(req, status, http_reason(status), buf);
+    evbuffer_free(buf);
+}
+
+void
+api_send_error(struct evhttp_request *req, int status,
+               const char *const *msgs, size_t n)
+{
+    char             body[API_BODY_MAX];
+    int              len;
+    struct evbuffer *buf;
+
+    len = http_error_body(body, sizeof(body), status, msgs, n);
+    if (len < 0) {
+        len = http_error_body(body, sizeof(body), status, NULL, 0);
+    }
+    buf = evbuffer_new();
+    if (buf == NULL || evbuffer_add(buf, body, (size_t)len) != 0) {
+        if (buf != NULL) {
+            evbuffer_free(buf);
+        }
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      API_CONTENT_TYPE);
+    evhttp_send_reply(req, status, http_reason(status), buf);
+    evbuffer_free(buf);
+}
+
+static void
+api_send_message(struct evhttp_request *req, int status, const char *msg)
+{
+    api_send_error(req, status, &msg, 1);
+}
+
+void
+api_send_no_route(struct evhttp_request *req, int status, const char *method,
+                  const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char              msg[API_MSG_LEN + 3 * API_PATH_SHOWN];
+    size_t            n, i;
+
+    n = (size_t)snprintf(msg, API_MSG_LEN, "Cannot %s ", method);
+    if (n >= API_MSG_LEN) {
+        n = API_MSG_LEN - 1;
+    }
+    for (i = 0; path[i] != '\0' && i < API_PATH_SHOWN; i++) {
+        unsigned char c = (unsigned char)path[i];
+
+        if (c <= 0x20 || c >= 0x7f) {
+            msg[n++] = '%';
+            msg[n++] = hex[c >> 4];
+            msg[n++] = hex[c & 0xf];
+        } else {
+            msg[n++] = (char)c;
+        }
+    }
+    msg[n] = '\0';
+    api_send_message(req, status, msg);
+}
+
+static void
+api_send_errors(struct evhttp_request *req, const struct data_errors *errs)
+{
+    const char *msgs[DATA_ERRORS_MAX];
+    size_t      i;
+
+    for (i = 0; i < errs->count; i++) {
+        msgs[i] = errs->msg[i];
+    }
+    api_send_error(req, errs->status, msgs, errs->count);
+}
+
+/* The answer of @nestjs/throttler, with the wait it implies. */
+static void
+api_send_throttled(struct evhttp_request *req, int64_t retry_after)
+{
+    char secs[24];
+
+    snprintf(secs, sizeof(secs), "%lld", (long long)retry_after);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                      secs);
+    api_send_message(req, 429, "ThrottlerException: Too Many Requests");
+}
+
+/*
+ * Closes REQ's connection without an answer. evhttp owns the connection
+ * and frees REQ with it; only ever called from a timer, never from inside
+ * evhttp's own request callback. A request whose client already left has
+ * no connection: "answering" it just frees it.
+ */
+static void
+api_drop(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+    if (evcon == NULL) {
+        evhttp_send_reply(req, 500, "Dropped", NULL);
+        return;
+    }
+    evhttp_connection_free(evcon);
+}
+
+/* ---- helpers ---- */
+
+static const struct {
+    enum evhttp_cmd_type cmd;
+    const char          *name;
+} api_methods[] = {
+    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
+    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
+    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
+    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
+    { EVHTTP_REQ_PATCH, "PATCH" },
+};
+
+static const char *
+api_method_name(enum evhttp_cmd_type cmd)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(api_methods) / sizeof(api_methods[0]); i++) {
+        if (api_methods[i].cmd == cmd) {
+            return api_methods[i].name;
+        }
+    }
+    return "UNKNOWN";
+}
+
+static int64_t
+api_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Matches the decoded PATH. For API_QUERY_CRM, *CRM points at the id
+ * inside PATH. "blocks" and "dispositions" are reserved, any other single
+ * segment after /phone/query/ is a crmSettingsId (SPEC §2).
+ */
+static enum api_route
+api_route_match(const char *path, const char **crm)
+{
+    const char *p;
+
+    if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
+        return API_NO_ROUTE;
+    }
+    p = path + strlen(API_PREFIX);
+    if (strcmp(p, "/phone/update") == 0) {
+        return API_UPDATE;
+    }
+    if (strncmp(p, "/phone/query", 12) != 0) {
+        return API_NO_ROUTE;
+    }
+    p += 12;
+    if (*p == '\0') {
+        return API_QUERY;
+    }
+    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
+        return API_NO_ROUTE;
+    }
+    p++;
+    if (strcmp(p, "blocks") == 0) {
+        return API_BLOCKS;
+    }
+    if (strcmp(p, "dispositions") == 0) {
+        return API_DISPOSITIONS;
+    }
+    *crm = p;
+    return API_QUERY_CRM;
+}
+
+/* Whether the Content-Type value CT is JSON (application/json, +json). */
+static bool
+api_is_json_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) {
+        n--;
+    }
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
+static void
+api_access_log(struct api *api, const char *method, const char *route,
+               int status, const char *tenant, const char *phone,
+               int64_t delay_ms, const char *note)
+{
+    char masked[PHONE_MASK_MAX];
+
+    if (!api->access_log) {
+        return;
+    }
+    if (phone == NULL) {
+        snprintf(masked, sizeof(masked), "-");
+    } else {
+        phone_mask(phone, masked, sizeof(masked));
+    }
+    log_info("api: %s %s %d tenant=%s phone=%s delay=%lldms%s%s", method,
+             route, status, tenant == NULL ? "-" : tenant, masked,
+             (long long)delay_ms, note[0] != '\0' ? " " : "", note);
+}
+
+/* ---- calls ---- */
+
+static void
+api_call_free(struct api_call *call)
+{
+    if (call == NULL) {
+        return;
+    }
+    if (call->timer != NULL) {
+        event_free(call->timer);
+    }
+    evhttp_clear_headers(&call->query);
+    json_object_put(call->body);
+    free(call->token);
+    free(call->crm_id);
+    free(call);
+}
+
+/*
+ * Computes the real answer of CALL into *OBJ (200) or ERRS. Returns the
+ * status.
+ */
+static int
+api_call_compute(struct api_call *call, struct json_object **obj,
+                 struct data_errors *errs)
+{
+    struct data_tenant *t = data_tenant_find(call->api->data, call->token);
+    const char         *phone = evhttp_find_header(&call->query, "phone");
+    int64_t             now = (int64_t)time(NULL);
+
+    *obj = NULL;
+    if (t == NULL) {                /* tokens never vanish; be safe */
+        errs->status = 401;
+        errs->count = 1;
+        snprintf(errs->msg[0], sizeof(errs->msg[0]), "Invalid token");
+        return 401;
+    }
+    switch (call->route) {
+    case API_QUERY:
+    case API_QUERY_CRM:
+        *obj = data_query(t, call->crm_id, phone, errs);
+        break;
+    case API_BLOCKS:
+        *obj = data_blocks(t, phone,
+                           evhttp_find_header(&call->query, "simpleBlockId"),
+                           evhttp_find_header(&call->query, "limitDays"), now,
+                           errs);
+        break;
+    case API_DISPOSITIONS:
+        *obj = data_dispositions(t);
+        break;
+    case API_UPDATE:
+        *obj = data_update(t, call->body, now, errs);
+        break;
+    case API_ROUTE_COUNT:
+    case API_NO_ROUTE:
+        break;
+    }
+    if (*obj != NULL) {
+        return 200;
+    }
+    if (errs->count == 0) {
+        errs->status = 500;
+        errs->count = 1;
+        snprintf(errs->msg[0], sizeof(errs->msg[0]), "out of memory");
+    }
+    return errs->status;
+}
+
+/* Carries out CALL's plan and answers (or drops) its request. */
+static void
+api_call_run(struct api_call *call)
+{
+    struct data_tenant *t = data_tenant_find(call->api->data, call->token);
+    struct json_object *obj = NULL;
+    struct data_errors  errs;
+    const char         *phone, *note = "";
+    int                 status = 0;
+
+    phone = call->route == API_UPDATE ? json_get_string(call->body, "phone")
+                                      : evhttp_find_header(&call->query,
+                                                           "phone");
+    switch (call->plan.action) {
+    case FAULTS_DROP:
+        api_drop(call->req);
+        note = "fault=drop";
+        break;
+    case FAULTS_FAIL:
+        status = call->plan.status;
+        if (status == 429) {
+            api_send_throttled(call->req, 60);
+        } else {
+            api_send_message(call->req, status,
+                             status == 500 ? "Internal server error"
+                                           : http_reason(status));
+        }
+        note = "fault=fail";
+        break;
+    case FAULTS_NONE:
+    case FAULTS_DROP_AFTER:
+        status = api_call_compute(call, &obj, &errs);
+        if (call->plan.action == FAULTS_DROP_AFTER) {
+            api_drop(call->req);
+            note = "fault=drop-after";
+        } else if (obj != NULL) {
+            api_send_json(call->req, status, obj);
+        } else {
+            api_send_errors(call->req, &errs);
+        }
+        json_object_put(obj);
+        break;
+    }
+    call->req = NULL;
+    api_access_log(call->api, call->method, api_route_names[call->route],
+                   status, t == NULL ? NULL : data_tenant_name(t), phone,
+                   call->plan.delay_ms, note);
+}
+
+/* Reads the PATCH body of REQ into CALL. Answers 400 and returns -1. */
+static int
+api_call_body(struct api_call *call, struct evhttp_request *req,
+              const char *body, size_t len)
+{
+    const char *ct;
+    char        err[API_MSG_LEN];
+
+    ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+                            "Content-Type");
+    if (ct != NULL && !api_is_json_type(ct)) {
+        api_send_message(req, 400, "Content-Type must be application/json");
+        return -1;
+    }
+    if (len == 0) {
+        call->body = json_object_new_object();
+        return call->body == NULL ? -1 : 0;
+    }
+    call->body = json_parse_strict(body, len, err, sizeof(err));
+    if (call->body == NULL) {
+        api_send_message(req, 400, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The token of the request: header, then query, then body (SPEC §3). */
+static const char *
+api_call_token(struct api_call *call, struct evhttp_request *req)
+{
+    const char *tok;
+
+    tok = evhttp_find_header(evhttp_request_get_input_headers(req),
+                             "x-hs-token");
+    if (tok == NULL || tok[0] == '\0') {
+        tok = evhttp_find_header(&call->query, "token");
+    }
+    if ((tok == NULL || tok[0] == '\0') && call->body != NULL) {
+        tok = json_get_string(call->body, "token");
+    }
+    return tok == NULL || tok[0] == '\0' ? NULL : tok;
+}
+
+/*
+ * Steps 3-7 of the pipeline in api.h for a routed request. Returns the
+ * status answered here (0 when CALL was handed on), for the access log.
+ */
+static int
+api_call_start(struct api *api, struct api_call *call,
+               struct evhttp_request *req, const char *body, size_t len)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char       *tok, *query;
+    char              err[API_MSG_LEN];
+    int64_t           retry;
+    struct timeval    tv;
+
+    query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL && evhttp_parse_query_str(query, &call->query) != 0) {
+        api_send_message(req, 400, "malformed query string");
+        return 400;
+    }
+    if (call->route == API_UPDATE &&
+        api_call_body(call, req, body, len) != 0) {
+        return 400;
+    }
+    tok = api_call_token(call, req);
+    if (tok == NULL || data_tenant_find(api->data, tok) == NULL) {
+        api_send_message(req, 401, tok == NULL ? "token should not be empty"
+                                               : "Invalid token");
+        return 401;
+    }
+    call->token = strdup(tok);
+    if (call->token == NULL) {
+        api_send_message(req, 500, "out of memory");
+        return 500;
+    }
+    if (faults_parse(evhttp_find_header(in, "X-Sandbox-Delay-Ms"),
+                     evhttp_find_header(in, "X-Sandbox-Fail"), &call->plan,
+                     err, sizeof(err)) != 0) {
+        api_send_message(req, 400, err);
+        return 400;
+    }
+    if (!faults_rate_take(api->faults, call->token, api_now_ms(), &retry)) {
+        api->rate_limited++;
+        api_send_throttled(req, retry);
+        return 429;
+    }
+    faults_draw(api->faults, &call->plan);
+    if (call->plan.action != FAULTS_NONE) {
+        api->faulted++;
+    }
+    call->req = req;
+    if (call->plan.delay_ms == 0 && (call->plan.action == FAULTS_NONE ||
+                                     call->plan.action == FAULTS_FAIL)) {
+        api_call_run(call);
+        api_call_free(call);
+        return 0;
+    }
+    /* Delays and drops go through the loop: drops must not free the
+     * connection from inside evhttp's callback. */
+    call->timer = evtimer_new(api->base, on_call_timer, call);
+    if (call->timer == NULL) {
+        call->req = NULL;
+        api_send_message(req, 500, "out of memory");
+        return 500;
+    }
+    tv.tv_sec = (time_t)(call->plan.delay_ms / 1000);
+    tv.tv_usec = (suseconds_t)(call->plan.delay_ms % 1000) * 1000;
+    evtimer_add(call->timer, &tv);
+    TAILQ_INSERT_TAIL(&api->held, call, next);
+    api->nheld++;
+    return 0;
+}
+
+/* ---- public ---- */
+
+struct api *
+api_new(struct event_base *base, struct evhttp *http, struct data *data,
+        struct faults *faults, bool access_log)
+{
+    struct api *api = calloc(1, sizeof(*api));
+
+    if (api == NULL) {
+        return NULL;
+    }
+    api->base = base;
+    api->data = data;
+    api->faults = faults;
+    api->access_log = access_log;
+    TAILQ_INIT(&api->held);
+    evhttp_set_gencb(http, on_http_request, api);
+    return api;
+}
+
+void
+api_drain(struct api *api)
+{
+    struct api_call *call;
+
+    while ((call = TAILQ_FIRST(&api->held)) != NULL) {
+        TAILQ_REMOVE(&api->held, call, next);
+        api->nheld--;
+        if (call->plan.action != FAULTS_DROP &&
+            call->plan.action != FAULTS_DROP_AFTER) {
+            call->plan.action = FAULTS_FAIL;
+            call->plan.status = 503;
+        } else {
+            call->plan.action = FAULTS_DROP;    /* nothing is applied */
+        }
+        api_call_run(call);
+        api_call_free(call);
+    }
+}
+
+void
+api_free(struct api *api)
+{
+    if (api == NULL) {
+        return;
+    }
+    api_drain(api);
+    json_object_put(api->last);
+    free(api);
+}
+
+struct data *
+api_data(struct api *api)
+{
+    return api->data;
+}
+
+struct faults *
+api_faults(struct api *api)
+{
+    return api->faults;
+}
+
+struct json_object *
+api_stats(struct api *api)
+{
+    struct json_object *res = json_object_new_object();
+    struct json_object *req = json_object_new_object();
+    uint64_t            total = 0;
+    size_t              i;
+
+    if (res == NULL || req == NULL) {
+        json_object_put(res);
+        json_object_put(req);
+        return NULL;
+    }
+    for (i = 0; i < API_ROUTE_COUNT; i++) {
+        json_object_object_add(req, api_route_names[i],
+                               json_object_new_int64((int64_t)api->counts[i]));
+        total += api->counts[i];
+    }
+    json_object_object_add(res, "requests", req);
+    json_object_object_add(res, "total", json_object_new_int64((int64_t)total));
+    json_object_object_add(res, "rate_limited",
+                           json_object_new_int64((int64_t)api->rate_limited));
+    json_object_object_add(res, "faults",
+                           json_object_new_int64((int64_t)api->faulted));
+    json_object_object_add(res, "held",
+                           json_object_new_int64((int64_t)api->nheld));
+    return res;
+}
+
+struct json_object *
+api_last(struct api *api)
+{
+    return api->last == NULL ? NULL : json_object_get(api->last);
+}
+
+int
+api_reset(struct api *api, char *err, size_t errlen)
+{
+    if (data_reset(api->data, (int64_t)time(NULL), err, errlen) != 0) {
+        return -1;
+    }
+    memset(api->counts, 0, sizeof(api->counts));
+    api->rate_limited = 0;
+    api->faulted = 0;
+    json_object_put(api->last);
+    api->last = NULL;
+    faults_reset(api->faults);
+    return 0;
+}
+
+/* ---- callbacks ---- */
+
+static void
+on_call_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_call *call = arg;
+    struct api      *api = call->api;
+
+    TAILQ_REMOVE(&api->held, call, next);
+    api->nheld--;
+    api_call_run(call);
+    api_call_free(call);
+}
+
+static void
+on_http_request(struct evhttp_request *req, void *arg)
+{
+    struct api          *api = arg;
+    struct evbuffer     *in = evhttp_request_get_input_buffer(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char          *method, *raw, *crm = NULL, *allow;
+    char                *path = NULL;
+    size_t               plen, blen;
+    unsigned char       *body;
+    enum api_route       route;
+    struct api_call     *call;
+    struct json_object  *last;
+    int                  status;
+
+    method = api_method_name(cmd);
+    raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (raw == NULL || raw[0] == '\0') {
+        raw = "/";
+    }
+    path = evhttp_uridecode(raw, 0, &plen);
+    if (path == NULL || strlen(path) != plen) {
+        api_send_message(req, 400, "invalid path");
+        goto done;
+    }
+    if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0) {
+        admin_handle(api, req, method, path);
+        goto done;
+    }
+    blen = evbuffer_get_length(in);
+    body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
+    last = capture_request(req, method, body, body == NULL ? 0 : blen, blen);
+    if (last != NULL) {
+        json_object_put(api->last);
+        api->last = last;
+    }
+    if (body == NULL && blen > 0) {
+        api_send_message(req, 413, "request entity too large");
+        api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
+        goto done;
+    }
+
+    route = api_route_match(path, &crm);
+    if (route == API_NO_ROUTE) {
+        api_send_no_route(req, 404, method, raw);
+        api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
+        goto done;
+    }
+    allow = route == API_UPDATE ? "PATCH" : "GET, HEAD";
+    if ((route == API_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
+        (route != API_UPDATE && cmd != EVHTTP_REQ_GET &&
+         cmd != EVHTTP_REQ_HEAD)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          allow);
+        api_send_no_route(req, 405, method, raw);
+        api_access_log(api, method, api_route_names[route], 405, NULL, NULL,
+                       0, "");
+        goto done;
+    }
+    api->counts[route]++;
+
+    call = calloc(1, sizeof(*call));
+    if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
+        free(call);
+        api_send_message(req, 500, "out of memory");
+        goto done;
+    }
+    call->api = api;
+    call->route = route;
+    call->method = method;
+    TAILQ_INIT(&call->query);
+    status = api_call_start(api, call, req, (const char *)body, blen);
+    if (status != 0) {
+        api_access_log(api, method, api_route_names[route], status, NULL,
+                       NULL, 0, "");
+        api_call_free(call);
+    }
+
+done:
+    free(path);
+}

@@ -1,0 +1,577 @@
+/*
+ * main.c - heavyset-sandbox: command line, seed, TLS, listener, signals.
+ * Everything else is wired from here: data (seed), faults (knobs), api
+ * (routes, with admin behind it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "sandbox/api.h"
+#include "sandbox/data.h"
+#include "sandbox/faults.h"
+
+#define MAIN_PROGRAM      "heavyset-sandbox"
+#define MAIN_LISTEN       "127.0.0.1:8443"
+#define MAIN_SEED_FILE    "sandbox-seed.json"
+#define MAIN_SEED_LOCAL   "conf/" MAIN_SEED_FILE
+/* evhttp's own cap, a memory guard only: its 413 is HTML. api.c answers
+ * bodies past API_BODY_LIMIT with a JSON 413 first. */
+#define MAIN_MAX_BODY     (16 * 1024 * 1024)
+#define MAIN_MAX_HEADERS  (64 * 1024)
+#define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
+#define MAIN_HOST_MAX     256
+#define MAIN_FLUSH_MS     100       /* time to flush answers at exit */
+
+/* What the signal handler needs for a graceful stop. */
+struct main_stop {
+    struct event_base          *base;    /* borrowed */
+    struct evhttp              *http;    /* borrowed */
+    struct evhttp_bound_socket *handle;  /* borrowed; NULL once closed */
+    struct api                 *api;     /* borrowed */
+};
+
+struct main_opts {
+    const char          *listen;    /* borrowed from argv or static */
+    const char          *tls_cert;  /* NULL: plain HTTP */
+    const char          *tls_key;
+    const char          *seed;      /* NULL: the installed default */
+    struct faults_config faults;
+    enum log_level       level;
+    bool                 json_log;
+    bool                 quiet;     /* no access-log lines */
+    bool                 have_random_seed;
+    uint64_t             random_seed;
+};
+
+enum main_opt_id {
+    OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_RATE_LIMIT, OPT_LATENCY, OPT_JITTER,
+    OPT_FAIL_RATE, OPT_DROP_RATE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+    OPT_RANDOM_SEED
+};
+
+static const struct option main_long_opts[] = {
+    { "listen",      required_argument, NULL, 'l' },
+    { "tls-cert",    required_argument, NULL, OPT_TLS_CERT },
+    { "tls-key",     required_argument, NULL, OPT_TLS_KEY },
+    { "seed",        required_argument, NULL, 's' },
+    { "rate-limit",  required_argument, NULL, OPT_RATE_LIMIT },
+    { "latency",     required_argument, NULL, OPT_LATENCY },
+    { "jitter",      required_argument, NULL, OPT_JITTER },
+    { "fail-rate",   required_argument, NULL, OPT_FAIL_RATE },
+    { "drop-rate",   required_argument, NULL, OPT_DROP_RATE },
+    { "log-level",   required_argument, NULL, OPT_LOG_LEVEL },
+    { "log-format",  required_argument, NULL, OPT_LOG_FORMAT },
+    { "random-seed", required_argument, NULL, OPT_RANDOM_SEED },
+    { "quiet",       no_argument,       NULL, 'q' },
+    { "help",        no_argument,       NULL, 'h' },
+    { "version",     no_argument,       NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg);
+
+static void
+main_usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: " MAIN_PROGRAM " [OPTION]...\n"
+        "Emulates HeavySet's S2S appointment API for tests and offline "
+        "development.\n"
+        "\n"
+        "  -l, --listen HOST:PORT  listen address (default " MAIN_LISTEN
+        ");\n"
+        "                          port 0 picks a free port\n"
+        "      --tls-cert FILE     serve HTTPS with this PEM certificate "
+        "chain\n"
+        "      --tls-key FILE      and this PEM key (both or neither)\n"
+        "  -s, --seed FILE         seed data (default:\n"
+        "                          " DATADIR "/" MAIN_SEED_FILE ",\n"
+        "                          else ./" MAIN_SEED_LOCAL ")\n"
+        "      --rate-limit N      requests per minute per token, 0 = off\n"
+        "                          (default 60)\n"
+        "      --latency MS        fixed added latency (default 0)\n"
+        "      --jitter MS         plus uniform random 0..MS (default 0)\n"
+        "      --fail-rate P       share of requests answered 500, 0..1\n"
+        "      --drop-rate P       share of connections closed unanswered\n"
+        "      --random-seed N     seed the fault draws (repeatable runs)\n"
+        "      --log-level LEVEL   error, warn, info (default) or debug\n"
+        "      --log-format FMT    json (default) or text\n"
+        "  -q, --quiet             no line per request\n"
+        "  -h, --help              this help\n"
+        "  -V, --version           print the version\n"
+        "\n"
+        "Per request: X-Sandbox-Delay-Ms: N (0..60000) delays the answer;\n"
+        "X-Sandbox-Fail: 500 (any 400..599), drop or drop-after.\n"
+        "Admin: GET /__sandbox/stats, POST /__sandbox/reset,\n"
+        "GET|POST /__sandbox/config, GET /__sandbox/last,\n"
+        "GET /__sandbox/lead?token=&phone=\n");
+}
+
+/* Parses all of S as an integer in MIN..MAX. */
+static int
+main_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char     *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+main_parse_rate(const char *s, double *out)
+{
+    char  *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
+        v < 0.0 || v > 1.0) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+main_parse_level(const char *s, enum log_level *out)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    size_t                   i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Returns 0 to run, 1 when -h/-V was answered, -1 on a usage error. */
+static int
+main_parse_args(int argc, char **argv, struct main_opts *o)
+{
+    int64_t n;
+    int     c;
+
+    memset(o, 0, sizeof(*o));
+    o->listen = MAIN_LISTEN;
+    o->faults.rate_limit = 60;
+    o->level = LOG_INFO;
+    o->json_log = true;
+    while ((c = getopt_long(argc, argv, "l:s:qhV", main_long_opts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 's':
+            o->seed = optarg;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            main_usage(stdout);
+            return 1;
+        case 'V':
+            printf("%s %s\n", MAIN_PROGRAM, PACKAGE_VERSION);
+            return 1;
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o->tls_key = optarg;
+            break;
+        case OPT_RATE_LIMIT:
+            if (main_parse_int(optarg, 0, FAULTS_RATE_LIMIT_MAX,
+                               &o->faults.rate_limit) != 0) {
+                fprintf(stderr, "%s: --rate-limit must be 0..%d\n",
+                        MAIN_PROGRAM, FAULTS_RATE_LIMIT_MAX);
+                return -1;
+            }
+            break;
+        case OPT_LATENCY:
+        case OPT_JITTER:
+            if (main_parse_int(optarg, 0, FAULTS_DELAY_MAX_MS, &n) != 0) {
+                fprintf(stderr, "%s: --%s must be 0..%d milliseconds\n",
+                        MAIN_PROGRAM, c == OPT_LATENCY ? "latency" : "jitter",
+                        FAULTS_DELAY_MAX_MS);
+                return -1;
+            }
+            *(c == OPT_LATENCY ? &o->faults.latency_ms
+                               : &o->faults.jitter_ms) = n;
+            break;
+        case OPT_FAIL_RATE:
+        case OPT_DROP_RATE:
+            if (main_parse_rate(optarg, c == OPT_FAIL_RATE
+                                            ? &o->faults.fail_rate
+                                            : &o->faults.drop_rate) != 0) {
+                fprintf(stderr, "%s: --%s must be a number 0..1\n",
+                        MAIN_PROGRAM,
+                        c == OPT_FAIL_RATE ? "fail-rate" : "drop-rate");
+                return -1;
+            }
+            break;
+        case OPT_LOG_LEVEL:
+            if (main_parse_level(optarg, &o->level) != 0) {
+                fprintf(stderr, "%s: --log-level must be error, warn, info "
+                        "or debug\n", MAIN_PROGRAM);
+                return -1;
+            }
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "%s: --log-format must be json or text\n",
+                        MAIN_PROGRAM);
+                return -1;
+            }
+            o->json_log = strcmp(optarg, "json") == 0;
+            break;
+        case OPT_RANDOM_SEED:
+            if (main_parse_int(optarg, 0, INT64_MAX, &n) != 0) {
+                fprintf(stderr, "%s: --random-seed must be a non-negative "
+                        "integer\n", MAIN_PROGRAM);
+                return -1;
+            }
+            o->have_random_seed = true;
+            o->random_seed = (uint64_t)n;
+            break;
+        default:
+            main_usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", MAIN_PROGRAM,
+                argv[optind]);
+        return -1;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n",
+                MAIN_PROGRAM);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Splits LISTEN ("host:port", "[v6]:port") into HOST (CAP bytes) and
+ * PORT. Returns 0, or -1 when malformed.
+ */
+static int
+main_split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':'), *h = listen;
+    size_t      hlen;
+    int64_t     p;
+
+    if (colon == NULL || main_parse_int(colon + 1, 0, 65535, &p) != 0) {
+        return -1;
+    }
+    hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= cap) {
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static void
+main_log_ssl_error(const char *what, const char *file)
+{
+    char buf[256];
+
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    log_err("sandbox: %s %s: %s", what, file, buf);
+}
+
+/* A server SSL_CTX with the certificate chain CERT and key KEY. */
+static SSL_CTX *
+main_tls_ctx(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        main_log_ssl_error("cannot create the TLS context for", cert);
+        return NULL;
+    }
+    /* Clients that close without close_notify are normal for HTTP/1.1. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        main_log_ssl_error("cannot require TLS 1.2 for", cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        main_log_ssl_error("cannot load the certificate", cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        main_log_ssl_error("cannot load the private key", key);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        main_log_ssl_error("the key does not match the certificate", cert);
+        goto fail;
+    }
+    return ctx;
+
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/*
+ * evhttp asks for one bufferevent per accepted connection; with TLS it
+ * is an OpenSSL filter in accepting state that owns its SSL and socket.
+ */
+static struct bufferevent *
+on_http_bev(struct event_base *base, void *arg)
+{
+    SSL_CTX            *ctx = arg;
+    SSL                *ssl = SSL_new(ctx);
+    struct bufferevent *bev;
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    /* With CLOSE_ON_FREE a failed call has freed SSL already. */
+    bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                         BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL) {
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    }
+    return bev;
+}
+
+/* Logs the address HANDLE is really bound to (port 0 picks one). */
+static int
+main_log_bound(struct evhttp_bound_socket *handle, bool tls)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof(ss);
+    char                    host[NI_MAXHOST], port[NI_MAXSERV];
+    evutil_socket_t         fd = evhttp_bound_socket_get_fd(handle);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        log_err("sandbox: getsockname: %s", strerror(errno));
+        return -1;
+    }
+    if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        log_err("sandbox: cannot print the bound address");
+        return -1;
+    }
+    log_info("sandbox: listening on %s%s%s:%s%s",
+             ss.ss_family == AF_INET6 ? "[" : "", host,
+             ss.ss_family == AF_INET6 ? "]" : "", port,
+             tls ? " (https)" : "");
+    return 0;
+}
+
+/* The installed seed, else the one in the source tree (./conf). */
+static const char *
+main_default_seed(void)
+{
+    static const char installed[] = DATADIR "/" MAIN_SEED_FILE;
+
+    return access(installed, R_OK) == 0 ? installed : MAIN_SEED_LOCAL;
+}
+
+static uint64_t
+main_random_seed(const struct main_opts *o)
+{
+    uint64_t seed;
+
+    if (o->have_random_seed) {
+        return o->random_seed;
+    }
+    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1) {
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    }
+    return seed;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct main_opts            o;
+    struct data                *data = NULL;
+    struct faults              *faults = NULL;
+    struct event_base          *base = NULL;
+    struct evhttp              *http = NULL;
+    struct evhttp_bound_socket *handle;
+    struct api                 *api = NULL;
+    struct event               *sigterm = NULL, *sigint = NULL;
+    struct main_stop            stop;
+    SSL_CTX                    *ssl_ctx = NULL;
+    const char                 *seed;
+    char                        host[MAIN_HOST_MAX], err[512];
+    uint16_t                    port;
+    int                         rc = 1;
+
+    switch (main_parse_args(argc, argv, &o)) {
+    case 1:
+        return 0;
+    case -1:
+        return 2;
+    default:
+        break;
+    }
+    if (main_split_listen(o.listen, host, sizeof(host), &port) != 0) {
+        fprintf(stderr, "%s: --listen wants HOST:PORT, not '%s'\n",
+                MAIN_PROGRAM, o.listen);
+        return 2;
+    }
+    log_setup(MAIN_PROGRAM, o.level, o.json_log);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        log_err("sandbox: cannot ignore SIGPIPE: %s", strerror(errno));
+        return 1;
+    }
+
+    seed = o.seed != NULL ? o.seed : main_default_seed();
+    data = data_load_file(seed, (int64_t)time(NULL), err, sizeof(err));
+    if (data == NULL) {
+        log_err("sandbox: bad seed %s: %s", seed, err);
+        goto done;
+    }
+    faults = faults_new(&o.faults, main_random_seed(&o));
+    base = event_base_new();
+    http = base == NULL ? NULL : evhttp_new(base);
+    if (faults == NULL || http == NULL) {
+        log_err("sandbox: out of memory");
+        goto done;
+    }
+    /* PATCH is refused with 501 unless allowed (PITFALLS 4.1.1); with
+     * every method allowed, api.c answers the wrong ones with 405. */
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                         EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE |
+                                         EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_TRACE |
+                                         EVHTTP_REQ_CONNECT |
+                                         EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(http, NULL);  /* we always set one */
+    evhttp_set_max_body_size(http, MAIN_MAX_BODY);
+    evhttp_set_max_headers_size(http, MAIN_MAX_HEADERS);
+    evhttp_set_timeout(http, MAIN_IDLE_TIMEOUT);
+    if (o.tls_cert != NULL) {
+        ssl_ctx = main_tls_ctx(o.tls_cert, o.tls_key);
+        if (ssl_ctx == NULL) {
+            goto done;
+        }
+        evhttp_set_bevcb(http, on_http_bev, ssl_ctx);
+    }
+    api = api_new(base, http, data, faults, !o.quiet);
+    if (api == NULL) {
+        log_err("sandbox: out of memory");
+        goto done;
+    }
+    handle = evhttp_bind_socket_with_handle(http, host, port);
+    if (handle == NULL) {
+        log_err("sandbox: cannot listen on %s: %s", o.listen,
+                strerror(errno));
+        goto done;
+    }
+    stop.base = base;
+    stop.http = http;
+    stop.handle = handle;
+    stop.api = api;
+    sigterm = evsignal_new(base, SIGTERM, on_signal, &stop);
+    sigint = evsignal_new(base, SIGINT, on_signal, &stop);
+    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
+        evsignal_add(sigint, NULL)) {
+        log_err("sandbox: cannot watch signals");
+        goto done;
+    }
+    log_info("sandbox: %s %s, %zu tenants, %zu leads from %s",
+             MAIN_PROGRAM, PACKAGE_VERSION, data_tenant_count(data),
+             data_lead_count(data), seed);
+    if (main_log_bound(handle, ssl_ctx != NULL) != 0) {
+        goto done;
+    }
+    if (event_base_dispatch(base) != 0) {
+        log_err("sandbox: event loop failed");
+        goto done;
+    }
+    log_info("sandbox: stopped");
+    rc = 0;
+
+done:
+    if (sigterm != NULL) {
+        event_free(sigterm);
+    }
+    if (sigint != NULL) {
+        event_free(sigint);
+    }
+    api_free(api);                  /* answers held requests first */
+    if (http != NULL) {
+        evhttp_free(http);
+    }
+    SSL_CTX_free(ssl_ctx);
+    if (base != NULL) {
+        event_base_free(base);
+    }
+    faults_free(faults);
+    data_free(data);
+    libevent_global_shutdown();
+    return rc;
+}
+
+/*
+ * SIGTERM/SIGINT: stop accepting, answer the requests held by a delay
+ * (503), and leave the loop once those answers had time to go out. A
+ * second signal during that time changes nothing.
+ */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct main_stop *stop = arg;
+    struct timeval    tv = { 0, MAIN_FLUSH_MS * 1000 };
+
+    if (stop->handle == NULL) {
+        return;
+    }
+    log_info("sandbox: %s, shutting down", sig == SIGTERM ? "SIGTERM"
+                                                          : "SIGINT");
+    evhttp_del_accept_socket(stop->http, stop->handle);
+    stop->handle = NULL;
+    api_drain(stop->api);
+    event_base_loopexit(stop->base, &tv);
+}
