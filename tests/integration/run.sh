@@ -317,5 +317,9 @@ rc=$?
 
 cleanup
 trap - EXIT
-[ "$status" -eq 0 ] && say "passed" || say "FAILED"
+if [ "$status" -eq 0 ]; then
+    say "passed"
+else
+    say "FAILED"
+fi
 exit "$status"

@@ -418,12 +418,12 @@ set_ssl_error(struct hresp *out, const char *what)
 static int
 conn_tls(struct conn *c, const struct url *u, struct hresp *out)
 {
-    const char     *ca;
-    unsigned char   addr[16];
+    const char        *ca;
+    unsigned char      addr[16];
     X509_VERIFY_PARAM *param;
-    bool            is_ip;
-    long            vr;
-    int             rc;
+    bool               is_ip;
+    long               vr;
+    int                rc;
 
     c->ctx = SSL_CTX_new(TLS_client_method());
     if (c->ctx == NULL) {
@@ -486,8 +486,8 @@ conn_tls(struct conn *c, const struct url *u, struct hresp *out)
 static int
 conn_open(struct conn *c, const struct url *u, struct hresp *out)
 {
-    struct addrinfo  hints, *res, *ai;
-    int              rc, err = 0;
+    struct addrinfo hints, *res, *ai;
+    int             rc, err = 0;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -790,13 +790,13 @@ static int
 parse_response(const char *p, size_t len, bool head, bool at_eof,
                struct hresp *out, size_t *used)
 {
-    struct hresp tmp;
-    struct buf   body = { NULL, 0, 0 };
-    const char  *head_end, *te, *cl;
-    size_t       start = 0, head_len, body_used = 0;
-    char        *num_end;
+    struct hresp       tmp;
+    struct buf         body = { NULL, 0, 0 };
+    const char        *head_end, *te, *cl;
+    size_t             start = 0, head_len, body_used = 0;
+    char              *num_end;
     unsigned long long clen;
-    int          rc;
+    int                rc;
 
     memset(&tmp, 0, sizeof(tmp));
     for (;;) {
