@@ -8,6 +8,11 @@
  * counters before and after it. Tests whose outcome depends on cached or
  * changed lead state each use their own seed lead (the LEAD_* table), so
  * their order does not matter.
+ *
+ * Responses and JSON values live in static locals: a failed assertion
+ * ends the test at once, and memory still reachable from a static is not
+ * a leak to LeakSanitizer, so a failure is reported alone. Each test runs
+ * in its own process, so the statics start zeroed every time.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -260,8 +265,9 @@ assert_same(const struct hresp *got, const struct hresp *want,
 static struct json_object *
 body_object(const struct hresp *r)
 {
-    struct json_object *obj = hresp_json(r);
+    static struct json_object *obj;
 
+    obj = hresp_json(r);
     cr_assert(obj != NULL && json_object_is_type(obj, json_type_object),
               "the body is not a JSON object: %s", r->body);
     return obj;
@@ -288,9 +294,10 @@ member_string(struct json_object *obj, const char *key)
 static void
 assert_local_error(const struct hresp *r, int status, const char *reason)
 {
-    struct json_object *obj, *v, *m;
-    const char         *ct = hresp_header(r, "Content-Type");
-    size_t              i, n;
+    static struct json_object *obj;
+    struct json_object        *v, *m;
+    const char                *ct = hresp_header(r, "Content-Type");
+    size_t                     i, n;
 
     cr_assert_eq(r->status, status, "status %d, want %d (body: %s)",
                  r->status, status, r->body);
@@ -326,8 +333,9 @@ assert_local_error(const struct hresp *r, int status, const char *reason)
 static struct json_object *
 last_request(void)
 {
-    struct json_object *last = hclient_sandbox_last();
+    static struct json_object *last;
 
+    last = hclient_sandbox_last();
     cr_assert_not_null(last, "the sandbox has no last request");
     return last;
 }
@@ -371,8 +379,8 @@ TestSuite(token, .timeout = 30);
 
 Test(route, query)
 {
-    struct hresp        got, want;
-    struct json_object *lead;
+    static struct hresp        got, want;
+    static struct json_object *lead;
     char                path[256], q[64];
     const char         *phone = seed_phone(LEAD_QUERY);
     long                before;
@@ -396,7 +404,7 @@ Test(route, query)
 
 Test(route, query_crm_settings_id)
 {
-    struct hresp got, want;
+    static struct hresp got, want;
     char         path[256], q[64];
     long         before;
 
@@ -423,8 +431,8 @@ Test(route, blocks)
         "&limitDays=3",
         "&simpleBlockId=true&limitDays=5",
     };
-    struct hresp        got, want;
-    struct json_object *obj, *slots;
+    static struct hresp        got, want;
+    static struct json_object *obj, *slots;
     char                path[256], q[64];
     size_t              i;
     long                before;
@@ -453,8 +461,8 @@ Test(route, blocks)
 
 Test(route, dispositions)
 {
-    struct hresp        got, want;
-    struct json_object *obj, *reasons;
+    static struct hresp        got, want;
+    static struct json_object *obj, *reasons;
     const char         *path = API "/phone/query/dispositions";
     long                before;
 
@@ -478,8 +486,8 @@ Test(route, dispositions)
 
 Test(route, update_then_query_shows_it)
 {
-    struct hresp        r, direct;
-    struct json_object *lead;
+    static struct hresp        r, direct;
+    static struct json_object *lead;
     const char         *phone = seed_phone(LEAD_UPDATE);
     const char         *token = seed_token(BRAVO);
     char                path[256], q[64], email[128], body[512], id[64];
@@ -529,7 +537,7 @@ Test(route, update_then_query_shows_it)
 
 Test(relay, unknown_token_401)
 {
-    struct hresp got, want;
+    static struct hresp got, want;
     char         path[256], q[64];
     long         before;
 
@@ -549,7 +557,7 @@ Test(relay, unknown_token_401)
 
 Test(relay, unknown_phone_404)
 {
-    struct hresp got, want;
+    static struct hresp got, want;
     char         path[256], q[64], phone[32];
     long         before;
 
@@ -575,7 +583,7 @@ Test(relay, bad_phone_400)
 {
     static const char *const phones[] = { "abc", "555-12", "",
                                           "%2B12", "180155512345678" };
-    struct hresp got, want;
+    static struct hresp got, want;
     char         path[256];
     size_t       i;
     long         before;
@@ -600,7 +608,7 @@ Test(relay, bad_phone_400)
 /* PATCH bodies are validated locally too (SPEC §4), in the same words. */
 Test(relay, invalid_patch_400)
 {
-    struct hresp got, want;
+    static struct hresp got, want;
     const char  *phone = seed_phone(LEAD_RELAY);
     char         bodies[5][256];
     size_t       i;
@@ -635,7 +643,7 @@ Test(relay, invalid_patch_400)
 
 Test(local, no_token_401)
 {
-    struct hresp r;
+    static struct hresp r;
     char         path[256], q[64];
     long         before;
 
@@ -658,7 +666,7 @@ Test(local, unknown_route_404)
         API "/phone/query/blocks/extra?phone=%2B18015551234",
         "/api/v2/appointment/s2s/phone/query?phone=%2B18015551234",
     };
-    struct hresp r;
+    static struct hresp r;
     size_t       i;
     long         before;
 
@@ -686,7 +694,7 @@ Test(local, wrong_method_405)
         { "POST", "/phone/query/dispositions" },
         { "PATCH", "/phone/query/blocks?phone=%2B18015551234" },
     };
-    struct hresp r;
+    static struct hresp r;
     char         path[256], th[256];
     const char  *headers[] = { th, "Content-Type: application/json", NULL };
     size_t       i;
@@ -712,8 +720,8 @@ Test(local, wrong_method_405)
 
 Test(local, body_too_large_413)
 {
-    struct hresp r;
-    char        *body;
+    static struct hresp r;
+    static char        *body;
     const char  *phone = seed_phone(LEAD_LOCAL);
     size_t       len = 9000, n;     /* max_body is 8k for this proxy */
     long         before;
@@ -738,7 +746,7 @@ Test(local, body_too_large_413)
 
 Test(upstream, tls_verification_failure_502)
 {
-    struct hresp r;
+    static struct hresp r;
     char         path[256], q[64];
     long         before;
 
@@ -754,7 +762,7 @@ Test(upstream, tls_verification_failure_502)
 
 Test(upstream, unreachable_502)
 {
-    struct hresp r;
+    static struct hresp r;
     char         path[256], q[64];
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
@@ -766,7 +774,7 @@ Test(upstream, unreachable_502)
 
 Test(upstream, slow_upstream_504)
 {
-    struct hresp r;
+    static struct hresp r;
     char         path[256], q[64], th[256];
     const char  *headers[] = { th, "X-Sandbox-Delay-Ms: 3000", NULL };
 
@@ -788,8 +796,8 @@ Test(upstream, slow_upstream_504)
 
 Test(forward, patch_body_and_end_to_end_headers)
 {
-    struct hresp        r;
-    struct json_object *last, *v;
+    static struct hresp        r;
+    static struct json_object *last, *v;
     const char         *phone = seed_phone(LEAD_PATCH_FWD);
     const char         *token = seed_token(CHARLIE);
     const char         *h;
@@ -854,8 +862,8 @@ Test(forward, patch_body_and_end_to_end_headers)
 
 Test(forward, request_id_generated_when_absent)
 {
-    struct hresp        r;
-    struct json_object *last;
+    static struct hresp        r;
+    static struct json_object *last;
     const char         *id, *up;
     char                path[256], q[64];
 
@@ -884,8 +892,8 @@ Test(forward, hop_by_hop_headers_dropped)
         "X-Foo", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization",
         "Proxy-Connection",
     };
-    struct hresp        r;
-    struct json_object *last;
+    static struct hresp        r;
+    static struct json_object *last;
     const char         *h;
     char                path[256], q[64], th[256];
     const char         *headers[] = {
@@ -936,8 +944,8 @@ Test(forward, query_string_unchanged)
         { "limitDays=3&", "" },
         { "simpleBlockId=true&", "&limitDays=2" },
     };
-    struct hresp        r;
-    struct json_object *last;
+    static struct hresp        r;
+    static struct json_object *last;
     char                path[256], q[64];
     size_t              i;
 
@@ -958,8 +966,8 @@ Test(forward, query_string_unchanged)
 
 Test(forward, host_is_the_upstreams)
 {
-    struct hresp        r;
-    struct json_object *last;
+    static struct hresp        r;
+    static struct json_object *last;
     const char         *h;
     char                path[256], q[64], want[300], client[300];
 
@@ -983,8 +991,8 @@ Test(forward, host_is_the_upstreams)
 
 Test(token, in_query_parameter)
 {
-    struct hresp        got, want;
-    struct json_object *last;
+    static struct hresp        got, want;
+    static struct json_object *last;
     char                path[256], q[64];
     long                before;
 
