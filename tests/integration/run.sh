@@ -15,6 +15,8 @@
 #   HSP_PROXY_URL       main proxy: TLS to the sandbox, 1s upstream timeout
 #   HSP_PROXY_NOCA_URL  proxy without the private CA: TLS verification fails
 #   HSP_PROXY_DOWN_URL  proxy whose upstream port is closed
+#   HSP_PROXY_WRONGNAME_URL  proxy trusting the CA, whose upstream (a
+#                       second sandbox) shows a certificate for wrong.example
 #   HSP_SANDBOX_URL     https://localhost:PORT
 #   HSP_SANDBOX_CA      the CA that signed the sandbox's certificate
 #   HSP_CERT_DIR        all certificates (certs.sh), wrong.pem included
@@ -270,6 +272,14 @@ sandbox_url=https://localhost:$sandbox_port
 wait_http sandbox "$sandbox_url/__sandbox/stats"
 say "sandbox listening on $sandbox_url"
 
+# A second sandbox whose certificate (same CA) is for wrong.example: a
+# proxy that trusts the CA must still refuse it for localhost.
+start_daemon sandbox-wrongname "$sandbox_bin" --listen 127.0.0.1:0 \
+    --tls-cert "$tmp/certs/wrong.pem" --tls-key "$tmp/certs/wrong.key" \
+    --seed "$seed" --rate-limit 0 --latency 0
+wait_listening sandbox-wrongname
+wrongname_port=$port
+
 # ---- proxies ------------------------------------------------------------------
 # Each has its own redis_prefix, so what one caches never answers for
 # another (a lead cached by the main proxy would hide proxy-noca's 502).
@@ -290,6 +300,13 @@ start_proxy proxy-noca \
     -o redis_prefix=hsp-noca -o rate_limit=0/min
 HSP_PROXY_NOCA_URL=$url
 
+# The chain verifies, the host name does not.
+start_proxy proxy-wrongname \
+    -o "upstream=https://localhost:$wrongname_port" -o "upstream_ca_file=$ca" \
+    -o upstream_timeout=1s -o workers=1 -o max_body=8k \
+    -o redis_prefix=hsp-wrongname -o rate_limit=0/min
+HSP_PROXY_WRONGNAME_URL=$url
+
 # Nothing listens on the closed port: check, so a 502 means what we think.
 curl -s -o /dev/null --noproxy '*' --max-time 2 "http://127.0.0.1:$closed_port/"
 [ $? -eq 7 ] || fail "127.0.0.1:$closed_port accepts connections; set HSP_CLOSED_PORT to a closed port"
@@ -307,7 +324,8 @@ HSP_CERT_DIR=$tmp/certs
 HSP_REDIS_SOCK=$redis_sock
 HSP_SEED_FILE=$seed
 HSP_TMPDIR=$tmp
-export HSP_PROXY_URL HSP_PROXY_NOCA_URL HSP_PROXY_DOWN_URL HSP_SANDBOX_URL \
+export HSP_PROXY_URL HSP_PROXY_NOCA_URL HSP_PROXY_DOWN_URL \
+    HSP_PROXY_WRONGNAME_URL HSP_SANDBOX_URL \
     HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK HSP_SEED_FILE HSP_TMPDIR
 
 # --jobs 1: the tests share one sandbox and read its counters.

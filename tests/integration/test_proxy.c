@@ -760,6 +760,18 @@ Test(upstream, tls_verification_failure_502)
     hresp_free(&r);
 }
 
+Test(upstream, tls_wrong_host_name_502)
+{
+    static struct hresp r;
+    char                path[256], q[64];
+
+    snprintf(path, sizeof(path), API "/phone/query?phone=%s",
+             qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
+    get(env("HSP_PROXY_WRONGNAME_URL"), path, seed_token(ALPHA), &r);
+    assert_local_error(&r, 502, "Bad Gateway");
+    hresp_free(&r);
+}
+
 Test(upstream, unreachable_502)
 {
     static struct hresp r;
