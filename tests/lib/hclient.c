@@ -469,9 +469,14 @@ conn_tls(struct conn *c, const struct url *u, struct hresp *out)
         return -1;
     }
     errno = 0;
-    if (SSL_connect(c->ssl) != 1) {
+    rc = SSL_connect(c->ssl);
+    if (rc != 1) {
         vr = SSL_get_verify_result(c->ssl);
-        if (vr != X509_V_OK) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            out->timed_out = true;
+            set_error(out, "timed out during the TLS handshake");
+            ERR_clear_error();
+        } else if (vr != X509_V_OK) {
             set_error(out, "TLS verification failed: %s",
                       X509_verify_cert_error_string(vr));
             ERR_clear_error();
@@ -597,6 +602,11 @@ conn_read(struct conn *c, struct buf *b, char *err, size_t errlen)
                 switch (SSL_get_error(c->ssl, rc)) {
                 case SSL_ERROR_ZERO_RETURN:
                     return IO_EOF;
+                case SSL_ERROR_WANT_READ:
+                case SSL_ERROR_WANT_WRITE:
+                    /* SO_RCVTIMEO expired: the socket BIO saw EAGAIN. */
+                    ERR_clear_error();
+                    return IO_TIMEOUT;
                 case SSL_ERROR_SYSCALL:
                     ERR_clear_error();
                     if (e == EAGAIN || e == EWOULDBLOCK) {
