@@ -100,7 +100,8 @@ stop_daemon() {
         sleep 0.05
     done
     if alive "$pid"; then
-        say "$name (pid $pid) still runs ${stop_timeout}s after SIGTERM: killing it"
+        say "$name (pid $pid) still runs ${stop_timeout}s after SIGTERM:" \
+            "killing it"
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         status=1
@@ -177,7 +178,8 @@ wait_listening() {
         [ "$(now)" -le "$deadline" ] || break
         sleep 0.05
     done
-    fail "$1: no 'listening on 127.0.0.1:PORT' in its log within ${startup_timeout}s"
+    fail "$1: no 'listening on 127.0.0.1:PORT' in its log" \
+        "within ${startup_timeout}s"
 }
 
 # wait_http NAME URL: polls URL until it answers 200.
@@ -192,7 +194,8 @@ wait_http() {
         alive "$pid" || died "$1" "before $2 answered"
         sleep 0.05
     done
-    fail "$1: $2 did not answer 200 within ${startup_timeout}s (last: ${code:-none})"
+    fail "$1: $2 did not answer 200 within ${startup_timeout}s" \
+        "(last: ${code:-none})"
 }
 
 # has_opt KEY ARG...: whether the -o arguments set KEY.
@@ -224,7 +227,7 @@ start_proxy() {
     say "$pname listening on $url"
 }
 
-# ---- checks ---------------------------------------------------------------
+# ---- checks
 
 trap cleanup EXIT
 trap 'status=130; exit 130' INT
@@ -237,7 +240,8 @@ for f in "$proxy_conf" "$seed"; do
     [ -r "$f" ] || { say "missing $f"; exit 99; }
 done
 for c in redis-server redis-cli openssl curl; do
-    command -v "$c" >/dev/null 2>&1 || { say "needs $c (scripts/deps)"; exit 99; }
+    command -v "$c" >/dev/null 2>&1 ||
+        { say "needs $c (scripts/deps)"; exit 99; }
 done
 
 # A unix socket path must fit in sun_path (108 bytes).
@@ -249,7 +253,7 @@ redis_sock=$tmp/redis.sock
 
 sh "$here/certs.sh" "$tmp/certs" || fail "certs.sh failed"
 
-# ---- redis ------------------------------------------------------------------
+# ---- redis
 
 start_daemon redis redis-server --port 0 --unixsocket "$redis_sock" \
     --unixsocketperm 700 --save '' --appendonly no --daemonize no \
@@ -257,11 +261,12 @@ start_daemon redis redis-server --port 0 --unixsocket "$redis_sock" \
 deadline=$(($(now) + startup_timeout))
 until [ "$(redis-cli -s "$redis_sock" ping 2>/dev/null)" = PONG ]; do
     alive "$(cat "$tmp/redis.pid")" || died redis "before answering PING"
-    [ "$(now)" -le "$deadline" ] || fail "redis: no PONG within ${startup_timeout}s"
+    [ "$(now)" -le "$deadline" ] ||
+        fail "redis: no PONG within ${startup_timeout}s"
     sleep 0.05
 done
 
-# ---- sandbox (HTTPS, no rate limit: the tests share it) ---------------------
+# ---- sandbox (HTTPS, no rate limit: the tests share it)
 
 start_daemon sandbox "$sandbox_bin" --listen 127.0.0.1:0 \
     --tls-cert "$tmp/certs/server.pem" --tls-key "$tmp/certs/server.key" \
@@ -280,7 +285,7 @@ start_daemon sandbox-wrongname "$sandbox_bin" --listen 127.0.0.1:0 \
 wait_listening sandbox-wrongname
 wrongname_port=$port
 
-# ---- proxies ------------------------------------------------------------------
+# ---- proxies
 # Each has its own redis_prefix, so what one caches never answers for
 # another (a lead cached by the main proxy would hide proxy-noca's 502).
 # rate_limit=0/min turns the shared budget off: the suite makes far more
@@ -309,14 +314,15 @@ HSP_PROXY_WRONGNAME_URL=$url
 
 # Nothing listens on the closed port: check, so a 502 means what we think.
 curl -s -o /dev/null --noproxy '*' --max-time 2 "http://127.0.0.1:$closed_port/"
-[ $? -eq 7 ] || fail "127.0.0.1:$closed_port accepts connections; set HSP_CLOSED_PORT to a closed port"
+[ $? -eq 7 ] || fail "127.0.0.1:$closed_port accepts connections;" \
+    "set HSP_CLOSED_PORT to a closed port"
 start_proxy proxy-down \
     -o "upstream=https://127.0.0.1:$closed_port" -o "upstream_ca_file=$ca" \
     -o upstream_timeout=1s -o workers=1 -o max_body=8k \
     -o redis_prefix=hsp-down -o rate_limit=0/min
 HSP_PROXY_DOWN_URL=$url
 
-# ---- tests ------------------------------------------------------------------
+# ---- tests
 
 HSP_SANDBOX_URL=$sandbox_url
 HSP_SANDBOX_CA=$ca
