@@ -12,15 +12,25 @@
 # distcheck) can go at once. HSP_KEEP_TMP=1 keeps that directory.
 #
 # Environment for the tests:
-#   HSP_PROXY_URL       main proxy: TLS to the sandbox, 1s upstream timeout
+#   HSP_PROXY_URL       main proxy: TLS to the sandbox with the private CA,
+#                       upstream_timeout 1s, 2 workers, max_body 8k, no
+#                       rate budget, Redis at HSP_REDIS_SOCK, default prefix
+#   HSP_PROXY_B_URL     a second instance like it (same Redis and prefix),
+#                       upstream_timeout 5s
+#   HSP_PROXY_SHORT_URL like it with ttl_not_found 1s, ttl_blocks 1m and no
+#                       stale_while_revalidate
+#   HSP_PROXY_R2_URL    like it on the Redis at HSP_REDIS2_SOCK, without
+#                       rate_limit_fallback
 #   HSP_PROXY_NOCA_URL  proxy without the private CA: TLS verification fails
-#   HSP_PROXY_DOWN_URL  proxy whose upstream port is closed
 #   HSP_PROXY_WRONGNAME_URL  proxy trusting the CA, whose upstream (a
 #                       second sandbox) shows a certificate for wrong.example
+#   HSP_PROXY_DOWN_URL  proxy whose upstream port is closed
 #   HSP_SANDBOX_URL     https://localhost:PORT
 #   HSP_SANDBOX_CA      the CA that signed the sandbox's certificate
 #   HSP_CERT_DIR        all certificates (certs.sh), wrong.pem included
 #   HSP_REDIS_SOCK      the Redis unix socket
+#   HSP_REDIS2_SOCK     a second Redis, which tests may SHUTDOWN and start
+#                       again (daemonized, pidfile $HSP_TMPDIR/redis2.pid)
 #   HSP_SEED_FILE       the sandbox's seed file
 #   HSP_TMPDIR          the run's directory: NAME.log and NAME.pid for each
 #                       daemon. A test that kills a daemon on purpose
@@ -28,7 +38,9 @@
 #                       not fail the run.
 #
 # To add a proxy with other settings, start it in the "proxies" section
-# below: `start_proxy NAME -o key=value...` sets $url, then export it.
+# below: `sandbox_proxy NAME -o key=value...` (the main proxy's settings,
+# overridden) or `start_proxy NAME -o key=value...` (the config file's)
+# sets $url; assign it to a new HSP_*_URL and add that to the export.
 set -u
 LC_ALL=C
 export LC_ALL
@@ -61,7 +73,7 @@ now() {
 
 # show_log NAME: prints the daemon's log with a header.
 show_log() {
-    echo "---- $1 log (pid $(cat "$tmp/$1.pid" 2>/dev/null)) ----" >&2
+    echo "---- $1 log ----" >&2
     cat "$tmp/$1.log" >&2 2>/dev/null
     echo "---- end of $1 log ----" >&2
 }
@@ -115,6 +127,23 @@ stop_daemon() {
     fi
 }
 
+# stop_redis2: stops the redis2 running now, if any, by its pidfile.
+stop_redis2() {
+    [ -r "$tmp/redis2.pid" ] || return
+    pid=$(cat "$tmp/redis2.pid")
+    alive "$pid" || return
+    kill -TERM "$pid" 2>/dev/null
+    deadline=$(($(now) + stop_timeout))
+    while alive "$pid" && [ "$(now)" -lt "$deadline" ]; do
+        sleep 0.05
+    done
+    if alive "$pid"; then
+        say "redis2 (pid $pid) still runs ${stop_timeout}s after SIGTERM"
+        kill -KILL "$pid" 2>/dev/null
+        status=1
+    fi
+}
+
 cleanup() {
     [ -n "$cleaned" ] && return
     cleaned=yes
@@ -123,10 +152,12 @@ cleanup() {
     for name in $daemons; do
         stop_daemon "$name"
     done
+    stop_redis2
     # Last, so a sanitizer report from a daemon reaches tests/run-test.sh.
     for name in $daemons; do
         show_log "$name"
     done
+    [ -r "$tmp/redis2.log" ] && show_log redis2
     if [ "${HSP_KEEP_TMP:-}" = 1 ]; then
         say "kept $tmp"
     else
@@ -250,6 +281,7 @@ base=${TMPDIR:-/tmp}
 tmp=$(mktemp -d "$base/hsp-it.XXXXXX") || { say "mktemp failed"; exit 99; }
 ca=$tmp/certs/ca.pem
 redis_sock=$tmp/redis.sock
+redis2_sock=$tmp/redis2.sock
 
 sh "$here/certs.sh" "$tmp/certs" || fail "certs.sh failed"
 
@@ -263,6 +295,21 @@ until [ "$(redis-cli -s "$redis_sock" ping 2>/dev/null)" = PONG ]; do
     alive "$(cat "$tmp/redis.pid")" || died redis "before answering PING"
     [ "$(now)" -le "$deadline" ] ||
         fail "redis: no PONG within ${startup_timeout}s"
+    sleep 0.05
+done
+
+# redis2: tests stop it (SHUTDOWN) and start it again themselves, the same
+# way, daemonized with its PID in $tmp/redis2.pid; cleanup stops whichever
+# instance runs then. It is not a child of this shell, so its exit status
+# is not checked.
+redis-server --port 0 --unixsocket "$redis2_sock" --unixsocketperm 700 \
+    --save '' --appendonly no --daemonize yes --pidfile "$tmp/redis2.pid" \
+    --logfile "$tmp/redis2.log" --dir "$tmp" ||
+    fail "redis2 did not start"
+deadline=$(($(now) + startup_timeout))
+until [ "$(redis-cli -s "$redis2_sock" ping 2>/dev/null)" = PONG ]; do
+    [ "$(now)" -le "$deadline" ] ||
+        fail "redis2: no PONG within ${startup_timeout}s"
     sleep 0.05
 done
 
@@ -286,16 +333,39 @@ wait_listening sandbox-wrongname
 wrongname_port=$port
 
 # ---- proxies
-# Each has its own redis_prefix, so what one caches never answers for
-# another (a lead cached by the main proxy would hide proxy-noca's 502).
 # rate_limit=0/min turns the shared budget off: the suite makes far more
-# than 60 upstream calls a minute with one token.
+# than 60 upstream calls a minute with one token. Proxies that must never
+# answer from a cache filled by another have their own redis_prefix.
 
-start_proxy proxy \
-    -o "upstream=$sandbox_url" -o "upstream_ca_file=$ca" \
-    -o upstream_timeout=1s -o workers=2 -o max_body=8k \
-    -o redis_prefix=hsp-main -o rate_limit=0/min
+# sandbox_proxy NAME [-o key=value]...: a proxy of the sandbox with the
+# settings most tests want; later -o options override these.
+sandbox_proxy() {
+    sname=$1
+    shift
+    start_proxy "$sname" \
+        -o "upstream=$sandbox_url" -o "upstream_ca_file=$ca" \
+        -o upstream_timeout=1s -o workers=1 -o max_body=8k \
+        -o rate_limit=0/min "$@"
+}
+
+sandbox_proxy proxy -o workers=2
 HSP_PROXY_URL=$url
+
+# A second instance on the same Redis (shared entries and invalidations);
+# its upstream_timeout outlasts a lookup the sandbox holds for 1.5 s.
+sandbox_proxy proxy-b -o upstream_timeout=5s
+HSP_PROXY_B_URL=$url
+
+# Short lifetimes, and blocks cached, for expiry and invalidation tests.
+sandbox_proxy proxy-short -o ttl_not_found=1s -o ttl_blocks=1m \
+    -o stale_while_revalidate=0s
+HSP_PROXY_SHORT_URL=$url
+
+# On redis2, which tests stop and start again; no fallback budget, so
+# failing open is visible as such.
+sandbox_proxy proxy-r2 -o "redis=unix://$redis2_sock" \
+    -o rate_limit_fallback=0/min
+HSP_PROXY_R2_URL=$url
 
 # Without upstream_ca_file the system trust store cannot verify the
 # sandbox's certificate.
@@ -306,20 +376,17 @@ start_proxy proxy-noca \
 HSP_PROXY_NOCA_URL=$url
 
 # The chain verifies, the host name does not.
-start_proxy proxy-wrongname \
-    -o "upstream=https://localhost:$wrongname_port" -o "upstream_ca_file=$ca" \
-    -o upstream_timeout=1s -o workers=1 -o max_body=8k \
-    -o redis_prefix=hsp-wrongname -o rate_limit=0/min
+sandbox_proxy proxy-wrongname \
+    -o "upstream=https://localhost:$wrongname_port" \
+    -o redis_prefix=hsp-wrongname
 HSP_PROXY_WRONGNAME_URL=$url
 
 # Nothing listens on the closed port: check, so a 502 means what we think.
 curl -s -o /dev/null --noproxy '*' --max-time 2 "http://127.0.0.1:$closed_port/"
 [ $? -eq 7 ] || fail "127.0.0.1:$closed_port accepts connections;" \
     "set HSP_CLOSED_PORT to a closed port"
-start_proxy proxy-down \
-    -o "upstream=https://127.0.0.1:$closed_port" -o "upstream_ca_file=$ca" \
-    -o upstream_timeout=1s -o workers=1 -o max_body=8k \
-    -o redis_prefix=hsp-down -o rate_limit=0/min
+sandbox_proxy proxy-down -o "upstream=https://127.0.0.1:$closed_port" \
+    -o redis_prefix=hsp-down
 HSP_PROXY_DOWN_URL=$url
 
 # ---- tests
@@ -329,10 +396,12 @@ HSP_SANDBOX_CA=$ca
 HSP_CERT_DIR=$tmp/certs
 HSP_REDIS_SOCK=$redis_sock
 HSP_SEED_FILE=$seed
+HSP_REDIS2_SOCK=$redis2_sock
 HSP_TMPDIR=$tmp
-export HSP_PROXY_URL HSP_PROXY_NOCA_URL HSP_PROXY_DOWN_URL \
-    HSP_PROXY_WRONGNAME_URL HSP_SANDBOX_URL \
-    HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK HSP_SEED_FILE HSP_TMPDIR
+export HSP_PROXY_URL HSP_PROXY_B_URL HSP_PROXY_SHORT_URL HSP_PROXY_R2_URL \
+    HSP_PROXY_NOCA_URL HSP_PROXY_WRONGNAME_URL HSP_PROXY_DOWN_URL \
+    HSP_SANDBOX_URL HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK \
+    HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR
 
 # --jobs 1: the tests share one sandbox and read its counters.
 "$test_bin" --jobs 1 --timeout 60 --verbose "$@"
