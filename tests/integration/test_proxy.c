@@ -19,7 +19,6 @@
 #include "config.h"
 #endif
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +41,9 @@
 enum { ALPHA, BRAVO, CHARLIE };
 
 /*
- * Seed leads (tenant, index in its "leads") by the test that owns them:
- * one test per lead wherever a cache entry or a change of the lead could
- * leak into another test.
+ * Seed leads (tenant, index in its "leads") by the test that owns them.
+ * fresh() already isolates tests; distinct leads also keep a test's
+ * concerns apart (a cached or changed lead of one never answers another).
  */
 #define LEAD_QUERY        ALPHA, 0
 #define LEAD_QUERY_CRM    ALPHA, 1
