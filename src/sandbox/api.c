@@ -59,6 +59,10 @@ struct api_call {
     struct evkeyvalq       query;   /* owned: decoded parameters */
     struct json_object    *body;    /* owned: API_UPDATE only */
     struct faults_plan     plan;
+    bool                   snapped; /* a read answered at arrival, held */
+    int                    snap_status;
+    struct json_object    *snap;    /* owned: the held answer, or NULL */
+    struct data_errors     snap_errs; /* the held errors when SNAP is NULL */
 };
 
 TAILQ_HEAD(api_calls, api_call);
@@ -322,6 +326,7 @@ api_call_free(struct api_call *call)
     }
     evhttp_clear_headers(&call->query);
     json_object_put(call->body);
+    json_object_put(call->snap);
     free(call->token);
     free(call->crm_id);
     free(call);
@@ -409,7 +414,14 @@ api_call_run(struct api_call *call)
         break;
     case FAULTS_NONE:
     case FAULTS_DROP_AFTER:
-        status = api_call_compute(call, &obj, &errs);
+        if (call->snapped) {
+            status = call->snap_status;
+            obj = call->snap;
+            call->snap = NULL;
+            errs = call->snap_errs;
+        } else {
+            status = api_call_compute(call, &obj, &errs);
+        }
         if (call->plan.action == FAULTS_DROP_AFTER) {
             api_drop(call->req);
             note = "fault=drop-after";
@@ -525,6 +537,27 @@ api_call_start(struct api *api, struct api_call *call,
         api_call_run(call);
         api_call_free(call);
         return 0;
+    }
+    /* A held read answers with the data as it was when it arrived, the
+     * way a real API reads then takes its time to reply: a write that
+     * lands meanwhile does not show in it. A held PATCH applies when its
+     * timer fires. */
+    if (call->route != API_UPDATE && (call->plan.action == FAULTS_NONE ||
+                                      call->plan.action == FAULTS_DROP_AFTER)) {
+        struct json_object *live = NULL;
+
+        call->snap_status = api_call_compute(call, &live, &call->snap_errs);
+        /* data.c lends the live lead: hold a copy, not the lead itself. */
+        if (live != NULL && json_object_deep_copy(live, &call->snap, NULL) != 0) {
+            call->snap = NULL;
+            call->snap_status = 500;
+            call->snap_errs.status = 500;
+            call->snap_errs.count = 1;
+            snprintf(call->snap_errs.msg[0], sizeof(call->snap_errs.msg[0]),
+                     "out of memory");
+        }
+        json_object_put(live);
+        call->snapped = true;
     }
     /* Delays and drops go through the loop: drops must not free the
      * connection from inside evhttp's callback. */

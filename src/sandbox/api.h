@@ -17,8 +17,8 @@
  *   6. rate limit of the token: 429 with Retry-After;
  *   7. faults: latency, jitter and the header delay are one timer on the
  *      loop; then a forced or drawn 5xx, a dropped connection, or the
- *      real answer (computed when the timer fires, so a held PATCH
- *      applies late).
+ *      real answer: a held read answers with the data as it was on
+ *      arrival, a held PATCH applies when the timer fires.
  */
 #ifndef HSP_API_H
 #define HSP_API_H
