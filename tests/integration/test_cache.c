@@ -824,3 +824,56 @@ Test(cache, redis_going_away_fails_no_request)
     }
     cr_expect_eq(hits, 2, "no hits within 8 s of Redis returning");
 }
+
+/* The pid of the Redis at HSP_REDIS2_SOCK, from its pidfile. */
+static pid_t
+redis2_pid(void)
+{
+    char  path[512];
+    FILE *f;
+    long  pid = 0;
+
+    snprintf(path, sizeof(path), "%s/redis2.pid", env("HSP_TMPDIR"));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    cr_assert_gt(pid, 1);
+    return (pid_t)pid;
+}
+
+Test(cache, a_hung_redis_costs_at_most_its_timeout)
+{
+    struct hresp r;
+    pid_t        pid;
+    int          i, failed = 0, slow = 0, hits = 0;
+
+    cr_assert_eq(hclient_sandbox_reset(), 0);
+    pid = redis2_pid();
+    /* A Redis that accepts and never answers: SIGSTOP. Each request then
+     * waits redis_timeout (100ms) at most, then goes upstream; after a
+     * few missed deadlines the proxy drops the connection and stops
+     * waiting at all until a reconnect answers. */
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    for (i = 0; i < 30; i++) {
+        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B18015550177",
+            ALPHA, NULL, &r);
+        failed += r.status != 200;
+        slow += r.elapsed_ms > 900;
+        hresp_free(&r);
+    }
+    kill(pid, SIGCONT);             /* before any assertion can abort */
+    cr_expect_eq(failed, 0, "%d requests failed with Redis hung", failed);
+    cr_expect_eq(slow, 0, "%d requests took over 900 ms", slow);
+    for (i = 0; i < 80 && hits < 2; i++) {
+        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B18015550177",
+            ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 200);
+        if (strcmp(hresp_header(&r, "X-Cache"), "HIT") == 0) {
+            hits++;
+        }
+        hresp_free(&r);
+        usleep(100 * 1000);
+    }
+    cr_expect_eq(hits, 2, "no hits within 8 s of Redis answering again");
+}
