@@ -103,7 +103,6 @@ struct req {
     bool                    may_store;  /* the answer may be stored */
     char                    epoch[PROXY_EPOCH_MAX]; /* seen by the lookup */
     char                    bgen[PROXY_EPOCH_MAX];
-    bool                    have_epoch;
     const char             *x_cache;    /* what the answer will say */
     const char             *fwd;        /* Cache-Status fwd= reason */
     const char             *detail;     /* Cache-Status detail=, or NULL */
@@ -470,6 +469,22 @@ req_check_phone(struct req *r)
     return true;
 }
 
+/*
+ * Redis is away or failed the lookup: go on without the cache (SPEC §8),
+ * as a miss whose answer is not stored, since no epoch was read.
+ */
+static enum req_state
+req_without_cache(struct req *r)
+{
+    if (r->dir.only_if_cached) {
+        req_error(r, 504, "no cached response");
+        return REQ_DONE;
+    }
+    r->may_store = false;
+    r->detail = "store-unavailable";
+    return req_forward(r);
+}
+
 /* Starts the lookup of R's entry (and epoch). Returns the next state. */
 static enum req_state
 req_lookup(struct req *r)
@@ -492,14 +507,7 @@ req_lookup(struct req *r)
     if (r->op != NULL) {
         return REQ_LOOKUP;
     }
-    /* Redis is away: go on without the cache (SPEC §8). */
-    if (r->dir.only_if_cached) {
-        req_error(r, 504, "no cached response");
-        return REQ_DONE;
-    }
-    r->may_store = false;
-    r->detail = "store-unavailable";
-    return req_forward(r);
+    return req_without_cache(r);
 }
 
 /* RECV for the GET routes: phone, key, directives; lookup or forward. */
@@ -657,16 +665,8 @@ req_on_lookup(struct req *r, const redisReply *reply)
         reply->elements != 3 ||
         !req_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) ||
         !req_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen))) {
-        /* Redis failed or was slow: a miss that will not be stored. */
-        if (r->dir.only_if_cached) {
-            req_error(r, 504, "no cached response");
-            return REQ_DONE;
-        }
-        r->may_store = false;
-        r->detail = "store-unavailable";
-        return req_forward(r);
+        return req_without_cache(r);  /* Redis failed or was slow */
     }
-    r->have_epoch = true;
     if (reply->element[0]->type == REDIS_REPLY_STRING &&
         cache_entry_decode(reply->element[0]->str, reply->element[0]->len,
                            &e) == 0) {
