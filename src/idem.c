@@ -268,7 +268,7 @@ idem_canonical(const char *body, size_t len, char **out, size_t *outlen,
     *out = NULL;
     *outlen = 0;
     if (len == 0) {
-        *out = strdup("");
+        *out = calloc(1, 1);        /* "" */
         if (*out == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
