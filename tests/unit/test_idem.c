@@ -1,6 +1,7 @@
 /* test_idem.c - Idempotency-Key syntax, canonical bodies, fingerprints. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,7 +177,8 @@ Test(idem, canonical_table)
     for (i = 0; i < sizeof(canon_cases) / sizeof(canon_cases[0]); i++) {
         const struct canon_case *c = &canon_cases[i];
         char                     err[128] = "";
-        char                    *out = (char *)"unset";
+        static char              unset[] = "unset";
+        char                    *out = unset; /* must become NULL on -1 */
         size_t                   outlen = 99;
         int                      rc;
 
