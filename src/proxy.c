@@ -440,6 +440,38 @@ req_deliver(struct req *r, bool stored)
     r->client = NULL;
 }
 
+/* Answers R with the local error for a failed upstream call (SPEC §7). */
+static void
+req_upstream_error(struct req *r, enum upstream_error err)
+{
+    switch (err) {
+    case UPSTREAM_ETIMEOUT:
+        req_error(r, 504, "upstream timeout");
+        break;
+    case UPSTREAM_ETLS:
+        req_error(r, 502, "upstream TLS verification failed");
+        break;
+    case UPSTREAM_EPROTO:
+        req_error(r, 502, "invalid upstream response");
+        break;
+    case UPSTREAM_OK:
+    case UPSTREAM_EUNREACHABLE:
+        req_error(r, 502, "upstream unreachable");
+        break;
+    }
+}
+
+/* Answers R from what FETCH left: the upstream's answer, or its error. */
+static void
+req_answer_held(struct req *r)
+{
+    if (r->uerr != UPSTREAM_OK) {
+        req_upstream_error(r, r->uerr);
+    } else {
+        req_deliver(r, false);
+    }
+}
+
 /* ---- RECV --------------------------------------------------------------- */
 
 /* Checks the phone of a GET route; answers R and returns false if bad. */
@@ -833,7 +865,7 @@ req_write(struct req *r, bool through)
         log_warn("proxy: request %s: redis unavailable; the cached lead "
                  "could not be %s", r->request_id,
                  through ? "written through" : "dropped");
-        req_deliver(r, false);
+        req_answer_held(r);
         return REQ_DONE;
     }
     return REQ_WRITE;
@@ -850,7 +882,6 @@ req_on_fetch(struct req *r, const struct req_upstream_result *res)
         if (r->is_update) {
             /* The PATCH may have reached the upstream: forget the lead,
              * then say what happened. */
-            r->status = res->err == UPSTREAM_ETIMEOUT ? 504 : 502;
             return req_write(r, false);
         }
         goto fail;
@@ -874,20 +905,7 @@ req_on_fetch(struct req *r, const struct req_upstream_result *res)
     return REQ_DONE;
 
 fail:
-    switch (res->err) {
-    case UPSTREAM_ETIMEOUT:
-        req_error(r, 504, "upstream timeout");
-        break;
-    case UPSTREAM_ETLS:
-        req_error(r, 502, "upstream TLS verification failed");
-        break;
-    case UPSTREAM_EPROTO:
-        req_error(r, 502, "invalid upstream response");
-        break;
-    default:
-        req_error(r, 502, "upstream unreachable");
-        break;
-    }
+    req_upstream_error(r, res->err);
     return REQ_DONE;
 }
 
@@ -900,13 +918,7 @@ req_on_written(struct req *r, const redisReply *reply)
         log_warn("proxy: request %s: the cached lead could not be updated",
                  r->request_id);
     }
-    if (r->uerr != UPSTREAM_OK) {
-        req_error(r, r->uerr == UPSTREAM_ETIMEOUT ? 504 : 502,
-                  r->uerr == UPSTREAM_ETIMEOUT ? "upstream timeout"
-                                               : "upstream unreachable");
-        return REQ_DONE;
-    }
-    req_deliver(r, false);
+    req_answer_held(r);
     return REQ_DONE;
 }
 
@@ -940,9 +952,8 @@ req_abort(struct req *r)
         store_cancel(r->op);
         r->op = NULL;
     }
-    if (r->state == REQ_STORE || (r->state == REQ_WRITE &&
-                                  r->uerr == UPSTREAM_OK)) {
-        req_deliver(r, false);      /* the answer is here: give it */
+    if (r->state == REQ_STORE || r->state == REQ_WRITE) {
+        req_answer_held(r);         /* the answer is here: give it */
     } else {
         req_error(r, 503, "shutting down");
     }
