@@ -47,12 +47,27 @@ respond_common(struct evkeyvalq *out, const char *request_id,
     }
 }
 
+/* Sends STATUS with the LEN bytes at DATA as the body. */
+static void
+respond_send(struct evhttp_request *client, int status, const void *data,
+             size_t len)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (body != NULL) {
+        evbuffer_add(body, data, len);
+    }
+    evhttp_send_reply(client, status, http_reason(status), body);
+    if (body != NULL) {
+        evbuffer_free(body);
+    }
+}
+
 void
 respond_error(struct evhttp_request *client, const char *request_id,
               int status, const char *const *msgs, size_t n, const char *allow)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
-    struct evbuffer  *body;
     char              buf[RESPOND_ERROR_MAX];
     int               len;
 
@@ -68,14 +83,7 @@ respond_error(struct evhttp_request *client, const char *request_id,
         evhttp_add_header(out, "Allow", allow);
     }
     respond_common(out, request_id, NULL);
-    body = evbuffer_new();
-    if (body != NULL) {
-        evbuffer_add(body, buf, (size_t)len);
-    }
-    evhttp_send_reply(client, status, http_reason(status), body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
+    respond_send(client, status, buf, (size_t)len);
 }
 
 void
@@ -105,7 +113,6 @@ respond_entry(struct evhttp_request *client, const char *request_id,
               const struct cache_entry *e, const struct respond_cache *cache)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
-    struct evbuffer  *body = evbuffer_new();
     char              ctype[CACHE_CTYPE_MAX + 1];
 
     if (e->ctype_len > 0) {
@@ -113,13 +120,7 @@ respond_entry(struct evhttp_request *client, const char *request_id,
         evhttp_add_header(out, "Content-Type", ctype);
     }
     respond_common(out, request_id, cache);
-    if (body != NULL) {
-        evbuffer_add(body, e->body, e->body_len);
-    }
-    evhttp_send_reply(client, e->status, http_reason(e->status), body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
+    respond_send(client, e->status, e->body, e->body_len);
 }
 
 void
@@ -127,16 +128,9 @@ respond_json(struct evhttp_request *client, const char *request_id,
              int status, const char *json)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
-    struct evbuffer  *body = evbuffer_new();
 
     evhttp_add_header(out, "Content-Type", "application/json");
     evhttp_add_header(out, "Cache-Control", "no-store");
     respond_common(out, request_id, NULL);
-    if (body != NULL) {
-        evbuffer_add(body, json, strlen(json));
-    }
-    evhttp_send_reply(client, status, http_reason(status), body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
+    respond_send(client, status, json, strlen(json));
 }

@@ -85,14 +85,14 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 
 /* ---- answers ---- */
 
-void
-api_send_json(struct evhttp_request *req, int status, struct json_object *obj)
+/* Sends STATUS with the LEN bytes at S as a JSON body (500 if S is NULL
+ * or memory runs out). */
+static void
+api_send_bytes(struct evhttp_request *req, int status, const char *s,
+               size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
-    const char      *s;
-    size_t           len;
 
-    s = json_compact(obj, &len);
     if (buf == NULL || s == NULL || evbuffer_add(buf, s, len) != 0) {
         if (buf != NULL) {
             evbuffer_free(buf);     /* not NULL-safe */
@@ -107,29 +107,27 @@ api_send_json(struct evhttp_request *req, int status, struct json_object *obj)
 }
 
 void
+api_send_json(struct evhttp_request *req, int status, struct json_object *obj)
+{
+    const char *s;
+    size_t      len = 0;
+
+    s = json_compact(obj, &len);
+    api_send_bytes(req, status, s, len);
+}
+
+void
 api_send_error(struct evhttp_request *req, int status,
                const char *const *msgs, size_t n)
 {
-    char             body[API_BODY_MAX];
-    int              len;
-    struct evbuffer *buf;
+    char body[API_BODY_MAX];
+    int  len;
 
     len = http_error_body(body, sizeof(body), status, msgs, n);
     if (len < 0) {
         len = http_error_body(body, sizeof(body), status, NULL, 0);
     }
-    buf = evbuffer_new();
-    if (buf == NULL || evbuffer_add(buf, body, (size_t)len) != 0) {
-        if (buf != NULL) {
-            evbuffer_free(buf);
-        }
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      API_CONTENT_TYPE);
-    evhttp_send_reply(req, status, http_reason(status), buf);
-    evbuffer_free(buf);
+    api_send_bytes(req, status, body, (size_t)len);
 }
 
 static void
