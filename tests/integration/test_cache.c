@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hfixture.h"
 
 #define API        "/api/v1/appointment/s2s"
 #define ALPHA      "hs_test_tenant_alpha_0001"
@@ -35,38 +36,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static const char *
-env(const char *name)
-{
-    const char *v = getenv(name);
-
-    cr_assert_not_null(v, "%s is not set: run through run.sh", name);
-    return v;
-}
-
-static redisContext *
-redis_at(const char *sock_env)
-{
-    redisContext *c = redisConnectUnix(env(sock_env));
-
-    cr_assert(c != NULL && c->err == 0, "cannot reach redis at %s",
-              env(sock_env));
-    return c;
-}
-
-/* An empty Redis and a freshly seeded sandbox with its counters at 0. */
-static void
-fresh(void)
-{
-    redisContext *c = redis_at("HSP_REDIS_SOCK");
-    redisReply   *r = redisCommand(c, "FLUSHALL");
-
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
-    freeReplyObject(r);
-    redisFree(c);
-    cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
-}
-
 /* Sets the sandbox's own per-token limit (0: off) and clears its windows. */
 static void
 sandbox_rate_limit(int per_min)
@@ -76,7 +45,7 @@ sandbox_rate_limit(int per_min)
     char         body[64];
 
     snprintf(body, sizeof(body), "{\"rate_limit\":%d}", per_min);
-    cr_assert_eq(hclient_request(env("HSP_SANDBOX_URL"), "POST",
+    cr_assert_eq(hclient_request(hfixture_env("HSP_SANDBOX_URL"), "POST",
                                  "/__sandbox/config", headers, body,
                                  strlen(body), &r),
                  0);
@@ -101,8 +70,8 @@ get(const char *url_env, const char *path, const char *token,
     if (extra != NULL) {
         headers[n++] = extra;
     }
-    cr_assert_eq(hclient_request(env(url_env), "GET", path, headers, NULL, 0,
-                                 out),
+    cr_assert_eq(hclient_request(hfixture_env(url_env), "GET", path, headers,
+                                 NULL, 0, out),
                  0, "GET %s: %s", path, out->error);
 }
 
@@ -115,8 +84,9 @@ patch(const char *url_env, const char *token, const char *body,
                                NULL };
 
     snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-    cr_assert_eq(hclient_request(env(url_env), "PATCH", API "/phone/update",
-                                 headers, body, strlen(body), out),
+    cr_assert_eq(hclient_request(hfixture_env(url_env), "PATCH",
+                                 API "/phone/update", headers, body,
+                                 strlen(body), out),
                  0, "PATCH: %s", out->error);
 }
 
@@ -153,7 +123,7 @@ Test(cache, miss_then_hit_with_one_upstream_request)
 {
     struct hresp a, b;
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &a);
     cr_assert_eq(a.status, 200);
     expect_cache(&a, "MISS", "fwd=miss; stored");
@@ -179,7 +149,7 @@ Test(cache, every_phone_spelling_shares_one_entry)
     };
     size_t i;
 
-    fresh();
+    hfixture_fresh();
     for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
         struct hresp r;
         char         path[128];
@@ -200,7 +170,7 @@ Test(cache, tenants_never_see_each_other)
     char         alpha[64], bravo[64];
     int          round;
 
-    fresh();
+    hfixture_fresh();
     for (round = 0; round < 2; round++) {
         get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL,
             &r);
@@ -233,7 +203,7 @@ Test(cache, no_token_or_phone_in_redis_in_the_clear)
     struct hresp  r;
     size_t        i, j;
 
-    fresh();
+    hfixture_fresh();
     for (i = 0; i < 3; i++) {
         char path[128];
 
@@ -254,7 +224,7 @@ Test(cache, no_token_or_phone_in_redis_in_the_clear)
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
 
-    c = redis_at("HSP_REDIS_SOCK");
+    c = hfixture_redis("HSP_REDIS_SOCK");
     keys = redisCommand(c, "KEYS *");
     cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
     cr_expect_gt(keys->elements, 4, "the requests above stored entries");
@@ -288,7 +258,7 @@ Test(cache, not_found_is_cached_and_expires)
 {
     struct hresp r;
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
         &r);
     cr_expect_eq(r.status, 404);
@@ -314,7 +284,7 @@ Test(cache, errors_are_never_cached)
     struct hresp r;
     int          i;
 
-    fresh();
+    hfixture_fresh();
     for (i = 0; i < 2; i++) {       /* 401: an unknown token */
         get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, "hs_nobody",
             NULL, &r);
@@ -357,7 +327,7 @@ Test(cache, dispositions_are_cached_per_tenant)
 {
     struct hresp a1, a2, b1;
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a1);
     get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a2);
     get("HSP_PROXY_URL", API "/phone/query/dispositions", BRAVO, NULL, &b1);
@@ -378,7 +348,7 @@ Test(cache, blocks_bypass_by_default_and_cache_when_configured)
     struct hresp r;
     int          i;
 
-    fresh();
+    hfixture_fresh();
     for (i = 0; i < 2; i++) {       /* main proxy: ttl_blocks = 0 */
         get("HSP_PROXY_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
             NULL, &r);
@@ -420,7 +390,7 @@ Test(cache, patch_writes_through)
     struct hresp r;
     char         name[64];
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
@@ -452,7 +422,7 @@ Test(cache, patch_drops_variants_and_blocks)
 {
     struct hresp r;
 
-    fresh();
+    hfixture_fresh();
     /* the lead's crmSettingsId variant, its blocks, another lead's blocks */
     get("HSP_PROXY_SHORT_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
         ALPHA, NULL, &r);
@@ -513,7 +483,7 @@ Test(cache, failed_patch_drops_the_lead)
 {
     struct hresp r;
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
@@ -571,7 +541,7 @@ Test(cache, invalid_requests_are_refused_locally)
     };
     size_t i;
 
-    fresh();
+    hfixture_fresh();
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct hresp        r;
         struct json_object *root, *status, *msgs;
@@ -628,7 +598,7 @@ Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
     pthread_t          t;
     char               name[64];
 
-    fresh();
+    hfixture_fresh();
     /* B's lookup reaches the sandbox and is held there for 1.5 s with the
      * lead as it was; meanwhile a PATCH goes through the other instance. */
     cr_assert_eq(pthread_create(&t, NULL, held_lookup_run, &held), 0);
@@ -664,7 +634,7 @@ Test(cache, request_directives)
 {
     struct hresp r;
 
-    fresh();
+    hfixture_fresh();
     /* only-if-cached with nothing stored: 504, and nothing upstream */
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
         "Cache-Control: only-if-cached", &r);
@@ -722,7 +692,7 @@ Test(cache, two_instances_share_entries_and_invalidations)
     struct hresp r;
     char         name[64];
 
-    fresh();
+    hfixture_fresh();
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
@@ -743,45 +713,6 @@ Test(cache, two_instances_share_entries_and_invalidations)
 
 /* ---- Redis faults (SPEC §8), on a Redis of their own -------------------- */
 
-static void
-redis2_start(void)
-{
-    char  pidfile[512], cmd[1400];
-    int   i;
-
-    snprintf(pidfile, sizeof(pidfile), "%s/redis2.pid", env("HSP_TMPDIR"));
-    snprintf(cmd, sizeof(cmd),
-             "redis-server --port 0 --unixsocket '%s' --save '' "
-             "--appendonly no --daemonize yes --pidfile '%s' "
-             "--logfile '%s/redis2.log'",
-             env("HSP_REDIS2_SOCK"), pidfile, env("HSP_TMPDIR"));
-    cr_assert_eq(system(cmd), 0, "cannot start redis-server");
-    for (i = 0; i < 100; i++) {
-        redisContext *c = redisConnectUnix(env("HSP_REDIS2_SOCK"));
-        bool          up = c != NULL && c->err == 0;
-
-        redisFree(c);
-        if (up) {
-            return;
-        }
-        usleep(50 * 1000);
-    }
-    cr_assert_fail("redis-server did not come back");
-}
-
-static void
-redis2_stop(void)
-{
-    redisContext *c = redis_at("HSP_REDIS2_SOCK");
-    redisReply   *r = redisCommand(c, "SHUTDOWN NOSAVE");
-
-    /* SHUTDOWN answers nothing when it works: the connection just ends. */
-    if (r != NULL) {
-        freeReplyObject(r);
-    }
-    redisFree(c);
-}
-
 Test(cache, redis_going_away_fails_no_request)
 {
     struct hresp r;
@@ -792,10 +723,10 @@ Test(cache, redis_going_away_fails_no_request)
         char path[128];
 
         if (i == 40) {
-            redis2_stop();
+            hfixture_redis2_stop();
         }
         if (i == 80) {
-            redis2_start();
+            hfixture_redis2_start();
         }
         if (i >= 40 && i < 80) {
             usleep(25 * 1000);      /* Redis stays away about a second */
@@ -833,7 +764,7 @@ redis2_pid(void)
     FILE *f;
     long  pid = 0;
 
-    snprintf(path, sizeof(path), "%s/redis2.pid", env("HSP_TMPDIR"));
+    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
     f = fopen(path, "r");
     cr_assert_not_null(f, "no %s", path);
     cr_assert_eq(fscanf(f, "%ld", &pid), 1);

@@ -1,0 +1,119 @@
+/*
+ * hfixture.c - fixtures shared by the integration suites (see hfixture.h).
+ */
+#include "config.h"
+
+#include "hfixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+
+#include "hclient.h"
+
+#define HFIXTURE_POLL_MS      50
+#define HFIXTURE_IDLE_POLLS   200   /* 10 s for held requests to finish */
+#define HFIXTURE_REDIS_POLLS  100   /* 5 s for redis2 to come back */
+
+static void
+pause_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+const char *
+hfixture_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    cr_assert(v != NULL && *v != '\0',
+              "%s is not set: run the tests through tests/integration/run.sh",
+              name);
+    return v;
+}
+
+struct redisContext *
+hfixture_redis(const char *sock_env)
+{
+    redisContext *c = redisConnectUnix(hfixture_env(sock_env));
+
+    cr_assert(c != NULL && c->err == 0, "cannot reach redis at %s: %s",
+              hfixture_env(sock_env), c != NULL ? c->errstr : "no memory");
+    return c;
+}
+
+void
+hfixture_fresh(void)
+{
+    static const char *const no_faults =
+        "{\"latency_ms\":0,\"fail_rate\":0,\"drop_rate\":0,"
+        "\"rate_limit\":0}";
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *r = redisCommand(c, "FLUSHALL");
+    int           i;
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
+    freeReplyObject(r);
+    redisFree(c);
+    cr_assert_eq(hclient_sandbox_config(no_faults), 0,
+                 "cannot reset the sandbox's config");
+    for (i = 0; hclient_sandbox_count("held") != 0; i++) {
+        cr_assert_lt(i, HFIXTURE_IDLE_POLLS,
+                     "the sandbox still holds a delayed request after %d ms",
+                     HFIXTURE_IDLE_POLLS * HFIXTURE_POLL_MS);
+        pause_ms(HFIXTURE_POLL_MS);
+    }
+    cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
+}
+
+void
+hfixture_redis2_start(void)
+{
+    char pidfile[512], cmd[1400];
+    int  i;
+
+    snprintf(pidfile, sizeof(pidfile), "%s/redis2.pid",
+             hfixture_env("HSP_TMPDIR"));
+    snprintf(cmd, sizeof(cmd),
+             "redis-server --port 0 --unixsocket '%s' --unixsocketperm 700 "
+             "--save '' --appendonly no --daemonize yes --pidfile '%s' "
+             "--logfile '%s/redis2.log' --dir '%s'",
+             hfixture_env("HSP_REDIS2_SOCK"), pidfile,
+             hfixture_env("HSP_TMPDIR"), hfixture_env("HSP_TMPDIR"));
+    cr_assert_eq(system(cmd), 0, "cannot start redis-server");
+    for (i = 0; i < HFIXTURE_REDIS_POLLS; i++) {
+        if (hfixture_redis2_up()) {
+            return;
+        }
+        pause_ms(HFIXTURE_POLL_MS);
+    }
+    cr_assert_fail("redis-server did not come back");
+}
+
+void
+hfixture_redis2_stop(void)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS2_SOCK");
+    redisReply   *r = redisCommand(c, "SHUTDOWN NOSAVE");
+
+    /* SHUTDOWN answers nothing when it works: the connection just ends. */
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+bool
+hfixture_redis2_up(void)
+{
+    redisContext *c = redisConnectUnix(hfixture_env("HSP_REDIS2_SOCK"));
+    bool          up = c != NULL && c->err == 0;
+
+    redisFree(c);
+    return up;
+}

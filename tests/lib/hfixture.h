@@ -1,0 +1,50 @@
+/*
+ * hfixture.h - fixtures shared by the integration suites: the harness's
+ * environment (tests/integration/run.sh), the run's Redis, a fresh start
+ * for each test, and the second Redis that tests stop and start again.
+ * Test-only. Every call asserts with criterion, so a broken fixture ends
+ * the test that asked for it.
+ */
+#ifndef HSP_HFIXTURE_H
+#define HSP_HFIXTURE_H
+
+#include <stdbool.h>
+
+struct redisContext;
+
+/*
+ * The value of the environment variable NAME, asserted set and not
+ * empty. Borrowed from the environment.
+ */
+const char *hfixture_env(const char *name);
+
+/*
+ * A connection to the Redis whose unix socket is in the environment
+ * variable SOCK_ENV ("HSP_REDIS_SOCK", "HSP_REDIS2_SOCK"), asserted
+ * reachable. The caller frees it with redisFree.
+ */
+struct redisContext *hfixture_redis(const char *sock_env);
+
+/*
+ * A fresh start: the run's Redis emptied (FLUSHALL), and the sandbox back
+ * to its seed with its counters at zero, no injected latency, faults or
+ * rate limit, and no request still held from an earlier test (waits,
+ * bounded, for held requests to finish before the reset, so none of
+ * them lands in the next test's data).
+ */
+void hfixture_fresh(void);
+
+/*
+ * Starts the Redis at $HSP_REDIS2_SOCK again, daemonized the way run.sh
+ * starts it (pidfile $HSP_TMPDIR/redis2.pid), and waits (bounded) until
+ * it answers.
+ */
+void hfixture_redis2_start(void);
+
+/* Stops the Redis at $HSP_REDIS2_SOCK (SHUTDOWN NOSAVE). */
+void hfixture_redis2_stop(void);
+
+/* Whether the Redis at $HSP_REDIS2_SOCK accepts a connection now. */
+bool hfixture_redis2_up(void);
+
+#endif /* HSP_HFIXTURE_H */
