@@ -32,10 +32,17 @@
 #   HSP_REDIS2_SOCK     a second Redis, which tests may SHUTDOWN and start
 #                       again (daemonized, pidfile $HSP_TMPDIR/redis2.pid)
 #   HSP_SEED_FILE       the sandbox's seed file
+#   HSP_PROXY_BIN       the heavyset-proxy program and the config file the
+#   HSP_PROXY_CONF      harness starts it with, for tests that start (and
+#                       restart or kill) proxies of their own
+#                       (tests/lib/hproc.h); HSP_PROXY_BIN may also be set
+#                       before the run, to test another build
 #   HSP_TMPDIR          the run's directory: NAME.log and NAME.pid for each
 #                       daemon. A test that kills a daemon on purpose
 #                       creates NAME.killed there, so its exit status does
-#                       not fail the run.
+#                       not fail the run. Proxies that tests start log to
+#                       NAME.log there too; the tests stop them, and every
+#                       log is shown at the end of the run.
 #
 # To add a proxy with other settings, start it in the "proxies" section
 # below: `sandbox_proxy NAME -o key=value...` (the main proxy's settings,
@@ -158,6 +165,15 @@ cleanup() {
         show_log "$name"
     done
     [ -r "$tmp/redis2.log" ] && show_log redis2
+    # Logs of the proxies that tests started (tests/lib/hproc.c).
+    for log in "$tmp"/*.log; do
+        [ -r "$log" ] || continue
+        name=$(basename "$log" .log)
+        case " $daemons redis2 " in
+        *" $name "*) ;;
+        *) show_log "$name" ;;
+        esac
+    done
     if [ "${HSP_KEEP_TMP:-}" = 1 ]; then
         say "kept $tmp"
     else
@@ -398,10 +414,12 @@ HSP_REDIS_SOCK=$redis_sock
 HSP_SEED_FILE=$seed
 HSP_REDIS2_SOCK=$redis2_sock
 HSP_TMPDIR=$tmp
+HSP_PROXY_BIN=$proxy_bin
+HSP_PROXY_CONF=$proxy_conf
 export HSP_PROXY_URL HSP_PROXY_B_URL HSP_PROXY_SHORT_URL HSP_PROXY_R2_URL \
     HSP_PROXY_NOCA_URL HSP_PROXY_WRONGNAME_URL HSP_PROXY_DOWN_URL \
     HSP_SANDBOX_URL HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK \
-    HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR
+    HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR HSP_PROXY_BIN HSP_PROXY_CONF
 
 # --jobs 1: the tests share one sandbox and read its counters.
 "$test_bin" --jobs 1 --timeout 60 --verbose "$@"
