@@ -1,0 +1,931 @@
+/*
+ * test_idem.c - Idempotency-Key on PATCH /phone/update end to end (SPEC
+ * §5, §7): real proxies, a real redis-server and the sandbox over TLS,
+ * counting the PATCHes that reach the sandbox. Started by
+ * tests/integration/run.sh; the tests that restart, kill or reconfigure
+ * a proxy start their own (tests/lib/hproc.h).
+ *
+ * Every test starts from an empty Redis and a freshly seeded sandbox, so
+ * tests run one at a time (--jobs 1). The suite's .fini stops any proxy a
+ * failed assertion left running and brings redis2 back if a test stopped
+ * it.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "hclient.h"
+#include "hfixture.h"
+#include "hproc.h"
+
+#define API        "/api/v1/appointment/s2s"
+#define UPDATE     API "/phone/update"
+#define ALPHA      "hs_test_tenant_alpha_0001"
+#define BRAVO      "hs_test_tenant_bravo_0002"
+#define PHONE      "+18015551234"       /* in alpha and bravo, other data */
+#define QPHONE     "%2B18015551234"
+#define MISSING    "+18015559999"       /* in no tenant */
+
+#define BODY(fields) "{\"phone\":\"" PHONE "\"," fields "}"
+
+#define MSG_KEY_SYNTAX \
+    "Idempotency-Key must be 1 to 255 visible ASCII characters"
+#define MSG_KEY_REQUIRED  "Idempotency-Key header is required"
+#define MSG_KEY_REUSED    "Idempotency-Key was used with a different request"
+#define MSG_IN_FLIGHT     "a request with this Idempotency-Key is in flight"
+#define REPLAY_STATUS     "heavyset-proxy; hit; detail=idempotent-replay"
+#define UNPROTECTED \
+    "heavyset_idempotency_total{result=\"unprotected\"}"
+
+#define POLL_MS    20
+#define LEASE_MS   2200     /* main proxy: 1s + 2 x 100ms + 1s (SPEC §5) */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* The sandbox's counter NAME, asserted readable. */
+static long
+count(const char *name)
+{
+    long n = hclient_sandbox_count(name);
+
+    cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
+    return n;
+}
+
+/*
+ * PATCHes BODY to the proxy at BASE (a URL) with TOKEN (none when NULL),
+ * the Idempotency-Key KEY (none when NULL; sent as given, so a quoted
+ * form stays quoted) and one more header line EXTRA (or NULL).
+ */
+static void
+patch_to(const char *base, const char *path, const char *token,
+         const char *key, const char *extra, const char *body,
+         struct hresp *out)
+{
+    char        tok[128], idem[600];
+    const char *headers[5] = { "Content-Type: application/json", NULL };
+    size_t      n = 1;
+
+    if (token != NULL) {
+        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
+        headers[n++] = tok;
+    }
+    if (key != NULL) {
+        snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+        headers[n++] = idem;
+    }
+    if (extra != NULL) {
+        headers[n++] = extra;
+    }
+    cr_assert_eq(hclient_request(base, "PATCH", path, headers, body,
+                                 strlen(body), out),
+                 0, "PATCH %s: %s", base, out->error);
+}
+
+/* PATCH /phone/update on the proxy whose URL is in URL_ENV. */
+static void
+patch(const char *url_env, const char *token, const char *key,
+      const char *extra, const char *body, struct hresp *out)
+{
+    patch_to(hfixture_env(url_env), UPDATE, token, key, extra, body, out);
+}
+
+/* Header NAME of R, or "(none)": for messages and string compares. */
+static const char *
+hdr(const struct hresp *r, const char *name)
+{
+    const char *v = hresp_header(r, name);
+
+    return v != NULL ? v : "(none)";
+}
+
+/* Whether media type A is B, parameters aside. */
+static bool
+media_type_is(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+
+    return a != NULL && strncasecmp(a, b, n) == 0 &&
+           (a[n] == '\0' || a[n] == ';' || a[n] == ' ');
+}
+
+/* The string member KEY of R's JSON body, copied into OUT. */
+static void
+body_string(const struct hresp *r, const char *key, char *out, size_t cap)
+{
+    struct json_object *root = hresp_json(r), *v;
+
+    cr_assert_not_null(root, "body is not JSON: %s", r->body);
+    cr_assert(json_object_object_get_ex(root, key, &v) &&
+                  json_object_is_type(v, json_type_string),
+              "no string %s in %s", key, r->body);
+    snprintf(out, cap, "%s", json_object_get_string(v));
+    json_object_put(root);
+}
+
+/*
+ * R is an error the proxy made itself (SPEC §7): STATUS, Content-Type
+ * application/json, the body {"statusCode":STATUS,"message":[MESSAGE],
+ * "error":REASON}, and neither Cache-Status nor Idempotent-Replayed.
+ */
+static void
+expect_local_error(const struct hresp *r, int status, const char *message,
+                   const char *reason)
+{
+    struct json_object *root, *v, *m;
+
+    cr_assert_eq(r->status, status, "status %d, want %d: %s", r->status,
+                 status, r->body);
+    cr_expect(media_type_is(hresp_header(r, "Content-Type"),
+                            "application/json"),
+              "Content-Type %s", hresp_header(r, "Content-Type"));
+    cr_expect_null(hresp_header(r, "Cache-Status"),
+                   "a local error carries Cache-Status: %s",
+                   hresp_header(r, "Cache-Status"));
+    cr_expect_null(hresp_header(r, "Idempotent-Replayed"));
+    root = hresp_json(r);
+    cr_assert_not_null(root, "body is not JSON: %s", r->body);
+    cr_expect(json_object_object_get_ex(root, "statusCode", &v) &&
+                  json_object_is_type(v, json_type_int) &&
+                  json_object_get_int(v) == status,
+              "statusCode in %s", r->body);
+    cr_expect(json_object_object_get_ex(root, "message", &v) &&
+                  json_object_is_type(v, json_type_array) &&
+                  json_object_array_length(v) == 1 &&
+                  (m = json_object_array_get_idx(v, 0)) != NULL &&
+                  json_object_is_type(m, json_type_string) &&
+                  strcmp(json_object_get_string(m), message) == 0,
+              "message is not [\"%s\"] in %s", message, r->body);
+    cr_expect(json_object_object_get_ex(root, "error", &v) &&
+                  json_object_is_type(v, json_type_string) &&
+                  strcmp(json_object_get_string(v), reason) == 0,
+              "error is not \"%s\" in %s", reason, r->body);
+    cr_expect_eq(json_object_object_length(root), 3, "extra members in %s",
+                 r->body);
+    json_object_put(root);
+}
+
+/* R was forwarded (not a replay) and the upstream answered STATUS. */
+static void
+expect_forwarded(const struct hresp *r, int status)
+{
+    cr_assert_eq(r->status, status, "status %d, want %d: %s", r->status,
+                 status, r->body);
+    cr_expect_null(hresp_header(r, "Idempotent-Replayed"),
+                   "a forwarded answer says Idempotent-Replayed: %s",
+                   hresp_header(r, "Idempotent-Replayed"));
+    cr_expect(hresp_header(r, "X-Cache") == NULL ||
+                  strcmp(hresp_header(r, "X-Cache"), "REPLAY") != 0,
+              "a forwarded answer says X-Cache: REPLAY");
+}
+
+/* R replays FIRST: its status, Content-Type and body bytes, marked so. */
+static void
+expect_replay(const struct hresp *r, const struct hresp *first)
+{
+    cr_assert_eq(r->status, first->status, "status %d, want the stored %d: %s",
+                 r->status, first->status, r->body);
+    cr_expect_str_eq(hdr(r, "Idempotent-Replayed"), "true",
+                     "Idempotent-Replayed");
+    cr_expect_str_eq(hdr(r, "X-Cache"), "REPLAY", "X-Cache");
+    cr_expect_str_eq(hdr(r, "Cache-Status"), REPLAY_STATUS, "Cache-Status");
+    cr_expect_str_eq(hdr(r, "Content-Type"), hdr(first, "Content-Type"),
+                     "Content-Type");
+    cr_expect_eq(r->body_len, first->body_len, "body of %zu bytes, want %zu",
+                 r->body_len, first->body_len);
+    cr_expect(r->body_len == first->body_len &&
+                  memcmp(r->body, first->body, r->body_len) == 0,
+              "body %s, want the stored %s", r->body, first->body);
+}
+
+/* The Idempotency-Key of the last request the sandbox saw, copied. */
+static void
+last_key(char *out, size_t cap)
+{
+    struct json_object *last = hclient_sandbox_last();
+    const char         *v;
+
+    cr_assert_not_null(last, "the sandbox saw no request");
+    v = hclient_last_header(last, "Idempotency-Key");
+    snprintf(out, cap, "%s", v != NULL ? v : "(none)");
+    json_object_put(last);
+}
+
+/*
+ * The value of the Prometheus sample SERIES (name and labels, as
+ * written) in GET /metrics of the proxy at URL_ENV; *FOUND says whether
+ * there was one (0 when not: a counter may appear once it moves).
+ */
+static double
+metric(const char *url_env, const char *series, bool *found)
+{
+    struct hresp r;
+    const char  *line;
+    size_t       n = strlen(series);
+    double       v = 0;
+
+    cr_assert_eq(hclient_get(hfixture_env(url_env), "/metrics", NULL, &r), 0,
+                 "GET /metrics: %s", r.error);
+    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
+    *found = false;
+    for (line = r.body; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+            v = strtod(line + n + 1, NULL);
+            *found = true;
+            break;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    hresp_free(&r);
+    return v;
+}
+
+/* A PATCH sent from a thread while the test goes on. */
+struct held_patch {
+    const char  *base;              /* proxy URL */
+    const char  *key;
+    const char  *extra;             /* one more header line, or NULL */
+    const char  *body;
+    struct hresp resp;
+    int          rc;                /* of hclient_request */
+};
+
+static void *
+held_patch_run(void *arg)
+{
+    struct held_patch *h = arg;
+    char               idem[300];
+    const char        *headers[] = { "Content-Type: application/json",
+                                     "x-hs-token: " ALPHA, idem, h->extra,
+                                     NULL };
+
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", h->key);
+    h->rc = hclient_request(h->base, "PATCH", UPDATE, headers, h->body,
+                            strlen(h->body), &h->resp);
+    return NULL;
+}
+
+/* Waits (bounded) until the sandbox has counted WANT PATCHes. */
+static void
+wait_updates(long want)
+{
+    long deadline = now_ms() + 10000;
+
+    while (count("update") < want) {
+        cr_assert_lt(now_ms(), deadline,
+                     "the sandbox saw %ld PATCHes after 10 s, want %ld",
+                     count("update"), want);
+        pause_ms(POLL_MS);
+    }
+}
+
+static void
+idem_init(void)
+{
+    hfixture_fresh();
+}
+
+static void
+idem_fini(void)
+{
+    hproc_stop_all();
+    if (!hfixture_redis2_up()) {
+        hfixture_redis2_start();
+    }
+}
+
+TestSuite(idem, .init = idem_init, .fini = idem_fini, .timeout = 60);
+
+/* ---- the first request and its replay ----------------------------------- */
+
+Test(idem, the_first_is_forwarded_with_its_key_then_replayed)
+{
+    static const char *const body = BODY("\"appendComment\":\"once\"");
+    struct hresp first, again;
+    char         key[300];
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-first-1", NULL, body, &first);
+    expect_forwarded(&first, 200);
+    cr_expect_eq(count("update"), 1);
+    last_key(key, sizeof(key));
+    cr_expect_str_eq(key, "idem-first-1", "the upstream saw the key");
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-first-1", NULL, body, &again);
+    expect_replay(&again, &first);
+    cr_expect_eq(count("update"), 1, "a replay calls no upstream");
+    hresp_free(&first);
+    hresp_free(&again);
+}
+
+Test(idem, the_same_request_spelt_otherwise_is_replayed)
+{
+    struct hresp first, r;
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-spelling",
+          NULL, "{\"phone\":\"" PHONE "\",\"firstName\":\"Spelt\","
+                "\"lastName\":\"Same\"}",
+          &first);
+    expect_forwarded(&first, 200);
+
+    /* keys in another order, whitespace, other headers: one request */
+    patch("HSP_PROXY_URL", ALPHA, "idem-spelling", "X-Request-Id: other-1",
+          " {\n  \"lastName\" : \"Same\",\t\"phone\":\"" PHONE "\" ,\r\n"
+          "  \"firstName\":\"Spelt\"\n}\n",
+          &r);
+    expect_replay(&r, &first);
+    hresp_free(&r);
+
+    /* the structured-field string form is the same key */
+    patch("HSP_PROXY_URL", ALPHA, "\"idem-spelling\"", NULL,
+          "{\"lastName\":\"Same\",\"firstName\":\"Spelt\",\"phone\":\"" PHONE
+          "\"}",
+          &r);
+    expect_replay(&r, &first);
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 1);
+    hresp_free(&first);
+}
+
+Test(idem, the_same_key_with_another_body_is_422)
+{
+    struct hresp r;
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-reuse", NULL,
+          BODY("\"firstName\":\"One\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    patch("HSP_PROXY_URL", ALPHA, "idem-reuse", NULL,
+          BODY("\"firstName\":\"Two\""), &r);
+    expect_local_error(&r, 422, MSG_KEY_REUSED, "Unprocessable Entity");
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 1, "a 422 calls no upstream");
+}
+
+/* ---- key syntax and required keys --------------------------------------- */
+
+struct key_case {
+    const char *what;
+    const char *key;
+};
+
+Test(idem, invalid_keys_are_400_without_an_upstream_call)
+{
+    static char long_key[257], max_key[256];
+    static const struct key_case bad[] = {
+        { "empty", "" },
+        { "256 characters", long_key },
+        { "a space in a bare key", "idem key" },
+        { "a tab", "idem\tkey" },
+        { "a control character", "idem\001key" },
+        { "DEL", "idem\177key" },
+        { "not ASCII", "caf\303\251" },
+        { "an unterminated quote", "\"idem-key" },
+        { "an empty quoted key", "\"\"" },
+    };
+    struct hresp r;
+    size_t       i;
+
+    memset(long_key, 'k', 256);
+    memset(max_key, 'k', 255);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        patch("HSP_PROXY_URL", ALPHA, bad[i].key, NULL,
+              BODY("\"appendComment\":\"bad key\""), &r);
+        cr_expect_eq(r.status, 400, "%s: %d %s", bad[i].what, r.status,
+                     r.body);
+        if (r.status == 400) {
+            expect_local_error(&r, 400, MSG_KEY_SYNTAX, "Bad Request");
+        }
+        hresp_free(&r);
+    }
+    cr_expect_eq(count("total"), 0, "no invalid key reached the upstream");
+
+    /* the bounds: 1 and 255 characters */
+    patch("HSP_PROXY_URL", ALPHA, "k", NULL,
+          BODY("\"appendComment\":\"one\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    patch("HSP_PROXY_URL", ALPHA, max_key, NULL,
+          BODY("\"appendComment\":\"255\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 2);
+}
+
+/*
+ * The proxy checks in order: route, body size, JSON, token, key syntax,
+ * then the PATCH's fields. A request failing two checks gets the
+ * earlier one's answer: the same answer as without the bad key.
+ */
+Test(idem, checks_run_in_order)
+{
+    static char big[9 * 1024 + 64];
+    struct {
+        const char *what;
+        const char *path;
+        const char *token;
+        const char *body;
+    } earlier[] = {
+        { "route", API "/phone/nowhere", ALPHA, BODY("\"x\":1") },
+        { "body size", UPDATE, ALPHA, big },
+        { "JSON", UPDATE, ALPHA, "{\"phone\":" },
+        { "token", UPDATE, NULL, BODY("\"appendComment\":\"t\"") },
+    };
+    const char  *base = hfixture_env("HSP_PROXY_URL");
+    struct hresp with, without;
+    size_t       i, n;
+
+    n = (size_t)snprintf(big, sizeof(big), "{\"phone\":\"" PHONE "\","
+                         "\"appendComment\":\"");
+    memset(big + n, 'x', sizeof(big) - n - 3);
+    memcpy(big + sizeof(big) - 3, "\"}", 3);
+    for (i = 0; i < sizeof(earlier) / sizeof(earlier[0]); i++) {
+        patch_to(base, earlier[i].path, earlier[i].token, NULL, NULL,
+                 earlier[i].body, &without);
+        patch_to(base, earlier[i].path, earlier[i].token, "idem bad", NULL,
+                 earlier[i].body, &with);
+        cr_expect_geq(without.status, 400, "%s: %d", earlier[i].what,
+                      without.status);
+        cr_expect_eq(with.status, without.status, "%s: %d, want %d (%s)",
+                     earlier[i].what, with.status, without.status, with.body);
+        cr_expect_str_eq(with.body, without.body, "%s", earlier[i].what);
+        hresp_free(&with);
+        hresp_free(&without);
+    }
+    /* the key before the PATCH's own field checks */
+    patch("HSP_PROXY_URL", ALPHA, "idem bad", NULL, "{}", &with);
+    expect_local_error(&with, 400, MSG_KEY_SYNTAX, "Bad Request");
+    hresp_free(&with);
+    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+}
+
+Test(idem, a_required_key_that_is_missing_is_400)
+{
+    static const char *const opts[] = { "idempotency_required=yes", NULL };
+    static struct hproc p;
+    struct hresp        r;
+
+    cr_assert_eq(hproc_proxy_start("idem-required", opts, &p), 0, "%s",
+                 p.error);
+    patch_to(p.url, UPDATE, ALPHA, NULL, NULL,
+             BODY("\"appendComment\":\"no key\""), &r);
+    expect_local_error(&r, 400, MSG_KEY_REQUIRED, "Bad Request");
+    hresp_free(&r);
+    /* after the token and JSON checks, before the field checks */
+    patch_to(p.url, UPDATE, NULL, NULL, NULL,
+             BODY("\"appendComment\":\"no key\""), &r);
+    cr_expect_eq(r.status, 401, "no token: %d %s", r.status, r.body);
+    hresp_free(&r);
+    patch_to(p.url, UPDATE, ALPHA, NULL, NULL, "{\"phone\":", &r);
+    cr_expect_eq(r.status, 400);
+    cr_expect_null(strstr(r.body, "Idempotency-Key"), "JSON first: %s",
+                   r.body);
+    hresp_free(&r);
+    patch_to(p.url, UPDATE, ALPHA, NULL, NULL, "{}", &r);
+    expect_local_error(&r, 400, MSG_KEY_REQUIRED, "Bad Request");
+    hresp_free(&r);
+    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+
+    /* with a key it goes through; lookups need none */
+    patch_to(p.url, UPDATE, ALPHA, "idem-required-1", NULL,
+             BODY("\"appendComment\":\"key\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    cr_assert_eq(hclient_get(p.url, API "/phone/query?phone=" QPHONE, ALPHA,
+                             &r),
+                 0, "%s", r.error);
+    cr_expect_eq(r.status, 200, "GET needs no key: %d %s", r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
+}
+
+/* ---- in flight, failures and what is stored ----------------------------- */
+
+Test(idem, a_duplicate_while_the_first_is_in_flight_is_409)
+{
+    static const char *const body = BODY("\"appendComment\":\"in flight\"");
+    struct held_patch held = { 0 };
+    struct hresp      r;
+    pthread_t         t;
+
+    /* the first is held by the sandbox for 1.5 s (B waits 5 s) */
+    held.base = hfixture_env("HSP_PROXY_B_URL");
+    held.key = "idem-in-flight";
+    held.extra = "X-Sandbox-Delay-Ms: 1500";
+    held.body = body;
+    cr_assert_eq(pthread_create(&t, NULL, held_patch_run, &held), 0);
+    wait_updates(1);
+    /* duplicates on the other instance and on the same one */
+    patch("HSP_PROXY_URL", ALPHA, "idem-in-flight", NULL, body, &r);
+    expect_local_error(&r, 409, MSG_IN_FLIGHT, "Conflict");
+    cr_expect_str_eq(hdr(&r, "Retry-After"), "1", "Retry-After");
+    hresp_free(&r);
+    patch("HSP_PROXY_B_URL", ALPHA, "idem-in-flight", NULL, body, &r);
+    expect_local_error(&r, 409, MSG_IN_FLIGHT, "Conflict");
+    hresp_free(&r);
+    pthread_join(t, NULL);
+    cr_assert_eq(held.rc, 0, "the first PATCH: %s", held.resp.error);
+    expect_forwarded(&held.resp, 200);
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-in-flight", NULL, body, &r);
+    expect_replay(&r, &held.resp);
+    hresp_free(&r);
+    hresp_free(&held.resp);
+    cr_expect_eq(count("update"), 1, "one PATCH reached the upstream");
+}
+
+/*
+ * The first PATCH with KEY carries FAULT and gets WANT; the claim is
+ * released, so the retry without the fault is forwarded and answers 200,
+ * and the one after that replays it.
+ */
+static void
+expect_released(const char *key, const char *fault, int want)
+{
+    static const char *const body = BODY("\"appendComment\":\"retry me\"");
+    struct hresp first, retry, again;
+
+    patch("HSP_PROXY_URL", ALPHA, key, fault, body, &first);
+    cr_expect_eq(first.status, want, "%s: %d, want %d: %s", fault,
+                 first.status, want, first.body);
+    cr_expect_null(hresp_header(&first, "Idempotent-Replayed"));
+    hresp_free(&first);
+    cr_expect_eq(count("update"), 1, "%s", fault);
+
+    patch("HSP_PROXY_URL", ALPHA, key, NULL, body, &retry);
+    expect_forwarded(&retry, 200);
+    cr_expect_eq(count("update"), 2, "after %s the retry was forwarded",
+                 fault);
+    patch("HSP_PROXY_URL", ALPHA, key, NULL, body, &again);
+    expect_replay(&again, &retry);
+    cr_expect_eq(count("update"), 2);
+    hresp_free(&retry);
+    hresp_free(&again);
+}
+
+Test(idem, an_upstream_5xx_releases_the_claim)
+{
+    expect_released("idem-5xx", "X-Sandbox-Fail: 500", 500);
+}
+
+Test(idem, an_upstream_503_releases_the_claim)
+{
+    expect_released("idem-503", "X-Sandbox-Fail: 503", 503);
+}
+
+Test(idem, an_upstream_timeout_releases_the_claim)
+{
+    /* upstream_timeout is 1s on the main proxy */
+    expect_released("idem-timeout", "X-Sandbox-Delay-Ms: 2000", 504);
+}
+
+Test(idem, a_dropped_upstream_connection_releases_the_claim)
+{
+    expect_released("idem-drop", "X-Sandbox-Fail: drop", 502);
+}
+
+Test(idem, an_upstream_429_releases_the_claim)
+{
+    expect_released("idem-429", "X-Sandbox-Fail: 429", 429);
+}
+
+Test(idem, an_upstream_408_releases_the_claim)
+{
+    expect_released("idem-408", "X-Sandbox-Fail: 408", 408);
+}
+
+Test(idem, other_upstream_4xx_are_stored_and_replayed)
+{
+    static const char *const missing = "{\"phone\":\"" MISSING "\","
+                                       "\"appendComment\":\"who\"}";
+    static const char *const refused = BODY("\"firstName\":7");
+    struct hresp first, again;
+
+    /* the sandbox's 404 for a phone the tenant does not have */
+    patch("HSP_PROXY_URL", ALPHA, "idem-404", NULL, missing, &first);
+    expect_forwarded(&first, 404);
+    patch("HSP_PROXY_URL", ALPHA, "idem-404", NULL, missing, &again);
+    expect_replay(&again, &first);
+    hresp_free(&first);
+    hresp_free(&again);
+    cr_expect_eq(count("update"), 1);
+
+    /* the sandbox's own validation (the proxy lets a number through) */
+    patch("HSP_PROXY_URL", ALPHA, "idem-400", NULL, refused, &first);
+    expect_forwarded(&first, 400);
+    patch("HSP_PROXY_URL", ALPHA, "idem-400", NULL, refused, &again);
+    expect_replay(&again, &first);
+    hresp_free(&first);
+    hresp_free(&again);
+    cr_expect_eq(count("update"), 2);
+}
+
+Test(idem, a_refused_request_claims_nothing)
+{
+    static const char *const bodies[] = {
+        "{\"phone\":",                                  /* invalid JSON */
+        "{}",                                           /* no phone */
+        BODY("\"primaryPhone\":\"8015550000\""),        /* refused field */
+    };
+    struct hresp r;
+    size_t       i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        patch("HSP_PROXY_URL", ALPHA, "idem-refused", NULL, bodies[i], &r);
+        cr_expect_eq(r.status, 400, "%s: %d %s", bodies[i], r.status, r.body);
+        cr_expect_null(hresp_header(&r, "Idempotent-Replayed"));
+        hresp_free(&r);
+    }
+    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+    patch("HSP_PROXY_URL", ALPHA, "idem-refused", NULL,
+          BODY("\"appendComment\":\"now valid\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 1);
+}
+
+/* ---- across instances, restarts and time -------------------------------- */
+
+Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
+{
+    static const char *const body = BODY("\"appendComment\":\"killed\"");
+    static struct hproc p;
+    struct held_patch   held = { 0 };
+    struct hresp        r;
+    pthread_t           t;
+    long                t0, first_ok = -1, last_conflict = -1, deadline;
+    int                 conflicts = 0;
+
+    /* its lease, like the main proxy's: 1s + 2 x 100ms + 1s */
+    cr_assert_eq(hproc_proxy_start("idem-killed", NULL, &p), 0, "%s",
+                 p.error);
+    held.base = p.url;
+    held.key = "idem-killed";
+    held.extra = "X-Sandbox-Delay-Ms: 3000";
+    held.body = body;
+    cr_assert_eq(pthread_create(&t, NULL, held_patch_run, &held), 0);
+    wait_updates(1);                /* claimed, then forwarded: held */
+    t0 = now_ms();
+    cr_expect_eq(hproc_stop(&p, SIGKILL), 128 + SIGKILL, "%s", p.error);
+    pthread_join(t, NULL);
+    hresp_free(&held.resp);
+
+    /* 409 until the lease runs out, then forwarded as a first request */
+    deadline = t0 + LEASE_MS + 3000;
+    for (;;) {
+        long sent = now_ms();
+
+        patch("HSP_PROXY_URL", ALPHA, "idem-killed", NULL, body, &r);
+        if (r.status != 409) {
+            first_ok = sent;
+            break;
+        }
+        conflicts++;
+        last_conflict = sent;
+        hresp_free(&r);
+        cr_assert_lt(now_ms(), deadline,
+                     "still 409 %ld ms after the kill", now_ms() - t0);
+        pause_ms(100);
+    }
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    cr_expect_gt(conflicts, 0, "the retry right after the kill got 409");
+    cr_expect_geq(first_ok - t0, LEASE_MS - 700,
+                  "forwarded %ld ms after the kill: the lease is %d ms",
+                  first_ok - t0, LEASE_MS);
+    cr_expect_leq(last_conflict - t0, LEASE_MS + 100,
+                  "still 409 %ld ms after the kill", last_conflict - t0);
+    cr_expect_eq(count("update"), 2, "the killed one and the retry");
+}
+
+Test(idem, a_replay_works_on_another_instance)
+{
+    static const char *const body = BODY("\"appendComment\":\"via A\"");
+    struct hresp first, r;
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-instances", NULL, body, &first);
+    expect_forwarded(&first, 200);
+    patch("HSP_PROXY_B_URL", ALPHA, "idem-instances", NULL, body, &r);
+    expect_replay(&r, &first);
+    hresp_free(&r);
+    patch("HSP_PROXY_B_URL", ALPHA, "idem-instances", NULL,
+          BODY("\"appendComment\":\"via B\""), &r);
+    expect_local_error(&r, 422, MSG_KEY_REUSED, "Unprocessable Entity");
+    hresp_free(&r);
+    hresp_free(&first);
+    cr_expect_eq(count("update"), 1);
+}
+
+Test(idem, a_replay_survives_a_proxy_restart)
+{
+    static const char *const body = BODY("\"appendComment\":\"restart\"");
+    static struct hproc p;
+    struct hresp        first, r;
+
+    cr_assert_eq(hproc_proxy_start("idem-restart", NULL, &p), 0, "%s",
+                 p.error);
+    patch_to(p.url, UPDATE, ALPHA, "idem-restart", NULL, body, &first);
+    expect_forwarded(&first, 200);
+    cr_assert_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
+
+    cr_assert_eq(hproc_proxy_start("idem-restart", NULL, &p), 0, "%s",
+                 p.error);
+    patch_to(p.url, UPDATE, ALPHA, "idem-restart", NULL, body, &r);
+    expect_replay(&r, &first);
+    hresp_free(&r);
+    hresp_free(&first);
+    cr_expect_eq(count("update"), 1, "one PATCH in all");
+    cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
+}
+
+Test(idem, a_record_expires_after_idempotency_ttl)
+{
+    static const char *const opts[] = { "idempotency_ttl=1s", NULL };
+    static const char *const body = BODY("\"appendComment\":\"ttl\"");
+    static struct hproc p;
+    struct hresp        first, r;
+
+    cr_assert_eq(hproc_proxy_start("idem-ttl", opts, &p), 0, "%s", p.error);
+    patch_to(p.url, UPDATE, ALPHA, "idem-ttl", NULL, body, &first);
+    expect_forwarded(&first, 200);
+    patch_to(p.url, UPDATE, ALPHA, "idem-ttl", NULL, body, &r);
+    expect_replay(&r, &first);      /* it was stored */
+    hresp_free(&r);
+    cr_expect_eq(count("update"), 1);
+    pause_ms(1500);                 /* idempotency_ttl = 1s there */
+    patch_to(p.url, UPDATE, ALPHA, "idem-ttl", NULL, body, &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    hresp_free(&first);
+    cr_expect_eq(count("update"), 2, "forwarded again after the TTL");
+    cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
+}
+
+Test(idem, the_scope_is_tenant_and_key)
+{
+    static const char *const body = BODY("\"appendComment\":\"scope\"");
+    struct hresp alpha, bravo, r;
+    char         a[64], b[64];
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-scope", NULL, body, &alpha);
+    expect_forwarded(&alpha, 200);
+    patch("HSP_PROXY_URL", BRAVO, "idem-scope", NULL, body, &bravo);
+    expect_forwarded(&bravo, 200);
+    cr_expect_eq(count("update"), 2, "two tenants, two records");
+    body_string(&alpha, "name", a, sizeof(a));
+    body_string(&bravo, "name", b, sizeof(b));
+    cr_expect_str_neq(a, b, "each tenant's own lead");
+
+    patch("HSP_PROXY_URL", BRAVO, "idem-scope", NULL, body, &r);
+    expect_replay(&r, &bravo);
+    hresp_free(&r);
+    patch("HSP_PROXY_URL", ALPHA, "idem-scope", NULL, body, &r);
+    expect_replay(&r, &alpha);
+    hresp_free(&r);
+    hresp_free(&alpha);
+    hresp_free(&bravo);
+    cr_expect_eq(count("update"), 2);
+}
+
+/* ---- Redis ------------------------------------------------------------- */
+
+Test(idem, without_redis_a_patch_is_forwarded_unprotected)
+{
+    static const char *const body = BODY("\"appendComment\":\"no redis\"");
+    struct hresp r;
+    char         key[300];
+    double       before, after;
+    bool         found;
+    int          i;
+
+    before = metric("HSP_PROXY_R2_URL", UNPROTECTED, &found);
+    hfixture_redis2_stop();
+    for (i = 0; i < 2; i++) {
+        patch("HSP_PROXY_R2_URL", ALPHA, "idem-no-redis", NULL, body, &r);
+        expect_forwarded(&r, 200);
+        hresp_free(&r);
+        last_key(key, sizeof(key));
+        cr_expect_str_eq(key, "idem-no-redis", "round %d", i);
+    }
+    cr_expect_eq(count("update"), 2, "no protection without Redis");
+    after = metric("HSP_PROXY_R2_URL", UNPROTECTED, &found);
+    cr_expect(found, "no %s in /metrics", UNPROTECTED);
+    cr_expect_eq(after - before, 2, "%s went from %g to %g", UNPROTECTED,
+                 before, after);
+    hfixture_redis2_start();
+}
+
+Test(idem, a_replay_does_not_write_the_lead_back)
+{
+    static const char *const alpha1 = BODY("\"firstName\":\"Alpha1\"");
+    struct hresp first, r;
+    char         name[64];
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-write-once", NULL, alpha1, &first);
+    expect_forwarded(&first, 200);
+    patch("HSP_PROXY_URL", ALPHA, NULL, NULL, BODY("\"firstName\":\"Alpha2\""),
+          &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+
+    patch("HSP_PROXY_URL", ALPHA, "idem-write-once", NULL, alpha1, &r);
+    expect_replay(&r, &first);
+    body_string(&r, "firstName", name, sizeof(name));
+    cr_expect_str_eq(name, "Alpha1", "the replay is the stored answer");
+    hresp_free(&r);
+    hresp_free(&first);
+
+    cr_assert_eq(hclient_get(hfixture_env("HSP_PROXY_URL"),
+                             API "/phone/query?phone=" QPHONE, ALPHA, &r),
+                 0, "%s", r.error);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT",
+                     "the last PATCH wrote the lead through");
+    body_string(&r, "firstName", name, sizeof(name));
+    cr_expect_str_eq(name, "Alpha2", "the replay wrote nothing back");
+    hresp_free(&r);
+    cr_expect_eq(count("query"), 0);
+    cr_expect_eq(count("update"), 2);
+}
+
+Test(idem, redis_keys_show_no_token_phone_or_key)
+{
+    static const char *const key = "idem-SECRET-k3y-7Qz";
+    redisContext *c;
+    redisReply   *before, *after;
+    struct hresp  r;
+    size_t        i, j, added = 0;
+
+    patch("HSP_PROXY_URL", ALPHA, NULL, NULL,
+          BODY("\"appendComment\":\"no key\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    c = hfixture_redis("HSP_REDIS_SOCK");
+    before = redisCommand(c, "KEYS *");
+    cr_assert(before != NULL && before->type == REDIS_REPLY_ARRAY);
+
+    patch("HSP_PROXY_URL", ALPHA, key, NULL,
+          BODY("\"appendComment\":\"with key\""), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    after = redisCommand(c, "KEYS *");
+    cr_assert(after != NULL && after->type == REDIS_REPLY_ARRAY);
+    for (i = 0; i < after->elements; i++) {
+        const char *k = after->element[i]->str;
+        bool        old = false;
+        redisReply *dump;
+
+        for (j = 0; j < before->elements; j++) {
+            old = old || strcmp(k, before->element[j]->str) == 0;
+        }
+        added += !old;
+        cr_expect_null(strstr(k, ALPHA), "token in key %s", k);
+        cr_expect_null(strstr(k, "8015551234"), "phone in key %s", k);
+        cr_expect_null(strstr(k, key), "Idempotency-Key in key %s", k);
+        cr_expect_eq(strncmp(k, "hsp:v1:{", 8), 0, "prefix of %s", k);
+        dump = redisCommand(c, "DUMP %s", k);
+        cr_assert(dump != NULL);
+        if (dump->type == REDIS_REPLY_STRING) {
+            cr_expect_null(memmem(dump->str, dump->len, ALPHA, strlen(ALPHA)),
+                           "token in the value of %s", k);
+        }
+        freeReplyObject(dump);
+    }
+    cr_expect_gt(added, 0, "the keyed PATCH stored a record");
+    freeReplyObject(before);
+    freeReplyObject(after);
+    redisFree(c);
+}
