@@ -2,13 +2,19 @@
  * proxy.c - one worker's front end and the request lifecycle, as one
  * explicit state machine (SPEC §2-§4, §7, §8):
  *
- *   RECV ---(local answer: 4xx, healthz)--------------------------> DONE
+ *   RECV ---(local answer: 4xx, healthz, metrics)-----------------> DONE
  *   RECV ---> LOOKUP ---(fresh entry: HIT)------------------------> DONE
  *               |  \---(only-if-cached, nothing: 504)-------------> DONE
  *               v
  *   RECV ---> FETCH ---(error, or answer not to store)------------> DONE
  *               |---(answer to store)---> STORE ---(stored or not)-> DONE
- *               \---(PATCH)-------------> WRITE ---(written)-------> DONE
+ *               \---(PATCH)---> [WRITE] ---> [SETTLE] ------------> DONE
+ *               ^
+ *   RECV ---> CLAIM ---(replay 2xx-4xx, 409 in flight, 422)-------> DONE
+ *
+ * A PATCH with an Idempotency-Key first CLAIMs its record (SPEC §5); after
+ * FETCH it WRITEs the lead through when the answer calls for it (SPEC §4),
+ * then SETTLEs the record: the answer stored, or the claim released.
  *
  * Only req_step() changes a request's state or answers the client, and it
  * answers exactly once. Every wait is bounded: Redis by redis_timeout,
@@ -40,6 +46,7 @@
 #include "cache.h"
 #include "conf.h"
 #include "http.h"
+#include "idem.h"
 #include "json.h"
 #include "key.h"
 #include "log.h"
@@ -47,6 +54,7 @@
 #include "phone.h"
 #include "respond.h"
 #include "route.h"
+#include "stats.h"
 #include "store.h"
 #include "update.h"
 #include "upstream.h"
@@ -58,13 +66,16 @@
 #define PROXY_TOKEN_MAX     4096
 #define PROXY_EPOCH_MAX     24
 #define PROXY_EPOCH_TTL_MS  ((int64_t)24 * 3600 * 1000)
+#define PROXY_LEASE_SLACK_MS 1000           /* a claim outlives its request */
 
 enum req_state {
     REQ_RECV,           /* just arrived: route, check, decide */
+    REQ_CLAIM,          /* PATCH: claiming its Idempotency-Key record */
     REQ_LOOKUP,         /* waiting for Redis: the entry and its epoch */
     REQ_FETCH,          /* waiting for the upstream */
     REQ_STORE,          /* filling the cache before answering */
     REQ_WRITE,          /* PATCH: writing through before answering */
+    REQ_SETTLE,         /* PATCH: storing or releasing its record */
     REQ_DONE            /* answered; the request is freed */
 };
 
@@ -90,7 +101,8 @@ struct req {
     enum route_method       method;
     const char             *method_name;    /* static */
     struct upstream_call   *call;   /* while in FETCH */
-    struct store_op        *op;     /* while in LOOKUP, STORE, WRITE */
+    struct store_op        *op;     /* while in CLAIM, LOOKUP, STORE, WRITE,
+                                       SETTLE */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char tenant[KEY_TENANT_HEX + 1];
     char phone[PHONE_E164_MAX];     /* normalised; "" if none */
@@ -110,6 +122,11 @@ struct req {
     /* PATCH */
     bool                    is_update;
     bool                    books;      /* blockId or cancelAppt */
+    bool                    idem;       /* has an Idempotency-Key we guard */
+    bool                    idem_claimed;   /* we own its record's claim */
+    char                    idem_record[KEY_MAX];   /* its Redis key */
+    char                    idem_owner[HTTP_REQUEST_ID_MAX + 1]; /* random */
+    char                    idem_fp[IDEM_FP_HEX + 1];
 
     /* the upstream's answer, kept while STORE or WRITE runs */
     enum upstream_error     uerr;
@@ -138,6 +155,7 @@ static void on_upstream_done(enum upstream_error err,
                              const struct upstream_response *resp,
                              const char *why, void *arg);
 static void on_store_reply(struct redisReply *reply, void *arg);
+static enum req_state req_settle(struct req *r);
 
 /* libevent's command type as a route method bit, and its name. */
 static const struct {
@@ -324,6 +342,16 @@ req_error(struct req *r, int status, const char *msg)
 }
 
 static void
+req_error_with(struct req *r, int status, const char *msg,
+               const char *header, const char *value)
+{
+    struct respond_header extra = { header, value };
+
+    respond_error(r->client, r->request_id, status, &msg, 1, &extra);
+    r->client = NULL;
+}
+
+static void
 req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
 {
     respond_error(r->client, r->request_id, status, msgs, n, NULL);
@@ -426,7 +454,7 @@ req_forward(struct req *r)
 static void
 req_deliver(struct req *r, bool stored)
 {
-    struct respond_cache c = { r->x_cache, NULL, -1 };
+    struct respond_cache c = { r->x_cache, NULL, -1, false };
     char                 status[96];
 
     if (r->x_cache != NULL) {
@@ -473,6 +501,25 @@ req_answer_held(struct req *r)
 }
 
 /* ---- RECV --------------------------------------------------------------- */
+
+/* GET /metrics: the counters of the whole process (SPEC §10). */
+static void
+req_metrics(struct req *r)
+{
+    size_t cap = stats_render_max();
+    char  *buf = malloc(cap);
+    int    n = buf != NULL ? stats_render(buf, cap) : -1;
+
+    if (n < 0) {
+        req_error(r, 500, "metrics unavailable");
+    } else {
+        respond_text(r->client, r->request_id, 200,
+                     "text/plain; version=0.0.4; charset=utf-8", buf,
+                     (size_t)n);
+        r->client = NULL;
+    }
+    free(buf);
+}
 
 /* Checks the phone of a GET route; answers R and returns false if bad. */
 static bool
@@ -587,7 +634,117 @@ req_recv_read(struct req *r)
     return req_lookup(r);
 }
 
-/* RECV for PATCH /phone/update: local checks first (SPEC §4). */
+/*
+ * Checks the Idempotency-Key of a PATCH (SPEC §5) and, when the proxy
+ * guards it, fills R's record key. Answers R and returns false when the
+ * header is missing but required, malformed, or given twice. With
+ * idempotency_ttl 0 the proxy keeps no records and the header goes
+ * upstream like any other, unjudged.
+ */
+static bool
+req_idem_check(struct req *r)
+{
+    static const char     bad[] = "Idempotency-Key must be 1 to 255 visible "
+                                  "ASCII characters";
+    const struct conf    *cf = r->px->cf;
+    struct evkeyvalq     *in = evhttp_request_get_input_headers(r->client);
+    const struct evkeyval *h;
+    const char           *value = NULL;
+    char                  key[IDEM_KEY_MAX + 1];
+    unsigned              n = 0;
+
+    if (cf->idempotency_ttl_ms == 0) {
+        return true;
+    }
+    TAILQ_FOREACH(h, in, next) {
+        if (strcasecmp(h->key, "Idempotency-Key") == 0) {
+            value = h->value;
+            n++;
+        }
+    }
+    if (n == 0) {
+        if (cf->idempotency_required) {
+            req_error(r, 400, "Idempotency-Key header is required");
+            return false;
+        }
+        return true;
+    }
+    if (n > 1 || idem_key_parse(value, key, sizeof(key)) != 0) {
+        req_error(r, 400, bad);
+        return false;
+    }
+    key_idem(cf->redis_prefix, r->tenant, key, r->idem_record);
+    r->idem = true;
+    return true;
+}
+
+/* Computes R's fingerprint from its raw body. Answers R on failure. */
+static bool
+req_idem_fingerprint(struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    struct evbuffer         *in = evhttp_request_get_input_buffer(r->client);
+    size_t                   len = evbuffer_get_length(in), clen;
+    char                    *canon, err[160];
+
+    if (idem_canonical((const char *)evbuffer_pullup(in, -1), len, &canon,
+                       &clen, err, sizeof(err)) != 0) {
+        req_error(r, 400, err);
+        return false;
+    }
+    idem_fingerprint(r->method_name, evhttp_uri_get_path(uri), canon, clen,
+                     r->idem_fp);
+    free(canon);
+    if (http_request_id_new(r->idem_owner, sizeof(r->idem_owner)) != 0) {
+        req_error(r, 500, "cannot make a random claim id");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Redis is away (or its record unreadable, WHY says): forward R without
+ * the guard of its key, which still goes upstream (SPEC §5, §8).
+ */
+static enum req_state
+req_idem_unguarded(struct req *r, const char *why)
+{
+    stats_add(STATS_IDEM_UNPROTECTED, 1);
+    log_warn("proxy: request %s: %s; the Idempotency-Key is forwarded "
+             "without a claim", r->request_id, why);
+    r->idem = false;
+    return req_forward(r);
+}
+
+/* Claims R's record, with a lease that outlives every wait of R. */
+static enum req_state
+req_claim(struct req *r)
+{
+    const struct conf *cf = r->px->cf;
+    const char        *argv[4];
+    size_t             lens[4];
+    char               lease[24];
+    int                i;
+
+    snprintf(lease, sizeof(lease), "%" PRId64,
+             cf->upstream_timeout_ms + 2 * cf->redis_timeout_ms +
+                 PROXY_LEASE_SLACK_MS);
+    argv[0] = r->idem_record;
+    argv[1] = r->idem_fp;
+    argv[2] = r->idem_owner;
+    argv[3] = lease;
+    for (i = 0; i < 4; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    r->op = store_eval(r->px->store, &lua_idem_claim, 1, 4, argv, lens,
+                       on_store_reply, r);
+    if (r->op == NULL) {
+        return req_idem_unguarded(r, "redis unavailable");
+    }
+    return REQ_CLAIM;
+}
+
+/* RECV for PATCH /phone/update: local checks first (SPEC §4, §5). */
 static enum req_state
 req_recv_update(struct req *r, const struct json_object *body,
                 const char *parse_err)
@@ -598,6 +755,9 @@ req_recv_update(struct req *r, const struct json_object *body,
         req_error(r, 400, parse_err);
         return REQ_DONE;
     }
+    if (!req_idem_check(r)) {
+        return REQ_DONE;
+    }
     if (update_check(body, &chk) != 0) {
         req_error_n(r, 400, chk.msgs, chk.nmsgs);
         return REQ_DONE;
@@ -605,6 +765,9 @@ req_recv_update(struct req *r, const struct json_object *body,
     memcpy(r->phone, chk.phone, sizeof(r->phone));
     r->books = chk.books;
     r->is_update = true;
+    if (r->idem) {
+        return req_idem_fingerprint(r) ? req_claim(r) : REQ_DONE;
+    }
     return req_forward(r);
 }
 
@@ -635,14 +798,16 @@ req_on_recv(struct req *r)
     }
     if (rr == ROUTE_BAD_METHOD) {
         route_allow_header(r->route.allowed, allow, sizeof(allow));
-        respond_error(r->client, r->request_id, 405,
-                      (const char *const[]){ "method not allowed" }, 1, allow);
-        r->client = NULL;
+        req_error_with(r, 405, "method not allowed", "Allow", allow);
         return REQ_DONE;
     }
     if (r->route.id == ROUTE_HEALTHZ) {
         respond_json(r->client, r->request_id, 200, "{\"status\":\"ok\"}");
         r->client = NULL;
+        return REQ_DONE;
+    }
+    if (r->route.id == ROUTE_METRICS) {
+        req_metrics(r);
         return REQ_DONE;
     }
     assert(r->route.upstream_api);
@@ -671,6 +836,60 @@ req_on_recv(struct req *r)
     }
     json_object_put(body);
     return next;
+}
+
+/* ---- CLAIM -------------------------------------------------------------- */
+
+/* Whether E is the status-string reply S. */
+static bool
+req_reply_is(const redisReply *e, const char *s)
+{
+    return e->type == REDIS_REPLY_STRING && e->len == strlen(s) &&
+           memcmp(e->str, s, e->len) == 0;
+}
+
+static enum req_state
+req_on_claim(struct req *r, const redisReply *reply)
+{
+    const redisReply *what;
+    struct cache_entry e;
+
+    r->op = NULL;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements < 1) {
+        return req_idem_unguarded(r, "redis failed the claim");
+    }
+    what = reply->element[0];
+    if (req_reply_is(what, "claimed")) {
+        stats_add(STATS_IDEM_CLAIMED, 1);
+        r->idem_claimed = true;
+        return req_forward(r);
+    }
+    if (req_reply_is(what, "busy")) {
+        stats_add(STATS_IDEM_IN_FLIGHT, 1);
+        req_error_with(r, 409, "a request with this Idempotency-Key is in "
+                       "flight", "Retry-After", "1");
+        return REQ_DONE;
+    }
+    if (req_reply_is(what, "mismatch")) {
+        stats_add(STATS_IDEM_MISMATCH, 1);
+        req_error(r, 422, "Idempotency-Key was used with a different request");
+        return REQ_DONE;
+    }
+    if (req_reply_is(what, "done") && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        cache_entry_decode(reply->element[1]->str, reply->element[1]->len,
+                           &e) == 0) {
+        struct respond_cache c = { "REPLAY", "hit; detail=idempotent-replay",
+                                   -1, true };
+
+        /* No write-through: that happened once, on the real answer. */
+        stats_add(STATS_IDEM_REPLAYED, 1);
+        respond_entry(r->client, r->request_id, &e, &c);
+        r->client = NULL;
+        return REQ_DONE;
+    }
+    return req_idem_unguarded(r, "unreadable idempotency record");
 }
 
 /* ---- LOOKUP ------------------------------------------------------------- */
@@ -707,7 +926,7 @@ req_on_lookup(struct req *r, const redisReply *reply)
 
         if (!r->dir.no_cache && fresh > 0 &&
             (r->dir.max_age_s < 0 || age <= r->dir.max_age_s)) {
-            struct respond_cache c = { "HIT", NULL, age };
+            struct respond_cache c = { "HIT", NULL, age, false };
             char                 status[64];
 
             snprintf(status, sizeof(status), "hit; ttl=%" PRId64,
@@ -865,10 +1084,82 @@ req_write(struct req *r, bool through)
         log_warn("proxy: request %s: redis unavailable; the cached lead "
                  "could not be %s", r->request_id,
                  through ? "written through" : "dropped");
+        return req_settle(r);
+    }
+    return REQ_WRITE;
+}
+
+/*
+ * Settles a PATCH's Idempotency-Key record (SPEC §5), then answers. A
+ * final answer is stored for idempotency_ttl; a 5xx, a timeout or a lost
+ * connection releases the claim so that a retry is forwarded again. So do
+ * 408 and 429: both say the request was not acted on, and replaying them
+ * for a day would turn a passing refusal into a permanent one.
+ */
+static enum req_state
+req_settle(struct req *r)
+{
+    const struct conf *cf = r->px->cf;
+    struct evbuffer   *v = NULL;
+    const char        *argv[5];
+    size_t             lens[5];
+    char               ttl[24];
+    bool               keep;
+    int                i, argc;
+
+    if (!r->idem_claimed) {
         req_answer_held(r);
         return REQ_DONE;
     }
-    return REQ_WRITE;
+    keep = r->uerr == UPSTREAM_OK && r->status < 500 && r->status != 408 &&
+           r->status != 429;
+    argv[0] = r->idem_record;
+    argv[1] = r->idem_owner;
+    if (keep) {
+        v = req_entry_value(r, r->status, cf->idempotency_ttl_ms);
+        keep = v != NULL;
+    }
+    if (keep) {
+        snprintf(ttl, sizeof(ttl), "%" PRId64, cf->idempotency_ttl_ms);
+        argv[2] = r->idem_fp;
+        argv[3] = (const char *)evbuffer_pullup(v, -1);
+        argv[4] = ttl;
+        argc = 5;
+    } else {
+        stats_add(STATS_IDEM_RELEASED, 1);
+        argc = 2;
+    }
+    for (i = 0; i < argc; i++) {
+        lens[i] = i == 3 ? evbuffer_get_length(v) : strlen(argv[i]);
+    }
+    r->op = store_eval(r->px->store,
+                       keep ? &lua_idem_complete : &lua_idem_release, 1, argc,
+                       argv, lens, on_store_reply, r);
+    if (v != NULL) {
+        evbuffer_free(v);
+    }
+    if (r->op == NULL) {
+        log_warn("proxy: request %s: redis unavailable; the idempotency "
+                 "claim expires with its lease", r->request_id);
+        req_answer_held(r);
+        return REQ_DONE;
+    }
+    return REQ_SETTLE;
+}
+
+static enum req_state
+req_on_settled(struct req *r, const redisReply *reply)
+{
+    r->op = NULL;
+    if (reply == NULL) {
+        log_warn("proxy: request %s: the idempotency record could not be "
+                 "settled; the claim expires with its lease", r->request_id);
+    } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        log_warn("proxy: request %s: the idempotency claim had expired and "
+                 "was taken again; the answer was not stored", r->request_id);
+    }
+    req_answer_held(r);
+    return REQ_DONE;
 }
 
 static enum req_state
@@ -894,8 +1185,7 @@ req_on_fetch(struct req *r, const struct req_upstream_result *res)
         if (r->status >= 500) {
             return req_write(r, false);
         }
-        req_deliver(r, false);
-        return REQ_DONE;
+        return req_settle(r);
     }
     ttl = r->may_store ? cache_ttl_ms(r->px->cf, r->route.id, r->status) : 0;
     if (ttl > 0) {
@@ -909,7 +1199,7 @@ fail:
     return REQ_DONE;
 }
 
-/* After WRITE: answer the PATCH, or the error that caused the write. */
+/* After WRITE: settle the record, then answer the PATCH or its error. */
 static enum req_state
 req_on_written(struct req *r, const redisReply *reply)
 {
@@ -918,15 +1208,15 @@ req_on_written(struct req *r, const redisReply *reply)
         log_warn("proxy: request %s: the cached lead could not be updated",
                  r->request_id);
     }
-    req_answer_held(r);
-    return REQ_DONE;
+    return req_settle(r);
 }
 
 /* ---- the state machine -------------------------------------------------- */
 
 static const char *const req_state_names[] = {
-    [REQ_RECV] = "recv",   [REQ_LOOKUP] = "lookup", [REQ_FETCH] = "fetch",
-    [REQ_STORE] = "store", [REQ_WRITE] = "write",   [REQ_DONE] = "done",
+    [REQ_RECV] = "recv",   [REQ_CLAIM] = "claim",   [REQ_LOOKUP] = "lookup",
+    [REQ_FETCH] = "fetch", [REQ_STORE] = "store",   [REQ_WRITE] = "write",
+    [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
 };
 
 static void
@@ -952,7 +1242,9 @@ req_abort(struct req *r)
         store_cancel(r->op);
         r->op = NULL;
     }
-    if (r->state == REQ_STORE || r->state == REQ_WRITE) {
+    /* A claim left behind expires with its lease, like a killed proxy's. */
+    if (r->state == REQ_STORE || r->state == REQ_WRITE ||
+        r->state == REQ_SETTLE) {
         req_answer_held(r);         /* the answer is here: give it */
     } else {
         req_error(r, 503, "shutting down");
@@ -974,6 +1266,10 @@ req_step(struct req *r, enum req_event ev, const void *data)
             assert(ev == REQ_EV_START);
             next = req_on_recv(r);
             break;
+        case REQ_CLAIM:
+            assert(ev == REQ_EV_STORE);
+            next = req_on_claim(r, data);
+            break;
         case REQ_LOOKUP:
             assert(ev == REQ_EV_STORE);
             next = req_on_lookup(r, data);
@@ -994,6 +1290,10 @@ req_step(struct req *r, enum req_event ev, const void *data)
         case REQ_WRITE:
             assert(ev == REQ_EV_STORE);
             next = req_on_written(r, data);
+            break;
+        case REQ_SETTLE:
+            assert(ev == REQ_EV_STORE);
+            next = req_on_settled(r, data);
             break;
         case REQ_DONE:
             assert(!"event on a finished request");
