@@ -257,6 +257,43 @@ idem_put_value(struct idem_buf *b, struct json_object *obj, char *err,
     return rc;
 }
 
+/*
+ * Whether the JSON text S (LEN bytes) has an object key holding the
+ * escape \u0000. json-c keeps keys as C strings and so cuts them there:
+ * {"a\u0000x":1} and {"a\u0000y":1} would canonicalise alike, and a
+ * different request would replay the first one's answer. Values are kept
+ * whole (with their length), so only keys are refused.
+ */
+static bool
+idem_key_has_nul(const char *s, size_t len)
+{
+    bool   in_string = false, nul = false;
+    size_t i, j;
+
+    for (i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = s[i] == '"';
+            nul = false;
+        } else if (s[i] == '\\' && i + 1 < len) {
+            if (s[i + 1] == 'u' && i + 5 < len &&
+                memcmp(s + i + 2, "0000", 4) == 0) {
+                nul = true;
+            }
+            i++;                    /* the escaped character */
+        } else if (s[i] == '"') {
+            in_string = false;
+            j = i + 1;
+            while (j < len && memchr(" \t\r\n", s[j], 4) != NULL) {
+                j++;
+            }
+            if (nul && j < len && s[j] == ':') {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int
 idem_canonical(const char *body, size_t len, char **out, size_t *outlen,
                char *err, size_t errlen)
@@ -277,6 +314,11 @@ idem_canonical(const char *body, size_t len, char **out, size_t *outlen,
     }
     obj = json_parse_strict(body, len, err, errlen);
     if (obj == NULL) {
+        return -1;
+    }
+    if (idem_key_has_nul(body, len)) {
+        json_object_put(obj);
+        snprintf(err, errlen, "object keys must not contain \\u0000");
         return -1;
     }
     rc = idem_put_value(&b, obj, err, errlen);

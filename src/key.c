@@ -200,10 +200,10 @@ key_update(const char *prefix, const char *tenant, const char *phone,
            struct key_entry *lead, char *blocks_hash, size_t cap)
 {
     struct key_query q;
+    char             ph[KEY_TENANT_HEX + 1];
 
     memset(&q, 0, sizeof(q));
     q.limit_days = -1;
-    char             ph[KEY_TENANT_HEX + 1];
 
     key_entry(prefix, tenant, ROUTE_QUERY, phone, NULL, &q, lead);
     snprintf(lead->bgen, sizeof(lead->bgen), "%s:" KEY_SCHEMA ":{%s}:bgen",
@@ -211,4 +211,15 @@ key_update(const char *prefix, const char *tenant, const char *phone,
     key_phone(tenant, phone, ph);
     snprintf(blocks_hash, cap, "%s:" KEY_SCHEMA ":{%s}:blocks:%s", prefix,
              tenant, ph);
+}
+
+void
+key_idem(const char *prefix, const char *tenant, const char *idem, char *out)
+{
+    char buf[KEY_TENANT_HEX + 1 + 256], h[KEY_TENANT_HEX + 1];
+    int  n;
+
+    n = snprintf(buf, sizeof(buf), "%s:%s", tenant, idem);
+    key_hash(buf, n > 0 ? strnlen(buf, sizeof(buf)) : 0, h);
+    snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:idem:%s", prefix, tenant, h);
 }

@@ -10,10 +10,12 @@
  *   ep:<ph>       the phone's write epoch, bumped by every PATCH
  *   ep            the tenant's epoch for dispositions (never bumped)
  *   bgen          the tenant's blocks generation, bumped on bookings
+ *   idem:<ik>     hash: one Idempotency-Key record (SPEC §5)
  *
  * <tenant> is the hex SHA-256 of the token, truncated to 128 bits; <ph> is
- * the same of "<tenant>:<E.164 phone>". Neither a token nor a phone number
- * reaches a key in the clear (SPEC §3).
+ * the same of "<tenant>:<E.164 phone>", <ik> of "<tenant>:<Idempotency-Key>".
+ * Neither a token nor a phone number (nor a caller's key) reaches a key in
+ * the clear (SPEC §3).
  */
 #ifndef HSP_KEY_H
 #define HSP_KEY_H
@@ -81,5 +83,13 @@ int key_entry(const char *prefix, const char *tenant, enum route_id id,
  */
 void key_update(const char *prefix, const char *tenant, const char *phone,
                 struct key_entry *lead, char *blocks_hash, size_t cap);
+
+/*
+ * Writes the key of the record of Idempotency-Key IDEM (already checked,
+ * NUL-terminated) of TENANT into OUT (KEY_MAX bytes). The scope is
+ * (tenant, key): the same key under two tokens is two records.
+ */
+void key_idem(const char *prefix, const char *tenant, const char *idem,
+              char *out);
 
 #endif /* HSP_KEY_H */

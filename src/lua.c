@@ -58,10 +58,61 @@ struct store_script lua_write = {
     ""
 };
 
+/*
+ * A claim is one script, so two instances racing for one key cannot both
+ * see it free: one claims, the other sees "busy". The fingerprint is
+ * compared first: a different request under a used key is the caller's
+ * mistake (422) whether or not the first is still in flight. A record
+ * whose owner died (SIGKILL) expires with its lease; a completion or
+ * release only touches the record if it still carries the caller's owner
+ * id, so a late finisher cannot clobber a newer claim. A completion whose
+ * lease expired unclaimed still stores its answer: the upstream did act.
+ */
+struct store_script lua_idem_claim = {
+    "idem_claim",
+    "local r = redis.call('HMGET', KEYS[1], 'fp', 'resp')\n"
+    "if not r[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2])\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "  return { 'claimed' }\n"
+    "end\n"
+    "if r[1] ~= ARGV[1] then return { 'mismatch' } end\n"
+    "if r[2] then return { 'done', r[2] } end\n"
+    "return { 'busy' }\n",
+    ""
+};
+
+struct store_script lua_idem_complete = {
+    "idem_complete",
+    "if redis.call('EXISTS', KEYS[1]) == 1 and\n"
+    "   redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'fp', ARGV[2], 'resp', ARGV[3])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+    "return 1\n",
+    ""
+};
+
+struct store_script lua_idem_release = {
+    "idem_release",
+    "if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n",
+    ""
+};
+
 void
 lua_init(void)
 {
     store_script_init(&lua_lookup);
     store_script_init(&lua_fill);
     store_script_init(&lua_write);
+    store_script_init(&lua_idem_claim);
+    store_script_init(&lua_idem_complete);
+    store_script_init(&lua_idem_release);
 }

@@ -1,5 +1,6 @@
 /*
- * lua.h - the Redis-side scripts of the cache (SPEC §3, §4). Each runs
+ * lua.h - the Redis-side scripts of the cache and of Idempotency-Key
+ * records (SPEC §3, §4, §5). Each runs
  * atomically in Redis, touching only keys of one tenant (one hash tag).
  */
 #ifndef HSP_LUA_H
@@ -17,10 +18,24 @@
  *         ARGV: value or "", expire_ms, drop tenant blocks (0/1),
  *               epoch_expire_ms
  *   -> the new epoch
+ *
+ * The Idempotency-Key record (SPEC §5), a hash: fp (the fingerprint),
+ * owner (the claim's random id, while in flight), resp (the stored answer,
+ * once completed). Its TTL is the lease while in flight, then
+ * idempotency_ttl.
+ * IDEM_CLAIM    KEYS: record   ARGV: fingerprint, owner, lease_ms
+ *   -> { "claimed" } | { "done", answer } | { "busy" } | { "mismatch" }
+ * IDEM_COMPLETE KEYS: record   ARGV: owner, fingerprint, answer, ttl_ms
+ *   -> 1 stored, 0 the claim was lost (expired and claimed again)
+ * IDEM_RELEASE  KEYS: record   ARGV: owner
+ *   -> 1 released, 0 not ours any more
  */
 extern struct store_script lua_lookup;
 extern struct store_script lua_fill;
 extern struct store_script lua_write;
+extern struct store_script lua_idem_claim;
+extern struct store_script lua_idem_complete;
+extern struct store_script lua_idem_release;
 
 /* Computes the scripts' SHAs. Call once at start-up. */
 void lua_init(void);

@@ -40,6 +40,10 @@ respond_common(struct evkeyvalq *out, const char *request_id,
         evhttp_remove_header(out, "Cache-Status");
         evhttp_add_header(out, "Cache-Status", buf);
     }
+    if (cache->replayed) {
+        evhttp_remove_header(out, "Idempotent-Replayed");
+        evhttp_add_header(out, "Idempotent-Replayed", "true");
+    }
     if (cache->age_s >= 0) {
         snprintf(buf, sizeof(buf), "%" PRId64, cache->age_s);
         evhttp_remove_header(out, "Age");
@@ -65,7 +69,8 @@ respond_send(struct evhttp_request *client, int status, const void *data,
 
 void
 respond_error(struct evhttp_request *client, const char *request_id,
-              int status, const char *const *msgs, size_t n, const char *allow)
+              int status, const char *const *msgs, size_t n,
+              const struct respond_header *extra)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
     char              buf[RESPOND_ERROR_MAX];
@@ -79,8 +84,8 @@ respond_error(struct evhttp_request *client, const char *request_id,
     }
     assert(len > 0);
     evhttp_add_header(out, "Content-Type", "application/json");
-    if (allow != NULL) {
-        evhttp_add_header(out, "Allow", allow);
+    if (extra != NULL) {
+        evhttp_add_header(out, extra->name, extra->value);
     }
     respond_common(out, request_id, NULL);
     respond_send(client, status, buf, (size_t)len);
@@ -124,13 +129,21 @@ respond_entry(struct evhttp_request *client, const char *request_id,
 }
 
 void
-respond_json(struct evhttp_request *client, const char *request_id,
-             int status, const char *json)
+respond_text(struct evhttp_request *client, const char *request_id,
+             int status, const char *ctype, const char *text, size_t len)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
 
-    evhttp_add_header(out, "Content-Type", "application/json");
+    evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "Cache-Control", "no-store");
     respond_common(out, request_id, NULL);
-    respond_send(client, status, json, strlen(json));
+    respond_send(client, status, text, len);
+}
+
+void
+respond_json(struct evhttp_request *client, const char *request_id,
+             int status, const char *json)
+{
+    respond_text(client, request_id, status, "application/json", json,
+                 strlen(json));
 }

@@ -7,6 +7,7 @@
 #ifndef HSP_RESPOND_H
 #define HSP_RESPOND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,20 +18,28 @@ struct cache_entry;
 
 /* The cache headers of an answer; NULL fields are left out. */
 struct respond_cache {
-    const char *x_cache;            /* "HIT", "MISS", "STALE", "BYPASS" */
+    const char *x_cache;            /* "HIT", "MISS", "STALE", "BYPASS",
+                                       "REPLAY" */
     const char *status;             /* Cache-Status parameters after
                                        "heavyset-proxy; " */
     int64_t     age_s;              /* Age header; -1 for none */
+    bool        replayed;           /* Idempotent-Replayed: true (SPEC §5) */
+};
+
+/* One header an error adds: Allow on a 405, Retry-After on a 409. */
+struct respond_header {
+    const char *name;
+    const char *value;
 };
 
 /*
  * Answers with an error the proxy made itself: STATUS, the N messages
  * MSGS, Content-Type application/json, X-Request-Id REQUEST_ID, and
- * ALLOW as the Allow header when not NULL. No Cache-Status (RFC 9211 §2).
+ * EXTRA when not NULL. No Cache-Status (RFC 9211 §2).
  */
 void respond_error(struct evhttp_request *client, const char *request_id,
                    int status, const char *const *msgs, size_t n,
-                   const char *allow);
+                   const struct respond_header *extra);
 
 /*
  * Relays an upstream answer: STATUS, the end-to-end HEADERS (hop-by-hop
@@ -49,5 +58,11 @@ void respond_entry(struct evhttp_request *client, const char *request_id,
 /* Answers STATUS with the JSON text JSON (the proxy's own endpoints). */
 void respond_json(struct evhttp_request *client, const char *request_id,
                   int status, const char *json);
+
+/* Answers STATUS with LEN bytes of TEXT of content type CTYPE, not to be
+ * stored by any cache (the proxy's own endpoints). */
+void respond_text(struct evhttp_request *client, const char *request_id,
+                  int status, const char *ctype, const char *text,
+                  size_t len);
 
 #endif /* HSP_RESPOND_H */

@@ -168,6 +168,11 @@ static const struct canon_case canon_cases[] = {
     { " ", -1, NULL },
     { "[18446744073709551616]", -1, NULL },   /* json-c would clamp */
     { "[-9223372036854775809]", -1, NULL },
+    /* json-c cuts keys at NUL, so such keys are refused, values are not */
+    { "{\"a\\u0000x\":1}", -1, NULL },
+    { "{\"k\":{\"\\u0000\" :1}}", -1, NULL },
+    { "{\"k\":\"\\u0000\"}", 0, "{\"k\":\"\\u0000\"}" },
+    { "{\"a\\\\u0000\":1}", 0, "{\"a\\\\u0000\":1}" },
 };
 
 Test(idem, canonical_table)

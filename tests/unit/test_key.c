@@ -186,3 +186,20 @@ Test(key, update_keys_match_the_lookup_keys)
     cr_expect_str_eq(lead.bgen, blocks_lookup.bgen);
     cr_expect_str_eq(blocks, blocks_lookup.hash);
 }
+
+Test(key, idem_record_is_scoped_by_tenant_and_hides_the_key)
+{
+    static const char t1[] = "0123456789abcdef0123456789abcdef";
+    static const char t2[] = "fedcba9876543210fedcba9876543210";
+    char              a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
+
+    key_idem("hsp", t1, "abc", a);
+    /* SHA-256("<tenant>:abc"), truncated like every other hash. */
+    cr_expect_str_eq(a, "hsp:v1:{0123456789abcdef0123456789abcdef}:idem:b88e9a5e33d76ff390c76b8bdff434a1");
+    key_idem("hsp", t2, "abc", b);
+    cr_expect_str_neq(a, b, "the same key under two tenants is two records");
+    key_idem("hsp", t1, "abd", c);
+    cr_expect_str_neq(a, c);
+    key_idem("hsp", t1, "order-18015551234", c);
+    cr_expect_null(strstr(c, "18015551234"), "the key is hashed");
+}

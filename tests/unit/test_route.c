@@ -33,6 +33,8 @@ static const struct route_case route_cases[] = {
     { P "/phone/update", ROUTE_M_PATCH, ROUTE_OK, ROUTE_UPDATE, NULL },
     { "/healthz", ROUTE_M_GET, ROUTE_OK, ROUTE_HEALTHZ, NULL },
     { "/healthz", ROUTE_M_HEAD, ROUTE_OK, ROUTE_HEALTHZ, NULL },
+    { "/metrics", ROUTE_M_GET, ROUTE_OK, ROUTE_METRICS, NULL },
+    { "/metrics", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_METRICS, NULL },
     /* wrong methods */
     { P "/phone/query", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
     { P "/phone/query", ROUTE_M_PATCH, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
@@ -97,6 +99,8 @@ Test(route, upstream_routes_are_forwarded)
     route_match(P "/phone/query", ROUTE_M_GET, &m);
     cr_expect(m.upstream_api);
     route_match("/healthz", ROUTE_M_GET, &m);
+    cr_expect_not(m.upstream_api);
+    route_match("/metrics", ROUTE_M_GET, &m);
     cr_expect_not(m.upstream_api);
 }
 

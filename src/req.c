@@ -1,0 +1,544 @@
+/*
+ * req.c - the request lifecycle (req.h): the state machine, RECV's
+ * routing and token, and the helpers both paths share: forwarding,
+ * relaying, and the proxy's own errors.
+ */
+#include "config.h"
+
+#include "req.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "conf.h"
+#include "json.h"
+#include "log.h"
+#include "lookup.h"
+#include "patch.h"
+#include "respond.h"
+#include "stats.h"
+#include "store.h"
+
+#define REQ_TOKEN_MAX 4096
+
+static void req_step(struct req *r, enum req_event ev, const void *data);
+
+/* libevent's command type as a route method bit, and its name. */
+
+static const struct {
+    enum evhttp_cmd_type cmd;
+    enum route_method    method;
+    const char          *name;
+} req_methods[] = {
+    { EVHTTP_REQ_GET, ROUTE_M_GET, "GET" },
+    { EVHTTP_REQ_HEAD, ROUTE_M_HEAD, "HEAD" },
+    { EVHTTP_REQ_POST, ROUTE_M_POST, "POST" },
+    { EVHTTP_REQ_PUT, ROUTE_M_PUT, "PUT" },
+    { EVHTTP_REQ_DELETE, ROUTE_M_DELETE, "DELETE" },
+    { EVHTTP_REQ_OPTIONS, ROUTE_M_OPTIONS, "OPTIONS" },
+    { EVHTTP_REQ_PATCH, ROUTE_M_PATCH, "PATCH" },
+};
+
+static enum route_method
+req_method(enum evhttp_cmd_type cmd, const char **name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(req_methods) / sizeof(req_methods[0]); i++) {
+        if (req_methods[i].cmd == cmd) {
+            *name = req_methods[i].name;
+            return req_methods[i].method;
+        }
+    }
+    *name = "OTHER";
+    return ROUTE_M_OTHER;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int64_t
+req_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void
+req_error(struct req *r, int status, const char *msg)
+{
+    respond_error(r->client, r->request_id, status, &msg, 1, NULL);
+    r->client = NULL;
+}
+
+void
+req_error_with(struct req *r, int status, const char *msg,
+               const char *header, const char *value)
+{
+    struct respond_header extra = { header, value };
+
+    respond_error(r->client, r->request_id, status, &msg, 1, &extra);
+    r->client = NULL;
+}
+
+void
+req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
+{
+    respond_error(r->client, r->request_id, status, msgs, n, NULL);
+    r->client = NULL;
+}
+
+/*
+ * Finds the token (SPEC §3): the x-hs-token header, else a `token` query
+ * parameter, else a `token` string in BODY (a parsed JSON body, or NULL).
+ * Writes it into OUT; returns its length, 0 when there is none. The token
+ * is hashed into the tenant and otherwise travels upstream untouched.
+ */
+static size_t
+req_token(struct req *r, const struct json_object *body, char *out,
+          size_t cap)
+{
+    struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    const char              *v, *query;
+
+    v = evhttp_find_header(in, "x-hs-token");
+    if (v != NULL && v[0] != '\0') {
+        return (size_t)snprintf(out, cap, "%s", v) < cap ? strlen(out) : 0;
+    }
+    query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    if (query != NULL) {
+        struct evkeyvalq params;
+        size_t           n = 0;
+
+        TAILQ_INIT(&params);
+        if (evhttp_parse_query_str(query, &params) == 0) {
+            v = evhttp_find_header(&params, "token");
+            if (v != NULL && v[0] != '\0' &&
+                (size_t)snprintf(out, cap, "%s", v) < cap) {
+                n = strlen(out);
+            }
+        }
+        evhttp_clear_headers(&params);
+        if (n > 0) {
+            return n;
+        }
+    }
+    v = json_get_string(body, "token");
+    if (v != NULL && v[0] != '\0' && (size_t)snprintf(out, cap, "%s", v) < cap) {
+        return strlen(out);
+    }
+    return 0;
+}
+
+/* Builds the end-to-end request headers to pass upstream into OUT. */
+static void
+req_forward_headers(struct req *r, struct evkeyvalq *out)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(r->client);
+    const char       *conn = evhttp_find_header(in, "Connection");
+    struct evkeyval  *h;
+
+    TAILQ_FOREACH(h, in, next) {
+        if (http_is_hop_by_hop(h->key, conn) ||
+            strcasecmp(h->key, "Host") == 0 ||
+            strcasecmp(h->key, "Content-Length") == 0 ||
+            strcasecmp(h->key, "Expect") == 0 ||
+            strcasecmp(h->key, "X-Request-Id") == 0) {
+            continue;
+        }
+        evhttp_add_header(out, h->key, h->value);
+    }
+}
+
+/* Sends R upstream. Returns the next state. */
+enum req_state
+req_forward(struct req *r)
+{
+    struct upstream_request rq;
+    struct evkeyvalq        headers;
+    struct upstream        *up;
+
+    up = r->route.id == ROUTE_QUERY_CRM && r->env->lowlat != NULL
+             ? r->env->lowlat
+             : r->env->upstream;
+    TAILQ_INIT(&headers);
+    req_forward_headers(r, &headers);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = evhttp_request_get_command(r->client);
+    rq.uri = evhttp_request_get_uri(r->client);
+    rq.headers = &headers;
+    rq.request_id = r->request_id;
+    rq.body = evhttp_request_get_input_buffer(r->client);
+    rq.idempotent = r->method == ROUTE_M_GET;
+    r->call = upstream_send(up, &rq, req_on_upstream_done, r);
+    evhttp_clear_headers(&headers);
+    if (r->call == NULL) {
+        req_error(r, 502, "upstream unreachable");
+        return REQ_DONE;
+    }
+    return REQ_FETCH;
+}
+
+/* Answers R with the upstream answer it holds, and its cache headers. */
+void
+req_deliver(struct req *r, bool stored)
+{
+    struct respond_cache c = { r->x_cache, NULL, -1, false };
+    char                 status[96];
+
+    if (r->x_cache != NULL) {
+        snprintf(status, sizeof(status), "fwd=%s%s%s%s", r->fwd,
+                 stored ? "; stored" : "", r->detail != NULL ? "; detail=" : "",
+                 r->detail != NULL ? r->detail : "");
+        c.status = status;
+    }
+    respond_relay(r->client, r->request_id, r->status, &r->headers, r->body,
+                  r->x_cache != NULL ? &c : NULL);
+    r->client = NULL;
+}
+
+/* Answers R with the local error for a failed upstream call (SPEC §7). */
+static void
+req_upstream_error(struct req *r, enum upstream_error err)
+{
+    switch (err) {
+    case UPSTREAM_ETIMEOUT:
+        req_error(r, 504, "upstream timeout");
+        break;
+    case UPSTREAM_ETLS:
+        req_error(r, 502, "upstream TLS verification failed");
+        break;
+    case UPSTREAM_EPROTO:
+        req_error(r, 502, "invalid upstream response");
+        break;
+    case UPSTREAM_OK:
+    case UPSTREAM_EUNREACHABLE:
+        req_error(r, 502, "upstream unreachable");
+        break;
+    }
+}
+
+/* Answers R from what FETCH left: the upstream's answer, or its error. */
+void
+req_answer_held(struct req *r)
+{
+    if (r->uerr != UPSTREAM_OK) {
+        req_upstream_error(r, r->uerr);
+    } else {
+        req_deliver(r, false);
+    }
+}
+
+/* Keeps the upstream's answer in R for delivery after a Redis call. */
+void
+req_keep(struct req *r, const struct upstream_response *resp)
+{
+    struct evkeyval *h;
+
+    r->status = resp->status;
+    TAILQ_FOREACH(h, resp->headers, next) {
+        evhttp_add_header(&r->headers, h->key, h->value);
+    }
+    evbuffer_add_buffer(r->body, resp->body);
+}
+
+/* Builds the stored form of R's answer into a new buffer, or NULL. */
+struct evbuffer *
+req_entry_value(struct req *r, int status, int64_t ttl_ms)
+{
+    struct cache_entry e;
+    struct evbuffer   *v;
+    const char        *ctype = evhttp_find_header(&r->headers, "Content-Type");
+    char               header[CACHE_HEADER_MAX];
+    int                n;
+
+    memset(&e, 0, sizeof(e));
+    e.status = status;
+    e.stored_ms = req_now_ms();
+    e.ttl_ms = ttl_ms;
+    e.ctype = ctype != NULL ? ctype : "";
+    e.ctype_len = strlen(e.ctype);
+    n = cache_entry_header(&e, header, sizeof(header));
+    if (n < 0) {
+        return NULL;
+    }
+    v = evbuffer_new();
+    if (v == NULL || evbuffer_add(v, header, (size_t)n) != 0 ||
+        evbuffer_add(v, evbuffer_pullup(r->body, -1),
+                     evbuffer_get_length(r->body)) != 0) {
+        if (v != NULL) {
+            evbuffer_free(v);
+        }
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- RECV --------------------------------------------------------------- */
+
+/* GET /metrics: the counters of the whole process (SPEC §10). */
+static void
+req_metrics(struct req *r)
+{
+    size_t cap = stats_render_max();
+    char  *buf = malloc(cap);
+    int    n = buf != NULL ? stats_render(buf, cap) : -1;
+
+    if (n < 0) {
+        req_error(r, 500, "metrics unavailable");
+    } else {
+        respond_text(r->client, r->request_id, 200,
+                     "text/plain; version=0.0.4; charset=utf-8", buf,
+                     (size_t)n);
+        r->client = NULL;
+    }
+    free(buf);
+}
+
+static enum req_state
+req_on_recv(struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    struct evbuffer         *in = evhttp_request_get_input_buffer(r->client);
+    struct json_object      *body = NULL;
+    enum route_result        rr;
+    enum req_state           next;
+    const char              *path;
+    char                     allow[64], msg[160], perr[160];
+    char                     token[REQ_TOKEN_MAX];
+    size_t                   tlen, blen = evbuffer_get_length(in);
+
+    path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    if (path == NULL || path[0] == '\0') {
+        req_error(r, 400, "invalid request target");
+        return REQ_DONE;
+    }
+    rr = route_match(path, r->method, &r->route);
+    if (rr == ROUTE_NOT_FOUND) {
+        /* NestJS's wording, which the upstream uses for unknown routes. */
+        snprintf(msg, sizeof(msg), "Cannot %s %.128s", r->method_name, path);
+        req_error(r, 404, msg);
+        return REQ_DONE;
+    }
+    if (rr == ROUTE_BAD_METHOD) {
+        route_allow_header(r->route.allowed, allow, sizeof(allow));
+        req_error_with(r, 405, "method not allowed", "Allow", allow);
+        return REQ_DONE;
+    }
+    if (r->route.id == ROUTE_HEALTHZ) {
+        respond_json(r->client, r->request_id, 200, "{\"status\":\"ok\"}");
+        r->client = NULL;
+        return REQ_DONE;
+    }
+    if (r->route.id == ROUTE_METRICS) {
+        req_metrics(r);
+        return REQ_DONE;
+    }
+    assert(r->route.upstream_api);
+    if (blen > (size_t)r->env->cf->max_body) {
+        req_error(r, 413, "request body too large");
+        return REQ_DONE;
+    }
+    if (blen > 0) {
+        body = json_parse_strict((const char *)evbuffer_pullup(in, -1), blen,
+                                 perr, sizeof(perr));
+    } else {
+        snprintf(perr, sizeof(perr), "body must be a JSON object");
+    }
+    tlen = req_token(r, body, token, sizeof(token));
+    if (tlen == 0) {
+        json_object_put(body);
+        req_error(r, 401, "token should not be empty");
+        return REQ_DONE;
+    }
+    key_tenant(token, tlen, r->tenant);
+    memset(token, 0, sizeof(token));
+    if (r->route.id == ROUTE_UPDATE) {
+        next = patch_recv(r, body, perr);
+    } else {
+        next = lookup_recv(r);
+    }
+    json_object_put(body);
+    return next;
+}
+
+/* ---- the state machine -------------------------------------------------- */
+
+static const char *const req_state_names[] = {
+    [REQ_RECV] = "recv",   [REQ_CLAIM] = "claim",   [REQ_LOOKUP] = "lookup",
+    [REQ_FETCH] = "fetch", [REQ_STORE] = "store",   [REQ_WRITE] = "write",
+    [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
+};
+
+static void
+req_free(struct req *r)
+{
+    assert(r->client == NULL && r->call == NULL && r->op == NULL);
+    TAILQ_REMOVE(&r->set->list, r, next);
+    r->set->n--;
+    evhttp_clear_headers(&r->headers);
+    evbuffer_free(r->body);
+    free(r);
+}
+
+/* Shutdown: drop whatever R waits for and answer now. */
+static enum req_state
+req_abort(struct req *r)
+{
+    if (r->call != NULL) {
+        upstream_cancel(r->call);
+        r->call = NULL;
+    }
+    if (r->op != NULL) {
+        store_cancel(r->op);
+        r->op = NULL;
+    }
+    /* A claim left behind expires with its lease, like a killed proxy's. */
+    if (r->state == REQ_STORE || r->state == REQ_WRITE ||
+        r->state == REQ_SETTLE) {
+        req_answer_held(r);         /* the answer is here: give it */
+    } else {
+        req_error(r, 503, "shutting down");
+    }
+    return REQ_DONE;
+}
+
+static void
+req_step(struct req *r, enum req_event ev, const void *data)
+{
+    enum req_state next = r->state;
+
+    if (ev == REQ_EV_ABORT) {
+        assert(r->state != REQ_DONE);
+        next = req_abort(r);
+    } else {
+        switch (r->state) {
+        case REQ_RECV:
+            assert(ev == REQ_EV_START);
+            next = req_on_recv(r);
+            break;
+        case REQ_CLAIM:
+            assert(ev == REQ_EV_STORE);
+            next = patch_on_claim(r, data);
+            break;
+        case REQ_LOOKUP:
+            assert(ev == REQ_EV_STORE);
+            next = lookup_on_reply(r, data);
+            break;
+        case REQ_FETCH:
+            assert(ev == REQ_EV_UPSTREAM);
+            next = r->is_update ? patch_on_fetch(r, data)
+                                : lookup_on_fetch(r, data);
+            break;
+        case REQ_STORE:
+            assert(ev == REQ_EV_STORE);
+            next = lookup_on_stored(r, data);
+            break;
+        case REQ_WRITE:
+            assert(ev == REQ_EV_STORE);
+            next = patch_on_written(r, data);
+            break;
+        case REQ_SETTLE:
+            assert(ev == REQ_EV_STORE);
+            next = patch_on_settled(r, data);
+            break;
+        case REQ_DONE:
+            assert(!"event on a finished request");
+            return;
+        }
+    }
+    log_debug("proxy: request %s: %s -> %s", r->request_id,
+              req_state_names[r->state], req_state_names[next]);
+    r->state = next;
+    if (next == REQ_DONE) {
+        assert(r->client == NULL);
+        req_free(r);
+    }
+}
+
+void
+req_set_init(struct req_set *set)
+{
+    TAILQ_INIT(&set->list);
+    set->n = 0;
+}
+
+void
+req_start(const struct req_env *env, struct req_set *set,
+          struct evhttp_request *client)
+{
+    struct req *r;
+    const char *id;
+
+    r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->body = evbuffer_new();
+    }
+    if (r == NULL || r->body == NULL) {
+        log_err("proxy: out of memory");
+        free(r);
+        evhttp_send_error(client, 503, "Service Unavailable");
+        return;
+    }
+    r->env = env;
+    r->set = set;
+    r->client = client;
+    r->state = REQ_RECV;
+    TAILQ_INIT(&r->headers);
+    r->method = req_method(evhttp_request_get_command(client),
+                           &r->method_name);
+    id = evhttp_find_header(evhttp_request_get_input_headers(client),
+                            "X-Request-Id");
+    if (id != NULL && http_request_id_valid(id)) {
+        snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+    } else if (http_request_id_new(r->request_id, sizeof(r->request_id)) !=
+               0) {
+        snprintf(r->request_id, sizeof(r->request_id), "%" PRId64,
+                 req_now_ms());
+    }
+    TAILQ_INSERT_TAIL(&set->list, r, next);
+    set->n++;
+    req_step(r, REQ_EV_START, NULL);
+}
+
+void
+req_abort_all(struct req_set *set)
+{
+    struct req *r;
+
+    while ((r = TAILQ_FIRST(&set->list)) != NULL) {
+        req_step(r, REQ_EV_ABORT, NULL);
+    }
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+void
+req_on_upstream_done(enum upstream_error err, const struct upstream_response *resp,
+                 const char *why, void *arg)
+{
+    struct req                *r = arg;
+    struct req_upstream_result res = { err, resp };
+
+    req_step(r, REQ_EV_UPSTREAM, &res);
+}
+
+void
+req_on_store_reply(struct redisReply *reply, void *arg)
+{
+    struct req *r = arg;
+
+    req_step(r, REQ_EV_STORE, reply);
+}

@@ -1,0 +1,195 @@
+/*
+ * req.h - one client request through the proxy: its state, and the state
+ * machine that moves it (req.c) through the read path (lookup.c: SPEC
+ * §2-§4, §7) or the write path (patch.c: SPEC §4, §5). Private to those
+ * modules and proxy.c, which starts requests and owns the worker's
+ * resources they borrow.
+ *
+ *   RECV ---(local answer: 4xx, healthz, metrics)-----------------> DONE
+ *   RECV ---> LOOKUP ---(fresh entry: HIT)------------------------> DONE
+ *               |  \---(only-if-cached, nothing: 504)-------------> DONE
+ *               v
+ *   RECV ---> FETCH ---(error, or answer not to store)------------> DONE
+ *               |---(answer to store)---> STORE ---(stored or not)-> DONE
+ *               \---(PATCH)---> [WRITE] ---> [SETTLE] ------------> DONE
+ *               ^
+ *   RECV ---> CLAIM ---(replay 2xx-4xx, 409 in flight, 422)-------> DONE
+ *
+ * Only req_step() changes a request's state, and the request is answered
+ * exactly once, by the handler that returns REQ_DONE. Each handler of
+ * lookup.c and patch.c takes the event of one state and returns the next
+ * state. Every wait is bounded: Redis by redis_timeout, the upstream by
+ * upstream_timeout. Redis faults turn into misses and skipped writes,
+ * never into a failed request.
+ *
+ * Ownership: req_start allocates a request and puts it in its worker's
+ * req_set; req_step frees it on DONE, after the client was answered
+ * (evhttp owns and frees the evhttp_request then). A request owns its
+ * pending upstream call or Redis operation (at most one at a time) and
+ * the copy of the upstream's answer (headers, body).
+ */
+#ifndef HSP_REQ_H
+#define HSP_REQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "cache.h"
+#include "http.h"
+#include "idem.h"
+#include "key.h"
+#include "phone.h"
+#include "route.h"
+#include "upstream.h"
+
+#define REQ_EPOCH_MAX 24            /* an epoch or generation, as text */
+
+struct conf;
+struct evbuffer;
+struct evhttp_request;
+struct json_object;
+struct redisReply;
+struct store;
+
+enum req_state {
+    REQ_RECV,           /* just arrived: route, check, decide */
+    REQ_CLAIM,          /* PATCH: claiming its Idempotency-Key record */
+    REQ_LOOKUP,         /* waiting for Redis: the entry and its epoch */
+    REQ_FETCH,          /* waiting for the upstream */
+    REQ_STORE,          /* filling the cache before answering */
+    REQ_WRITE,          /* PATCH: writing through before answering */
+    REQ_SETTLE,         /* PATCH: storing or releasing its record */
+    REQ_DONE            /* answered; the request is freed */
+};
+
+enum req_event {
+    REQ_EV_START,       /* evhttp handed us the request */
+    REQ_EV_STORE,       /* a Redis call completed (data: the reply) */
+    REQ_EV_UPSTREAM,    /* the upstream call completed */
+    REQ_EV_ABORT        /* shutdown: answer now */
+};
+
+/* What REQ_EV_UPSTREAM carries. */
+struct req_upstream_result {
+    enum upstream_error             err;
+    const struct upstream_response *resp;   /* NULL unless err is OK */
+};
+
+/* What a worker lends its requests: all borrowed, all outlive them. */
+struct req_env {
+    const struct conf *cf;
+    struct store      *store;       /* the shared Redis */
+    struct upstream   *upstream;    /* `upstream` */
+    struct upstream   *lowlat;      /* `upstream_lowlatency`, or NULL */
+};
+
+struct req;
+TAILQ_HEAD(req_list, req);
+
+/* The requests of one worker not yet answered. */
+struct req_set {
+    struct req_list list;
+    size_t          n;
+};
+
+struct req {
+    TAILQ_ENTRY(req)        next;   /* in its worker's req_set */
+    struct req_set         *set;    /* borrowed */
+    const struct req_env   *env;    /* borrowed */
+    struct evhttp_request  *client; /* evhttp's; NULL once answered */
+    enum req_state          state;
+    struct route_match      route;
+    enum route_method       method;
+    const char             *method_name;    /* static */
+    struct upstream_call   *call;   /* while in FETCH */
+    struct store_op        *op;     /* while in CLAIM, LOOKUP, STORE, WRITE,
+                                       SETTLE */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char tenant[KEY_TENANT_HEX + 1];
+    char phone[PHONE_E164_MAX];     /* normalised; "" if none */
+
+    /* cache (lookup.c) */
+    struct cache_directives dir;
+    struct key_query        q;
+    struct key_entry        key;
+    bool                    cacheable;  /* KEY is valid for this request */
+    bool                    may_store;  /* the answer may be stored */
+    char                    epoch[REQ_EPOCH_MAX];   /* seen by the lookup */
+    char                    bgen[REQ_EPOCH_MAX];
+    const char             *x_cache;    /* what the answer will say */
+    const char             *fwd;        /* Cache-Status fwd= reason */
+    const char             *detail;     /* Cache-Status detail=, or NULL */
+
+    /* PATCH (patch.c) */
+    bool                    is_update;
+    bool                    books;      /* blockId or cancelAppt */
+    bool                    idem;       /* has an Idempotency-Key we guard */
+    bool                    idem_claimed;   /* we own its record's claim */
+    char                    idem_record[KEY_MAX];   /* its Redis key */
+    char                    idem_owner[HTTP_REQUEST_ID_MAX + 1]; /* random */
+    char                    idem_fp[IDEM_FP_HEX + 1];
+
+    /* the upstream's answer, kept while STORE, WRITE or SETTLE runs */
+    enum upstream_error     uerr;
+    int                     status;
+    struct evkeyvalq        headers;
+    struct evbuffer        *body;       /* owned */
+};
+
+/* ---- req.c: the lifecycle ------------------------------------------------ */
+
+/* Initialises SET, empty. */
+void req_set_init(struct req_set *set);
+
+/*
+ * Takes CLIENT, a request evhttp handed over, into SET and runs it as far
+ * as it goes without waiting. ENV and SET outlive it.
+ */
+void req_start(const struct req_env *env, struct req_set *set,
+               struct evhttp_request *client);
+
+/* Answers (503, or the answer held) and frees every request of SET. */
+void req_abort_all(struct req_set *set);
+
+/* The callbacks of upstream_send and store_eval; ARG is the request. */
+void req_on_upstream_done(enum upstream_error err,
+                          const struct upstream_response *resp,
+                          const char *why, void *arg);
+void req_on_store_reply(struct redisReply *reply, void *arg);
+
+/* ---- req.c: helpers of both paths --------------------------------------- */
+
+int64_t req_now_ms(void);
+
+/* Answer R with an error the proxy made (SPEC §7): one message, N
+ * messages, or one message and one extra header. */
+void req_error(struct req *r, int status, const char *msg);
+void req_error_n(struct req *r, int status, const char *const *msgs,
+                 size_t n);
+void req_error_with(struct req *r, int status, const char *msg,
+                    const char *header, const char *value);
+
+/* Sends R upstream. Returns the next state (FETCH, or DONE after a 502). */
+enum req_state req_forward(struct req *r);
+
+/* Answers R with the upstream answer it holds, and its cache headers;
+ * STORED says the answer is now in the cache. */
+void req_deliver(struct req *r, bool stored);
+
+/* Answers R from what FETCH left: the upstream's answer, or its error. */
+void req_answer_held(struct req *r);
+
+/* Keeps the upstream's answer RESP in R for delivery after Redis calls. */
+void req_keep(struct req *r, const struct upstream_response *resp);
+
+/*
+ * The stored form (cache_entry) of R's held answer with STATUS and
+ * TTL_MS, in a new buffer the caller frees; NULL when out of memory.
+ */
+struct evbuffer *req_entry_value(struct req *r, int status, int64_t ttl_ms);
+
+#endif /* HSP_REQ_H */

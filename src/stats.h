@@ -1,0 +1,41 @@
+/*
+ * stats.h - the proxy's counters (SPEC §10), process-wide, and their
+ * Prometheus text exposition. Pure: no libevent.
+ *
+ * Counters are added to from every worker thread with relaxed atomic
+ * adds: a scrape sees each counter whole, never torn, and no worker waits
+ * for another. Labels come from fixed tables only, so their cardinality
+ * is bounded by this file: never a tenant, a phone or a key.
+ */
+#ifndef HSP_STATS_H
+#define HSP_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum stats_counter {
+    STATS_IDEM_CLAIMED,             /* first PATCH of a key, forwarded */
+    STATS_IDEM_REPLAYED,            /* answered from the stored record */
+    STATS_IDEM_IN_FLIGHT,           /* 409: the first is still running */
+    STATS_IDEM_MISMATCH,            /* 422: another request, same key */
+    STATS_IDEM_RELEASED,            /* claim given back after a failure */
+    STATS_IDEM_UNPROTECTED,         /* forwarded unguarded: Redis away */
+    STATS_COUNT
+};
+
+/* Adds N to counter C. Safe from any thread. */
+void stats_add(enum stats_counter c, uint64_t n);
+
+/* The current value of counter C. */
+uint64_t stats_get(enum stats_counter c);
+
+/*
+ * Writes the exposition (text format 0.0.4) into BUF of CAP bytes.
+ * Returns its length, or -1 when CAP is too small (BUF is then "").
+ */
+int stats_render(char *buf, size_t cap);
+
+/* Bytes stats_render needs at most. */
+size_t stats_render_max(void);
+
+#endif /* HSP_STATS_H */
