@@ -534,9 +534,9 @@ Test(idem, a_required_key_that_is_missing_is_400)
 Test(idem, a_duplicate_while_the_first_is_in_flight_is_409)
 {
     static const char *const body = BODY("\"appendComment\":\"in flight\"");
-    struct held_patch held = { 0 };
-    struct hresp      r;
-    pthread_t         t;
+    static struct held_patch held;  /* the thread may outlive a failure */
+    struct hresp             r;
+    pthread_t                t;
 
     /* the first is held by the sandbox for 1.5 s (B waits 5 s) */
     held.base = hfixture_env("HSP_PROXY_B_URL");
@@ -684,12 +684,13 @@ Test(idem, a_refused_request_claims_nothing)
 Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
 {
     static const char *const body = BODY("\"appendComment\":\"killed\"");
-    static struct hproc p;
-    struct held_patch   held = { 0 };
-    struct hresp        r;
-    pthread_t           t;
-    long                t0, first_ok = -1, last_conflict = -1, deadline;
-    int                 conflicts = 0;
+    static struct hproc      p;
+    static struct held_patch held;  /* the thread may outlive a failure */
+    struct hresp             r;
+    pthread_t                t;
+    long                     t0, first_ok = -1, last_conflict = -1;
+    long                     deadline;
+    int                      conflicts = 0;
 
     /* its lease, like the main proxy's: 1s + 2 x 100ms + 1s */
     cr_assert_eq(hproc_proxy_start("idem-killed", NULL, &p), 0, "%s",
