@@ -25,19 +25,72 @@ struct store_script lua_lookup = {
 
 struct store_script lua_fill = {
     "fill",
-    "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then return 0 end\n"
+    "local ok = (redis.call('GET', KEYS[2]) or '') == ARGV[4]\n"
     "local f = ARGV[1]\n"
-    "if ARGV[5] == '1' then\n"
+    "if ok and ARGV[5] == '1' then\n"
     "  local g = redis.call('GET', KEYS[3]) or ''\n"
-    "  if g ~= ARGV[6] then return 0 end\n"
+    "  if g ~= ARGV[6] then ok = false end\n"
     "  f = 'g' .. g .. ':' .. f\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], f, ARGV[2])\n"
-    "local want = tonumber(ARGV[3])\n"
-    "if redis.call('PTTL', KEYS[1]) < want then\n"
-    "  redis.call('PEXPIRE', KEYS[1], want)\n"
+    "local stored = 0\n"
+    "if ok and ARGV[7] == '1' then\n"
+    "  redis.call('HSET', KEYS[1], f, ARGV[2])\n"
+    "  local want = tonumber(ARGV[3])\n"
+    "  if redis.call('PTTL', KEYS[1]) < want then\n"
+    "    redis.call('PEXPIRE', KEYS[1], want)\n"
+    "  end\n"
+    "  stored = 1\n"
     "end\n"
-    "return 1\n",
+    "if ARGV[8] ~= '' and redis.call('GET', KEYS[4]) == 'L' .. ARGV[8] then\n"
+    "  if ok then\n"
+    "    redis.call('SET', KEYS[4], 'A' .. ARGV[4] .. ':' .. ARGV[6] .. '\\n'\n"
+    "               .. ARGV[2], 'PX', ARGV[9])\n"
+    "  else\n"
+    "    redis.call('DEL', KEYS[4])\n"
+    "  end\n"
+    "  redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
+    "end\n"
+    "return stored\n",
+    ""
+};
+
+/*
+ * The fetch lock of one entry (SPEC §6): "L<owner>" while a request
+ * fetches, with a lease; then, for a short while, "A<epoch>:<bgen>\n" and
+ * the answer it got, for the requests that waited. A handed answer only
+ * counts while the epoch and blocks generation it was fetched under are
+ * current: after a PATCH it is nobody's answer. The waiters learn of the
+ * change from a message on the wake channel naming the lock.
+ */
+struct store_script lua_lock = {
+    "lock",
+    "local ep = redis.call('GET', KEYS[2]) or ''\n"
+    "local g = ''\n"
+    "if ARGV[3] == '1' then g = redis.call('GET', KEYS[3]) or '' end\n"
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then\n"
+    "  if string.sub(v, 1, 1) == 'L' then\n"
+    "    return { 'wait', redis.call('PTTL', KEYS[1]) }\n"
+    "  end\n"
+    "  local nl = string.find(v, '\\n', 1, true)\n"
+    "  if ARGV[4] == '1' and nl and\n"
+    "     string.sub(v, 2, nl - 1) == ep .. ':' .. g then\n"
+    "    return { 'answer', string.sub(v, nl + 1) }\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], 'L' .. ARGV[1], 'PX', ARGV[2])\n"
+    "return { 'lead', ep, g }\n",
+    ""
+};
+
+struct store_script lua_unlock = {
+    "unlock",
+    "if redis.call('GET', KEYS[1]) == 'L' .. ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('PUBLISH', ARGV[2], KEYS[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n",
     ""
 };
 
@@ -111,6 +164,8 @@ lua_init(void)
 {
     store_script_init(&lua_lookup);
     store_script_init(&lua_fill);
+    store_script_init(&lua_lock);
+    store_script_init(&lua_unlock);
     store_script_init(&lua_write);
     store_script_init(&lua_idem_claim);
     store_script_init(&lua_idem_complete);

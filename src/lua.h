@@ -11,9 +11,16 @@
 /*
  * LOOKUP  KEYS: hash, epoch, bgen   ARGV: field, is_blocks
  *   -> { entry or nil, epoch or "", blocks generation or "" }
- * FILL    KEYS: hash, epoch, bgen   ARGV: field, value, expire_ms,
- *                                         epoch seen, is_blocks, bgen seen
- *   -> 1 stored, 0 refused because a PATCH came in between
+ * LOCK    KEYS: lock, epoch, bgen   ARGV: owner, lease_ms, is_blocks,
+ *                                         take a handed answer (0/1)
+ *   -> { "lead", epoch, bgen } | { "wait", pttl } | { "answer", entry }
+ * FILL    KEYS: hash, epoch, bgen, lock
+ *         ARGV: field, value, expire_ms, epoch seen, is_blocks, bgen seen,
+ *               store (0/1), owner or "", answer_ms, wake channel
+ *   -> 1 stored, 0 not (not asked, or a PATCH came in between). With an
+ *      owner still holding the lock, the value is handed to the waiters
+ *      (or the lock dropped after a PATCH) and the channel told.
+ * UNLOCK  KEYS: lock   ARGV: owner, wake channel   -> 1 dropped, 0 not ours
  * WRITE   KEYS: lead hash, epoch, blocks hash, bgen
  *         ARGV: value or "", expire_ms, drop tenant blocks (0/1),
  *               epoch_expire_ms
@@ -32,6 +39,8 @@
  */
 extern struct store_script lua_lookup;
 extern struct store_script lua_fill;
+extern struct store_script lua_lock;
+extern struct store_script lua_unlock;
 extern struct store_script lua_write;
 extern struct store_script lua_idem_claim;
 extern struct store_script lua_idem_complete;

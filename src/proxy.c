@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "lookup.h"
 #include "req.h"
 #include "store.h"
 #include "upstream.h"
@@ -32,6 +33,7 @@ struct proxy {
     struct upstream     *upstream;  /* owned: `upstream` */
     struct upstream     *lowlat;    /* owned: `upstream_lowlatency`, or NULL */
     struct store        *store;     /* owned: the shared Redis */
+    struct lookup_ctx   *lookup;    /* owned: the read path's tables */
     struct req_env       env;       /* what requests borrow of the above */
     struct req_set       reqs;      /* requests not yet answered */
 };
@@ -92,8 +94,14 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     if (px->store == NULL) {
         goto fail;
     }
+    px->lookup = lookup_ctx_new(base, cf, px->store);
+    if (px->lookup == NULL) {
+        log_err("proxy: out of memory");
+        goto fail;
+    }
     px->env.cf = cf;
     px->env.store = px->store;
+    px->env.lookup = px->lookup;
     px->env.upstream = px->upstream;
     px->env.lowlat = px->lowlat;
 
@@ -168,6 +176,7 @@ proxy_free(struct proxy *px)
     if (px->http != NULL) {
         evhttp_free(px->http);
     }
+    lookup_ctx_free(px->lookup);
     store_free(px->store);
     upstream_free(px->upstream);
     upstream_free(px->lowlat);

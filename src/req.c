@@ -75,11 +75,12 @@ req_now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* The answering helpers do nothing for a request answered already: a
+ * refresh goes on after its client got the stale entry. */
 void
 req_error(struct req *r, int status, const char *msg)
 {
-    respond_error(r->client, r->request_id, status, &msg, 1, NULL);
-    r->client = NULL;
+    req_error_n(r, status, &msg, 1);
 }
 
 void
@@ -88,15 +89,19 @@ req_error_with(struct req *r, int status, const char *msg,
 {
     struct respond_header extra = { header, value };
 
-    respond_error(r->client, r->request_id, status, &msg, 1, &extra);
-    r->client = NULL;
+    if (r->client != NULL) {
+        respond_error(r->client, r->request_id, status, &msg, 1, &extra);
+        r->client = NULL;
+    }
 }
 
 void
 req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
 {
-    respond_error(r->client, r->request_id, status, msgs, n, NULL);
-    r->client = NULL;
+    if (r->client != NULL) {
+        respond_error(r->client, r->request_id, status, msgs, n, NULL);
+        r->client = NULL;
+    }
 }
 
 /*
@@ -185,10 +190,20 @@ req_forward(struct req *r)
     r->call = upstream_send(up, &rq, req_on_upstream_done, r);
     evhttp_clear_headers(&headers);
     if (r->call == NULL) {
-        req_error(r, 502, "upstream unreachable");
-        return REQ_DONE;
+        /* As if it had been sent and failed: each path has one way of
+         * handling an upstream failure (stale, waiters, claims). */
+        struct req_upstream_result res = { UPSTREAM_EUNREACHABLE, NULL };
+
+        return r->is_update ? patch_on_fetch(r, &res)
+                            : lookup_on_fetch(r, &res);
     }
     return REQ_FETCH;
+}
+
+void
+req_wake(struct req *r, const struct lookup_answer *answer)
+{
+    req_step(r, REQ_EV_WAKE, answer);
 }
 
 /* Answers R with the upstream answer it holds, and its cache headers. */
@@ -196,12 +211,13 @@ void
 req_deliver(struct req *r, bool stored)
 {
     struct respond_cache c = { r->x_cache, NULL, -1, false };
-    char                 status[96];
+    char                 status[128];
 
+    if (r->client == NULL) {
+        return;
+    }
     if (r->x_cache != NULL) {
-        snprintf(status, sizeof(status), "fwd=%s%s%s%s", r->fwd,
-                 stored ? "; stored" : "", r->detail != NULL ? "; detail=" : "",
-                 r->detail != NULL ? r->detail : "");
+        req_cache_status(r, stored, status, sizeof(status));
         c.status = status;
     }
     respond_relay(r->client, r->request_id, r->status, &r->headers, r->body,
@@ -209,25 +225,49 @@ req_deliver(struct req *r, bool stored)
     r->client = NULL;
 }
 
+void
+req_cache_status(const struct req *r, bool stored, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "fwd=%s%s%s%s%s", r->fwd != NULL ? r->fwd : "miss",
+             stored ? "; stored" : "", r->waited ? "; collapsed" : "",
+             r->detail != NULL ? "; detail=" : "",
+             r->detail != NULL ? r->detail : "");
+}
+
 /* Answers R with the local error for a failed upstream call (SPEC §7). */
 static void
 req_upstream_error(struct req *r, enum upstream_error err)
 {
+    const char *msg;
+    int         status;
+
+    req_upstream_error_status(err, &status, &msg);
+    req_error(r, status, msg);
+}
+
+void
+req_upstream_error_status(enum upstream_error err, int *status,
+                          const char **msg)
+{
     switch (err) {
     case UPSTREAM_ETIMEOUT:
-        req_error(r, 504, "upstream timeout");
-        break;
+        *status = 504;
+        *msg = "upstream timeout";
+        return;
     case UPSTREAM_ETLS:
-        req_error(r, 502, "upstream TLS verification failed");
-        break;
+        *status = 502;
+        *msg = "upstream TLS verification failed";
+        return;
     case UPSTREAM_EPROTO:
-        req_error(r, 502, "invalid upstream response");
-        break;
+        *status = 502;
+        *msg = "invalid upstream response";
+        return;
     case UPSTREAM_OK:
     case UPSTREAM_EUNREACHABLE:
-        req_error(r, 502, "upstream unreachable");
         break;
     }
+    *status = 502;
+    *msg = "upstream unreachable";
 }
 
 /* Answers R from what FETCH left: the upstream's answer, or its error. */
@@ -378,6 +418,7 @@ req_on_recv(struct req *r)
 
 static const char *const req_state_names[] = {
     [REQ_RECV] = "recv",   [REQ_CLAIM] = "claim",   [REQ_LOOKUP] = "lookup",
+    [REQ_LOCK] = "lock",   [REQ_WAIT] = "wait",
     [REQ_FETCH] = "fetch", [REQ_STORE] = "store",   [REQ_WRITE] = "write",
     [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
 };
@@ -386,10 +427,12 @@ static void
 req_free(struct req *r)
 {
     assert(r->client == NULL && r->call == NULL && r->op == NULL);
+    assert(r->flight == NULL);
     TAILQ_REMOVE(&r->set->list, r, next);
     r->set->n--;
     evhttp_clear_headers(&r->headers);
     evbuffer_free(r->body);
+    free(r->stale);
     free(r);
 }
 
@@ -405,6 +448,7 @@ req_abort(struct req *r)
         store_cancel(r->op);
         r->op = NULL;
     }
+    lookup_abort(r);                /* its waiters first, or out of one */
     /* A claim left behind expires with its lease, like a killed proxy's. */
     if (r->state == REQ_STORE || r->state == REQ_WRITE ||
         r->state == REQ_SETTLE) {
@@ -436,6 +480,14 @@ req_step(struct req *r, enum req_event ev, const void *data)
         case REQ_LOOKUP:
             assert(ev == REQ_EV_STORE);
             next = lookup_on_reply(r, data);
+            break;
+        case REQ_LOCK:
+            assert(ev == REQ_EV_STORE);
+            next = lookup_on_lock(r, data);
+            break;
+        case REQ_WAIT:
+            assert(ev == REQ_EV_WAKE);
+            next = lookup_on_wake(r, data);
             break;
         case REQ_FETCH:
             assert(ev == REQ_EV_UPSTREAM);

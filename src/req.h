@@ -6,14 +6,24 @@
  * resources they borrow.
  *
  *   RECV ---(local answer: 4xx, healthz, metrics)-----------------> DONE
+ *   RECV ---(same read in flight here)---> WAIT ---(its answer)---> DONE
  *   RECV ---> LOOKUP ---(fresh entry: HIT)------------------------> DONE
  *               |  \---(only-if-cached, nothing: 504)-------------> DONE
  *               v
- *   RECV ---> FETCH ---(error, or answer not to store)------------> DONE
- *               |---(answer to store)---> STORE ---(stored or not)-> DONE
+ *   RECV ---> LOCK ---(another instance fetches)---> WAIT --> LOOKUP
+ *               |  \---(its answer, just handed over)-------------> DONE
+ *               v
+ *             FETCH ---(error, or answer not to store)------------> DONE
+ *               |---(answer to hand over)---> STORE --------------> DONE
  *               \---(PATCH)---> [WRITE] ---> [SETTLE] ------------> DONE
  *               ^
  *   RECV ---> CLAIM ---(replay 2xx-4xx, 409 in flight, 422)-------> DONE
+ *
+ * A read that can wait for an identical one (lookup.c) does: in this
+ * worker it joins the first as a waiter; across workers and instances
+ * the LOCK in Redis makes one the fetcher, and the others WAIT for its
+ * wake-up message. A stale answer may be given before FETCH: the request
+ * then goes on without its client, to refresh the entry.
  *
  * Only req_step() changes a request's state, and the request is answered
  * exactly once, by the handler that returns REQ_DONE. Each handler of
@@ -59,6 +69,8 @@ enum req_state {
     REQ_RECV,           /* just arrived: route, check, decide */
     REQ_CLAIM,          /* PATCH: claiming its Idempotency-Key record */
     REQ_LOOKUP,         /* waiting for Redis: the entry and its epoch */
+    REQ_LOCK,           /* read: taking the fetch lock, or a handed answer */
+    REQ_WAIT,           /* read: waiting for an identical read's answer */
     REQ_FETCH,          /* waiting for the upstream */
     REQ_STORE,          /* filling the cache before answering */
     REQ_WRITE,          /* PATCH: writing through before answering */
@@ -70,6 +82,8 @@ enum req_event {
     REQ_EV_START,       /* evhttp handed us the request */
     REQ_EV_STORE,       /* a Redis call completed (data: the reply) */
     REQ_EV_UPSTREAM,    /* the upstream call completed */
+    REQ_EV_WAKE,        /* a read we waited for answered (data: its
+                           answer), or may have (data: NULL) */
     REQ_EV_ABORT        /* shutdown: answer now */
 };
 
@@ -79,12 +93,17 @@ struct req_upstream_result {
     const struct upstream_response *resp;   /* NULL unless err is OK */
 };
 
+struct lookup_answer;
+struct lookup_ctx;
+struct lookup_flight;
+
 /* What a worker lends its requests: all borrowed, all outlive them. */
 struct req_env {
     const struct conf *cf;
     struct store      *store;       /* the shared Redis */
     struct upstream   *upstream;    /* `upstream` */
     struct upstream   *lowlat;      /* `upstream_lowlatency`, or NULL */
+    struct lookup_ctx *lookup;      /* the read path's tables */
 };
 
 struct req;
@@ -123,6 +142,16 @@ struct req {
     const char             *x_cache;    /* what the answer will say */
     const char             *fwd;        /* Cache-Status fwd= reason */
     const char             *detail;     /* Cache-Status detail=, or NULL */
+    struct lookup_flight   *flight;     /* the read it leads or waits for */
+    TAILQ_ENTRY(req)        wnext;      /* among the flight's waiters */
+    bool                    locked;     /* holds the fetch lock */
+    bool                    revalidate; /* serve STALE, refresh behind */
+    char                    lock_key[KEY_MAX];  /* the fetch lock */
+    bool                    waited;     /* was woken by another's fetch */
+    char                    owner[HTTP_REQUEST_ID_MAX + 1]; /* lock id */
+    char                   *stale;      /* owned: an expired entry that
+                                           may still be served, or NULL */
+    size_t                  stale_len;
 
     /* PATCH (patch.c) */
     bool                    is_update;
@@ -173,8 +202,22 @@ void req_error_n(struct req *r, int status, const char *const *msgs,
 void req_error_with(struct req *r, int status, const char *msg,
                     const char *header, const char *value);
 
-/* Sends R upstream. Returns the next state (FETCH, or DONE after a 502). */
+/*
+ * Sends R upstream. Returns FETCH, or when it cannot be sent, what the
+ * path's FETCH handler returns for an unreachable upstream.
+ */
 enum req_state req_forward(struct req *r);
+
+/* Wakes R, waiting in WAIT, with ANSWER (may be NULL): see lookup.h. */
+void req_wake(struct req *r, const struct lookup_answer *answer);
+
+/* The proxy's answer (status, message) for the upstream failure ERR. */
+void req_upstream_error_status(enum upstream_error err, int *status,
+                               const char **msg);
+
+/* Writes R's Cache-Status parameters for a forwarded answer into BUF. */
+void req_cache_status(const struct req *r, bool stored, char *buf,
+                      size_t cap);
 
 /* Answers R with the upstream answer it holds, and its cache headers;
  * STORED says the answer is now in the cache. */
