@@ -35,7 +35,7 @@ tenant_id(unsigned i, char *out)
     snprintf(out, KEY_TENANT_HEX + 1, "%032x", i);
 }
 
-/* ---- limits --------------------------------------------------------------- */
+/* ---- limits -------------------------------------------------------------- */
 
 struct limits_case {
     const char *limit, *reserve, *fallback;
@@ -89,7 +89,7 @@ Test(budget, limits_table)
     }
 }
 
-/* ---- the local sliding window ------------------------------------------- */
+/* ---- the local sliding window -------------------------------------------- */
 
 enum step_op { TAKE_READ, TAKE_WRITE, PAUSE, TENANTS };
 
@@ -150,6 +150,12 @@ static const struct scenario scenarios[] = {
         D(61001, 1, TAKE_READ, 2), D(61002, 1, TAKE_READ, 1),
         G(61003, 1, TAKE_READ) },
       17 },
+    { "a reserve that takes the whole fallback leaves reads nothing",
+      "60/min", "10/min", "1/min",  /* local: 0 reads, 1 in all */
+      { D(0, 1, TAKE_READ, 61000), G(0, 1, TAKE_WRITE),
+        D(500, 1, TAKE_WRITE, 60500), D(500, 1, TAKE_READ, 61000),
+        G(61000, 1, TAKE_WRITE) },
+      5 },
     { "tenants have budgets of their own",
       "60/min", "0", "2/s",
       { G(0, 1, TAKE_READ), G(0, 1, TAKE_READ), D(0, 1, TAKE_READ, 2000),
@@ -319,7 +325,7 @@ Test(budget, many_tenants_are_bounded)
     conf_free(&cf);
 }
 
-/* ---- threads -------------------------------------------------------------- */
+/* ---- threads ------------------------------------------------------------- */
 
 struct racer {
     struct budget_local *bl;
