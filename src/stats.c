@@ -31,6 +31,18 @@ static const struct {
                               "{result=\"released\"}", NULL },
     [STATS_IDEM_UNPROTECTED] = { "heavyset_idempotency_total",
                                  "{result=\"unprotected\"}", NULL },
+    [STATS_RATE_LIMITED_READ] = { "heavyset_rate_limited_total",
+                                  "{class=\"read\"}",
+                                  "Takes of the upstream budget that were "
+                                  "denied, by class (SPEC 6)." },
+    [STATS_RATE_LIMITED_WRITE] = { "heavyset_rate_limited_total",
+                                   "{class=\"write\"}", NULL },
+    [STATS_BUDGET_FALLBACK] = { "heavyset_budget_fallback_total", "",
+                                "Takes answered by the local budget "
+                                "because Redis was away (SPEC 8)." },
+    [STATS_UPSTREAM_PAUSED] = { "heavyset_upstream_paused_total", "",
+                                "Tenants paused after an upstream 429 "
+                                "(SPEC 6)." },
 };
 
 static uint64_t stats_values[STATS_COUNT];

@@ -20,6 +20,10 @@ enum stats_counter {
     STATS_IDEM_MISMATCH,            /* 422: another request, same key */
     STATS_IDEM_RELEASED,            /* claim given back after a failure */
     STATS_IDEM_UNPROTECTED,         /* forwarded unguarded: Redis away */
+    STATS_RATE_LIMITED_READ,        /* budget takes denied, by class */
+    STATS_RATE_LIMITED_WRITE,
+    STATS_BUDGET_FALLBACK,          /* takes the local budget answered */
+    STATS_UPSTREAM_PAUSED,          /* pauses set after an upstream 429 */
     STATS_COUNT
 };
 

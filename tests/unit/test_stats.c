@@ -79,3 +79,23 @@ Test(stats, too_small_a_buffer_is_refused)
     cr_expect_eq(stats_render(buf, sizeof(buf)), -1);
     cr_expect_str_eq(buf, "");
 }
+
+Test(stats, budget_counters_render)
+{
+    size_t cap = stats_render_max();
+    char  *buf = malloc(cap);
+
+    cr_assert_not_null(buf);
+    stats_add(STATS_RATE_LIMITED_WRITE, 2);
+    stats_add(STATS_BUDGET_FALLBACK, 1);
+    cr_assert_gt(stats_render(buf, cap), 0);
+    cr_expect_eq(sample(buf, "heavyset_rate_limited_total{class=\"read\"}"),
+                 0);
+    cr_expect_eq(sample(buf, "heavyset_rate_limited_total{class=\"write\"}"),
+                 2);
+    cr_expect_eq(sample(buf, "heavyset_budget_fallback_total"), 1);
+    cr_expect_eq(sample(buf, "heavyset_upstream_paused_total"), 0);
+    cr_expect_not_null(strstr(buf, "# TYPE heavyset_rate_limited_total "
+                                   "counter\n"));
+    free(buf);
+}

@@ -1,0 +1,715 @@
+/*
+ * budget.c - the shared upstream budget (SPEC §6) and its local fallback
+ * (SPEC §8).
+ *
+ * Why a sliding-window log and not GCRA. HeavySet (and the sandbox,
+ * src/sandbox/faults.c) allows at most N requests in ANY window of the
+ * period. GCRA with a burst of N is equivalent only for the steady state:
+ * after an idle minute it allows N at once and then one every period/N,
+ * so N + N/2 can land in the 60 s after the burst (the burst, then the
+ * drip of the next 30 s), which the vendor answers with 429s. A log of the
+ * grant times says exactly what the vendor counts: a take is granted when
+ * fewer than the limit were granted in the last period + BUDGET_MARGIN_MS,
+ * and a denial knows exactly when the oldest grant that matters leaves the
+ * window. The cost is one entry per grant of the window (60 by default) in
+ * a ZSET per tenant, which is small.
+ *
+ * Whose clock. Every instance uses Redis's (TIME inside the script, which
+ * Redis 7 allows before writes since scripts replicate as effects), so two
+ * app servers whose clocks drift still agree on the window. The margin
+ * covers what no clock can: the vendor stamps a request when it arrives,
+ * a network delay after we granted it.
+ *
+ * Reads and writes. Both classes share one log; a read is granted below
+ * read_max grants in the window, a write below write_max. So reads stop
+ * rate_reserve_writes short of the limit and writes keep that headroom.
+ *
+ * Redis away. The local budget has the same shape, per process, with
+ * rate_limit_fallback's count and period: a fleet failing open spends at
+ * most instances x fallback. It only runs while Redis is away, so its lock
+ * is not on the hot path; pauses are recorded in it always, so one
+ * survives Redis going away.
+ */
+#include "config.h"
+
+#include "budget.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/rand.h>
+
+#include "conf.h"
+#include "key.h"
+#include "log.h"
+#include "stats.h"
+
+#define BUDGET_LOCAL_BUCKETS 4096   /* chains stay short up to the bound */
+#define BUDGET_RING_MIN      8      /* first allocation of a tenant's log */
+
+struct store_script budget_script_take = {
+    "budget_take",
+    "local p = redis.call('PTTL', KEYS[2])\n"
+    "if p > 0 then return { 0, p } end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local max = tonumber(ARGV[1])\n"
+    "local win = tonumber(ARGV[2])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n < max then\n"
+    "  redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[1], win)\n"
+    "  return { 1, 0 }\n"
+    "end\n"
+    "if max <= 0 then return { 0, win } end\n"
+    "local o = redis.call('ZRANGE', KEYS[1], n - max, n - max, 'WITHSCORES')\n"
+    "local w = tonumber(o[2]) + win - now\n"
+    "if w < 1 then w = 1 end\n"
+    "return { 0, w }\n",
+    ""
+};
+
+struct store_script budget_script_pause = {
+    "budget_pause",
+    "local ms = tonumber(ARGV[1])\n"
+    "if redis.call('PTTL', KEYS[1]) < ms then\n"
+    "  redis.call('SET', KEYS[1], '1', 'PX', ms)\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n",
+    ""
+};
+
+/* One tenant of the local budget: its grants of the window, oldest at
+ * HEAD of a ring that grows up to write_max, and its pause. */
+struct budget_tenant {
+    struct budget_tenant *next;     /* bucket chain */
+    char                  id[KEY_TENANT_HEX + 1];
+    int64_t              *stamps;   /* owned: CAP grant times, ms */
+    size_t                head;     /* index of the oldest grant */
+    size_t                len;      /* grants in the window */
+    size_t                cap;
+    int64_t               pause_until; /* ms; <= now: not paused */
+};
+
+struct budget_local {
+    pthread_mutex_t       lock;     /* guards everything below */
+    struct budget_limits  lim;      /* rate_limit_fallback, split */
+    int64_t               last_sweep; /* ms of the last idle sweep */
+    size_t                ntenants;
+    bool                  full_warned; /* logged the bound this sweep */
+    struct budget_tenant *buckets[BUDGET_LOCAL_BUCKETS];
+};
+
+struct budget {
+    struct store        *st;        /* borrowed, may be NULL */
+    struct budget_local *bl;        /* borrowed */
+    char                *prefix;    /* owned: redis_prefix */
+    struct budget_limits lim;       /* of the shared budget */
+    bool                 off;       /* rate_limit 0: grant everything */
+    bool                 on_local;  /* the last take fell back (logs) */
+    char                 member_id[17]; /* random hex: this budget */
+    uint64_t             seq;       /* grants asked of Redis */
+    struct budget_op    *pending;   /* list of takes waiting for Redis */
+};
+
+struct budget_op {
+    struct budget     *b;           /* borrowed */
+    struct budget_op  *prev, *next; /* B's pending list */
+    struct store_op   *sop;         /* the script call */
+    enum budget_class  cls;
+    char               tenant[KEY_TENANT_HEX + 1];
+    budget_cb          cb;
+    void              *arg;
+};
+
+static void on_take_reply(struct redisReply *reply, void *arg);
+static void on_pause_reply(struct redisReply *reply, void *arg);
+
+/* ---- limits -------------------------------------------------------------- */
+
+/* A / B rounded up, for non-negative A and positive B. */
+static int64_t
+div_up(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+void
+budget_limits_of(const struct conf *cf, bool local, struct budget_limits *out)
+{
+    const struct conf_rate *limit = &cf->rate_limit;
+    const struct conf_rate *resv = &cf->rate_reserve_writes;
+    const struct conf_rate *fb = &cf->rate_limit_fallback;
+    int64_t                 reserve = 0;
+
+    /* The reserve in rate_limit's period; conf_validate keeps it within
+     * the limit, the clamp only guards hand-made configs. */
+    if (limit->count > 0 && resv->count > 0 && resv->period_ms > 0) {
+        reserve = div_up(resv->count * limit->period_ms, resv->period_ms);
+        if (reserve > limit->count) {
+            reserve = limit->count;
+        }
+    }
+    if (!local) {
+        out->write_max = limit->count;
+        out->read_max = limit->count - reserve;
+        out->window_ms = limit->period_ms + BUDGET_MARGIN_MS;
+        return;
+    }
+    /* The same share of the fallback, rounded up in favour of writes. */
+    out->write_max = fb->count;
+    out->read_max = fb->count;
+    if (fb->count > 0 && limit->count > 0 && reserve > 0) {
+        out->read_max = fb->count - div_up(fb->count * reserve, limit->count);
+    }
+    out->window_ms = fb->period_ms + BUDGET_MARGIN_MS;
+}
+
+/* ---- the local budget ---------------------------------------------------- */
+
+static size_t
+tenant_bucket(const char *tenant)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a */
+
+    for (; *tenant != '\0'; tenant++) {
+        h = (h ^ (unsigned char)*tenant) * 16777619u;
+    }
+    return h % BUDGET_LOCAL_BUCKETS;
+}
+
+static void
+tenant_free(struct budget_tenant *t)
+{
+    free(t->stamps);
+    free(t);
+}
+
+/* Drops the grants of T that left the window at NOW. */
+static void
+tenant_trim(struct budget_tenant *t, int64_t now, int64_t window)
+{
+    while (t->len > 0 && t->stamps[t->head] <= now - window) {
+        t->head = (t->head + 1) % t->cap;
+        t->len--;
+    }
+}
+
+/* Room for one more grant in T's ring, up to MAX. Returns 0 or -1. */
+static int
+tenant_reserve(struct budget_tenant *t, int64_t max)
+{
+    size_t   cap, i;
+    int64_t *s;
+
+    if (t->len < t->cap) {
+        return 0;
+    }
+    cap = t->cap < BUDGET_RING_MIN ? BUDGET_RING_MIN : t->cap * 2;
+    if ((int64_t)cap > max) {
+        cap = (size_t)max;
+    }
+    assert(cap > t->len);
+    s = malloc(cap * sizeof(*s));
+    if (s == NULL) {
+        return -1;
+    }
+    for (i = 0; i < t->len; i++) {
+        s[i] = t->stamps[(t->head + i) % t->cap];
+    }
+    free(t->stamps);
+    t->stamps = s;
+    t->head = 0;
+    t->cap = cap;
+    return 0;
+}
+
+/* Frees every tenant with no grant in the window and no pause. */
+static void
+local_sweep(struct budget_local *bl, int64_t now)
+{
+    struct budget_tenant **pp, *t;
+    size_t                 i;
+
+    for (i = 0; i < BUDGET_LOCAL_BUCKETS; i++) {
+        pp = &bl->buckets[i];
+        while ((t = *pp) != NULL) {
+            tenant_trim(t, now, bl->lim.window_ms);
+            if (t->len == 0 && t->pause_until <= now) {
+                *pp = t->next;
+                tenant_free(t);
+                bl->ntenants--;
+            } else {
+                pp = &t->next;
+            }
+        }
+    }
+    bl->last_sweep = now;
+    bl->full_warned = false;
+}
+
+/* The entry of TENANT, created when CREATE; NULL when absent or when the
+ * table is full or out of memory. */
+static struct budget_tenant *
+local_find(struct budget_local *bl, const char *tenant, bool create)
+{
+    struct budget_tenant *t;
+    size_t                h = tenant_bucket(tenant);
+
+    for (t = bl->buckets[h]; t != NULL; t = t->next) {
+        if (strcmp(t->id, tenant) == 0) {
+            return t;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    /* Full: no sweep here, which would cost the whole table per take;
+     * the next one, at most a window away, makes room. */
+    if (bl->ntenants >= BUDGET_LOCAL_TENANTS_MAX) {
+        if (!bl->full_warned) {
+            log_warn("budget: local budget tracks %zu tenants; new ones go "
+                     "unlimited until some are idle", bl->ntenants);
+            bl->full_warned = true;
+        }
+        return NULL;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        log_err("budget: out of memory");
+        return NULL;
+    }
+    memcpy(t->id, tenant, strlen(tenant) + 1);
+    t->next = bl->buckets[h];
+    bl->buckets[h] = t;
+    bl->ntenants++;
+    return t;
+}
+
+struct budget_local *
+budget_local_new(const struct conf *cf)
+{
+    struct budget_local *bl;
+
+    bl = calloc(1, sizeof(*bl));
+    if (bl == NULL) {
+        log_err("budget: out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&bl->lock, NULL) != 0) {
+        log_err("budget: cannot create a mutex");
+        free(bl);
+        return NULL;
+    }
+    budget_limits_of(cf, true, &bl->lim);
+    return bl;
+}
+
+void
+budget_local_free(struct budget_local *bl)
+{
+    struct budget_tenant *t, *next;
+    size_t                i;
+
+    if (bl == NULL) {
+        return;
+    }
+    for (i = 0; i < BUDGET_LOCAL_BUCKETS; i++) {
+        for (t = bl->buckets[i]; t != NULL; t = next) {
+            next = t->next;
+            tenant_free(t);
+        }
+    }
+    pthread_mutex_destroy(&bl->lock);
+    free(bl);
+}
+
+static void
+check_tenant(const char *tenant)
+{
+    assert(tenant != NULL && strlen(tenant) <= KEY_TENANT_HEX);
+    (void)tenant;
+}
+
+bool
+budget_local_take(struct budget_local *bl, const char *tenant,
+                  enum budget_class cls, int64_t now_ms, int64_t *wait_ms)
+{
+    const struct budget_limits *lim = &bl->lim;
+    struct budget_tenant       *t;
+    int64_t                     max, newest;
+    bool                        granted = true;
+
+    check_tenant(tenant);
+    pthread_mutex_lock(&bl->lock);
+    if (now_ms - bl->last_sweep >= lim->window_ms) {
+        local_sweep(bl, now_ms);
+    }
+    /* Without a fallback limit only a pause can deny: look, never add. */
+    t = local_find(bl, tenant, lim->write_max > 0);
+    if (t == NULL) {
+        goto done;
+    }
+    if (t->pause_until > now_ms) {
+        *wait_ms = t->pause_until - now_ms;
+        granted = false;
+        goto done;
+    }
+    if (lim->write_max == 0) {
+        goto done;
+    }
+    tenant_trim(t, now_ms, lim->window_ms);
+    max = cls == BUDGET_WRITE ? lim->write_max : lim->read_max;
+    if ((int64_t)t->len < max) {
+        if (tenant_reserve(t, lim->write_max) != 0) {
+            log_err("budget: out of memory");
+            goto done;              /* granted untracked */
+        }
+        /* A clock that went back must not unsort the ring. */
+        newest = t->len > 0 ? t->stamps[(t->head + t->len - 1) % t->cap]
+                            : now_ms;
+        t->stamps[(t->head + t->len) % t->cap] =
+            now_ms > newest ? now_ms : newest;
+        t->len++;
+        goto done;
+    }
+    granted = false;
+    if (max <= 0) {
+        *wait_ms = lim->window_ms;  /* reads get nothing: try much later */
+    } else {
+        /* Once the oldest LEN - MAX + 1 grants leave, one more fits. */
+        size_t k = t->len - (size_t)max;
+
+        *wait_ms = t->stamps[(t->head + k) % t->cap] + lim->window_ms -
+                   now_ms;
+        if (*wait_ms < 1) {
+            *wait_ms = 1;
+        }
+    }
+
+done:
+    pthread_mutex_unlock(&bl->lock);
+    return granted;
+}
+
+void
+budget_local_pause(struct budget_local *bl, const char *tenant,
+                   int64_t now_ms, int64_t ms)
+{
+    struct budget_tenant *t;
+
+    check_tenant(tenant);
+    pthread_mutex_lock(&bl->lock);
+    t = local_find(bl, tenant, true);
+    if (t != NULL && t->pause_until < now_ms + ms) {
+        t->pause_until = now_ms + ms;
+    }
+    pthread_mutex_unlock(&bl->lock);
+}
+
+size_t
+budget_local_tenants(struct budget_local *bl)
+{
+    size_t n;
+
+    pthread_mutex_lock(&bl->lock);
+    n = bl->ntenants;
+    pthread_mutex_unlock(&bl->lock);
+    return n;
+}
+
+/* ---- the shared budget --------------------------------------------------- */
+
+void
+budget_init(void)
+{
+    store_script_init(&budget_script_take);
+    store_script_init(&budget_script_pause);
+}
+
+static int64_t
+clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct budget *
+budget_new(struct store *st, const struct conf *cf, struct budget_local *bl)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct budget    *b;
+    unsigned char     rnd[8];
+    size_t            i;
+
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        log_err("budget: out of memory");
+        return NULL;
+    }
+    b->prefix = strdup(cf->redis_prefix);
+    if (b->prefix == NULL) {
+        log_err("budget: out of memory");
+        free(b);
+        return NULL;
+    }
+    b->st = st;
+    b->bl = bl;
+    b->off = cf->rate_limit.count == 0;
+    budget_limits_of(cf, false, &b->lim);
+    /* Grants are ZSET members: unique across budgets and instances. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        uint64_t x = (uint64_t)clock_ms() ^ ((uint64_t)(uintptr_t)b << 16);
+
+        memcpy(rnd, &x, sizeof(rnd));
+    }
+    for (i = 0; i < sizeof(rnd); i++) {
+        b->member_id[2 * i] = hex[rnd[i] >> 4];
+        b->member_id[2 * i + 1] = hex[rnd[i] & 0xf];
+    }
+    b->member_id[16] = '\0';
+    return b;
+}
+
+static void
+op_unlink(struct budget_op *op)
+{
+    struct budget *b = op->b;
+
+    if (op->prev != NULL) {
+        op->prev->next = op->next;
+    } else {
+        b->pending = op->next;
+    }
+    if (op->next != NULL) {
+        op->next->prev = op->prev;
+    }
+}
+
+/* Takes from the local budget because Redis is away, and counts it. */
+static bool
+take_local(struct budget *b, const char *tenant, enum budget_class cls,
+           int64_t *wait_ms)
+{
+    bool granted;
+
+    stats_add(STATS_BUDGET_FALLBACK, 1);
+    if (!b->on_local) {
+        log_warn("budget: redis unavailable; using the local budget of "
+                 "this process");
+        b->on_local = true;
+    }
+    granted = budget_local_take(b->bl, tenant, cls, clock_ms(), wait_ms);
+    if (!granted) {
+        log_debug("budget: local budget denies tenant %.8s for %" PRId64
+                  " ms", tenant, *wait_ms);
+    }
+    return granted;
+}
+
+static void
+count_denial(enum budget_class cls)
+{
+    stats_add(cls == BUDGET_WRITE ? STATS_RATE_LIMITED_WRITE
+                                  : STATS_RATE_LIMITED_READ,
+              1);
+}
+
+/* Writes "<prefix>:v1:{<tenant>}:<what>" into OUT (KEY_MAX bytes). */
+static void
+budget_key(const struct budget *b, const char *tenant, const char *what,
+           char *out)
+{
+    int n = snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:%s", b->prefix,
+                     tenant, what);
+
+    assert(n > 0 && n < KEY_MAX);
+    (void)n;
+}
+
+void
+budget_free(struct budget *b)
+{
+    struct budget_op *op;
+    bool              granted;
+    int64_t           wait = 0;
+
+    if (b == NULL) {
+        return;
+    }
+    while ((op = b->pending) != NULL) {
+        store_cancel(op->sop);
+        op_unlink(op);
+        granted = take_local(b, op->tenant, op->cls, &wait);
+        if (!granted) {
+            count_denial(op->cls);
+        }
+        op->cb(granted, granted ? 0 : wait, op->arg);
+        free(op);
+    }
+    free(b->prefix);
+    free(b);
+}
+
+enum budget_answer
+budget_take(struct budget *b, const char *tenant, enum budget_class cls,
+            budget_cb cb, void *arg, struct budget_op **opp,
+            int64_t *wait_ms)
+{
+    struct budget_op *op = NULL;
+    char              keys[2][KEY_MAX];
+    char              max[24], win[24], member[48];
+    const char       *argv[5];
+    size_t            lens[5];
+    int               i;
+
+    check_tenant(tenant);
+    *opp = NULL;
+    *wait_ms = 0;
+    if (b->off) {
+        return BUDGET_GRANTED;
+    }
+    if (b->st != NULL) {
+        op = calloc(1, sizeof(*op));
+    }
+    if (op != NULL) {
+        budget_key(b, tenant, "budget", keys[0]);
+        budget_key(b, tenant, "pause", keys[1]);
+        snprintf(max, sizeof(max), "%" PRId64,
+                 cls == BUDGET_WRITE ? b->lim.write_max : b->lim.read_max);
+        snprintf(win, sizeof(win), "%" PRId64, b->lim.window_ms);
+        snprintf(member, sizeof(member), "%s:%" PRIu64, b->member_id,
+                 ++b->seq);
+        argv[0] = keys[0];
+        argv[1] = keys[1];
+        argv[2] = max;
+        argv[3] = win;
+        argv[4] = member;
+        for (i = 0; i < 5; i++) {
+            lens[i] = strlen(argv[i]);
+        }
+        op->b = b;
+        op->cls = cls;
+        memcpy(op->tenant, tenant, strlen(tenant) + 1);
+        op->cb = cb;
+        op->arg = arg;
+        op->sop = store_eval(b->st, &budget_script_take, 2, 5, argv, lens,
+                             on_take_reply, op);
+        if (op->sop != NULL) {
+            op->next = b->pending;
+            if (b->pending != NULL) {
+                b->pending->prev = op;
+            }
+            b->pending = op;
+            *opp = op;
+            return BUDGET_PENDING;
+        }
+        free(op);
+    }
+    if (take_local(b, tenant, cls, wait_ms)) {
+        return BUDGET_GRANTED;
+    }
+    count_denial(cls);
+    return BUDGET_DENIED;
+}
+
+void
+budget_cancel(struct budget_op *op)
+{
+    store_cancel(op->sop);
+    op_unlink(op);
+    free(op);
+}
+
+void
+budget_pause(struct budget *b, const char *tenant, int64_t ms)
+{
+    char        key[KEY_MAX], pms[24];
+    const char *argv[2];
+    size_t      lens[2];
+
+    check_tenant(tenant);
+    if (b->off) {
+        return;
+    }
+    if (ms <= 0) {
+        ms = BUDGET_PAUSE_DEFAULT_MS;
+    } else if (ms > BUDGET_PAUSE_MAX_MS) {
+        ms = BUDGET_PAUSE_MAX_MS;
+    }
+    stats_add(STATS_UPSTREAM_PAUSED, 1);
+    log_info("budget: upstream rate-limited tenant %.8s; pausing it for "
+             "%" PRId64 " ms", tenant, ms);
+    budget_local_pause(b->bl, tenant, clock_ms(), ms);
+    if (b->st == NULL) {
+        return;
+    }
+    budget_key(b, tenant, "pause", key);
+    snprintf(pms, sizeof(pms), "%" PRId64, ms);
+    argv[0] = key;
+    argv[1] = pms;
+    lens[0] = strlen(key);
+    lens[1] = strlen(pms);
+    /* Fire and forget: the callback touches nothing, so the op may
+     * outlive B; the local pause covers a failure. */
+    (void)store_eval(b->st, &budget_script_pause, 1, 2, argv, lens,
+                     on_pause_reply, NULL);
+}
+
+/* ---- callbacks ----------------------------------------------------------- */
+
+static void
+on_take_reply(struct redisReply *reply, void *arg)
+{
+    struct budget_op *op = arg;
+    struct budget    *b = op->b;
+    budget_cb         cb = op->cb;
+    void             *cb_arg = op->arg;
+    bool              granted;
+    int64_t           wait = 0;
+
+    op_unlink(op);
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+        reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_INTEGER &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        granted = reply->element[0]->integer == 1;
+        wait = granted ? 0 : reply->element[1]->integer;
+        if (!granted && wait < 1) {
+            wait = 1;
+        }
+        if (b->on_local) {
+            log_info("budget: redis answers again; back to the shared "
+                     "budget");
+            b->on_local = false;
+        }
+    } else {
+        if (reply != NULL) {
+            log_warn("budget: unexpected reply to the take script");
+        }
+        granted = take_local(b, op->tenant, op->cls, &wait);
+    }
+    if (!granted) {
+        count_denial(op->cls);
+        log_debug("budget: tenant %.8s denied for %" PRId64 " ms",
+                  op->tenant, wait);
+    }
+    free(op);
+    cb(granted, wait, cb_arg);
+}
+
+static void
+on_pause_reply(struct redisReply *reply, void *arg)
+{
+    /* Nothing to do: the local pause is set either way. */
+}
