@@ -3,9 +3,11 @@
 
 #include "http.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -201,4 +203,42 @@ http_request_id_new(char *out, size_t cap)
     }
     out[2 * sizeof(raw)] = '\0';
     return 0;
+}
+
+int64_t
+http_retry_after_ms(const char *v, int64_t now_ms)
+{
+    struct tm   tm;
+    const char *end;
+    int64_t     secs = 0;
+    time_t      t;
+
+    if (v == NULL) {
+        return -1;
+    }
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    if (*v >= '0' && *v <= '9') {
+        for (end = v; *end >= '0' && *end <= '9'; end++) {
+            if (secs > INT64_MAX / 10000) {
+                return -1;          /* absurd: the caller caps anyway */
+            }
+            secs = secs * 10 + (*end - '0');
+        }
+        while (*end == ' ' || *end == '\t') {
+            end++;
+        }
+        return *end == '\0' ? secs * 1000 : -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == NULL || *end != '\0') {
+        return -1;
+    }
+    t = timegm(&tm);
+    if (t == (time_t)-1) {
+        return -1;
+    }
+    return (int64_t)t * 1000 > now_ms ? (int64_t)t * 1000 - now_ms : 0;
 }

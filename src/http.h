@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_REQUEST_ID_MAX 128     /* longer client ids are replaced */
 
@@ -41,5 +42,13 @@ bool http_request_id_valid(const char *id);
  * holds at least 33 bytes. Returns 0, or -1 if no randomness was had.
  */
 int http_request_id_new(char *out, size_t cap);
+
+/*
+ * The wait a Retry-After value V asks for, in ms from NOW_MS (Unix ms):
+ * delta-seconds ("120") or an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00
+ * GMT"), RFC 9110 §10.2.3. Returns -1 when V is NULL or neither; 0 for a
+ * date already past.
+ */
+int64_t http_retry_after_ms(const char *v, int64_t now_ms);
 
 #endif /* HSP_HTTP_H */

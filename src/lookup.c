@@ -42,6 +42,7 @@
 #include "map.h"
 #include "phone.h"
 #include "respond.h"
+#include "stats.h"
 #include "store.h"
 
 #define LOOKUP_FKEY_MAX     (2 * KEY_MAX + KEY_FIELD_MAX + 32)
@@ -231,6 +232,7 @@ lookup_answer_one(struct req *r, const struct lookup_answer *a,
         snprintf(status, sizeof(status), "%s; collapsed", c.status);
         c.status = status;
     }
+    req_answered(r, a->e->status, c.x_cache);
     respond_entry(r->client, r->request_id, a->e, &c);
     r->client = NULL;
 }
@@ -262,6 +264,9 @@ lookup_release(struct req *r, const struct lookup_answer *a)
 static void
 lookup_answer(struct req *r, const struct lookup_answer *a)
 {
+    if (r->waited && r->client != NULL) {
+        stats_add(STATS_COALESCED, 1);  /* woken by another's fetch */
+    }
     lookup_release(r, a);
     lookup_answer_one(r, a, r->waited && a->forwarded);
 }
@@ -356,6 +361,9 @@ lookup_stale(struct req *r, const char *detail, int fwd_status)
         cache_entry_decode(r->stale, r->stale_len, &e) != 0) {
         return false;
     }
+    if (r->client == NULL && r->flight == NULL) {
+        return true;                /* a refresh: nobody to answer */
+    }
     if (fwd_status > 0) {
         snprintf(fs, sizeof(fs), "; fwd-status=%d", fwd_status);
     }
@@ -363,6 +371,10 @@ lookup_stale(struct req *r, const char *detail, int fwd_status)
              "; detail=%s", fs, cache_entry_fresh_ms(&e, now) / 1000, detail);
     c.x_cache = "STALE";
     c.status = status;
+    stats_add(strcmp(detail, "stale-while-revalidate") == 0 ? STATS_STALE_SWR
+              : strcmp(detail, "rate-limited") == 0       ? STATS_STALE_RATE
+                                                          : STATS_STALE_ERROR,
+              1);
     c.age_s = cache_entry_age_s(&e, now);
     c.replayed = false;
     lookup_answer(r, &a);
@@ -411,7 +423,7 @@ lookup_without_cache(struct req *r)
     r->may_store = false;
     r->locked = false;
     r->detail = "store-unavailable";
-    return req_forward(r);
+    return req_spend(r);
 }
 
 /* RECV for the GET routes: phone, key, directives; lookup or forward. */
@@ -442,7 +454,7 @@ lookup_recv(struct req *r)
         }
         r->x_cache = "BYPASS";
         r->fwd = "bypass";
-        return req_forward(r);
+        return req_spend(r);
     }
     r->may_store = enabled && !r->dir.no_store;
     snprintf(r->lock_key, sizeof(r->lock_key), "%s:lock:%s", r->key.hash,
@@ -572,7 +584,7 @@ lookup_lock(struct req *r)
 
     if (r->owner[0] == '\0' &&
         http_request_id_new(r->owner, sizeof(r->owner)) != 0) {
-        return req_forward(r);      /* no lock: fetch alone */
+        return req_spend(r);      /* no lock: fetch alone */
     }
     snprintf(lease, sizeof(lease), "%" PRId64, lookup_lease_ms(cf));
     argv[0] = r->lock_key;
@@ -603,7 +615,7 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     int64_t               ms;
 
     if (f == NULL || f->leader != r) {
-        return req_forward(r);      /* no flight to wait in: fetch alone */
+        return req_spend(r);      /* no flight to wait in: fetch alone */
     }
     ms = (pttl > 0 && pttl < lookup_lease_ms(ctx->cf) ? pttl
                                                       : lookup_lease_ms(ctx->cf)) +
@@ -615,7 +627,7 @@ lookup_wait_remote(struct req *r, int64_t pttl)
             event_free(f->timer);
             f->timer = NULL;
         }
-        return req_forward(r);      /* cannot wait: fetch alone */
+        return req_spend(r);      /* cannot wait: fetch alone */
     }
     f->remote = true;
     TAILQ_INSERT_TAIL(&ctx->remote, f, next);
@@ -640,15 +652,8 @@ lookup_on_lock(struct req *r, const redisReply *reply)
     if (strcmp(what->str, "lead") == 0 && reply->elements == 3 &&
         lookup_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) &&
         lookup_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen))) {
-        enum req_state next;
-
         r->locked = true;
-        next = req_forward(r);
-        if (next == REQ_FETCH && r->revalidate) {
-            /* Serve what just expired; the fetch goes on for the cache. */
-            lookup_stale(r, "stale-while-revalidate", 0);
-        }
-        return next;
+        return req_spend(r);
     }
     if (strcmp(what->str, "wait") == 0) {
         if (r->revalidate && lookup_stale(r, "stale-while-revalidate", 0)) {
@@ -683,6 +688,7 @@ enum req_state
 lookup_on_wake(struct req *r, const struct lookup_answer *answer)
 {
     if (answer != NULL) {
+        stats_add(STATS_COALESCED, 1);
         lookup_answer_one(r, answer, answer->forwarded);
         return REQ_DONE;
     }
@@ -843,6 +849,47 @@ lookup_on_stored(struct req *r, const redisReply *reply)
     return lookup_deliver(r, reply != NULL &&
                                  reply->type == REDIS_REPLY_INTEGER &&
                                  reply->integer == 1);
+}
+
+/* ---- the budget ---------------------------------------------------------- */
+
+void
+lookup_on_sent(struct req *r)
+{
+    if (r->revalidate && r->client != NULL) {
+        /* Serve what just expired; the fetch goes on for the cache. */
+        lookup_stale(r, "stale-while-revalidate", 0);
+    }
+}
+
+bool
+lookup_on_denied_stale(struct req *r)
+{
+    if (r->client == NULL && r->flight == NULL) {
+        lookup_unlock(r);           /* a refresh: try another time */
+        return true;
+    }
+    if (lookup_stale(r, "rate-limited", 0)) {
+        lookup_unlock(r);
+        return true;
+    }
+    return false;
+}
+
+enum req_state
+lookup_on_denied(struct req *r, int64_t wait_ms)
+{
+    struct lookup_answer a = { NULL, NULL, false, 429, "rate limit exceeded",
+                               "Retry-After", NULL };
+    char                 after[24];
+
+    lookup_unlock(r);
+    snprintf(after, sizeof(after), "%" PRId64,
+             wait_ms > 0 ? (wait_ms + 999) / 1000 : 1);
+    a.hvalue = after;
+    stats_add(STATS_LOCAL_429, 1);
+    lookup_answer(r, &a);
+    return REQ_DONE;
 }
 
 /* ---- shutdown ----------------------------------------------------------- */

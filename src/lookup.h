@@ -8,6 +8,7 @@
 #ifndef HSP_LOOKUP_H
 #define HSP_LOOKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "req.h"
@@ -48,6 +49,18 @@ enum req_state lookup_on_fetch(struct req *r,
 
 /* STORE done: REPLY is the fill script's, or NULL. */
 enum req_state lookup_on_stored(struct req *r, const struct redisReply *reply);
+
+/* R was just sent upstream: a revalidating read gives its stale entry. */
+void lookup_on_sent(struct req *r);
+
+/*
+ * No budget for R: answers R (and its waiters) with its expired entry, if
+ * it kept one, and returns true; a refresh with no client just stops.
+ */
+bool lookup_on_denied_stale(struct req *r);
+
+/* No budget for R, nothing stale: 429 with Retry-After for WAIT_MS. */
+enum req_state lookup_on_denied(struct req *r, int64_t wait_ms);
 
 /*
  * Shutdown: takes R out of its flight. A leader answers its waiters (and

@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "budget.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
@@ -129,6 +130,7 @@ main(int argc, char **argv)
     struct event      *sigev[sizeof(main_signals) / sizeof(main_signals[0])];
     evutil_socket_t   *fds = NULL;
     SSL_CTX           *ctx = NULL;
+    struct budget_local *bl = NULL;
     sigset_t           mask;
     const char        *conf_path = NULL;
     char             **overrides;
@@ -203,6 +205,7 @@ main(int argc, char **argv)
               cf.log_format == CONF_LOG_JSON);
     signal(SIGPIPE, SIG_IGN);
     lua_init();
+    budget_init();
     if (evthread_use_pthreads() != 0) {
         log_err("main: libevent has no thread support");
         goto out;
@@ -220,6 +223,10 @@ main(int argc, char **argv)
         st.nworkers = MAIN_WORKERS_MAX;
     }
     st.grace_ms = cf.upstream_timeout_ms + MAIN_GRACE_EXTRA_MS;
+    bl = budget_local_new(&cf);
+    if (bl == NULL) {
+        goto out;
+    }
     st.workers = calloc(st.nworkers, sizeof(*st.workers));
     fds = calloc(st.nworkers, sizeof(*fds));
     if (st.workers == NULL || fds == NULL) {
@@ -246,7 +253,7 @@ main(int argc, char **argv)
     }
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     for (i = 0; i < st.nworkers; i++) {
-        st.workers[i] = worker_start((unsigned)i, &cf, ctx, fds[i],
+        st.workers[i] = worker_start((unsigned)i, &cf, ctx, bl, fds[i],
                                      st.nworkers);
         fds[i] = -1;                /* the worker owns it now */
         if (st.workers[i] == NULL) {
@@ -306,6 +313,7 @@ out:
     }
     free(fds);
     free(st.workers);
+    budget_local_free(bl);          /* after every worker's budget */
     SSL_CTX_free(ctx);
     conf_free(&cf);
     free(overrides);

@@ -118,7 +118,7 @@ patch_unguarded(struct req *r, const char *why)
     log_warn("proxy: request %s: %s; the Idempotency-Key is forwarded "
              "without a claim", r->request_id, why);
     r->idem = false;
-    return req_forward(r);
+    return req_spend(r);
 }
 
 /* Claims R's record, with a lease that outlives every wait of R. */
@@ -173,7 +173,7 @@ patch_recv(struct req *r, const struct json_object *body,
     if (r->idem) {
         return patch_idem_fingerprint(r) ? patch_claim(r) : REQ_DONE;
     }
-    return req_forward(r);
+    return req_spend(r);
 }
 
 /* Whether E is the status-string reply S. */
@@ -199,7 +199,7 @@ patch_on_claim(struct req *r, const redisReply *reply)
     if (patch_reply_is(what, "claimed")) {
         stats_add(STATS_IDEM_CLAIMED, 1);
         r->idem_claimed = true;
-        return req_forward(r);
+        return req_spend(r);
     }
     if (patch_reply_is(what, "busy")) {
         stats_add(STATS_IDEM_IN_FLIGHT, 1);
@@ -221,6 +221,7 @@ patch_on_claim(struct req *r, const redisReply *reply)
 
         /* No write-through: that happened once, on the real answer. */
         stats_add(STATS_IDEM_REPLAYED, 1);
+        req_answered(r, e.status, "REPLAY");
         respond_entry(r->client, r->request_id, &e, &c);
         r->client = NULL;
         return REQ_DONE;
@@ -372,6 +373,36 @@ patch_on_written(struct req *r, const redisReply *reply)
                  r->request_id);
     }
     return patch_settle(r);
+}
+
+static void
+on_released(struct redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+}
+
+enum req_state
+patch_on_denied(struct req *r, int64_t wait_ms)
+{
+    char after[24];
+
+    snprintf(after, sizeof(after), "%" PRId64,
+             wait_ms > 0 ? (wait_ms + 999) / 1000 : 1);
+    stats_add(STATS_LOCAL_429, 1);
+    req_error_with(r, 429, "rate limit exceeded", "Retry-After", after);
+    if (r->idem_claimed) {
+        const char *argv[2] = { r->idem_record, r->idem_owner };
+        size_t      lens[2] = { strlen(argv[0]), strlen(argv[1]) };
+
+        /* Nothing was sent: the key is free for the retry. Fire and
+         * forget; a claim that stays expires with its lease. */
+        r->idem_claimed = false;
+        stats_add(STATS_IDEM_RELEASED, 1);
+        (void)store_eval(r->env->store, &lua_idem_release, 1, 2, argv, lens,
+                         on_released, NULL);
+    }
+    return REQ_DONE;
 }
 
 enum req_state

@@ -22,6 +22,10 @@ enum req_state patch_on_claim(struct req *r, const struct redisReply *reply);
 enum req_state patch_on_fetch(struct req *r,
                               const struct req_upstream_result *res);
 
+/* No budget for R's PATCH: 429 with Retry-After for WAIT_MS; a claimed
+ * Idempotency-Key is released, since nothing was sent. */
+enum req_state patch_on_denied(struct req *r, int64_t wait_ms);
+
 /* WRITE done: settle the Idempotency-Key record, then answer. */
 enum req_state patch_on_written(struct req *r, const struct redisReply *reply);
 

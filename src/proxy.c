@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "budget.h"
 #include "conf.h"
 #include "log.h"
 #include "lookup.h"
@@ -34,6 +35,8 @@ struct proxy {
     struct upstream     *lowlat;    /* owned: `upstream_lowlatency`, or NULL */
     struct store        *store;     /* owned: the shared Redis */
     struct lookup_ctx   *lookup;    /* owned: the read path's tables */
+    struct budget       *budget;    /* owned: this worker's side of the
+                                       shared upstream budget */
     struct req_env       env;       /* what requests borrow of the above */
     struct req_set       reqs;      /* requests not yet answered */
 };
@@ -57,8 +60,8 @@ proxy_upstream_new(struct event_base *base, struct evdns_base *dns,
 
 struct proxy *
 proxy_new(struct event_base *base, struct evdns_base *dns,
-          const struct conf *cf, SSL_CTX *ctx, evutil_socket_t listen_fd,
-          unsigned nworkers)
+          const struct conf *cf, SSL_CTX *ctx, struct budget_local *bl,
+          evutil_socket_t listen_fd, unsigned nworkers)
 {
     struct proxy *px;
     unsigned      conns;
@@ -95,13 +98,16 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         goto fail;
     }
     px->lookup = lookup_ctx_new(base, cf, px->store);
-    if (px->lookup == NULL) {
+    px->budget = budget_new(px->store, cf, bl);
+    if (px->lookup == NULL || px->budget == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
+    px->env.base = base;
     px->env.cf = cf;
     px->env.store = px->store;
     px->env.lookup = px->lookup;
+    px->env.budget = px->budget;
     px->env.upstream = px->upstream;
     px->env.lowlat = px->lowlat;
 
@@ -177,6 +183,7 @@ proxy_free(struct proxy *px)
         evhttp_free(px->http);
     }
     lookup_ctx_free(px->lookup);
+    budget_free(px->budget);
     store_free(px->store);
     upstream_free(px->upstream);
     upstream_free(px->lowlat);

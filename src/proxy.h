@@ -11,6 +11,7 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+struct budget_local;
 struct conf;
 struct event_base;
 struct evdns_base;
@@ -19,13 +20,14 @@ struct proxy;
 /*
  * Creates the front end on BASE, serving connections accepted on
  * LISTEN_FD (bound and listening; the proxy closes it when freed). CF,
- * DNS and CTX (NULL when no upstream uses https) are borrowed and must
- * outlive the proxy. NWORKERS divides upstream_connections between the
+ * DNS, CTX (NULL when no upstream uses https) and BL (the process's
+ * fallback budget) are borrowed and must outlive the proxy. NWORKERS divides upstream_connections between the
  * workers. Returns NULL after logging why.
  */
 struct proxy *proxy_new(struct event_base *base, struct evdns_base *dns,
                         const struct conf *cf, SSL_CTX *ctx,
-                        evutil_socket_t listen_fd, unsigned nworkers);
+                        struct budget_local *bl, evutil_socket_t listen_fd,
+                        unsigned nworkers);
 
 /* Stops accepting new connections; requests in flight go on. */
 void proxy_stop_accepting(struct proxy *px);

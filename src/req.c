@@ -16,10 +16,12 @@
 #include <sys/time.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "budget.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
@@ -84,12 +86,36 @@ req_error(struct req *r, int status, const char *msg)
 }
 
 void
+req_answered(struct req *r, int status, const char *x_cache)
+{
+    static const struct {
+        const char      *name;
+        enum stats_cache cache;
+    } kinds[] = {
+        { "HIT", STATS_CACHE_HIT },       { "MISS", STATS_CACHE_MISS },
+        { "STALE", STATS_CACHE_STALE },   { "BYPASS", STATS_CACHE_BYPASS },
+        { "REPLAY", STATS_CACHE_REPLAY },
+    };
+    size_t i;
+
+    r->ans_status = status;
+    r->ans_cache = STATS_CACHE_NONE;
+    for (i = 0; x_cache != NULL && i < sizeof(kinds) / sizeof(kinds[0]);
+         i++) {
+        if (strcmp(x_cache, kinds[i].name) == 0) {
+            r->ans_cache = kinds[i].cache;
+        }
+    }
+}
+
+void
 req_error_with(struct req *r, int status, const char *msg,
                const char *header, const char *value)
 {
     struct respond_header extra = { header, value };
 
     if (r->client != NULL) {
+        req_answered(r, status, NULL);
         respond_error(r->client, r->request_id, status, &msg, 1, &extra);
         r->client = NULL;
     }
@@ -99,6 +125,7 @@ void
 req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
 {
     if (r->client != NULL) {
+        req_answered(r, status, NULL);
         respond_error(r->client, r->request_id, status, msgs, n, NULL);
         r->client = NULL;
     }
@@ -197,6 +224,10 @@ req_forward(struct req *r)
         return r->is_update ? patch_on_fetch(r, &res)
                             : lookup_on_fetch(r, &res);
     }
+    stats_upstream(r->route.id);
+    if (!r->is_update) {
+        lookup_on_sent(r);
+    }
     return REQ_FETCH;
 }
 
@@ -204,6 +235,96 @@ void
 req_wake(struct req *r, const struct lookup_answer *answer)
 {
     req_step(r, REQ_EV_WAKE, answer);
+}
+
+/* ---- BUDGET ------------------------------------------------------------- */
+
+static void
+on_budget(bool granted, int64_t wait_ms, void *arg)
+{
+    struct req              *r = arg;
+    struct req_budget_result res = { granted, wait_ms };
+
+    r->bop = NULL;                  /* the budget is done with it */
+    req_step(r, REQ_EV_BUDGET, &res);
+}
+
+static void
+on_rate_timer(evutil_socket_t fd, short what, void *arg)
+{
+    req_step(arg, REQ_EV_BUDGET, NULL);
+}
+
+/*
+ * No grant now, for WAIT_MS. A read that has an expired entry takes it;
+ * a request with a client waits while rate_limit_wait allows; the rest is
+ * the path's 429.
+ */
+static enum req_state
+req_on_denied(struct req *r, int64_t wait_ms)
+{
+    int64_t        left;
+    struct timeval tv;
+
+    if (!r->is_update && lookup_on_denied_stale(r)) {
+        return REQ_DONE;
+    }
+    left = r->env->cf->rate_limit_wait_ms - (req_now_ms() - r->spend_ms);
+    if (r->client != NULL && left > 0) {
+        int64_t ms = wait_ms < left ? wait_ms : left;
+
+        if (r->rate_timer == NULL) {
+            r->rate_timer = evtimer_new(r->env->base, on_rate_timer, r);
+        }
+        if (r->rate_timer != NULL) {
+            if (!r->rate_waited) {
+                r->rate_waited = true;
+                stats_add(STATS_RATE_WAITS, 1);
+            }
+            tv.tv_sec = (time_t)(ms / 1000);
+            tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+            evtimer_add(r->rate_timer, &tv);
+            return REQ_BUDGET;
+        }
+    }
+    return r->is_update ? patch_on_denied(r, wait_ms)
+                        : lookup_on_denied(r, wait_ms);
+}
+
+enum req_state
+req_spend(struct req *r)
+{
+    enum budget_answer a;
+    int64_t            wait_ms = 0;
+
+    if (r->spend_ms == 0) {
+        r->spend_ms = req_now_ms();
+    }
+    a = budget_take(r->env->budget, r->tenant,
+                    r->is_update ? BUDGET_WRITE : BUDGET_READ, on_budget, r,
+                    &r->bop, &wait_ms);
+    switch (a) {
+    case BUDGET_GRANTED:
+        return req_forward(r);
+    case BUDGET_PENDING:
+        return REQ_BUDGET;
+    case BUDGET_DENIED:
+        break;
+    }
+    return req_on_denied(r, wait_ms);
+}
+
+/* BUDGET done: RES is the budget's answer, or NULL (the wait ended). */
+static enum req_state
+req_on_budget(struct req *r, const struct req_budget_result *res)
+{
+    if (res == NULL) {
+        return req_spend(r);
+    }
+    if (res->granted) {
+        return req_forward(r);
+    }
+    return req_on_denied(r, res->wait_ms);
 }
 
 /* Answers R with the upstream answer it holds, and its cache headers. */
@@ -220,6 +341,7 @@ req_deliver(struct req *r, bool stored)
         req_cache_status(r, stored, status, sizeof(status));
         c.status = status;
     }
+    req_answered(r, r->status, r->x_cache);
     respond_relay(r->client, r->request_id, r->status, &r->headers, r->body,
                   r->x_cache != NULL ? &c : NULL);
     r->client = NULL;
@@ -292,6 +414,15 @@ req_keep(struct req *r, const struct upstream_response *resp)
         evhttp_add_header(&r->headers, h->key, h->value);
     }
     evbuffer_add_buffer(r->body, resp->body);
+    if (r->status == 429) {
+        /* The vendor says stop: stop the tenant on every instance
+         * (SPEC §6), for its Retry-After or the default. */
+        stats_add(STATS_UPSTREAM_429, 1);
+        budget_pause(r->env->budget, r->tenant,
+                     http_retry_after_ms(evhttp_find_header(resp->headers,
+                                                            "Retry-After"),
+                                         req_now_ms()));
+    }
 }
 
 /* Builds the stored form of R's answer into a new buffer, or NULL. */
@@ -339,6 +470,7 @@ req_metrics(struct req *r)
     if (n < 0) {
         req_error(r, 500, "metrics unavailable");
     } else {
+        req_answered(r, 200, NULL);
         respond_text(r->client, r->request_id, 200,
                      "text/plain; version=0.0.4; charset=utf-8", buf,
                      (size_t)n);
@@ -378,6 +510,7 @@ req_on_recv(struct req *r)
         return REQ_DONE;
     }
     if (r->route.id == ROUTE_HEALTHZ) {
+        req_answered(r, 200, NULL);
         respond_json(r->client, r->request_id, 200, "{\"status\":\"ok\"}");
         r->client = NULL;
         return REQ_DONE;
@@ -418,7 +551,7 @@ req_on_recv(struct req *r)
 
 static const char *const req_state_names[] = {
     [REQ_RECV] = "recv",   [REQ_CLAIM] = "claim",   [REQ_LOOKUP] = "lookup",
-    [REQ_LOCK] = "lock",   [REQ_WAIT] = "wait",
+    [REQ_LOCK] = "lock",   [REQ_WAIT] = "wait",     [REQ_BUDGET] = "budget",
     [REQ_FETCH] = "fetch", [REQ_STORE] = "store",   [REQ_WRITE] = "write",
     [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
 };
@@ -426,13 +559,20 @@ static const char *const req_state_names[] = {
 static void
 req_free(struct req *r)
 {
-    assert(r->client == NULL && r->call == NULL && r->op == NULL);
+    assert(r->client == NULL && r->call == NULL && r->op == NULL &&
+           r->bop == NULL);
     assert(r->flight == NULL);
+    if (r->ans_status != 0) {
+        stats_request(r->route.id, r->ans_status, r->ans_cache);
+    }
     TAILQ_REMOVE(&r->set->list, r, next);
     r->set->n--;
     evhttp_clear_headers(&r->headers);
     evbuffer_free(r->body);
     free(r->stale);
+    if (r->rate_timer != NULL) {
+        event_free(r->rate_timer);
+    }
     free(r);
 }
 
@@ -447,6 +587,10 @@ req_abort(struct req *r)
     if (r->op != NULL) {
         store_cancel(r->op);
         r->op = NULL;
+    }
+    if (r->bop != NULL) {
+        budget_cancel(r->bop);
+        r->bop = NULL;
     }
     lookup_abort(r);                /* its waiters first, or out of one */
     /* A claim left behind expires with its lease, like a killed proxy's. */
@@ -488,6 +632,10 @@ req_step(struct req *r, enum req_event ev, const void *data)
         case REQ_WAIT:
             assert(ev == REQ_EV_WAKE);
             next = lookup_on_wake(r, data);
+            break;
+        case REQ_BUDGET:
+            assert(ev == REQ_EV_BUDGET);
+            next = req_on_budget(r, data);
             break;
         case REQ_FETCH:
             assert(ev == REQ_EV_UPSTREAM);

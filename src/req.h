@@ -54,6 +54,7 @@
 #include "key.h"
 #include "phone.h"
 #include "route.h"
+#include "stats.h"
 #include "upstream.h"
 
 #define REQ_EPOCH_MAX 24            /* an epoch or generation, as text */
@@ -71,6 +72,7 @@ enum req_state {
     REQ_LOOKUP,         /* waiting for Redis: the entry and its epoch */
     REQ_LOCK,           /* read: taking the fetch lock, or a handed answer */
     REQ_WAIT,           /* read: waiting for an identical read's answer */
+    REQ_BUDGET,         /* waiting for a grant of the upstream budget */
     REQ_FETCH,          /* waiting for the upstream */
     REQ_STORE,          /* filling the cache before answering */
     REQ_WRITE,          /* PATCH: writing through before answering */
@@ -84,7 +86,15 @@ enum req_event {
     REQ_EV_UPSTREAM,    /* the upstream call completed */
     REQ_EV_WAKE,        /* a read we waited for answered (data: its
                            answer), or may have (data: NULL) */
+    REQ_EV_BUDGET,      /* the budget answered (data: req_budget_result),
+                           or the wait for it ended (data: NULL) */
     REQ_EV_ABORT        /* shutdown: answer now */
+};
+
+/* What REQ_EV_BUDGET carries. */
+struct req_budget_result {
+    bool    granted;
+    int64_t wait_ms;                /* when denied */
 };
 
 /* What REQ_EV_UPSTREAM carries. */
@@ -99,11 +109,13 @@ struct lookup_flight;
 
 /* What a worker lends its requests: all borrowed, all outlive them. */
 struct req_env {
+    struct event_base *base;        /* the worker's loop */
     const struct conf *cf;
     struct store      *store;       /* the shared Redis */
     struct upstream   *upstream;    /* `upstream` */
     struct upstream   *lowlat;      /* `upstream_lowlatency`, or NULL */
     struct lookup_ctx *lookup;      /* the read path's tables */
+    struct budget     *budget;      /* the shared upstream budget */
 };
 
 struct req;
@@ -125,8 +137,14 @@ struct req {
     enum route_method       method;
     const char             *method_name;    /* static */
     struct upstream_call   *call;   /* while in FETCH */
+    struct budget_op       *bop;    /* while in BUDGET, asking Redis */
+    struct event           *rate_timer; /* owned: a wait for the budget */
+    int64_t                 spend_ms;   /* when it first asked, or 0 */
+    bool                    rate_waited;    /* counted as a budget wait */
     struct store_op        *op;     /* while in CLAIM, LOOKUP, STORE, WRITE,
                                        SETTLE */
+    int                     ans_status; /* what the client got, 0 before */
+    enum stats_cache        ans_cache;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char tenant[KEY_TENANT_HEX + 1];
     char phone[PHONE_E164_MAX];     /* normalised; "" if none */
@@ -194,6 +212,9 @@ void req_on_store_reply(struct redisReply *reply, void *arg);
 
 int64_t req_now_ms(void);
 
+/* Notes what R's client was answered, for the request counters. */
+void req_answered(struct req *r, int status, const char *x_cache);
+
 /* Answer R with an error the proxy made (SPEC §7): one message, N
  * messages, or one message and one extra header. */
 void req_error(struct req *r, int status, const char *msg);
@@ -201,6 +222,14 @@ void req_error_n(struct req *r, int status, const char *const *msgs,
                  size_t n);
 void req_error_with(struct req *r, int status, const char *msg,
                     const char *header, const char *value);
+
+/*
+ * Takes a grant of the tenant's upstream budget (SPEC §6) for R, then
+ * sends R upstream. Without a grant, a read may be answered stale, any
+ * request may wait up to rate_limit_wait, and then gets 429 with
+ * Retry-After (lookup_on_denied, patch_on_denied). Returns the next state.
+ */
+enum req_state req_spend(struct req *r);
 
 /*
  * Sends R upstream. Returns FETCH, or when it cannot be sent, what the

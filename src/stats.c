@@ -43,7 +43,36 @@ static const struct {
     [STATS_UPSTREAM_PAUSED] = { "heavyset_upstream_paused_total", "",
                                 "Tenants paused after an upstream 429 "
                                 "(SPEC 6)." },
+    [STATS_UPSTREAM_429] = { "heavyset_upstream_429_total", "",
+                             "429 answers from the upstream." },
+    [STATS_LOCAL_429] = { "heavyset_local_429_total", "",
+                          "429 answers the proxy gave itself: no budget "
+                          "left and nothing stale to serve." },
+    [STATS_RATE_WAITS] = { "heavyset_rate_limit_waits_total", "",
+                           "Requests that waited for the upstream budget "
+                           "(rate_limit_wait)." },
+    [STATS_COALESCED] = { "heavyset_coalesced_total", "",
+                          "Requests answered by an identical request's "
+                          "lookup or fetch (coalesced waits)." },
+    [STATS_STALE_SWR] = { "heavyset_stale_served_total",
+                          "{reason=\"revalidate\"}",
+                          "Expired entries served, by reason." },
+    [STATS_STALE_ERROR] = { "heavyset_stale_served_total",
+                            "{reason=\"error\"}", NULL },
+    [STATS_STALE_RATE] = { "heavyset_stale_served_total",
+                           "{reason=\"rate_limited\"}", NULL },
 };
+
+static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
+    [STATS_CACHE_NONE] = "none",     [STATS_CACHE_HIT] = "hit",
+    [STATS_CACHE_MISS] = "miss",     [STATS_CACHE_STALE] = "stale",
+    [STATS_CACHE_BYPASS] = "bypass", [STATS_CACHE_REPLAY] = "replay",
+};
+
+#define STATS_CLASSES 6             /* 1xx..5xx, and "other" */
+
+static uint64_t stats_requests[ROUTE_COUNT][STATS_CLASSES][STATS_CACHE_COUNT];
+static uint64_t stats_upstreams[ROUTE_COUNT];
 
 static uint64_t stats_values[STATS_COUNT];
 
@@ -54,6 +83,23 @@ stats_add(enum stats_counter c, uint64_t n)
     __atomic_fetch_add(&stats_values[c], n, __ATOMIC_RELAXED);
 }
 
+void
+stats_request(enum route_id route, int status, enum stats_cache cache)
+{
+    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+
+    assert(route < ROUTE_COUNT && cache < STATS_CACHE_COUNT);
+    __atomic_fetch_add(&stats_requests[route][cls][cache], 1,
+                       __ATOMIC_RELAXED);
+}
+
+void
+stats_upstream(enum route_id route)
+{
+    assert(route < ROUTE_COUNT);
+    __atomic_fetch_add(&stats_upstreams[route], 1, __ATOMIC_RELAXED);
+}
+
 uint64_t
 stats_get(enum stats_counter c)
 {
@@ -61,10 +107,77 @@ stats_get(enum stats_counter c)
     return __atomic_load_n(&stats_values[c], __ATOMIC_RELAXED);
 }
 
+/* Appends to BUF at *LEN the requests by route, status class and cache
+ * result (non-zero ones), and the upstream requests by route. */
+static int
+stats_render_matrix(char *buf, size_t cap, size_t *len)
+{
+    static const char *const classes[STATS_CLASSES] = { "1xx", "2xx", "3xx",
+                                                        "4xx", "5xx",
+                                                        "other" };
+    int route, cls, cache, n;
+
+    n = snprintf(buf + *len, cap - *len,
+                 "# HELP heavyset_requests_total Requests answered, by "
+                 "route, status class and cache result.\n"
+                 "# TYPE heavyset_requests_total counter\n");
+    if (n < 0 || (size_t)n >= cap - *len) {
+        return -1;
+    }
+    *len += (size_t)n;
+    for (route = 0; route < ROUTE_COUNT; route++) {
+        for (cls = 0; cls < STATS_CLASSES; cls++) {
+            for (cache = 0; cache < STATS_CACHE_COUNT; cache++) {
+                uint64_t v = __atomic_load_n(&stats_requests[route][cls][cache],
+                                             __ATOMIC_RELAXED);
+
+                if (v == 0) {
+                    continue;
+                }
+                n = snprintf(buf + *len, cap - *len,
+                             "heavyset_requests_total{route=\"%s\","
+                             "status=\"%s\",cache=\"%s\"} %" PRIu64 "\n",
+                             route_name((enum route_id)route), classes[cls],
+                             stats_cache_names[cache], v);
+                if (n < 0 || (size_t)n >= cap - *len) {
+                    return -1;
+                }
+                *len += (size_t)n;
+            }
+        }
+    }
+    n = snprintf(buf + *len, cap - *len,
+                 "# HELP heavyset_upstream_requests_total Requests sent to "
+                 "the upstream, by route.\n"
+                 "# TYPE heavyset_upstream_requests_total counter\n");
+    if (n < 0 || (size_t)n >= cap - *len) {
+        return -1;
+    }
+    *len += (size_t)n;
+    for (route = 0; route < ROUTE_COUNT; route++) {
+        if (route == ROUTE_NONE || route == ROUTE_HEALTHZ ||
+            route == ROUTE_METRICS) {
+            continue;
+        }
+        n = snprintf(buf + *len, cap - *len,
+                     "heavyset_upstream_requests_total{route=\"%s\"} %" PRIu64
+                     "\n", route_name((enum route_id)route),
+                     __atomic_load_n(&stats_upstreams[route],
+                                     __ATOMIC_RELAXED));
+        if (n < 0 || (size_t)n >= cap - *len) {
+            return -1;
+        }
+        *len += (size_t)n;
+    }
+    return 0;
+}
+
 size_t
 stats_render_max(void)
 {
-    return (size_t)STATS_COUNT * 3 * STATS_LINE_MAX + 1;
+    return ((size_t)STATS_COUNT * 3 +
+            (size_t)ROUTE_COUNT * STATS_CLASSES * STATS_CACHE_COUNT +
+            (size_t)ROUTE_COUNT + 4) * STATS_LINE_MAX + 1;
 }
 
 int
@@ -93,6 +206,9 @@ stats_render(char *buf, size_t cap)
             goto full;
         }
         len += (size_t)n;
+    }
+    if (stats_render_matrix(buf, cap, &len) != 0) {
+        goto full;
     }
     return (int)len;
 

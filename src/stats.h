@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 enum stats_counter {
     STATS_IDEM_CLAIMED,             /* first PATCH of a key, forwarded */
     STATS_IDEM_REPLAYED,            /* answered from the stored record */
@@ -24,8 +26,32 @@ enum stats_counter {
     STATS_RATE_LIMITED_WRITE,
     STATS_BUDGET_FALLBACK,          /* takes the local budget answered */
     STATS_UPSTREAM_PAUSED,          /* pauses set after an upstream 429 */
+    STATS_UPSTREAM_429,             /* 429s the upstream answered */
+    STATS_LOCAL_429,                /* 429s the proxy answered itself */
+    STATS_RATE_WAITS,               /* requests that waited for budget */
+    STATS_COALESCED,                /* answered by another's fetch */
+    STATS_STALE_SWR,                /* stale served, by reason */
+    STATS_STALE_ERROR,
+    STATS_STALE_RATE,
     STATS_COUNT
 };
+
+/* What the cache did for a request, the cache label of its count. */
+enum stats_cache {
+    STATS_CACHE_NONE,               /* the proxy's own answers, PATCH */
+    STATS_CACHE_HIT,
+    STATS_CACHE_MISS,
+    STATS_CACHE_STALE,
+    STATS_CACHE_BYPASS,
+    STATS_CACHE_REPLAY,
+    STATS_CACHE_COUNT
+};
+
+/* Counts one answered request of route ROUTE with STATUS. */
+void stats_request(enum route_id route, int status, enum stats_cache cache);
+
+/* Counts one request sent to the upstream for route ROUTE. */
+void stats_upstream(enum route_id route);
 
 /* Adds N to counter C. Safe from any thread. */
 void stats_add(enum stats_counter c, uint64_t n);

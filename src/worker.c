@@ -55,7 +55,8 @@ worker_free(struct worker *w)
 
 struct worker *
 worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
-             evutil_socket_t listen_fd, unsigned nworkers)
+             struct budget_local *bl, evutil_socket_t listen_fd,
+             unsigned nworkers)
 {
     struct worker *w;
     int            rc;
@@ -87,7 +88,7 @@ worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
         evutil_closesocket(listen_fd);
         goto fail;
     }
-    w->proxy = proxy_new(w->base, w->dns, cf, ctx, listen_fd, nworkers);
+    w->proxy = proxy_new(w->base, w->dns, cf, ctx, bl, listen_fd, nworkers);
     if (w->proxy == NULL) {
         goto fail;
     }

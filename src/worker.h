@@ -11,6 +11,7 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+struct budget_local;
 struct conf;
 struct worker;
 
@@ -20,6 +21,7 @@ struct worker;
  * worker. Returns NULL after logging why.
  */
 struct worker *worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
+                            struct budget_local *bl,
                             evutil_socket_t listen_fd, unsigned nworkers);
 
 /*
