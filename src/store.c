@@ -8,6 +8,11 @@
  * (redisAsyncDisconnect would wait for the replies that never come) and
  * reconnected later; backoff only resets after a reply, so a Redis that
  * accepts connections but never answers is tried less and less often.
+ *
+ * Subscriptions live on a second connection (a subscribed connection can
+ * run nothing else), kept up the same way. Each time it subscribes again
+ * its callbacks hear "(re)subscribed": messages may have been missed, so
+ * whatever waits for one should look again.
  */
 #include "config.h"
 
@@ -31,18 +36,38 @@
 #define STORE_BACKOFF_MAX_MS   5000
 #define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
 #define STORE_ARGS_MAX         16
+#define STORE_CHANNELS_MAX     4
+
+struct store;
+
+/* One connection to Redis and its reconnection. */
+struct store_link {
+    struct store      *st;          /* borrowed: the owner */
+    const char        *name;        /* for logs */
+    redisAsyncContext *ac;          /* NULL while disconnected */
+    bool               connected;   /* connect callback said OK */
+    struct event      *retry;       /* owned: reconnect timer */
+    unsigned           backoff_ms;
+    void             (*on_up)(struct store_link *link);
+};
+
+struct store_channel {
+    char        *name;              /* owned */
+    store_msg_cb cb;
+    void        *arg;
+};
 
 struct store {
     struct event_base *base;        /* borrowed */
     struct url_redis   url;
     int64_t            timeout_ms;
-    redisAsyncContext *ac;          /* NULL while disconnected */
-    bool               connected;   /* connect callback said OK */
+    struct store_link  cmd;         /* calls */
+    struct store_link  sub;         /* subscriptions, once there are any */
     bool               healthy;     /* last call answered */
-    struct event      *retry;       /* owned: reconnect timer */
-    unsigned           backoff_ms;
     unsigned           timeouts;    /* consecutive missed deadlines */
     bool               freeing;
+    struct store_channel channels[STORE_CHANNELS_MAX];
+    int                nchannels;
 };
 
 struct store_op {
@@ -60,12 +85,17 @@ struct store_op {
     bool                 retried;   /* EVAL sent after NOSCRIPT */
 };
 
-static void store_connect(struct store *st);
+static void store_connect(struct store_link *link);
 static void on_connect(const redisAsyncContext *ac, int status);
 static void on_disconnect(const redisAsyncContext *ac, int status);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
+static void on_sub_up(struct store_link *link);
+static int  store_link_init(struct store *st, struct store_link *link,
+                            const char *name,
+                            void (*on_up)(struct store_link *link));
+static void store_link_close(struct store_link *link);
 
 void
 store_script_init(struct store_script *script)
@@ -100,91 +130,124 @@ store_new(struct event_base *base, const char *url, int64_t timeout_ms)
     }
     st->base = base;
     st->timeout_ms = timeout_ms;
-    st->backoff_ms = STORE_BACKOFF_MIN_MS;
-    st->retry = evtimer_new(base, on_retry, st);
-    if (st->retry == NULL) {
+    if (store_link_init(st, &st->cmd, "redis", NULL) != 0 ||
+        store_link_init(st, &st->sub, "redis subscriber", on_sub_up) != 0) {
         log_err("store: out of memory");
-        free(st);
+        store_free(st);
         return NULL;
     }
-    store_connect(st);
+    store_connect(&st->cmd);
     return st;
 }
 
 void
 store_free(struct store *st)
 {
+    int i;
+
     if (st == NULL) {
         return;
     }
     st->freeing = true;
-    if (st->ac != NULL) {
-        redisAsyncContext *ac = st->ac;
-
-        st->ac = NULL;
-        redisAsyncFree(ac);         /* pending callbacks get NULL */
+    store_link_close(&st->cmd);     /* pending callbacks get NULL */
+    store_link_close(&st->sub);
+    if (st->cmd.retry != NULL) {
+        event_free(st->cmd.retry);
     }
-    event_free(st->retry);
+    if (st->sub.retry != NULL) {
+        event_free(st->sub.retry);
+    }
+    for (i = 0; i < st->nchannels; i++) {
+        free(st->channels[i].name);
+    }
     free(st);
 }
 
 bool
 store_available(const struct store *st)
 {
-    return st->ac != NULL && st->connected && st->healthy;
+    return st->cmd.ac != NULL && st->cmd.connected && st->healthy;
+}
+
+static int
+store_link_init(struct store *st, struct store_link *link, const char *name,
+                void (*on_up)(struct store_link *link))
+{
+    link->st = st;
+    link->name = name;
+    link->backoff_ms = STORE_BACKOFF_MIN_MS;
+    link->on_up = on_up;
+    link->retry = evtimer_new(st->base, on_retry, link);
+    return link->retry != NULL ? 0 : -1;
+}
+
+/* Drops LINK's connection now, if any; its pending callbacks get NULL. */
+static void
+store_link_close(struct store_link *link)
+{
+    redisAsyncContext *ac = link->ac;
+
+    link->ac = NULL;
+    link->connected = false;
+    if (ac != NULL) {
+        redisAsyncFree(ac);
+    }
 }
 
 static void
-store_schedule_retry(struct store *st)
+store_schedule_retry(struct store_link *link)
 {
     struct timeval tv;
-    unsigned       ms = st->backoff_ms;
+    unsigned       ms = link->backoff_ms;
 
-    if (st->freeing) {
+    if (link->st->freeing) {
         return;
     }
     /* Up to a quarter of jitter, so workers and instances spread out. */
     ms += (unsigned)(rand() % (int)(ms / 4 + 1));
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    evtimer_add(st->retry, &tv);
-    st->backoff_ms = st->backoff_ms * 2 > STORE_BACKOFF_MAX_MS
-                         ? STORE_BACKOFF_MAX_MS
-                         : st->backoff_ms * 2;
+    evtimer_add(link->retry, &tv);
+    link->backoff_ms = link->backoff_ms * 2 > STORE_BACKOFF_MAX_MS
+                           ? STORE_BACKOFF_MAX_MS
+                           : link->backoff_ms * 2;
 }
 
 static void
-store_connect(struct store *st)
+store_connect(struct store_link *link)
 {
+    struct store      *st = link->st;
     redisAsyncContext *ac;
 
     ac = st->url.unix_socket ? redisAsyncConnectUnix(st->url.path)
                              : redisAsyncConnect(st->url.host, st->url.port);
     if (ac == NULL) {
         log_err("store: out of memory");
-        store_schedule_retry(st);
+        store_schedule_retry(link);
         return;
     }
     if (ac->err != 0) {
-        log_warn("store: cannot connect to redis: %s", ac->errstr);
+        log_warn("store: cannot connect to %s: %s", link->name, ac->errstr);
         redisAsyncFree(ac);
-        store_schedule_retry(st);
+        store_schedule_retry(link);
         return;
     }
-    ac->data = st;
+    ac->data = link;
     if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
-        log_err("store: cannot attach redis to the event loop");
+        log_err("store: cannot attach %s to the event loop", link->name);
         redisAsyncFree(ac);
-        store_schedule_retry(st);
+        store_schedule_retry(link);
         return;
     }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    st->ac = ac;
-    st->connected = false;
-    st->healthy = true;
-    /* Queued now, sent first once connected. Their replies are checked
-     * in on_setup_reply; a refusal is logged and calls fail open. */
+    link->ac = ac;
+    link->connected = false;
+    if (link == &st->cmd) {
+        st->healthy = true;
+    }
+    /* Queued now, sent first once connected. A refusal shows as failed
+     * calls, which fail open. */
     if (st->url.password[0] != '\0') {
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", st->url.password);
     }
@@ -196,44 +259,123 @@ store_connect(struct store *st)
 static void
 on_connect(const redisAsyncContext *ac, int status)
 {
-    struct store *st = ac->data;
+    struct store_link *link = ac->data;
 
     if (status != REDIS_OK) {
         /* hiredis frees AC after this returns (PITFALLS §4.3.2). */
-        log_warn("store: cannot connect to redis: %s", ac->errstr);
-        st->ac = NULL;
-        st->connected = false;
-        store_schedule_retry(st);
+        log_warn("store: cannot connect to %s: %s", link->name, ac->errstr);
+        link->ac = NULL;
+        link->connected = false;
+        store_schedule_retry(link);
         return;
     }
-    st->connected = true;
-    log_info("store: connected to redis");
+    link->connected = true;
+    log_info("store: connected to %s", link->name);
+    if (link->on_up != NULL) {
+        link->on_up(link);
+    }
 }
 
 static void
 on_disconnect(const redisAsyncContext *ac, int status)
 {
-    struct store *st = ac->data;
+    struct store_link *link = ac->data;
 
-    if (st->freeing || st->ac != ac) {
+    if (link->st->freeing || link->ac != ac) {
         return;                     /* dropped by us: retry is scheduled */
     }
-    st->ac = NULL;
-    st->connected = false;
-    log_warn("store: redis connection lost%s%s",
+    link->ac = NULL;
+    link->connected = false;
+    log_warn("store: %s connection lost%s%s", link->name,
              status != REDIS_OK ? ": " : "",
              status != REDIS_OK ? ac->errstr : "");
-    store_schedule_retry(st);
+    store_schedule_retry(link);
 }
 
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    struct store *st = arg;
+    struct store_link *link = arg;
 
-    if (st->ac == NULL) {
-        store_connect(st);
+    if (link->ac == NULL) {
+        store_connect(link);
     }
+}
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+/*
+ * hiredis runs this for the confirmation of each SUBSCRIBE, for every
+ * message, and with NULL when the connection goes. PRIVDATA is the
+ * channel's entry, which lives as long as the store.
+ */
+static void
+on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_channel *ch = privdata;
+    redisReply           *reply = r;
+    const redisReply     *kind;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements < 3) {
+        return;
+    }
+    kind = reply->element[0];
+    if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    if (strcmp(kind->str, "subscribe") == 0) {
+        ch->cb(NULL, 0, ch->arg);   /* (re)subscribed: look again */
+    } else if (strcmp(kind->str, "message") == 0 &&
+               reply->element[2]->type == REDIS_REPLY_STRING) {
+        ch->cb(reply->element[2]->str, reply->element[2]->len, ch->arg);
+    }
+}
+
+static void
+store_sub_send(struct store *st, struct store_channel *ch)
+{
+    if (st->sub.ac != NULL && st->sub.connected) {
+        redisAsyncCommand(st->sub.ac, on_sub_reply, ch, "SUBSCRIBE %s",
+                          ch->name);
+    }
+}
+
+static void
+on_sub_up(struct store_link *link)
+{
+    struct store *st = link->st;
+    int           i;
+
+    link->backoff_ms = STORE_BACKOFF_MIN_MS;
+    for (i = 0; i < st->nchannels; i++) {
+        store_sub_send(st, &st->channels[i]);
+    }
+}
+
+int
+store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
+                void *arg)
+{
+    struct store_channel *ch;
+
+    if (st->nchannels == STORE_CHANNELS_MAX) {
+        return -1;
+    }
+    ch = &st->channels[st->nchannels];
+    ch->name = strdup(channel);
+    if (ch->name == NULL) {
+        return -1;
+    }
+    ch->cb = cb;
+    ch->arg = arg;
+    st->nchannels++;
+    if (st->sub.ac == NULL) {
+        store_connect(&st->sub);    /* subscribes once connected */
+    } else {
+        store_sub_send(st, ch);
+    }
+    return 0;
 }
 
 static void
@@ -267,7 +409,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     int              i;
 
     assert(argc <= STORE_ARGS_MAX && nkeys <= argc);
-    if (st->ac == NULL) {
+    if (st->cmd.ac == NULL) {
         return NULL;
     }
     op = calloc(1, sizeof(*op));
@@ -306,7 +448,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     }
     if (op->argc != 3 + argc || op->argv[0] == NULL || op->argv[1] == NULL ||
         op->argv[2] == NULL ||
-        redisAsyncCommandArgv(st->ac, on_reply, op, op->argc, op->cargv,
+        redisAsyncCommandArgv(st->cmd.ac, on_reply, op, op->argc, op->cargv,
                               op->lens) !=
             REDIS_OK) {
         op->argc = op->argc < 3 ? 3 : op->argc;
@@ -373,7 +515,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     } else {
         st->timeouts = 0;
         st->healthy = true;
-        st->backoff_ms = STORE_BACKOFF_MIN_MS;
+        st->cmd.backoff_ms = STORE_BACKOFF_MIN_MS;
         if (reply->type == REDIS_REPLY_ERROR) {
             log_warn("store: script %s: %s", op->script->name, reply->str);
             op_deliver(op, NULL);
@@ -392,16 +534,12 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
 
     op_deliver(op, NULL);
     st->healthy = false;
-    if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->ac != NULL) {
-        redisAsyncContext *ac = st->ac;
-
+    if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",
                  st->timeouts);
         st->timeouts = 0;
-        st->ac = NULL;
-        st->connected = false;
-        redisAsyncFree(ac);         /* pending ops get NULL, op included */
-        store_schedule_retry(st);
+        store_link_close(&st->cmd); /* pending ops get NULL, op included */
+        store_schedule_retry(&st->cmd);
         return;                     /* OP may be freed by now */
     }
     op_maybe_free(op);

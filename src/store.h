@@ -63,4 +63,20 @@ struct store_op *store_eval(struct store *st, struct store_script *script,
 /* Abandons OP: its callback will not run. */
 void store_cancel(struct store_op *op);
 
+/*
+ * Runs for each message published on a subscribed channel, on the loop:
+ * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says the
+ * channel was (re)subscribed after a connection: messages may have been
+ * missed meanwhile.
+ */
+typedef void (*store_msg_cb)(const char *payload, size_t len, void *arg);
+
+/*
+ * Subscribes ST to CHANNEL (copied) on a connection of its own, kept up
+ * and resubscribed like the first. CB and ARG must outlive ST. At most 4
+ * channels. Returns 0, or -1 when out of room or memory.
+ */
+int store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
+                    void *arg);
+
 #endif /* HSP_STORE_H */
