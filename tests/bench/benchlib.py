@@ -1,0 +1,840 @@
+#!/usr/bin/env python3
+"""benchlib.py - the parts of scripts/bench that are easier in Python than
+in sh: finding a daemon's port, parsing wrk, the load generators (the
+200-request stampede, the Zipf rate-limit load, the 10,000 idle
+connections), reading RSS and /metrics, and printing the tables.
+
+Standard library only. Every subcommand is documented in its function;
+`benchlib.py CMD --help` lists its arguments. All traffic is loopback.
+"""
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+import urllib.request
+
+# ---- small helpers ----------------------------------------------------------
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_num(x, nd=0):
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:,.{nd}f}"
+
+
+def fmt_ms(x):
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def print_table(headers, rows, indent="  "):
+    """Left-aligns the first column, right-aligns the others."""
+    cols = [headers] + rows
+    widths = [max(len(str(r[i])) for r in cols) for i in range(len(headers))]
+    for n, r in enumerate(cols):
+        cells = []
+        for i, c in enumerate(r):
+            c = str(c)
+            cells.append(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]))
+        print(indent + "  ".join(cells).rstrip())
+        if n == 0:
+            print(indent + "  ".join("-" * w for w in widths))
+
+
+def split_url(url):
+    """http://host:port/path?query -> (host, port, path)."""
+    assert url.startswith("http://"), url
+    rest = url[len("http://"):]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.rpartition(":")
+    return host, int(port), "/" + path
+
+
+def http_get_json(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# ---- a minimal HTTP/1.1 client on asyncio streams ---------------------------
+
+
+def build_request(host, port, path, headers):
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def read_response(reader):
+    """Returns (status, headers with lowercase names, body)."""
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError("connection closed")
+    status = int(line.split(None, 2)[1])
+    headers = {}
+    while True:
+        h = await reader.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            body += await reader.readexactly(size)
+            await reader.readline()
+    else:
+        body = b""
+    return status, headers, body
+
+
+def cache_word(headers):
+    """The cache verdict a response carries: X-Cache (heavyset-proxy) or
+    X-Cache-Status (nginx, from $upstream_cache_status)."""
+    return headers.get("x-cache") or headers.get("x-cache-status") or "-"
+
+
+# ---- port: where a daemon listens -------------------------------------------
+
+
+def cmd_port(a):
+    """Prints the TCP port PID listens on, read from /proc (its socket
+    inodes matched against /proc/net/tcp{,6} LISTEN entries), waiting up
+    to TIMEOUT s. For daemons whose log level hides the startup line."""
+    deadline = time.time() + a.timeout
+    while time.time() < deadline:
+        inodes = set()
+        try:
+            for fd in os.listdir(f"/proc/{a.pid}/fd"):
+                try:
+                    t = os.readlink(f"/proc/{a.pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if t.startswith("socket:["):
+                    inodes.add(t[8:-1])
+        except FileNotFoundError:
+            print(f"benchlib: process {a.pid} is gone", file=sys.stderr)
+            return 1
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        p = line.split()
+                        if p[3] == "0A" and p[9] in inodes:
+                            print(int(p[1].rsplit(":", 1)[1], 16))
+                            return 0
+            except FileNotFoundError:
+                pass
+        time.sleep(0.05)
+    print(f"benchlib: process {a.pid} listens on nothing after {a.timeout}s",
+          file=sys.stderr)
+    return 1
+
+
+def cmd_freeport(a):
+    """Prints a loopback TCP port that was free a moment ago (for nginx,
+    which cannot listen on port 0; the caller retries on a collision)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+    return 0
+
+
+# ---- wrk output -------------------------------------------------------------
+
+
+def to_ms(s):
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+    for u in ("us", "ms", "s", "m"):
+        if s.endswith(u):
+            return float(s[: -len(u)]) * units[u]
+    return float(s)
+
+
+def parse_wrk(path):
+    """rps, p50 ms, p99 ms, non-2xx count, socket errors, requests."""
+    rps = p50 = p99 = float("nan")
+    non2xx = errors = reqs = 0
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if not p:
+                continue
+            if p[0] == "Requests/sec:":
+                rps = float(p[1])
+            elif p[0] == "50%":
+                p50 = to_ms(p[1])
+            elif p[0] == "99%":
+                p99 = to_ms(p[1])
+            elif line.strip().startswith("Non-2xx or 3xx responses:"):
+                non2xx = int(p[-1])
+            elif p[0] == "Socket" and p[1] == "errors:":
+                errors = sum(int(x.rstrip(",")) for x in p[3::2])
+            elif len(p) > 2 and p[1] == "requests" and p[2] == "in":
+                reqs = int(p[0])
+    return rps, p50, p99, non2xx, errors, reqs
+
+
+def cmd_wrk(a):
+    """Prints one TSV line: rps p50_ms p99_ms non2xx errors requests."""
+    print("\t".join(str(x) for x in parse_wrk(a.file)))
+    return 0
+
+
+def load_tsv(path):
+    """Rows of: section conns target round rps p50 p99 non2xx errors reqs."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 10:
+                continue
+            rows.append({"section": p[0], "conns": int(p[1]), "target": p[2],
+                         "round": int(p[3]), "rps": float(p[4]),
+                         "p50": float(p[5]), "p99": float(p[6]),
+                         "non2xx": int(p[7]), "errors": int(p[8]),
+                         "reqs": int(p[9])})
+    return rows
+
+
+def cmd_report_hit(a):
+    """The hit-path table: medians over rounds per (conns, target), and
+    proxy/nginx, proxy/ceiling ratios of the medians."""
+    rows = [r for r in load_tsv(a.tsv) if r["section"] == "hit"]
+    targets = a.targets.split(",")
+    out = []
+    bad = []
+    for c in sorted({r["conns"] for r in rows}):
+        med = {}
+        for t in targets:
+            rs = [r for r in rows if r["conns"] == c and r["target"] == t]
+            med[t] = (median([r["rps"] for r in rs]),
+                      median([r["p50"] for r in rs]),
+                      median([r["p99"] for r in rs]), len(rs))
+            for r in rs:
+                if r["non2xx"] or r["errors"]:
+                    bad.append(f"{t} c={c} round {r['round']}: "
+                               f"{r['non2xx']} non-2xx, {r['errors']} "
+                               f"socket errors")
+        for t in targets:
+            rps, p50, p99, n = med[t]
+            row = [f"{c}", t, fmt_num(rps), fmt_ms(p50), fmt_ms(p99), str(n)]
+            if t == "proxy":
+                row.append(f"{rps / med['nginx'][0]:.2f}"
+                           if "nginx" in med and med["nginx"][0] else "n/a")
+                row.append(f"{rps / med['ceiling'][0]:.2f}"
+                           if "ceiling" in med and med["ceiling"][0] else "n/a")
+            else:
+                row += ["", ""]
+            out.append(row)
+    print_table(["conns", "server", "req/s", "p50 ms", "p99 ms", "rounds",
+                 "proxy/nginx", "proxy/ceiling"], out)
+    for b in bad:
+        print("  WARNING: " + b)
+    return 0
+
+
+def cmd_report_miss(a):
+    """The miss-path latency table: medians over rounds per target, and
+    the p50 each adds over calling the sandbox directly."""
+    rows = [r for r in load_tsv(a.tsv) if r["section"] == a.section]
+    med = {}
+    out = []
+    for t in a.targets.split(","):
+        rs = [r for r in rows if r["target"] == t]
+        med[t] = (median([r["rps"] for r in rs]), median([r["p50"] for r in rs]),
+                  median([r["p99"] for r in rs]), len(rs),
+                  sum(r["non2xx"] for r in rs), sum(r["reqs"] for r in rs),
+                  sum(r["errors"] for r in rs))
+    base = med.get("direct", (0, float("nan")))[1]
+    for t, (rps, p50, p99, n, non2xx, reqs, errs) in med.items():
+        added = "" if t == "direct" else f"{p50 - base:+.2f}"
+        out.append([t, fmt_num(rps, 1), fmt_ms(p50), fmt_ms(p99), added,
+                    f"{non2xx}/{reqs}", str(errs), str(n)])
+    print_table(["path", "req/s", "p50 ms", "p99 ms", "added p50 ms",
+                 "non-2xx/all", "sock err", "rounds"], out)
+    return 0
+
+
+# ---- stampede: N simultaneous identical misses ------------------------------
+
+
+async def stampede(url, headers, n):
+    host, port, path = split_url(url)
+    conns = await asyncio.gather(*[asyncio.open_connection(host, port)
+                                   for _ in range(n)])
+    req = build_request(host, port, path, headers)
+    t0 = time.perf_counter()
+    for _, w in conns:
+        w.write(req)
+
+    async def one(r, w):
+        try:
+            status, h, _ = await read_response(r)
+            return time.perf_counter() - t0, status, cache_word(h)
+        except Exception as e:                          # noqa: BLE001
+            return time.perf_counter() - t0, 0, type(e).__name__
+        finally:
+            w.close()
+    return await asyncio.gather(*[one(r, w) for r, w in conns])
+
+
+def sandbox_queries(stats_url):
+    s = http_get_json(stats_url)
+    return s["requests"]["query"], s.get("rate_limited", 0)
+
+
+def cmd_stampede(a):
+    """Sends N identical GETs at once on N fresh connections (opened
+    first, then all requests written in one burst) and prints one JSON
+    line: upstream requests (the sandbox's query count before/after),
+    latency from the burst to each answer, statuses, cache verdicts."""
+    raise_nofile()
+    before, _ = sandbox_queries(a.stats)
+    res = asyncio.run(stampede(a.url, [h.split(": ", 1) for h in a.header],
+                               a.n))
+    time.sleep(0.2)                 # late background refreshes, if any
+    after, _ = sandbox_queries(a.stats)
+    lat = sorted(r[0] * 1000 for r in res)
+    statuses, words = {}, {}
+    for _, s, w in res:
+        statuses[str(s)] = statuses.get(str(s), 0) + 1
+        words[w] = words.get(w, 0) + 1
+    print(json.dumps({"target": a.target, "variant": a.variant,
+                      "round": a.round, "n": a.n,
+                      "upstream": after - before, "p50": median(lat),
+                      "p90": lat[int(len(lat) * 0.9) - 1], "max": lat[-1],
+                      "min": lat[0], "status": statuses, "cache": words}))
+    return 0
+
+
+def cmd_report_stampede(a):
+    """Table of the stampede rounds (JSON lines), medians over rounds."""
+    rows = [json.loads(x) for x in open(a.jsonl) if x.strip()]
+    out = []
+    variants = []
+    for r in rows:
+        if r.get("variant", "") not in variants:
+            variants.append(r.get("variant", ""))
+    for v, t in [(v, t) for v in variants for t in a.targets.split(",")]:
+        rs = [r for r in rows
+              if r["target"] == t and r.get("variant", "") == v]
+        if not rs:
+            continue
+        per = " ".join(str(r["upstream"]) for r in rs)
+        st = {}
+        cw = {}
+        for r in rs:
+            for k, c in r["status"].items():
+                st[k] = st.get(k, 0) + c
+            for k, c in r["cache"].items():
+                cw[k] = cw.get(k, 0) + c
+        out.append([v, t, fmt_num(median([r["upstream"] for r in rs])),
+                    per,
+                    fmt_ms(median([r["min"] for r in rs])),
+                    fmt_ms(median([r["p50"] for r in rs])),
+                    fmt_ms(median([r["p90"] for r in rs])),
+                    fmt_ms(median([r["max"] for r in rs])),
+                    " ".join(f"{k}:{v}" for k, v in sorted(st.items())),
+                    " ".join(f"{k}:{v}" for k, v in sorted(cw.items()))])
+    print_table(["phone", "via", "upstream (median)", "per round", "min ms",
+                 "p50 ms", "p90 ms", "max ms", "statuses (all rounds)",
+                 "cache verdicts (all rounds)"], out)
+    return 0
+
+
+# ---- /metrics ---------------------------------------------------------------
+
+
+def parse_metrics(text):
+    """{name: [(labels dict, value)]} from Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        try:
+            head, value = line.rsplit(" ", 1)
+            v = float(value)
+        except ValueError:
+            continue
+        name, labels = head, {}
+        if "{" in head:
+            name, _, rest = head.partition("{")
+            for part in rest.rstrip("}").split(","):
+                if "=" in part:
+                    k, _, val = part.partition("=")
+                    labels[k.strip()] = val.strip().strip('"')
+        out.setdefault(name, []).append((labels, v))
+    return out
+
+
+def scrape(urls):
+    merged = {}
+    for u in urls:
+        try:
+            with urllib.request.urlopen(u + "/metrics", timeout=5) as r:
+                m = parse_metrics(r.read().decode("utf-8", "replace"))
+        except Exception:                               # noqa: BLE001
+            continue
+        for k, v in m.items():
+            merged.setdefault(k, []).extend(v)
+    return merged
+
+
+def metric_sum(m, name, **match):
+    if name not in m:
+        return None
+    return sum(v for labels, v in m[name]
+               if all(labels.get(k) == want for k, want in match.items()))
+
+
+def metric_delta(before, after, name, **match):
+    a = metric_sum(after, name, **match)
+    if a is None:
+        return None
+    b = metric_sum(before, name, **match) or 0
+    return a - b
+
+
+# ---- offload: Zipf reads at a fixed rate over several instances --------------
+
+
+class Window:
+    def __init__(self):
+        self.sent = 0
+        self.status = {}
+        self.cache = {}
+        self.lat = []
+        self.upstream = None
+        self.sandbox_429 = None
+
+
+async def offload(a, phones):
+    urls = a.proxy
+    hdrs = [h.split(": ", 1) for h in a.header]
+    rng = random.Random(a.seed)
+    w = [1.0 / (k ** a.zipf) for k in range(1, len(phones) + 1)]
+    cdf = []
+    acc = 0.0
+    for x in w:
+        acc += x
+        cdf.append(acc / sum(w))
+    nwin = max(1, int(round(a.duration / a.window)))
+    wins = [Window() for _ in range(nwin)]
+    pools = []
+    for u in urls:
+        host, port, _ = split_url(u)
+        path = a.path
+        q = asyncio.Queue()
+        for _ in range(a.conns):
+            q.put_nowait(await asyncio.open_connection(host, port))
+        pools.append((host, port, path, q))
+    late = [0]
+    total = int(a.rate * a.duration)
+    t0 = time.perf_counter()
+
+    async def fire(i, win):
+        host, port, path, q = pools[i % len(pools)]
+        phone = phones[min(bisect.bisect_left(cdf, rng.random()),
+                           len(phones) - 1)]
+        req = build_request(host, port, path + "?phone=" +
+                            phone.replace("+", "%2B"), hdrs)
+        conn = await q.get()
+        t = time.perf_counter()
+        status, word, reuse = 0, "error", False
+        try:
+            if conn is None:        # lost earlier: connect again
+                conn = await asyncio.open_connection(host, port)
+            r, wr = conn
+            wr.write(req)
+            status, h, _ = await read_response(r)
+            word = cache_word(h)
+            reuse = h.get("connection", "").lower() != "close"
+        except Exception:                               # noqa: BLE001
+            pass
+        if not reuse and conn is not None:
+            conn[1].close()
+        q.put_nowait(conn if reuse else None)
+        win.status[status] = win.status.get(status, 0) + 1
+        win.cache[word] = win.cache.get(word, 0) + 1
+        win.lat.append((time.perf_counter() - t) * 1000)
+
+    async def sampler():
+        last, last429 = sandbox_queries(a.stats)
+        for k in range(nwin):
+            await asyncio.sleep(max(0.0, t0 + (k + 1) * a.window -
+                                    time.perf_counter()))
+            now, now429 = sandbox_queries(a.stats)
+            wins[k].upstream = now - last
+            wins[k].sandbox_429 = now429 - last429
+            last, last429 = now, now429
+
+    samp = asyncio.create_task(sampler())
+    tasks = set()
+    for i in range(total):
+        due = t0 + i / a.rate
+        d = due - time.perf_counter()
+        if d > 0:
+            await asyncio.sleep(d)
+        elif d < -0.05:
+            late[0] += 1
+        win = wins[min(int((due - t0) / a.window), nwin - 1)]
+        win.sent += 1
+        t = asyncio.create_task(fire(i, win))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks)
+    await samp
+    for _, _, _, q in pools:
+        while not q.empty():
+            conn = q.get_nowait()
+            if conn is not None:
+                conn[1].close()
+    return wins, late[0], time.perf_counter() - t0
+
+
+def cmd_offload(a):
+    """Sends RATE GET/s for DURATION s, round robin over the proxies,
+    each phone drawn from PHONES by a Zipf law (exponent ZIPF, rank 1 =
+    first line); samples the sandbox's counters every WINDOW s; reads
+    every proxy's /metrics before and after. Prints the report."""
+    raise_nofile()
+    phones = [p.strip() for p in open(a.phones) if p.strip()]
+    m0 = scrape(a.proxy)
+    wins, late, took = asyncio.run(offload(a, phones))
+    time.sleep(0.5)
+    m1 = scrape(a.proxy)
+
+    rows = []
+    tot = Window()
+    tot.upstream = 0
+    tot.sandbox_429 = 0
+    words = ["HIT", "MISS", "STALE", "BYPASS"]
+    for k, w in enumerate(wins):
+        n = sum(w.status.values())
+        other = n - sum(w.cache.get(x, 0) for x in words)
+        rows.append([f"{k + 1}", str(n), str(w.status.get(200, 0)),
+                     str(w.status.get(404, 0)), str(w.status.get(429, 0)),
+                     str(n - sum(w.status.get(s, 0) for s in (200, 404, 429))),
+                     *[str(w.cache.get(x, 0)) for x in words], str(other),
+                     str(w.upstream), str(w.sandbox_429),
+                     fmt_ms(median(w.lat))])
+        for d_from, d_to in ((w.status, tot.status), (w.cache, tot.cache)):
+            for key, v in d_from.items():
+                d_to[key] = d_to.get(key, 0) + v
+        tot.lat += w.lat
+        tot.upstream += w.upstream or 0
+        tot.sandbox_429 += w.sandbox_429 or 0
+    n = sum(tot.status.values())
+    rows.append(["all", str(n), str(tot.status.get(200, 0)),
+                 str(tot.status.get(404, 0)), str(tot.status.get(429, 0)),
+                 str(n - sum(tot.status.get(s, 0) for s in (200, 404, 429))),
+                 *[str(tot.cache.get(x, 0)) for x in words],
+                 str(n - sum(tot.cache.get(x, 0) for x in words)),
+                 str(tot.upstream), str(tot.sandbox_429),
+                 fmt_ms(median(tot.lat))])
+    print(f"  per {a.window:g} s window (client side: statuses and X-Cache; "
+          f"sandbox side: upstream GET /phone/query and its own 429s):")
+    print_table(["window", "sent", "200", "404", "429", "other", "HIT",
+                 "MISS", "STALE", "BYPASS", "no X-Cache", "upstream",
+                 "sandbox 429", "p50 ms"], rows)
+    print(f"  load: {n} requests in {took:.1f} s "
+          f"({n / took:.1f}/s; {late} sent over 50 ms late)")
+    print()
+
+    def show(v, nd=0):
+        return "n/a" if v is None else fmt_num(v, nd)
+
+    hits = tot.cache.get("HIT", 0)
+    stale = tot.cache.get("STALE", 0)
+    budget = a.budget * a.duration / 60.0
+    coalesced = metric_delta(m0, m1, "heavyset_coalesced_total")
+    collapsed = metric_delta(m0, m1, "heavyset_requests_total",
+                             cache="collapsed")
+    local429 = metric_delta(m0, m1, "heavyset_rate_limited_total")
+    est429 = tot.status.get(429, 0) - tot.sandbox_429
+    m_up = metric_delta(m0, m1, "heavyset_upstream_requests_total")
+    m_stale = metric_delta(m0, m1, "heavyset_stale_served_total")
+    m_up429 = metric_delta(m0, m1, "heavyset_upstream_429_total")
+    lines = [
+        ("client requests", show(n)),
+        ("upstream requests (sandbox count)",
+         f"{tot.upstream} (budget for the run: {budget:.0f}, "
+         f"{a.budget}/min per token)"),
+        ("upstream requests (proxies' metric)", show(m_up)),
+        ("sandbox's own 429s (must be 0)", str(tot.sandbox_429)),
+        ("local 429s (heavyset_rate_limited_total)", show(local429)),
+        ("local 429s (client 429s minus sandbox 429s)", str(est429)),
+        ("upstream 429s seen (heavyset_upstream_429_total)", show(m_up429)),
+        ("stale serves (heavyset_stale_served_total)", show(m_stale)),
+        ("stale serves (X-Cache: STALE)", str(stale)),
+        ("hit ratio (HIT / all)", f"{hits / n:.3f}" if n else "n/a"),
+        ("hit ratio ((HIT+STALE) / all)",
+         f"{(hits + stale) / n:.3f}" if n else "n/a"),
+        ("upstream calls saved (client requests - upstream)",
+         str(n - tot.upstream)),
+        ("  saved by coalescing (heavyset_coalesced_total)", show(coalesced)),
+        ("  saved by coalescing (cache=\"collapsed\" answers)",
+         show(collapsed)),
+    ]
+    for cache in ("hit", "miss", "stale", "bypass", "replay", "collapsed",
+                  "none"):
+        v = metric_delta(m0, m1, "heavyset_requests_total", cache=cache)
+        lines.append((f"heavyset_requests_total{{cache=\"{cache}\"}}",
+                      show(v)))
+    wk = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        print(f"  {k.ljust(wk)}  {v}")
+    return 0
+
+
+# ---- memory ----------------------------------------------------------------
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                if int(st.rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def mem_kb(pid):
+    """(VmRSS, Pss) in kB for PID; Pss is None without smaps_rollup."""
+    rss = pss = None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def mem_of(spec):
+    """SPEC is PID, or PID+ for the process and its children (nginx's
+    master and workers). Returns (rss kB, pss kB, process count)."""
+    tree = spec.endswith("+")
+    pid = int(spec.rstrip("+"))
+    pids = [pid] + (children(pid) if tree else [])
+    rss = pss = 0
+    for p in pids:
+        r, s = mem_kb(p)
+        rss += r or 0
+        pss += s or 0
+    return rss, pss, len(pids)
+
+
+def cmd_rss(a):
+    """Prints "rss_kB pss_kB processes" for each SPEC (PID or PID+)."""
+    for s in a.spec:
+        print("%d\t%d\t%d" % mem_of(s))
+    return 0
+
+
+async def hold(url, headers, n, parallel):
+    host, port, path = split_url(url)
+    req = build_request(host, port, path, headers)
+    sem = asyncio.Semaphore(parallel)
+    held = []
+    bad = [0]
+
+    async def one():
+        async with sem:
+            try:
+                r, w = await asyncio.open_connection(host, port)
+                w.write(req)
+                status, _, _ = await read_response(r)
+                if status != 200:
+                    bad[0] += 1
+                held.append(w)
+            except Exception:                           # noqa: BLE001
+                bad[0] += 1
+    await asyncio.gather(*[one() for _ in range(n)])
+    return held, bad[0]
+
+
+def cmd_hold(a):
+    """Opens N keep-alive connections to URL, each sending one GET and
+    reading its answer, then (all of them still open) prints the memory
+    of each SPEC like `rss`, and closes them. Prints "held N failed F"
+    first."""
+    hard = raise_nofile()
+    if hard < a.n + 100:
+        print(f"benchlib: RLIMIT_NOFILE {hard} is too low for {a.n}",
+              file=sys.stderr)
+        return 1
+
+    async def main():
+        held, bad = await hold(a.url, [h.split(": ", 1) for h in a.header],
+                               a.n, a.parallel)
+        await asyncio.sleep(a.settle)
+        print(f"held\t{len(held)}\tfailed\t{bad}")
+        for s in a.spec:
+            print("%d\t%d\t%d" % mem_of(s))
+        sys.stdout.flush()
+        for w in held:
+            w.close()
+        await asyncio.sleep(0.5)
+    asyncio.run(main())
+    return 0
+
+
+# ---- seed: 1,000 leads for one token ---------------------------------------
+
+
+def cmd_seed(a):
+    """Writes a sandbox seed: conf/sandbox-seed.json plus N leads for the
+    tenant with TOKEN (copies of its first lead without a booked block,
+    phones +1435777xxxx); writes the N phones, one a line, to PHONES."""
+    seed = json.load(open(a.input))
+    t = next(t for t in seed["tenants"] if t["token"] == a.token)
+    model = dict(t["leads"][0])
+    model.pop("blockId", None)
+    taken = {"+" + "".join(c for c in lead["phone"] if c.isdigit())
+             for lead in t["leads"]}
+    phones = []
+    i = 0
+    while len(phones) < a.n:
+        i += 1
+        phone = f"+1435777{i:04d}"
+        if phone in taken:
+            continue
+        lead = dict(model)
+        lead["phone"] = phone
+        lead["leadId"] = f"00Q8X0000B{i:06d}"
+        lead["name"] = f"Bench Lead{i:04d}"
+        t["leads"].append(lead)
+        phones.append(lead["phone"])
+    json.dump(seed, open(a.output, "w"), indent=1)
+    with open(a.phones, "w") as f:
+        f.write("\n".join(phones) + "\n")
+    return 0
+
+
+# ---- main -------------------------------------------------------------------
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("port")
+    s.add_argument("pid", type=int)
+    s.add_argument("--timeout", type=float, default=30)
+    s.set_defaults(fn=cmd_port)
+
+    s = sub.add_parser("freeport")
+    s.set_defaults(fn=cmd_freeport)
+
+    s = sub.add_parser("wrk")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_wrk)
+
+    s = sub.add_parser("report-hit")
+    s.add_argument("tsv")
+    s.add_argument("--targets", default="proxy,nginx,ceiling")
+    s.set_defaults(fn=cmd_report_hit)
+
+    s = sub.add_parser("report-miss")
+    s.add_argument("tsv")
+    s.add_argument("--targets", default="direct,proxy,nginx")
+    s.add_argument("--section", default="miss")
+    s.set_defaults(fn=cmd_report_miss)
+
+    s = sub.add_parser("stampede")
+    s.add_argument("url")
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--n", type=int, default=200)
+    s.add_argument("--stats", required=True)
+    s.add_argument("--target", default="?")
+    s.add_argument("--round", type=int, default=0)
+    s.add_argument("--variant", default="")
+    s.set_defaults(fn=cmd_stampede)
+
+    s = sub.add_parser("report-stampede")
+    s.add_argument("jsonl")
+    s.add_argument("--targets", default="proxy,nginx")
+    s.set_defaults(fn=cmd_report_stampede)
+
+    s = sub.add_parser("offload")
+    s.add_argument("--proxy", action="append", required=True,
+                   help="base URL of an instance (http://127.0.0.1:PORT)")
+    s.add_argument("--path", default="/api/v1/appointment/s2s/phone/query")
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--phones", required=True)
+    s.add_argument("--stats", required=True)
+    s.add_argument("--rate", type=float, required=True)
+    s.add_argument("--duration", type=float, required=True)
+    s.add_argument("--window", type=float, default=60)
+    s.add_argument("--budget", type=int, required=True)
+    s.add_argument("--zipf", type=float, default=1.1)
+    s.add_argument("--conns", type=int, default=8)
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(fn=cmd_offload)
+
+    s = sub.add_parser("rss")
+    s.add_argument("spec", nargs="+")
+    s.set_defaults(fn=cmd_rss)
+
+    s = sub.add_parser("hold")
+    s.add_argument("url")
+    s.add_argument("spec", nargs="+")
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--n", type=int, default=10000)
+    s.add_argument("--parallel", type=int, default=100)
+    s.add_argument("--settle", type=float, default=1.0)
+    s.set_defaults(fn=cmd_hold)
+
+    s = sub.add_parser("seed")
+    s.add_argument("input")
+    s.add_argument("output")
+    s.add_argument("phones")
+    s.add_argument("--token", required=True)
+    s.add_argument("--n", type=int, default=1000)
+    s.set_defaults(fn=cmd_seed)
+
+    a = p.parse_args()
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
