@@ -140,6 +140,8 @@ static const struct conf_key conf_keys[] = {
       "20/min", 0, CONF_RATE_MAX, NULL },
     { "max_body", CONF_SIZE, CONF_OFF(max_body), "64k", 1024, 16 * CONF_MB,
       NULL },
+    { "near_cache", CONF_SIZE, CONF_OFF(near_cache), "16m", 0, 1024 * CONF_MB,
+      NULL },
     { "log_level", CONF_ENUM, CONF_OFF(log_level), "info", 0, 0,
       conf_log_levels },
     { "log_format", CONF_ENUM, CONF_OFF(log_format), "json", 0, 0,

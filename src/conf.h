@@ -49,6 +49,7 @@ struct conf {
     int64_t  rate_limit_wait_ms;
     struct conf_rate rate_limit_fallback;
     int64_t  max_body;              /* bytes */
+    int64_t  near_cache;            /* bytes per worker; 0: off */
     enum conf_log_level  log_level;
     enum conf_log_format log_format;
     char    *access_log;            /* owned: "stderr", "off" or a path */

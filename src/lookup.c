@@ -14,6 +14,18 @@
  * for the lock's lease to run out, and then looks again. So waiters are
  * woken, never poll, and a fetcher that died costs them one lease.
  *
+ * The near cache: a worker keeps hot entries in memory, and Redis tells it
+ * (CLIENT TRACKING) of every change to a key it read. An entry goes in
+ * only if it was read while tracking was on and no invalidation at all
+ * arrived between sending the read and its reply (a change made just
+ * after the read could otherwise be reported before the reply and then be
+ * missed); anything that may lose an invalidation (a link down, a frozen
+ * Redis caught by the heartbeat) empties it. Before answering from it,
+ * the worker reads the invalidations already waiting in its socket: a
+ * PATCH answered through another instance has had its invalidation sent
+ * before that instance got its reply, so a read that follows the PATCH
+ * finds it (SPEC §4 across instances).
+ *
  * Stale entries (SPEC §6): Redis keeps an entry for its TTL plus the
  * longest stale window. Just expired (stale_while_revalidate), it is
  * served at once while the request goes on, without its client, to
@@ -40,6 +52,7 @@
 #include "log.h"
 #include "lua.h"
 #include "map.h"
+#include "near.h"
 #include "phone.h"
 #include "respond.h"
 #include "stats.h"
@@ -49,6 +62,7 @@
 #define LOOKUP_ANSWER_MS    1000    /* how long a handed answer waits */
 #define LOOKUP_WAKE_SLACK_MS 20     /* past a lease, before looking again */
 #define LOOKUP_STATUS_MAX   128
+#define LOOKUP_PING_MS      200     /* heartbeat, while a near cache is on */
 
 /* Identical reads of one worker: the leader and its waiters. */
 struct lookup_flight {
@@ -72,6 +86,10 @@ struct lookup_ctx {
     struct map               *waits;    /* lock key -> remote flight */
     struct lookup_flight_list remote;   /* the same flights, in order */
     char                      channel[KEY_MAX];   /* wake channel */
+    struct store             *store;    /* borrowed */
+    struct near              *near;     /* owned; NULL when off */
+    uint64_t                  inval_seq;    /* invalidations seen */
+    struct event             *ping;     /* owned: the heartbeat */
 };
 
 /* What a leader gives its waiters: a stored entry, or an error. */
@@ -86,9 +104,16 @@ struct lookup_answer {
 };
 
 static void on_wake_message(const char *payload, size_t len, void *arg);
+static void on_invalidation(const char *key, size_t len, void *arg);
+static void on_ping_timer(evutil_socket_t fd, short what, void *arg);
 static void on_lease_timer(evutil_socket_t fd, short what, void *arg);
 static enum req_state lookup_start(struct req *r);
 static enum req_state lookup_lock(struct req *r);
+static bool           lookup_near(struct req *r);
+static void           lookup_near_put(struct req *r, const char *v,
+                                      size_t len);
+static enum req_state lookup_hit(struct req *r, const struct cache_entry *e,
+                                 int64_t now);
 
 /* ---- the per-worker tables ---------------------------------------------- */
 
@@ -103,6 +128,7 @@ lookup_ctx_new(struct event_base *base, const struct conf *cf,
     }
     ctx->base = base;
     ctx->cf = cf;
+    ctx->store = store;
     TAILQ_INIT(&ctx->remote);
     ctx->flights = map_new();
     ctx->waits = map_new();
@@ -112,6 +138,18 @@ lookup_ctx_new(struct event_base *base, const struct conf *cf,
         store_subscribe(store, ctx->channel, on_wake_message, ctx) != 0) {
         lookup_ctx_free(ctx);
         return NULL;
+    }
+    if (cf->near_cache > 0) {
+        struct timeval tv = { 0, LOOKUP_PING_MS * 1000 };
+
+        ctx->near = near_new((size_t)cf->near_cache);
+        ctx->ping = event_new(base, -1, EV_PERSIST, on_ping_timer, ctx);
+        if (ctx->near == NULL || ctx->ping == NULL ||
+            store_track(store, on_invalidation, ctx) != 0) {
+            lookup_ctx_free(ctx);
+            return NULL;
+        }
+        evtimer_add(ctx->ping, &tv);
     }
     return ctx;
 }
@@ -126,6 +164,10 @@ lookup_ctx_free(struct lookup_ctx *ctx)
     assert(ctx->flights == NULL || map_count(ctx->flights) == 0);
     map_free(ctx->flights);
     map_free(ctx->waits);
+    if (ctx->ping != NULL) {
+        event_free(ctx->ping);
+    }
+    near_free(ctx->near);
     free(ctx);
 }
 
@@ -469,6 +511,9 @@ lookup_recv(struct req *r)
         r->x_cache = "MISS";
         r->fwd = "miss";
     }
+    if (enabled && lookup_near(r)) {
+        return REQ_DONE;
+    }
     /* only-if-cached reads never fetch, so they never wait for one. */
     if (!r->dir.only_if_cached && flight_join(r)) {
         return REQ_WAIT;
@@ -498,6 +543,9 @@ lookup_start(struct req *r)
     for (i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }
+    /* The read is tracked if tracking is on when it is sent. */
+    r->near_ok = store_tracking(r->env->store);
+    r->near_seq = r->env->lookup->inval_seq;
     r->op = store_eval(r->env->store, &lua_lookup, 3, 5, argv, lens,
                        req_on_store_reply, r);
     if (r->op != NULL) {
@@ -549,6 +597,10 @@ lookup_on_reply(struct req *r, const redisReply *reply)
                            &e) == 0) {
         int64_t fresh = cache_entry_fresh_ms(&e, now);
 
+        if (fresh > 0) {
+            lookup_near_put(r, reply->element[0]->str,
+                            reply->element[0]->len);
+        }
         if (fresh > 0 && (r->dir.max_age_s < 0 ||
                           cache_entry_age_s(&e, now) <= r->dir.max_age_s)) {
             return lookup_hit(r, &e, now);
@@ -720,6 +772,107 @@ on_wake_message(const char *payload, size_t len, void *arg)
     if (f != NULL) {
         req_wake(f->leader, NULL);
     }
+}
+
+/* Redis's tracking: KEY changed (or, KEY NULL, anything may have). */
+static void
+on_invalidation(const char *key, size_t len, void *arg)
+{
+    struct lookup_ctx *ctx = arg;
+
+    ctx->inval_seq++;
+    if (ctx->near == NULL) {
+        return;
+    }
+    if (key == NULL) {
+        near_clear(ctx->near);
+    } else {
+        near_invalidate(ctx->near, key, len);
+    }
+}
+
+static void
+on_ping_reply(struct redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
+}
+
+/*
+ * The heartbeat: a worker answering from its near cache may not call
+ * Redis for a long while, and a Redis that stopped answering sends no
+ * invalidations. A missed deadline here empties the near cache (store.c
+ * reports tracking lost) until Redis answers again.
+ */
+static void
+on_ping_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct lookup_ctx *ctx = arg;
+
+    (void)store_eval(ctx->store, &lua_ping, 0, 0, NULL, NULL, on_ping_reply,
+                     NULL);
+}
+
+/* The near cache's key of R's entry. */
+static size_t
+near_key(const struct req *r, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s%c%s", r->key.hash, '\0', r->key.field);
+
+    assert(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+/* Answers R from the near cache if it may. Returns true when it did. */
+static bool
+lookup_near(struct req *r)
+{
+    struct lookup_ctx *ctx = r->env->lookup;
+    struct cache_entry e;
+    const char        *v;
+    char               key[LOOKUP_FKEY_MAX];
+    size_t             klen, vlen;
+    int64_t            now;
+
+    if (ctx->near == NULL || r->dir.no_cache || r->dir.no_store ||
+        !store_tracking(ctx->store)) {
+        return false;
+    }
+    store_poll(ctx->store);         /* invalidations already here first */
+    if (!store_tracking(ctx->store)) {
+        return false;
+    }
+    klen = near_key(r, key, sizeof(key));
+    v = near_get(ctx->near, key, klen, &vlen);
+    if (v == NULL || cache_entry_decode(v, vlen, &e) != 0) {
+        return false;
+    }
+    now = req_now_ms();
+    if (cache_entry_fresh_ms(&e, now) <= 0 ||
+        (r->dir.max_age_s >= 0 &&
+         cache_entry_age_s(&e, now) > r->dir.max_age_s)) {
+        return false;
+    }
+    stats_add(STATS_NEAR_HITS, 1);
+    lookup_hit(r, &e, now);
+    return true;
+}
+
+/* Keeps the fresh entry V (LEN bytes) that R's lookup read, if it may. */
+static void
+lookup_near_put(struct req *r, const char *v, size_t len)
+{
+    struct lookup_ctx *ctx = r->env->lookup;
+    char               key[LOOKUP_FKEY_MAX];
+    size_t             klen;
+
+    if (ctx->near == NULL || !r->near_ok || ctx->inval_seq != r->near_seq ||
+        !store_tracking(ctx->store)) {
+        return;
+    }
+    klen = near_key(r, key, sizeof(key));
+    near_put(ctx->near, key, klen, v, len, r->key.hash,
+             r->route.id == ROUTE_BLOCKS ? r->key.bgen : NULL);
 }
 
 static void

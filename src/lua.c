@@ -159,12 +159,19 @@ struct store_script lua_idem_release = {
     ""
 };
 
+struct store_script lua_ping = {
+    "ping",
+    "return 1\n",
+    ""
+};
+
 void
 lua_init(void)
 {
     store_script_init(&lua_lookup);
     store_script_init(&lua_fill);
     store_script_init(&lua_lock);
+    store_script_init(&lua_ping);
     store_script_init(&lua_unlock);
     store_script_init(&lua_write);
     store_script_init(&lua_idem_claim);

@@ -40,6 +40,7 @@
 extern struct store_script lua_lookup;
 extern struct store_script lua_fill;
 extern struct store_script lua_lock;
+extern struct store_script lua_ping;     /* the near cache's heartbeat */
 extern struct store_script lua_unlock;
 extern struct store_script lua_write;
 extern struct store_script lua_idem_claim;

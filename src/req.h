@@ -163,6 +163,8 @@ struct req {
     struct lookup_flight   *flight;     /* the read it leads or waits for */
     TAILQ_ENTRY(req)        wnext;      /* among the flight's waiters */
     bool                    locked;     /* holds the fetch lock */
+    bool                    near_ok;    /* its lookup was tracked */
+    uint64_t                near_seq;   /* invalidations seen at lookup */
     bool                    revalidate; /* serve STALE, refresh behind */
     char                    lock_key[KEY_MAX];  /* the fetch lock */
     bool                    waited;     /* was woken by another's fetch */

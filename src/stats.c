@@ -54,6 +54,9 @@ static const struct {
     [STATS_COALESCED] = { "heavyset_coalesced_total", "",
                           "Requests answered by an identical request's "
                           "lookup or fetch (coalesced waits)." },
+    [STATS_NEAR_HITS] = { "heavyset_near_hits_total", "",
+                          "Hits answered from a worker's near cache, "
+                          "without asking Redis." },
     [STATS_STALE_SWR] = { "heavyset_stale_served_total",
                           "{reason=\"revalidate\"}",
                           "Expired entries served, by reason." },

@@ -30,6 +30,7 @@ enum stats_counter {
     STATS_LOCAL_429,                /* 429s the proxy answered itself */
     STATS_RATE_WAITS,               /* requests that waited for budget */
     STATS_COALESCED,                /* answered by another's fetch */
+    STATS_NEAR_HITS,                /* hits answered from a near cache */
     STATS_STALE_SWR,                /* stale served, by reason */
     STATS_STALE_ERROR,
     STATS_STALE_RATE,

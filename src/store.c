@@ -13,6 +13,13 @@
  * run nothing else), kept up the same way. Each time it subscribes again
  * its callbacks hear "(re)subscribed": messages may have been missed, so
  * whatever waits for one should look again.
+ *
+ * Tracking (client-side caching, RESP2 style): the subscriber connection
+ * learns its client id and subscribes to __redis__:invalidate; the call
+ * connection then turns CLIENT TRACKING on with REDIRECT to that id, so
+ * Redis tells us of every change to a key we read. Each time either link
+ * goes down or comes back, or the calls stop answering, the tracker hears
+ * "forget everything" (key NULL): invalidations may have been lost.
  */
 #include "config.h"
 
@@ -51,10 +58,13 @@ struct store_link {
     void             (*on_up)(struct store_link *link);
 };
 
+#define STORE_INVALIDATE "__redis__:invalidate"
+
 struct store_channel {
     char        *name;              /* owned */
     store_msg_cb cb;
     void        *arg;
+    bool         invalidate;        /* Redis's tracking channel */
 };
 
 struct store {
@@ -68,6 +78,11 @@ struct store {
     bool               freeing;
     struct store_channel channels[STORE_CHANNELS_MAX];
     int                nchannels;
+    store_inval_cb     track_cb;    /* NULL unless store_track */
+    void              *track_arg;
+    long long          sub_id;      /* CLIENT ID of the subscriber, or 0 */
+    bool               inval_subscribed;
+    bool               tracking;    /* CLIENT TRACKING on, confirmed */
 };
 
 struct store_op {
@@ -92,6 +107,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
 static void on_sub_up(struct store_link *link);
+static void on_cmd_up(struct store_link *link);
+static void store_track_lost(struct store *st);
+static void store_sub_send(struct store *st, struct store_channel *ch);
 static int  store_link_init(struct store *st, struct store_link *link,
                             const char *name,
                             void (*on_up)(struct store_link *link));
@@ -130,7 +148,7 @@ store_new(struct event_base *base, const char *url, int64_t timeout_ms)
     }
     st->base = base;
     st->timeout_ms = timeout_ms;
-    if (store_link_init(st, &st->cmd, "redis", NULL) != 0 ||
+    if (store_link_init(st, &st->cmd, "redis", on_cmd_up) != 0 ||
         store_link_init(st, &st->sub, "redis subscriber", on_sub_up) != 0) {
         log_err("store: out of memory");
         store_free(st);
@@ -286,6 +304,11 @@ on_disconnect(const redisAsyncContext *ac, int status)
     }
     link->ac = NULL;
     link->connected = false;
+    if (link == &link->st->sub) {
+        link->st->sub_id = 0;
+        link->st->inval_subscribed = false;
+    }
+    store_track_lost(link->st);
     log_warn("store: %s connection lost%s%s", link->name,
              status != REDIS_OK ? ": " : "",
              status != REDIS_OK ? ac->errstr : "");
@@ -303,6 +326,147 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- subscriptions ------------------------------------------------------ */
+
+/* ---- tracking ----------------------------------------------------------- */
+
+/* Tells the tracker that invalidations may have been lost. */
+static void
+store_track_lost(struct store *st)
+{
+    st->tracking = false;
+    if (st->track_cb != NULL) {
+        st->track_cb(NULL, 0, st->track_arg);
+    }
+}
+
+static void
+on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+
+    if (reply == NULL || st->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0) {
+        st->tracking = true;
+        /* Whatever was kept before now is not covered: start over. */
+        if (st->track_cb != NULL) {
+            st->track_cb(NULL, 0, st->track_arg);
+        }
+        log_info("store: redis tracking on (near cache coherent)");
+    } else {
+        log_warn("store: CLIENT TRACKING refused: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+    }
+}
+
+/* Turns tracking on for the call link, once both links are ready. */
+static void
+store_track_enable(struct store *st)
+{
+    if (st->track_cb == NULL || st->sub_id == 0 || !st->inval_subscribed ||
+        st->cmd.ac == NULL || !st->cmd.connected) {
+        return;
+    }
+    st->tracking = false;
+    /* OFF first: the redirect of a tracking already on cannot change. */
+    redisAsyncCommand(st->cmd.ac, NULL, NULL, "CLIENT TRACKING off");
+    redisAsyncCommand(st->cmd.ac, on_tracking_reply, st,
+                      "CLIENT TRACKING on REDIRECT %lld", st->sub_id);
+}
+
+static void
+on_cmd_up(struct store_link *link)
+{
+    store_track_enable(link->st);
+}
+
+static void
+on_client_id(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && !st->freeing) {
+        st->sub_id = reply->integer;
+    }
+}
+
+/* A message of __redis__:invalidate: an array of keys, or nil for all. */
+static void
+on_invalidate(struct store_channel *ch, const redisReply *reply)
+{
+    struct store     *st = ch->arg;
+    const redisReply *kind = reply->element[0], *keys = reply->element[2];
+    size_t            i;
+
+    if (strcmp(kind->str, "subscribe") == 0) {
+        st->inval_subscribed = true;
+        store_track_enable(st);
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || st->track_cb == NULL) {
+        return;
+    }
+    if (keys->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < keys->elements; i++) {
+            if (keys->element[i]->type == REDIS_REPLY_STRING) {
+                st->track_cb(keys->element[i]->str, keys->element[i]->len,
+                             st->track_arg);
+            }
+        }
+    } else if (keys->type == REDIS_REPLY_STRING) {
+        st->track_cb(keys->str, keys->len, st->track_arg);
+    } else {
+        st->track_cb(NULL, 0, st->track_arg);  /* FLUSHALL and the like */
+    }
+}
+
+int
+store_track(struct store *st, store_inval_cb cb, void *arg)
+{
+    struct store_channel *ch;
+
+    if (st->nchannels == STORE_CHANNELS_MAX || st->track_cb != NULL) {
+        return -1;
+    }
+    ch = &st->channels[st->nchannels];
+    ch->name = strdup(STORE_INVALIDATE);
+    if (ch->name == NULL) {
+        return -1;
+    }
+    ch->cb = NULL;
+    ch->arg = st;
+    ch->invalidate = true;
+    st->nchannels++;
+    st->track_cb = cb;
+    st->track_arg = arg;
+    if (st->sub.ac == NULL) {
+        store_connect(&st->sub);
+    } else {
+        if (st->sub.connected) {
+            redisAsyncCommand(st->sub.ac, on_client_id, st, "CLIENT ID");
+        }
+        store_sub_send(st, ch);
+    }
+    return 0;
+}
+
+bool
+store_tracking(const struct store *st)
+{
+    return st->tracking && st->healthy && st->cmd.ac != NULL &&
+           st->cmd.connected && st->sub.ac != NULL && st->sub.connected;
+}
+
+void
+store_poll(struct store *st)
+{
+    if (st->sub.ac != NULL && st->sub.connected) {
+        redisAsyncHandleRead(st->sub.ac);
+    }
+}
 
 /*
  * hiredis runs this for the confirmation of each SUBSCRIBE, for every
@@ -322,6 +486,10 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
     kind = reply->element[0];
     if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    if (ch->invalidate) {
+        on_invalidate(ch, reply);
         return;
     }
     if (strcmp(kind->str, "subscribe") == 0) {
@@ -348,6 +516,10 @@ on_sub_up(struct store_link *link)
     int           i;
 
     link->backoff_ms = STORE_BACKOFF_MIN_MS;
+    if (st->track_cb != NULL) {
+        /* Before SUBSCRIBE: a subscribed connection runs nothing else. */
+        redisAsyncCommand(link->ac, on_client_id, st, "CLIENT ID");
+    }
     for (i = 0; i < st->nchannels; i++) {
         store_sub_send(st, &st->channels[i]);
     }
@@ -533,6 +705,9 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
     struct store    *st = op->st;
 
     op_deliver(op, NULL);
+    if (st->healthy && st->tracking) {
+        store_track_lost(st);       /* a frozen Redis tells us nothing */
+    }
     st->healthy = false;
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",

@@ -79,4 +79,27 @@ typedef void (*store_msg_cb)(const char *payload, size_t len, void *arg);
 int store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
                     void *arg);
 
+/*
+ * Runs for each key whose value may have changed since this store's call
+ * connection read it (KEY, LEN bytes), and with KEY NULL when anything
+ * may have: tracking restarted, a link went down, calls stopped answering.
+ */
+typedef void (*store_inval_cb)(const char *key, size_t len, void *arg);
+
+/*
+ * Turns on Redis's tracking of the keys the call connection reads (CLIENT
+ * TRACKING with REDIRECT to the subscriber connection), for a near cache.
+ * CB and ARG must outlive ST. Once per store. Returns 0 or -1.
+ */
+int store_track(struct store *st, store_inval_cb cb, void *arg);
+
+/* Whether invalidations flow now: entries read now will be invalidated. */
+bool store_tracking(const struct store *st);
+
+/*
+ * Handles the invalidations already received and not yet read, now, so
+ * that an answer from a near cache never lags one that has arrived.
+ */
+void store_poll(struct store *st);
+
 #endif /* HSP_STORE_H */

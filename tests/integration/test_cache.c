@@ -711,6 +711,74 @@ Test(cache, two_instances_share_entries_and_invalidations)
     cr_expect_eq(hclient_sandbox_count("query"), 1);
 }
 
+/* The value of the sample NAME (with its labels) in URL_ENV's /metrics. */
+static long long
+metric(const char *url_env, const char *name)
+{
+    struct hresp r;
+    const char  *p;
+    long long    v = -1;
+    size_t       n = strlen(name);
+
+    cr_assert_eq(hclient_request(hfixture_env(url_env), "GET", "/metrics",
+                                 NULL, NULL, 0, &r),
+                 0);
+    for (p = r.body; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+        p += *p == '\n';
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+            v = strtoll(p + n + 1, NULL, 10);
+            break;
+        }
+    }
+    hresp_free(&r);
+    return v;
+}
+
+/*
+ * SPEC §4 with near caches: once a PATCH through one instance has
+ * returned, every instance serves its lead, even workers that answer hits
+ * from memory. Each round warms both instances' near caches, patches
+ * through B, then reads through A at once.
+ */
+Test(cache, a_patch_is_what_every_instance_serves_next_even_from_memory)
+{
+    struct hresp r;
+    char         name[64], body[128], want[32];
+    long long    near0;
+    int          i, j;
+
+    hfixture_fresh();
+    near0 = metric("HSP_PROXY_URL", "heavyset_near_hits_total");
+    cr_assert_geq(near0, 0, "no heavyset_near_hits_total in /metrics");
+    for (i = 0; i < 40; i++) {
+        for (j = 0; j < 6; j++) {
+            get(j % 2 ? "HSP_PROXY_B_URL" : "HSP_PROXY_URL",
+                API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+            cr_assert_eq(r.status, 200);
+            hresp_free(&r);
+        }
+        snprintf(want, sizeof(want), "Round%d", i);
+        snprintf(body, sizeof(body),
+                 "{\"phone\":\"+18015551234\",\"firstName\":\"%s\"}", want);
+        patch("HSP_PROXY_B_URL", BRAVO, body, NULL, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        hresp_free(&r);
+        for (j = 0; j < 2; j++) {
+            get(j ? "HSP_PROXY_B_URL" : "HSP_PROXY_URL",
+                API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+            lead_name(&r, name, sizeof(name));
+            cr_assert(strncmp(name, want, strlen(want)) == 0,
+                      "round %d, %s: served %s after the PATCH", i,
+                      j ? "B" : "A", name);
+            hresp_free(&r);
+        }
+    }
+    cr_expect_eq(hclient_sandbox_count("query"), 1,
+                 "every read after the first answered from a cache");
+    cr_expect_gt(metric("HSP_PROXY_URL", "heavyset_near_hits_total"), near0,
+                 "the near cache answered none: the test proves nothing");
+}
+
 /* ---- Redis faults (SPEC §8), on a Redis of their own -------------------- */
 
 Test(cache, redis_going_away_fails_no_request)

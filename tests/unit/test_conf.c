@@ -244,6 +244,7 @@ expect_spec_defaults(const struct conf *cf, const char *what)
     cr_expect_eq(cf->rate_limit_fallback.count, 20, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.period_ms, 60000, "%s", what);
     cr_expect_eq(cf->max_body, 65536, "%s", what);
+    cr_expect_eq(cf->near_cache, 16 * 1024 * 1024, "%s", what);
     cr_expect_eq(cf->log_level, CONF_LOG_INFO, "%s", what);
     cr_expect_eq(cf->log_format, CONF_LOG_JSON, "%s", what);
     cr_expect_str_eq(cf->access_log, "stderr", "%s", what);
@@ -271,7 +272,8 @@ Test(conf_defaults, key_table)
     char               kv[128];
     size_t             i;
 
-    cr_expect_eq(conf_key_count(), 26, "SPEC §9 lists 26 keys");
+    /* SPEC §9's 26 keys, and near_cache (the hit path's in-process copy). */
+    cr_expect_eq(conf_key_count(), 27, "26 keys of SPEC §9 + near_cache");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -328,6 +330,10 @@ static const struct kv_case kv_cases[] = {
     { "max_body=1024", 0 },
     { "max_body=16m", 0 },
     { "max_body=1023", -1 },
+    { "near_cache=0", 0 },
+    { "near_cache=1024m", 0 },
+    { "near_cache=1025m", -1 },
+    { "near_cache=-1", -1 },
     { "max_body=16385k", -1 },
     { "max_body=0", -1 },
     { "idempotency_required=on", 0 },
