@@ -499,8 +499,6 @@ lookup_recv(struct req *r)
         return req_spend(r);
     }
     r->may_store = enabled && !r->dir.no_store;
-    snprintf(r->lock_key, sizeof(r->lock_key), "%s:lock:%s", r->key.hash,
-             r->key.field);
     if (!enabled) {
         r->x_cache = "BYPASS";      /* a disabled TTL: never stored */
         r->fwd = "bypass";
@@ -514,6 +512,8 @@ lookup_recv(struct req *r)
     if (enabled && lookup_near(r)) {
         return REQ_DONE;
     }
+    snprintf(r->lock_key, sizeof(r->lock_key), "%s:lock:%s", r->key.hash,
+             r->key.field);
     /* only-if-cached reads never fetch, so they never wait for one. */
     if (!r->dir.only_if_cached && flight_join(r)) {
         return REQ_WAIT;

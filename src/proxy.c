@@ -182,6 +182,7 @@ proxy_free(struct proxy *px)
     if (px->http != NULL) {
         evhttp_free(px->http);
     }
+    req_set_clear(&px->reqs);
     lookup_ctx_free(px->lookup);
     budget_free(px->budget);
     store_free(px->store);

@@ -32,8 +32,11 @@
 #include "store.h"
 
 #define REQ_TOKEN_MAX 4096
+#define REQ_SPARE_MAX 256           /* freed requests kept per worker */
 
-static void req_step(struct req *r, enum req_event ev, const void *data);
+static void        req_step(struct req *r, enum req_event ev,
+                            const void *data);
+static struct req *req_alloc(struct req_set *set);
 
 /* libevent's command type as a route method bit, and its name. */
 
@@ -568,12 +571,61 @@ req_free(struct req *r)
     TAILQ_REMOVE(&r->set->list, r, next);
     r->set->n--;
     evhttp_clear_headers(&r->headers);
-    evbuffer_free(r->body);
     free(r->stale);
     if (r->rate_timer != NULL) {
         event_free(r->rate_timer);
     }
+    if (r->set->nspare < REQ_SPARE_MAX) {
+        /* Kept for the next request: a request is a few KB, and freeing
+         * and allocating one per request costs the allocator a
+         * consolidation each time. */
+        struct req_set  *set = r->set;
+        struct evbuffer *body = r->body;
+
+        evbuffer_drain(body, evbuffer_get_length(body));
+        memset(r, 0, sizeof(*r));
+        r->body = body;
+        TAILQ_INSERT_HEAD(&set->spare, r, next);
+        set->nspare++;
+        return;
+    }
+    evbuffer_free(r->body);
     free(r);
+}
+
+/* A zeroed request with an empty body buffer, from SET's spares or new. */
+static struct req *
+req_alloc(struct req_set *set)
+{
+    struct req *r = TAILQ_FIRST(&set->spare);
+
+    if (r != NULL) {
+        TAILQ_REMOVE(&set->spare, r, next);
+        set->nspare--;
+        return r;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->body = evbuffer_new();
+        if (r->body == NULL) {
+            free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void
+req_set_clear(struct req_set *set)
+{
+    struct req *r;
+
+    while ((r = TAILQ_FIRST(&set->spare)) != NULL) {
+        TAILQ_REMOVE(&set->spare, r, next);
+        evbuffer_free(r->body);
+        free(r);
+    }
+    set->nspare = 0;
 }
 
 /* Shutdown: drop whatever R waits for and answer now. */
@@ -673,6 +725,8 @@ req_set_init(struct req_set *set)
 {
     TAILQ_INIT(&set->list);
     set->n = 0;
+    TAILQ_INIT(&set->spare);
+    set->nspare = 0;
 }
 
 void
@@ -682,13 +736,9 @@ req_start(const struct req_env *env, struct req_set *set,
     struct req *r;
     const char *id;
 
-    r = calloc(1, sizeof(*r));
-    if (r != NULL) {
-        r->body = evbuffer_new();
-    }
-    if (r == NULL || r->body == NULL) {
+    r = req_alloc(set);
+    if (r == NULL) {
         log_err("proxy: out of memory");
-        free(r);
         evhttp_send_error(client, 503, "Service Unavailable");
         return;
     }

@@ -125,7 +125,12 @@ TAILQ_HEAD(req_list, req);
 struct req_set {
     struct req_list list;
     size_t          n;
+    struct req_list spare;          /* freed requests kept for reuse */
+    size_t          nspare;
 };
+
+/* Frees the spare requests of SET (at the worker's end). */
+void req_set_clear(struct req_set *set);
 
 struct req {
     TAILQ_ENTRY(req)        next;   /* in its worker's req_set */

@@ -53,6 +53,27 @@ worker_free(struct worker *w)
     free(w);
 }
 
+/*
+ * The worker's loop. With the epoll changelist, the many enable/disable
+ * pairs evhttp makes per request in one loop turn cost one epoll_ctl at
+ * most, instead of up to four; the fds we use are never dup'd, which is
+ * the changelist's one caveat.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base   *base;
+
+    if (cfg == NULL) {
+        return NULL;
+    }
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 struct worker *
 worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
              struct budget_local *bl, evutil_socket_t listen_fd,
@@ -68,7 +89,7 @@ worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
         return NULL;
     }
     w->id = id;
-    w->base = event_base_new();
+    w->base = worker_base_new();
     if (w->base == NULL) {
         log_err("worker %u: cannot create an event base", id);
         evutil_closesocket(listen_fd);
