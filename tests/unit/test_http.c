@@ -244,3 +244,35 @@ Test(http, request_id_new)
         cr_expect_eq(small[i], 'x', "byte %zu written on failure", i);
     }
 }
+
+Test(http, retry_after_table)
+{
+    /* 2015-10-21 07:28:00 GMT is 1445412480 s. */
+    static const int64_t now = 1445412480000LL;
+    static const struct {
+        const char *v;
+        int64_t     ms;
+    } cases[] = {
+        { NULL, -1 },
+        { "", -1 },
+        { "0", 0 },
+        { "120", 120000 },
+        { " 7 ", 7000 },
+        { "1.5", -1 },
+        { "-3", -1 },
+        { "12abc", -1 },
+        { "Wed, 21 Oct 2015 07:28:00 GMT", 0 },
+        { "Wed, 21 Oct 2015 07:29:30 GMT", 90000 },
+        { "Wed, 21 Oct 2015 07:00:00 GMT", 0 },     /* past: now */
+        { "Wed, 21 Oct 2015 07:29:30 UTC", -1 },
+        { "yesterday", -1 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_expect_eq(http_retry_after_ms(cases[i].v, now), cases[i].ms,
+                     "case %zu (%s): %lld", i,
+                     cases[i].v != NULL ? cases[i].v : "NULL",
+                     (long long)http_retry_after_ms(cases[i].v, now));
+    }
+}

@@ -99,3 +99,31 @@ Test(stats, budget_counters_render)
                                    "counter\n"));
     free(buf);
 }
+
+Test(stats, requests_by_route_status_and_cache)
+{
+    size_t cap = stats_render_max();
+    char  *buf = malloc(cap);
+
+    cr_assert_not_null(buf);
+    stats_request(ROUTE_QUERY, 200, STATS_CACHE_HIT);
+    stats_request(ROUTE_QUERY, 200, STATS_CACHE_HIT);
+    stats_request(ROUTE_UPDATE, 429, STATS_CACHE_NONE);
+    stats_request(ROUTE_NONE, 999, STATS_CACHE_NONE);
+    stats_upstream(ROUTE_BLOCKS);
+    cr_assert_gt(stats_render(buf, cap), 0);
+    cr_expect_eq(sample(buf, "heavyset_requests_total{route=\"query\","
+                             "status=\"2xx\",cache=\"hit\"}"), 2);
+    cr_expect_eq(sample(buf, "heavyset_requests_total{route=\"update\","
+                             "status=\"4xx\",cache=\"none\"}"), 1);
+    cr_expect_eq(sample(buf, "heavyset_requests_total{route=\"none\","
+                             "status=\"other\",cache=\"none\"}"), 1);
+    cr_expect_eq(sample(buf, "heavyset_requests_total{route=\"query\","
+                             "status=\"2xx\",cache=\"miss\"}"), -1,
+                 "zero series are left out");
+    cr_expect_eq(sample(buf, "heavyset_upstream_requests_total"
+                             "{route=\"blocks\"}"), 1);
+    cr_expect_eq(sample(buf, "heavyset_upstream_requests_total"
+                             "{route=\"query\"}"), 0);
+    free(buf);
+}
