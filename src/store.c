@@ -705,8 +705,11 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
     struct store    *st = op->st;
 
     op_deliver(op, NULL);
-    if (st->healthy && st->tracking) {
-        store_track_lost(st);       /* a frozen Redis tells us nothing */
+    if (st->healthy && st->tracking && st->track_cb != NULL) {
+        /* A frozen Redis tells us nothing: forget what we hold. Tracking
+         * itself stays on, and store_tracking() is false until a call
+         * answers again. */
+        st->track_cb(NULL, 0, st->track_arg);
     }
     st->healthy = false;
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {

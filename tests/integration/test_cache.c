@@ -841,6 +841,44 @@ redis2_pid(void)
     return (pid_t)pid;
 }
 
+/*
+ * A Redis that stops answering for a moment costs the near cache its
+ * contents (its invalidations could be late), and the near cache is back
+ * once Redis answers again, without a reconnect.
+ */
+Test(cache, the_near_cache_comes_back_after_redis_pauses)
+{
+    struct hresp r;
+    pid_t        pid;
+    long long    before, after = -1;
+    int          i;
+
+    cr_assert_eq(hclient_sandbox_reset(), 0);
+    for (i = 0; i < 4; i++) {
+        get("HSP_PROXY_R2_URL", API "/phone/query?phone=" SHARED,
+            ALPHA, NULL, &r);
+        cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+        hresp_free(&r);
+    }
+    pid = redis2_pid();
+    /* Long enough for a heartbeat or two to miss their deadline, short
+     * enough that the connection is not dropped (3 in a row). */
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    usleep(350 * 1000);
+    kill(pid, SIGCONT);
+    usleep(300 * 1000);             /* the late replies arrive */
+    before = metric("HSP_PROXY_R2_URL", "heavyset_near_hits_total");
+    for (i = 0; i < 60 && after <= before; i++) {
+        get("HSP_PROXY_R2_URL", API "/phone/query?phone=" SHARED,
+            ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 200);
+        hresp_free(&r);
+        after = metric("HSP_PROXY_R2_URL", "heavyset_near_hits_total");
+        usleep(50 * 1000);
+    }
+    cr_expect_gt(after, before, "no near hit within 3 s of Redis answering");
+}
+
 Test(cache, a_hung_redis_costs_at_most_its_timeout)
 {
     struct hresp r;
