@@ -11,7 +11,10 @@
  * that need a budget, short lifetimes or redis2 start proxies of their own
  * (tests/lib/hproc.h), each with a redis_prefix of its own, so budgets,
  * pauses and entries never leak into another test; a pause is also kept in
- * the process, which dies with the test.
+ * the process, which dies with the test. Those that count grants exactly
+ * give Redis a redis_timeout of 1s: on a loaded machine a Redis call past
+ * 100 ms fails open to the local budget (SPEC §8), which would change the
+ * counts.
  *
  * Every test starts from an empty Redis and a freshly seeded sandbox, so
  * tests run one at a time (--jobs 1). The suite's .fini stops any proxy a
@@ -136,17 +139,28 @@ get(const char *base, const char *path, const char *token, const char *extra,
                  0, "GET %s%s: %s", base, path, out->error);
 }
 
+/* PATCH /phone/update with the Idempotency-Key KEY (none when NULL). */
+static void
+patch_key(const char *base, const char *token, const char *key,
+          const char *body, struct hresp *out)
+{
+    char        tok[128], idem[300];
+    const char *headers[] = { "Content-Type: application/json", tok,
+                              key != NULL ? idem : NULL, NULL };
+
+    snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s",
+             key != NULL ? key : "");
+    cr_assert_eq(hclient_request(base, "PATCH", API "/phone/update", headers,
+                                 body, strlen(body), out),
+                 0, "PATCH %s: %s", base, out->error);
+}
+
 static void
 patch(const char *base, const char *token, const char *body,
       struct hresp *out)
 {
-    char        tok[128];
-    const char *headers[] = { "Content-Type: application/json", tok, NULL };
-
-    snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-    cr_assert_eq(hclient_request(base, "PATCH", API "/phone/update", headers,
-                                 body, strlen(body), out),
-                 0, "PATCH %s: %s", base, out->error);
+    patch_key(base, token, NULL, body, out);
 }
 
 /*
@@ -386,7 +400,7 @@ offload_fini(void)
 TestSuite(offload, .init = offload_init, .fini = offload_fini,
           .timeout = 90);
 
-/* ---- coalescing ----------------------------------------------------------- */
+/* ---- coalescing --------------------------------------------------------- */
 
 Test(offload, concurrent_identical_misses_make_one_upstream_request)
 {
@@ -510,14 +524,14 @@ Test(offload, an_error_is_handed_to_every_waiter_once)
     cr_expect_eq(count("query"), 2);
 }
 
-/* ---- the shared budget ---------------------------------------------------- */
+/* ---- the shared budget -------------------------------------------------- */
 
 #define BUDGET_BURST 40
 
 Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
 {
     static const char *const opts[] = {
-        "redis_prefix=hsp-off-budget", "rate_limit=10/min",
+        "redis_prefix=hsp-off-budget", "redis_timeout=1s", "rate_limit=10/min",
         "rate_reserve_writes=2/min", "rate_limit_fallback=5/min",
         "workers=2", NULL
     };
@@ -594,7 +608,8 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
 Test(offload, a_read_without_budget_serves_the_expired_entry)
 {
     static const char *const opts[] = {
-        "redis_prefix=hsp-off-ratestale", "rate_limit=3/min",
+        "redis_prefix=hsp-off-ratestale", "redis_timeout=1s",
+        "rate_limit=3/min",
         "rate_reserve_writes=1/min", "rate_limit_fallback=3/min",
         "ttl_lead=1s", "stale_while_revalidate=0", NULL
     };
@@ -715,7 +730,8 @@ Test(offload, redis_away_each_instance_spends_its_fallback_budget)
 Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
 {
     static const char *const opts[] = {
-        "redis_prefix=hsp-off-pause", "rate_limit=60/min", "workers=2", NULL
+        "redis_prefix=hsp-off-pause", "redis_timeout=1s", "rate_limit=60/min",
+        "workers=2", NULL
     };
     static struct hproc a, b;
     struct hresp        r;
@@ -780,7 +796,7 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
     stop(&b);
 }
 
-/* ---- stale serving -------------------------------------------------------- */
+/* ---- stale serving ------------------------------------------------------ */
 
 /* R is the expired entry FIRST served with DETAIL. */
 static void
@@ -974,4 +990,180 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
     cr_expect_eq(metric(p.url, UPSTREAM_QUERY), 2);
     hresp_free(&first);
     stop(&p);
+}
+
+/* ---- what never spends budget, and waiting for it ----------------------- */
+
+Test(offload, waiters_hits_and_replays_spend_no_budget)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-nospend", "redis_timeout=1s", "rate_limit=4/min",
+        "rate_reserve_writes=1/min", "rate_limit_fallback=4/min",
+        "workers=2", NULL
+    };
+    static struct hproc a, b;
+    static struct shot  shots[BURST];
+    const char         *bases[2];
+    const char         *body = "{\"phone\":\"+18015551234\","
+                               "\"appendComment\":\"once\"}";
+    struct hresp        r;
+    double              max_ms;
+    int                 i;
+
+    /* reads may take 3 grants a minute, writes all 4 */
+    start("offload-nospend-a", opts, &a);
+    start("offload-nospend-b", opts, &b);
+    bases[0] = a.url;
+    bases[1] = b.url;
+    /* 50 identical reads over both: one grant (the fetch) */
+    stampede(bases, 2, QUERY SHARED, ALPHA, "X-Sandbox-Delay-Ms: 300", NULL,
+             shots, &max_ms);
+    cr_expect_eq(shots[0].resp.status, 200, "%d %s", shots[0].resp.status,
+                 shots[0].resp.body);
+    shots_free(shots, BURST);
+    cr_expect_eq(count("query"), 1);
+    for (i = 0; i < 5; i++) {       /* hits: none */
+        get(bases[i % 2], QUERY SHARED, ALPHA, NULL, &r);
+        cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
+        hresp_free(&r);
+    }
+    /* one PATCH (a grant), replayed five times (none) */
+    for (i = 0; i < 6; i++) {
+        patch_key(bases[i % 2], ALPHA, "offload-nospend-1", body, &r);
+        cr_expect_eq(r.status, 200, "PATCH %d: %d %s", i, r.status, r.body);
+        cr_expect_str_eq(hdr(&r, "X-Cache"), i == 0 ? "(none)" : "REPLAY",
+                         "PATCH %d", i);
+        hresp_free(&r);
+    }
+    cr_expect_eq(count("update"), 1);
+
+    /* so 2 grants are spent: one more read, then the reserve */
+    get(a.url, QUERY "%2B18015552990", ALPHA, NULL, &r);
+    cr_expect_eq(r.status, 404, "the third read: %d %s", r.status, r.body);
+    hresp_free(&r);
+    get(b.url, QUERY "%2B18015552991", ALPHA, NULL, &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    patch(b.url, ALPHA, body, &r);
+    cr_expect_eq(r.status, 200, "the fourth grant, a write: %d %s", r.status,
+                 r.body);
+    hresp_free(&r);
+    patch(a.url, ALPHA, body, &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(count("update"), 2);
+    stop(&a);
+    stop(&b);
+}
+
+Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
+{
+    /* 2 grants in a window of 1 s + the 1 s margin */
+    static const char *const long_opts[] = {
+        "redis_prefix=hsp-off-wait", "redis_timeout=1s", "rate_limit=2/s",
+        "rate_reserve_writes=0/s", "rate_limit_wait=4s", NULL
+    };
+    static const char *const short_opts[] = {
+        "redis_prefix=hsp-off-nowait", "redis_timeout=1s", "rate_limit=2/s",
+        "rate_reserve_writes=0/s", "rate_limit_wait=300ms", NULL
+    };
+    static struct hproc p, q;
+    struct hresp        r;
+    int                 i;
+
+    start("offload-wait", long_opts, &p);
+    start("offload-nowait", short_opts, &q);
+    for (i = 0; i < 2; i++) {
+        get(p.url, i == 0 ? QUERY "%2B18015552980" : QUERY "%2B18015552981",
+            ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 404);
+        hresp_free(&r);
+    }
+    /* the third waits until the first grant leaves the window */
+    get(p.url, QUERY "%2B18015552982", ALPHA, NULL, &r);
+    cr_expect_eq(r.status, 404, "the waiting read: %d %s", r.status, r.body);
+    cr_expect(r.elapsed_ms > 1000 && r.elapsed_ms < 3500,
+              "the waiting read took %.0f ms (window 2 s)", r.elapsed_ms);
+    hresp_free(&r);
+    cr_expect_eq(count("query"), 3);
+    cr_expect_eq(metric(p.url, "heavyset_rate_limit_waits_total"), 1);
+
+    /* a wait shorter than the window ends in the local 429 */
+    for (i = 0; i < 2; i++) {
+        get(q.url, i == 0 ? QUERY "%2B18015552983" : QUERY "%2B18015552984",
+            ALPHA, NULL, &r);
+        cr_expect_eq(r.status, 404);
+        hresp_free(&r);
+    }
+    get(q.url, QUERY "%2B18015552985", ALPHA, NULL, &r);
+    expect_local_429(&r, 2);
+    cr_expect(r.elapsed_ms >= 280 && r.elapsed_ms < 1500,
+              "the 429 came after %.0f ms (rate_limit_wait 300ms)",
+              r.elapsed_ms);
+    hresp_free(&r);
+    cr_expect_eq(count("query"), 5);
+    stop(&p);
+    stop(&q);
+}
+
+/* ---- a fetcher that dies ------------------------------------------------ */
+
+struct held_get {
+    const char  *base;
+    const char  *extra;
+    struct hresp resp;
+    int          rc;
+};
+
+static void *
+held_get_run(void *arg)
+{
+    struct held_get *h = arg;
+    const char      *headers[] = { "x-hs-token: " ALPHA, h->extra, NULL };
+
+    h->rc = hclient_request(h->base, "GET", QUERY SHARED, headers, NULL, 0,
+                            &h->resp);
+    return NULL;
+}
+
+Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
+{
+    static struct hproc a;
+    struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 1500", { 0 }, 0 };
+    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    pthread_t           t1, t2;
+    long                deadline;
+
+    /* A, on the harness's Redis and prefix (lease 1s + 2 x 100ms + 1s),
+     * takes the lock and is held by the sandbox; B's read waits for it;
+     * A dies with SIGKILL, so no wake message ever comes. */
+    start("offload-dead-fetcher", NULL, &a);
+    first.base = a.url;
+    waiter.base = hfixture_env("HSP_PROXY_B_URL");
+    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
+    deadline = now_ms() + DEADLINE_MS;
+    while (count("held") < 1) {
+        cr_assert_lt(now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        pause_ms(POLL_MS / 4);
+    }
+    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    pause_ms(200);                  /* B is waiting on the lock now */
+    cr_expect_eq(hproc_stop(&a, SIGKILL), 128 + SIGKILL, "%s", a.error);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    cr_expect_neq(first.resp.status, 200, "A died before answering");
+    cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
+    cr_expect_eq(waiter.resp.status, 200, "%d %s", waiter.resp.status,
+                 waiter.resp.body);
+    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "MISS",
+                     "B fetched it itself");
+    /* it waited out the rest of A's lease (2.2 s, minus ~250 ms) */
+    cr_expect(waiter.resp.elapsed_ms > 1500 &&
+                  waiter.resp.elapsed_ms < 2200 + WAKE_MARGIN_MS,
+              "B's read took %.0f ms", waiter.resp.elapsed_ms);
+    cr_expect_eq(count("query"), 2);
+    hresp_free(&first.resp);
+    hresp_free(&waiter.resp);
 }
