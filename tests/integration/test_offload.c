@@ -410,6 +410,8 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     double             before = metric(base, COALESCED), max_ms;
     double             up = metric(base, UPSTREAM_QUERY);
     int                collapsed;
+    bool               fetched = false;
+    size_t             i;
     char               name[64];
 
     /* 2 workers, one key: one fetch, held UPSTREAM_MS by the sandbox */
@@ -421,6 +423,14 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     body_string(&shots[0].resp, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Jane Doe");
     cr_expect_geq(collapsed, 1, "no answer says collapsed");
+    /* the fetcher's own waiters (SPEC §7) */
+    for (i = 0; i < BURST && !fetched; i++) {
+        fetched = strcmp(hdr(&shots[i].resp, "Cache-Status"),
+                         "heavyset-proxy; fwd=miss; stored; collapsed") == 0 &&
+                  strcmp(hdr(&shots[i].resp, "X-Cache"), "MISS") == 0;
+    }
+    cr_expect(fetched, "no waiter says \"heavyset-proxy; fwd=miss; stored; "
+              "collapsed\" with X-Cache: MISS");
     cr_expect_eq(metric(base, UPSTREAM_QUERY) - up, 1,
                  "the proxy counts %g upstream requests",
                  metric(base, UPSTREAM_QUERY) - up);
