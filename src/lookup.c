@@ -101,6 +101,7 @@ struct lookup_answer {
     const char                 *msg;
     const char                 *hname;  /* error: one header, or NULL */
     const char                 *hvalue;
+    int                         stale;  /* E is stale: its counter, or -1 */
 };
 
 static void on_wake_message(const char *payload, size_t len, void *arg);
@@ -275,6 +276,9 @@ lookup_answer_one(struct req *r, const struct lookup_answer *a,
         c.status = status;
     }
     req_answered(r, a->e->status, c.x_cache);
+    if (a->stale >= 0) {
+        stats_add((enum stats_counter)a->stale, 1);  /* each stale answer */
+    }
     respond_entry(r->client, r->request_id, a->e, &c);
     r->client = NULL;
 }
@@ -317,7 +321,8 @@ lookup_answer(struct req *r, const struct lookup_answer *a)
 static enum req_state
 lookup_error(struct req *r, int status, const char *msg)
 {
-    struct lookup_answer a = { NULL, NULL, false, status, msg, NULL, NULL };
+    struct lookup_answer a = { NULL, NULL, false, status, msg, NULL, NULL,
+                               -1 };
 
     lookup_answer(r, &a);
     return REQ_DONE;
@@ -327,7 +332,7 @@ lookup_error(struct req *r, int status, const char *msg)
 static enum req_state
 lookup_upstream_error(struct req *r)
 {
-    struct lookup_answer a = { NULL, NULL, true, 502, NULL, NULL, NULL };
+    struct lookup_answer a = { NULL, NULL, true, 502, NULL, NULL, NULL, -1 };
 
     req_upstream_error_status(r->uerr, &a.status, &a.msg);
     lookup_answer(r, &a);
@@ -344,7 +349,7 @@ lookup_deliver(struct req *r, bool stored)
     struct lookup_flight *f = r->flight;
     struct cache_entry    e;
     struct respond_cache  c = { r->x_cache, NULL, -1, false };
-    struct lookup_answer  a = { &e, &c, true, 0, NULL, NULL, NULL };
+    struct lookup_answer  a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
     const char           *ctype = evhttp_find_header(&r->headers,
                                                      "Content-Type");
     char                  status[LOOKUP_STATUS_MAX];
@@ -374,7 +379,7 @@ lookup_hit(struct req *r, const struct cache_entry *e, int64_t now)
 {
     struct respond_cache c = { "HIT", NULL, cache_entry_age_s(e, now),
                                false };
-    struct lookup_answer a = { e, &c, false, 0, NULL, NULL, NULL };
+    struct lookup_answer a = { e, &c, false, 0, NULL, NULL, NULL, -1 };
     char                 status[LOOKUP_STATUS_MAX];
 
     snprintf(status, sizeof(status), "hit; ttl=%" PRId64 "%s",
@@ -396,7 +401,7 @@ lookup_stale(struct req *r, const char *detail, int fwd_status)
     struct cache_entry   e;
     int64_t              now = req_now_ms();
     struct respond_cache c;
-    struct lookup_answer a = { &e, &c, false, 0, NULL, NULL, NULL };
+    struct lookup_answer a = { &e, &c, false, 0, NULL, NULL, NULL, -1 };
     char                 status[LOOKUP_STATUS_MAX], fs[32] = "";
 
     if (r->stale == NULL ||
@@ -413,10 +418,9 @@ lookup_stale(struct req *r, const char *detail, int fwd_status)
              "; detail=%s", fs, cache_entry_fresh_ms(&e, now) / 1000, detail);
     c.x_cache = "STALE";
     c.status = status;
-    stats_add(strcmp(detail, "stale-while-revalidate") == 0 ? STATS_STALE_SWR
+    a.stale = strcmp(detail, "stale-while-revalidate") == 0 ? STATS_STALE_SWR
               : strcmp(detail, "rate-limited") == 0       ? STATS_STALE_RATE
-                                                          : STATS_STALE_ERROR,
-              1);
+                                                          : STATS_STALE_ERROR;
     c.age_s = cache_entry_age_s(&e, now);
     c.replayed = false;
     lookup_answer(r, &a);
@@ -669,9 +673,11 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
     }
-    ms = (pttl > 0 && pttl < lookup_lease_ms(ctx->cf) ? pttl
-                                                      : lookup_lease_ms(ctx->cf)) +
-         LOOKUP_WAKE_SLACK_MS;
+    ms = lookup_lease_ms(ctx->cf);
+    if (pttl > 0 && pttl < ms) {
+        ms = pttl;
+    }
+    ms += LOOKUP_WAKE_SLACK_MS;
     f->timer = evtimer_new(ctx->base, on_lease_timer, f);
     if (f->timer == NULL ||
         map_put(ctx->waits, f->lock, strlen(f->lock), f) != 0) {
@@ -721,7 +727,7 @@ lookup_on_lock(struct req *r, const redisReply *reply)
         cache_entry_decode(reply->element[1]->str, reply->element[1]->len,
                            &e) == 0) {
         struct respond_cache c = { r->x_cache, NULL, -1, false };
-        struct lookup_answer a = { &e, &c, true, 0, NULL, NULL, NULL };
+        struct lookup_answer a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
         char                 status[LOOKUP_STATUS_MAX];
 
         snprintf(status, sizeof(status), "fwd=%s", r->fwd);
@@ -1033,7 +1039,7 @@ enum req_state
 lookup_on_denied(struct req *r, int64_t wait_ms)
 {
     struct lookup_answer a = { NULL, NULL, false, 429, "rate limit exceeded",
-                               "Retry-After", NULL };
+                               "Retry-After", NULL, -1 };
     char                 after[24];
 
     lookup_unlock(r);

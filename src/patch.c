@@ -37,6 +37,8 @@
 #define PATCH_EPOCH_TTL_MS   ((int64_t)24 * 3600 * 1000)
 #define PATCH_LEASE_SLACK_MS 1000   /* a claim outlives its request */
 
+static enum req_state patch_barrier(struct req *r);
+
 /* ---- RECV and CLAIM ----------------------------------------------------- */
 
 /*
@@ -250,8 +252,7 @@ patch_settle(struct req *r)
     int                i, argc;
 
     if (!r->idem_claimed) {
-        req_answer_held(r);
-        return REQ_DONE;
+        return patch_barrier(r);
     }
     keep = r->uerr == UPSTREAM_OK && r->status < 500 && r->status != 408 &&
            r->status != 429;
@@ -331,6 +332,7 @@ patch_write(struct req *r, bool through)
     }
     r->op = store_eval(r->env->store, &lua_write, 4, 8, argv, lens,
                        req_on_store_reply, r);
+    r->wrote = r->op != NULL;
     if (v != NULL) {
         evbuffer_free(v);
     }
@@ -405,14 +407,41 @@ patch_on_denied(struct req *r, int64_t wait_ms)
     return REQ_DONE;
 }
 
+/*
+ * Answers a PATCH that wrote through only once Redis has sent the
+ * write's invalidations. Redis queues them in the same turn of its loop
+ * as the write's reply but may write them to the other instances' sockets
+ * just after it (it can be descheduled in between); a second call on the
+ * same connection is read in a later turn, so its reply proves they went
+ * out. Without it, a read through another instance right after the PATCH
+ * could still be answered from that instance's near cache (SPEC §4).
+ * Settling a claimed Idempotency-Key record is such a call already.
+ */
+static enum req_state
+patch_barrier(struct req *r)
+{
+    if (r->wrote && r->env->cf->near_cache > 0) {
+        r->op = store_eval(r->env->store, &lua_ping, 0, 0, NULL, NULL,
+                           req_on_store_reply, r);
+        if (r->op != NULL) {
+            return REQ_SETTLE;
+        }
+    }
+    req_answer_held(r);
+    return REQ_DONE;
+}
+
 enum req_state
 patch_on_settled(struct req *r, const redisReply *reply)
 {
     r->op = NULL;
-    if (reply == NULL) {
+    /* Without a claim this was the barrier: a failed one only loses its
+     * guarantee, with Redis failing anyway. */
+    if (r->idem_claimed && reply == NULL) {
         log_warn("proxy: request %s: the idempotency record could not be "
                  "settled; the claim expires with its lease", r->request_id);
-    } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+    } else if (r->idem_claimed && reply->type == REDIS_REPLY_INTEGER &&
+               reply->integer == 0) {
         log_warn("proxy: request %s: the idempotency claim had expired and "
                  "was taken again; the answer was not stored", r->request_id);
     }

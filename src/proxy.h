@@ -21,8 +21,9 @@ struct proxy;
  * Creates the front end on BASE, serving connections accepted on
  * LISTEN_FD (bound and listening; the proxy closes it when freed). CF,
  * DNS, CTX (NULL when no upstream uses https) and BL (the process's
- * fallback budget) are borrowed and must outlive the proxy. NWORKERS divides upstream_connections between the
- * workers. Returns NULL after logging why.
+ * fallback budget) are borrowed and must outlive the proxy. NWORKERS
+ * divides upstream_connections between the workers. Returns NULL after
+ * logging why.
  */
 struct proxy *proxy_new(struct event_base *base, struct evdns_base *dns,
                         const struct conf *cf, SSL_CTX *ctx,

@@ -181,6 +181,7 @@ struct req {
     /* PATCH (patch.c) */
     bool                    is_update;
     bool                    books;      /* blockId or cancelAppt */
+    bool                    wrote;      /* the lead was written or dropped */
     bool                    idem;       /* has an Idempotency-Key we guard */
     bool                    idem_claimed;   /* we own its record's claim */
     char                    idem_record[KEY_MAX];   /* its Redis key */
