@@ -853,7 +853,9 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     expect_stale(&r, &first, "detail=stale-if-error");
     cr_expect(!status_has(&r, "fwd-status"), "no upstream status: %s",
               hdr(&r, "Cache-Status"));
-    cr_expect_lt(r.elapsed_ms, 1900, "answered after %.0f ms",
+    /* upstream_timeout (1 s), then the stale entry; the bound leaves a
+     * loaded machine (sanitizers, shared cores) its margin */
+    cr_expect_lt(r.elapsed_ms, 2500, "answered after %.0f ms",
                  r.elapsed_ms);
     hresp_free(&r);
     cr_expect_eq(count("query"), 3);
