@@ -110,7 +110,6 @@ static void on_sub_up(struct store_link *link);
 static void on_cmd_up(struct store_link *link);
 static void store_track_lost(struct store *st);
 static void store_sub_send(struct store *st, struct store_channel *ch);
-static void store_flush(struct store *st);
 static int  store_link_init(struct store *st, struct store_link *link,
                             const char *name,
                             void (*on_up)(struct store_link *link));
@@ -631,21 +630,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     tv.tv_sec = (time_t)(st->timeout_ms / 1000);
     tv.tv_usec = (suseconds_t)(st->timeout_ms % 1000) * 1000;
     evtimer_add(op->timer, &tv);
-    /* Write now rather than on the next loop turn: a turn less per call,
-     * and the write interest hiredis just added is dropped in the same
-     * turn, which the epoll changelist turns into no syscall at all. */
-    store_flush(st);
     return op;
-}
-
-/* Writes what hiredis has buffered for the call link, if it can now. */
-static void
-store_flush(struct store *st)
-{
-    if (st->cmd.ac != NULL && st->cmd.connected &&
-        !(st->cmd.ac->c.flags & REDIS_DISCONNECTING)) {
-        redisAsyncHandleWrite(st->cmd.ac);
-    }
 }
 
 void
