@@ -44,6 +44,7 @@
 #define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
 #define STORE_ARGS_MAX         16
 #define STORE_CHANNELS_MAX     4
+#define STORE_SCRIPTS_MAX      32
 
 struct store;
 
@@ -115,6 +116,15 @@ static int  store_link_init(struct store *st, struct store_link *link,
                             void (*on_up)(struct store_link *link));
 static void store_link_close(struct store_link *link);
 
+/*
+ * Every script initialised, loaded on each (re)connect before any call:
+ * without it the first EVALSHA of each script costs a NOSCRIPT and a
+ * resend, which can also put it behind a call sent after it (PITFALLS
+ * §4.4.1). Filled at start-up, before the workers start, then read-only.
+ */
+static struct store_script *store_scripts[STORE_SCRIPTS_MAX];
+static size_t               store_nscripts;
+
 void
 store_script_init(struct store_script *script)
 {
@@ -122,6 +132,14 @@ store_script_init(struct store_script *script)
     unsigned char     md[SHA_DIGEST_LENGTH];
     size_t            i;
 
+    for (i = 0; i < store_nscripts; i++) {
+        if (store_scripts[i] == script) {
+            break;
+        }
+    }
+    if (i == store_nscripts && store_nscripts < STORE_SCRIPTS_MAX) {
+        store_scripts[store_nscripts++] = script;
+    }
     SHA1((const unsigned char *)script->source, strlen(script->source), md);
     for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
         script->sha[2 * i] = hex[md[i] >> 4];
@@ -379,6 +397,12 @@ store_track_enable(struct store *st)
 static void
 on_cmd_up(struct store_link *link)
 {
+    size_t i;
+
+    for (i = 0; i < store_nscripts; i++) {
+        redisAsyncCommand(link->ac, NULL, NULL, "SCRIPT LOAD %s",
+                          store_scripts[i]->source);
+    }
     store_track_enable(link->st);
 }
 
