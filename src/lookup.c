@@ -110,6 +110,9 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg);
 static void on_lease_timer(evutil_socket_t fd, short what, void *arg);
 static enum req_state lookup_start(struct req *r);
 static enum req_state lookup_lock(struct req *r);
+static enum req_state lookup_verdict(struct req *r, const char *what,
+                                     const redisReply *extra);
+static enum req_state lookup_wait_remote(struct req *r, int64_t pttl);
 static bool           lookup_near(struct req *r);
 static void           lookup_near_put(struct req *r, const char *v,
                                       size_t len);
@@ -530,27 +533,46 @@ lookup_recv(struct req *r)
 
 /* ---- LOOKUP ------------------------------------------------------------- */
 
-/* Starts the lookup of R's entry (and epoch). Returns the next state. */
+/*
+ * Starts the lookup of R's entry (and epoch); when the entry will not do,
+ * the same script takes the fetch lock (lua.c). Returns the next state.
+ */
 static enum req_state
 lookup_start(struct req *r)
 {
-    const char *argv[5];
-    size_t      lens[5];
+    const char *argv[11];
+    size_t      lens[11];
+    char        now[24], max_age[24], lease[24];
     bool        blocks = r->route.id == ROUTE_BLOCKS;
+    bool        lock = !r->dir.only_if_cached && r->flight != NULL;
     int         i;
 
+    if (lock && r->owner[0] == '\0' &&
+        http_request_id_new(r->owner, sizeof(r->owner)) != 0) {
+        lock = false;
+    }
+    snprintf(now, sizeof(now), "%" PRId64, req_now_ms());
+    snprintf(max_age, sizeof(max_age), "%" PRId64, r->dir.max_age_s);
+    snprintf(lease, sizeof(lease), "%" PRId64,
+             lookup_lease_ms(r->env->cf));
     argv[0] = r->key.hash;
     argv[1] = r->key.epoch;
     argv[2] = blocks ? r->key.bgen : r->key.epoch;
-    argv[3] = r->key.field;
-    argv[4] = blocks ? "1" : "0";
-    for (i = 0; i < 5; i++) {
+    argv[3] = r->lock_key;
+    argv[4] = r->key.field;
+    argv[5] = blocks ? "1" : "0";
+    argv[6] = now;
+    argv[7] = max_age;
+    argv[8] = lock ? r->owner : "";
+    argv[9] = lease;
+    argv[10] = r->waited ? "1" : "0";
+    for (i = 0; i < 11; i++) {
         lens[i] = strlen(argv[i]);
     }
     /* The read is tracked if tracking is on when it is sent. */
     r->near_ok = store_tracking(r->env->store);
     r->near_seq = r->env->lookup->inval_seq;
-    r->op = store_eval(r->env->store, &lua_lookup, 3, 5, argv, lens,
+    r->op = store_eval(r->env->store, &lua_lookup, 4, 11, argv, lens,
                        req_on_store_reply, r);
     if (r->op != NULL) {
         return REQ_LOOKUP;
@@ -585,29 +607,33 @@ enum req_state
 lookup_on_reply(struct req *r, const redisReply *reply)
 {
     const struct conf *cf = r->env->cf;
+    const redisReply  *what;
     struct cache_entry e;
     int64_t            now = req_now_ms();
-    bool               swr = false;
+    bool               swr = false, have;
 
     r->op = NULL;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements != 3 ||
+        reply->elements < 4 ||
         !lookup_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) ||
-        !lookup_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen))) {
+        !lookup_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen)) ||
+        reply->element[3]->type != REDIS_REPLY_STRING) {
         return lookup_without_cache(r);  /* Redis failed or was slow */
     }
-    if (reply->element[0]->type == REDIS_REPLY_STRING &&
-        cache_entry_decode(reply->element[0]->str, reply->element[0]->len,
-                           &e) == 0) {
+    what = reply->element[3];
+    have = reply->element[0]->type == REDIS_REPLY_STRING &&
+           cache_entry_decode(reply->element[0]->str,
+                              reply->element[0]->len, &e) == 0;
+    if (have && strcmp(what->str, "hit") == 0) {
+        lookup_near_put(r, reply->element[0]->str, reply->element[0]->len);
+        return lookup_hit(r, &e, now);
+    }
+    if (have) {
         int64_t fresh = cache_entry_fresh_ms(&e, now);
 
-        if (fresh > 0) {
+        if (fresh > 0) {            /* fresh, but older than max-age */
             lookup_near_put(r, reply->element[0]->str,
                             reply->element[0]->len);
-        }
-        if (fresh > 0 && (r->dir.max_age_s < 0 ||
-                          cache_entry_age_s(&e, now) <= r->dir.max_age_s)) {
-            return lookup_hit(r, &e, now);
         }
         r->fwd = "stale";
         /* An entry that just expired is served now, unless the client
@@ -622,7 +648,11 @@ lookup_on_reply(struct req *r, const redisReply *reply)
         return lookup_error(r, 504, "no cached response");
     }
     r->revalidate = swr && r->stale != NULL;
-    return lookup_lock(r);
+    if (strcmp(what->str, "none") == 0) {
+        return req_spend(r);        /* no flight, no lock: fetch alone */
+    }
+    return lookup_verdict(r, what->str,
+                          reply->elements > 4 ? reply->element[4] : NULL);
 }
 
 /* ---- LOCK and WAIT ------------------------------------------------------ */
@@ -695,37 +725,32 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     return REQ_WAIT;
 }
 
-enum req_state
-lookup_on_lock(struct req *r, const redisReply *reply)
+/*
+ * Acts on the fetch lock's verdict WHAT (with EXTRA, its second value):
+ * fetch, wait for the holder, or take the answer it handed over. R's
+ * epoch and blocks generation are those read with the verdict.
+ */
+static enum req_state
+lookup_verdict(struct req *r, const char *what, const redisReply *extra)
 {
-    const redisReply  *what;
     struct cache_entry e;
 
-    r->op = NULL;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING) {
-        return lookup_without_cache(r);
-    }
-    what = reply->element[0];
-    if (strcmp(what->str, "lead") == 0 && reply->elements == 3 &&
-        lookup_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) &&
-        lookup_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen))) {
+    if (strcmp(what, "lead") == 0) {
         r->locked = true;
         return req_spend(r);
     }
-    if (strcmp(what->str, "wait") == 0) {
+    if (strcmp(what, "wait") == 0) {
         if (r->revalidate && lookup_stale(r, "stale-while-revalidate", 0)) {
             return REQ_DONE;        /* another refreshes it */
         }
-        return lookup_wait_remote(r, reply->element[1]->type ==
-                                             REDIS_REPLY_INTEGER
-                                         ? reply->element[1]->integer
+        return lookup_wait_remote(r, extra != NULL &&
+                                             extra->type == REDIS_REPLY_INTEGER
+                                         ? extra->integer
                                          : -1);
     }
-    if (strcmp(what->str, "answer") == 0 &&
-        reply->element[1]->type == REDIS_REPLY_STRING &&
-        cache_entry_decode(reply->element[1]->str, reply->element[1]->len,
-                           &e) == 0) {
+    if (strcmp(what, "answer") == 0 && extra != NULL &&
+        extra->type == REDIS_REPLY_STRING &&
+        cache_entry_decode(extra->str, extra->len, &e) == 0) {
         struct respond_cache c = { r->x_cache, NULL, -1, false };
         struct lookup_answer a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
         char                 status[LOOKUP_STATUS_MAX];
@@ -736,6 +761,26 @@ lookup_on_lock(struct req *r, const redisReply *reply)
         return REQ_DONE;
     }
     return lookup_without_cache(r);
+}
+
+enum req_state
+lookup_on_lock(struct req *r, const redisReply *reply)
+{
+    const redisReply *what;
+
+    r->op = NULL;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING) {
+        return lookup_without_cache(r);
+    }
+    what = reply->element[0];
+    if (strcmp(what->str, "lead") == 0 &&
+        (reply->elements != 3 ||
+         !lookup_copy_epoch(reply->element[1], r->epoch, sizeof(r->epoch)) ||
+         !lookup_copy_epoch(reply->element[2], r->bgen, sizeof(r->bgen)))) {
+        return lookup_without_cache(r);
+    }
+    return lookup_verdict(r, what->str, reply->element[1]);
 }
 
 /*

@@ -13,13 +13,47 @@
 
 #include "lua.h"
 
+/*
+ * The lookup takes the fetch lock in the same trip when the entry will
+ * not do (missing, expired, or older than the client's max-age): a miss
+ * costs one round trip fewer. Freshness is judged here as cache.c judges
+ * it, from the entry's header ("hsp1 <status> <stored_ms> <ttl_ms> ...")
+ * and the proxy's clock (ARGV[3]).
+ */
 struct store_script lua_lookup = {
     "lookup",
-    "local g = redis.call('GET', KEYS[3]) or ''\n"
-    "local f = ARGV[1]\n"
-    "if ARGV[2] == '1' then f = 'g' .. g .. ':' .. f end\n"
-    "return { redis.call('HGET', KEYS[1], f),\n"
-    "         redis.call('GET', KEYS[2]) or '', g }\n",
+    "local g, f = '', ARGV[1]\n"
+    "if ARGV[2] == '1' then\n"
+    "  g = redis.call('GET', KEYS[3]) or ''\n"
+    "  f = 'g' .. g .. ':' .. f\n"
+    "end\n"
+    "local e = redis.call('HGET', KEYS[1], f)\n"
+    "local ep = redis.call('GET', KEYS[2]) or ''\n"
+    "if e then\n"
+    "  local st, ttl = string.match(e, '^hsp1 %d+ (%d+) (%d+) ')\n"
+    "  if st then\n"
+    "    local now, age = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "    st = tonumber(st)\n"
+    "    if st + tonumber(ttl) > now and\n"
+    "       (age < 0 or math.floor((now - st) / 1000) <= age) then\n"
+    "      return { e, ep, g, 'hit' }\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[5] == '' then return { e, ep, g, 'none' } end\n"
+    "local v = redis.call('GET', KEYS[4])\n"
+    "if v then\n"
+    "  if string.sub(v, 1, 1) == 'L' then\n"
+    "    return { e, ep, g, 'wait', redis.call('PTTL', KEYS[4]) }\n"
+    "  end\n"
+    "  local nl = string.find(v, '\\n', 1, true)\n"
+    "  if ARGV[7] == '1' and nl and\n"
+    "     string.sub(v, 2, nl - 1) == ep .. ':' .. g then\n"
+    "    return { e, ep, g, 'answer', string.sub(v, nl + 1) }\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[4], 'L' .. ARGV[5], 'PX', ARGV[6])\n"
+    "return { e, ep, g, 'lead' }\n",
     ""
 };
 

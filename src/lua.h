@@ -9,8 +9,12 @@
 #include "store.h"
 
 /*
- * LOOKUP  KEYS: hash, epoch, bgen   ARGV: field, is_blocks
- *   -> { entry or nil, epoch or "", blocks generation or "" }
+ * LOOKUP  KEYS: hash, epoch, bgen, lock
+ *         ARGV: field, is_blocks, now_ms, max_age_s (-1: none), owner
+ *               ("" for no lock), lease_ms, take a handed answer (0/1)
+ *   -> { entry or nil, epoch or "", blocks generation or "", verdict }
+ *      verdict "hit" (the entry will do), "none" (no lock asked), or the
+ *      LOCK verdicts below ("lead", "wait" + pttl, "answer" + entry)
  * LOCK    KEYS: lock, epoch, bgen   ARGV: owner, lease_ms, is_blocks,
  *                                         take a handed answer (0/1)
  *   -> { "lead", epoch, bgen } | { "wait", pttl } | { "answer", entry }
