@@ -554,7 +554,7 @@ lookup_start(struct req *r)
     snprintf(now, sizeof(now), "%" PRId64, req_now_ms());
     snprintf(max_age, sizeof(max_age), "%" PRId64, r->dir.max_age_s);
     snprintf(lease, sizeof(lease), "%" PRId64,
-             lookup_lease_ms(r->env->cf));
+             req_lease_ms(r->env->cf));
     argv[0] = r->key.hash;
     argv[1] = r->key.epoch;
     argv[2] = blocks ? r->key.bgen : r->key.epoch;
@@ -672,7 +672,7 @@ lookup_lock(struct req *r)
         http_request_id_new(r->owner, sizeof(r->owner)) != 0) {
         return req_spend(r);      /* no lock: fetch alone */
     }
-    snprintf(lease, sizeof(lease), "%" PRId64, lookup_lease_ms(cf));
+    snprintf(lease, sizeof(lease), "%" PRId64, req_lease_ms(cf));
     argv[0] = r->lock_key;
     argv[1] = r->key.epoch;
     argv[2] = blocks ? r->key.bgen : r->key.epoch;
@@ -703,7 +703,7 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
     }
-    ms = lookup_lease_ms(ctx->cf);
+    ms = req_lease_ms(ctx->cf);
     if (pttl > 0 && pttl < ms) {
         ms = pttl;
     }
@@ -842,13 +842,6 @@ on_invalidation(const char *key, size_t len, void *arg)
     }
 }
 
-static void
-on_ping_reply(struct redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 /*
  * The heartbeat: a worker answering from its near cache may not call
  * Redis for a long while, and a Redis that stopped answering sends no
@@ -860,7 +853,7 @@ on_ping_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct lookup_ctx *ctx = arg;
 
-    (void)store_eval(ctx->store, &lua_ping, 0, 0, NULL, NULL, on_ping_reply,
+    (void)store_eval(ctx->store, &lua_ping, 0, 0, NULL, NULL, store_ignore,
                      NULL);
 }
 
@@ -984,21 +977,13 @@ lookup_fill(struct req *r, int64_t ttl_ms)
     return REQ_STORE;
 }
 
-static void
-on_unlocked(struct redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 /* Gives R's lock back without an answer, so that waiters look again. */
 static void
 lookup_unlock(struct req *r)
 {
-    struct store_op *op;
-    const char      *argv[3];
-    size_t           lens[3];
-    int              i;
+    const char *argv[3];
+    size_t      lens[3];
+    int         i;
 
     if (!r->locked) {
         return;
@@ -1011,9 +996,8 @@ lookup_unlock(struct req *r)
         lens[i] = strlen(argv[i]);
     }
     /* Fire and forget: a lock that stays expires with its lease. */
-    op = store_eval(r->env->store, &lua_unlock, 1, 3, argv, lens,
-                    on_unlocked, NULL);
-    (void)op;
+    (void)store_eval(r->env->store, &lua_unlock, 1, 3, argv, lens,
+                     store_ignore, NULL);
 }
 
 enum req_state
@@ -1097,13 +1081,6 @@ lookup_on_denied(struct req *r, int64_t wait_ms)
 }
 
 /* ---- shutdown ----------------------------------------------------------- */
-
-int64_t
-lookup_lease_ms(const struct conf *cf)
-{
-    /* Outlives every wait of the fetcher: the upstream, then the fill. */
-    return cf->upstream_timeout_ms + 2 * cf->redis_timeout_ms + 1000;
-}
 
 void
 lookup_abort(struct req *r)

@@ -27,9 +27,6 @@ struct lookup_ctx *lookup_ctx_new(struct event_base *base,
 /* Frees CTX; its requests must be gone (req_abort_all). NULL-safe. */
 void lookup_ctx_free(struct lookup_ctx *ctx);
 
-/* How long a fetch lock holds: longer than any wait of its fetcher. */
-int64_t lookup_lease_ms(const struct conf *cf);
-
 /* RECV for the GET routes: phone, key, directives; lookup or forward. */
 enum req_state lookup_recv(struct req *r);
 

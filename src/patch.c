@@ -35,7 +35,6 @@
 #include "update.h"
 
 #define PATCH_EPOCH_TTL_MS   ((int64_t)24 * 3600 * 1000)
-#define PATCH_LEASE_SLACK_MS 1000   /* a claim outlives its request */
 
 static enum req_state patch_barrier(struct req *r);
 
@@ -133,9 +132,7 @@ patch_claim(struct req *r)
     char               lease[24];
     int                i;
 
-    snprintf(lease, sizeof(lease), "%" PRId64,
-             cf->upstream_timeout_ms + 2 * cf->redis_timeout_ms +
-                 PATCH_LEASE_SLACK_MS);
+    snprintf(lease, sizeof(lease), "%" PRId64, req_lease_ms(cf));
     argv[0] = r->idem_record;
     argv[1] = r->idem_fp;
     argv[2] = r->idem_owner;
@@ -377,13 +374,6 @@ patch_on_written(struct req *r, const redisReply *reply)
     return patch_settle(r);
 }
 
-static void
-on_released(struct redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
 enum req_state
 patch_on_denied(struct req *r, int64_t wait_ms)
 {
@@ -402,7 +392,7 @@ patch_on_denied(struct req *r, int64_t wait_ms)
         r->idem_claimed = false;
         stats_add(STATS_IDEM_RELEASED, 1);
         (void)store_eval(r->env->store, &lua_idem_release, 1, 2, argv, lens,
-                         on_released, NULL);
+                         store_ignore, NULL);
     }
     return REQ_DONE;
 }

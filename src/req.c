@@ -88,6 +88,12 @@ req_error(struct req *r, int status, const char *msg)
     req_error_n(r, status, &msg, 1);
 }
 
+int64_t
+req_lease_ms(const struct conf *cf)
+{
+    return cf->upstream_timeout_ms + 2 * cf->redis_timeout_ms + 1000;
+}
+
 void
 req_answered(struct req *r, int status, const char *x_cache)
 {

@@ -220,6 +220,13 @@ void req_on_store_reply(struct redisReply *reply, void *arg);
 
 int64_t req_now_ms(void);
 
+/*
+ * The lease of a fetch lock or an Idempotency-Key claim: longer than any
+ * wait of the request holding it (the upstream, then its Redis calls), so
+ * only a holder that died loses it.
+ */
+int64_t req_lease_ms(const struct conf *cf);
+
 /* Notes what R's client was answered, for the request counters. */
 void req_answered(struct req *r, int status, const char *x_cache);
 

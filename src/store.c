@@ -111,6 +111,8 @@ static void on_sub_up(struct store_link *link);
 static void on_cmd_up(struct store_link *link);
 static void store_track_lost(struct store *st);
 static void store_sub_send(struct store *st, struct store_channel *ch);
+static int  store_channel_add(struct store *st, const char *name,
+                              store_msg_cb cb, void *arg, bool invalidate);
 static int  store_link_init(struct store *st, struct store_link *link,
                             const char *name,
                             void (*on_up)(struct store_link *link));
@@ -450,29 +452,15 @@ on_invalidate(struct store_channel *ch, const redisReply *reply)
 int
 store_track(struct store *st, store_inval_cb cb, void *arg)
 {
-    struct store_channel *ch;
-
-    if (st->nchannels == STORE_CHANNELS_MAX || st->track_cb != NULL) {
+    if (st->track_cb != NULL) {
         return -1;
     }
-    ch = &st->channels[st->nchannels];
-    ch->name = strdup(STORE_INVALIDATE);
-    if (ch->name == NULL) {
-        return -1;
-    }
-    ch->cb = NULL;
-    ch->arg = st;
-    ch->invalidate = true;
-    st->nchannels++;
-    st->track_cb = cb;
+    st->track_cb = cb;              /* before: on_sub_up asks CLIENT ID */
     st->track_arg = arg;
-    if (st->sub.ac == NULL) {
-        store_connect(&st->sub);
-    } else {
-        if (st->sub.connected) {
-            redisAsyncCommand(st->sub.ac, on_client_id, st, "CLIENT ID");
-        }
-        store_sub_send(st, ch);
+    if (store_channel_add(st, STORE_INVALIDATE, NULL, st, true) != 0) {
+        st->track_cb = NULL;
+        st->track_arg = NULL;
+        return -1;
     }
     return 0;
 }
@@ -549,9 +537,15 @@ on_sub_up(struct store_link *link)
     }
 }
 
-int
-store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
-                void *arg)
+/*
+ * Adds channel NAME to those the subscriber link keeps subscribed, and
+ * subscribes now if the link is up (else it connects, and subscribes all
+ * once up). Redis's invalidation channel needs the link's client id
+ * first. Returns 0, or -1 when out of room or memory.
+ */
+static int
+store_channel_add(struct store *st, const char *name, store_msg_cb cb,
+                  void *arg, bool invalidate)
 {
     struct store_channel *ch;
 
@@ -559,19 +553,30 @@ store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
         return -1;
     }
     ch = &st->channels[st->nchannels];
-    ch->name = strdup(channel);
+    ch->name = strdup(name);
     if (ch->name == NULL) {
         return -1;
     }
     ch->cb = cb;
     ch->arg = arg;
+    ch->invalidate = invalidate;
     st->nchannels++;
     if (st->sub.ac == NULL) {
         store_connect(&st->sub);    /* subscribes once connected */
-    } else {
-        store_sub_send(st, ch);
+        return 0;
     }
+    if (invalidate && st->sub.connected) {
+        redisAsyncCommand(st->sub.ac, on_client_id, st, "CLIENT ID");
+    }
+    store_sub_send(st, ch);
     return 0;
+}
+
+int
+store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
+                void *arg)
+{
+    return store_channel_add(st, channel, cb, arg, false);
 }
 
 static void
@@ -655,6 +660,13 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     tv.tv_usec = (suseconds_t)(st->timeout_ms % 1000) * 1000;
     evtimer_add(op->timer, &tv);
     return op;
+}
+
+void
+store_ignore(struct redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
 }
 
 void

@@ -60,6 +60,10 @@ struct store_op *store_eval(struct store *st, struct store_script *script,
                             int nkeys, int argc, const char *const *argv,
                             const size_t *lens, store_cb cb, void *arg);
 
+/* A callback for calls whose answer nobody waits for (fire and forget:
+ * their deadline and failures still count for the store's health). */
+void store_ignore(struct redisReply *reply, void *arg);
+
 /* Abandons OP: its callback will not run. */
 void store_cancel(struct store_op *op);
 
