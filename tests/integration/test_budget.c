@@ -31,23 +31,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 /* One instance of the proxy, as far as the budget goes. */
 struct inst {
     struct event_base   *base;
@@ -121,10 +104,10 @@ on_answer(bool granted, int64_t wait, void *arg)
 static void
 wait_answer(struct inst *in, struct answer *a)
 {
-    long deadline = now_ms() + ANSWER_DEADLINE_MS;
+    long deadline = hfixture_now_ms() + ANSWER_DEADLINE_MS;
 
     while (a->calls == 0) {
-        cr_assert_lt(now_ms(), deadline, "no answer within %d ms",
+        cr_assert_lt(hfixture_now_ms(), deadline, "no answer within %d ms",
                      ANSWER_DEADLINE_MS);
         event_base_loop(in->base, EVLOOP_ONCE);
     }
@@ -291,7 +274,7 @@ Test(budget, a_pause_denies_everything_for_its_pttl)
     char        t[KEY_TENANT_HEX + 1], key[KEY_MAX];
     bool        granted;
     int64_t     wait;
-    long        t0 = now_ms();
+    long        t0 = hfixture_now_ms();
 
     inst_open(&in, NULL, opts);
     inst_open(&other, NULL, opts);
@@ -304,9 +287,9 @@ Test(budget, a_pause_denies_everything_for_its_pttl)
      * script takes a NOSCRIPT round trip). */
     snprintf(key, sizeof(key), "hsp-bt3:v1:{%s}:pause", t);
     while (redis_int("PTTL %s", key) <= 0) {
-        cr_assert_lt(now_ms() - t0, ANSWER_DEADLINE_MS, "no pause in redis");
+        cr_assert_lt(hfixture_now_ms() - t0, ANSWER_DEADLINE_MS, "no pause in redis");
         event_base_loop(in.base, EVLOOP_NONBLOCK);
-        pause_ms(5);
+        hfixture_pause_ms(5);
     }
     event_base_loop(in.base, EVLOOP_NONBLOCK);
     take(&in, t, BUDGET_WRITE, &granted, &wait);
@@ -446,11 +429,11 @@ Test(budget, a_silent_redis_costs_redis_timeout_then_falls_back)
     snprintf(url, sizeof(url), "unix://%s", sa.sun_path);
     inst_open(&in, url, opts);
     tenant_of("hs_budget_token_7", t);
-    t0 = now_ms();
+    t0 = hfixture_now_ms();
     cr_assert_eq(take(&in, t, BUDGET_WRITE, &granted, &wait),
                  BUDGET_PENDING);
     cr_expect(granted, "the local budget has room");
-    cr_expect(now_ms() - t0 >= 140, "answered before redis_timeout");
+    cr_expect(hfixture_now_ms() - t0 >= 140, "answered before redis_timeout");
     cr_expect_eq(stats_get(STATS_BUDGET_FALLBACK), 1);
     take(&in, t, BUDGET_WRITE, &granted, &wait);
     cr_expect(!granted, "the local budget of 1/min is spent");
@@ -481,17 +464,17 @@ Test(budget, the_shared_budget_resumes_when_redis_returns)
     cr_expect_eq(stats_get(STATS_BUDGET_FALLBACK), 0);
 
     hfixture_redis2_stop();
-    deadline = now_ms() + 10000;
+    deadline = hfixture_now_ms() + 10000;
     do {
-        cr_assert_lt(now_ms(), deadline, "never fell back");
+        cr_assert_lt(hfixture_now_ms(), deadline, "never fell back");
         take(&in, t, BUDGET_READ, &granted, &wait);
         cr_expect(granted);
     } while (stats_get(STATS_BUDGET_FALLBACK) == 0);
 
     hfixture_redis2_start();
-    deadline = now_ms() + 15000;    /* the store's backoff is at most 5 s */
+    deadline = hfixture_now_ms() + 15000;    /* the store's backoff is at most 5 s */
     for (;;) {
-        cr_assert_lt(now_ms(), deadline, "the shared budget never resumed");
+        cr_assert_lt(hfixture_now_ms(), deadline, "the shared budget never resumed");
         before = stats_get(STATS_BUDGET_FALLBACK);
         ans = take(&in, t, BUDGET_READ, &granted, &wait);
         if (ans == BUDGET_PENDING &&
@@ -499,7 +482,7 @@ Test(budget, the_shared_budget_resumes_when_redis_returns)
             break;                  /* Redis itself answered */
         }
         event_base_loop(in.base, EVLOOP_NONBLOCK);
-        pause_ms(100);
+        hfixture_pause_ms(100);
         event_base_loop(in.base, EVLOOP_NONBLOCK);
     }
     cr_expect(granted);

@@ -711,27 +711,14 @@ Test(cache, two_instances_share_entries_and_invalidations)
     cr_expect_eq(hclient_sandbox_count("query"), 1);
 }
 
-/* The value of the sample NAME (with its labels) in URL_ENV's /metrics. */
+/* The sample NAME (with its labels) in URL_ENV's /metrics, -1 if absent. */
 static long long
 metric(const char *url_env, const char *name)
 {
-    struct hresp r;
-    const char  *p;
-    long long    v = -1;
-    size_t       n = strlen(name);
+    bool   found;
+    double v = hfixture_metric(hfixture_env(url_env), name, &found);
 
-    cr_assert_eq(hclient_request(hfixture_env(url_env), "GET", "/metrics",
-                                 NULL, NULL, 0, &r),
-                 0);
-    for (p = r.body; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
-        p += *p == '\n';
-        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-            v = strtoll(p + n + 1, NULL, 10);
-            break;
-        }
-    }
-    hresp_free(&r);
-    return v;
+    return found ? (long long)v : -1;
 }
 
 /*

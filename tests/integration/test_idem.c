@@ -53,33 +53,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
-/* The sandbox's counter NAME, asserted readable. */
-static long
-count(const char *name)
-{
-    long n = hclient_sandbox_count(name);
-
-    cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
-    return n;
-}
-
 /*
  * PATCHes BODY to the proxy at BASE (a URL) with TOKEN (none when NULL),
  * the Idempotency-Key KEY (none when NULL; sent as given, so a quoted
@@ -239,34 +212,11 @@ last_key(char *out, size_t cap)
     json_object_put(last);
 }
 
-/*
- * The value of the Prometheus sample SERIES (name and labels, as
- * written) in GET /metrics of the proxy at URL_ENV; *FOUND says whether
- * there was one (0 when not: a counter may appear once it moves).
- */
+/* The sample SERIES in the /metrics of the proxy at URL_ENV. */
 static double
 metric(const char *url_env, const char *series, bool *found)
 {
-    struct hresp r;
-    const char  *line;
-    size_t       n = strlen(series);
-    double       v = 0;
-
-    cr_assert_eq(hclient_get(hfixture_env(url_env), "/metrics", NULL, &r), 0,
-                 "GET /metrics: %s", r.error);
-    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
-    *found = false;
-    for (line = r.body; line != NULL && *line != '\0';) {
-        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-            v = strtod(line + n + 1, NULL);
-            *found = true;
-            break;
-        }
-        line = strchr(line, '\n');
-        line = line != NULL ? line + 1 : NULL;
-    }
-    hresp_free(&r);
-    return v;
+    return hfixture_metric(hfixture_env(url_env), series, found);
 }
 
 /* A PATCH sent from a thread while the test goes on. */
@@ -298,13 +248,13 @@ held_patch_run(void *arg)
 static void
 wait_updates(long want)
 {
-    long deadline = now_ms() + 10000;
+    long deadline = hfixture_now_ms() + 10000;
 
-    while (count("update") < want) {
-        cr_assert_lt(now_ms(), deadline,
+    while (hfixture_count("update") < want) {
+        cr_assert_lt(hfixture_now_ms(), deadline,
                      "the sandbox saw %ld PATCHes after 10 s, want %ld",
-                     count("update"), want);
-        pause_ms(POLL_MS);
+                     hfixture_count("update"), want);
+        hfixture_pause_ms(POLL_MS);
     }
 }
 
@@ -335,13 +285,13 @@ Test(idem, the_first_is_forwarded_with_its_key_then_replayed)
 
     patch("HSP_PROXY_URL", ALPHA, "idem-first-1", NULL, body, &first);
     expect_forwarded(&first, 200);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
     last_key(key, sizeof(key));
     cr_expect_str_eq(key, "idem-first-1", "the upstream saw the key");
 
     patch("HSP_PROXY_URL", ALPHA, "idem-first-1", NULL, body, &again);
     expect_replay(&again, &first);
-    cr_expect_eq(count("update"), 1, "a replay calls no upstream");
+    cr_expect_eq(hfixture_count("update"), 1, "a replay calls no upstream");
     hresp_free(&first);
     hresp_free(&again);
 }
@@ -371,7 +321,7 @@ Test(idem, the_same_request_spelt_otherwise_is_replayed)
           &r);
     expect_replay(&r, &first);
     hresp_free(&r);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
     hresp_free(&first);
 }
 
@@ -387,7 +337,7 @@ Test(idem, the_same_key_with_another_body_is_422)
           BODY("\"firstName\":\"Two\""), &r);
     expect_local_error(&r, 422, MSG_KEY_REUSED, "Unprocessable Entity");
     hresp_free(&r);
-    cr_expect_eq(count("update"), 1, "a 422 calls no upstream");
+    cr_expect_eq(hfixture_count("update"), 1, "a 422 calls no upstream");
 }
 
 /* ---- key syntax and required keys --------------------------------------- */
@@ -426,7 +376,7 @@ Test(idem, invalid_keys_are_400_without_an_upstream_call)
         }
         hresp_free(&r);
     }
-    cr_expect_eq(count("total"), 0, "no invalid key reached the upstream");
+    cr_expect_eq(hfixture_count("total"), 0, "no invalid key reached the upstream");
 
     /* the bounds: 1 and 255 characters */
     patch("HSP_PROXY_URL", ALPHA, "k", NULL,
@@ -437,7 +387,7 @@ Test(idem, invalid_keys_are_400_without_an_upstream_call)
           BODY("\"appendComment\":\"255\""), &r);
     expect_forwarded(&r, 200);
     hresp_free(&r);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
 }
 
 /*
@@ -484,7 +434,7 @@ Test(idem, checks_run_in_order)
     patch("HSP_PROXY_URL", ALPHA, "idem bad", NULL, "{}", &with);
     expect_local_error(&with, 400, MSG_KEY_SYNTAX, "Bad Request");
     hresp_free(&with);
-    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+    cr_expect_eq(hfixture_count("total"), 0, "nothing reached the upstream");
 }
 
 Test(idem, a_required_key_that_is_missing_is_400)
@@ -512,7 +462,7 @@ Test(idem, a_required_key_that_is_missing_is_400)
     patch_to(p.url, UPDATE, ALPHA, NULL, NULL, "{}", &r);
     expect_local_error(&r, 400, MSG_KEY_REQUIRED, "Bad Request");
     hresp_free(&r);
-    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+    cr_expect_eq(hfixture_count("total"), 0, "nothing reached the upstream");
 
     /* with a key it goes through; lookups need none */
     patch_to(p.url, UPDATE, ALPHA, "idem-required-1", NULL,
@@ -524,7 +474,7 @@ Test(idem, a_required_key_that_is_missing_is_400)
                  0, "%s", r.error);
     cr_expect_eq(r.status, 200, "GET needs no key: %d %s", r.status, r.body);
     hresp_free(&r);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
                  p.error);
 }
@@ -561,7 +511,7 @@ Test(idem, a_duplicate_while_the_first_is_in_flight_is_409)
     expect_replay(&r, &held.resp);
     hresp_free(&r);
     hresp_free(&held.resp);
-    cr_expect_eq(count("update"), 1, "one PATCH reached the upstream");
+    cr_expect_eq(hfixture_count("update"), 1, "one PATCH reached the upstream");
 }
 
 /*
@@ -580,15 +530,15 @@ expect_released(const char *key, const char *fault, int want)
                  first.status, want, first.body);
     cr_expect_null(hresp_header(&first, "Idempotent-Replayed"));
     hresp_free(&first);
-    cr_expect_eq(count("update"), 1, "%s", fault);
+    cr_expect_eq(hfixture_count("update"), 1, "%s", fault);
 
     patch("HSP_PROXY_URL", ALPHA, key, NULL, body, &retry);
     expect_forwarded(&retry, 200);
-    cr_expect_eq(count("update"), 2, "after %s the retry was forwarded",
+    cr_expect_eq(hfixture_count("update"), 2, "after %s the retry was forwarded",
                  fault);
     patch("HSP_PROXY_URL", ALPHA, key, NULL, body, &again);
     expect_replay(&again, &retry);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
     hresp_free(&retry);
     hresp_free(&again);
 }
@@ -638,7 +588,7 @@ Test(idem, other_upstream_4xx_are_stored_and_replayed)
     expect_replay(&again, &first);
     hresp_free(&first);
     hresp_free(&again);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
 
     /* the sandbox's own validation (the proxy lets a number through) */
     patch("HSP_PROXY_URL", ALPHA, "idem-400", NULL, refused, &first);
@@ -647,7 +597,7 @@ Test(idem, other_upstream_4xx_are_stored_and_replayed)
     expect_replay(&again, &first);
     hresp_free(&first);
     hresp_free(&again);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
 }
 
 Test(idem, a_refused_request_claims_nothing)
@@ -666,7 +616,7 @@ Test(idem, a_refused_request_claims_nothing)
         cr_expect_null(hresp_header(&r, "Idempotent-Replayed"));
         hresp_free(&r);
     }
-    cr_expect_eq(count("total"), 0, "nothing reached the upstream");
+    cr_expect_eq(hfixture_count("total"), 0, "nothing reached the upstream");
     /* the key is still free: a 422 or 409 here would mean it was taken */
     patch("HSP_PROXY_URL", ALPHA, "idem-refused", NULL,
           BODY("\"appendComment\":\"now valid\""), &first);
@@ -676,7 +626,7 @@ Test(idem, a_refused_request_claims_nothing)
     expect_replay(&r, &first);
     hresp_free(&r);
     hresp_free(&first);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
 }
 
 /* ---- across instances, restarts and time -------------------------------- */
@@ -701,7 +651,7 @@ Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
     held.body = body;
     cr_assert_eq(pthread_create(&t, NULL, held_patch_run, &held), 0);
     wait_updates(1);                /* claimed, then forwarded: held */
-    t0 = now_ms();
+    t0 = hfixture_now_ms();
     cr_expect_eq(hproc_stop(&p, SIGKILL), 128 + SIGKILL, "%s", p.error);
     pthread_join(t, NULL);
     hresp_free(&held.resp);
@@ -709,7 +659,7 @@ Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
     /* 409 until the lease runs out, then forwarded as a first request */
     deadline = t0 + LEASE_MS + 3000;
     for (;;) {
-        long sent = now_ms();
+        long sent = hfixture_now_ms();
 
         patch("HSP_PROXY_URL", ALPHA, "idem-killed", NULL, body, &r);
         if (r.status != 409) {
@@ -719,9 +669,9 @@ Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
         conflicts++;
         last_conflict = sent;
         hresp_free(&r);
-        cr_assert_lt(now_ms(), deadline,
-                     "still 409 %ld ms after the kill", now_ms() - t0);
-        pause_ms(100);
+        cr_assert_lt(hfixture_now_ms(), deadline,
+                     "still 409 %ld ms after the kill", hfixture_now_ms() - t0);
+        hfixture_pause_ms(100);
     }
     expect_forwarded(&r, 200);
     hresp_free(&r);
@@ -731,7 +681,7 @@ Test(idem, a_claim_left_by_a_killed_proxy_expires_with_its_lease)
                   first_ok - t0, LEASE_MS);
     cr_expect_leq(last_conflict - t0, LEASE_MS + 100,
                   "still 409 %ld ms after the kill", last_conflict - t0);
-    cr_expect_eq(count("update"), 2, "the killed one and the retry");
+    cr_expect_eq(hfixture_count("update"), 2, "the killed one and the retry");
 }
 
 Test(idem, a_replay_works_on_another_instance)
@@ -749,7 +699,7 @@ Test(idem, a_replay_works_on_another_instance)
     expect_local_error(&r, 422, MSG_KEY_REUSED, "Unprocessable Entity");
     hresp_free(&r);
     hresp_free(&first);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
 }
 
 Test(idem, a_replay_survives_a_proxy_restart)
@@ -771,7 +721,7 @@ Test(idem, a_replay_survives_a_proxy_restart)
     expect_replay(&r, &first);
     hresp_free(&r);
     hresp_free(&first);
-    cr_expect_eq(count("update"), 1, "one PATCH in all");
+    cr_expect_eq(hfixture_count("update"), 1, "one PATCH in all");
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
                  p.error);
 }
@@ -789,13 +739,13 @@ Test(idem, a_record_expires_after_idempotency_ttl)
     patch_to(p.url, UPDATE, ALPHA, "idem-ttl", NULL, body, &r);
     expect_replay(&r, &first);      /* it was stored */
     hresp_free(&r);
-    cr_expect_eq(count("update"), 1);
-    pause_ms(1500);                 /* idempotency_ttl = 1s there */
+    cr_expect_eq(hfixture_count("update"), 1);
+    hfixture_pause_ms(1500);                 /* idempotency_ttl = 1s there */
     patch_to(p.url, UPDATE, ALPHA, "idem-ttl", NULL, body, &r);
     expect_forwarded(&r, 200);
     hresp_free(&r);
     hresp_free(&first);
-    cr_expect_eq(count("update"), 2, "forwarded again after the TTL");
+    cr_expect_eq(hfixture_count("update"), 2, "forwarded again after the TTL");
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
                  p.error);
 }
@@ -810,7 +760,7 @@ Test(idem, the_scope_is_tenant_and_key)
     expect_forwarded(&alpha, 200);
     patch("HSP_PROXY_URL", BRAVO, "idem-scope", NULL, body, &bravo);
     expect_forwarded(&bravo, 200);
-    cr_expect_eq(count("update"), 2, "two tenants, two records");
+    cr_expect_eq(hfixture_count("update"), 2, "two tenants, two records");
     body_string(&alpha, "name", a, sizeof(a));
     body_string(&bravo, "name", b, sizeof(b));
     cr_expect_str_neq(a, b, "each tenant's own lead");
@@ -823,7 +773,7 @@ Test(idem, the_scope_is_tenant_and_key)
     hresp_free(&r);
     hresp_free(&alpha);
     hresp_free(&bravo);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
 }
 
 /* ---- Redis ------------------------------------------------------------- */
@@ -846,7 +796,7 @@ Test(idem, without_redis_a_patch_is_forwarded_unprotected)
         last_key(key, sizeof(key));
         cr_expect_str_eq(key, "idem-no-redis", "round %d", i);
     }
-    cr_expect_eq(count("update"), 2, "no protection without Redis");
+    cr_expect_eq(hfixture_count("update"), 2, "no protection without Redis");
     after = metric("HSP_PROXY_R2_URL", UNPROTECTED, &found);
     cr_expect(found, "no %s in /metrics", UNPROTECTED);
     cr_expect_eq(after - before, 2, "%s went from %g to %g", UNPROTECTED,
@@ -883,8 +833,8 @@ Test(idem, a_replay_does_not_write_the_lead_back)
     body_string(&r, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Alpha2 Doe", "the replay wrote nothing back");
     hresp_free(&r);
-    cr_expect_eq(count("query"), 0);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("query"), 0);
+    cr_expect_eq(hfixture_count("update"), 2);
 }
 
 Test(idem, redis_keys_show_no_token_phone_or_key)

@@ -71,33 +71,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
-/* The sandbox's counter NAME, asserted readable. */
-static long
-count(const char *name)
-{
-    long n = hclient_sandbox_count(name);
-
-    cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
-    return n;
-}
-
 /* Header NAME of R, or "(none)": for messages and string compares. */
 static const char *
 hdr(const struct hresp *r, const char *name)
@@ -163,32 +136,11 @@ patch(const char *base, const char *token, const char *body,
     patch_key(base, token, NULL, body, out);
 }
 
-/*
- * The value of the Prometheus sample SERIES (name and labels, as
- * written) in GET /metrics of the proxy at BASE; 0 when absent (a counter
- * may appear only once it moves).
- */
+/* The sample SERIES in the /metrics of the proxy at BASE, 0 when absent. */
 static double
 metric(const char *base, const char *series)
 {
-    struct hresp r;
-    const char  *line;
-    size_t       n = strlen(series);
-    double       v = 0;
-
-    cr_assert_eq(hclient_get(base, "/metrics", NULL, &r), 0,
-                 "GET %s/metrics: %s", base, r.error);
-    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
-    for (line = r.body; line != NULL && *line != '\0';) {
-        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-            v = strtod(line + n + 1, NULL);
-            break;
-        }
-        line = strchr(line, '\n');
-        line = line != NULL ? line + 1 : NULL;
-    }
-    hresp_free(&r);
-    return v;
+    return hfixture_metric(base, series, NULL);
 }
 
 /*
@@ -255,7 +207,7 @@ stop(struct hproc *p)
 static void
 wait_expired(const char *base, const char *path, const char *token)
 {
-    long         deadline = now_ms() + DEADLINE_MS;
+    long         deadline = hfixture_now_ms() + DEADLINE_MS;
     struct hresp r;
     int          status;
 
@@ -267,8 +219,8 @@ wait_expired(const char *base, const char *path, const char *token)
             return;
         }
         cr_assert_eq(status, 200, "only-if-cached: %d", status);
-        cr_assert_lt(now_ms(), deadline, "the entry never expired");
-        pause_ms(POLL_MS * 5);
+        cr_assert_lt(hfixture_now_ms(), deadline, "the entry never expired");
+        hfixture_pause_ms(POLL_MS * 5);
     }
 }
 
@@ -417,8 +369,8 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     /* 2 workers, one key: one fetch, held UPSTREAM_MS by the sandbox */
     collapsed = stampede(bases, 1, QUERY SHARED, ALPHA,
                          "X-Sandbox-Delay-Ms: 300", NULL, shots, &max_ms);
-    cr_expect_eq(count("query"), 1, "%ld upstream requests for %d reads",
-                 count("query"), BURST);
+    cr_expect_eq(hfixture_count("query"), 1, "%ld upstream requests for %d reads",
+                 hfixture_count("query"), BURST);
     cr_expect_eq(shots[0].resp.status, 200);
     body_string(&shots[0].resp, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Jane Doe");
@@ -444,7 +396,7 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     get(base, QUERY SHARED, ALPHA, NULL, &shots[0].resp);
     cr_expect_str_eq(hdr(&shots[0].resp, "X-Cache"), "HIT");
     hresp_free(&shots[0].resp);
-    cr_expect_eq(count("query"), 1);
+    cr_expect_eq(hfixture_count("query"), 1);
 }
 
 Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
@@ -459,8 +411,8 @@ Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
 
     collapsed = stampede(bases, 2, QUERY SHARED, BRAVO,
                          "X-Sandbox-Delay-Ms: 300", NULL, shots, &max_ms);
-    cr_expect_eq(count("query"), 1, "%ld upstream requests for %d reads "
-                 "over two instances", count("query"), BURST);
+    cr_expect_eq(hfixture_count("query"), 1, "%ld upstream requests for %d reads "
+                 "over two instances", hfixture_count("query"), BURST);
     cr_expect_eq(shots[0].resp.status, 200);
     cr_expect_geq(collapsed, 1, "no answer says collapsed");
     /* the instance that did not fetch was woken, then served the entry */
@@ -490,7 +442,7 @@ Test(offload, waiters_are_answered_as_soon_as_the_fetch_is_done)
      * the one upstream answer does. */
     stampede(one, 1, QUERY SHARED, ALPHA, "X-Sandbox-Delay-Ms: 300", NULL,
              shots, &max_ms);
-    cr_expect_eq(count("query"), 1);
+    cr_expect_eq(hfixture_count("query"), 1);
     cr_expect_geq(max_ms, UPSTREAM_MS, "the sandbox did not hold the fetch");
     cr_expect_leq(max_ms, UPSTREAM_MS + WAKE_MARGIN_MS,
                   "one instance: the slowest waiter took %.0f ms for a "
@@ -499,7 +451,7 @@ Test(offload, waiters_are_answered_as_soon_as_the_fetch_is_done)
 
     stampede(two, 2, QUERY ALPHA_LEAD, ALPHA, "X-Sandbox-Delay-Ms: 300",
              NULL, shots, &max_ms);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
     cr_expect_geq(max_ms, UPSTREAM_MS, "the sandbox did not hold the fetch");
     cr_expect_leq(max_ms, UPSTREAM_MS + WAKE_MARGIN_MS,
                   "two instances: the slowest waiter took %.0f ms for a "
@@ -520,8 +472,8 @@ Test(offload, an_error_is_handed_to_every_waiter_once)
      * one answer the fetcher had (handed on through the lock). */
     stampede(bases, 2, QUERY SHARED, ALPHA, "X-Sandbox-Delay-Ms: 300",
              "X-Sandbox-Fail: 500", shots, &max_ms);
-    cr_expect_eq(count("query"), 1, "%ld upstream requests for %d reads "
-                 "answered 500", count("query"), BURST);
+    cr_expect_eq(hfixture_count("query"), 1, "%ld upstream requests for %d reads "
+                 "answered 500", hfixture_count("query"), BURST);
     cr_expect_eq(shots[0].resp.status, 500);
     cr_expect_leq(max_ms, UPSTREAM_MS + WAKE_MARGIN_MS,
                   "the slowest waiter took %.0f ms", max_ms);
@@ -531,7 +483,7 @@ Test(offload, an_error_is_handed_to_every_waiter_once)
     cr_expect_eq(r.status, 200);
     cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
 }
 
 /* ---- the shared budget -------------------------------------------------- */
@@ -584,8 +536,8 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
         }
     }
     shots_free(shots, BUDGET_BURST);
-    cr_expect_eq(count("query"), 8, "the sandbox saw %ld reads; the budget "
-                 "is 10/min with 2 kept for writes", count("query"));
+    cr_expect_eq(hfixture_count("query"), 8, "the sandbox saw %ld reads; the budget "
+                 "is 10/min with 2 kept for writes", hfixture_count("query"));
     cr_expect_eq(passed, 7, "%d of the burst passed, want 7", passed);
     cr_expect_eq(limited, BUDGET_BURST - 7, "%d local 429s", limited);
     cr_expect_eq(metric(a.url, LOCAL_429) + metric(b.url, LOCAL_429),
@@ -602,7 +554,7 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
     cr_expect_eq(r.status, 200, "PATCH with the write reserve: %d %s",
                  r.status, r.body);
     hresp_free(&r);
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
     /* reads stay refused, and another tenant has its own budget */
     get(a.url, QUERY "%2B18015552999", ALPHA, NULL, &r);
     expect_local_429(&r, 61);
@@ -610,7 +562,7 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
     get(a.url, QUERY SHARED, BRAVO, NULL, &r);
     cr_expect_eq(r.status, 200, "bravo: %d %s", r.status, r.body);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 9);
+    cr_expect_eq(hfixture_count("query"), 9);
     stop(&a);
     stop(&b);
 }
@@ -633,7 +585,7 @@ Test(offload, a_read_without_budget_serves_the_expired_entry)
     get(p.url, QUERY "%2B18015552999", ALPHA, NULL, &r);    /* read 2 of 2 */
     cr_expect_eq(r.status, 404);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
 
     get(p.url, QUERY SHARED, ALPHA, NULL, &r);
     cr_expect_eq(r.status, 200, "no budget, an expired entry: %d %s",
@@ -650,7 +602,7 @@ Test(offload, a_read_without_budget_serves_the_expired_entry)
     get(p.url, QUERY "%2B18015552998", ALPHA, NULL, &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2, "the upstream saw more reads");
+    cr_expect_eq(hfixture_count("query"), 2, "the upstream saw more reads");
     cr_expect_eq(metric(p.url, STALE_RATE), 1);
     cr_expect_eq(metric(p.url, LOCAL_429), 1);
     hresp_free(&first);
@@ -711,8 +663,8 @@ Test(offload, redis_away_each_instance_spends_its_fallback_budget)
         }
     }
     shots_free(shots, BUDGET_BURST);
-    cr_expect_eq(count("query"), 6, "with Redis away two instances sent %ld "
-                 "reads, want 2 x rate_limit_fallback = 6", count("query"));
+    cr_expect_eq(hfixture_count("query"), 6, "with Redis away two instances sent %ld "
+                 "reads, want 2 x rate_limit_fallback = 6", hfixture_count("query"));
     cr_expect_eq(passed_a, 3, "instance A passed %d", passed_a);
     cr_expect_eq(passed_b, 3, "instance B passed %d", passed_b);
     cr_expect_geq(metric(a.url, FALLBACK), 3);
@@ -720,7 +672,7 @@ Test(offload, redis_away_each_instance_spends_its_fallback_budget)
 
     /* The shared budget resumes (its window in redis2 is empty), though
      * the local one is spent for a minute. */
-    deadline = now_ms() + 15000;    /* the store's backoff is at most 5 s */
+    deadline = hfixture_now_ms() + 15000;    /* the store's backoff is at most 5 s */
     for (;;) {
         get(a.url, QUERY "%2B18015553999", ALPHA, NULL, &r);
         status = r.status;
@@ -728,11 +680,11 @@ Test(offload, redis_away_each_instance_spends_its_fallback_budget)
         if (status != 429) {
             break;
         }
-        cr_assert_lt(now_ms(), deadline, "the shared budget never resumed");
-        pause_ms(200);
+        cr_assert_lt(hfixture_now_ms(), deadline, "the shared budget never resumed");
+        hfixture_pause_ms(200);
     }
     cr_expect_eq(status, 404);
-    cr_expect_eq(count("query"), 7);
+    cr_expect_eq(hfixture_count("query"), 7);
     stop(&a);
     stop(&b);
 }
@@ -758,12 +710,12 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
     cr_expect_null(strstr(r.body, "rate limit exceeded"),
                    "the upstream's own 429: %s", r.body);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 1);
+    cr_expect_eq(hfixture_count("query"), 1);
 
     /* the pause reaches Redis (fire and forget): bounded wait */
     key_tenant(BRAVO, strlen(BRAVO), t);
     c = hfixture_redis("HSP_REDIS_SOCK");
-    deadline = now_ms() + DEADLINE_MS;
+    deadline = hfixture_now_ms() + DEADLINE_MS;
     for (;;) {
         pttl = redisCommand(c, "PTTL hsp-off-pause:v1:{%s}:pause", t);
         cr_assert(pttl != NULL && pttl->type == REDIS_REPLY_INTEGER);
@@ -772,8 +724,8 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
         if (ms > 0) {
             break;
         }
-        cr_assert_lt(now_ms(), deadline, "no pause in Redis");
-        pause_ms(POLL_MS);
+        cr_assert_lt(hfixture_now_ms(), deadline, "no pause in Redis");
+        hfixture_pause_ms(POLL_MS);
     }
     redisFree(c);
     cr_expect(ms > 50000 && ms <= 60000, "pause of %ld ms for Retry-After 60",
@@ -789,7 +741,7 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
     get(b.url, QUERY "%2B18015552997", BRAVO, "Cache-Control: no-cache", &r);
     cr_expect_geq(expect_local_429(&r, 60), 50);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 1, "the upstream saw a paused tenant");
+    cr_expect_eq(hfixture_count("query"), 1, "the upstream saw a paused tenant");
 
     /* other tenants go on */
     get(b.url, QUERY SHARED, CHARLIE, NULL, &r);
@@ -798,7 +750,7 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
     get(a.url, QUERY SHARED, ALPHA, NULL, &r);
     cr_expect_eq(r.status, 200, "alpha: %d %s", r.status, r.body);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 3);
+    cr_expect_eq(hfixture_count("query"), 3);
     cr_expect_eq(metric(a.url, UP_429), 1);
     cr_expect_eq(metric(a.url, LOCAL_429), 1);
     cr_expect_eq(metric(b.url, LOCAL_429), 2);
@@ -847,7 +799,7 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     cr_expect(status_has(&r, "fwd-status=500"), "Cache-Status %s",
               hdr(&r, "Cache-Status"));
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
     /* it times out (upstream_timeout is 1s there) */
     get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Delay-Ms: 1500", &r);
     expect_stale(&r, &first, "detail=stale-if-error");
@@ -858,19 +810,19 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     cr_expect_lt(r.elapsed_ms, 2500, "answered after %.0f ms",
                  r.elapsed_ms);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 3);
+    cr_expect_eq(hfixture_count("query"), 3);
     /* it drops the connection */
     get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Fail: drop", &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     hresp_free(&r);
-    cr_expect_eq(count("query"), 4);
+    cr_expect_eq(hfixture_count("query"), 4);
     /* it rate-limits (this proxy has no budget, so no pause) */
     get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Fail: 429", &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     cr_expect(status_has(&r, "fwd-status=429"), "Cache-Status %s",
               hdr(&r, "Cache-Status"));
     hresp_free(&r);
-    cr_expect_eq(count("query"), 5);
+    cr_expect_eq(hfixture_count("query"), 5);
     cr_expect_eq(metric(p.url, STALE_ERR), 4);
 
     /* the upstream back: the entry is fetched and stored again */
@@ -879,7 +831,7 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
     cr_expect(status_has(&r, "stored"), "%s", hdr(&r, "Cache-Status"));
     hresp_free(&r);
-    cr_expect_eq(count("query"), 6);
+    cr_expect_eq(hfixture_count("query"), 6);
     hresp_free(&first);
     stop(&p);
 }
@@ -919,7 +871,7 @@ Test(offload, stale_if_error_when_the_upstream_is_unreachable)
     cr_expect_eq(r.status, 502, "%d %s", r.status, r.body);
     hresp_free(&r);
     cr_expect_eq(metric(down.url, STALE_ERR), 1);
-    cr_expect_eq(count("query"), 1);
+    cr_expect_eq(hfixture_count("query"), 1);
     hresp_free(&first);
     stop(&filler);
     stop(&down);
@@ -971,7 +923,7 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
 
     /* the one refresh lands: the entry is fresh again (polled without
      * reaching the upstream) */
-    deadline = now_ms() + DEADLINE_MS;
+    deadline = hfixture_now_ms() + DEADLINE_MS;
     for (;;) {
         get(p.url, QUERY SHARED, ALPHA, "Cache-Control: only-if-cached", &r);
         if (r.status == 200 &&
@@ -980,19 +932,19 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
         }
         cr_assert(r.status == 504 || r.status == 200, "%d", r.status);
         hresp_free(&r);
-        cr_assert_lt(now_ms(), deadline, "the entry was never refreshed");
-        pause_ms(POLL_MS);
+        cr_assert_lt(hfixture_now_ms(), deadline, "the entry was never refreshed");
+        hfixture_pause_ms(POLL_MS);
     }
     body_string(&r, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Fresh Data", "the refresh's data");
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2, "%ld upstream reads: want the fill and "
-                 "one refresh", count("query"));
+    cr_expect_eq(hfixture_count("query"), 2, "%ld upstream reads: want the fill and "
+                 "one refresh", hfixture_count("query"));
     cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":0}"), 0);
     get(p.url, QUERY SHARED, ALPHA, NULL, &r);
     cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
     /* every stale answer counts once, in both families */
     cr_expect_eq(metric(p.url, STALE_ANSWERS), SWR_READS, STALE_ANSWERS
                  " is %g", metric(p.url, STALE_ANSWERS));
@@ -1032,7 +984,7 @@ Test(offload, waiters_hits_and_replays_spend_no_budget)
     cr_expect_eq(shots[0].resp.status, 200, "%d %s", shots[0].resp.status,
                  shots[0].resp.body);
     shots_free(shots, BURST);
-    cr_expect_eq(count("query"), 1);
+    cr_expect_eq(hfixture_count("query"), 1);
     for (i = 0; i < 5; i++) {       /* hits: none */
         get(bases[i % 2], QUERY SHARED, ALPHA, NULL, &r);
         cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
@@ -1046,7 +998,7 @@ Test(offload, waiters_hits_and_replays_spend_no_budget)
                          "PATCH %d", i);
         hresp_free(&r);
     }
-    cr_expect_eq(count("update"), 1);
+    cr_expect_eq(hfixture_count("update"), 1);
 
     /* so 2 grants are spent: one more read, then the reserve */
     get(a.url, QUERY "%2B18015552990", ALPHA, NULL, &r);
@@ -1062,8 +1014,8 @@ Test(offload, waiters_hits_and_replays_spend_no_budget)
     patch(a.url, ALPHA, body, &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 2);
-    cr_expect_eq(count("update"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
     stop(&a);
     stop(&b);
 }
@@ -1097,7 +1049,7 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
     cr_expect(r.elapsed_ms > 1000 && r.elapsed_ms < 3500,
               "the waiting read took %.0f ms (window 2 s)", r.elapsed_ms);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 3);
+    cr_expect_eq(hfixture_count("query"), 3);
     cr_expect_eq(metric(p.url, "heavyset_rate_limit_waits_total"), 1);
 
     /* a wait shorter than the window ends in the local 429 */
@@ -1113,7 +1065,7 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
               "the 429 came after %.0f ms (rate_limit_wait 300ms)",
               r.elapsed_ms);
     hresp_free(&r);
-    cr_expect_eq(count("query"), 5);
+    cr_expect_eq(hfixture_count("query"), 5);
     stop(&p);
     stop(&q);
 }
@@ -1153,14 +1105,14 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
     first.base = a.url;
     waiter.base = hfixture_env("HSP_PROXY_B_URL");
     cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
-    deadline = now_ms() + DEADLINE_MS;
-    while (count("held") < 1) {
-        cr_assert_lt(now_ms(), deadline, "A's fetch never reached the "
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
                      "sandbox");
-        pause_ms(POLL_MS / 4);
+        hfixture_pause_ms(POLL_MS / 4);
     }
     cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
-    pause_ms(200);                  /* B is waiting on the lock now */
+    hfixture_pause_ms(200);                  /* B is waiting on the lock now */
     cr_expect_eq(hproc_stop(&a, SIGKILL), 128 + SIGKILL, "%s", a.error);
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
@@ -1174,7 +1126,7 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
     cr_expect(waiter.resp.elapsed_ms > 1500 &&
                   waiter.resp.elapsed_ms < 2200 + WAKE_MARGIN_MS,
               "B's read took %.0f ms", waiter.resp.elapsed_ms);
-    cr_expect_eq(count("query"), 2);
+    cr_expect_eq(hfixture_count("query"), 2);
     hresp_free(&first.resp);
     hresp_free(&waiter.resp);
 }

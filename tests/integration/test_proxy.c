@@ -32,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hfixture.h"
 
 #define API "/api/v1/appointment/s2s"
 
@@ -228,15 +229,6 @@ patch(const char *base, const char *token, const char *body,
     send_req(base, "PATCH", API "/phone/update", headers, body, out);
 }
 
-static long
-count(const char *name)
-{
-    long n = hclient_sandbox_count(name);
-
-    cr_assert_geq(n, 0, "cannot read the sandbox counter \"%s\"", name);
-    return n;
-}
-
 /* Whether Content-Types A and B name the same media type (parameters,
  * such as a charset, aside; RFC 9110 §8.3.1). */
 static bool
@@ -379,7 +371,7 @@ wait_sandbox_idle(void)
     int             i;
 
     for (i = 0; i < 200; i++) {
-        if (count("held") == 0) {
+        if (hfixture_count("held") == 0) {
             return;
         }
         nanosleep(&ts, NULL);
@@ -433,9 +425,9 @@ Test(route, query)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(phone, q, sizeof(q)));
-    before = count("query");
+    before = hfixture_count("query");
     get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
-    cr_assert_eq(count("query") - before, 1,
+    cr_assert_eq(hfixture_count("query") - before, 1,
                  "a first lookup makes exactly one upstream call");
     get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
 
@@ -457,9 +449,9 @@ Test(route, query_crm_settings_id)
     snprintf(path, sizeof(path), API "/phone/query/%s?phone=%s",
              tenant_string(ALPHA, "crmSettingsId"),
              qphone(seed_phone(LEAD_QUERY_CRM), q, sizeof(q)));
-    before = count("query_crm");
+    before = hfixture_count("query_crm");
     get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
-    cr_assert_eq(count("query_crm") - before, 1,
+    cr_assert_eq(hfixture_count("query_crm") - before, 1,
                  "the crmSettingsId route goes to the upstream once");
     get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
 
@@ -486,9 +478,9 @@ Test(route, blocks)
     for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
         snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s%s",
                  qphone(seed_phone(LEAD_BLOCKS), q, sizeof(q)), variants[i]);
-        before = count("blocks");
+        before = hfixture_count("blocks");
         get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
-        cr_assert_eq(count("blocks") - before, 1,
+        cr_assert_eq(hfixture_count("blocks") - before, 1,
                      "%s: blocks are forwarded once (ttl_blocks is 0)", path);
         get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
 
@@ -512,9 +504,9 @@ Test(route, dispositions)
     const char         *path = API "/phone/query/dispositions";
     long                before;
 
-    before = count("dispositions");
+    before = hfixture_count("dispositions");
     get(env("HSP_PROXY_URL"), path, seed_token(BRAVO), &got);
-    cr_assert_eq(count("dispositions") - before, 1,
+    cr_assert_eq(hfixture_count("dispositions") - before, 1,
                  "a first dispositions request goes to the upstream once");
     get(env("HSP_SANDBOX_URL"), path, seed_token(BRAVO), &want);
 
@@ -555,9 +547,9 @@ Test(route, update_then_query_shows_it)
     snprintf(body, sizeof(body),
              "{\"phone\":\"%s\",\"email\":\"%s\","
              "\"appendComment\":\"integration test\"}", phone, email);
-    before = count("update");
+    before = hfixture_count("update");
     patch(env("HSP_PROXY_URL"), token, body, &r);
-    cr_assert_eq(count("update") - before, 1, "PATCH goes upstream once");
+    cr_assert_eq(hfixture_count("update") - before, 1, "PATCH goes upstream once");
     cr_assert_eq(r.status, 200, "PATCH status %d: %s", r.status, r.body);
     lead = body_object(&r);
     cr_assert_str_eq(member_string(lead, "email"), email,
@@ -589,9 +581,9 @@ Test(relay, unknown_token_401)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_RELAY), q, sizeof(q)));
-    before = count("total");
+    before = hfixture_count("total");
     get(env("HSP_PROXY_URL"), path, TOKEN_UNKNOWN, &got);
-    cr_assert_eq(count("total") - before, 1,
+    cr_assert_eq(hfixture_count("total") - before, 1,
                  "an unknown token is the upstream's to judge");
     get(env("HSP_SANDBOX_URL"), path, TOKEN_UNKNOWN, &want);
 
@@ -610,9 +602,9 @@ Test(relay, unknown_phone_404)
     unknown_phone(phone, sizeof(phone), 1);
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(phone, q, sizeof(q)));
-    before = count("query");
+    before = hfixture_count("query");
     get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
-    cr_assert_eq(count("query") - before, 1, "a miss goes upstream once");
+    cr_assert_eq(hfixture_count("query") - before, 1, "a miss goes upstream once");
     get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
 
     cr_assert_eq(want.status, 404, "the sandbox said %d", want.status);
@@ -636,9 +628,9 @@ Test(relay, bad_phone_400)
 
     for (i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
         snprintf(path, sizeof(path), API "/phone/query?phone=%s", phones[i]);
-        before = count("total");
+        before = hfixture_count("total");
         get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
-        cr_assert_eq(count("total"), before,
+        cr_assert_eq(hfixture_count("total"), before,
                      "phone \"%s\": a bad phone reached the upstream",
                      phones[i]);
         get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
@@ -672,9 +664,9 @@ Test(relay, invalid_patch_400)
     snprintf(bodies[4], sizeof(bodies[4]), "{\"email\":\"a@example.com\"}");
 
     for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        before = count("total");
+        before = hfixture_count("total");
         patch(env("HSP_PROXY_URL"), seed_token(ALPHA), bodies[i], &got);
-        cr_assert_eq(count("total"), before,
+        cr_assert_eq(hfixture_count("total"), before,
                      "body %s: an invalid PATCH reached the upstream",
                      bodies[i]);
         patch(env("HSP_SANDBOX_URL"), seed_token(ALPHA), bodies[i], &want);
@@ -697,9 +689,9 @@ Test(local, no_token_401)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_LOCAL), q, sizeof(q)));
-    before = count("total");
+    before = hfixture_count("total");
     get(env("HSP_PROXY_URL"), path, NULL, &r);
-    cr_assert_eq(count("total"), before, "no token, yet an upstream call");
+    cr_assert_eq(hfixture_count("total"), before, "no token, yet an upstream call");
     assert_local_error(&r, 401, "Unauthorized");
     hresp_free(&r);
 }
@@ -719,9 +711,9 @@ Test(local, unknown_route_404)
     long         before;
 
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        before = count("total");
+        before = hfixture_count("total");
         get(env("HSP_PROXY_URL"), paths[i], seed_token(ALPHA), &r);
-        cr_assert_eq(count("total"), before, "%s reached the upstream",
+        cr_assert_eq(hfixture_count("total"), before, "%s reached the upstream",
                      paths[i]);
         cr_assert_eq(r.status, 404, "%s: status %d", paths[i], r.status);
         assert_local_error(&r, 404, "Not Found");
@@ -751,10 +743,10 @@ Test(local, wrong_method_405)
     snprintf(th, sizeof(th), "x-hs-token: %s", seed_token(ALPHA));
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(path, sizeof(path), API "%s", cases[i].path);
-        before = count("total");
+        before = hfixture_count("total");
         send_req(env("HSP_PROXY_URL"), cases[i].method, path, headers,
                  strcmp(cases[i].method, "GET") == 0 ? NULL : "{}", &r);
-        cr_assert_eq(count("total"), before, "%s %s reached the upstream",
+        cr_assert_eq(hfixture_count("total"), before, "%s %s reached the upstream",
                      cases[i].method, path);
         cr_assert_eq(r.status, 405, "%s %s: status %d", cases[i].method,
                      path, r.status);
@@ -782,9 +774,9 @@ Test(local, body_too_large_413)
     memcpy(body + len - 2, "\"}", 3);
     cr_assert_eq(strlen(body), len);
 
-    before = count("total");
+    before = hfixture_count("total");
     patch(env("HSP_PROXY_URL"), seed_token(ALPHA), body, &r);
-    cr_assert_eq(count("total"), before, "an oversized body was forwarded");
+    cr_assert_eq(hfixture_count("total"), before, "an oversized body was forwarded");
     assert_local_error(&r, 413, "Payload Too Large");
     hresp_free(&r);
     free(body);
@@ -800,9 +792,9 @@ Test(upstream, tls_verification_failure_502)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
-    before = count("total");
+    before = hfixture_count("total");
     get(env("HSP_PROXY_NOCA_URL"), path, seed_token(ALPHA), &r);
-    cr_assert_eq(count("total"), before,
+    cr_assert_eq(hfixture_count("total"), before,
                  "a request crossed a TLS connection that failed to verify");
     assert_local_error(&r, 502, "Bad Gateway");
     hresp_free(&r);
@@ -1059,9 +1051,9 @@ Test(token, in_query_parameter)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s&token=%s",
              qphone(seed_phone(LEAD_TOKEN_QUERY), q, sizeof(q)),
              seed_token(ALPHA));
-    before = count("query");
+    before = hfixture_count("query");
     get(env("HSP_PROXY_URL"), path, NULL, &got);
-    cr_assert_eq(count("query") - before, 1, "not forwarded once");
+    cr_assert_eq(hfixture_count("query") - before, 1, "not forwarded once");
     cr_assert_eq(got.status, 200, "status %d: %s", got.status, got.body);
 
     last = last_request();

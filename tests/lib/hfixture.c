@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
@@ -18,12 +19,59 @@
 #define HFIXTURE_IDLE_POLLS   200   /* 10 s for held requests to finish */
 #define HFIXTURE_REDIS_POLLS  100   /* 5 s for redis2 to come back */
 
-static void
-pause_ms(long ms)
+long
+hfixture_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+hfixture_pause_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
     nanosleep(&ts, NULL);
+}
+
+long
+hfixture_count(const char *name)
+{
+    long n = hclient_sandbox_count(name);
+
+    cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
+    return n;
+}
+
+double
+hfixture_metric(const char *base, const char *series, bool *found)
+{
+    struct hresp r;
+    const char  *line;
+    size_t       n = strlen(series);
+    double       v = 0;
+
+    cr_assert_eq(hclient_get(base, "/metrics", NULL, &r), 0,
+                 "GET %s/metrics: %s", base, r.error);
+    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
+    if (found != NULL) {
+        *found = false;
+    }
+    for (line = r.body; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+            v = strtod(line + n + 1, NULL);
+            if (found != NULL) {
+                *found = true;
+            }
+            break;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    hresp_free(&r);
+    return v;
 }
 
 const char *
@@ -66,7 +114,7 @@ hfixture_fresh(void)
         cr_assert_lt(i, HFIXTURE_IDLE_POLLS,
                      "the sandbox still holds a delayed request after %d ms",
                      HFIXTURE_IDLE_POLLS * HFIXTURE_POLL_MS);
-        pause_ms(HFIXTURE_POLL_MS);
+        hfixture_pause_ms(HFIXTURE_POLL_MS);
     }
     cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
 }
@@ -90,7 +138,7 @@ hfixture_redis2_start(void)
         if (hfixture_redis2_up()) {
             return;
         }
-        pause_ms(HFIXTURE_POLL_MS);
+        hfixture_pause_ms(HFIXTURE_POLL_MS);
     }
     cr_assert_fail("redis-server did not come back");
 }

@@ -47,4 +47,19 @@ void hfixture_redis2_stop(void);
 /* Whether the Redis at $HSP_REDIS2_SOCK accepts a connection now. */
 bool hfixture_redis2_up(void);
 
+/* A monotonic clock in ms, and a sleep of MS ms. */
+long hfixture_now_ms(void);
+void hfixture_pause_ms(long ms);
+
+/* The sandbox's counter NAME (hclient_sandbox_count), asserted readable. */
+long hfixture_count(const char *name);
+
+/*
+ * The value of the Prometheus sample SERIES (name and labels, as written)
+ * in GET /metrics of the proxy at BASE, 0 when absent (a counter may
+ * appear only once it moves); *FOUND (when not NULL) says whether it was
+ * there.
+ */
+double hfixture_metric(const char *base, const char *series, bool *found);
+
 #endif /* HSP_HFIXTURE_H */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "hclient.h"
+#include "hfixture.h"
 
 #define HPROC_MAX       16          /* running children per test process */
 #define HPROC_ARGS_MAX  64          /* arguments of the proxy's command */
@@ -51,23 +52,6 @@ set_error(struct hproc *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(p->error, sizeof(p->error), fmt, ap);
     va_end(ap);
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
 }
 
 static long
@@ -348,18 +332,18 @@ hproc_proxy_start(const char *name, const char *const *overrides,
     out->pid = pid;
     registry_add(pid, name);
 
-    deadline = now_ms() + startup_ms();
+    deadline = hfixture_now_ms() + startup_ms();
     while ((port = log_port(out->log, offset)) == 0) {
         if (exited(out, "before it was listening")) {
             return -1;
         }
-        if (now_ms() > deadline) {
+        if (hfixture_now_ms() > deadline) {
             set_error(out, "%s: no \"%sPORT\" in %s within %ld ms", name,
                       HPROC_LISTENING, out->log, startup_ms());
             abandon(out);
             return -1;
         }
-        pause_ms(HPROC_POLL_MS);
+        hfixture_pause_ms(HPROC_POLL_MS);
     }
     snprintf(out->url, sizeof(out->url), "http://127.0.0.1:%ld", port);
     for (;;) {
@@ -375,13 +359,13 @@ hproc_proxy_start(const char *name, const char *const *overrides,
         if (exited(out, "before /healthz answered")) {
             return -1;
         }
-        if (now_ms() > deadline) {
+        if (hfixture_now_ms() > deadline) {
             set_error(out, "%s: %s/healthz did not answer 200 within %ld ms "
                       "(last: %d)", name, out->url, startup_ms(), status);
             abandon(out);
             return -1;
         }
-        pause_ms(HPROC_POLL_MS);
+        hfixture_pause_ms(HPROC_POLL_MS);
     }
 
 fail:
@@ -409,7 +393,7 @@ hproc_stop(struct hproc *p, int sig)
                   strerror(errno));
         return -1;
     }
-    deadline = now_ms() + HPROC_STOP_MS;
+    deadline = hfixture_now_ms() + HPROC_STOP_MS;
     for (;;) {
         pid_t got = waitpid(p->pid, &status, WNOHANG);
 
@@ -423,13 +407,13 @@ hproc_stop(struct hproc *p, int sig)
             p->pid = 0;
             return -1;
         }
-        if (now_ms() > deadline) {
+        if (hfixture_now_ms() > deadline) {
             set_error(p, "%s (pid %ld) still runs %d ms after signal %d: "
                       "killed", p->name, (long)p->pid, HPROC_STOP_MS, sig);
             abandon(p);
             return -1;
         }
-        pause_ms(HPROC_POLL_MS);
+        hfixture_pause_ms(HPROC_POLL_MS);
     }
     registry_remove(p->pid);
     p->pid = 0;
