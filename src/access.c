@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "phone.h"
 
 #define ACCESS_TENANT_HEX 8         /* the tenant prefix logged */
 
@@ -93,41 +94,19 @@ access_time(int64_t ms, char *out)
     snprintf(out, 32, "%s.%03dZ", cached, (int)(ms % 1000));
 }
 
-void
-access_mask_phone(const char *phone, char *out, size_t cap)
-{
-    const char *p;
-    char        last[5];
-    size_t      n = 0;
-
-    if (cap > 0) {
-        out[0] = '\0';
-    }
-    if (phone == NULL) {
-        return;
-    }
-    for (p = phone + strlen(phone); p > phone && n < 4; p--) {
-        if (p[-1] >= '0' && p[-1] <= '9') {
-            last[3 - n] = p[-1];
-            n++;
-        }
-    }
-    if (n < 4) {
-        return;
-    }
-    last[4] = '\0';
-    snprintf(out, cap, "***%s", last);
-}
-
 size_t
 access_format(const struct access_entry *e, bool json, char *buf, size_t cap)
 {
     struct access_buf b = { buf, cap - 1, 0 };  /* room kept for '\n' */
-    char              ts[32], phone[8], tenant[ACCESS_TENANT_HEX + 1];
+    char              ts[32], phone[PHONE_MASK_MAX];
+    char              tenant[ACCESS_TENANT_HEX + 1];
     char              up[32];
 
     access_time(e->time_ms, ts);
-    access_mask_phone(e->phone, phone, sizeof(phone));
+    if (e->phone == NULL || e->phone[0] == '\0' ||
+        phone_mask(e->phone, phone, sizeof(phone)) != 0) {
+        phone[0] = '\0';           /* no phone, or too short to show any */
+    }
     snprintf(tenant, sizeof(tenant), "%s", e->tenant != NULL ? e->tenant : "");
     if (e->upstream_us >= 0) {
         snprintf(up, sizeof(up), "%" PRId64 ".%03" PRId64,

@@ -50,12 +50,6 @@ size_t access_format(const struct access_entry *e, bool json, char *buf,
                      size_t cap);
 
 /*
- * Writes the masked form of PHONE ("***1234": its last 4 digits) into
- * OUT (at least 8 bytes); "" when PHONE has fewer than 4 digits.
- */
-void access_mask_phone(const char *phone, char *out, size_t cap);
-
-/*
  * Points the access log at SPEC ("stderr", "off" or a file path, opened
  * for appending and created 0640), in JSON or text. May be called again
  * (configuration reload). Returns 0, or -1 with the reason in ERR (the
