@@ -55,21 +55,31 @@ access_put(struct access_buf *b, const char *fmt, ...)
     b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
 }
 
-/* Appends S as the inside of a JSON string. */
+/* Appends S as the inside of a JSON string, byte by byte: ids are short
+ * and plain, and a printf per byte would be most of a line's cost. */
 static void
 access_put_json(struct access_buf *b, const char *s)
 {
+    static const char    hex[] = "0123456789abcdef";
     const unsigned char *c;
 
     for (c = (const unsigned char *)s; *c != '\0'; c++) {
+        if (b->len + 7 >= b->cap) {
+            return;
+        }
         if (*c == '"' || *c == '\\') {
-            access_put(b, "\\%c", *c);
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = (char)*c;
         } else if (*c < 0x20 || *c == 0x7f) {
-            access_put(b, "\\u%04x", *c);
+            memcpy(b->p + b->len, "\\u00", 4);
+            b->p[b->len + 4] = hex[*c >> 4];
+            b->p[b->len + 5] = hex[*c & 0xf];
+            b->len += 6;
         } else {
-            access_put(b, "%c", *c);
+            b->p[b->len++] = (char)*c;
         }
     }
+    b->p[b->len] = '\0';
 }
 
 /*

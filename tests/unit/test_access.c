@@ -39,6 +39,12 @@ static const struct format_case format_cases[] = {
       "\"route\":\"update\",\"status\":200,\"cache\":null,"
       "\"upstream_ms\":45.678,\"total_ms\":50.001,\"tenant\":\"01234567\","
       "\"phone\":\"***0123\"}\n" },
+    { "control characters are escaped",
+      { T0, "a\001" "b", "GET", "query", 200, "HIT", -1, 0, "", "" }, true,
+      "{\"type\":\"access\",\"time\":\"2026-11-28T00:10:45.123Z\","
+      "\"request_id\":\"a\\u0001b\",\"method\":\"GET\",\"route\":\"query\","
+      "\"status\":200,\"cache\":\"HIT\",\"upstream_ms\":null,"
+      "\"total_ms\":0.000}\n" },
     { "a local 401: no tenant, no phone",
       { T0, "x", "GET", "dispositions", 401, NULL, -1, 7, "", "" }, true,
       "{\"type\":\"access\",\"time\":\"2026-11-28T00:10:45.123Z\","
