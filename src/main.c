@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "budget.h"
 #include "conf.h"
 #include "listener.h"
@@ -85,6 +86,7 @@ on_signal(evutil_socket_t signo, short what, void *arg)
     unsigned           i;
 
     if (signo == SIGHUP) {
+        access_reopen();            /* logrotate: reopen the access log */
         /* Reloading arrives with the operations work (SPEC §10); until
          * then SIGHUP must not kill a serving proxy. */
         log_warn("main: SIGHUP: configuration reload is not supported by "
@@ -203,6 +205,11 @@ main(int argc, char **argv)
 
     log_setup("heavyset-proxy", (enum log_level)cf.log_level,
               cf.log_format == CONF_LOG_JSON);
+    if (access_setup(cf.access_log, cf.log_format == CONF_LOG_JSON, err,
+                     sizeof(err)) != 0) {
+        log_err("main: %s", err);
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     lua_init();
     budget_init();
@@ -314,6 +321,7 @@ out:
     free(fds);
     free(st.workers);
     budget_local_free(bl);          /* after every worker's budget */
+    access_close();                 /* after every worker's last line */
     SSL_CTX_free(ctx);
     conf_free(&cf);
     free(overrides);

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "log.h"
 #include "lookup.h"
+#include "ready.h"
 #include "req.h"
 #include "store.h"
 #include "upstream.h"
@@ -154,6 +155,7 @@ fail:
 void
 proxy_stop_accepting(struct proxy *px)
 {
+    ready_stopping();               /* /readyz answers 503 from now */
     if (px->bound != NULL) {
         evhttp_del_accept_socket(px->http, px->bound);
         px->bound = NULL;

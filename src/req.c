@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -21,12 +22,14 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "access.h"
 #include "budget.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
 #include "lookup.h"
 #include "patch.h"
+#include "ready.h"
 #include "respond.h"
 #include "stats.h"
 #include "store.h"
@@ -80,6 +83,15 @@ req_now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+int64_t
+req_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The answering helpers do nothing for a request answered already: a
  * refresh goes on after its client got the stale entry. */
 void
@@ -108,6 +120,7 @@ req_answered(struct req *r, int status, const char *x_cache)
     size_t i;
 
     r->ans_status = status;
+    r->answer_us = req_mono_us();
     r->ans_cache = STATS_CACHE_NONE;
     for (i = 0; x_cache != NULL && i < sizeof(kinds) / sizeof(kinds[0]);
          i++) {
@@ -234,6 +247,7 @@ req_forward(struct req *r)
                             : lookup_on_fetch(r, &res);
     }
     stats_upstream(r->route.id);
+    r->up_start_us = req_mono_us();
     if (!r->is_update) {
         lookup_on_sent(r);
     }
@@ -488,6 +502,27 @@ req_metrics(struct req *r)
     free(buf);
 }
 
+/* GET /readyz: Redis and upstream state, process-wide (ready.h). */
+static void
+req_readyz(struct req *r)
+{
+    struct ready_state st;
+    char               buf[READY_RENDER_MAX];
+    size_t             len = 0;
+    int                status;
+
+    ready_snapshot(&st);
+    status = ready_render(&st, req_now_ms(), buf, sizeof(buf), &len);
+    if (status < 0) {
+        req_error(r, 500, "readiness unavailable");
+        return;
+    }
+    req_answered(r, status, NULL);
+    respond_text(r->client, r->request_id, status, "application/json", buf,
+                 len);
+    r->client = NULL;
+}
+
 static enum req_state
 req_on_recv(struct req *r)
 {
@@ -528,6 +563,10 @@ req_on_recv(struct req *r)
         req_metrics(r);
         return REQ_DONE;
     }
+    if (r->route.id == ROUTE_READYZ) {
+        req_readyz(r);
+        return REQ_DONE;
+    }
     assert(r->route.upstream_api);
     if (blen > (size_t)r->env->cf->max_body) {
         req_error(r, 413, "request body too large");
@@ -565,6 +604,37 @@ static const char *const req_state_names[] = {
     [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
 };
 
+/*
+ * Writes R's access-log line (access.h), once R is finished: after a
+ * stale answer's refresh too, so upstream_ms is then the refresh's.
+ * total_ms runs from arrival to the answer.
+ */
+static void
+req_log(const struct req *r)
+{
+    static const char *const caches[STATS_CACHE_COUNT] = {
+        [STATS_CACHE_NONE] = NULL,       [STATS_CACHE_HIT] = "HIT",
+        [STATS_CACHE_MISS] = "MISS",     [STATS_CACHE_STALE] = "STALE",
+        [STATS_CACHE_BYPASS] = "BYPASS", [STATS_CACHE_REPLAY] = "REPLAY",
+    };
+    struct access_entry e;
+
+    if (!access_enabled()) {
+        return;
+    }
+    e.time_ms = r->start_ms;
+    e.request_id = r->request_id;
+    e.method = r->method_name;
+    e.route = route_name(r->route.id);
+    e.status = r->ans_status;
+    e.cache = caches[r->ans_cache];
+    e.upstream_us = r->up_called ? r->up_us : -1;
+    e.total_us = r->answer_us > r->start_us ? r->answer_us - r->start_us : 0;
+    e.tenant = r->tenant;
+    e.phone = r->phone;
+    access_write(&e);
+}
+
 static void
 req_free(struct req *r)
 {
@@ -573,6 +643,7 @@ req_free(struct req *r)
     assert(r->flight == NULL);
     if (r->ans_status != 0) {
         stats_request(r->route.id, r->ans_status, r->ans_cache);
+        req_log(r);
     }
     TAILQ_REMOVE(&r->set->list, r, next);
     r->set->n--;
@@ -748,6 +819,8 @@ req_start(const struct req_env *env, struct req_set *set,
         evhttp_send_error(client, 503, "Service Unavailable");
         return;
     }
+    r->start_us = req_mono_us();
+    r->start_ms = req_now_ms();
     r->env = env;
     r->set = set;
     r->client = client;
@@ -785,9 +858,22 @@ void
 req_on_upstream_done(enum upstream_error err, const struct upstream_response *resp,
                  const char *why, void *arg)
 {
+    static const enum ready_upstream outcomes[] = {
+        [UPSTREAM_OK] = READY_UP_OK,
+        [UPSTREAM_EUNREACHABLE] = READY_UP_UNREACHABLE,
+        [UPSTREAM_ETLS] = READY_UP_TLS,
+        [UPSTREAM_ETIMEOUT] = READY_UP_TIMEOUT,
+        [UPSTREAM_EPROTO] = READY_UP_PROTOCOL,
+    };
     struct req                *r = arg;
     struct req_upstream_result res = { err, resp };
+    int64_t                    took = req_mono_us() - r->up_start_us;
 
+    took = took > 0 ? took : 0;
+    r->up_us += took;
+    r->up_called = true;
+    stats_upstream_latency(r->route.id, (uint64_t)took);
+    ready_upstream(outcomes[err], req_now_ms());
     req_step(r, REQ_EV_UPSTREAM, &res);
 }
 

@@ -150,6 +150,12 @@ struct req {
                                        SETTLE */
     int                     ans_status; /* what the client got, 0 before */
     enum stats_cache        ans_cache;
+    int64_t                 start_ms;   /* arrival, wall clock (the log) */
+    int64_t                 start_us;   /* arrival, monotonic */
+    int64_t                 answer_us;  /* answered, monotonic; 0 before */
+    int64_t                 up_start_us;    /* current upstream call sent */
+    int64_t                 up_us;      /* time in upstream calls */
+    bool                    up_called;  /* an upstream call completed */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char tenant[KEY_TENANT_HEX + 1];
     char phone[PHONE_E164_MAX];     /* normalised; "" if none */
@@ -219,6 +225,9 @@ void req_on_store_reply(struct redisReply *reply, void *arg);
 /* ---- req.c: helpers of both paths --------------------------------------- */
 
 int64_t req_now_ms(void);
+
+/* A monotonic clock in microseconds, for durations. */
+int64_t req_mono_us(void);
 
 /*
  * The lease of a fetch lock or an Idempotency-Key claim: longer than any

@@ -24,6 +24,7 @@ static const struct route_entry route_table[] = {
       ROUTE_M_GET, true },
     { ROUTE_UPDATE, ROUTE_PREFIX "/phone/update", ROUTE_M_PATCH, true },
     { ROUTE_HEALTHZ, "/healthz", ROUTE_M_GET | ROUTE_M_HEAD, false },
+    { ROUTE_READYZ, "/readyz", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_METRICS, "/metrics", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_QUERY_CRM, NULL, ROUTE_M_GET, true },
 };
@@ -36,6 +37,7 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_DISPOSITIONS] = "dispositions",
     [ROUTE_UPDATE] = "update",
     [ROUTE_HEALTHZ] = "healthz",
+    [ROUTE_READYZ] = "readyz",
     [ROUTE_METRICS] = "metrics",
 };
 

@@ -19,6 +19,7 @@ enum route_id {
     ROUTE_DISPOSITIONS,             /* GET /phone/query/dispositions */
     ROUTE_UPDATE,                   /* PATCH /phone/update */
     ROUTE_HEALTHZ,                  /* GET /healthz: the proxy's own */
+    ROUTE_READYZ,                   /* GET /readyz: the proxy's own */
     ROUTE_METRICS,                  /* GET /metrics: the proxy's own */
     ROUTE_COUNT
 };

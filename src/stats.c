@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,24 @@ static const struct {
                             "{reason=\"error\"}", NULL },
     [STATS_STALE_RATE] = { "heavyset_stale_served_total",
                            "{reason=\"rate_limited\"}", NULL },
+    [STATS_REDIS_TIMEOUT] = { "heavyset_redis_errors_total",
+                              "{kind=\"timeout\"}",
+                              "Redis calls that failed, by kind: no answer "
+                              "within redis_timeout, connection lost "
+                              "while pending, error reply, or refused at "
+                              "once while disconnected (SPEC 8)." },
+    [STATS_REDIS_FAILED] = { "heavyset_redis_errors_total",
+                             "{kind=\"connection\"}", NULL },
+    [STATS_REDIS_SCRIPT] = { "heavyset_redis_errors_total",
+                             "{kind=\"reply\"}", NULL },
+    [STATS_REDIS_UNAVAILABLE] = { "heavyset_redis_errors_total",
+                                  "{kind=\"unavailable\"}", NULL },
+    [STATS_REDIS_CONN_LOST] = { "heavyset_redis_connection_losses_total", "",
+                                "Redis connections lost, or dropped after "
+                                "missed deadlines." },
+    [STATS_REDIS_CONNECT_FAILED] = { "heavyset_redis_connect_failures_total",
+                                     "", "Redis connection attempts that "
+                                         "failed." },
 };
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
@@ -78,6 +97,32 @@ static uint64_t stats_requests[ROUTE_COUNT][STATS_CLASSES][STATS_CACHE_COUNT];
 static uint64_t stats_upstreams[ROUTE_COUNT];
 
 static uint64_t stats_values[STATS_COUNT];
+
+/* Upper bounds of the latency buckets: in us for bucketing, and as
+ * Prometheus writes them (seconds) for `le`. */
+static const struct {
+    uint64_t    us;
+    const char *le;
+} stats_buckets[STATS_LATENCY_BUCKETS] = {
+    { 5000, "0.005" },   { 10000, "0.01" },  { 25000, "0.025" },
+    { 50000, "0.05" },   { 100000, "0.1" },  { 250000, "0.25" },
+    { 500000, "0.5" },   { 1000000, "1" },   { 2500000, "2.5" },
+    { 5000000, "5" },    { 10000000, "10" },
+};
+
+/* Per route: calls by bucket (not cumulative: the render adds them up,
+ * so a scrape's _count always equals its +Inf bucket), and the sum. */
+static uint64_t stats_latency[ROUTE_COUNT][STATS_LATENCY_BUCKETS + 1];
+static uint64_t stats_latency_sum_us[ROUTE_COUNT];
+
+/* Whether ROUTE is forwarded upstream: the only routes with upstream
+ * series. The proxy's own routes never are. */
+static bool
+stats_upstream_route(int route)
+{
+    return route != ROUTE_NONE && route != ROUTE_HEALTHZ &&
+           route != ROUTE_READYZ && route != ROUTE_METRICS;
+}
 
 void
 stats_add(enum stats_counter c, uint64_t n)
@@ -101,6 +146,33 @@ stats_upstream(enum route_id route)
 {
     assert(route < ROUTE_COUNT);
     __atomic_fetch_add(&stats_upstreams[route], 1, __ATOMIC_RELAXED);
+}
+
+size_t
+stats_latency_bucket(uint64_t us)
+{
+    size_t lo = 0, hi = STATS_LATENCY_BUCKETS;
+
+    /* The first bound >= US (le is inclusive); HI when none is. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (stats_buckets[mid].us < us) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void
+stats_upstream_latency(enum route_id route, uint64_t us)
+{
+    assert(route < ROUTE_COUNT);
+    __atomic_fetch_add(&stats_latency[route][stats_latency_bucket(us)], 1,
+                       __ATOMIC_RELAXED);
+    __atomic_fetch_add(&stats_latency_sum_us[route], us, __ATOMIC_RELAXED);
 }
 
 uint64_t
@@ -158,8 +230,7 @@ stats_render_matrix(char *buf, size_t cap, size_t *len)
     }
     *len += (size_t)n;
     for (route = 0; route < ROUTE_COUNT; route++) {
-        if (route == ROUTE_NONE || route == ROUTE_HEALTHZ ||
-            route == ROUTE_METRICS) {
+        if (!stats_upstream_route(route)) {
             continue;
         }
         n = snprintf(buf + *len, cap - *len,
@@ -175,12 +246,65 @@ stats_render_matrix(char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+/* Appends to BUF at *LEN the upstream latency histogram, by route. */
+static int
+stats_render_latency(char *buf, size_t cap, size_t *len)
+{
+    int route, b, n;
+
+    n = snprintf(buf + *len, cap - *len,
+                 "# HELP heavyset_upstream_duration_seconds Time from "
+                 "sending a request upstream to its answer or failure, by "
+                 "route.\n"
+                 "# TYPE heavyset_upstream_duration_seconds histogram\n");
+    if (n < 0 || (size_t)n >= cap - *len) {
+        return -1;
+    }
+    *len += (size_t)n;
+    for (route = 0; route < ROUTE_COUNT; route++) {
+        const char *name = route_name((enum route_id)route);
+        uint64_t    cum = 0, sum;
+
+        if (!stats_upstream_route(route)) {
+            continue;
+        }
+        for (b = 0; b <= STATS_LATENCY_BUCKETS; b++) {
+            cum += __atomic_load_n(&stats_latency[route][b],
+                                   __ATOMIC_RELAXED);
+            n = snprintf(buf + *len, cap - *len,
+                         "heavyset_upstream_duration_seconds_bucket{route="
+                         "\"%s\",le=\"%s\"} %" PRIu64 "\n",
+                         name,
+                         b < STATS_LATENCY_BUCKETS ? stats_buckets[b].le
+                                                   : "+Inf",
+                         cum);
+            if (n < 0 || (size_t)n >= cap - *len) {
+                return -1;
+            }
+            *len += (size_t)n;
+        }
+        sum = __atomic_load_n(&stats_latency_sum_us[route], __ATOMIC_RELAXED);
+        n = snprintf(buf + *len, cap - *len,
+                     "heavyset_upstream_duration_seconds_sum{route=\"%s\"} "
+                     "%" PRIu64 ".%06" PRIu64 "\n"
+                     "heavyset_upstream_duration_seconds_count{route=\"%s\"} "
+                     "%" PRIu64 "\n",
+                     name, sum / 1000000, sum % 1000000, name, cum);
+        if (n < 0 || (size_t)n >= cap - *len) {
+            return -1;
+        }
+        *len += (size_t)n;
+    }
+    return 0;
+}
+
 size_t
 stats_render_max(void)
 {
     return ((size_t)STATS_COUNT * 3 +
             (size_t)ROUTE_COUNT * STATS_CLASSES * STATS_CACHE_COUNT +
-            (size_t)ROUTE_COUNT + 4) * STATS_LINE_MAX + 1;
+            (size_t)ROUTE_COUNT * (STATS_LATENCY_BUCKETS + 4) +
+            (size_t)ROUTE_COUNT + 8) * STATS_LINE_MAX + 1;
 }
 
 int
@@ -210,7 +334,8 @@ stats_render(char *buf, size_t cap)
         }
         len += (size_t)n;
     }
-    if (stats_render_matrix(buf, cap, &len) != 0) {
+    if (stats_render_matrix(buf, cap, &len) != 0 ||
+        stats_render_latency(buf, cap, &len) != 0) {
         goto full;
     }
     return (int)len;

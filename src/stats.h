@@ -34,6 +34,12 @@ enum stats_counter {
     STATS_STALE_SWR,                /* stale served, by reason */
     STATS_STALE_ERROR,
     STATS_STALE_RATE,
+    STATS_REDIS_TIMEOUT,            /* Redis calls past redis_timeout */
+    STATS_REDIS_FAILED,             /* connection gone, call pending */
+    STATS_REDIS_SCRIPT,             /* error reply (script error) */
+    STATS_REDIS_UNAVAILABLE,        /* refused at once: no connection */
+    STATS_REDIS_CONN_LOST,          /* Redis links lost or dropped */
+    STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
     STATS_COUNT
 };
 
@@ -53,6 +59,20 @@ void stats_request(enum route_id route, int status, enum stats_cache cache);
 
 /* Counts one request sent to the upstream for route ROUTE. */
 void stats_upstream(enum route_id route);
+
+/*
+ * Upstream latency histogram buckets (upper bounds, inclusive, in ms), the
+ * Prometheus default buckets from 5 ms to 10 s; +Inf comes after them.
+ */
+#define STATS_LATENCY_BUCKETS 11
+
+/* The bucket of a latency of US microseconds: 0..STATS_LATENCY_BUCKETS,
+ * the last one being +Inf. */
+size_t stats_latency_bucket(uint64_t us);
+
+/* Counts one upstream call of route ROUTE that took US microseconds,
+ * whatever its outcome (an answer, a timeout or a failure). */
+void stats_upstream_latency(enum route_id route, uint64_t us);
 
 /* Adds N to counter C. Safe from any thread. */
 void stats_add(enum stats_counter c, uint64_t n);

@@ -37,6 +37,8 @@
 #include <openssl/sha.h>
 
 #include "log.h"
+#include "ready.h"
+#include "stats.h"
 #include "url.h"
 
 #define STORE_BACKOFF_MIN_MS   100
@@ -84,6 +86,7 @@ struct store {
     long long          sub_id;      /* CLIENT ID of the subscriber, or 0 */
     bool               inval_subscribed;
     bool               tracking;    /* CLIENT TRACKING on, confirmed */
+    bool               counted_up;  /* counted in ready_redis_up */
 };
 
 struct store_op {
@@ -117,6 +120,7 @@ static int  store_link_init(struct store *st, struct store_link *link,
                             const char *name,
                             void (*on_up)(struct store_link *link));
 static void store_link_close(struct store_link *link);
+static void store_health(struct store *st);
 
 /*
  * Every script initialised, loaded on each (re)connect before any call:
@@ -168,6 +172,7 @@ store_new(struct event_base *base, const char *url, int64_t timeout_ms)
     }
     st->base = base;
     st->timeout_ms = timeout_ms;
+    ready_redis_store(1);           /* store_free uncounts it */
     if (store_link_init(st, &st->cmd, "redis", on_cmd_up) != 0 ||
         store_link_init(st, &st->sub, "redis subscriber", on_sub_up) != 0) {
         log_err("store: out of memory");
@@ -189,6 +194,8 @@ store_free(struct store *st)
     st->freeing = true;
     store_link_close(&st->cmd);     /* pending callbacks get NULL */
     store_link_close(&st->sub);
+    store_health(st);
+    ready_redis_store(-1);          /* store_new counted it */
     if (st->cmd.retry != NULL) {
         event_free(st->cmd.retry);
     }
@@ -205,6 +212,18 @@ bool
 store_available(const struct store *st)
 {
     return st->cmd.ac != NULL && st->cmd.connected && st->healthy;
+}
+
+/* Tells /readyz (ready.h) when ST's calls become usable or stop being. */
+static void
+store_health(struct store *st)
+{
+    bool up = !st->freeing && store_available(st);
+
+    if (up != st->counted_up) {
+        st->counted_up = up;
+        ready_redis_up(up ? 1 : -1);
+    }
 }
 
 static int
@@ -265,6 +284,7 @@ store_connect(struct store_link *link)
         return;
     }
     if (ac->err != 0) {
+        stats_add(STATS_REDIS_CONNECT_FAILED, 1);
         log_warn("store: cannot connect to %s: %s", link->name, ac->errstr);
         redisAsyncFree(ac);
         store_schedule_retry(link);
@@ -301,13 +321,16 @@ on_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees AC after this returns (PITFALLS §4.3.2). */
+        stats_add(STATS_REDIS_CONNECT_FAILED, 1);
         log_warn("store: cannot connect to %s: %s", link->name, ac->errstr);
         link->ac = NULL;
         link->connected = false;
+        store_health(link->st);
         store_schedule_retry(link);
         return;
     }
     link->connected = true;
+    store_health(link->st);
     log_info("store: connected to %s", link->name);
     if (link->on_up != NULL) {
         link->on_up(link);
@@ -324,6 +347,8 @@ on_disconnect(const redisAsyncContext *ac, int status)
     }
     link->ac = NULL;
     link->connected = false;
+    stats_add(STATS_REDIS_CONN_LOST, 1);
+    store_health(link->st);
     if (link == &link->st->sub) {
         link->st->sub_id = 0;
         link->st->inval_subscribed = false;
@@ -611,6 +636,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
 
     assert(argc <= STORE_ARGS_MAX && nkeys <= argc);
     if (st->cmd.ac == NULL) {
+        stats_add(STATS_REDIS_UNAVAILABLE, 1);
         return NULL;
     }
     op = calloc(1, sizeof(*op));
@@ -719,12 +745,19 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
     op->redis_done = true;
     if (reply == NULL) {
+        if (!op->user_done && !st->freeing) {
+            stats_add(STATS_REDIS_FAILED, 1);
+        }
         op_deliver(op, NULL);
     } else {
         st->timeouts = 0;
         st->healthy = true;
         st->cmd.backoff_ms = STORE_BACKOFF_MIN_MS;
+        store_health(st);
         if (reply->type == REDIS_REPLY_ERROR) {
+            if (!op->user_done) {
+                stats_add(STATS_REDIS_SCRIPT, 1);
+            }
             log_warn("store: script %s: %s", op->script->name, reply->str);
             op_deliver(op, NULL);
         } else {
@@ -740,6 +773,7 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
     struct store_op *op = arg;
     struct store    *st = op->st;
 
+    stats_add(STATS_REDIS_TIMEOUT, 1);
     op_deliver(op, NULL);
     if (st->healthy && st->tracking && st->track_cb != NULL) {
         /* A frozen Redis tells us nothing: forget what we hold. Tracking
@@ -748,10 +782,12 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         st->track_cb(NULL, 0, st->track_arg);
     }
     st->healthy = false;
+    store_health(st);
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",
                  st->timeouts);
         st->timeouts = 0;
+        stats_add(STATS_REDIS_CONN_LOST, 1);
         store_link_close(&st->cmd); /* pending ops get NULL, op included */
         store_schedule_retry(&st->cmd);
         return;                     /* OP may be freed by now */

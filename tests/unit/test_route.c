@@ -34,6 +34,11 @@ static const struct route_case route_cases[] = {
     { "/healthz", ROUTE_M_GET, ROUTE_OK, ROUTE_HEALTHZ, NULL },
     { "/healthz", ROUTE_M_HEAD, ROUTE_OK, ROUTE_HEALTHZ, NULL },
     { "/metrics", ROUTE_M_GET, ROUTE_OK, ROUTE_METRICS, NULL },
+    { "/readyz", ROUTE_M_GET, ROUTE_OK, ROUTE_READYZ, NULL },
+    { "/readyz", ROUTE_M_HEAD, ROUTE_OK, ROUTE_READYZ, NULL },
+    { "/readyz", ROUTE_M_PATCH, ROUTE_BAD_METHOD, ROUTE_READYZ, NULL },
+    { "/readyz/", ROUTE_M_GET, ROUTE_NOT_FOUND, ROUTE_NONE, NULL },
+    { "/readyZ", ROUTE_M_GET, ROUTE_NOT_FOUND, ROUTE_NONE, NULL },
     { "/metrics", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_METRICS, NULL },
     /* wrong methods */
     { P "/phone/query", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
@@ -101,6 +106,8 @@ Test(route, upstream_routes_are_forwarded)
     route_match("/healthz", ROUTE_M_GET, &m);
     cr_expect_not(m.upstream_api);
     route_match("/metrics", ROUTE_M_GET, &m);
+    cr_expect_not(m.upstream_api);
+    route_match("/readyz", ROUTE_M_GET, &m);
     cr_expect_not(m.upstream_api);
 }
 

@@ -1,0 +1,138 @@
+/* ready.c - the state /readyz reports, and its JSON (ready.h). */
+#include "config.h"
+
+#include "ready.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* An outcome and its time in one word, so a reader never pairs the time
+ * of one call with the outcome of another: (ms << 4) | outcome. */
+#define READY_PACK(ms, o) (((uint64_t)(ms) << 4) | (uint64_t)(o))
+
+static int      ready_stores;
+static int      ready_up;
+static bool     ready_stop;
+static uint64_t ready_last;         /* packed; 0: no call yet */
+static uint64_t ready_last_ok;
+static uint64_t ready_last_err;
+
+static const char *const ready_outcomes[READY_UP_COUNT] = {
+    [READY_UP_OK] = "ok",
+    [READY_UP_UNREACHABLE] = "unreachable",
+    [READY_UP_TLS] = "tls",
+    [READY_UP_TIMEOUT] = "timeout",
+    [READY_UP_PROTOCOL] = "protocol",
+};
+
+void
+ready_redis_store(int delta)
+{
+    __atomic_fetch_add(&ready_stores, delta, __ATOMIC_RELAXED);
+}
+
+void
+ready_redis_up(int delta)
+{
+    __atomic_fetch_add(&ready_up, delta, __ATOMIC_RELAXED);
+}
+
+void
+ready_upstream(enum ready_upstream outcome, int64_t now_ms)
+{
+    uint64_t v;
+
+    assert(outcome < READY_UP_COUNT);
+    v = READY_PACK(now_ms > 0 ? now_ms : 1, outcome);
+    __atomic_store_n(&ready_last, v, __ATOMIC_RELAXED);
+    __atomic_store_n(outcome == READY_UP_OK ? &ready_last_ok
+                                            : &ready_last_err,
+                     v, __ATOMIC_RELAXED);
+}
+
+void
+ready_stopping(void)
+{
+    __atomic_store_n(&ready_stop, true, __ATOMIC_RELAXED);
+}
+
+void
+ready_snapshot(struct ready_state *out)
+{
+    uint64_t last = __atomic_load_n(&ready_last, __ATOMIC_RELAXED);
+    uint64_t ok = __atomic_load_n(&ready_last_ok, __ATOMIC_RELAXED);
+    uint64_t err = __atomic_load_n(&ready_last_err, __ATOMIC_RELAXED);
+
+    memset(out, 0, sizeof(*out));
+    out->stores = __atomic_load_n(&ready_stores, __ATOMIC_RELAXED);
+    out->redis_up = __atomic_load_n(&ready_up, __ATOMIC_RELAXED);
+    out->stopping = __atomic_load_n(&ready_stop, __ATOMIC_RELAXED);
+    out->last_ms = (int64_t)(last >> 4);
+    out->last = (enum ready_upstream)(last & 0xf);
+    out->last_ok_ms = (int64_t)(ok >> 4);
+    out->last_err_ms = (int64_t)(err >> 4);
+    out->last_err = (enum ready_upstream)(err & 0xf);
+}
+
+/* NOW - THEN, never negative (the wall clock may step back). */
+static int64_t
+ready_age(int64_t now_ms, int64_t then_ms)
+{
+    return now_ms > then_ms ? now_ms - then_ms : 0;
+}
+
+int
+ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
+             size_t cap, size_t *len)
+{
+    const char *redis, *upstream, *status;
+    char        ok[48] = "", err[96] = "";
+    int         n;
+
+    if (st->stores > 0 && st->redis_up >= st->stores) {
+        redis = "up";
+    } else if (st->redis_up > 0) {
+        redis = "degraded";
+    } else {
+        redis = "down";
+    }
+    if (st->last_ms == 0) {
+        upstream = "unknown";
+    } else if (st->last == READY_UP_OK) {
+        upstream = "reachable";
+    } else {
+        upstream = "failing";
+    }
+    if (st->stopping) {
+        status = "stopping";
+    } else if (strcmp(redis, "up") != 0 || strcmp(upstream, "failing") == 0) {
+        status = "degraded";
+    } else {
+        status = "ready";
+    }
+    if (st->last_ok_ms != 0) {
+        snprintf(ok, sizeof(ok), ",\"last_ok_age_ms\":%" PRId64,
+                 ready_age(now_ms, st->last_ok_ms));
+    }
+    if (st->last_err_ms != 0 && st->last_err < READY_UP_COUNT) {
+        snprintf(err, sizeof(err),
+                 ",\"last_error\":\"%s\",\"last_error_age_ms\":%" PRId64,
+                 ready_outcomes[st->last_err],
+                 ready_age(now_ms, st->last_err_ms));
+    }
+    n = snprintf(buf, cap,
+                 "{\"status\":\"%s\",\"redis\":{\"status\":\"%s\","
+                 "\"connected\":%d,\"workers\":%d},\"upstream\":{"
+                 "\"status\":\"%s\"%s%s}}",
+                 status, redis, st->redis_up, st->stores, upstream, ok, err);
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0) {
+            buf[0] = '\0';
+        }
+        return -1;
+    }
+    *len = (size_t)n;
+    return st->stopping ? 503 : 200;
+}

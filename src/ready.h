@@ -1,0 +1,79 @@
+/*
+ * ready.h - what GET /readyz reports (SPEC §10): the state of Redis and
+ * of the upstream, process-wide, and the readiness verdict. Pure: no
+ * libevent, no hiredis; the store and the request path feed it.
+ *
+ * Policy, as HAProxy and nginx operators expect of a fail-open proxy:
+ * /readyz answers 200 while the process serves, also with Redis down or
+ * the upstream failing (the proxy still answers: forwarding, stale
+ * entries, local 502/504), and says "degraded" in the body. Pulling every
+ * instance out of a balancer because the shared Redis or the vendor is
+ * down would turn a slower service into none. It answers 503 only once
+ * the process stops accepting (SIGTERM/SIGINT), so a balancer drains it.
+ *
+ * State lives in process-wide atomics written from every worker thread;
+ * a reader sees each value whole, and the values may be from slightly
+ * different instants (fine for a probe).
+ */
+#ifndef HSP_READY_H
+#define HSP_READY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The outcome of an upstream call, as readyz names it. */
+enum ready_upstream {
+    READY_UP_OK,                    /* an answer came (any status) */
+    READY_UP_UNREACHABLE,
+    READY_UP_TLS,
+    READY_UP_TIMEOUT,
+    READY_UP_PROTOCOL,
+    READY_UP_COUNT
+};
+
+/* A Redis store was created (+1) or freed (-1): the number of workers'
+ * Redis connections there should be. */
+void ready_redis_store(int delta);
+
+/* A store's call connection became usable (+1) or stopped being (-1). */
+void ready_redis_up(int delta);
+
+/* Notes the outcome of an upstream call that ended at NOW_MS (wall). */
+void ready_upstream(enum ready_upstream outcome, int64_t now_ms);
+
+/* The process stops accepting: /readyz answers 503 from now on. */
+void ready_stopping(void);
+
+/* A snapshot of the state, for ready_render (and tests). */
+struct ready_state {
+    int     stores;                 /* workers' Redis stores */
+    int     redis_up;               /* of them, connected and answering */
+    bool    stopping;
+    int64_t last_ms;                /* last upstream outcome, 0: none */
+    enum ready_upstream last;
+    int64_t last_ok_ms;             /* last answer, 0: none */
+    int64_t last_err_ms;            /* last failure, 0: none */
+    enum ready_upstream last_err;
+};
+
+/* Reads the current process-wide state into OUT. */
+void ready_snapshot(struct ready_state *out);
+
+/*
+ * Writes the /readyz JSON of ST, seen at NOW_MS, into BUF of CAP bytes:
+ *   {"status":"ready"|"degraded"|"stopping",
+ *    "redis":{"status":"up"|"degraded"|"down","connected":K,"workers":N},
+ *    "upstream":{"status":"unknown"|"reachable"|"failing",
+ *                "last_ok_age_ms":..,"last_error":"timeout",
+ *                "last_error_age_ms":..}}
+ * (ages only when there was such an outcome). Returns the HTTP status,
+ * 200 or 503, and sets *LEN; -1 when CAP is too small.
+ */
+int ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
+                 size_t cap, size_t *len);
+
+/* Bytes ready_render needs at most. */
+#define READY_RENDER_MAX 512
+
+#endif /* HSP_READY_H */
