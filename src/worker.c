@@ -17,6 +17,7 @@
 #include "proxy.h"
 
 #define WORKER_DRAIN_TICK_MS 20
+#define WORKER_FLUSH_MS      100    /* loop turns left to write answers */
 
 struct worker {
     unsigned           id;
@@ -217,6 +218,7 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     struct timeval tick = { 0, WORKER_DRAIN_TICK_MS * 1000 };
+    struct timeval flush = { 0, WORKER_FLUSH_MS * 1000 };
 
     if (proxy_inflight(w->proxy) > 0 && !worker_past(&w->deadline)) {
         event_add(w->drain, &tick);
@@ -227,7 +229,10 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
                  "the grace period", w->id, proxy_inflight(w->proxy));
         proxy_abort_all(w->proxy);
     }
-    event_base_loopexit(w->base, NULL);
+    /* An answer given in this loop turn (the 503s above, or the last
+     * request's) is only queued: exiting now would close its connection
+     * unwritten. A short bounded while lets the loop write it. */
+    event_base_loopexit(w->base, &flush);
 }
 
 /* Between two callbacks of the loop, so no request is mid-step. */
