@@ -314,6 +314,19 @@ budget_local_new(const struct conf *cf)
 }
 
 void
+budget_local_set_limits(struct budget_local *bl, const struct conf *cf)
+{
+    struct budget_limits lim;
+
+    /* The rings hold grant times, not limits: under new limits they are
+     * trimmed by the new window and grown up to the new maximum. */
+    budget_limits_of(cf, true, &lim);
+    pthread_mutex_lock(&bl->lock);
+    bl->lim = lim;
+    pthread_mutex_unlock(&bl->lock);
+}
+
+void
 budget_local_free(struct budget_local *bl)
 {
     struct budget_tenant *t, *next;
@@ -442,6 +455,13 @@ clock_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+budget_set_limits(struct budget *b, const struct conf *cf)
+{
+    b->off = cf->rate_limit.count == 0;
+    budget_limits_of(cf, false, &b->lim);
 }
 
 struct budget *

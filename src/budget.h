@@ -76,6 +76,12 @@ void budget_limits_of(const struct conf *cf, bool local,
  */
 struct budget_local *budget_local_new(const struct conf *cf);
 
+/*
+ * Takes the fallback limits of CF (a reload); takes from then on use
+ * them, and the grants already counted stay counted. Thread-safe.
+ */
+void budget_local_set_limits(struct budget_local *bl, const struct conf *cf);
+
 /* Frees BL. NULL-safe. */
 void budget_local_free(struct budget_local *bl);
 
@@ -122,6 +128,13 @@ extern struct store_script budget_script_pause;
  */
 struct budget *budget_new(struct store *st, const struct conf *cf,
                           struct budget_local *bl);
+
+/*
+ * Takes the limits of CF (a reload): takes asked from then on use them;
+ * takes already pending at Redis keep the limits they were asked with.
+ * Only on B's loop.
+ */
+void budget_set_limits(struct budget *b, const struct conf *cf);
 
 /*
  * Frees B. Takes still pending are answered first, from the local budget

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -975,4 +976,176 @@ const char *
 conf_key_default(size_t i)
 {
     return i < CONF_NELEM(conf_keys) ? conf_keys[i].def : NULL;
+}
+
+/* ---- reload (SIGHUP) ---------------------------------------------------- */
+
+/*
+ * The keys a reload cannot apply, and why: each is baked into something
+ * built once at start-up that requests do not re-read.
+ * - listen, workers: the listening sockets and the threads exist already;
+ *   rebinding would drop or refuse connections.
+ * - upstream, upstream_lowlatency, upstream_ca_file, upstream_connections:
+ *   each worker's keep-alive pools, their TLS context and their share of
+ *   the connection bound are built once; connections in use cannot move.
+ * - redis, redis_prefix: every worker's links, subscriptions and the wake
+ *   channel name; a new prefix would also orphan every lock and claim held.
+ * - near_cache: the per-worker table is sized once, and the CLIENT
+ *   TRACKING that keeps it coherent is set up with the link.
+ * Everything else is read from the configuration in force per request.
+ */
+static const char *const conf_restart_keys[] = {
+    "listen", "workers", "upstream", "upstream_lowlatency",
+    "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
+    "near_cache",
+};
+
+bool
+conf_key_needs_restart(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NELEM(conf_restart_keys); i++) {
+        if (strcmp(name, conf_restart_keys[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether key K holds the same value in A and B. */
+static bool
+conf_same(const struct conf_key *k, const struct conf *a, const struct conf *b)
+{
+    const char *pa = (const char *)a + k->offset;
+    const char *pb = (const char *)b + k->offset;
+
+    if (CONF_IS_STRING(k->type)) {
+        return strcmp(*(char *const *)pa, *(char *const *)pb) == 0;
+    }
+    switch (k->type) {
+    case CONF_RATE: {
+        const struct conf_rate *ra = (const struct conf_rate *)pa;
+        const struct conf_rate *rb = (const struct conf_rate *)pb;
+
+        return ra->count == rb->count && ra->period_ms == rb->period_ms;
+    }
+    case CONF_BOOL:
+        return *(const bool *)pa == *(const bool *)pb;
+    case CONF_ENUM:
+        return *(const int *)pa == *(const int *)pb;
+    default:
+        return *(const int64_t *)pa == *(const int64_t *)pb;
+    }
+}
+
+/* Sets key K of DST to its value in SRC. Returns 0, or -1 out of memory. */
+static int
+conf_copy_key(const struct conf_key *k, struct conf *dst,
+              const struct conf *src)
+{
+    char       *pd = (char *)dst + k->offset;
+    const char *ps = (const char *)src + k->offset;
+    char       *s;
+
+    if (CONF_IS_STRING(k->type)) {
+        s = strdup(*(char *const *)ps);
+        if (s == NULL) {
+            return -1;
+        }
+        free(*(char **)pd);
+        *(char **)pd = s;
+        return 0;
+    }
+    switch (k->type) {
+    case CONF_RATE:
+        memcpy(pd, ps, sizeof(struct conf_rate));
+        break;
+    case CONF_BOOL:
+        memcpy(pd, ps, sizeof(bool));
+        break;
+    case CONF_ENUM:
+        memcpy(pd, ps, sizeof(int));
+        break;
+    default:
+        memcpy(pd, ps, sizeof(int64_t));
+        break;
+    }
+    return 0;
+}
+
+int
+conf_diff(const struct conf *old, struct conf *next, struct conf_diff *d)
+{
+    size_t i;
+
+    memset(d, 0, sizeof(*d));
+    for (i = 0; i < CONF_NELEM(conf_keys); i++) {
+        const struct conf_key *k = &conf_keys[i];
+
+        if (conf_same(k, old, next)) {
+            continue;
+        }
+        if (conf_key_needs_restart(k->name)) {
+            if (conf_copy_key(k, next, old) != 0) {
+                return -1;
+            }
+            d->restart[d->nrestart++] = k->name;
+        } else {
+            d->changed[d->nchanged++] = k->name;
+        }
+    }
+    return 0;
+}
+
+/* ---- shared, counted configurations -------------------------------------- */
+
+struct conf_ref {
+    atomic_size_t refs;             /* holders; the last one frees */
+    struct conf   cf;               /* owned */
+};
+
+struct conf_ref *
+conf_ref_new(struct conf *cf)
+{
+    struct conf_ref *ref = calloc(1, sizeof(*ref));
+
+    if (ref == NULL) {
+        return NULL;
+    }
+    atomic_init(&ref->refs, 1);
+    ref->cf = *cf;                  /* the strings move */
+    memset(cf, 0, sizeof(*cf));
+    return ref;
+}
+
+const struct conf *
+conf_ref_conf(const struct conf_ref *ref)
+{
+    return &ref->cf;
+}
+
+struct conf_ref *
+conf_ref_hold(struct conf_ref *ref)
+{
+    /* Relaxed: a holder already has a reference, so nothing is published. */
+    atomic_fetch_add_explicit(&ref->refs, 1, memory_order_relaxed);
+    return ref;
+}
+
+void
+conf_ref_drop(struct conf_ref *ref)
+{
+    if (ref == NULL) {
+        return;
+    }
+    /* Release, then acquire before the free: every holder's reads of the
+     * configuration happen before it is freed, whichever thread frees. */
+    if (atomic_fetch_sub_explicit(&ref->refs, 1, memory_order_release) !=
+        1) {
+        return;
+    }
+    atomic_thread_fence(memory_order_acquire);
+    conf_free(&ref->cf);
+    free(ref);
 }

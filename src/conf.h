@@ -116,4 +116,48 @@ const char *conf_key_name(size_t i);
  */
 const char *conf_key_default(size_t i);
 
+/* ---- reload (SIGHUP, SPEC §10) ------------------------------------------- */
+
+#define CONF_DIFF_MAX 64            /* more than there are keys */
+
+/* What a reload changes: key names (static strings), in table order. */
+struct conf_diff {
+    size_t      nchanged;           /* applied by the reload */
+    const char *changed[CONF_DIFF_MAX];
+    size_t      nrestart;           /* changed, but kept: need a restart */
+    const char *restart[CONF_DIFF_MAX];
+};
+
+/* Whether key NAME can only change with a restart (conf.c says why). */
+bool conf_key_needs_restart(const char *name);
+
+/*
+ * Compares the configuration in force OLD with a freshly loaded NEXT,
+ * key by key through the key table. A changed key that needs a restart
+ * gets OLD's value back in NEXT and is listed in D->restart; every other
+ * changed key is listed in D->changed. Pure. Returns 0, or -1 when out of
+ * memory (NEXT may then hold some old values; free it).
+ */
+int conf_diff(const struct conf *old, struct conf *next, struct conf_diff *d);
+
+/*
+ * A configuration shared by threads, freed when its last holder lets go:
+ * the process holds the one in force, and each worker holds the one its
+ * requests use until they are done (see proxy.c).
+ */
+struct conf_ref;
+
+/* Takes CF's contents (CF is zeroed) into a new reference count of 1.
+ * Returns NULL when out of memory (CF is left as it was). */
+struct conf_ref *conf_ref_new(struct conf *cf);
+
+/* The configuration REF holds; valid while the caller holds REF. */
+const struct conf *conf_ref_conf(const struct conf_ref *ref);
+
+/* One more holder of REF, from any thread that holds it. Returns REF. */
+struct conf_ref *conf_ref_hold(struct conf_ref *ref);
+
+/* Lets go of REF; the last holder frees it. Any thread. NULL-safe. */
+void conf_ref_drop(struct conf_ref *ref);
+
 #endif /* HSP_CONF_H */

@@ -12,10 +12,10 @@
 
 #define LOG_LINE_MAX 2048
 
-enum log_level log_threshold = LOG_INFO;
+_Atomic int log_threshold = LOG_INFO;
 
-static const char *log_program = "heavyset";
-static bool        log_json = true;
+static const char *_Atomic log_program = "heavyset";
+static atomic_bool        log_json = true;
 
 static const char *const log_level_names[] = {
     [LOG_ERR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
@@ -25,9 +25,9 @@ static const char *const log_level_names[] = {
 void
 log_setup(const char *program, enum log_level level, bool json)
 {
-    log_program = program;
-    log_threshold = level;
-    log_json = json;
+    atomic_store(&log_program, program);
+    atomic_store(&log_threshold, (int)level);
+    atomic_store(&log_json, json);
 }
 
 /* Appends S to OUT as the inside of a JSON string; stops at CAP. */
@@ -53,6 +53,7 @@ void
 log_write(enum log_level level, const char *fmt, ...)
 {
     char           msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
+    const char    *program;
     struct timeval tv;
     struct tm      tm;
     va_list        ap;
@@ -68,18 +69,19 @@ log_write(enum log_level level, const char *fmt, ...)
     n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 
-    if (log_json) {
+    program = atomic_load_explicit(&log_program, memory_order_relaxed);
+    if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
         len = snprintf(line, sizeof(line),
                        "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"%s\","
                        "\"pid\":%ld,\"msg\":\"",
-                       ts, log_level_names[level], log_program,
+                       ts, log_level_names[level], program,
                        (long)getpid());
         n = log_escape(line, (size_t)len, sizeof(line) - 3, msg);
         memcpy(line + n, "\"}\n", 3);
         n += 3;
     } else {
         len = snprintf(line, sizeof(line), "%s %s[%ld] %s: %s\n", ts,
-                       log_program, (long)getpid(), log_level_names[level],
+                       program, (long)getpid(), log_level_names[level],
                        msg);
         n = (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1;
     }

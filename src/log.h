@@ -8,21 +8,25 @@
 #ifndef HSP_LOG_H
 #define HSP_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* The threshold: messages above it are dropped unformatted. */
-extern enum log_level log_threshold;
+/* The threshold: messages above it are dropped unformatted. Atomic
+ * because a reload (SIGHUP) changes it while workers log. */
+extern _Atomic int log_threshold;
 
-/* Configures the sink. PROGRAM is borrowed and must outlive logging. */
+/* Configures the sink; callable again while other threads log (a reload).
+ * PROGRAM is borrowed and must outlive logging. */
 void log_setup(const char *program, enum log_level level, bool json);
 
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #define log_at(level, ...) do {                                     \
-    if ((level) <= log_threshold) {                                 \
+    if ((int)(level) <= atomic_load_explicit(&log_threshold,        \
+                                             memory_order_relaxed)) { \
         log_write((level), __VA_ARGS__);                            \
     }                                                               \
 } while (0)

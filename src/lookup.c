@@ -81,7 +81,6 @@ TAILQ_HEAD(lookup_flight_list, lookup_flight);
 
 struct lookup_ctx {
     struct event_base        *base;     /* borrowed */
-    const struct conf        *cf;       /* borrowed */
     struct map               *flights;  /* fkey -> flight */
     struct map               *waits;    /* lock key -> remote flight */
     struct lookup_flight_list remote;   /* the same flights, in order */
@@ -131,7 +130,6 @@ lookup_ctx_new(struct event_base *base, const struct conf *cf,
         return NULL;
     }
     ctx->base = base;
-    ctx->cf = cf;
     ctx->store = store;
     TAILQ_INIT(&ctx->remote);
     ctx->flights = map_new();
@@ -703,7 +701,7 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
     }
-    ms = req_lease_ms(ctx->cf);
+    ms = req_lease_ms(r->env->cf);
     if (pttl > 0 && pttl < ms) {
         ms = pttl;
     }

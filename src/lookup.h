@@ -18,8 +18,8 @@ struct event_base;
 /*
  * The read path's tables of one worker: reads in flight by key, and
  * those waiting for another instance's fetch, woken through a channel ST
- * subscribes to. CF, BASE and ST are borrowed and outlive it. NULL when
- * out of memory.
+ * subscribes to. BASE and ST are borrowed and outlive it; CF is read
+ * only here (prefix, near cache size). NULL when out of memory.
  */
 struct lookup_ctx *lookup_ctx_new(struct event_base *base,
                                   const struct conf *cf, struct store *st);

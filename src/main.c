@@ -38,6 +38,11 @@ struct main_state {
     unsigned           nworkers;
     int64_t            grace_ms;
     bool               stopping;
+    struct conf_ref   *cf;          /* held: the configuration in force */
+    const char        *conf_path;   /* argv's or the default; NULL: none */
+    char *const       *overrides;   /* argv's -o values, in order */
+    size_t             noverrides;
+    struct budget_local *bl;        /* the process's fallback budget */
 };
 
 static void
@@ -70,6 +75,141 @@ print_errors(const struct conf_errors *errs)
     }
 }
 
+/*
+ * Defaults, then the file, then every -o (which keep precedence on a
+ * reload too), then the cross-key checks: every error goes to ERRS.
+ * Returns 0 when there was none.
+ */
+static int
+main_load(struct conf *cf, const char *path, char *const *overrides,
+          size_t noverrides, struct conf_errors *errs)
+{
+    size_t i;
+
+    memset(errs, 0, sizeof(*errs));
+    if (conf_init(cf) != 0) {
+        snprintf(errs->msg[0], sizeof(errs->msg[0]), "out of memory");
+        errs->count = 1;
+        return -1;
+    }
+    if (path != NULL) {
+        conf_load_file(cf, path, errs);
+    }
+    for (i = 0; i < noverrides; i++) {
+        conf_set_override(cf, overrides[i], errs);
+    }
+    if (errs->count == 0) {
+        conf_validate(cf, errs);
+    }
+    return errs->count == 0 ? 0 : -1;
+}
+
+/*
+ * The one place where logs are set up, at start and on every SIGHUP
+ * (after a reload, with the configuration then in force, also when the
+ * reload was refused): the diagnostic log and the access log. Returns
+ * -1 when the access log cannot be opened; the previous sink then stays.
+ */
+static int
+main_logs_setup(const struct conf *cf)
+{
+    char err[256];
+
+    log_setup("heavyset-proxy", (enum log_level)cf->log_level,
+              cf->log_format == CONF_LOG_JSON);
+    /* Opening the access log's path anew is also what logrotate needs
+     * after it moved the file: every SIGHUP does it, refused or not. */
+    if (access_setup(cf->access_log, cf->log_format == CONF_LOG_JSON, err,
+                     sizeof(err)) != 0) {
+        log_err("main: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Joins the NAMES of a conf_diff into BUF, comma separated. */
+static void
+main_key_list(const char *const *names, size_t n, char *buf, size_t cap)
+{
+    size_t i, len = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < n && len < cap; i++) {
+        int w = snprintf(buf + len, cap - len, "%s%s", i > 0 ? ", " : "",
+                         names[i]);
+
+        if (w < 0) {
+            break;
+        }
+        len += (size_t)w;
+    }
+}
+
+/*
+ * SIGHUP (SPEC §10): reads the same file and -o values into a new
+ * configuration; when it is valid, hands it to every worker, and its
+ * requests use it from their next request on, while the connections stay
+ * open. The old configuration is freed by whichever thread lets go of it
+ * last (conf_ref): main here, or a worker after its last request that
+ * started under it. A refused reload changes nothing.
+ */
+static void
+main_reload(struct main_state *st)
+{
+    const struct conf *old = conf_ref_conf(st->cf);
+    struct conf        next;
+    struct conf_errors errs;
+    struct conf_diff   d;
+    struct conf_ref   *ref;
+    char               keys[1024];
+    size_t             i;
+
+    if (main_load(&next, st->conf_path, st->overrides, st->noverrides,
+                  &errs) != 0) {
+        for (i = 0; i < errs.count; i++) {
+            log_err("main: reload: %s", errs.msg[i]);
+        }
+        if (errs.dropped > 0) {
+            log_err("main: reload: (%zu more errors)", errs.dropped);
+        }
+        log_err("main: reload refused: the configuration in force stays");
+        conf_free(&next);
+        return;
+    }
+    if (conf_diff(old, &next, &d) != 0) {
+        log_err("main: reload: out of memory: the configuration in force "
+                "stays");
+        conf_free(&next);
+        return;
+    }
+    for (i = 0; i < d.nrestart; i++) {
+        log_warn("main: reload: %s changed but needs a restart: keeping "
+                 "its old value", d.restart[i]);
+    }
+    if (d.nchanged > 0) {
+        ref = conf_ref_new(&next);
+        if (ref == NULL) {
+            log_err("main: reload: out of memory: the configuration in "
+                    "force stays");
+            conf_free(&next);
+            return;
+        }
+        budget_local_set_limits(st->bl, conf_ref_conf(ref));
+        for (i = 0; i < st->nworkers; i++) {
+            worker_reload(st->workers[i], ref);
+        }
+        conf_ref_drop(st->cf);
+        st->cf = ref;
+        st->grace_ms = conf_ref_conf(ref)->upstream_timeout_ms +
+                       MAIN_GRACE_EXTRA_MS;
+    }
+    conf_free(&next);               /* empty when it moved into REF */
+    main_key_list(d.changed, d.nchanged, keys, sizeof(keys));
+    log_info("main: configuration reloaded, %zu keys changed%s%s%s",
+             d.nchanged, d.nchanged > 0 ? " (" : "", keys,
+             d.nchanged > 0 ? ")" : "");
+}
+
 static const struct {
     int         signo;
     const char *name;
@@ -85,15 +225,13 @@ on_signal(evutil_socket_t signo, short what, void *arg)
     struct main_state *st = arg;
     unsigned           i;
 
-    if (signo == SIGHUP) {
-        access_reopen();            /* logrotate: reopen the access log */
-        /* Reloading arrives with the operations work (SPEC §10); until
-         * then SIGHUP must not kill a serving proxy. */
-        log_warn("main: SIGHUP: configuration reload is not supported by "
-                 "this version; restart to apply changes");
+    if (st->stopping) {
         return;
     }
-    if (st->stopping) {
+    if (signo == SIGHUP) {
+        log_info("main: SIGHUP: reloading the configuration");
+        main_reload(st);
+        (void)main_logs_setup(conf_ref_conf(st->cf));  /* logged */
         return;
     }
     st->stopping = true;
@@ -126,13 +264,13 @@ int
 main(int argc, char **argv)
 {
     struct main_state  st;
-    struct conf        cf;
+    struct conf        loaded;
+    const struct conf *cf = NULL;   /* ST.CF's at start-up */
     struct conf_errors errs;
     struct url_listen  listen_addr;
     struct event      *sigev[sizeof(main_signals) / sizeof(main_signals[0])];
     evutil_socket_t   *fds = NULL;
     SSL_CTX           *ctx = NULL;
-    struct budget_local *bl = NULL;
     sigset_t           mask;
     const char        *conf_path = NULL;
     char             **overrides;
@@ -145,8 +283,9 @@ main(int argc, char **argv)
     memset(&st, 0, sizeof(st));
     memset(sigev, 0, sizeof(sigev));
     memset(&errs, 0, sizeof(errs));
+    memset(&loaded, 0, sizeof(loaded));
     overrides = calloc((size_t)argc + 1, sizeof(*overrides));
-    if (overrides == NULL || conf_init(&cf) != 0) {
+    if (overrides == NULL) {
         fprintf(stderr, "heavyset-proxy: out of memory\n");
         return EXIT_FAILURE;
     }
@@ -181,18 +320,15 @@ main(int argc, char **argv)
         goto out;
     }
 
-    /* Defaults, then the file, then -o: every error is reported. */
-    if (conf_path != NULL || access(MAIN_DEFAULT_CONF, F_OK) == 0) {
-        conf_load_file(&cf, conf_path != NULL ? conf_path : MAIN_DEFAULT_CONF,
-                       &errs);
+    /* Defaults, then the file, then -o: every error is reported. A
+     * reload reads the same file and the same -o values. */
+    if (conf_path == NULL && access(MAIN_DEFAULT_CONF, F_OK) == 0) {
+        conf_path = MAIN_DEFAULT_CONF;
     }
-    for (i = 0; i < noverrides; i++) {
-        conf_set_override(&cf, overrides[i], &errs);
-    }
-    if (errs.count == 0) {
-        conf_validate(&cf, &errs);
-    }
-    if (errs.count > 0) {
+    st.conf_path = conf_path;
+    st.overrides = overrides;
+    st.noverrides = noverrides;
+    if (main_load(&loaded, conf_path, overrides, noverrides, &errs) != 0) {
         print_errors(&errs);
         goto out;
     }
@@ -203,11 +339,13 @@ main(int argc, char **argv)
         goto out;
     }
 
-    log_setup("heavyset-proxy", (enum log_level)cf.log_level,
-              cf.log_format == CONF_LOG_JSON);
-    if (access_setup(cf.access_log, cf.log_format == CONF_LOG_JSON, err,
-                     sizeof(err)) != 0) {
-        log_err("main: %s", err);
+    st.cf = conf_ref_new(&loaded);
+    if (st.cf == NULL) {
+        fprintf(stderr, "heavyset-proxy: out of memory\n");
+        goto out;
+    }
+    cf = conf_ref_conf(st.cf);
+    if (main_logs_setup(cf) != 0) {
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -217,21 +355,21 @@ main(int argc, char **argv)
         log_err("main: libevent has no thread support");
         goto out;
     }
-    if (main_uses_tls(&cf)) {
-        ctx = tls_client_ctx_new(cf.upstream_ca_file);
+    if (main_uses_tls(cf)) {
+        ctx = tls_client_ctx_new(cf->upstream_ca_file);
         if (ctx == NULL) {
             goto out;
         }
     }
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    st.nworkers = cf.workers > 0 ? (unsigned)cf.workers
+    st.nworkers = cf->workers > 0 ? (unsigned)cf->workers
                                  : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (st.nworkers > MAIN_WORKERS_MAX) {
         st.nworkers = MAIN_WORKERS_MAX;
     }
-    st.grace_ms = cf.upstream_timeout_ms + MAIN_GRACE_EXTRA_MS;
-    bl = budget_local_new(&cf);
-    if (bl == NULL) {
+    st.grace_ms = cf->upstream_timeout_ms + MAIN_GRACE_EXTRA_MS;
+    st.bl = budget_local_new(cf);
+    if (st.bl == NULL) {
         goto out;
     }
     st.workers = calloc(st.nworkers, sizeof(*st.workers));
@@ -243,8 +381,8 @@ main(int argc, char **argv)
     for (i = 0; i < st.nworkers; i++) {
         fds[i] = -1;
     }
-    if (url_parse_listen(cf.listen, &listen_addr, err, sizeof(err)) != 0) {
-        log_err("main: listen %s: %s", cf.listen, err);
+    if (url_parse_listen(cf->listen, &listen_addr, err, sizeof(err)) != 0) {
+        log_err("main: listen %s: %s", cf->listen, err);
         goto out;
     }
     if (listener_open(&listen_addr, st.nworkers, fds, desc, sizeof(desc)) !=
@@ -260,7 +398,7 @@ main(int argc, char **argv)
     }
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     for (i = 0; i < st.nworkers; i++) {
-        st.workers[i] = worker_start((unsigned)i, &cf, ctx, bl, fds[i],
+        st.workers[i] = worker_start((unsigned)i, st.cf, ctx, st.bl, fds[i],
                                      st.nworkers);
         fds[i] = -1;                /* the worker owns it now */
         if (st.workers[i] == NULL) {
@@ -283,7 +421,7 @@ main(int argc, char **argv)
         }
     }
     log_info("main: heavyset-proxy %s listening on %s with %u workers, "
-             "upstream %s", PACKAGE_VERSION, desc, st.nworkers, cf.upstream);
+             "upstream %s", PACKAGE_VERSION, desc, st.nworkers, cf->upstream);
     event_base_dispatch(st.base);
     status = EXIT_SUCCESS;
 
@@ -320,10 +458,11 @@ out:
     }
     free(fds);
     free(st.workers);
-    budget_local_free(bl);          /* after every worker's budget */
+    budget_local_free(st.bl);       /* after every worker's budget */
     access_close();                 /* after every worker's last line */
     SSL_CTX_free(ctx);
-    conf_free(&cf);
+    conf_ref_drop(st.cf);           /* the workers let go of theirs */
+    conf_free(&loaded);
     free(overrides);
     libevent_global_shutdown();
     return status;

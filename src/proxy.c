@@ -8,6 +8,7 @@
 #include "proxy.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -27,9 +28,25 @@
 #define PROXY_CLIENT_IDLE_S 60              /* keep-alive idle timeout */
 #define PROXY_BODY_SLACK    (64 * 1024)
 
+/*
+ * A configuration and the env its requests borrow. A request keeps the
+ * env it started with (req_env.use), so it runs to its end under one
+ * configuration even when a reload swaps the proxy's current one: the
+ * generation it used is freed, with its hold on the configuration, when
+ * its last request ends. Used only on the worker's loop, so USERS needs
+ * no lock; only the conf_ref count is shared with other threads.
+ */
+struct proxy_gen {
+    struct req_env    env;          /* first: requests point at it */
+    struct proxy     *px;           /* borrowed: the owner */
+    struct conf_ref  *ref;          /* one hold on env.cf */
+    size_t            users;        /* requests started with ENV, not done */
+};
+
 struct proxy {
     struct event_base   *base;      /* borrowed */
-    const struct conf   *cf;        /* borrowed */
+    struct proxy_gen    *gen;       /* owned: the configuration in force;
+                                       older ones free themselves */
     struct evhttp       *http;      /* owned */
     struct evhttp_bound_socket *bound; /* owned by HTTP; NULL once stopped */
     struct upstream     *upstream;  /* owned: `upstream` */
@@ -38,7 +55,6 @@ struct proxy {
     struct lookup_ctx   *lookup;    /* owned: the read path's tables */
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
-    struct req_env       env;       /* what requests borrow of the above */
     struct req_set       reqs;      /* requests not yet answered */
 };
 
@@ -59,13 +75,76 @@ proxy_upstream_new(struct event_base *base, struct evdns_base *dns,
     return upstream_new(base, dns, ctx, &u, conns, timeout_ms);
 }
 
+static void
+proxy_gen_free(struct proxy_gen *g)
+{
+    assert(g->users == 0);
+    conf_ref_drop(g->ref);
+    free(g);
+}
+
+/* req_env.use: counts G's requests; frees a replaced G after its last. */
+static void
+proxy_gen_use(const struct req_env *env, int delta)
+{
+    struct proxy_gen *g = (struct proxy_gen *)(uintptr_t)env;
+
+    if (delta > 0) {
+        g->users++;
+        return;
+    }
+    assert(g->users > 0);
+    if (--g->users == 0 && g->px->gen != g) {
+        proxy_gen_free(g);
+    }
+}
+
+/* A generation for REF (held anew) with the env of PX's resources. */
+static struct proxy_gen *
+proxy_gen_new(struct proxy *px, struct conf_ref *ref)
+{
+    struct proxy_gen *g = calloc(1, sizeof(*g));
+
+    if (g == NULL) {
+        return NULL;
+    }
+    g->px = px;
+    g->ref = conf_ref_hold(ref);
+    g->env.base = px->base;
+    g->env.cf = conf_ref_conf(ref);
+    g->env.use = proxy_gen_use;
+    g->env.store = px->store;
+    g->env.lookup = px->lookup;
+    g->env.budget = px->budget;
+    g->env.upstream = px->upstream;
+    g->env.lowlat = px->lowlat;
+    return g;
+}
+
+/*
+ * evhttp's own body limit sits above max_body: bodies between the two
+ * get our 413 in the upstream's format, and only absurd ones (evhttp's
+ * limit, twice max_body at least) get evhttp's page and a close. evhttp
+ * answers a body over its limit with its own HTML page and no hook.
+ */
+static void
+proxy_set_body_limit(struct proxy *px, int64_t max_body)
+{
+    evhttp_set_max_body_size(px->http,
+                             (ev_ssize_t)(max_body +
+                                          (max_body > PROXY_BODY_SLACK
+                                               ? max_body
+                                               : PROXY_BODY_SLACK)));
+}
+
 struct proxy *
 proxy_new(struct event_base *base, struct evdns_base *dns,
-          const struct conf *cf, SSL_CTX *ctx, struct budget_local *bl,
+          struct conf_ref *ref, SSL_CTX *ctx, struct budget_local *bl,
           evutil_socket_t listen_fd, unsigned nworkers)
 {
-    struct proxy *px;
-    unsigned      conns;
+    const struct conf *cf = conf_ref_conf(ref);
+    struct proxy      *px;
+    unsigned           conns;
 
     assert(nworkers > 0);
     px = calloc(1, sizeof(*px));
@@ -75,7 +154,6 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         return NULL;
     }
     px->base = base;
-    px->cf = cf;
     req_set_init(&px->reqs);
 
     /* upstream_connections bounds the whole process: each worker gets
@@ -104,13 +182,11 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         log_err("proxy: out of memory");
         goto fail;
     }
-    px->env.base = base;
-    px->env.cf = cf;
-    px->env.store = px->store;
-    px->env.lookup = px->lookup;
-    px->env.budget = px->budget;
-    px->env.upstream = px->upstream;
-    px->env.lowlat = px->lowlat;
+    px->gen = proxy_gen_new(px, ref);
+    if (px->gen == NULL) {
+        log_err("proxy: out of memory");
+        goto fail;
+    }
 
     px->http = evhttp_new(base);
     if (px->http == NULL) {
@@ -125,15 +201,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                    EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(px->http, NULL);
-    /* evhttp answers a body over its limit with its own HTML page and no
-     * hook, so its limit sits above max_body: bodies between the two get
-     * our 413 in the upstream's format, and only absurd ones (evhttp's
-     * limit, twice max_body at least) get evhttp's page and a close. */
-    evhttp_set_max_body_size(px->http,
-                             (ev_ssize_t)(cf->max_body +
-                                          (cf->max_body > PROXY_BODY_SLACK
-                                               ? cf->max_body
-                                               : PROXY_BODY_SLACK)));
+    proxy_set_body_limit(px, cf->max_body);
     evhttp_set_max_headers_size(px->http, PROXY_HEADERS_MAX);
     evhttp_set_timeout(px->http, PROXY_CLIENT_IDLE_S);
     evhttp_set_gencb(px->http, on_client_request, px);
@@ -150,6 +218,32 @@ fail:
     }
     proxy_free(px);
     return NULL;
+}
+
+int
+proxy_set_conf(struct proxy *px, struct conf_ref *ref)
+{
+    const struct conf *cf = conf_ref_conf(ref);
+    struct proxy_gen  *g, *old = px->gen;
+
+    g = proxy_gen_new(px, ref);
+    if (g == NULL) {
+        log_err("proxy: out of memory: the configuration stays as it was");
+        return -1;
+    }
+    px->gen = g;
+    if (old->users == 0) {
+        proxy_gen_free(old);
+    }
+    /* What the worker's resources copied at creation and may change. */
+    budget_set_limits(px->budget, cf);
+    upstream_set_timeout(px->upstream, cf->upstream_timeout_ms);
+    if (px->lowlat != NULL) {
+        upstream_set_timeout(px->lowlat, cf->upstream_timeout_ms);
+    }
+    store_set_timeout(px->store, cf->redis_timeout_ms);
+    proxy_set_body_limit(px, cf->max_body);
+    return 0;
 }
 
 void
@@ -185,6 +279,9 @@ proxy_free(struct proxy *px)
         evhttp_free(px->http);
     }
     req_set_clear(&px->reqs);
+    if (px->gen != NULL) {          /* older ones went with their requests */
+        proxy_gen_free(px->gen);
+    }
     lookup_ctx_free(px->lookup);
     budget_free(px->budget);
     store_free(px->store);
@@ -200,5 +297,5 @@ on_client_request(struct evhttp_request *client, void *arg)
 {
     struct proxy *px = arg;
 
-    req_start(&px->env, &px->reqs, client);
+    req_start(&px->gen->env, &px->reqs, client);
 }

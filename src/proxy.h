@@ -12,23 +12,37 @@
 #include <openssl/ssl.h>
 
 struct budget_local;
-struct conf;
+struct conf_ref;
 struct event_base;
 struct evdns_base;
 struct proxy;
 
 /*
  * Creates the front end on BASE, serving connections accepted on
- * LISTEN_FD (bound and listening; the proxy closes it when freed). CF,
- * DNS, CTX (NULL when no upstream uses https) and BL (the process's
- * fallback budget) are borrowed and must outlive the proxy. NWORKERS
- * divides upstream_connections between the workers. Returns NULL after
- * logging why.
+ * LISTEN_FD (bound and listening; the proxy closes it when freed). The
+ * proxy holds REF (conf_ref_hold) as its configuration until a newer one
+ * replaces it. DNS, CTX (NULL when no upstream uses https) and BL (the
+ * process's fallback budget) are borrowed and must outlive the proxy.
+ * NWORKERS divides upstream_connections between the workers. Returns
+ * NULL after logging why.
  */
 struct proxy *proxy_new(struct event_base *base, struct evdns_base *dns,
-                        const struct conf *cf, SSL_CTX *ctx,
+                        struct conf_ref *ref, SSL_CTX *ctx,
                         struct budget_local *bl, evutil_socket_t listen_fd,
                         unsigned nworkers);
+
+/*
+ * Makes REF (held anew; the caller keeps its own hold) the configuration
+ * of requests that start from now on (a reload). Requests in flight
+ * finish under the configuration they started with, which is let go
+ * after the last of them. The keys that need a restart must be the same
+ * in REF as at proxy_new (conf_diff sees to it). Also applies what the
+ * worker's resources copied: budget limits, upstream and Redis timeouts
+ * of calls made from now on, and evhttp's body limit for new
+ * connections. Returns 0, or -1 (logged) when out of memory: the old
+ * configuration stays.
+ */
+int proxy_set_conf(struct proxy *px, struct conf_ref *ref);
 
 /* Stops accepting new connections; requests in flight go on. */
 void proxy_stop_accepting(struct proxy *px);

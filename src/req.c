@@ -638,6 +638,8 @@ req_log(const struct req *r)
 static void
 req_free(struct req *r)
 {
+    const struct req_env *env = r->env;
+
     assert(r->client == NULL && r->call == NULL && r->op == NULL &&
            r->bop == NULL);
     assert(r->flight == NULL);
@@ -664,10 +666,14 @@ req_free(struct req *r)
         r->body = body;
         TAILQ_INSERT_HEAD(&set->spare, r, next);
         set->nspare++;
-        return;
+    } else {
+        evbuffer_free(r->body);
+        free(r);
     }
-    evbuffer_free(r->body);
-    free(r);
+    /* Last: this may free ENV, which nothing above reads any more. */
+    if (env->use != NULL) {
+        env->use(env, -1);
+    }
 }
 
 /* A zeroed request with an empty body buffer, from SET's spares or new. */
@@ -822,6 +828,9 @@ req_start(const struct req_env *env, struct req_set *set,
     r->start_us = req_mono_us();
     r->start_ms = req_now_ms();
     r->env = env;
+    if (env->use != NULL) {
+        env->use(env, +1);
+    }
     r->set = set;
     r->client = client;
     r->state = REQ_RECV;

@@ -107,10 +107,19 @@ struct lookup_answer;
 struct lookup_ctx;
 struct lookup_flight;
 
-/* What a worker lends its requests: all borrowed, all outlive them. */
+/*
+ * What a worker lends its requests: all borrowed, all outlive them. A
+ * request keeps the env it started with to its end, and so the
+ * configuration: USE tells the env's owner when requests take and let go
+ * of it, so that an env replaced by a reload is freed after its last
+ * request (proxy.c).
+ */
 struct req_env {
     struct event_base *base;        /* the worker's loop */
-    const struct conf *cf;
+    const struct conf *cf;          /* the configuration in force */
+    void (*use)(const struct req_env *env, int delta); /* +1 when a request
+                                       starts with it, -1 when it ends;
+                                       NULL: not counted */
     struct store      *store;       /* the shared Redis */
     struct upstream   *upstream;    /* `upstream` */
     struct upstream   *lowlat;      /* `upstream_lowlatency`, or NULL */

@@ -184,6 +184,12 @@ store_new(struct event_base *base, const char *url, int64_t timeout_ms)
 }
 
 void
+store_set_timeout(struct store *st, int64_t timeout_ms)
+{
+    st->timeout_ms = timeout_ms;
+}
+
+void
 store_free(struct store *st)
 {
     int i;

@@ -47,6 +47,10 @@ struct store *store_new(struct event_base *base, const char *url,
 /* Frees ST; calls still pending get their callback with NULL first. */
 void store_free(struct store *st);
 
+/* Sets the deadline of calls made from now on (a reload); calls pending
+ * keep theirs. Only on ST's loop. */
+void store_set_timeout(struct store *st, int64_t timeout_ms);
+
 /* Whether the connection is up and the last call did not fail. */
 bool store_available(const struct store *st);
 

@@ -40,6 +40,7 @@ struct upstream_conn {
     struct evhttp_connection *evcon;    /* owned */
     struct upstream_call     *call;     /* in flight, or NULL */
     unsigned                  served;   /* responses so far: >0 = reused */
+    int64_t                   timeout_ms; /* the pool's when it was set */
     bool                      dead;     /* buried: never used again */
     bool                      closed;   /* evhttp reported it closed */
     bool                      listed;   /* on idle or graveyard list */
@@ -157,6 +158,12 @@ conn_free(struct upstream_conn *conn)
 }
 
 void
+upstream_set_timeout(struct upstream *up, int64_t timeout_ms)
+{
+    up->timeout_ms = timeout_ms;
+}
+
+void
 upstream_free(struct upstream *up)
 {
     struct upstream_conn *conn;
@@ -207,13 +214,24 @@ conn_bury(struct upstream_conn *conn)
     upstream_kick(up);
 }
 
+/* evhttp's own timeout on CONN: a backstop behind the call's timer. */
+static void
+conn_set_timeout(struct upstream_conn *conn)
+{
+    int64_t        ms = conn->up->timeout_ms + UPSTREAM_GRACE_MS;
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evhttp_connection_set_timeout_tv(conn->evcon, &tv);
+    conn->timeout_ms = conn->up->timeout_ms;
+}
+
 static struct upstream_conn *
 conn_new(struct upstream *up)
 {
     struct upstream_conn *conn;
     struct bufferevent   *bev = NULL;
-    struct timeval        tv;
-    int64_t               ms = up->timeout_ms + UPSTREAM_GRACE_MS;
 
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) {
@@ -236,9 +254,7 @@ conn_new(struct upstream *up)
         free(conn);
         return NULL;
     }
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    evhttp_connection_set_timeout_tv(conn->evcon, &tv);
+    conn_set_timeout(conn);
     evhttp_connection_set_retries(conn->evcon, 0);
     evhttp_connection_set_max_body_size(conn->evcon, UPSTREAM_MAX_RESPONSE);
     evhttp_connection_set_max_headers_size(conn->evcon, UPSTREAM_MAX_HEADERS);
@@ -327,6 +343,9 @@ call_start(struct upstream_call *call, struct upstream_conn *conn)
     size_t                 len = evbuffer_get_length(call->body);
     char                   clen[32];
 
+    if (conn->timeout_ms != up->timeout_ms) {   /* opened before a reload */
+        conn_set_timeout(conn);
+    }
     req = evhttp_request_new(on_request_done, call);
     if (req == NULL) {
         goto fail;

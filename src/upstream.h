@@ -78,6 +78,12 @@ struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
 void upstream_free(struct upstream *up);
 
 /*
+ * Sets the timeout of calls sent from now on (a reload); calls in flight
+ * keep theirs. Only on UP's loop.
+ */
+void upstream_set_timeout(struct upstream *up, int64_t timeout_ms);
+
+/*
  * Sends RQ and calls CB(…, ARG) when it completes. Returns the call
  * handle, valid until CB runs or upstream_cancel, or NULL when out of
  * memory (CB will not run).

@@ -12,10 +12,12 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "conf.h"
 #include "log.h"
 #include "proxy.h"
 
 #define WORKER_DRAIN_TICK_MS 20
+#define WORKER_FLUSH_MS      100    /* loop turns left to write answers */
 
 struct worker {
     unsigned           id;
@@ -26,6 +28,9 @@ struct worker {
     struct proxy      *proxy;       /* owned */
     struct event      *stop;        /* owned: activated by worker_stop */
     struct event      *drain;       /* owned: polls the in-flight count */
+    struct event      *reload;      /* owned: activated by worker_reload */
+    pthread_mutex_t    lock;        /* guards PENDING */
+    struct conf_ref   *pending;     /* held: the next configuration */
     int64_t            grace_ms;    /* written before STOP is activated */
     struct timespec    deadline;    /* end of the grace period */
 };
@@ -33,6 +38,7 @@ struct worker {
 static void *worker_main(void *arg);
 static void on_stop(evutil_socket_t fd, short what, void *arg);
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg);
+static void on_reload(evutil_socket_t fd, short what, void *arg);
 
 static void
 worker_free(struct worker *w)
@@ -44,6 +50,11 @@ worker_free(struct worker *w)
     if (w->drain != NULL) {
         event_free(w->drain);
     }
+    if (w->reload != NULL) {
+        event_free(w->reload);
+    }
+    conf_ref_drop(w->pending);
+    pthread_mutex_destroy(&w->lock);
     if (w->dns != NULL) {
         evdns_base_free(w->dns, 0);
     }
@@ -75,7 +86,7 @@ worker_base_new(void)
 }
 
 struct worker *
-worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
+worker_start(unsigned id, struct conf_ref *ref, SSL_CTX *ctx,
              struct budget_local *bl, evutil_socket_t listen_fd,
              unsigned nworkers)
 {
@@ -89,6 +100,7 @@ worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
         return NULL;
     }
     w->id = id;
+    pthread_mutex_init(&w->lock, NULL);
     w->base = worker_base_new();
     if (w->base == NULL) {
         log_err("worker %u: cannot create an event base", id);
@@ -104,12 +116,13 @@ worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
     }
     w->stop = event_new(w->base, -1, 0, on_stop, w);
     w->drain = event_new(w->base, -1, 0, on_drain_tick, w);
-    if (w->stop == NULL || w->drain == NULL) {
+    w->reload = event_new(w->base, -1, 0, on_reload, w);
+    if (w->stop == NULL || w->drain == NULL || w->reload == NULL) {
         log_err("worker %u: out of memory", id);
         evutil_closesocket(listen_fd);
         goto fail;
     }
-    w->proxy = proxy_new(w->base, w->dns, cf, ctx, bl, listen_fd, nworkers);
+    w->proxy = proxy_new(w->base, w->dns, ref, ctx, bl, listen_fd, nworkers);
     if (w->proxy == NULL) {
         goto fail;
     }
@@ -131,6 +144,21 @@ worker_stop(struct worker *w, int64_t grace_ms)
 {
     w->grace_ms = grace_ms;
     event_active(w->stop, 0, 0);    /* thread-safe with evthread enabled */
+}
+
+void
+worker_reload(struct worker *w, struct conf_ref *ref)
+{
+    struct conf_ref *old;
+
+    /* A second reload before the worker ran the first replaces it: only
+     * the newest configuration matters. */
+    pthread_mutex_lock(&w->lock);
+    old = w->pending;
+    w->pending = conf_ref_hold(ref);
+    pthread_mutex_unlock(&w->lock);
+    conf_ref_drop(old);
+    event_active(w->reload, 0, 0);  /* thread-safe with evthread enabled */
 }
 
 void
@@ -190,6 +218,7 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     struct timeval tick = { 0, WORKER_DRAIN_TICK_MS * 1000 };
+    struct timeval flush = { 0, WORKER_FLUSH_MS * 1000 };
 
     if (proxy_inflight(w->proxy) > 0 && !worker_past(&w->deadline)) {
         event_add(w->drain, &tick);
@@ -200,5 +229,28 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
                  "the grace period", w->id, proxy_inflight(w->proxy));
         proxy_abort_all(w->proxy);
     }
-    event_base_loopexit(w->base, NULL);
+    /* An answer given in this loop turn (the 503s above, or the last
+     * request's) is only queued: exiting now would close its connection
+     * unwritten. A short bounded while lets the loop write it. */
+    event_base_loopexit(w->base, &flush);
+}
+
+/* Between two callbacks of the loop, so no request is mid-step. */
+static void
+on_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker   *w = arg;
+    struct conf_ref *ref;
+
+    pthread_mutex_lock(&w->lock);
+    ref = w->pending;
+    w->pending = NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (ref == NULL) {
+        return;
+    }
+    if (proxy_set_conf(w->proxy, ref) == 0) {
+        log_debug("worker %u: new configuration in force", w->id);
+    }
+    conf_ref_drop(ref);             /* the proxy holds its own */
 }

@@ -12,15 +12,16 @@
 #include <openssl/ssl.h>
 
 struct budget_local;
-struct conf;
+struct conf_ref;
 struct worker;
 
 /*
  * Builds worker ID and starts its thread. Takes ownership of LISTEN_FD
- * (closed on failure too). CF and CTX are borrowed and must outlive the
+ * (closed on failure too). The worker holds REF (conf_ref_hold) for as
+ * long as it uses it; CTX and BL are borrowed and must outlive the
  * worker. Returns NULL after logging why.
  */
-struct worker *worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
+struct worker *worker_start(unsigned id, struct conf_ref *ref, SSL_CTX *ctx,
                             struct budget_local *bl,
                             evutil_socket_t listen_fd, unsigned nworkers);
 
@@ -30,6 +31,13 @@ struct worker *worker_start(unsigned id, const struct conf *cf, SSL_CTX *ctx,
  * any thread; returns at once.
  */
 void worker_stop(struct worker *w, int64_t grace_ms);
+
+/*
+ * Hands W the configuration REF (held anew; the caller keeps its hold),
+ * for requests that start after the worker's loop takes it, between two
+ * callbacks. Callable from any thread; returns at once.
+ */
+void worker_reload(struct worker *w, struct conf_ref *ref);
 
 /* Waits for W's thread to end and frees W. NULL-safe. */
 void worker_join(struct worker *w);

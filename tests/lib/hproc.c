@@ -240,9 +240,13 @@ arg_add(struct hproc *p, char (*args)[HPROC_ARG_LEN], size_t *n,
     return 0;
 }
 
-int
-hproc_proxy_start(const char *name, const char *const *overrides,
-                  struct hproc *out)
+/*
+ * Starts the proxy with -c CONF_FILE (NULL: $HSP_PROXY_CONF and the
+ * harness's -o defaults), then OVERRIDES. See hproc.h.
+ */
+static int
+proxy_start(const char *name, const char *conf_file,
+            const char *const *overrides, struct hproc *out)
 {
     static const char *const defaults[] = {
         "listen=127.0.0.1:0", "upstream_timeout=1s", "workers=1",
@@ -280,17 +284,21 @@ hproc_proxy_start(const char *name, const char *const *overrides,
     /* the program, -c FILE, then -o for the defaults, then OVERRIDES */
     rc |= arg_add(out, args, &nargs, "%s", bin);
     rc |= arg_add(out, args, &nargs, "-c");
-    rc |= arg_add(out, args, &nargs, "%s", conf);
-    for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+    rc |= arg_add(out, args, &nargs, "%s", conf_file != NULL ? conf_file
+                                                             : conf);
+    for (i = 0; conf_file == NULL && i < sizeof(defaults) / sizeof(defaults[0]);
+         i++) {
         rc |= arg_add(out, args, &nargs, "-o");
         rc |= arg_add(out, args, &nargs, "%s", defaults[i]);
     }
-    rc |= arg_add(out, args, &nargs, "-o");
-    rc |= arg_add(out, args, &nargs, "redis=unix://%s", redis);
-    rc |= arg_add(out, args, &nargs, "-o");
-    rc |= arg_add(out, args, &nargs, "upstream=%s", sandbox);
-    rc |= arg_add(out, args, &nargs, "-o");
-    rc |= arg_add(out, args, &nargs, "upstream_ca_file=%s", ca);
+    if (conf_file == NULL) {
+        rc |= arg_add(out, args, &nargs, "-o");
+        rc |= arg_add(out, args, &nargs, "redis=unix://%s", redis);
+        rc |= arg_add(out, args, &nargs, "-o");
+        rc |= arg_add(out, args, &nargs, "upstream=%s", sandbox);
+        rc |= arg_add(out, args, &nargs, "-o");
+        rc |= arg_add(out, args, &nargs, "upstream_ca_file=%s", ca);
+    }
     for (i = 0; overrides != NULL && overrides[i] != NULL; i++) {
         rc |= arg_add(out, args, &nargs, "-o");
         rc |= arg_add(out, args, &nargs, "%s", overrides[i]);
@@ -376,6 +384,20 @@ fail:
         close(nullfd);
     }
     return -1;
+}
+
+int
+hproc_proxy_start(const char *name, const char *const *overrides,
+                  struct hproc *out)
+{
+    return proxy_start(name, NULL, overrides, out);
+}
+
+int
+hproc_proxy_start_conf(const char *name, const char *conf_file,
+                       const char *const *overrides, struct hproc *out)
+{
+    return proxy_start(name, conf_file, overrides, out);
 }
 
 int

@@ -46,6 +46,15 @@ int hproc_proxy_start(const char *name, const char *const *overrides,
                       struct hproc *out);
 
 /*
+ * Like hproc_proxy_start, but with -c CONF_FILE and only the -o of
+ * OVERRIDES (may be NULL): the file sets everything else, listen
+ * included (its port must be 127.0.0.1:0 or a free one), so that a test
+ * can change any key of it and send SIGHUP.
+ */
+int hproc_proxy_start_conf(const char *name, const char *conf_file,
+                           const char *const *overrides, struct hproc *out);
+
+/*
  * Sends SIG to P's process and waits for it to exit (bounded by
  * HPROC_STOP_MS; past that it is killed with SIGKILL and the call
  * fails). Returns its exit status (0..255) when it exited, 128 + the

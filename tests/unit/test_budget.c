@@ -376,3 +376,65 @@ Test(budget, threads_share_the_local_budget)
     budget_local_free(bl);
     conf_free(&cf);
 }
+
+/* ---- reload: new limits for the local budget ------------------------------ */
+
+struct relimit_case {
+    const char *before, *after;     /* rate_limit_fallback (limit 100/min) */
+    int         spent;              /* writes granted before the change */
+    int         more;               /* writes granted after it, same ms */
+};
+
+static const struct relimit_case relimit_cases[] = {
+    { "5/min", "8/min", 5, 3 },     /* raised: the rest of the new limit */
+    { "5/min", "3/min", 2, 1 },     /* lowered: grants counted stay */
+    { "5/min", "3/min", 5, 0 },     /* lowered below what was spent */
+    { "5/min", "0", 5, -1 },        /* off: everything goes */
+    { "0", "2/min", 0, 2 },         /* on: counting starts now */
+};
+
+Test(budget, local_set_limits_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(relimit_cases) / sizeof(relimit_cases[0]); i++) {
+        const struct relimit_case *c = &relimit_cases[i];
+        struct conf                before = { 0 }, after = { 0 };
+        struct budget_local       *bl;
+        char                       t[KEY_TENANT_HEX + 1];
+        int64_t                    wait = 0;
+        int                        n;
+
+        tenant_id((unsigned)i + 1, t);
+        conf_rates(&before, "100/min", "0", c->before);
+        conf_rates(&after, "100/min", "0", c->after);
+        bl = budget_local_new(&before);
+        cr_assert_not_null(bl);
+        for (n = 0; n < c->spent; n++) {
+            cr_assert(budget_local_take(bl, t, BUDGET_WRITE, T0, &wait),
+                      "case %zu: take %d before", i, n);
+        }
+        budget_local_set_limits(bl, &after);
+        for (n = 0; n < 50; n++) {
+            if (!budget_local_take(bl, t, BUDGET_WRITE, T0 + 1, &wait)) {
+                break;
+            }
+        }
+        cr_expect_eq(n, c->more < 0 ? 50 : c->more,
+                     "case %zu: %d granted after the change", i, n);
+        /* a window later, the new limit whole */
+        if (c->more >= 0) {
+            for (n = 0; n < 50; n++) {
+                if (!budget_local_take(bl, t, BUDGET_WRITE, T0 + 62000,
+                                       &wait)) {
+                    break;
+                }
+            }
+            cr_expect_eq(n, (int)after.rate_limit_fallback.count,
+                         "case %zu: %d granted a window later", i, n);
+        }
+        budget_local_free(bl);
+        conf_free(&before);
+        conf_free(&after);
+    }
+}

@@ -1033,3 +1033,133 @@ Test(conf_override, wins_over_file)
     cr_expect_eq(errs.count, 1);
     conf_free(&cf);
 }
+
+/* ---- reload: conf_diff ---------------------------------------------------- */
+
+struct diff_case {
+    const char *text;               /* the new file, on top of defaults */
+    const char *changed;            /* applied keys, comma separated */
+    const char *restart;            /* kept keys, comma separated */
+};
+
+static const struct diff_case diff_cases[] = {
+    { "", "", "" },
+    { "ttl_lead = 5m\n", "", "" },  /* the default: no change */
+    { "ttl_lead = 1s\n", "ttl_lead", "" },
+    { "rate_limit = 1/s\n", "rate_limit", "" },    /* 60/min, other period */
+    { "rate_limit = 120/min\nrate_limit_wait = 2s\n",
+      "rate_limit,rate_limit_wait", "" },
+    { "ttl_not_found = 1s\nttl_dispositions = 1s\nttl_blocks = 1s\n"
+      "stale_while_revalidate = 0\nstale_if_error = 0\n",
+      "ttl_not_found,ttl_dispositions,ttl_blocks,stale_while_revalidate,"
+      "stale_if_error", "" },
+    { "idempotency_ttl = 1h\nidempotency_required = yes\n",
+      "idempotency_ttl,idempotency_required", "" },
+    { "max_body = 1m\nupstream_timeout = 2s\nredis_timeout = 1s\n",
+      "upstream_timeout,redis_timeout,max_body", "" },
+    { "log_level = debug\nlog_format = text\n", "log_level,log_format", "" },
+    { "rate_reserve_writes = 0\nrate_limit_fallback = 0\n",
+      "rate_reserve_writes,rate_limit_fallback", "" },
+    { "listen = 127.0.0.1:9999\n", "", "listen" },
+    { "workers = 3\n", "", "workers" },
+    { "upstream = https://example.com\n", "", "upstream" },
+    { "upstream_lowlatency = https://low.example.com\n", "",
+      "upstream_lowlatency" },
+    { "upstream_connections = 8\n", "", "upstream_connections" },
+    { "redis = unix:///tmp/r.sock\n", "", "redis" },
+    { "redis_prefix = other\n", "", "redis_prefix" },
+    { "near_cache = 0\n", "", "near_cache" },
+    { "access_log = off\n", "", "access_log" },
+    { "listen = 127.0.0.1:9999\nttl_lead = 1s\nredis_prefix = x\n",
+      "ttl_lead", "listen,redis_prefix" },
+};
+
+/* NAMES joined with commas, as the table writes them. */
+static void
+diff_join(const char *const *names, size_t n, char *buf, size_t cap)
+{
+    size_t i, len = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+                                i > 0 ? "," : "", names[i]);
+        cr_assert_lt(len, cap);
+    }
+}
+
+Test(conf_reload, diff_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(diff_cases); i++) {
+        const struct diff_case *c = &diff_cases[i];
+        struct conf             old, next;
+        struct conf_errors      errs;
+        struct conf_diff        d, again;
+        char                    got[512];
+
+        memset(&errs, 0, sizeof(errs));
+        cr_assert_eq(conf_init(&old), 0);
+        cr_assert_eq(conf_init(&next), 0);
+        cr_assert_eq(conf_load_string(&next, "new.conf", c->text, &errs), 0,
+                     "case %zu: %s", i, errs.msg[0]);
+        cr_assert_eq(conf_diff(&old, &next, &d), 0);
+        diff_join(d.changed, d.nchanged, got, sizeof(got));
+        cr_assert_str_eq(got, c->changed, "case %zu changed", i);
+        diff_join(d.restart, d.nrestart, got, sizeof(got));
+        cr_assert_str_eq(got, c->restart, "case %zu restart", i);
+        /* the kept keys are back to the old values: a second diff only
+         * sees what applies, and NEXT with OLD's keys is still valid */
+        cr_assert_eq(conf_diff(&old, &next, &again), 0);
+        cr_assert_eq(again.nrestart, 0, "case %zu", i);
+        cr_assert_eq(again.nchanged, d.nchanged, "case %zu", i);
+        cr_assert_eq(conf_validate(&next, &errs), 0, "case %zu", i);
+        /* and NEXT against itself: nothing */
+        cr_assert_eq(conf_diff(&next, &next, &again), 0);
+        cr_assert_eq(again.nchanged + again.nrestart, 0);
+        conf_free(&old);
+        conf_free(&next);
+    }
+}
+
+Test(conf_reload, restart_keys_are_known_keys)
+{
+    static const char *const restart[] = {
+        "listen", "workers", "upstream", "upstream_lowlatency",
+        "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
+        "near_cache",
+    };
+    size_t i, n = 0;
+
+    for (i = 0; i < conf_key_count(); i++) {
+        n += conf_key_needs_restart(conf_key_name(i));
+    }
+    cr_assert_eq(n, NELEM(restart));
+    for (i = 0; i < NELEM(restart); i++) {
+        cr_assert(conf_key_needs_restart(restart[i]), "%s", restart[i]);
+    }
+    cr_assert_not(conf_key_needs_restart("ttl_lead"));
+    cr_assert_not(conf_key_needs_restart("rate_limit"));
+    cr_assert_not(conf_key_needs_restart("access_log"));
+    cr_assert_not(conf_key_needs_restart("nope"));
+}
+
+Test(conf_reload, ref_counts)
+{
+    struct conf      cf;
+    struct conf_ref *ref;
+
+    cr_assert_eq(conf_init(&cf), 0);
+    cf.ttl_lead_ms = 1234;
+    ref = conf_ref_new(&cf);
+    cr_assert_not_null(ref);
+    cr_assert_null(cf.listen);      /* the strings moved */
+    cr_assert_eq(conf_ref_conf(ref)->ttl_lead_ms, 1234);
+    cr_assert_str_eq(conf_ref_conf(ref)->listen, "127.0.0.1:8080");
+    cr_assert_eq(conf_ref_hold(ref), ref);
+    conf_ref_drop(ref);
+    cr_assert_eq(conf_ref_conf(ref)->ttl_lead_ms, 1234);   /* still held */
+    conf_ref_drop(ref);             /* freed: ASan reports a leak if not */
+    conf_ref_drop(NULL);
+}
