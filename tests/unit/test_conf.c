@@ -1069,7 +1069,7 @@ static const struct diff_case diff_cases[] = {
     { "redis = unix:///tmp/r.sock\n", "", "redis" },
     { "redis_prefix = other\n", "", "redis_prefix" },
     { "near_cache = 0\n", "", "near_cache" },
-    { "access_log = off\n", "", "access_log" },
+    { "access_log = off\n", "access_log", "" },
     { "listen = 127.0.0.1:9999\nttl_lead = 1s\nredis_prefix = x\n",
       "ttl_lead", "listen,redis_prefix" },
 };
