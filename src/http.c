@@ -174,6 +174,61 @@ fail:
     return -1;
 }
 
+void
+http_fields_add(struct http_fields *f, const char *name, const char *value)
+{
+    f->count++;
+    f->bytes += strlen(name) + strlen(value) + 4;
+    if (strcasecmp(name, "Content-Length") == 0) {
+        f->content_length++;
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        /* evhttp reads a body as chunked only for exactly this value:
+         * anything else would be framed by Content-Length instead. */
+        if (strcasecmp(value, "chunked") != 0) {
+            f->te_not_chunked = true;
+        }
+    }
+}
+
+void
+http_fields_check(const struct http_fields *f, size_t query_len,
+                  const struct http_limits *lim, struct http_verdict *out)
+{
+    static const struct {
+        int         status;
+        bool        close;
+        const char *msg;
+    } verdicts[] = {
+        { 400, true, "Transfer-Encoding must be chunked, once" },
+        { 400, true, "Content-Length and Transfer-Encoding together" },
+        { 400, true, "more than one Content-Length" },
+        { 431, false, "too many header fields" },
+        { 431, false, "request header fields too large" },
+        { 414, false, "query string too long" },
+    };
+    bool   failed[sizeof(verdicts) / sizeof(verdicts[0])];
+    size_t i;
+
+    failed[0] = f->te_not_chunked || f->transfer_encoding > 1;
+    failed[1] = f->transfer_encoding > 0 && f->content_length > 0;
+    failed[2] = f->content_length > 1;
+    failed[3] = f->count > lim->max_headers;
+    failed[4] = f->bytes > lim->max_header_size;
+    failed[5] = query_len > lim->max_query;
+    for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
+        if (failed[i]) {
+            out->status = verdicts[i].status;
+            out->msg = verdicts[i].msg;
+            out->close = verdicts[i].close;
+            return;
+        }
+    }
+    out->status = 0;
+    out->msg = NULL;
+    out->close = false;
+}
+
 bool
 http_request_id_valid(const char *id)
 {

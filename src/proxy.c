@@ -9,11 +9,14 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "budget.h"
+#include "client.h"
 #include "conf.h"
 #include "log.h"
 #include "lookup.h"
@@ -22,9 +25,8 @@
 #include "upstream.h"
 #include "url.h"
 
-#define PROXY_HEADERS_MAX   (32 * 1024)     /* request line + headers */
-#define PROXY_CLIENT_IDLE_S 60              /* keep-alive idle timeout */
 #define PROXY_BODY_SLACK    (64 * 1024)
+#define PROXY_LINE_SLACK    1024            /* method, path, version */
 
 struct proxy {
     struct event_base   *base;      /* borrowed */
@@ -39,6 +41,8 @@ struct proxy {
                                        shared upstream budget */
     struct req_env       env;       /* what requests borrow of the above */
     struct req_set       reqs;      /* requests not yet answered */
+    struct client_set   *clients;   /* owned: connection count, request
+                                       deadlines; freed after HTTP */
 };
 
 static void on_client_request(struct evhttp_request *client, void *arg);
@@ -65,6 +69,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
 {
     struct proxy *px;
     unsigned      conns;
+    struct timeval tv;
 
     assert(nworkers > 0);
     px = calloc(1, sizeof(*px));
@@ -133,14 +138,38 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
                                           (cf->max_body > PROXY_BODY_SLACK
                                                ? cf->max_body
                                                : PROXY_BODY_SLACK)));
-    evhttp_set_max_headers_size(px->http, PROXY_HEADERS_MAX);
-    evhttp_set_timeout(px->http, PROXY_CLIENT_IDLE_S);
+    /* The same for the request line and headers: the request checks
+     * answer max_query and max_header_size in the upstream's format
+     * (414, 431), so evhttp's limit, past which it answers 400 with its
+     * own page and closes, sits at twice what those allow. */
+    evhttp_set_max_headers_size(px->http,
+                                (ev_ssize_t)(2 * (cf->max_header_size +
+                                                  cf->max_query) +
+                                             PROXY_LINE_SLACK));
+    /* evhttp's timeout restarts with every byte: it catches idle and
+     * stalled connections (and clients that do not read their answer);
+     * the client set's deadline catches slow ones. */
+    tv.tv_sec = (time_t)(cf->client_timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(cf->client_timeout_ms % 1000) * 1000;
+    evhttp_set_timeout_tv(px->http, &tv);
     evhttp_set_gencb(px->http, on_client_request, px);
+    /* max_connections bounds the process; each worker takes its share,
+     * rounded up. */
+    px->clients = client_set_new(base, px->http,
+                                 (size_t)((cf->max_connections + nworkers -
+                                           1) / nworkers),
+                                 cf->client_timeout_ms);
+    if (px->clients == NULL) {
+        log_err("proxy: out of memory");
+        goto fail;
+    }
     px->bound = evhttp_accept_socket_with_handle(px->http, listen_fd);
     if (px->bound == NULL) {
         log_err("proxy: cannot accept on the listening socket");
         goto fail;
     }
+    client_set_listener(px->clients,
+                        evhttp_bound_socket_get_listener(px->bound));
     return px;
 
 fail:
@@ -155,6 +184,7 @@ void
 proxy_stop_accepting(struct proxy *px)
 {
     if (px->bound != NULL) {
+        client_set_listener(px->clients, NULL);
         evhttp_del_accept_socket(px->http, px->bound);
         px->bound = NULL;
     }
@@ -179,9 +209,13 @@ proxy_free(struct proxy *px)
         return;
     }
     proxy_abort_all(px);
-    if (px->http != NULL) {
-        evhttp_free(px->http);
+    if (px->clients != NULL) {
+        client_set_listener(px->clients, NULL);
     }
+    if (px->http != NULL) {
+        evhttp_free(px->http);      /* its connections report to CLIENTS */
+    }
+    client_set_free(px->clients);
     req_set_clear(&px->reqs);
     lookup_ctx_free(px->lookup);
     budget_free(px->budget);
@@ -198,5 +232,6 @@ on_client_request(struct evhttp_request *client, void *arg)
 {
     struct proxy *px = arg;
 
+    client_request_arrived(px->clients, client);
     req_start(&px->env, &px->reqs, client);
 }

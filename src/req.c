@@ -488,6 +488,42 @@ req_metrics(struct req *r)
     free(buf);
 }
 
+/*
+ * The checks of SPEC §8 evhttp does not make (http_fields_check). Answers
+ * R and returns false when one fails; a request whose framing is in doubt
+ * also closes its connection, so that nothing after it on the connection
+ * is read as a request.
+ */
+static bool
+req_check_fields(struct req *r)
+{
+    const struct conf       *cf = r->env->cf;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    const char              *query = uri != NULL ? evhttp_uri_get_query(uri)
+                                                 : NULL;
+    struct http_limits       lim = { (size_t)cf->max_headers,
+                                     (size_t)cf->max_header_size,
+                                     (size_t)cf->max_query };
+    struct http_fields       f;
+    struct http_verdict      v;
+    struct evkeyval         *h;
+
+    memset(&f, 0, sizeof(f));
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->client), next) {
+        http_fields_add(&f, h->key, h->value);
+    }
+    http_fields_check(&f, query != NULL ? strlen(query) : 0, &lim, &v);
+    if (v.status == 0) {
+        return true;
+    }
+    if (v.close) {
+        req_error_with(r, v.status, v.msg, "Connection", "close");
+    } else {
+        req_error(r, v.status, v.msg);
+    }
+    return false;
+}
+
 static enum req_state
 req_on_recv(struct req *r)
 {
@@ -501,6 +537,9 @@ req_on_recv(struct req *r)
     char                     token[REQ_TOKEN_MAX];
     size_t                   tlen, blen = evbuffer_get_length(in);
 
+    if (!req_check_fields(r)) {
+        return REQ_DONE;
+    }
     path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     if (path == NULL || path[0] == '\0') {
         req_error(r, 400, "invalid request target");
