@@ -31,6 +31,7 @@ struct client {
     struct event             *deadline; /* owned: client_timeout */
     evutil_socket_t           fd;       /* -1 until adopted */
     bool                      started;  /* bytes of a request came */
+    struct http_lex           lex;      /* the raw header being read */
     TAILQ_ENTRY(client)       next;     /* in the set's PENDING */
 };
 
@@ -133,7 +134,34 @@ on_close(struct evhttp_connection *evcon, void *arg)
     client_free(arg);
 }
 
-/* Bytes came in (before evhttp parses them): a request has started. */
+/* Feeds LEN bytes of BUF from offset FROM to C's header lexer. */
+static void
+client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
+{
+    struct evbuffer_ptr   pos;
+    struct evbuffer_iovec v[8];
+    int                   n, i;
+
+    while (len > 0 && c->lex.state != HTTP_LEX_DONE &&
+           evbuffer_ptr_set(buf, &pos, from, EVBUFFER_PTR_SET) == 0) {
+        n = evbuffer_peek(buf, (ev_ssize_t)len, &pos, v, 8);
+        for (i = 0; i < n && i < 8 && len > 0; i++) {
+            size_t k = v[i].iov_len < len ? v[i].iov_len : len;
+
+            http_lex_feed(&c->lex, v[i].iov_base, k);
+            from += k;
+            len -= k;
+        }
+        if (n <= 0) {
+            break;
+        }
+    }
+}
+
+/*
+ * Bytes came in, before evhttp parses them: a request has started, and
+ * its raw header goes through the lexer (the new bytes are at the end).
+ */
 static void
 on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
          void *arg)
@@ -142,6 +170,9 @@ on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
     if (info->n_added > 0) {
         c->started = true;
+        if (info->n_deleted == 0) {
+            client_lex(c, buf, info->orig_size, info->n_added);
+        }
     }
 }
 
@@ -178,9 +209,13 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 static void
 on_complete(struct evhttp_request *req, void *arg)
 {
-    struct client *c = arg;
+    struct client   *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
 
-    c->started = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+    /* What is left in the input is the start of the next request. */
+    c->started = evbuffer_get_length(in) > 0;
+    http_lex_reset(&c->lex);
+    client_lex(c, in, 0, evbuffer_get_length(in));
     evtimer_add(c->deadline, c->set->timeout);
 }
 
@@ -242,6 +277,7 @@ on_adopt(evutil_socket_t fd, short what, void *arg)
             }
             continue;
         }
+        http_lex_reset(&c->lex);
         c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input,
                                    c);
         evtimer_add(c->deadline, cs->timeout);
@@ -287,7 +323,7 @@ client_set_listener(struct client_set *cs, struct evconnlistener *lev)
     client_pause_check(cs);
 }
 
-void
+const char *
 client_request_arrived(struct client_set *cs, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -295,18 +331,19 @@ client_request_arrived(struct client_set *cs, struct evhttp_request *req)
     evutil_socket_t           fd;
 
     if (evcon == NULL) {
-        return;
+        return NULL;
     }
     fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
     if (fd < 0 || (size_t)fd >= cs->nbyfd) {
-        return;
+        return NULL;
     }
     c = cs->byfd[fd];
     if (c == NULL || c->evcon != evcon) {
-        return;
+        return NULL;
     }
     evtimer_del(c->deadline);
     evhttp_request_set_on_complete_cb(req, on_complete, c);
+    return http_lex_verdict(&c->lex);
 }
 
 size_t

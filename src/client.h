@@ -22,6 +22,10 @@
  * which runs before the loop polls again: before the connection can see
  * any I/O, so before evhttp can free it.
  *
+ * The set also sees each request's raw bytes before evhttp parses them
+ * (an evbuffer callback on the connection's input), for what evhttp
+ * hides: obs-fold lines and NUL bytes in the header (http_lex).
+ *
  * One set per worker, used only on that worker's loop.
  */
 #ifndef HSP_CLIENT_H
@@ -56,9 +60,11 @@ void client_set_listener(struct client_set *cs, struct evconnlistener *lev);
  * A complete request arrived on one of the set's connections (call it
  * from evhttp's request callback, before answering): its deadline stops
  * until the answer is written, then restarts for the next request.
+ * Returns why its raw header must be refused (http_lex_verdict: a static
+ * string), or NULL.
  */
-void client_request_arrived(struct client_set *cs,
-                            struct evhttp_request *req);
+const char *client_request_arrived(struct client_set *cs,
+                                   struct evhttp_request *req);
 
 /* The number of open client connections of this worker. */
 size_t client_count(const struct client_set *cs);

@@ -232,6 +232,7 @@ on_client_request(struct evhttp_request *client, void *arg)
 {
     struct proxy *px = arg;
 
-    client_request_arrived(px->clients, client);
-    req_start(&px->env, &px->reqs, client);
+    const char   *reject = client_request_arrived(px->clients, client);
+
+    req_start(&px->env, &px->reqs, client, reject);
 }

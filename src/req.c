@@ -508,6 +508,10 @@ req_check_fields(struct req *r)
     struct http_verdict      v;
     struct evkeyval         *h;
 
+    if (r->reject != NULL) {
+        req_error_with(r, 400, r->reject, "Connection", "close");
+        return false;
+    }
     memset(&f, 0, sizeof(f));
     TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->client), next) {
         http_fields_add(&f, h->key, h->value);
@@ -776,7 +780,7 @@ req_set_init(struct req_set *set)
 
 void
 req_start(const struct req_env *env, struct req_set *set,
-          struct evhttp_request *client)
+          struct evhttp_request *client, const char *reject)
 {
     struct req *r;
     const char *id;
@@ -791,6 +795,7 @@ req_start(const struct req_env *env, struct req_set *set,
     r->set = set;
     r->client = client;
     r->state = REQ_RECV;
+    r->reject = reject;
     TAILQ_INIT(&r->headers);
     r->method = req_method(evhttp_request_get_command(client),
                            &r->method_name);
