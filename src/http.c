@@ -181,6 +181,7 @@ http_fields_add(struct http_fields *f, const char *name, const char *value)
     f->bytes += strlen(name) + strlen(value) + 4;
     if (strcasecmp(name, "Content-Length") == 0) {
         f->content_length++;
+        f->cl_nonzero = f->cl_nonzero || strcmp(value, "0") != 0;
     } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
         f->transfer_encoding++;
         /* evhttp reads a body as chunked only for exactly this value:
@@ -192,8 +193,9 @@ http_fields_add(struct http_fields *f, const char *name, const char *value)
 }
 
 void
-http_fields_check(const struct http_fields *f, size_t query_len,
-                  const struct http_limits *lim, struct http_verdict *out)
+http_fields_check(const struct http_fields *f, bool body_read,
+                  size_t query_len, const struct http_limits *lim,
+                  struct http_verdict *out)
 {
     static const struct {
         int         status;
@@ -203,6 +205,8 @@ http_fields_check(const struct http_fields *f, size_t query_len,
         { 400, true, "Transfer-Encoding must be chunked, once" },
         { 400, true, "Content-Length and Transfer-Encoding together" },
         { 400, true, "more than one Content-Length" },
+        /* evhttp would read the body as the next request. */
+        { 400, true, "no body is allowed with this method" },
         { 431, false, "too many header fields" },
         { 431, false, "request header fields too large" },
         { 414, false, "query string too long" },
@@ -213,9 +217,10 @@ http_fields_check(const struct http_fields *f, size_t query_len,
     failed[0] = f->te_not_chunked || f->transfer_encoding > 1;
     failed[1] = f->transfer_encoding > 0 && f->content_length > 0;
     failed[2] = f->content_length > 1;
-    failed[3] = f->count > lim->max_headers;
-    failed[4] = f->bytes > lim->max_header_size;
-    failed[5] = query_len > lim->max_query;
+    failed[3] = !body_read && (f->transfer_encoding > 0 || f->cl_nonzero);
+    failed[4] = f->count > lim->max_headers;
+    failed[5] = f->bytes > lim->max_header_size;
+    failed[6] = query_len > lim->max_query;
     for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
         if (failed[i]) {
             out->status = verdicts[i].status;

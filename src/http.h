@@ -40,6 +40,7 @@ struct http_fields {
     size_t count;                   /* header fields */
     size_t bytes;                   /* "name: value\r\n" of each */
     size_t content_length;          /* Content-Length fields */
+    bool   cl_nonzero;              /* one is not "0" */
     size_t transfer_encoding;       /* Transfer-Encoding fields */
     bool   te_not_chunked;          /* one says other than "chunked" */
 };
@@ -66,11 +67,13 @@ void http_fields_add(struct http_fields *f, const char *name,
  * Judges F and the query string of QUERY_LEN bytes against LIM, in this
  * order: ambiguous framing (Content-Length with Transfer-Encoding, more
  * than one Content-Length or Transfer-Encoding, a coding other than
- * chunked: 400 and close, RFC 9112 §6.1, §6.3), then too many fields
- * (431), too many header bytes (431), too long a query (414).
+ * chunked, or a body announced on a request whose method evhttp reads no
+ * body for, BODY_READ false: GET, HEAD, DELETE, OPTIONS; 400 and close,
+ * RFC 9112 §6.1, §6.3), then too many fields (431), too many header
+ * bytes (431), too long a query (414).
  */
-void http_fields_check(const struct http_fields *f, size_t query_len,
-                       const struct http_limits *lim,
+void http_fields_check(const struct http_fields *f, bool body_read,
+                       size_t query_len, const struct http_limits *lim,
                        struct http_verdict *out);
 
 /*

@@ -516,7 +516,10 @@ req_check_fields(struct req *r)
     TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->client), next) {
         http_fields_add(&f, h->key, h->value);
     }
-    http_fields_check(&f, query != NULL ? strlen(query) : 0, &lim, &v);
+    http_fields_check(&f, r->method == ROUTE_M_POST ||
+                              r->method == ROUTE_M_PUT ||
+                              r->method == ROUTE_M_PATCH,
+                      query != NULL ? strlen(query) : 0, &lim, &v);
     if (v.status == 0) {
         return true;
     }

@@ -417,6 +417,30 @@ Test(hostile, transfer_encoding_other_than_chunked_is_400_and_closed)
                 "Transfer-Encoding must be chunked", true);
 }
 
+/* evhttp reads no body for a GET: a Content-Length on one would make
+ * its body the next request. */
+Test(hostile, a_body_on_a_get_is_400_and_closed)
+{
+    static struct hresp r;
+    const char         *base = hfixture_env("HSP_PROXY_URL");
+    struct raw          w = { .len = 0 }, tail = { .len = 0 };
+    long                before;
+
+    warm_lead(base);
+    raw_good_get(&tail, 1);
+    raw_fmt(&w, "GET %s HTTP/1.1\r\nHost: proxy\r\nx-hs-token: %s\r\n"
+                "Content-Length: %zu\r\n\r\n", lead_path, token(0),
+            tail.len);
+    raw_add(&w, tail.p, tail.len);
+    before = hfixture_count("total");
+    send_raw(base, &w, &r);
+    expect_refused_and_closed(&r, "no body is allowed");
+    cr_expect_eq(hfixture_count("total"), before,
+                 "the upstream saw a request");
+    hresp_free(&r);
+    expect_lead_intact(base);
+}
+
 Test(hostile, obs_fold_is_400_and_closed)
 {
     /* To evhttp this is no chunked body, but an empty one. */

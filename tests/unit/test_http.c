@@ -330,11 +330,40 @@ Test(http, fields_check_table)
         for (j = 0; j < 6 && c->fields[j][0] != NULL; j++) {
             http_fields_add(&f, c->fields[j][0], c->fields[j][1]);
         }
-        http_fields_check(&f, c->query_len, &lim, &v);
+        http_fields_check(&f, true, c->query_len, &lim, &v);
         cr_expect_eq(v.status, c->status, "case %zu: status %d", i,
                      v.status);
         cr_expect_eq(v.close, c->close, "case %zu: close", i);
         cr_expect_eq(v.msg == NULL, c->status == 0, "case %zu: msg", i);
+    }
+}
+
+/* A body where evhttp reads none (GET): it would be the next request. */
+static const struct fields_case no_body_cases[] = {
+    { { { "Content-Length", "40" } }, 0, 400, true },
+    { { { "Transfer-Encoding", "chunked" } }, 0, 400, true },
+    { { { "Content-Length", "0" } }, 0, 0, false },
+    { { { "Host", "x" } }, 0, 0, false },
+};
+
+Test(http, fields_check_without_a_body)
+{
+    static const struct http_limits lim = { 3, 40, 64 };
+    size_t i, j;
+
+    for (i = 0; i < NELEM(no_body_cases); i++) {
+        const struct fields_case *c = &no_body_cases[i];
+        struct http_fields        f;
+        struct http_verdict       v;
+
+        memset(&f, 0, sizeof(f));
+        for (j = 0; j < 6 && c->fields[j][0] != NULL; j++) {
+            http_fields_add(&f, c->fields[j][0], c->fields[j][1]);
+        }
+        http_fields_check(&f, false, c->query_len, &lim, &v);
+        cr_expect_eq(v.status, c->status, "case %zu: status %d", i,
+                     v.status);
+        cr_expect_eq(v.close, c->close, "case %zu: close", i);
     }
 }
 
