@@ -744,8 +744,14 @@ Test(local, wrong_method_405)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(path, sizeof(path), API "%s", cases[i].path);
         before = hfixture_count("total");
+        /* No body on a DELETE: evhttp reads none, so the proxy refuses
+         * one with 400 and a close (test_hostile.c). */
         send_req(env("HSP_PROXY_URL"), cases[i].method, path, headers,
-                 strcmp(cases[i].method, "GET") == 0 ? NULL : "{}", &r);
+                 strcmp(cases[i].method, "GET") == 0 ||
+                         strcmp(cases[i].method, "DELETE") == 0
+                     ? NULL
+                     : "{}",
+                 &r);
         cr_assert_eq(hfixture_count("total"), before, "%s %s reached the upstream",
                      cases[i].method, path);
         cr_assert_eq(r.status, 405, "%s %s: status %d", cases[i].method,
