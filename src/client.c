@@ -22,6 +22,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "stats.h"
 
 struct client {
     struct client_set        *set;      /* the worker's set */
@@ -65,6 +66,7 @@ client_pause_check(struct client_set *cs)
     if (!cs->paused && cs->n >= cs->cap) {
         if (evconnlistener_disable(cs->lev) == 0) {
             cs->paused = true;
+            stats_add(STATS_ACCEPT_PAUSES, 1);
             log_warn("proxy: %zu client connections, this worker's share "
                      "of max_connections: not accepting until one closes",
                      cs->n);
@@ -187,6 +189,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
     int            blen, n;
 
     if (c->started) {
+        stats_add(STATS_CLIENT_TIMEOUTS, 1);
         /* Straight to the socket: evhttp has no request to answer, and
          * writes nothing while it reads one. Best effort, once. */
         blen = http_error_body(body, sizeof(body), 408, &msg, 1);

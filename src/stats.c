@@ -64,6 +64,13 @@ static const struct {
                             "{reason=\"error\"}", NULL },
     [STATS_STALE_RATE] = { "heavyset_stale_served_total",
                            "{reason=\"rate_limited\"}", NULL },
+    [STATS_CLIENT_TIMEOUTS] = { "heavyset_client_timeouts_total", "",
+                                "Client connections closed with a request "
+                                "not all sent within client_timeout "
+                                "(408)." },
+    [STATS_ACCEPT_PAUSES] = { "heavyset_accept_paused_total", "",
+                              "Times a worker stopped accepting at its "
+                              "share of max_connections." },
 };
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {

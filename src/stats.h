@@ -34,6 +34,8 @@ enum stats_counter {
     STATS_STALE_SWR,                /* stale served, by reason */
     STATS_STALE_ERROR,
     STATS_STALE_RATE,
+    STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
+    STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */
     STATS_COUNT
 };
 

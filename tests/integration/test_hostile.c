@@ -877,10 +877,12 @@ Test(hostile, slow_clients_are_cut_at_client_timeout)
     long                     ms;
     int                      fd;
     bool                     closed;
+    double                   timeouts;
 
     cr_assert_eq(hproc_proxy_start("hostile-slow", opts, &p), 0, "%s",
                  p.error);
     warm_lead(p.url);
+    timeouts = hfixture_metric(p.url, "heavyset_client_timeouts_total", NULL);
 
     /* Headers at one byte each 200 ms: evhttp's own timeout would never
      * fire, since every byte restarts it. */
@@ -930,6 +932,9 @@ Test(hostile, slow_clients_are_cut_at_client_timeout)
     cr_expect(closed && ms >= 700 && ms <= 3000,
               "kept-alive connection: closed %d after %ld ms", closed, ms);
 
+    /* The two slow requests, not the idle connections. */
+    cr_expect_eq(hfixture_metric(p.url, "heavyset_client_timeouts_total",
+                                 NULL) - timeouts, 2);
     expect_lead_intact(p.url);
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "%s", p.error);
 }
@@ -969,5 +974,8 @@ Test(hostile, past_max_connections_clients_wait_for_a_free_one)
     cr_expect_lt(hfixture_now_ms() - t0, 2000);
     close(b);
     close(c);
+    /* Below the cap again: /metrics gets in. */
+    cr_expect_geq(hfixture_metric(p.url, "heavyset_accept_paused_total",
+                                  NULL), 1);
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "%s", p.error);
 }
