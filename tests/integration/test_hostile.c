@@ -450,6 +450,35 @@ Test(hostile, obs_fold_is_400_and_closed)
             "obsolete line folding");
 }
 
+/* The same, as the second request on a connection: its bytes came with
+ * the first, before the proxy started reading it. */
+Test(hostile, a_pipelined_fold_is_400_and_closed)
+{
+    static struct hresp r;
+    const char         *base = hfixture_env("HSP_PROXY_URL");
+    struct raw          w = { .len = 0 };
+    const char         *second;
+    long                before;
+
+    warm_lead(base);
+    raw_good_get(&w, 0);
+    raw_fmt(&w, "GET %s HTTP/1.1\r\nHost: proxy\r\nx-hs-token: %s\r\n"
+                "X-Note: a\r\n b\r\n\r\n", lead_path, token(0));
+    raw_good_get(&w, 1);
+    before = hfixture_count("total");
+    send_raw(base, &w, &r);
+    cr_expect_eq(r.status, 200, "%.300s", r.raw);
+    cr_expect_eq(responses_at(&r, &second), 2, "%.900s", r.raw);
+    cr_expect(second != NULL &&
+                  strncmp(second, "HTTP/1.1 400 ", 13) == 0 &&
+                  strstr(second, "obsolete line folding") != NULL,
+              "second answer: %.300s", second != NULL ? second : "(none)");
+    cr_expect(r.closed, "the connection stayed open");
+    cr_expect_eq(hfixture_count("total"), before);
+    hresp_free(&r);
+    expect_lead_intact(base);
+}
+
 Test(hostile, invalid_chunk_sizes_are_refused)
 {
     static const char *const sizes[] = {
