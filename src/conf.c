@@ -141,6 +141,17 @@ static const struct conf_key conf_keys[] = {
       "20/min", 0, CONF_RATE_MAX, NULL },
     { "max_body", CONF_SIZE, CONF_OFF(max_body), "64k", 1024, 16 * CONF_MB,
       NULL },
+    /* Hostile-client limits (SPEC §8): beyond SPEC §9's table. */
+    { "max_header_size", CONF_SIZE, CONF_OFF(max_header_size), "8k", 1024,
+      CONF_MB, NULL },
+    { "max_headers", CONF_COUNT, CONF_OFF(max_headers), "100", 1, 10000,
+      NULL },
+    { "max_query", CONF_SIZE, CONF_OFF(max_query), "4k", 256, 64 * 1024,
+      NULL },
+    { "client_timeout", CONF_DURATION, CONF_OFF(client_timeout_ms), "60s",
+      100, CONF_HOUR_MS, NULL },
+    { "max_connections", CONF_COUNT, CONF_OFF(max_connections), "10000", 1,
+      1000000, NULL },
     { "near_cache", CONF_SIZE, CONF_OFF(near_cache), "16m", 0, 1024 * CONF_MB,
       NULL },
     { "log_level", CONF_ENUM, CONF_OFF(log_level), "info", 0, 0,
@@ -992,12 +1003,15 @@ conf_key_default(size_t i)
  *   channel name; a new prefix would also orphan every lock and claim held.
  * - near_cache: the per-worker table is sized once, and the CLIENT
  *   TRACKING that keeps it coherent is set up with the link.
+ * - max_connections, client_timeout: each worker's client set counts the
+ *   connections it accepted against its share, and runs their deadlines
+ *   on one common timeout queue made at start-up.
  * Everything else is read from the configuration in force per request.
  */
 static const char *const conf_restart_keys[] = {
     "listen", "workers", "upstream", "upstream_lowlatency",
     "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
-    "near_cache",
+    "near_cache", "max_connections", "client_timeout",
 };
 
 bool

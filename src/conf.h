@@ -49,6 +49,11 @@ struct conf {
     int64_t  rate_limit_wait_ms;
     struct conf_rate rate_limit_fallback;
     int64_t  max_body;              /* bytes */
+    int64_t  max_header_size;       /* bytes of header lines */
+    int64_t  max_headers;           /* header fields per request */
+    int64_t  max_query;             /* bytes of the query string */
+    int64_t  client_timeout_ms;     /* for a whole request, or idle */
+    int64_t  max_connections;       /* open client connections */
     int64_t  near_cache;            /* bytes per worker; 0: off */
     enum conf_log_level  log_level;
     enum conf_log_format log_format;

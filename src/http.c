@@ -174,6 +174,129 @@ fail:
     return -1;
 }
 
+void
+http_fields_add(struct http_fields *f, const char *name, const char *value)
+{
+    f->count++;
+    f->bytes += strlen(name) + strlen(value) + 4;
+    if (strcasecmp(name, "Content-Length") == 0) {
+        f->content_length++;
+        f->cl_nonzero = f->cl_nonzero || strcmp(value, "0") != 0;
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        /* evhttp reads a body as chunked only for exactly this value:
+         * anything else would be framed by Content-Length instead. */
+        if (strcasecmp(value, "chunked") != 0) {
+            f->te_not_chunked = true;
+        }
+    }
+}
+
+void
+http_fields_check(const struct http_fields *f, bool body_read,
+                  size_t query_len, const struct http_limits *lim,
+                  struct http_verdict *out)
+{
+    static const struct {
+        int         status;
+        bool        close;
+        const char *msg;
+    } verdicts[] = {
+        { 400, true, "Transfer-Encoding must be chunked, once" },
+        { 400, true, "Content-Length and Transfer-Encoding together" },
+        { 400, true, "more than one Content-Length" },
+        /* evhttp would read the body as the next request. */
+        { 400, true, "no body is allowed with this method" },
+        { 431, false, "too many header fields" },
+        { 431, false, "request header fields too large" },
+        { 414, false, "query string too long" },
+    };
+    bool   failed[sizeof(verdicts) / sizeof(verdicts[0])];
+    size_t i;
+
+    failed[0] = f->te_not_chunked || f->transfer_encoding > 1;
+    failed[1] = f->transfer_encoding > 0 && f->content_length > 0;
+    failed[2] = f->content_length > 1;
+    failed[3] = !body_read && (f->transfer_encoding > 0 || f->cl_nonzero);
+    failed[4] = f->count > lim->max_headers;
+    failed[5] = f->bytes > lim->max_header_size;
+    failed[6] = query_len > lim->max_query;
+    for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
+        if (failed[i]) {
+            out->status = verdicts[i].status;
+            out->msg = verdicts[i].msg;
+            out->close = verdicts[i].close;
+            return;
+        }
+    }
+    out->status = 0;
+    out->msg = NULL;
+    out->close = false;
+}
+
+void
+http_lex_reset(struct http_lex *lx)
+{
+    lx->state = HTTP_LEX_START;
+    lx->folded = false;
+    lx->nul = false;
+}
+
+void
+http_lex_feed(struct http_lex *lx, const char *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len && lx->state != HTTP_LEX_DONE; i++) {
+        char c = p[i];
+
+        if (c == '\0') {
+            lx->nul = true;
+        }
+        switch (lx->state) {
+        case HTTP_LEX_START:
+            /* Empty lines before the request line are ignored (RFC 9112
+             * §2.2), as evhttp does. */
+            if (c != '\r' && c != '\n') {
+                lx->state = HTTP_LEX_LINE;
+            }
+            break;
+        case HTTP_LEX_LINE:
+            if (c == '\n') {
+                lx->state = HTTP_LEX_LF;
+            }
+            break;
+        case HTTP_LEX_LF:
+            if (c == '\n') {
+                lx->state = HTTP_LEX_DONE;
+            } else if (c == '\r') {
+                lx->state = HTTP_LEX_LF_CR;
+            } else {
+                lx->folded = lx->folded || c == ' ' || c == '\t';
+                lx->state = HTTP_LEX_LINE;
+            }
+            break;
+        case HTTP_LEX_LF_CR:
+            lx->state = c == '\n' ? HTTP_LEX_DONE : HTTP_LEX_LINE;
+            break;
+        case HTTP_LEX_DONE:
+            break;
+        }
+    }
+}
+
+const char *
+http_lex_verdict(const struct http_lex *lx)
+{
+    if (lx->nul) {
+        return "NUL byte in the request header";
+    }
+    if (lx->folded) {
+        return "obsolete line folding in the request header";
+    }
+    return NULL;
+}
+
 bool
 http_request_id_valid(const char *id)
 {

@@ -32,6 +32,82 @@ int http_error_body(char *buf, size_t cap, int status,
                     const char *const *msgs, size_t n);
 
 /*
+ * The request checks of SPEC §8 that evhttp does not make: a request's
+ * header fields, fed one by one to http_fields_add, then judged by
+ * http_fields_check. Zero a struct http_fields before the first field.
+ */
+struct http_fields {
+    size_t count;                   /* header fields */
+    size_t bytes;                   /* "name: value\r\n" of each */
+    size_t content_length;          /* Content-Length fields */
+    bool   cl_nonzero;              /* one is not "0" */
+    size_t transfer_encoding;       /* Transfer-Encoding fields */
+    bool   te_not_chunked;          /* one says other than "chunked" */
+};
+
+/* The limits http_fields_check applies (conf: max_headers, ...). */
+struct http_limits {
+    size_t max_headers;
+    size_t max_header_size;
+    size_t max_query;
+};
+
+/* What http_fields_check found. */
+struct http_verdict {
+    int         status;             /* 0: fine; else the 4xx to answer */
+    const char *msg;                /* the reason, for the error payload */
+    bool        close;              /* the framing is in doubt: close the
+                                       connection after answering */
+};
+
+void http_fields_add(struct http_fields *f, const char *name,
+                     const char *value);
+
+/*
+ * Judges F and the query string of QUERY_LEN bytes against LIM, in this
+ * order: ambiguous framing (Content-Length with Transfer-Encoding, more
+ * than one Content-Length or Transfer-Encoding, a coding other than
+ * chunked, or a body announced on a request whose method evhttp reads no
+ * body for, BODY_READ false: GET, HEAD, DELETE, OPTIONS; 400 and close,
+ * RFC 9112 §6.1, §6.3), then too many fields (431), too many header
+ * bytes (431), too long a query (414).
+ */
+void http_fields_check(const struct http_fields *f, bool body_read,
+                       size_t query_len, const struct http_limits *lim,
+                       struct http_verdict *out);
+
+/*
+ * A lexer of a request's raw header section, fed the bytes as they come,
+ * for what evhttp hides once it has parsed them: obs-fold continuation
+ * lines (evhttp joins them to the previous field, which RFC 9112 §5.2
+ * lets a server reject instead: we do, a fold can hide a
+ * Transfer-Encoding) and NUL bytes (evhttp cuts the line there without a
+ * word). It stops at the blank line that ends the header section.
+ */
+enum http_lex_state {
+    HTTP_LEX_START,                 /* before the request line */
+    HTTP_LEX_LINE,                  /* inside a line */
+    HTTP_LEX_LF,                    /* a line just ended */
+    HTTP_LEX_LF_CR,                 /* ... and a CR followed */
+    HTTP_LEX_DONE                   /* the header section ended */
+};
+
+struct http_lex {
+    enum http_lex_state state;
+    bool                folded;     /* a line began with SP or HTAB */
+    bool                nul;        /* a NUL byte */
+};
+
+/* Starts LX on a new request. */
+void http_lex_reset(struct http_lex *lx);
+
+/* Feeds LEN bytes of P; bytes past the header section are ignored. */
+void http_lex_feed(struct http_lex *lx, const char *p, size_t len);
+
+/* Why LX refuses the request ("..."), or NULL when it does not. */
+const char *http_lex_verdict(const struct http_lex *lx);
+
+/*
  * Whether ID may be echoed as an X-Request-Id: 1..HTTP_REQUEST_ID_MAX
  * visible ASCII characters. Anything else is replaced by a generated id.
  */

@@ -12,7 +12,9 @@
 #include <openssl/sha.h>
 
 /* Percent-decodes S[0..LEN) into OUT (CAP bytes) with '+' as a space, the
- * way form-encoded query values decode. Returns false if it did not fit. */
+ * way form-encoded query values decode. Returns false if it did not fit,
+ * or held a %00: a C string would end there, and a phone key made of what
+ * came before would file the upstream's answer for another value. */
 static bool
 key_decode(const char *s, size_t len, char *out, size_t cap)
 {
@@ -34,6 +36,10 @@ key_decode(const char *s, size_t len, char *out, size_t cap)
 
             c = (char)strtol(hex, NULL, 16);
             i += 2;
+            if (c == '\0') {
+                out[o] = '\0';
+                return false;
+            }
         }
         out[o++] = c;
     }

@@ -10,11 +10,14 @@
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "budget.h"
+#include "client.h"
 #include "conf.h"
 #include "log.h"
 #include "lookup.h"
@@ -24,9 +27,8 @@
 #include "upstream.h"
 #include "url.h"
 
-#define PROXY_HEADERS_MAX   (32 * 1024)     /* request line + headers */
-#define PROXY_CLIENT_IDLE_S 60              /* keep-alive idle timeout */
 #define PROXY_BODY_SLACK    (64 * 1024)
+#define PROXY_LINE_SLACK    1024            /* method, path, version */
 
 /*
  * A configuration and the env its requests borrow. A request keeps the
@@ -56,6 +58,8 @@ struct proxy {
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
     struct req_set       reqs;      /* requests not yet answered */
+    struct client_set   *clients;   /* owned: connection count, request
+                                       deadlines; freed after HTTP */
 };
 
 static void on_client_request(struct evhttp_request *client, void *arg);
@@ -137,6 +141,21 @@ proxy_set_body_limit(struct proxy *px, int64_t max_body)
                                                : PROXY_BODY_SLACK)));
 }
 
+/*
+ * The same for the request line and headers: the request checks answer
+ * max_query and max_header_size in the upstream's format (414, 431), so
+ * evhttp's limit, past which it answers 400 with its own page and
+ * closes, sits at twice what those allow.
+ */
+static void
+proxy_set_header_limit(struct proxy *px, const struct conf *cf)
+{
+    evhttp_set_max_headers_size(px->http,
+                                (ev_ssize_t)(2 * (cf->max_header_size +
+                                                  cf->max_query) +
+                                             PROXY_LINE_SLACK));
+}
+
 struct proxy *
 proxy_new(struct event_base *base, struct evdns_base *dns,
           struct conf_ref *ref, SSL_CTX *ctx, struct budget_local *bl,
@@ -145,6 +164,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     const struct conf *cf = conf_ref_conf(ref);
     struct proxy      *px;
     unsigned           conns;
+    struct timeval     tv;
 
     assert(nworkers > 0);
     px = calloc(1, sizeof(*px));
@@ -202,14 +222,31 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
                                    EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(px->http, NULL);
     proxy_set_body_limit(px, cf->max_body);
-    evhttp_set_max_headers_size(px->http, PROXY_HEADERS_MAX);
-    evhttp_set_timeout(px->http, PROXY_CLIENT_IDLE_S);
+    proxy_set_header_limit(px, cf);
+    /* evhttp's timeout restarts with every byte: it catches idle and
+     * stalled connections (and clients that do not read their answer);
+     * the client set's deadline catches slow ones. */
+    tv.tv_sec = (time_t)(cf->client_timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)(cf->client_timeout_ms % 1000) * 1000;
+    evhttp_set_timeout_tv(px->http, &tv);
     evhttp_set_gencb(px->http, on_client_request, px);
+    /* max_connections bounds the process; each worker takes its share,
+     * rounded up. */
+    px->clients = client_set_new(base, px->http,
+                                 (size_t)((cf->max_connections + nworkers -
+                                           1) / nworkers),
+                                 cf->client_timeout_ms);
+    if (px->clients == NULL) {
+        log_err("proxy: out of memory");
+        goto fail;
+    }
     px->bound = evhttp_accept_socket_with_handle(px->http, listen_fd);
     if (px->bound == NULL) {
         log_err("proxy: cannot accept on the listening socket");
         goto fail;
     }
+    client_set_listener(px->clients,
+                        evhttp_bound_socket_get_listener(px->bound));
     return px;
 
 fail:
@@ -243,6 +280,7 @@ proxy_set_conf(struct proxy *px, struct conf_ref *ref)
     }
     store_set_timeout(px->store, cf->redis_timeout_ms);
     proxy_set_body_limit(px, cf->max_body);
+    proxy_set_header_limit(px, cf);
     return 0;
 }
 
@@ -251,6 +289,7 @@ proxy_stop_accepting(struct proxy *px)
 {
     ready_stopping();               /* /readyz answers 503 from now */
     if (px->bound != NULL) {
+        client_set_listener(px->clients, NULL);
         evhttp_del_accept_socket(px->http, px->bound);
         px->bound = NULL;
     }
@@ -275,9 +314,13 @@ proxy_free(struct proxy *px)
         return;
     }
     proxy_abort_all(px);
-    if (px->http != NULL) {
-        evhttp_free(px->http);
+    if (px->clients != NULL) {
+        client_set_listener(px->clients, NULL);
     }
+    if (px->http != NULL) {
+        evhttp_free(px->http);      /* its connections report to CLIENTS */
+    }
+    client_set_free(px->clients);
     req_set_clear(&px->reqs);
     if (px->gen != NULL) {          /* older ones went with their requests */
         proxy_gen_free(px->gen);
@@ -297,5 +340,7 @@ on_client_request(struct evhttp_request *client, void *arg)
 {
     struct proxy *px = arg;
 
-    req_start(&px->gen->env, &px->reqs, client);
+    const char   *reject = client_request_arrived(px->clients, client);
+
+    req_start(&px->gen->env, &px->reqs, client, reject);
 }

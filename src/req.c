@@ -523,6 +523,49 @@ req_readyz(struct req *r)
     r->client = NULL;
 }
 
+/*
+ * The checks of SPEC §8 evhttp does not make (http_fields_check). Answers
+ * R and returns false when one fails; a request whose framing is in doubt
+ * also closes its connection, so that nothing after it on the connection
+ * is read as a request.
+ */
+static bool
+req_check_fields(struct req *r)
+{
+    const struct conf       *cf = r->env->cf;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    const char              *query = uri != NULL ? evhttp_uri_get_query(uri)
+                                                 : NULL;
+    struct http_limits       lim = { (size_t)cf->max_headers,
+                                     (size_t)cf->max_header_size,
+                                     (size_t)cf->max_query };
+    struct http_fields       f;
+    struct http_verdict      v;
+    struct evkeyval         *h;
+
+    if (r->reject != NULL) {
+        req_error_with(r, 400, r->reject, "Connection", "close");
+        return false;
+    }
+    memset(&f, 0, sizeof(f));
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->client), next) {
+        http_fields_add(&f, h->key, h->value);
+    }
+    http_fields_check(&f, r->method == ROUTE_M_POST ||
+                              r->method == ROUTE_M_PUT ||
+                              r->method == ROUTE_M_PATCH,
+                      query != NULL ? strlen(query) : 0, &lim, &v);
+    if (v.status == 0) {
+        return true;
+    }
+    if (v.close) {
+        req_error_with(r, v.status, v.msg, "Connection", "close");
+    } else {
+        req_error(r, v.status, v.msg);
+    }
+    return false;
+}
+
 static enum req_state
 req_on_recv(struct req *r)
 {
@@ -536,6 +579,9 @@ req_on_recv(struct req *r)
     char                     token[REQ_TOKEN_MAX];
     size_t                   tlen, blen = evbuffer_get_length(in);
 
+    if (!req_check_fields(r)) {
+        return REQ_DONE;
+    }
     path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     if (path == NULL || path[0] == '\0') {
         req_error(r, 400, "invalid request target");
@@ -814,7 +860,7 @@ req_set_init(struct req_set *set)
 
 void
 req_start(const struct req_env *env, struct req_set *set,
-          struct evhttp_request *client)
+          struct evhttp_request *client, const char *reject)
 {
     struct req *r;
     const char *id;
@@ -834,6 +880,7 @@ req_start(const struct req_env *env, struct req_set *set,
     r->set = set;
     r->client = client;
     r->state = REQ_RECV;
+    r->reject = reject;
     TAILQ_INIT(&r->headers);
     r->method = req_method(evhttp_request_get_command(client),
                            &r->method_name);

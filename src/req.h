@@ -150,6 +150,8 @@ struct req {
     struct route_match      route;
     enum route_method       method;
     const char             *method_name;    /* static */
+    const char             *reject; /* static: why its raw header is
+                                       refused (client.c), or NULL */
     struct upstream_call   *call;   /* while in FETCH */
     struct budget_op       *bop;    /* while in BUDGET, asking Redis */
     struct event           *rate_timer; /* owned: a wait for the budget */
@@ -217,10 +219,12 @@ void req_set_init(struct req_set *set);
 
 /*
  * Takes CLIENT, a request evhttp handed over, into SET and runs it as far
- * as it goes without waiting. ENV and SET outlive it.
+ * as it goes without waiting. ENV and SET outlive it. REJECT (a static
+ * string, or NULL) says why its raw header is refused: it is answered
+ * 400 with that message, and its connection closed.
  */
 void req_start(const struct req_env *env, struct req_set *set,
-               struct evhttp_request *client);
+               struct evhttp_request *client, const char *reject);
 
 /* Answers (503, or the answer held) and frees every request of SET. */
 void req_abort_all(struct req_set *set);

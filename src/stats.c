@@ -83,6 +83,13 @@ static const struct {
     [STATS_REDIS_CONNECT_FAILED] = { "heavyset_redis_connect_failures_total",
                                      "", "Redis connection attempts that "
                                          "failed." },
+    [STATS_CLIENT_TIMEOUTS] = { "heavyset_client_timeouts_total", "",
+                                "Client connections closed with a request "
+                                "not all sent within client_timeout "
+                                "(408)." },
+    [STATS_ACCEPT_PAUSES] = { "heavyset_accept_paused_total", "",
+                              "Times a worker stopped accepting at its "
+                              "share of max_connections." },
 };
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {

@@ -9,6 +9,10 @@
 #   DIR/wrong.pem   server certificate for DNS:wrong.example only (a valid
 #                   chain with the wrong host name: verification must fail)
 #   DIR/wrong.key   its key
+#   DIR/expired.pem server certificate for DNS:localhost and IP:127.0.0.1,
+#                   valid for one day in 2020 only: expired, so
+#                   verification must fail
+#   DIR/expired.key its key
 #
 # Usage: certs.sh DIR        (DIR is created if missing)
 # Keys are P-256 (fast to make); everything expires after 2 days.
@@ -65,6 +69,44 @@ ssl x509 -req -in "$dir/ca.csr" -signkey "$dir/ca.key" -days 2 -sha256 \
 leaf server localhost "DNS:localhost, IP:127.0.0.1"
 leaf wrong wrong.example "DNS:wrong.example"
 
+# An expired leaf: `openssl x509 -req` (OpenSSL 3.0) signs from now on
+# only, `openssl ca` takes explicit dates.
+cat >"$dir/ca.cnf" <<EOF
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+database = $dir/index.txt
+new_certs_dir = $dir
+serial = $dir/ca.serial
+default_md = sha256
+policy = any
+copy_extensions = none
+[ any ]
+commonName = supplied
+EOF
+: >"$dir/index.txt"
+echo 1000 >"$dir/ca.serial"
+cat >"$dir/expired.ext" <<'EXT'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+EXT
+ssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$dir/expired.key"
+ssl req -new -key "$dir/expired.key" -subj "/CN=localhost" \
+    -out "$dir/expired.csr"
+ssl ca -batch -config "$dir/ca.cnf" -cert "$dir/ca.pem" \
+    -keyfile "$dir/ca.key" -in "$dir/expired.csr" -out "$dir/expired.pem" \
+    -startdate 20200101000000Z -enddate 20200102000000Z \
+    -extfile "$dir/expired.ext" -notext
+
 ssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" "$dir/wrong.pem"
+if openssl verify -CAfile "$dir/ca.pem" "$dir/expired.pem" >>"$log" 2>&1
+then
+    echo "certs.sh: expired.pem verifies" >&2
+    exit 1
+fi
 chmod 600 "$dir"/*.key
-rm -f "$dir"/*.csr "$dir"/*.ext "$dir/ca.srl" "$log"
+rm -f "$dir"/*.csr "$dir"/*.ext "$dir/ca.srl" "$dir/ca.cnf" \
+    "$dir"/index.txt* "$dir"/ca.serial* "$dir/1000.pem" "$log"

@@ -24,6 +24,8 @@
 #   HSP_PROXY_NOCA_URL  proxy without the private CA: TLS verification fails
 #   HSP_PROXY_WRONGNAME_URL  proxy trusting the CA, whose upstream (a
 #                       second sandbox) shows a certificate for wrong.example
+#   HSP_PROXY_EXPIRED_URL  proxy trusting the CA, whose upstream (a third
+#                       sandbox) shows an expired certificate for localhost
 #   HSP_PROXY_DOWN_URL  proxy whose upstream port is closed
 #   HSP_SANDBOX_URL     https://localhost:PORT
 #   HSP_SANDBOX_CA      the CA that signed the sandbox's certificate
@@ -348,6 +350,13 @@ start_daemon sandbox-wrongname "$sandbox_bin" --listen 127.0.0.1:0 \
 wait_listening sandbox-wrongname
 wrongname_port=$port
 
+# A third one whose certificate (same CA, right name) expired in 2020.
+start_daemon sandbox-expired "$sandbox_bin" --listen 127.0.0.1:0 \
+    --tls-cert "$tmp/certs/expired.pem" --tls-key "$tmp/certs/expired.key" \
+    --seed "$seed" --rate-limit 0 --latency 0
+wait_listening sandbox-expired
+expired_port=$port
+
 # ---- proxies
 # rate_limit=0/min turns the shared budget off: the suite makes far more
 # than 60 upstream calls a minute with one token. Proxies that must never
@@ -397,6 +406,12 @@ sandbox_proxy proxy-wrongname \
     -o redis_prefix=hsp-wrongname
 HSP_PROXY_WRONGNAME_URL=$url
 
+# The chain and the name verify, the dates do not.
+sandbox_proxy proxy-expired \
+    -o "upstream=https://localhost:$expired_port" \
+    -o redis_prefix=hsp-expired
+HSP_PROXY_EXPIRED_URL=$url
+
 # Nothing listens on the closed port: check, so a 502 means what we think.
 curl -s -o /dev/null --noproxy '*' --max-time 2 "http://127.0.0.1:$closed_port/"
 [ $? -eq 7 ] || fail "127.0.0.1:$closed_port accepts connections;" \
@@ -417,7 +432,8 @@ HSP_TMPDIR=$tmp
 HSP_PROXY_BIN=$proxy_bin
 HSP_PROXY_CONF=$proxy_conf
 export HSP_PROXY_URL HSP_PROXY_B_URL HSP_PROXY_SHORT_URL HSP_PROXY_R2_URL \
-    HSP_PROXY_NOCA_URL HSP_PROXY_WRONGNAME_URL HSP_PROXY_DOWN_URL \
+    HSP_PROXY_NOCA_URL HSP_PROXY_WRONGNAME_URL HSP_PROXY_EXPIRED_URL \
+    HSP_PROXY_DOWN_URL \
     HSP_SANDBOX_URL HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK \
     HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR HSP_PROXY_BIN HSP_PROXY_CONF
 

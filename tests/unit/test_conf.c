@@ -244,6 +244,11 @@ expect_spec_defaults(const struct conf *cf, const char *what)
     cr_expect_eq(cf->rate_limit_fallback.count, 20, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.period_ms, 60000, "%s", what);
     cr_expect_eq(cf->max_body, 65536, "%s", what);
+    cr_expect_eq(cf->max_header_size, 8192, "%s", what);
+    cr_expect_eq(cf->max_headers, 100, "%s", what);
+    cr_expect_eq(cf->max_query, 4096, "%s", what);
+    cr_expect_eq(cf->client_timeout_ms, 60000, "%s", what);
+    cr_expect_eq(cf->max_connections, 10000, "%s", what);
     cr_expect_eq(cf->near_cache, 16 * 1024 * 1024, "%s", what);
     cr_expect_eq(cf->log_level, CONF_LOG_INFO, "%s", what);
     cr_expect_eq(cf->log_format, CONF_LOG_JSON, "%s", what);
@@ -272,8 +277,10 @@ Test(conf_defaults, key_table)
     char               kv[128];
     size_t             i;
 
-    /* SPEC §9's 26 keys, and near_cache (the hit path's in-process copy). */
-    cr_expect_eq(conf_key_count(), 27, "26 keys of SPEC §9 + near_cache");
+    /* SPEC §9's 26 keys, near_cache (the hit path's in-process copy) and
+     * the five limits on clients (SPEC §8). */
+    cr_expect_eq(conf_key_count(), 32,
+                 "26 keys of SPEC §9 + near_cache + 5 client limits");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -330,6 +337,27 @@ static const struct kv_case kv_cases[] = {
     { "max_body=1024", 0 },
     { "max_body=16m", 0 },
     { "max_body=1023", -1 },
+    { "max_header_size=1k", 0 },
+    { "max_header_size=1m", 0 },
+    { "max_header_size=1023", -1 },
+    { "max_header_size=1025k", -1 },
+    { "max_headers=1", 0 },
+    { "max_headers=10000", 0 },
+    { "max_headers=0", -1 },
+    { "max_headers=10001", -1 },
+    { "max_query=256", 0 },
+    { "max_query=64k", 0 },
+    { "max_query=255", -1 },
+    { "max_query=65537", -1 },
+    { "client_timeout=100ms", 0 },
+    { "client_timeout=1h", 0 },
+    { "client_timeout=99ms", -1 },
+    { "client_timeout=0", -1 },
+    { "client_timeout=61m", -1 },
+    { "max_connections=1", 0 },
+    { "max_connections=1000000", 0 },
+    { "max_connections=0", -1 },
+    { "max_connections=1000001", -1 },
     { "near_cache=0", 0 },
     { "near_cache=1024m", 0 },
     { "near_cache=1025m", -1 },
@@ -1070,6 +1098,10 @@ static const struct diff_case diff_cases[] = {
     { "redis_prefix = other\n", "", "redis_prefix" },
     { "near_cache = 0\n", "", "near_cache" },
     { "access_log = off\n", "access_log", "" },
+    { "max_headers = 20\nmax_header_size = 4k\nmax_query = 1k\n",
+      "max_header_size,max_headers,max_query", "" },
+    { "max_connections = 10\nclient_timeout = 5s\n", "",
+      "client_timeout,max_connections" },
     { "listen = 127.0.0.1:9999\nttl_lead = 1s\nredis_prefix = x\n",
       "ttl_lead", "listen,redis_prefix" },
 };
@@ -1128,7 +1160,7 @@ Test(conf_reload, restart_keys_are_known_keys)
     static const char *const restart[] = {
         "listen", "workers", "upstream", "upstream_lowlatency",
         "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
-        "near_cache",
+        "near_cache", "max_connections", "client_timeout",
     };
     size_t i, n = 0;
 

@@ -276,3 +276,145 @@ Test(http, retry_after_table)
                      (long long)http_retry_after_ms(cases[i].v, now));
     }
 }
+
+/* ---- request checks (SPEC §8) ------------------------------------------ */
+
+struct fields_case {
+    const char *fields[6][2];       /* name, value; NULL name ends */
+    size_t      query_len;
+    int         status;
+    bool        close;
+};
+
+static const struct fields_case fields_cases[] = {
+    { { { "Host", "x" } }, 0, 0, false },
+    { { { "Content-Length", "5" } }, 0, 0, false },
+    { { { "Transfer-Encoding", "chunked" } }, 0, 0, false },
+    { { { "Transfer-Encoding", "CHUNKED" } }, 0, 0, false },
+    { { { "Content-Length", "5" }, { "Transfer-Encoding", "chunked" } }, 0,
+      400, true },
+    { { { "transfer-encoding", "chunked" }, { "content-length", "0" } }, 0,
+      400, true },
+    { { { "Content-Length", "5" }, { "Content-Length", "6" } }, 0, 400,
+      true },
+    { { { "Content-Length", "5" }, { "Content-Length", "5" } }, 0, 400,
+      true },
+    { { { "Transfer-Encoding", "gzip" } }, 0, 400, true },
+    { { { "Transfer-Encoding", "gzip, chunked" } }, 0, 400, true },
+    { { { "Transfer-Encoding", " chunked" } }, 0, 400, true },
+    { { { "Transfer-Encoding", "chunked" },
+        { "Transfer-Encoding", "chunked" } }, 0, 400, true },
+    { { { "A", "1" }, { "B", "2" }, { "C", "3" }, { "D", "4" } }, 0, 431,
+      false },                      /* max_headers is 3 here */
+    { { { "A", "0123456789012345678901234567890123456789" } }, 0, 431,
+      false },                      /* 1 + 40 + 4 > 40 bytes */
+    { { { "A", "01234567890123456789012345678901234" } }, 0, 0, false },
+    { { { "Host", "x" } }, 64, 0, false },
+    { { { "Host", "x" } }, 65, 414, false },
+    /* Framing first: it also closes the connection. */
+    { { { "A", "1" }, { "B", "2" }, { "Content-Length", "1" },
+        { "Content-Length", "1" } }, 65, 400, true },
+};
+
+Test(http, fields_check_table)
+{
+    static const struct http_limits lim = { 3, 40, 64 };
+    size_t i, j;
+
+    for (i = 0; i < NELEM(fields_cases); i++) {
+        const struct fields_case *c = &fields_cases[i];
+        struct http_fields        f;
+        struct http_verdict       v;
+
+        memset(&f, 0, sizeof(f));
+        for (j = 0; j < 6 && c->fields[j][0] != NULL; j++) {
+            http_fields_add(&f, c->fields[j][0], c->fields[j][1]);
+        }
+        http_fields_check(&f, true, c->query_len, &lim, &v);
+        cr_expect_eq(v.status, c->status, "case %zu: status %d", i,
+                     v.status);
+        cr_expect_eq(v.close, c->close, "case %zu: close", i);
+        cr_expect_eq(v.msg == NULL, c->status == 0, "case %zu: msg", i);
+    }
+}
+
+/* A body where evhttp reads none (GET): it would be the next request. */
+static const struct fields_case no_body_cases[] = {
+    { { { "Content-Length", "40" } }, 0, 400, true },
+    { { { "Transfer-Encoding", "chunked" } }, 0, 400, true },
+    { { { "Content-Length", "0" } }, 0, 0, false },
+    { { { "Host", "x" } }, 0, 0, false },
+};
+
+Test(http, fields_check_without_a_body)
+{
+    static const struct http_limits lim = { 3, 40, 64 };
+    size_t i, j;
+
+    for (i = 0; i < NELEM(no_body_cases); i++) {
+        const struct fields_case *c = &no_body_cases[i];
+        struct http_fields        f;
+        struct http_verdict       v;
+
+        memset(&f, 0, sizeof(f));
+        for (j = 0; j < 6 && c->fields[j][0] != NULL; j++) {
+            http_fields_add(&f, c->fields[j][0], c->fields[j][1]);
+        }
+        http_fields_check(&f, false, c->query_len, &lim, &v);
+        cr_expect_eq(v.status, c->status, "case %zu: status %d", i,
+                     v.status);
+        cr_expect_eq(v.close, c->close, "case %zu: close", i);
+    }
+}
+
+struct lex_case {
+    const char *raw;
+    size_t      len;                /* 0: strlen(raw) */
+    const char *verdict;            /* a substring of it, or NULL */
+    bool        done;               /* the header section ended */
+};
+
+static const struct lex_case lex_cases[] = {
+    { "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL, true },
+    { "GET / HTTP/1.1\nHost: x\n\n", 0, NULL, true },
+    { "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL, true },
+    { "GET / HTTP/1.1\r\nHost: x\r\n", 0, NULL, false },
+    { "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 0, "folding", true },
+    { "GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", 0, "folding", true },
+    { "GET / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n", 0,
+      "folding", true },
+    { "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26, "NUL", true },
+    /* The body is not the header: anything goes there. */
+    { "PATCH / HTTP/1.1\r\n\r\n{\n  \"a\": 1\0}", 32, NULL, true },
+};
+
+Test(http, lex_table)
+{
+    size_t i, k;
+
+    for (i = 0; i < NELEM(lex_cases); i++) {
+        const struct lex_case *c = &lex_cases[i];
+        size_t                 len = c->len > 0 ? c->len : strlen(c->raw);
+        struct http_lex        whole, bytes;
+        const char            *v;
+
+        http_lex_reset(&whole);
+        http_lex_feed(&whole, c->raw, len);
+        /* Byte by byte, as a slow client sends it: the same answer. */
+        http_lex_reset(&bytes);
+        for (k = 0; k < len; k++) {
+            http_lex_feed(&bytes, c->raw + k, 1);
+        }
+        v = http_lex_verdict(&whole);
+        if (c->verdict == NULL) {
+            cr_expect_null(v, "case %zu: %s", i, v);
+        } else {
+            cr_expect(v != NULL && strstr(v, c->verdict) != NULL,
+                      "case %zu: %s", i, v != NULL ? v : "(null)");
+        }
+        cr_expect_eq(whole.state == HTTP_LEX_DONE, c->done, "case %zu", i);
+        cr_expect_eq(bytes.state, whole.state, "case %zu: by bytes", i);
+        cr_expect_eq(bytes.folded, whole.folded, "case %zu", i);
+        cr_expect_eq(bytes.nul, whole.nul, "case %zu", i);
+    }
+}

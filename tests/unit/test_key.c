@@ -82,6 +82,21 @@ Test(key, parse_query_long_phone_is_flagged)
     cr_expect(q.phone_too_long);
 }
 
+/* A %00 would end the decoded C string early: the phone before it must
+ * not stand for the whole value (its key would file another answer). */
+Test(key, parse_query_nul_in_a_phone_is_flagged)
+{
+    struct key_query q;
+
+    key_parse_query("phone=%2B18015551234%00x", &q);
+    cr_expect(q.has_phone);
+    cr_expect(q.phone_too_long);
+    key_parse_query("phone=%2B18015551234", &q);
+    cr_expect_not(q.phone_too_long);
+    key_parse_query("limitDays=3%00&phone=1", &q);
+    cr_expect(q.limit_days_bad);
+}
+
 Test(key, tenant_is_a_truncated_sha256)
 {
     char t[KEY_TENANT_HEX + 1], u[KEY_TENANT_HEX + 1];

@@ -1,0 +1,75 @@
+/*
+ * client.h - one worker's client connections, for the two limits evhttp
+ * 2.1 lacks (PITFALLS §4.1.14, SPEC §8):
+ *
+ *   - max_connections: the worker's share of it. At its share the worker
+ *     stops accepting (like HAProxy's maxconn): new clients wait in the
+ *     kernel's listen queue, and are accepted as soon as one of the
+ *     worker's connections closes. Nothing is refused, nothing accepted
+ *     is dropped.
+ *   - client_timeout: the time a connection has to deliver one whole
+ *     request (headers and body), from its start or from the end of the
+ *     previous answer. evhttp's own timeout restarts on every byte read,
+ *     so a client sending one byte a second (slowloris) would hold the
+ *     connection forever. Past the deadline a connection that sent part of
+ *     a request gets a 408 in the upstream's format and is closed; an idle
+ *     one is just closed (RFC 9112 §9.5).
+ *
+ * evhttp shows no connection until a request is complete, so the set
+ * learns of a connection from the bufferevent callback (evhttp_set_bevcb),
+ * which runs inside evhttp's accept, and takes the connection over
+ * (its close callback, a deadline timer) from an event activated there,
+ * which runs before the loop polls again: before the connection can see
+ * any I/O, so before evhttp can free it.
+ *
+ * The set also sees each request's raw bytes before evhttp parses them
+ * (an evbuffer callback on the connection's input), for what evhttp
+ * hides: obs-fold lines and NUL bytes in the header (http_lex).
+ *
+ * One set per worker, used only on that worker's loop.
+ */
+#ifndef HSP_CLIENT_H
+#define HSP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct client_set;
+struct event_base;
+struct evconnlistener;
+struct evhttp;
+struct evhttp_request;
+
+/*
+ * Creates the set for HTTP on BASE (both borrowed; BASE outlives the
+ * set) and installs its bufferevent callback on HTTP. CAP is the worker's
+ * share of max_connections (> 0), TIMEOUT_MS client_timeout. Returns NULL
+ * when out of memory. Free it with client_set_free AFTER evhttp_free,
+ * whose closing connections still report to it.
+ */
+struct client_set *client_set_new(struct event_base *base, struct evhttp *http,
+                                  size_t cap, int64_t timeout_ms);
+
+/*
+ * The listener the set pauses at its cap and resumes below it (borrowed;
+ * evhttp owns it). NULL once evhttp no longer accepts (shutdown).
+ */
+void client_set_listener(struct client_set *cs, struct evconnlistener *lev);
+
+/*
+ * A complete request arrived on one of the set's connections (call it
+ * from evhttp's request callback, before answering): its deadline stops
+ * until the answer is written, then restarts for the next request.
+ * Returns why its raw header must be refused (http_lex_verdict: a static
+ * string), or NULL.
+ */
+const char *client_request_arrived(struct client_set *cs,
+                                   struct evhttp_request *req);
+
+/* The number of open client connections of this worker. */
+size_t client_count(const struct client_set *cs);
+
+/* Frees CS. NULL-safe. */
+void client_set_free(struct client_set *cs);
+
+#endif /* HSP_CLIENT_H */
