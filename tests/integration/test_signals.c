@@ -666,3 +666,48 @@ Test(signals, sigterm_cuts_what_outlasts_the_grace)
     cr_expect_eq(h.r.status, 503, "status %d: %s", h.r.status, h.r.body);
     hresp_free(&h.r);
 }
+
+/* Whether the file PATH holds WHAT. */
+static bool
+file_has(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    char  line[4096];
+    bool  found = false;
+
+    if (f == NULL) {
+        return false;
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, what) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+Test(signals, reload_moves_the_access_log)
+{
+    static struct hproc p;
+    char                path[512], a[512], b[512], extra[600];
+    struct hresp        r;
+
+    snprintf(a, sizeof(a), "%s/sig-acc-a.log", hfixture_env("HSP_TMPDIR"));
+    snprintf(b, sizeof(b), "%s/sig-acc-b.log", hfixture_env("HSP_TMPDIR"));
+    snprintf(extra, sizeof(extra), "access_log = %s\n", a);
+    write_conf("sig-acc", path, sizeof(path), extra);
+    start_conf("sig-acc", path, &p);
+    get(p.url, "/healthz", "X-Request-Id: sig-acc-first", &r);
+    cr_expect_eq(r.status, 200);
+    hresp_free(&r);
+
+    snprintf(extra, sizeof(extra), "access_log = %s\n", b);
+    write_conf("sig-acc", path, sizeof(path), extra);
+    sighup(&p, RELOADED, 1);
+    get(p.url, "/healthz", "X-Request-Id: sig-acc-second", &r);
+    cr_expect_eq(r.status, 200);
+    hresp_free(&r);
+    stop(&p);
+    cr_expect(file_has(a, "sig-acc-first"), "first request not in %s", a);
+    cr_expect_not(file_has(a, "sig-acc-second"), "second request in %s", a);
+    cr_expect(file_has(b, "sig-acc-second"), "second request not in %s", b);
+}
