@@ -594,6 +594,10 @@ static const struct file_case file_errors[] = {
       "of range (1 to 65535)" },
     { "access_log = a\x01" "b\n",
       "t.conf:1: access_log: 'a?b' contains a control character" },
+    /* found by fuzz_conf: the port's raw bytes were in the message */
+    { "listen=0.true0:etl_lt\xbd",
+      "t.conf:1: listen: '0.true0:etl_lt?' is not a listen address: port "
+      "'etl_lt?' is not a number" },
 };
 
 Test(conf_file, error_table)
