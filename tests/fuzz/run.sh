@@ -21,7 +21,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$top/build/plain
 while getopts b: opt; do
     case $opt in
-    b) builddir=$(cd "$OPTARG" && pwd) ;;
+    b) builddir=$(mkdir -p "$OPTARG" && cd "$OPTARG" && pwd) ;;
     *) sed -n '4,8p' "$0" >&2; exit 2 ;;
     esac
 done
