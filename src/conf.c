@@ -792,10 +792,9 @@ conf_line(struct conf *cf, const char *name, unsigned lineno, const char *raw,
     return conf_assign(cf, where, line, eq + 1, true, errs);
 }
 
-/* Applies the LEN bytes of TEXT line by line. Returns 0 or -1. */
-static int
-conf_load_text(struct conf *cf, const char *name, const char *text,
-               size_t len, struct conf_errors *errs)
+int
+conf_load_buffer(struct conf *cf, const char *name, const char *text,
+                 size_t len, struct conf_errors *errs)
 {
     const char *p = text, *end = text + len, *nl;
     unsigned    lineno = 0;
@@ -878,7 +877,7 @@ conf_load_file(struct conf *cf, const char *path, struct conf_errors *errs)
         conf_error(errs, "%s: larger than %d bytes; is it a configuration "
                    "file?", path, CONF_FILE_MAX);
     } else {
-        rc = conf_load_text(cf, path, text, len, errs);
+        rc = conf_load_buffer(cf, path, text, len, errs);
     }
 
 fail:
@@ -891,7 +890,7 @@ int
 conf_load_string(struct conf *cf, const char *name, const char *text,
                  struct conf_errors *errs)
 {
-    return conf_load_text(cf, name, text, strlen(text), errs);
+    return conf_load_buffer(cf, name, text, strlen(text), errs);
 }
 
 int

@@ -86,9 +86,16 @@ int conf_load_file(struct conf *cf, const char *path,
                    struct conf_errors *errs);
 
 /*
- * Same as conf_load_file() for text already in memory; NAME is what the
- * errors call the file.
+ * Same as conf_load_file() for the LEN bytes at TEXT, already in memory
+ * and not necessarily NUL-terminated (a NUL byte inside a line is an
+ * error, as in a file); NAME is what the errors call the file. The file
+ * loader reads the file and calls this, so both parse alike. Pure: no I/O
+ * but what the values themselves need (upstream_ca_file is opened).
  */
+int conf_load_buffer(struct conf *cf, const char *name, const char *text,
+                     size_t len, struct conf_errors *errs);
+
+/* conf_load_buffer() for the NUL-terminated TEXT. */
 int conf_load_string(struct conf *cf, const char *name, const char *text,
                      struct conf_errors *errs);
 

@@ -15,6 +15,7 @@
 #define URL_PORT_ABSENT  (-1L)
 #define URL_REDIS_PORT   6379
 #define URL_REDIS_DB_MAX 15
+#define URL_SHOW_MAX     (URL_V6_MAX + 1) /* bytes of a value quoted */
 
 static int url_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -57,6 +58,26 @@ url_has_blank(const char *s)
         }
     }
     return false;
+}
+
+/*
+ * Copies the LEN bytes at S (at most URL_SHOW_MAX - 1 of them) into OUT
+ * for a message, with every byte outside printable ASCII as '?': the
+ * reasons end up on a terminal (-t) and in JSON logs, where raw bytes of
+ * a mistyped value do not belong.
+ */
+static const char *
+url_show(const char *s, size_t len, char out[URL_SHOW_MAX])
+{
+    size_t i;
+
+    for (i = 0; i < len && i < URL_SHOW_MAX - 1; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[i] = '\0';
+    return out;
 }
 
 /*
@@ -130,6 +151,7 @@ url_host_port(const char *s, size_t len, char *host, long *port, char *err,
               size_t errlen)
 {
     const char *colon, *close, *p, *end = s + len;
+    char        shown[URL_SHOW_MAX];
 
     *port = URL_PORT_ABSENT;
     if (len > 0 && s[0] == '[') {
@@ -148,8 +170,8 @@ url_host_port(const char *s, size_t len, char *host, long *port, char *err,
         host[hlen] = '\0';
         if (inet_pton(AF_INET6, host, &addr) != 1) {
             host[0] = '\0';
-            return url_fail(err, errlen, "'%.*s' is not a valid IPv6 address",
-                            (int)hlen, s + 1);
+            return url_fail(err, errlen, "'%s' is not a valid IPv6 address",
+                            url_show(s + 1, hlen, shown));
         }
         if (close + 1 < end && close[1] != ':') {
             return url_fail(err, errlen, "unexpected text after ']'");
@@ -177,8 +199,8 @@ url_host_port(const char *s, size_t len, char *host, long *port, char *err,
     for (p = colon + 1; p < end; p++) {
         if (!url_is_digit(*p)) {
             return url_fail(err, errlen, "port '%.*s' is not a number",
-                            (int)(end - colon - 1 > 16 ? 16 : end - colon - 1),
-                            colon + 1);
+                            16, url_show(colon + 1, (size_t)(end - colon - 1),
+                                         shown));
         }
         if (*port < 100000) {
             *port = *port * 10 + (*p - '0');

@@ -622,6 +622,10 @@ static const struct file_case file_errors[] = {
       "of range (1 to 65535)" },
     { "access_log = a\x01" "b\n",
       "t.conf:1: access_log: 'a?b' contains a control character" },
+    /* found by fuzz_conf: the port's raw bytes were in the message */
+    { "listen=0.true0:etl_lt\xbd",
+      "t.conf:1: listen: '0.true0:etl_lt?' is not a listen address: port "
+      "'etl_lt?' is not a number" },
 };
 
 Test(conf_file, error_table)
@@ -758,6 +762,36 @@ Test(conf_file, nul_bytes_and_bom)
     cr_expect_eq(cf.ttl_blocks_ms, 5000);
     unlink(path);
     free(path);
+    conf_free(&cf);
+}
+
+Test(conf_file, buffer_with_length)
+{
+    /* What follows LEN is never read: the last line has no newline and
+     * no NUL after it, and a NUL inside a line is an error, not its end. */
+    static const char data[] = "ttl_lead = 1m\r\n"
+                               "ttl_not_found = 1\0s\n"
+                               "ttl_blocks = 5sXXXX";
+    struct conf        cf;
+    struct conf_errors errs = { 0 };
+    char              *copy;
+    size_t             len = sizeof(data) - 1 - 4;
+
+    copy = malloc(len);             /* exactly LEN bytes, for ASan */
+    cr_assert_not_null(copy);
+    memcpy(copy, data, len);
+    cr_assert_eq(conf_init(&cf), 0);
+    cr_expect_eq(conf_load_buffer(&cf, "b.conf", copy, len, &errs), -1);
+    cr_assert_eq(errs.count, 1);
+    cr_expect_str_eq(errs.msg[0], "b.conf:2: line contains a NUL byte");
+    cr_expect_eq(cf.ttl_lead_ms, 60000);
+    cr_expect_eq(cf.ttl_not_found_ms, 30000);
+    cr_expect_eq(cf.ttl_blocks_ms, 5000, "the last line ends at LEN");
+    errs.count = 0;
+    cr_expect_eq(conf_load_buffer(&cf, "e.conf", copy, 0, &errs), 0,
+                 "an empty buffer is an empty file");
+    cr_expect_eq(errs.count, 0);
+    free(copy);
     conf_free(&cf);
 }
 

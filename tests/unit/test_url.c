@@ -49,6 +49,10 @@ static const struct upstream_case upstream_cases[] = {
     { "http://a:", -1, false, NULL, 0, "empty port" },
     { "http://a:8o", -1, false, NULL, 0, "not a number" },
     { "http://a:-1", -1, false, NULL, 0, "not a number" },
+    /* fuzz_conf: raw bytes of a value never reach the reason */
+    { "http://a:8\xbd", -1, false, NULL, 0, "port '8?' is not a number" },
+    { "http://[\xbd:1]", -1, false, NULL, 0,
+      "'?:1' is not a valid IPv6 address" },
     { "http://::1:80", -1, false, NULL, 0, "brackets" },
     { "http://[::1", -1, false, NULL, 0, "']'" },
     { "http://[::g]:80", -1, false, NULL, 0, "IPv6" },
