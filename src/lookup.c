@@ -812,7 +812,9 @@ on_wake_message(const char *payload, size_t len, void *arg)
     struct lookup_flight *f;
 
     if (payload == NULL) {
-        /* (Re)subscribed: a message may have been missed; look again. */
+        /* A message may have been missed ((re)subscribed), or will be
+         * (link lost, Redis frozen): look again, which fails open when
+         * Redis is away, rather than wait out the lease (SPEC §8). */
         while ((f = TAILQ_FIRST(&ctx->remote)) != NULL) {
             flight_unwait(f);
             req_wake(f->leader, NULL);

@@ -110,6 +110,7 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg);
 static void on_sub_up(struct store_link *link);
 static void on_cmd_up(struct store_link *link);
 static void store_track_lost(struct store *st);
+static void store_channels_lost(struct store *st);
 static void store_sub_send(struct store *st, struct store_channel *ch);
 static int  store_channel_add(struct store *st, const char *name,
                               store_msg_cb cb, void *arg, bool invalidate);
@@ -333,6 +334,9 @@ on_disconnect(const redisAsyncContext *ac, int status)
              status != REDIS_OK ? ": " : "",
              status != REDIS_OK ? ac->errstr : "");
     store_schedule_retry(link);
+    if (link == &link->st->sub) {
+        store_channels_lost(link->st);
+    }
 }
 
 static void
@@ -346,6 +350,23 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- subscriptions ------------------------------------------------------ */
+
+/*
+ * Tells each subscriber that messages will be missed from now on: its
+ * link went down, or Redis stopped answering. Someone waiting for a
+ * message would otherwise wait out whatever deadline it has (SPEC §8).
+ */
+static void
+store_channels_lost(struct store *st)
+{
+    int i;
+
+    for (i = 0; i < st->nchannels; i++) {
+        if (!st->channels[i].invalidate) {
+            st->channels[i].cb(NULL, 0, st->channels[i].arg);
+        }
+    }
+}
 
 /* ---- tracking ----------------------------------------------------------- */
 
@@ -746,6 +767,11 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
          * itself stays on, and store_tracking() is false until a call
          * answers again. */
         st->track_cb(NULL, 0, st->track_arg);
+    }
+    if (st->healthy) {
+        st->healthy = false;
+        /* nor does it publish: waiters look again (and fail open) */
+        store_channels_lost(st);
     }
     st->healthy = false;
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {

@@ -69,9 +69,9 @@ void store_cancel(struct store_op *op);
 
 /*
  * Runs for each message published on a subscribed channel, on the loop:
- * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says the
- * channel was (re)subscribed after a connection: messages may have been
- * missed meanwhile.
+ * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says messages
+ * may have been or will be missed: the channel was (re)subscribed after a
+ * connection, its connection was lost, or a call missed its deadline.
  */
 typedef void (*store_msg_cb)(const char *payload, size_t len, void *arg);
 

@@ -1130,3 +1130,57 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
     hresp_free(&first.resp);
     hresp_free(&waiter.resp);
 }
+
+/*
+ * SPEC §8 (found by scripts/chaos): a read waiting for another instance's
+ * fetch cannot be woken once the subscriber's link to Redis is gone, and
+ * the fetcher's fill fails with Redis; it must look again at once (and
+ * fail open) instead of sitting out the rest of the lease (2.2 s here),
+ * past upstream_timeout plus a margin.
+ */
+Test(offload, a_waiter_looks_again_when_redis_goes_away)
+{
+    char        redis[600];
+    const char *opts[] = { redis, "redis_prefix=hsp-off-redis-gone", NULL };
+    static struct hproc a, b;
+    struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 800", { 0 }, 0 };
+    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    pthread_t           t1, t2;
+    long                deadline;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    start("offload-redis-gone-a", opts, &a);
+    start("offload-redis-gone-b", opts, &b);
+    first.base = a.url;
+    waiter.base = b.url;
+    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        hfixture_pause_ms(POLL_MS / 4);
+    }
+    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    hfixture_pause_ms(200);                  /* B is waiting on the lock now */
+    hfixture_redis2_stop();
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    hfixture_redis2_start();                 /* before any assertion ends it */
+    cr_assert_eq(first.rc, 0, "%s", first.resp.error);
+    cr_expect_eq(first.resp.status, 200, "A: %d %s", first.resp.status,
+                 first.resp.body);
+    cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
+    cr_expect_eq(waiter.resp.status, 200, "B: %d %s", waiter.resp.status,
+                 waiter.resp.body);
+    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "MISS",
+                     "B fetched it itself");
+    /* woken ~200 ms in, then its own fetch: well inside the 2.2 s lease */
+    cr_expect_lt(waiter.resp.elapsed_ms, 1500, "B's read took %.0f ms",
+                 waiter.resp.elapsed_ms);
+    cr_expect_eq(hfixture_count("query"), 2);
+    hresp_free(&first.resp);
+    hresp_free(&waiter.resp);
+    stop(&a);
+    stop(&b);
+}
