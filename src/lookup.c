@@ -703,6 +703,12 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
     }
+    if (!store_listening(ctx->store)) {
+        /* The links reconnect each on its own backoff: with calls back
+         * and the subscriber not yet, no message could wake R, which
+         * would wait out the lease (SPEC §8). */
+        return req_spend(r);
+    }
     ms = req_lease_ms(ctx->cf);
     if (pttl > 0 && pttl < ms) {
         ms = pttl;

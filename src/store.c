@@ -493,6 +493,12 @@ store_tracking(const struct store *st)
            st->cmd.connected && st->sub.ac != NULL && st->sub.connected;
 }
 
+bool
+store_listening(const struct store *st)
+{
+    return st->sub.ac != NULL && st->sub.connected;
+}
+
 void
 store_poll(struct store *st)
 {

@@ -101,6 +101,13 @@ int store_track(struct store *st, store_inval_cb cb, void *arg);
 bool store_tracking(const struct store *st);
 
 /*
+ * Whether messages on the subscribed channels can arrive now: the
+ * subscriber link is up. (Until a channel's subscription is confirmed its
+ * callback has not had its NULL payload, which says "look again".)
+ */
+bool store_listening(const struct store *st);
+
+/*
  * Handles the invalidations already received and not yet read, now, so
  * that an answer from a near cache never lags one that has arrived.
  */
