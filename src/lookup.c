@@ -113,6 +113,7 @@ static enum req_state lookup_lock(struct req *r);
 static enum req_state lookup_verdict(struct req *r, const char *what,
                                      const redisReply *extra);
 static enum req_state lookup_wait_remote(struct req *r, int64_t pttl);
+static void           lookup_unlock(struct req *r);
 static bool           lookup_near(struct req *r);
 static void           lookup_near_put(struct req *r, const char *v,
                                       size_t len);
@@ -470,6 +471,14 @@ lookup_without_cache(struct req *r)
         return lookup_error(r, 504, "no cached response");
     }
     r->may_store = false;
+    if (r->owner[0] != '\0') {
+        /* A call that asked for the lock and got no answer (a deadline,
+         * a lost link) may still run and take it, for nobody: readers of
+         * the key would wait out its lease. An UNLOCK sent after it, on
+         * the same link, runs after it and drops it if so. */
+        r->locked = true;
+        lookup_unlock(r);
+    }
     r->locked = false;
     r->detail = "store-unavailable";
     return req_spend(r);

@@ -1070,6 +1070,58 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
     stop(&q);
 }
 
+/* The pid of the Redis at HSP_REDIS2_SOCK, from its pidfile. */
+static pid_t
+redis2_pid(void)
+{
+    char  path[512];
+    FILE *f;
+    long  pid = 0;
+
+    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    cr_assert_gt(pid, 1);
+    return (pid_t)pid;
+}
+
+/*
+ * SPEC §8 (found by scripts/chaos): a read whose lookup (which takes the
+ * fetch lock) misses its deadline fails open; when Redis runs the call
+ * later, the lock it takes belongs to nobody. The proxy gives it back
+ * (UNLOCK after it), so the next read of the key does not wait out the
+ * lease (2.2 s here) for a fetch that never comes.
+ */
+Test(offload, a_lock_taken_after_its_deadline_is_given_back)
+{
+    char        redis[600];
+    const char *opts[] = { redis, "redis_prefix=hsp-off-orphan", NULL };
+    static struct hproc a, b;
+    struct hresp        r;
+    pid_t               pid;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    start("offload-orphan-a", opts, &a);
+    start("offload-orphan-b", opts, &b);
+    pid = redis2_pid();
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    get(a.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    kill(pid, SIGCONT);             /* before any assertion can abort */
+    cr_expect_eq(r.status, 200, "A, Redis frozen: %d %s", r.status, r.body);
+    hresp_free(&r);
+    hfixture_pause_ms(300);         /* Redis runs what A sent meanwhile */
+    get(b.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    cr_expect_eq(r.status, 200, "B: %d %s", r.status, r.body);
+    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_lt(r.elapsed_ms, 1500, "B's read took %.0f ms", r.elapsed_ms);
+    hresp_free(&r);
+    stop(&a);
+    stop(&b);
+}
+
 /* ---- a fetcher that dies ------------------------------------------------ */
 
 struct held_get {
