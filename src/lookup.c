@@ -752,6 +752,13 @@ lookup_verdict(struct req *r, const char *what, const redisReply *extra)
 
     if (strcmp(what, "lead") == 0) {
         r->locked = true;
+        if (r->waited && lookup_stale(r, "stale-if-error", 0)) {
+            /* The fetch R waited for left the entry expired: it failed
+             * just now. Trying again would most likely cost another
+             * upstream_timeout on top of the wait (SPEC §8). */
+            lookup_unlock(r);
+            return REQ_DONE;
+        }
         return req_spend(r);
     }
     if (strcmp(what, "wait") == 0) {
