@@ -1236,3 +1236,57 @@ Test(offload, a_waiter_looks_again_when_redis_goes_away)
     stop(&a);
     stop(&b);
 }
+
+/*
+ * SPEC §8 (found by scripts/chaos): with the upstream slower than
+ * upstream_timeout, a read that waits for another instance's fetch of an
+ * expired entry gets the stale entry when that fetch fails, instead of
+ * trying again itself for another upstream_timeout.
+ */
+Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-sie-wait", "ttl_lead=1s",
+        "stale_while_revalidate=0", NULL
+    };
+    static struct hproc a, b;
+    struct held_get     first = { NULL, NULL, { 0 }, 0 };
+    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    struct hresp        fill;
+    pthread_t           t1, t2;
+    long                deadline;
+
+    start("offload-sie-wait-a", opts, &a);
+    start("offload-sie-wait-b", opts, &b);
+    get(a.url, QUERY SHARED, ALPHA, NULL, &fill);
+    cr_assert_eq(fill.status, 200);
+    hresp_free(&fill);
+    wait_expired(a.url, QUERY SHARED, ALPHA);
+    cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":1500}"), 0);
+    first.base = a.url;
+    waiter.base = b.url;
+    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        hfixture_pause_ms(POLL_MS / 4);
+    }
+    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    hclient_sandbox_config("{\"latency_ms\":0}");
+    cr_assert_eq(first.rc, 0, "%s", first.resp.error);
+    cr_expect_str_eq(hdr(&first.resp, "X-Cache"), "STALE");
+    cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
+    cr_expect_eq(waiter.resp.status, 200);
+    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "STALE");
+    /* A's upstream_timeout (1 s) at most, not a second one of its own */
+    cr_expect_lt(waiter.resp.elapsed_ms, 1700, "B's read took %.0f ms",
+                 waiter.resp.elapsed_ms);
+    cr_expect_eq(hfixture_count("query"), 2, "B fetched again");
+    hresp_free(&first.resp);
+    hresp_free(&waiter.resp);
+    stop(&a);
+    stop(&b);
+}
