@@ -61,6 +61,7 @@
 #define LOOKUP_FKEY_MAX     (2 * KEY_MAX + KEY_FIELD_MAX + 32)
 #define LOOKUP_ANSWER_MS    1000    /* how long a handed answer waits */
 #define LOOKUP_WAKE_SLACK_MS 20     /* past a lease, before looking again */
+#define LOOKUP_WOKEN_MAX    4096    /* wakes kept for verdicts in flight */
 #define LOOKUP_STATUS_MAX   128
 #define LOOKUP_PING_MS      200     /* heartbeat, while a near cache is on */
 
@@ -89,6 +90,9 @@ struct lookup_ctx {
     struct store             *store;    /* borrowed */
     struct near              *near;     /* owned; NULL when off */
     uint64_t                  inval_seq;    /* invalidations seen */
+    uint64_t                  wake_seq;     /* wake messages seen */
+    struct map               *woken;    /* lock key -> wake_seq when a wake
+                                         * came with nobody waiting */
     struct event             *ping;     /* owned: the heartbeat */
 };
 
@@ -137,9 +141,10 @@ lookup_ctx_new(struct event_base *base, const struct conf *cf,
     TAILQ_INIT(&ctx->remote);
     ctx->flights = map_new();
     ctx->waits = map_new();
+    ctx->woken = map_new();
     snprintf(ctx->channel, sizeof(ctx->channel), "%s:" KEY_SCHEMA ":wake",
              cf->redis_prefix);
-    if (ctx->flights == NULL || ctx->waits == NULL ||
+    if (ctx->flights == NULL || ctx->waits == NULL || ctx->woken == NULL ||
         store_subscribe(store, ctx->channel, on_wake_message, ctx) != 0) {
         lookup_ctx_free(ctx);
         return NULL;
@@ -169,6 +174,7 @@ lookup_ctx_free(struct lookup_ctx *ctx)
     assert(ctx->flights == NULL || map_count(ctx->flights) == 0);
     map_free(ctx->flights);
     map_free(ctx->waits);
+    map_free(ctx->woken);
     if (ctx->ping != NULL) {
         event_free(ctx->ping);
     }
@@ -581,6 +587,7 @@ lookup_start(struct req *r)
     /* The read is tracked if tracking is on when it is sent. */
     r->near_ok = store_tracking(r->env->store);
     r->near_seq = r->env->lookup->inval_seq;
+    r->wake_seq = r->env->lookup->wake_seq;
     r->op = store_eval(r->env->store, &lua_lookup, 4, 11, argv, lens,
                        req_on_store_reply, r);
     if (r->op != NULL) {
@@ -692,6 +699,7 @@ lookup_lock(struct req *r)
     for (i = 0; i < 7; i++) {
         lens[i] = strlen(argv[i]);
     }
+    r->wake_seq = r->env->lookup->wake_seq;
     r->op = store_eval(r->env->store, &lua_lock, 3, 7, argv, lens,
                        req_on_store_reply, r);
     if (r->op == NULL) {
@@ -708,6 +716,7 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     struct lookup_ctx    *ctx = r->env->lookup;
     struct timeval        tv;
     int64_t               ms;
+    void                 *w;
 
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
@@ -721,6 +730,12 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     ms = req_lease_ms(ctx->cf);
     if (pttl > 0 && pttl < ms) {
         ms = pttl;
+    }
+    w = map_get(ctx->woken, r->lock_key, strlen(r->lock_key));
+    if (w != NULL && (uint64_t)(uintptr_t)w > r->wake_seq) {
+        /* Its wake came (on the other link) before the verdict that
+         * says to wait for it: look again now, not after the lease. */
+        ms = 0;
     }
     ms += LOOKUP_WAKE_SLACK_MS;
     f->timer = evtimer_new(ctx->base, on_lease_timer, f);
@@ -843,10 +858,19 @@ on_wake_message(const char *payload, size_t len, void *arg)
         }
         return;
     }
+    ctx->wake_seq++;
     f = map_get(ctx->waits, payload, len);
     if (f != NULL) {
         req_wake(f->leader, NULL);
+        return;
     }
+    /* Nobody waits for it yet; a verdict "wait" sent before this message
+     * may still be on its way on the call link. Bounded: old entries
+     * only matter to calls in flight. */
+    if (map_count(ctx->woken) >= LOOKUP_WOKEN_MAX) {
+        map_clear(ctx->woken, NULL, NULL);
+    }
+    (void)map_put(ctx->woken, payload, len, (void *)(uintptr_t)ctx->wake_seq);
 }
 
 /* Redis's tracking: KEY changed (or, KEY NULL, anything may have). */
