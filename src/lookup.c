@@ -780,6 +780,10 @@ lookup_verdict(struct req *r, const char *what, const redisReply *extra)
         if (r->revalidate && lookup_stale(r, "stale-while-revalidate", 0)) {
             return REQ_DONE;        /* another refreshes it */
         }
+        if (r->waited && lookup_stale(r, "stale-if-error", 0)) {
+            return REQ_DONE;        /* the fetch R waited for failed, and
+                                     * another has begun: no second wait */
+        }
         return lookup_wait_remote(r, extra != NULL &&
                                              extra->type == REDIS_REPLY_INTEGER
                                          ? extra->integer
