@@ -779,7 +779,6 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         /* nor does it publish: waiters look again (and fail open) */
         store_channels_lost(st);
     }
-    st->healthy = false;
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",
                  st->timeouts);
