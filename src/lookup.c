@@ -61,6 +61,7 @@
 #define LOOKUP_FKEY_MAX     (2 * KEY_MAX + KEY_FIELD_MAX + 32)
 #define LOOKUP_ANSWER_MS    1000    /* how long a handed answer waits */
 #define LOOKUP_WAKE_SLACK_MS 20     /* past a lease, before looking again */
+#define LOOKUP_WOKEN_MAX    4096    /* wakes kept for verdicts in flight */
 #define LOOKUP_STATUS_MAX   128
 #define LOOKUP_PING_MS      200     /* heartbeat, while a near cache is on */
 
@@ -88,6 +89,9 @@ struct lookup_ctx {
     struct store             *store;    /* borrowed */
     struct near              *near;     /* owned; NULL when off */
     uint64_t                  inval_seq;    /* invalidations seen */
+    uint64_t                  wake_seq;     /* wake messages seen */
+    struct map               *woken;    /* lock key -> wake_seq when a wake
+                                         * came with nobody waiting */
     struct event             *ping;     /* owned: the heartbeat */
 };
 
@@ -112,6 +116,7 @@ static enum req_state lookup_lock(struct req *r);
 static enum req_state lookup_verdict(struct req *r, const char *what,
                                      const redisReply *extra);
 static enum req_state lookup_wait_remote(struct req *r, int64_t pttl);
+static void           lookup_unlock(struct req *r);
 static bool           lookup_near(struct req *r);
 static void           lookup_near_put(struct req *r, const char *v,
                                       size_t len);
@@ -134,9 +139,10 @@ lookup_ctx_new(struct event_base *base, const struct conf *cf,
     TAILQ_INIT(&ctx->remote);
     ctx->flights = map_new();
     ctx->waits = map_new();
+    ctx->woken = map_new();
     snprintf(ctx->channel, sizeof(ctx->channel), "%s:" KEY_SCHEMA ":wake",
              cf->redis_prefix);
-    if (ctx->flights == NULL || ctx->waits == NULL ||
+    if (ctx->flights == NULL || ctx->waits == NULL || ctx->woken == NULL ||
         store_subscribe(store, ctx->channel, on_wake_message, ctx) != 0) {
         lookup_ctx_free(ctx);
         return NULL;
@@ -166,6 +172,7 @@ lookup_ctx_free(struct lookup_ctx *ctx)
     assert(ctx->flights == NULL || map_count(ctx->flights) == 0);
     map_free(ctx->flights);
     map_free(ctx->waits);
+    map_free(ctx->woken);
     if (ctx->ping != NULL) {
         event_free(ctx->ping);
     }
@@ -468,6 +475,14 @@ lookup_without_cache(struct req *r)
         return lookup_error(r, 504, "no cached response");
     }
     r->may_store = false;
+    if (r->owner[0] != '\0') {
+        /* A call that asked for the lock and got no answer (a deadline,
+         * a lost link) may still run and take it, for nobody: readers of
+         * the key would wait out its lease. An UNLOCK sent after it, on
+         * the same link, runs after it and drops it if so. */
+        r->locked = true;
+        lookup_unlock(r);
+    }
     r->locked = false;
     r->detail = "store-unavailable";
     return req_spend(r);
@@ -570,6 +585,7 @@ lookup_start(struct req *r)
     /* The read is tracked if tracking is on when it is sent. */
     r->near_ok = store_tracking(r->env->store);
     r->near_seq = r->env->lookup->inval_seq;
+    r->wake_seq = r->env->lookup->wake_seq;
     r->op = store_eval(r->env->store, &lua_lookup, 4, 11, argv, lens,
                        req_on_store_reply, r);
     if (r->op != NULL) {
@@ -681,6 +697,7 @@ lookup_lock(struct req *r)
     for (i = 0; i < 7; i++) {
         lens[i] = strlen(argv[i]);
     }
+    r->wake_seq = r->env->lookup->wake_seq;
     r->op = store_eval(r->env->store, &lua_lock, 3, 7, argv, lens,
                        req_on_store_reply, r);
     if (r->op == NULL) {
@@ -697,13 +714,26 @@ lookup_wait_remote(struct req *r, int64_t pttl)
     struct lookup_ctx    *ctx = r->env->lookup;
     struct timeval        tv;
     int64_t               ms;
+    void                 *w;
 
     if (f == NULL || f->leader != r) {
         return req_spend(r);      /* no flight to wait in: fetch alone */
     }
+    if (!store_listening(ctx->store)) {
+        /* The links reconnect each on its own backoff: with calls back
+         * and the subscriber not yet, no message could wake R, which
+         * would wait out the lease (SPEC §8). */
+        return req_spend(r);
+    }
     ms = req_lease_ms(r->env->cf);
     if (pttl > 0 && pttl < ms) {
         ms = pttl;
+    }
+    w = map_get(ctx->woken, r->lock_key, strlen(r->lock_key));
+    if (w != NULL && (uint64_t)(uintptr_t)w > r->wake_seq) {
+        /* Its wake came (on the other link) before the verdict that
+         * says to wait for it: look again now, not after the lease. */
+        ms = 0;
     }
     ms += LOOKUP_WAKE_SLACK_MS;
     f->timer = evtimer_new(ctx->base, on_lease_timer, f);
@@ -735,11 +765,22 @@ lookup_verdict(struct req *r, const char *what, const redisReply *extra)
 
     if (strcmp(what, "lead") == 0) {
         r->locked = true;
+        if (r->waited && lookup_stale(r, "stale-if-error", 0)) {
+            /* The fetch R waited for left the entry expired: it failed
+             * just now. Trying again would most likely cost another
+             * upstream_timeout on top of the wait (SPEC §8). */
+            lookup_unlock(r);
+            return REQ_DONE;
+        }
         return req_spend(r);
     }
     if (strcmp(what, "wait") == 0) {
         if (r->revalidate && lookup_stale(r, "stale-while-revalidate", 0)) {
             return REQ_DONE;        /* another refreshes it */
+        }
+        if (r->waited && lookup_stale(r, "stale-if-error", 0)) {
+            return REQ_DONE;        /* the fetch R waited for failed, and
+                                     * another has begun: no second wait */
         }
         return lookup_wait_remote(r, extra != NULL &&
                                              extra->type == REDIS_REPLY_INTEGER
@@ -810,17 +851,28 @@ on_wake_message(const char *payload, size_t len, void *arg)
     struct lookup_flight *f;
 
     if (payload == NULL) {
-        /* (Re)subscribed: a message may have been missed; look again. */
+        /* A message may have been missed ((re)subscribed), or will be
+         * (link lost, Redis frozen): look again, which fails open when
+         * Redis is away, rather than wait out the lease (SPEC §8). */
         while ((f = TAILQ_FIRST(&ctx->remote)) != NULL) {
             flight_unwait(f);
             req_wake(f->leader, NULL);
         }
         return;
     }
+    ctx->wake_seq++;
     f = map_get(ctx->waits, payload, len);
     if (f != NULL) {
         req_wake(f->leader, NULL);
+        return;
     }
+    /* Nobody waits for it yet; a verdict "wait" sent before this message
+     * may still be on its way on the call link. Bounded: old entries
+     * only matter to calls in flight. */
+    if (map_count(ctx->woken) >= LOOKUP_WOKEN_MAX) {
+        map_clear(ctx->woken, NULL, NULL);
+    }
+    (void)map_put(ctx->woken, payload, len, (void *)(uintptr_t)ctx->wake_seq);
 }
 
 /* Redis's tracking: KEY changed (or, KEY NULL, anything may have). */

@@ -187,6 +187,7 @@ struct req {
     bool                    locked;     /* holds the fetch lock */
     bool                    near_ok;    /* its lookup was tracked */
     uint64_t                near_seq;   /* invalidations seen at lookup */
+    uint64_t                wake_seq;   /* wake messages seen at LOCK */
     bool                    revalidate; /* serve STALE, refresh behind */
     char                    lock_key[KEY_MAX];  /* the fetch lock */
     bool                    waited;     /* was woken by another's fetch */

@@ -113,6 +113,7 @@ static void on_op_timer(evutil_socket_t fd, short what, void *arg);
 static void on_sub_up(struct store_link *link);
 static void on_cmd_up(struct store_link *link);
 static void store_track_lost(struct store *st);
+static void store_channels_lost(struct store *st);
 static void store_sub_send(struct store *st, struct store_channel *ch);
 static int  store_channel_add(struct store *st, const char *name,
                               store_msg_cb cb, void *arg, bool invalidate);
@@ -364,6 +365,9 @@ on_disconnect(const redisAsyncContext *ac, int status)
              status != REDIS_OK ? ": " : "",
              status != REDIS_OK ? ac->errstr : "");
     store_schedule_retry(link);
+    if (link == &link->st->sub) {
+        store_channels_lost(link->st);
+    }
 }
 
 static void
@@ -377,6 +381,23 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- subscriptions ------------------------------------------------------ */
+
+/*
+ * Tells each subscriber that messages will be missed from now on: its
+ * link went down, or Redis stopped answering. Someone waiting for a
+ * message would otherwise wait out whatever deadline it has (SPEC §8).
+ */
+static void
+store_channels_lost(struct store *st)
+{
+    int i;
+
+    for (i = 0; i < st->nchannels; i++) {
+        if (!st->channels[i].invalidate) {
+            st->channels[i].cb(NULL, 0, st->channels[i].arg);
+        }
+    }
+}
 
 /* ---- tracking ----------------------------------------------------------- */
 
@@ -501,6 +522,12 @@ store_tracking(const struct store *st)
 {
     return st->tracking && st->healthy && st->cmd.ac != NULL &&
            st->cmd.connected && st->sub.ac != NULL && st->sub.connected;
+}
+
+bool
+store_listening(const struct store *st)
+{
+    return st->sub.ac != NULL && st->sub.connected;
 }
 
 void
@@ -787,8 +814,12 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
          * answers again. */
         st->track_cb(NULL, 0, st->track_arg);
     }
-    st->healthy = false;
-    store_health(st);
+    if (st->healthy) {
+        st->healthy = false;
+        store_health(st);
+        /* nor does it publish: waiters look again (and fail open) */
+        store_channels_lost(st);
+    }
     if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",
                  st->timeouts);

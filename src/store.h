@@ -73,9 +73,9 @@ void store_cancel(struct store_op *op);
 
 /*
  * Runs for each message published on a subscribed channel, on the loop:
- * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says the
- * channel was (re)subscribed after a connection: messages may have been
- * missed meanwhile.
+ * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says messages
+ * may have been or will be missed: the channel was (re)subscribed after a
+ * connection, its connection was lost, or a call missed its deadline.
  */
 typedef void (*store_msg_cb)(const char *payload, size_t len, void *arg);
 
@@ -103,6 +103,13 @@ int store_track(struct store *st, store_inval_cb cb, void *arg);
 
 /* Whether invalidations flow now: entries read now will be invalidated. */
 bool store_tracking(const struct store *st);
+
+/*
+ * Whether messages on the subscribed channels can arrive now: the
+ * subscriber link is up. (Until a channel's subscription is confirmed its
+ * callback has not had its NULL payload, which says "look again".)
+ */
+bool store_listening(const struct store *st);
 
 /*
  * Handles the invalidations already received and not yet read, now, so

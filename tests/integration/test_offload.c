@@ -1070,6 +1070,58 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
     stop(&q);
 }
 
+/* The pid of the Redis at HSP_REDIS2_SOCK, from its pidfile. */
+static pid_t
+redis2_pid(void)
+{
+    char  path[512];
+    FILE *f;
+    long  pid = 0;
+
+    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    cr_assert_gt(pid, 1);
+    return (pid_t)pid;
+}
+
+/*
+ * SPEC §8 (found by scripts/chaos): a read whose lookup (which takes the
+ * fetch lock) misses its deadline fails open; when Redis runs the call
+ * later, the lock it takes belongs to nobody. The proxy gives it back
+ * (UNLOCK after it), so the next read of the key does not wait out the
+ * lease (2.2 s here) for a fetch that never comes.
+ */
+Test(offload, a_lock_taken_after_its_deadline_is_given_back)
+{
+    char        redis[600];
+    const char *opts[] = { redis, "redis_prefix=hsp-off-orphan", NULL };
+    static struct hproc a, b;
+    struct hresp        r;
+    pid_t               pid;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    start("offload-orphan-a", opts, &a);
+    start("offload-orphan-b", opts, &b);
+    pid = redis2_pid();
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    get(a.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    kill(pid, SIGCONT);             /* before any assertion can abort */
+    cr_expect_eq(r.status, 200, "A, Redis frozen: %d %s", r.status, r.body);
+    hresp_free(&r);
+    hfixture_pause_ms(300);         /* Redis runs what A sent meanwhile */
+    get(b.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    cr_expect_eq(r.status, 200, "B: %d %s", r.status, r.body);
+    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_lt(r.elapsed_ms, 1500, "B's read took %.0f ms", r.elapsed_ms);
+    hresp_free(&r);
+    stop(&a);
+    stop(&b);
+}
+
 /* ---- a fetcher that dies ------------------------------------------------ */
 
 struct held_get {
@@ -1129,4 +1181,115 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
     cr_expect_eq(hfixture_count("query"), 2);
     hresp_free(&first.resp);
     hresp_free(&waiter.resp);
+}
+
+/*
+ * SPEC §8 (found by scripts/chaos): a read waiting for another instance's
+ * fetch cannot be woken once the subscriber's link to Redis is gone, and
+ * the fetcher's fill fails with Redis; it must look again at once (and
+ * fail open) instead of sitting out the rest of the lease (2.2 s here),
+ * past upstream_timeout plus a margin.
+ */
+Test(offload, a_waiter_looks_again_when_redis_goes_away)
+{
+    char        redis[600];
+    /* upstream_timeout 3s: A's held fetch (800 ms) must not time out on a
+     * slow machine; B's lease is then 4.2 s */
+    const char *opts[] = { redis, "redis_prefix=hsp-off-redis-gone",
+                           "upstream_timeout=3s", NULL };
+    static struct hproc a, b;
+    struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 800", { 0 }, 0 };
+    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    pthread_t           t1, t2;
+    long                deadline;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    start("offload-redis-gone-a", opts, &a);
+    start("offload-redis-gone-b", opts, &b);
+    first.base = a.url;
+    waiter.base = b.url;
+    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        hfixture_pause_ms(POLL_MS / 4);
+    }
+    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    hfixture_pause_ms(200);                  /* B is waiting on the lock now */
+    hfixture_redis2_stop();
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    hfixture_redis2_start();                 /* before any assertion ends it */
+    cr_assert_eq(first.rc, 0, "%s", first.resp.error);
+    cr_expect_eq(first.resp.status, 200, "A: %d %s", first.resp.status,
+                 first.resp.body);
+    cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
+    cr_expect_eq(waiter.resp.status, 200, "B: %d %s", waiter.resp.status,
+                 waiter.resp.body);
+    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "MISS",
+                     "B fetched it itself");
+    /* woken ~200 ms in, then its own fetch: well inside the lease */
+    cr_expect_lt(waiter.resp.elapsed_ms, hfixture_slow_ms(1500),
+                 "B's read took %.0f ms", waiter.resp.elapsed_ms);
+    cr_expect_eq(hfixture_count("query"), 2);
+    hresp_free(&first.resp);
+    hresp_free(&waiter.resp);
+    stop(&a);
+    stop(&b);
+}
+
+/*
+ * SPEC §8 (found by scripts/chaos): with the upstream slower than
+ * upstream_timeout, a read that waits for another instance's fetch of an
+ * expired entry gets the stale entry when that fetch fails, instead of
+ * trying again itself for another upstream_timeout.
+ */
+Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-sie-wait", "ttl_lead=1s",
+        "stale_while_revalidate=0", NULL
+    };
+    static struct hproc a, b;
+    struct held_get     first = { NULL, NULL, { 0 }, 0 };
+    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    struct hresp        fill;
+    pthread_t           t1, t2;
+    long                deadline;
+
+    start("offload-sie-wait-a", opts, &a);
+    start("offload-sie-wait-b", opts, &b);
+    get(a.url, QUERY SHARED, ALPHA, NULL, &fill);
+    cr_assert_eq(fill.status, 200);
+    hresp_free(&fill);
+    wait_expired(a.url, QUERY SHARED, ALPHA);
+    cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":1500}"), 0);
+    first.base = a.url;
+    waiter.base = b.url;
+    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        hfixture_pause_ms(POLL_MS / 4);
+    }
+    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    hclient_sandbox_config("{\"latency_ms\":0}");
+    cr_assert_eq(first.rc, 0, "%s", first.resp.error);
+    cr_expect_str_eq(hdr(&first.resp, "X-Cache"), "STALE");
+    cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
+    cr_expect_eq(waiter.resp.status, 200);
+    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "STALE");
+    /* A's upstream_timeout (1 s) at most, not a second one of its own */
+    cr_expect_lt(waiter.resp.elapsed_ms, 1700, "B's read took %.0f ms",
+                 waiter.resp.elapsed_ms);
+    cr_expect_eq(hfixture_count("query"), 2, "B fetched again");
+    hresp_free(&first.resp);
+    hresp_free(&waiter.resp);
+    stop(&a);
+    stop(&b);
 }

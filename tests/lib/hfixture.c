@@ -37,6 +37,22 @@ hfixture_pause_ms(long ms)
 }
 
 long
+hfixture_slow_ms(long ms)
+{
+    const char *s = getenv("HSP_SLOW");
+    char       *end;
+    long        n;
+
+    if (s == NULL || *s == '\0') {
+        return ms;
+    }
+    n = strtol(s, &end, 10);
+    cr_assert(*end == '\0' && n >= 1 && n <= 100,
+              "HSP_SLOW must be a whole number 1..100, not '%s'", s);
+    return ms * n;
+}
+
+long
 hfixture_count(const char *name)
 {
     long n = hclient_sandbox_count(name);

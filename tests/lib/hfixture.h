@@ -51,6 +51,13 @@ bool hfixture_redis2_up(void);
 long hfixture_now_ms(void);
 void hfixture_pause_ms(long ms);
 
+/*
+ * MS times $HSP_SLOW (a whole number, default 1), for an upper bound on
+ * how long something may take that grows with the daemons' slowness:
+ * `scripts/test --valgrind` runs them under valgrind with HSP_SLOW set.
+ */
+long hfixture_slow_ms(long ms);
+
 /* The sandbox's counter NAME (hclient_sandbox_count), asserted readable. */
 long hfixture_count(const char *name);
 
