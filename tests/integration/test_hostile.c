@@ -808,21 +808,9 @@ Test(hostile, absurd_bodies_chunked_or_not)
 static int
 tcp_open(const char *base)
 {
-    struct sockaddr_in sa;
-    char               host[64];
-    int                port, fd, one = 1;
+    int fd = hclient_tcp_open(base, 0);
 
-    cr_assert_eq(sscanf(base, "http://%63[^:]:%d", host, &port), 2, "%s",
-                 base);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "%s", host);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
-                 "connect %s: %s", base, strerror(errno));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    cr_assert_geq(fd, 0, "connect %s: %s", base, strerror(errno));
     return fd;
 }
 

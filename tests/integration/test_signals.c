@@ -203,27 +203,10 @@ url_port(const struct hproc *p)
 static int
 tcp_connect(int port)
 {
-    struct sockaddr_in sa;
-    struct timeval     tv = { 10, 0 };
-    int                fd, saved;
+    char base[64];
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1) {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-        saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    return hclient_tcp_open(base, 10000);
 }
 
 /*

@@ -527,6 +527,7 @@ conn_open(struct conn *c, const struct url *u, struct hresp *out)
         set_error(out, "connecting to %s:%s: %s", u->host, u->port,
                   strerror(err));
         out->timed_out = err == ETIMEDOUT;
+        errno = err;
         return -1;
     }
     rc = 1;
@@ -535,6 +536,33 @@ conn_open(struct conn *c, const struct url *u, struct hresp *out)
         return -1;
     }
     return 0;
+}
+
+int
+hclient_tcp_open(const char *base_url, int limit_ms)
+{
+    struct conn    c = { .fd = -1 };
+    struct url     u;
+    struct hresp   out;
+    struct timeval tv;
+
+    memset(&out, 0, sizeof(out));
+    if (url_parse(base_url, &u, &out) == -1 || u.tls) {
+        errno = EINVAL;
+        return -1;
+    }
+    c.deadline = now_ms() + (limit_ms > 0 ? limit_ms
+                                            : HCLIENT_TIMEOUT_MS);
+    if (conn_open(&c, &u, &out) == -1) {
+        return -1;                  /* errno is connect's */
+    }
+    if (limit_ms > 0) {
+        tv.tv_sec = limit_ms / 1000;
+        tv.tv_usec = (suseconds_t)(limit_ms % 1000) * 1000;
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    return c.fd;
 }
 
 /* Writes all LEN bytes. A peer that closes meanwhile is IO_EOF. */

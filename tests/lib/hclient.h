@@ -86,6 +86,15 @@ int hclient_get(const char *base_url, const char *path_and_query,
 int hclient_raw(const char *base_url, const void *bytes, size_t len,
                 struct hresp *out);
 
+/*
+ * A plain TCP connection to the host and port of BASE_URL (http:// only),
+ * with TCP_NODELAY, for tests that speak HTTP by hand. LIMIT_MS > 0
+ * bounds the connect and becomes each send's and receive's timeout; 0
+ * waits as long as it takes. Returns the socket (the caller closes it),
+ * or -1 with errno set.
+ */
+int hclient_tcp_open(const char *base_url, int limit_ms);
+
 /* Releases what R owns and zeroes it. NULL-safe; may be called twice. */
 void hresp_free(struct hresp *r);
 
