@@ -73,7 +73,7 @@ struct lookup_flight {
     struct req_list     waiters;        /* borrowed: in WAIT, by wnext */
     char                fkey[LOOKUP_FKEY_MAX];  /* in ctx->flights */
     size_t              fkey_len;
-    char                lock[KEY_MAX];  /* the Redis lock of the entry */
+    char                lock[REQ_LOCK_MAX]; /* the entry's Redis lock */
     bool                remote;         /* leader waits for another */
     struct event       *timer;          /* owned: the lease, while remote */
 };

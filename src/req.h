@@ -141,6 +141,9 @@ struct req_set {
 /* Frees the spare requests of SET (at the worker's end). */
 void req_set_clear(struct req_set *set);
 
+/* "<hash>:lock:<field>" never truncates: two entries share no lock. */
+#define REQ_LOCK_MAX (KEY_MAX + sizeof(":lock:") + KEY_FIELD_MAX)
+
 struct req {
     TAILQ_ENTRY(req)        next;   /* in its worker's req_set */
     struct req_set         *set;    /* borrowed */
@@ -189,7 +192,7 @@ struct req {
     uint64_t                near_seq;   /* invalidations seen at lookup */
     uint64_t                wake_seq;   /* wake messages seen at LOCK */
     bool                    revalidate; /* serve STALE, refresh behind */
-    char                    lock_key[KEY_MAX];  /* the fetch lock */
+    char                    lock_key[REQ_LOCK_MAX]; /* the fetch lock */
     bool                    waited;     /* was woken by another's fetch */
     char                    owner[HTTP_REQUEST_ID_MAX + 1]; /* lock id */
     char                   *stale;      /* owned: an expired entry that
