@@ -265,7 +265,7 @@ proxy_set_conf(struct proxy *px, struct conf_ref *ref)
 
     g = proxy_gen_new(px, ref);
     if (g == NULL) {
-        log_err("proxy: out of memory: the configuration stays as it was");
+        log_err("proxy: out of memory: the old configuration stays for now");
         return -1;
     }
     px->gen = g;

@@ -18,6 +18,7 @@
 
 #define WORKER_DRAIN_TICK_MS 20
 #define WORKER_FLUSH_MS      100    /* loop turns left to write answers */
+#define WORKER_RELOAD_RETRY_MS 100  /* after a swap that ran out of memory */
 
 struct worker {
     unsigned           id;
@@ -239,8 +240,9 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
 static void
 on_reload(evutil_socket_t fd, short what, void *arg)
 {
-    struct worker   *w = arg;
-    struct conf_ref *ref;
+    const struct timeval retry = { 0, WORKER_RELOAD_RETRY_MS * 1000 };
+    struct worker       *w = arg;
+    struct conf_ref     *ref;
 
     pthread_mutex_lock(&w->lock);
     ref = w->pending;
@@ -251,6 +253,20 @@ on_reload(evutil_socket_t fd, short what, void *arg)
     }
     if (proxy_set_conf(w->proxy, ref) == 0) {
         log_debug("worker %u: new configuration in force", w->id);
+        conf_ref_drop(ref);         /* the proxy holds its own */
+        return;
     }
-    conf_ref_drop(ref);             /* the proxy holds its own */
+    /* Out of memory: main already holds REF in force, so this worker must
+     * not stay on the old one for good. Try again shortly, unless a newer
+     * configuration arrived meanwhile (it replaces REF). */
+    pthread_mutex_lock(&w->lock);
+    if (w->pending == NULL) {
+        w->pending = ref;
+        ref = NULL;
+    }
+    pthread_mutex_unlock(&w->lock);
+    conf_ref_drop(ref);
+    log_warn("worker %u: trying the new configuration again in %d ms",
+             w->id, WORKER_RELOAD_RETRY_MS);
+    event_add(w->reload, &retry);
 }
