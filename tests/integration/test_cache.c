@@ -811,23 +811,6 @@ Test(cache, redis_going_away_fails_no_request)
     cr_expect_eq(hits, 2, "no hits within 8 s of Redis returning");
 }
 
-/* The pid of the Redis at HSP_REDIS2_SOCK, from its pidfile. */
-static pid_t
-redis2_pid(void)
-{
-    char  path[512];
-    FILE *f;
-    long  pid = 0;
-
-    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
-    f = fopen(path, "r");
-    cr_assert_not_null(f, "no %s", path);
-    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    cr_assert_gt(pid, 1);
-    return (pid_t)pid;
-}
-
 /*
  * A Redis that stops answering for a moment costs the near cache its
  * contents (its invalidations could be late), and the near cache is back
@@ -847,7 +830,7 @@ Test(cache, the_near_cache_comes_back_after_redis_pauses)
         cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
         hresp_free(&r);
     }
-    pid = redis2_pid();
+    pid = hfixture_redis2_pid();
     /* Long enough for a heartbeat or two to miss their deadline, short
      * enough that the connection is not dropped (3 in a row). */
     cr_assert_eq(kill(pid, SIGSTOP), 0);
@@ -873,7 +856,7 @@ Test(cache, a_hung_redis_costs_at_most_its_timeout)
     int          i, failed = 0, slow = 0, hits = 0;
 
     cr_assert_eq(hclient_sandbox_reset(), 0);
-    pid = redis2_pid();
+    pid = hfixture_redis2_pid();
     /* A Redis that accepts and never answers: SIGSTOP. Each request then
      * waits redis_timeout (100ms) at most, then goes upstream; after a
      * few missed deadlines the proxy drops the connection and stops

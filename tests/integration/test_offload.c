@@ -1070,23 +1070,6 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
     stop(&q);
 }
 
-/* The pid of the Redis at HSP_REDIS2_SOCK, from its pidfile. */
-static pid_t
-redis2_pid(void)
-{
-    char  path[512];
-    FILE *f;
-    long  pid = 0;
-
-    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
-    f = fopen(path, "r");
-    cr_assert_not_null(f, "no %s", path);
-    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    cr_assert_gt(pid, 1);
-    return (pid_t)pid;
-}
-
 /*
  * SPEC §8 (found by scripts/chaos): a read whose lookup (which takes the
  * fetch lock) misses its deadline fails open; when Redis runs the call
@@ -1106,7 +1089,7 @@ Test(offload, a_lock_taken_after_its_deadline_is_given_back)
              hfixture_env("HSP_REDIS2_SOCK"));
     start("offload-orphan-a", opts, &a);
     start("offload-orphan-b", opts, &b);
-    pid = redis2_pid();
+    pid = hfixture_redis2_pid();
     cr_assert_eq(kill(pid, SIGSTOP), 0);
     get(a.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
     kill(pid, SIGCONT);             /* before any assertion can abort */

@@ -172,6 +172,22 @@ hfixture_redis2_stop(void)
     redisFree(c);
 }
 
+pid_t
+hfixture_redis2_pid(void)
+{
+    char  path[512];
+    FILE *f;
+    long  pid = 0;
+
+    snprintf(path, sizeof(path), "%s/redis2.pid", hfixture_env("HSP_TMPDIR"));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    cr_assert_gt(pid, 1);
+    return (pid_t)pid;
+}
+
 bool
 hfixture_redis2_up(void)
 {

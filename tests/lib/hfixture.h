@@ -9,6 +9,7 @@
 #define HSP_HFIXTURE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct redisContext;
 
@@ -46,6 +47,9 @@ void hfixture_redis2_stop(void);
 
 /* Whether the Redis at $HSP_REDIS2_SOCK accepts a connection now. */
 bool hfixture_redis2_up(void);
+
+/* The pid of the Redis at $HSP_REDIS2_SOCK, from its pidfile (asserts). */
+pid_t hfixture_redis2_pid(void);
 
 /* A monotonic clock in ms, and a sleep of MS ms. */
 long hfixture_now_ms(void);
