@@ -59,20 +59,7 @@ static void
 get(const char *url_env, const char *path, const char *token,
     const char *extra, struct hresp *out)
 {
-    char        tok[128];
-    const char *headers[3] = { NULL, NULL, NULL };
-    size_t      n = 0;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    if (extra != NULL) {
-        headers[n++] = extra;
-    }
-    cr_assert_eq(hclient_request(hfixture_env(url_env), "GET", path, headers,
-                                 NULL, 0, out),
-                 0, "GET %s: %s", path, out->error);
+    hfixture_get(hfixture_env(url_env), path, token, extra, out);
 }
 
 static void

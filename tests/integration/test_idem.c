@@ -110,20 +110,6 @@ media_type_is(const char *a, const char *b)
            (a[n] == '\0' || a[n] == ';' || a[n] == ' ');
 }
 
-/* The string member KEY of R's JSON body, copied into OUT. */
-static void
-body_string(const struct hresp *r, const char *key, char *out, size_t cap)
-{
-    struct json_object *root = hresp_json(r), *v;
-
-    cr_assert_not_null(root, "body is not JSON: %s", r->body);
-    cr_assert(json_object_object_get_ex(root, key, &v) &&
-                  json_object_is_type(v, json_type_string),
-              "no string %s in %s", key, r->body);
-    snprintf(out, cap, "%s", json_object_get_string(v));
-    json_object_put(root);
-}
-
 /*
  * R is an error the proxy made itself (SPEC §7): STATUS, Content-Type
  * application/json, the body {"statusCode":STATUS,"message":[MESSAGE],
@@ -761,8 +747,8 @@ Test(idem, the_scope_is_tenant_and_key)
     patch("HSP_PROXY_URL", BRAVO, "idem-scope", NULL, body, &bravo);
     expect_forwarded(&bravo, 200);
     cr_expect_eq(hfixture_count("update"), 2, "two tenants, two records");
-    body_string(&alpha, "name", a, sizeof(a));
-    body_string(&bravo, "name", b, sizeof(b));
+    hfixture_body_string(&alpha, "name", a, sizeof(a));
+    hfixture_body_string(&bravo, "name", b, sizeof(b));
     cr_expect_str_neq(a, b, "each tenant's own lead");
 
     patch("HSP_PROXY_URL", BRAVO, "idem-scope", NULL, body, &r);
@@ -819,7 +805,7 @@ Test(idem, a_replay_does_not_write_the_lead_back)
 
     patch("HSP_PROXY_URL", ALPHA, "idem-write-once", NULL, alpha1, &r);
     expect_replay(&r, &first);
-    body_string(&r, "name", name, sizeof(name));
+    hfixture_body_string(&r, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Alpha1 Doe", "the replay is the stored answer");
     hresp_free(&r);
     hresp_free(&first);
@@ -830,7 +816,7 @@ Test(idem, a_replay_does_not_write_the_lead_back)
     cr_expect_eq(r.status, 200);
     cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT",
                      "the last PATCH wrote the lead through");
-    body_string(&r, "name", name, sizeof(name));
+    hfixture_body_string(&r, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Alpha2 Doe", "the replay wrote nothing back");
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 0);

@@ -97,19 +97,7 @@ static void
 get(const char *base, const char *path, const char *token, const char *extra,
     struct hresp *out)
 {
-    char        tok[128];
-    const char *headers[3] = { NULL, NULL, NULL };
-    size_t      n = 0;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    if (extra != NULL) {
-        headers[n++] = extra;
-    }
-    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out),
-                 0, "GET %s%s: %s", base, path, out->error);
+    hfixture_get(base, path, token, extra, out);
 }
 
 /* PATCH /phone/update with the Idempotency-Key KEY (none when NULL). */
@@ -166,20 +154,6 @@ expect_local_429(const struct hresp *r, long max_s)
     cr_expect(end != ra && *end == '\0' && s >= 1 && s <= max_s,
               "Retry-After \"%s\", want 1..%ld seconds", ra, max_s);
     return s;
-}
-
-/* The string member KEY of R's JSON body, copied into OUT. */
-static void
-body_string(const struct hresp *r, const char *key, char *out, size_t cap)
-{
-    struct json_object *root = hresp_json(r), *v;
-
-    cr_assert_not_null(root, "body is not JSON: %s", r->body);
-    cr_assert(json_object_object_get_ex(root, key, &v) &&
-                  json_object_is_type(v, json_type_string),
-              "no string %s in %s", key, r->body);
-    snprintf(out, cap, "%s", json_object_get_string(v));
-    json_object_put(root);
 }
 
 /*
@@ -372,7 +346,7 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     cr_expect_eq(hfixture_count("query"), 1, "%ld upstream requests for %d reads",
                  hfixture_count("query"), BURST);
     cr_expect_eq(shots[0].resp.status, 200);
-    body_string(&shots[0].resp, "name", name, sizeof(name));
+    hfixture_body_string(&shots[0].resp, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Jane Doe");
     cr_expect_geq(collapsed, 1, "no answer says collapsed");
     /* the fetcher's own waiters (SPEC §7) */
@@ -935,7 +909,7 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
         cr_assert_lt(hfixture_now_ms(), deadline, "the entry was never refreshed");
         hfixture_pause_ms(POLL_MS);
     }
-    body_string(&r, "name", name, sizeof(name));
+    hfixture_body_string(&r, "name", name, sizeof(name));
     cr_expect_str_eq(name, "Fresh Data", "the refresh's data");
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2, "%ld upstream reads: want the fill and "

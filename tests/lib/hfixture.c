@@ -12,6 +12,7 @@
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <json-c/json.h>
 
 #include "hclient.h"
 
@@ -170,6 +171,39 @@ hfixture_redis2_stop(void)
         freeReplyObject(r);
     }
     redisFree(c);
+}
+
+void
+hfixture_get(const char *base, const char *path, const char *token,
+             const char *extra, struct hresp *out)
+{
+    char        tok[128];
+    const char *headers[3] = { NULL, NULL, NULL };
+    size_t      n = 0;
+
+    if (token != NULL) {
+        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
+        headers[n++] = tok;
+    }
+    if (extra != NULL) {
+        headers[n++] = extra;
+    }
+    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out),
+                 0, "GET %s%s: %s", base, path, out->error);
+}
+
+void
+hfixture_body_string(const struct hresp *r, const char *key, char *out,
+                     size_t cap)
+{
+    struct json_object *root = hresp_json(r), *v;
+
+    cr_assert_not_null(root, "body is not JSON: %s", r->body);
+    cr_assert(json_object_object_get_ex(root, key, &v) &&
+                  json_object_is_type(v, json_type_string),
+              "no string %s in %s", key, r->body);
+    snprintf(out, cap, "%s", json_object_get_string(v));
+    json_object_put(root);
 }
 
 pid_t

@@ -9,7 +9,10 @@
 #define HSP_HFIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+struct hresp;
 
 struct redisContext;
 
@@ -50,6 +53,17 @@ bool hfixture_redis2_up(void);
 
 /* The pid of the Redis at $HSP_REDIS2_SOCK, from its pidfile (asserts). */
 pid_t hfixture_redis2_pid(void);
+
+/*
+ * GET BASE PATH with the header "x-hs-token: TOKEN" and the header line
+ * EXTRA (each skipped when NULL) into OUT; asserts the call was made.
+ */
+void hfixture_get(const char *base, const char *path, const char *token,
+                  const char *extra, struct hresp *out);
+
+/* The string member KEY of R's JSON body, copied into OUT (asserts). */
+void hfixture_body_string(const struct hresp *r, const char *key, char *out,
+                          size_t cap);
 
 /* A monotonic clock in ms, and a sleep of MS ms. */
 long hfixture_now_ms(void);
