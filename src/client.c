@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 
 #include "http.h"
+#include "lex.h"
 #include "log.h"
 #include "stats.h"
 
@@ -32,7 +33,11 @@ struct client {
     struct event             *deadline; /* owned: client_timeout */
     evutil_socket_t           fd;       /* -1 until adopted */
     bool                      started;  /* bytes of a request came */
-    struct http_lex           lex;      /* the raw header being read */
+    bool                      refused;  /* answered by us: input dropped */
+    struct lex                lex;      /* the raw request being read */
+    struct lex_limits         lim;      /* evhttp's, as this connection
+                                           got them (a reload changes them
+                                           for new connections only) */
     TAILQ_ENTRY(client)       next;     /* in the set's PENDING */
 };
 
@@ -47,6 +52,7 @@ struct client_set {
     const struct timeval  *timeout;     /* client_timeout, as a common
                                            timeout of BASE */
     struct timeval         timeout_tv;  /* the same, when that fails */
+    struct lex_limits      lim;         /* evhttp's, for the lexer */
     struct event          *adopt;       /* owned: takes PENDING over */
     struct client_list     pending;     /* made, not yet adopted */
     struct client        **byfd;        /* owned: adopted ones by fd */
@@ -121,6 +127,7 @@ on_new_bev(struct event_base *base, void *arg)
     }
     c->set = cs;
     c->fd = -1;
+    c->lim = cs->lim;               /* evhttp copies its limits now too */
     TAILQ_INSERT_TAIL(&cs->pending, c, next);
     cs->n++;
     event_active(cs->adopt, EV_READ, 1);
@@ -136,7 +143,82 @@ on_close(struct evhttp_connection *evcon, void *arg)
     client_free(arg);
 }
 
-/* Feeds LEN bytes of BUF from offset FROM to C's header lexer. */
+/*
+ * Writes STATUS with MSG in the upstream's format straight to C's socket,
+ * and has evhttp close the connection at once. Only for when evhttp is
+ * writing nothing (it writes nothing while it reads a request, and the
+ * lexer judges only the request being read): best effort, once.
+ */
+static void
+client_answer_and_close(struct client *c, int status, const char *msg)
+{
+    static const struct timeval now = { 0, 1 };
+    char                        body[192], out[448];
+    int                         blen, n;
+
+    blen = http_error_body(body, sizeof(body), status, &msg, 1);
+    n = snprintf(out, sizeof(out),
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                 status, http_reason(status), blen > 0 ? blen : 0,
+                 blen > 0 ? body : "");
+    if (n > 0 && (size_t)n < sizeof(out)) {
+        (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    /* Let evhttp close it its own way: a read timeout, right now. */
+    evhttp_connection_set_timeout_tv(c->evcon, &now);
+}
+
+/*
+ * The lexer refused what C is sending, before evhttp read it: drop the
+ * input (evhttp finds nothing to parse, then or later), answer, close.
+ */
+static void
+client_refuse(struct client *c, struct evbuffer *in)
+{
+    const char *why = NULL;
+    int         status = lex_fatal(&c->lex, &why);
+
+    c->refused = true;
+    evtimer_del(c->deadline);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    stats_add(STATS_CLIENT_REFUSED, 1);
+    log_debug("proxy: client connection %d: %d %s, closing", (int)c->fd,
+              status, why);
+    client_answer_and_close(c, status, why);
+}
+
+/*
+ * Drops the empty lines at the front of BUF (at most LEN bytes), which
+ * RFC 9112 §2.2 says to ignore before a request line and evhttp 2.1
+ * refuses with its 400 page. Returns how many bytes it dropped.
+ */
+static size_t
+client_skip_empty_lines(struct evbuffer *buf, size_t len)
+{
+    struct evbuffer_iovec v[4];
+    size_t                skip = 0, k;
+    int                   n, i;
+    bool                  more = true;
+
+    n = evbuffer_peek(buf, (ev_ssize_t)len, NULL, v, 4);
+    for (i = 0; i < n && i < 4 && more; i++) {
+        const char *p = v[i].iov_base;
+
+        for (k = 0; k < v[i].iov_len && skip < len; k++, skip++) {
+            if (p[k] != '\r' && p[k] != '\n') {
+                more = false;
+                break;
+            }
+        }
+    }
+    if (skip > 0) {
+        evbuffer_drain(buf, skip);
+    }
+    return skip;
+}
+
+/* Feeds LEN bytes of BUF from offset FROM to C's lexer. */
 static void
 client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
 {
@@ -144,13 +226,16 @@ client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
     struct evbuffer_iovec v[8];
     int                   n, i;
 
-    while (len > 0 && c->lex.state != HTTP_LEX_DONE &&
+    if (c->lex.state == LEX_START && from == 0) {
+        len -= client_skip_empty_lines(buf, len);
+    }
+    while (len > 0 && c->lex.state != LEX_DONE &&
            evbuffer_ptr_set(buf, &pos, from, EVBUFFER_PTR_SET) == 0) {
         n = evbuffer_peek(buf, (ev_ssize_t)len, &pos, v, 8);
         for (i = 0; i < n && i < 8 && len > 0; i++) {
             size_t k = v[i].iov_len < len ? v[i].iov_len : len;
 
-            http_lex_feed(&c->lex, v[i].iov_base, k);
+            lex_feed(&c->lex, v[i].iov_base, k);
             from += k;
             len -= k;
         }
@@ -158,11 +243,15 @@ client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
             break;
         }
     }
+    if (lex_fatal(&c->lex, NULL) != 0) {
+        client_refuse(c, buf);
+    }
 }
 
 /*
  * Bytes came in, before evhttp parses them: a request has started, and
- * its raw header goes through the lexer (the new bytes are at the end).
+ * its raw bytes go through the lexer (the new bytes are at the end).
+ * Runs inside the bufferevent's read, before evhttp's read callback.
  */
 static void
 on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -170,11 +259,16 @@ on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
     struct client *c = arg;
 
-    if (info->n_added > 0) {
-        c->started = true;
-        if (info->n_deleted == 0) {
-            client_lex(c, buf, info->orig_size, info->n_added);
-        }
+    if (info->n_added == 0) {
+        return;                     /* evhttp (or we) took bytes out */
+    }
+    if (c->refused) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    c->started = true;
+    if (info->n_deleted == 0) {
+        client_lex(c, buf, info->orig_size, info->n_added);
     }
 }
 
@@ -184,27 +278,14 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     static const struct timeval now = { 0, 1 };
     struct client *c = arg;
-    const char    *msg = "request timeout";
-    char           body[160], out[384];
-    int            blen, n;
 
-    if (c->started) {
-        stats_add(STATS_CLIENT_TIMEOUTS, 1);
-        /* Straight to the socket: evhttp has no request to answer, and
-         * writes nothing while it reads one. Best effort, once. */
-        blen = http_error_body(body, sizeof(body), 408, &msg, 1);
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 408 Request Timeout\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-                     blen > 0 ? blen : 0, blen > 0 ? body : "");
-        if (n > 0 && (size_t)n < sizeof(out)) {
-            (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        }
-    }
     log_debug("proxy: client connection %d: no whole request within "
               "client_timeout, closing", (int)c->fd);
-    /* Let evhttp close it its own way: a read timeout, right now. */
+    if (c->started) {
+        stats_add(STATS_CLIENT_TIMEOUTS, 1);
+        client_answer_and_close(c, 408, "request timeout");
+        return;
+    }
     evhttp_connection_set_timeout_tv(c->evcon, &now);
 }
 
@@ -217,9 +298,9 @@ on_complete(struct evhttp_request *req, void *arg)
 
     /* What is left in the input is the start of the next request. */
     c->started = evbuffer_get_length(in) > 0;
-    http_lex_reset(&c->lex);
-    client_lex(c, in, 0, evbuffer_get_length(in));
+    lex_reset(&c->lex, &c->lim);
     evtimer_add(c->deadline, c->set->timeout);
+    client_lex(c, in, 0, evbuffer_get_length(in));
 }
 
 /* Records C in the set's table by its socket. Returns 0 or -1 (OOM). */
@@ -280,7 +361,7 @@ on_adopt(evutil_socket_t fd, short what, void *arg)
             }
             continue;
         }
-        http_lex_reset(&c->lex);
+        lex_reset(&c->lex, &c->lim);
         c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input,
                                    c);
         evtimer_add(c->deadline, cs->timeout);
@@ -346,7 +427,14 @@ client_request_arrived(struct client_set *cs, struct evhttp_request *req)
     }
     evtimer_del(c->deadline);
     evhttp_request_set_on_complete_cb(req, on_complete, c);
-    return http_lex_verdict(&c->lex);
+    return lex_verdict(&c->lex);
+}
+
+void
+client_set_limits(struct client_set *cs, size_t head_max, int64_t body_max)
+{
+    cs->lim.head_max = head_max;
+    cs->lim.body_max = body_max;
 }
 
 size_t

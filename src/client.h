@@ -23,8 +23,12 @@
  * any I/O, so before evhttp can free it.
  *
  * The set also sees each request's raw bytes before evhttp parses them
- * (an evbuffer callback on the connection's input), for what evhttp
- * hides: obs-fold lines and NUL bytes in the header (http_lex).
+ * (an evbuffer callback on the connection's input, which runs inside the
+ * bufferevent's read, before evhttp's read callback), through the lexer
+ * (lex.h): what evhttp hides (obs-fold lines, NUL bytes) is reported with
+ * the request; what evhttp would refuse with its own HTML page is
+ * answered here instead, in the upstream's format, and the connection
+ * closed: its input is dropped, so evhttp never parses it.
  *
  * One set per worker, used only on that worker's loop.
  */
@@ -60,11 +64,18 @@ void client_set_listener(struct client_set *cs, struct evconnlistener *lev);
  * A complete request arrived on one of the set's connections (call it
  * from evhttp's request callback, before answering): its deadline stops
  * until the answer is written, then restarts for the next request.
- * Returns why its raw header must be refused (http_lex_verdict: a static
+ * Returns why its raw header must be refused (lex_verdict: a static
  * string), or NULL.
  */
 const char *client_request_arrived(struct client_set *cs,
                                    struct evhttp_request *req);
+
+/*
+ * evhttp's limits on a request's head and body, as set on HTTP: the
+ * lexer refuses what passes them no later than evhttp would.
+ */
+void client_set_limits(struct client_set *cs, size_t head_max,
+                       int64_t body_max);
 
 /* The number of open client connections of this worker. */
 size_t client_count(const struct client_set *cs);

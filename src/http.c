@@ -44,6 +44,7 @@ static const struct {
     { 502, "Bad Gateway" },
     { 503, "Service Unavailable" },
     { 504, "Gateway Timeout" },
+    { 505, "HTTP Version Not Supported" },
 };
 
 /* Whether the comma-separated token list LIST holds NAME (any case). */
@@ -232,69 +233,6 @@ http_fields_check(const struct http_fields *f, bool body_read,
     out->status = 0;
     out->msg = NULL;
     out->close = false;
-}
-
-void
-http_lex_reset(struct http_lex *lx)
-{
-    lx->state = HTTP_LEX_START;
-    lx->folded = false;
-    lx->nul = false;
-}
-
-void
-http_lex_feed(struct http_lex *lx, const char *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len && lx->state != HTTP_LEX_DONE; i++) {
-        char c = p[i];
-
-        if (c == '\0') {
-            lx->nul = true;
-        }
-        switch (lx->state) {
-        case HTTP_LEX_START:
-            /* Empty lines before the request line are ignored (RFC 9112
-             * §2.2), as evhttp does. */
-            if (c != '\r' && c != '\n') {
-                lx->state = HTTP_LEX_LINE;
-            }
-            break;
-        case HTTP_LEX_LINE:
-            if (c == '\n') {
-                lx->state = HTTP_LEX_LF;
-            }
-            break;
-        case HTTP_LEX_LF:
-            if (c == '\n') {
-                lx->state = HTTP_LEX_DONE;
-            } else if (c == '\r') {
-                lx->state = HTTP_LEX_LF_CR;
-            } else {
-                lx->folded = lx->folded || c == ' ' || c == '\t';
-                lx->state = HTTP_LEX_LINE;
-            }
-            break;
-        case HTTP_LEX_LF_CR:
-            lx->state = c == '\n' ? HTTP_LEX_DONE : HTTP_LEX_LINE;
-            break;
-        case HTTP_LEX_DONE:
-            break;
-        }
-    }
-}
-
-const char *
-http_lex_verdict(const struct http_lex *lx)
-{
-    if (lx->nul) {
-        return "NUL byte in the request header";
-    }
-    if (lx->folded) {
-        return "obsolete line folding in the request header";
-    }
-    return NULL;
 }
 
 bool

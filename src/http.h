@@ -77,37 +77,6 @@ void http_fields_check(const struct http_fields *f, bool body_read,
                        struct http_verdict *out);
 
 /*
- * A lexer of a request's raw header section, fed the bytes as they come,
- * for what evhttp hides once it has parsed them: obs-fold continuation
- * lines (evhttp joins them to the previous field, which RFC 9112 §5.2
- * lets a server reject instead: we do, a fold can hide a
- * Transfer-Encoding) and NUL bytes (evhttp cuts the line there without a
- * word). It stops at the blank line that ends the header section.
- */
-enum http_lex_state {
-    HTTP_LEX_START,                 /* before the request line */
-    HTTP_LEX_LINE,                  /* inside a line */
-    HTTP_LEX_LF,                    /* a line just ended */
-    HTTP_LEX_LF_CR,                 /* ... and a CR followed */
-    HTTP_LEX_DONE                   /* the header section ended */
-};
-
-struct http_lex {
-    enum http_lex_state state;
-    bool                folded;     /* a line began with SP or HTAB */
-    bool                nul;        /* a NUL byte */
-};
-
-/* Starts LX on a new request. */
-void http_lex_reset(struct http_lex *lx);
-
-/* Feeds LEN bytes of P; bytes past the header section are ignored. */
-void http_lex_feed(struct http_lex *lx, const char *p, size_t len);
-
-/* Why LX refuses the request ("..."), or NULL when it does not. */
-const char *http_lex_verdict(const struct http_lex *lx);
-
-/*
  * Whether ID may be echoed as an X-Request-Id: 1..HTTP_REQUEST_ID_MAX
  * visible ASCII characters. Anything else is replaced by a generated id.
  */

@@ -126,34 +126,27 @@ proxy_gen_new(struct proxy *px, struct conf_ref *ref)
 }
 
 /*
- * evhttp's own body limit sits above max_body: bodies between the two
- * get our 413 in the upstream's format, and only absurd ones (evhttp's
- * limit, twice max_body at least) get evhttp's page and a close. evhttp
- * answers a body over its limit with its own HTML page and no hook.
+ * evhttp's own limits sit above the proxy's: bodies past max_body, heads
+ * past max_header_size and queries past max_query get the request
+ * checks' 413, 431 and 414 in the upstream's format on a connection that
+ * goes on. Past evhttp's limits (twice those, at least) evhttp would
+ * answer with its own HTML page; the client set's lexer answers first,
+ * in the upstream's format, and closes (client.h).
  */
 static void
-proxy_set_body_limit(struct proxy *px, int64_t max_body)
+proxy_set_limits(struct proxy *px, const struct conf *cf)
 {
-    evhttp_set_max_body_size(px->http,
-                             (ev_ssize_t)(max_body +
-                                          (max_body > PROXY_BODY_SLACK
-                                               ? max_body
-                                               : PROXY_BODY_SLACK)));
-}
+    int64_t body = cf->max_body + (cf->max_body > PROXY_BODY_SLACK
+                                       ? cf->max_body
+                                       : PROXY_BODY_SLACK);
+    size_t  head = 2 * (cf->max_header_size + cf->max_query) +
+                   PROXY_LINE_SLACK;
 
-/*
- * The same for the request line and headers: the request checks answer
- * max_query and max_header_size in the upstream's format (414, 431), so
- * evhttp's limit, past which it answers 400 with its own page and
- * closes, sits at twice what those allow.
- */
-static void
-proxy_set_header_limit(struct proxy *px, const struct conf *cf)
-{
-    evhttp_set_max_headers_size(px->http,
-                                (ev_ssize_t)(2 * (cf->max_header_size +
-                                                  cf->max_query) +
-                                             PROXY_LINE_SLACK));
+    evhttp_set_max_body_size(px->http, (ev_ssize_t)body);
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)head);
+    if (px->clients != NULL) {
+        client_set_limits(px->clients, head, body);
+    }
 }
 
 struct proxy *
@@ -221,8 +214,6 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                    EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(px->http, NULL);
-    proxy_set_body_limit(px, cf->max_body);
-    proxy_set_header_limit(px, cf);
     /* evhttp's timeout restarts with every byte: it catches idle and
      * stalled connections (and clients that do not read their answer);
      * the client set's deadline catches slow ones. */
@@ -240,6 +231,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         log_err("proxy: out of memory");
         goto fail;
     }
+    proxy_set_limits(px, cf);
     px->bound = evhttp_accept_socket_with_handle(px->http, listen_fd);
     if (px->bound == NULL) {
         log_err("proxy: cannot accept on the listening socket");
@@ -279,8 +271,7 @@ proxy_set_conf(struct proxy *px, struct conf_ref *ref)
         upstream_set_timeout(px->lowlat, cf->upstream_timeout_ms);
     }
     store_set_timeout(px->store, cf->redis_timeout_ms);
-    proxy_set_body_limit(px, cf->max_body);
-    proxy_set_header_limit(px, cf);
+    proxy_set_limits(px, cf);
     return 0;
 }
 

@@ -87,6 +87,11 @@ static const struct {
                                 "Client connections closed with a request "
                                 "not all sent within client_timeout "
                                 "(408)." },
+    [STATS_CLIENT_REFUSED] = { "heavyset_client_refused_total", "",
+                               "Requests refused, and their connections "
+                               "closed, for framing evhttp cannot parse "
+                               "(a malformed request line or field, bad "
+                               "body framing, past evhttp's limits)." },
     [STATS_ACCEPT_PAUSES] = { "heavyset_accept_paused_total", "",
                               "Times a worker stopped accepting at its "
                               "share of max_connections." },

@@ -41,6 +41,7 @@ enum stats_counter {
     STATS_REDIS_CONN_LOST,          /* Redis links lost or dropped */
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
     STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
+    STATS_CLIENT_REFUSED,           /* refused before evhttp parsed it */
     STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */
     STATS_COUNT
 };
