@@ -932,11 +932,16 @@ lookup_near(struct req *r)
         !store_tracking(ctx->store)) {
         return false;
     }
-    store_poll(ctx->store);         /* invalidations already here first */
+    klen = near_key(r, key, sizeof(key));
+    if (near_get(ctx->near, key, klen, &vlen) == NULL) {
+        return false;               /* a miss costs no read of the socket */
+    }
+    /* Invalidations already in the socket first: one may be this entry's
+     * (a PATCH answered through another instance, SPEC §4). */
+    store_poll(ctx->store);
     if (!store_tracking(ctx->store)) {
         return false;
     }
-    klen = near_key(r, key, sizeof(key));
     v = near_get(ctx->near, key, klen, &vlen);
     if (v == NULL || cache_entry_decode(v, vlen, &e) != 0) {
         return false;
