@@ -43,7 +43,11 @@ struct store_script lua_lookup = {
     "if ARGV[5] == '' then return { e, ep, g, 'none' } end\n"
     "local v = redis.call('GET', KEYS[4])\n"
     "if v then\n"
-    "  if string.sub(v, 1, 1) == 'L' then\n"
+    "  local t = string.sub(v, 1, 1)\n"
+    "  if t == 'L' then\n"
+    "    redis.call('SET', KEYS[4], 'W' .. string.sub(v, 2), 'KEEPTTL')\n"
+    "  end\n"
+    "  if t == 'L' or t == 'W' then\n"
     "    return { e, ep, g, 'wait', redis.call('PTTL', KEYS[4]) }\n"
     "  end\n"
     "  local nl = string.find(v, '\\n', 1, true)\n"
@@ -75,14 +79,18 @@ struct store_script lua_fill = {
     "  end\n"
     "  stored = 1\n"
     "end\n"
-    "if ARGV[8] ~= '' and redis.call('GET', KEYS[4]) == 'L' .. ARGV[8] then\n"
+    "local l = ARGV[8] ~= '' and redis.call('GET', KEYS[4])\n"
+    "if l and string.sub(l, 2) == ARGV[8] and\n"
+    "   (string.sub(l, 1, 1) == 'L' or string.sub(l, 1, 1) == 'W') then\n"
     "  if ok then\n"
     "    redis.call('SET', KEYS[4], 'A' .. ARGV[4] .. ':' .. ARGV[6] .. '\\n'\n"
     "               .. ARGV[2], 'PX', ARGV[9])\n"
     "  else\n"
     "    redis.call('DEL', KEYS[4])\n"
     "  end\n"
-    "  redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
+    "  if string.sub(l, 1, 1) == 'W' then\n"
+    "    redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
+    "  end\n"
     "end\n"
     "return stored\n",
     ""
@@ -95,6 +103,14 @@ struct store_script lua_fill = {
  * counts while the epoch and blocks generation it was fetched under are
  * current: after a PATCH it is nobody's answer. The waiters learn of the
  * change from a message on the wake channel naming the lock.
+ *
+ * Why "W<owner>": every worker of every instance subscribes to the wake
+ * channel, so a message per fill would wake the whole fleet on every
+ * miss. A request that finds the lock taken and will wait turns its "L"
+ * into "W" (same owner, same lease) in the script that tells it to wait;
+ * the fill or unlock publishes only for a "W". Both are scripts, so a
+ * waiter either marks the lock before the fill reads it or finds the
+ * fill's answer: no wake is lost.
  */
 struct store_script lua_lock = {
     "lock",
@@ -103,7 +119,11 @@ struct store_script lua_lock = {
     "if ARGV[3] == '1' then g = redis.call('GET', KEYS[3]) or '' end\n"
     "local v = redis.call('GET', KEYS[1])\n"
     "if v then\n"
-    "  if string.sub(v, 1, 1) == 'L' then\n"
+    "  local t = string.sub(v, 1, 1)\n"
+    "  if t == 'L' then\n"
+    "    redis.call('SET', KEYS[1], 'W' .. string.sub(v, 2), 'KEEPTTL')\n"
+    "  end\n"
+    "  if t == 'L' or t == 'W' then\n"
     "    return { 'wait', redis.call('PTTL', KEYS[1]) }\n"
     "  end\n"
     "  local nl = string.find(v, '\\n', 1, true)\n"
@@ -119,9 +139,12 @@ struct store_script lua_lock = {
 
 struct store_script lua_unlock = {
     "unlock",
-    "if redis.call('GET', KEYS[1]) == 'L' .. ARGV[1] then\n"
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v == 'L' .. ARGV[1] or v == 'W' .. ARGV[1] then\n"
     "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('PUBLISH', ARGV[2], KEYS[1])\n"
+    "  if string.sub(v, 1, 1) == 'W' then\n"
+    "    redis.call('PUBLISH', ARGV[2], KEYS[1])\n"
+    "  end\n"
     "  return 1\n"
     "end\n"
     "return 0\n",

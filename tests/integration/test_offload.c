@@ -403,6 +403,57 @@ Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
     shots_free(shots, BURST);
 }
 
+/* PUBLISH calls Redis has run, scripts' included (INFO commandstats). */
+static long
+publishes(void)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *info = redisCommand(c, "INFO commandstats");
+    const char   *p;
+    long          n = 0;
+
+    cr_assert(info != NULL && info->type == REDIS_REPLY_STRING);
+    p = strstr(info->str, "cmdstat_publish:calls=");
+    if (p != NULL) {
+        n = strtol(p + strlen("cmdstat_publish:calls="), NULL, 10);
+    }
+    freeReplyObject(info);
+    redisFree(c);
+    return n;
+}
+
+/*
+ * Every worker of every instance listens on the wake channel: a fill
+ * publishes a wake only when a request elsewhere waits for it, or each
+ * miss would wake the whole fleet.
+ */
+Test(offload, only_a_fill_someone_waits_for_wakes_anyone)
+{
+    static struct shot shots[BURST];
+    const char *const  two[] = { hfixture_env("HSP_PROXY_URL"),
+                                 hfixture_env("HSP_PROXY_B_URL") };
+    struct hresp       r;
+    long               before = publishes();
+    double             max_ms;
+
+    get(two[0], QUERY SHARED, ALPHA, NULL, &r);
+    cr_assert_eq(r.status, 200);
+    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    hresp_free(&r);
+    get(two[1], QUERY ALPHA_LEAD, ALPHA, "Cache-Control: no-cache", &r);
+    cr_assert_eq(r.status, 200);
+    hresp_free(&r);
+    cr_expect_eq(publishes(), before, "a miss nobody waited for published");
+    /* Waiters on the other instance: woken by a message, not the lease. */
+    stampede(two, 2, QUERY SHARED, BRAVO, "X-Sandbox-Delay-Ms: 300", NULL,
+             shots, &max_ms);
+    cr_expect_eq(hfixture_count("query"), 3);
+    cr_expect_gt(publishes(), before, "waiters elsewhere, and no wake");
+    cr_expect_leq(max_ms, UPSTREAM_MS + WAKE_MARGIN_MS,
+                  "the slowest waiter took %.0f ms", max_ms);
+    shots_free(shots, BURST);
+}
+
 Test(offload, waiters_are_answered_as_soon_as_the_fetch_is_done)
 {
     static struct shot shots[BURST];
