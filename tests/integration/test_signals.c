@@ -568,7 +568,11 @@ wait_refused(int port)
     for (;;) {
         fd = tcp_connect(port);
         if (fd == -1) {
-            cr_assert_eq(errno, ECONNREFUSED, "connect: %s", strerror(errno));
+            /* A connect that reached the listen queue just before the
+             * listening socket closed is reset by the kernel: refused all
+             * the same (seen in one run of the whole suite). */
+            cr_assert(errno == ECONNREFUSED || errno == ECONNRESET,
+                      "connect: %s", strerror(errno));
             return;
         }
         close(fd);
