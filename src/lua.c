@@ -80,17 +80,15 @@ struct store_script lua_fill = {
     "  stored = 1\n"
     "end\n"
     "local l = ARGV[8] ~= '' and redis.call('GET', KEYS[4])\n"
-    "if l and string.sub(l, 2) == ARGV[8] and\n"
-    "   (string.sub(l, 1, 1) == 'L' or string.sub(l, 1, 1) == 'W') then\n"
-    "  if ok then\n"
-    "    redis.call('SET', KEYS[4], 'A' .. ARGV[4] .. ':' .. ARGV[6] .. '\\n'\n"
-    "               .. ARGV[2], 'PX', ARGV[9])\n"
-    "  else\n"
-    "    redis.call('DEL', KEYS[4])\n"
-    "  end\n"
-    "  if string.sub(l, 1, 1) == 'W' then\n"
-    "    redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
-    "  end\n"
+    "local t = l and string.sub(l, 2) == ARGV[8] and string.sub(l, 1, 1)\n"
+    "if t == 'W' and ok then\n"
+    "  redis.call('SET', KEYS[4], 'A' .. ARGV[4] .. ':' .. ARGV[6] .. '\\n'\n"
+    "             .. ARGV[2], 'PX', ARGV[9])\n"
+    "elseif t == 'L' or t == 'W' then\n"
+    "  redis.call('DEL', KEYS[4])\n"
+    "end\n"
+    "if t == 'W' then\n"
+    "  redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
     "end\n"
     "return stored\n",
     ""
@@ -108,9 +106,10 @@ struct store_script lua_fill = {
  * channel, so a message per fill would wake the whole fleet on every
  * miss. A request that finds the lock taken and will wait turns its "L"
  * into "W" (same owner, same lease) in the script that tells it to wait;
- * the fill or unlock publishes only for a "W". Both are scripts, so a
- * waiter either marks the lock before the fill reads it or finds the
- * fill's answer: no wake is lost.
+ * the fill or unlock publishes, and the fill hands its answer over in
+ * the lock, only for a "W": with no one waiting the lock is just
+ * deleted. Both are scripts, so a waiter either marks the lock before
+ * the fill reads it or finds the fill's entry (or no lock, and fetches).
  */
 struct store_script lua_lock = {
     "lock",

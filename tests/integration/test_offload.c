@@ -422,10 +422,26 @@ publishes(void)
     return n;
 }
 
+/* Fetch locks in Redis, taken or handing an answer over. */
+static size_t
+lock_keys(void)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *keys = redisCommand(c, "KEYS *:lock:*");
+    size_t        n;
+
+    cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
+    n = keys->elements;
+    freeReplyObject(keys);
+    redisFree(c);
+    return n;
+}
+
 /*
  * Every worker of every instance listens on the wake channel: a fill
- * publishes a wake only when a request elsewhere waits for it, or each
- * miss would wake the whole fleet.
+ * publishes a wake (and hands its answer over in the lock) only when a
+ * request elsewhere waits for it, or each miss would wake the whole
+ * fleet.
  */
 Test(offload, only_a_fill_someone_waits_for_wakes_anyone)
 {
@@ -444,6 +460,8 @@ Test(offload, only_a_fill_someone_waits_for_wakes_anyone)
     cr_assert_eq(r.status, 200);
     hresp_free(&r);
     cr_expect_eq(publishes(), before, "a miss nobody waited for published");
+    cr_expect_eq(lock_keys(), 0, "a fill nobody waited for left its answer "
+                 "in the lock");
     /* Waiters on the other instance: woken by a message, not the lease. */
     stampede(two, 2, QUERY SHARED, BRAVO, "X-Sandbox-Delay-Ms: 300", NULL,
              shots, &max_ms);
