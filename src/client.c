@@ -145,9 +145,10 @@ on_close(struct evhttp_connection *evcon, void *arg)
 
 /*
  * Writes STATUS with MSG in the upstream's format straight to C's socket,
- * and has evhttp close the connection at once. Only for when evhttp is
- * writing nothing (it writes nothing while it reads a request, and the
- * lexer judges only the request being read): best effort, once.
+ * and has evhttp close the connection at once. evhttp writes nothing
+ * while it reads a request, and the lexer judges only the request being
+ * read; the one thing it may have queued, an interim "100 Continue", is
+ * flushed first. Best effort, once.
  */
 static void
 client_answer_and_close(struct client *c, int status, const char *msg)
@@ -162,6 +163,10 @@ client_answer_and_close(struct client *c, int status, const char *msg)
                  "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
                  status, http_reason(status), blen > 0 ? blen : 0,
                  blen > 0 ? body : "");
+    /* Whatever evhttp queued (a "100 Continue") goes first. */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        (void)evbuffer_write(bufferevent_get_output(c->bev), c->fd);
+    }
     if (n > 0 && (size_t)n < sizeof(out)) {
         (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
