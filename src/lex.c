@@ -107,7 +107,6 @@ lex_request_line(struct lex *lx)
     lx->body_read = strcmp(lx->method, "POST") == 0 ||
                     strcmp(lx->method, "PUT") == 0 ||
                     strcmp(lx->method, "PATCH") == 0;
-    lx->in_request_line = false;
     lx->state = LEX_FIELD;
 }
 
@@ -132,9 +131,6 @@ lex_field(struct lex *lx)
                 return;
             }
             n = n * 10 + (v[i] - '0');
-        }
-        if (lx->content_length == 1) {
-            lx->cl = n;
         }
         if (lx->lim.body_max > 0 && n > lx->lim.body_max) {
             lex_refuse(lx, 413, "request body too large");
@@ -238,13 +234,10 @@ lex_byte(struct lex *lx, unsigned char c)
 {
     switch (lx->state) {
     case LEX_METHOD:
-        if (c == ' ' && lx->tok_len > 0 &&
-            lx->tok_len < sizeof(lx->method)) {
-            memcpy(lx->method, lx->tok, lx->tok_len + 1);
-            lx->tok_len = 0;
-            lx->state = LEX_TARGET;
-        } else if (c == ' ' && lx->tok_len > 0) {
-            lx->method[0] = '\0';   /* too long to be one we know */
+        if (c == ' ' && lx->tok_len > 0) {
+            if (lx->tok_len < sizeof(lx->method)) {
+                memcpy(lx->method, lx->tok, lx->tok_len + 1);
+            }                       /* else too long to be one we know */
             lx->tok_len = 0;
             lx->state = LEX_TARGET;
         } else if (lex_tchar(c)) {
@@ -363,14 +356,13 @@ lex_feed(struct lex *lx, const char *p, size_t len)
         i++;
         if (lx->state == LEX_START && c != '\r' && c != '\n') {
             lx->state = LEX_METHOD;
-            lx->in_request_line = true;
         }
         /* The head (and trailers) count against evhttp's limit, as it
          * counts them: every byte, so never fewer than it does. */
         line = lx->state == LEX_LINE_CR ? lx->after_cr : lx->state;
         if (line >= LEX_METHOD && line <= LEX_VALUE &&
             lx->lim.head_max > 0 && ++lx->head > lx->lim.head_max) {
-            if (lx->in_request_line) {
+            if (line <= LEX_VERSION) {   /* still the request line */
                 lex_refuse(lx, 414, "request line too long");
             } else {
                 lex_refuse(lx, 431, "request header fields too large");

@@ -40,6 +40,8 @@
 
 #define LEX_TOKEN_MAX 24            /* method, field name, short values */
 
+/* The order matters: lex_feed counts METHOD..VALUE as the head, and
+ * METHOD..VERSION as its request line. */
 enum lex_state {
     LEX_START,                      /* before the request line */
     LEX_METHOD,
@@ -68,7 +70,6 @@ struct lex {
     size_t          tok_len;        /* of TOK (may exceed its size) */
     char            tok[LEX_TOKEN_MAX]; /* method, name, or value start */
     char            method[LEX_TOKEN_MAX];
-    bool            in_request_line;
     bool            body_read;      /* evhttp reads a body for the method */
     bool            trailer;        /* the field lines are trailers */
     bool            value_cl;       /* the current field: Content-Length */
@@ -79,7 +80,6 @@ struct lex {
     int             content_length; /* Content-Length fields */
     int             transfer_encoding; /* Transfer-Encoding fields */
     bool            chunked;        /* that one said "chunked" */
-    int64_t         cl;             /* the (first) Content-Length */
     int64_t         body;           /* chunk bytes so far */
     int64_t         chunk_left;     /* of the current chunk's data */
     int             digits;         /* of the current chunk size */

@@ -1168,13 +1168,26 @@ held_get_run(void *arg)
     return NULL;
 }
 
+/* Runs H in thread T, and waits (bounded) until the sandbox holds it. */
+static void
+held_get_start(pthread_t *t, struct held_get *h)
+{
+    long deadline = hfixture_now_ms() + DEADLINE_MS;
+
+    cr_assert_eq(pthread_create(t, NULL, held_get_run, h), 0);
+    while (hfixture_count("held") < 1) {
+        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
+                     "sandbox");
+        hfixture_pause_ms(POLL_MS / 4);
+    }
+}
+
 Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
 {
     static struct hproc a;
     struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 1500", { 0 }, 0 };
     struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
     pthread_t           t1, t2;
-    long                deadline;
 
     /* A, on the harness's Redis and prefix (lease 1s + 2 x 100ms + 1s),
      * takes the lock and is held by the sandbox; B's read waits for it;
@@ -1182,13 +1195,7 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
     start("offload-dead-fetcher", NULL, &a);
     first.base = a.url;
     waiter.base = hfixture_env("HSP_PROXY_B_URL");
-    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
-    deadline = hfixture_now_ms() + DEADLINE_MS;
-    while (hfixture_count("held") < 1) {
-        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
-                     "sandbox");
-        hfixture_pause_ms(POLL_MS / 4);
-    }
+    held_get_start(&t1, &first);
     cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
     hfixture_pause_ms(200);                  /* B is waiting on the lock now */
     cr_expect_eq(hproc_stop(&a, SIGKILL), 128 + SIGKILL, "%s", a.error);
@@ -1227,7 +1234,6 @@ Test(offload, a_waiter_looks_again_when_redis_goes_away)
     struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 800", { 0 }, 0 };
     struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
     pthread_t           t1, t2;
-    long                deadline;
 
     snprintf(redis, sizeof(redis), "redis=unix://%s",
              hfixture_env("HSP_REDIS2_SOCK"));
@@ -1235,13 +1241,7 @@ Test(offload, a_waiter_looks_again_when_redis_goes_away)
     start("offload-redis-gone-b", opts, &b);
     first.base = a.url;
     waiter.base = b.url;
-    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
-    deadline = hfixture_now_ms() + DEADLINE_MS;
-    while (hfixture_count("held") < 1) {
-        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
-                     "sandbox");
-        hfixture_pause_ms(POLL_MS / 4);
-    }
+    held_get_start(&t1, &first);
     cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
     hfixture_pause_ms(200);                  /* B is waiting on the lock now */
     hfixture_redis2_stop();
@@ -1283,7 +1283,6 @@ Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
     struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
     struct hresp        fill;
     pthread_t           t1, t2;
-    long                deadline;
 
     start("offload-sie-wait-a", opts, &a);
     start("offload-sie-wait-b", opts, &b);
@@ -1294,13 +1293,7 @@ Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
     cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":1500}"), 0);
     first.base = a.url;
     waiter.base = b.url;
-    cr_assert_eq(pthread_create(&t1, NULL, held_get_run, &first), 0);
-    deadline = hfixture_now_ms() + DEADLINE_MS;
-    while (hfixture_count("held") < 1) {
-        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
-                     "sandbox");
-        hfixture_pause_ms(POLL_MS / 4);
-    }
+    held_get_start(&t1, &first);
     cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
