@@ -34,6 +34,10 @@ struct client {
     evutil_socket_t           fd;       /* -1 until adopted */
     bool                      started;  /* bytes of a request came */
     bool                      refused;  /* answered by us: input dropped */
+    bool                      method_seen; /* this request's method was
+                                           looked at (client_get_as_put) */
+    bool                      get_as_put; /* ... and was a GET that evhttp
+                                           reads as a PUT */
     struct lex                lex;      /* the raw request being read */
     struct lex_limits         lim;      /* evhttp's, as this connection
                                            got them (a reload changes them
@@ -223,6 +227,37 @@ client_skip_empty_lines(struct evbuffer *buf, size_t len)
     return skip;
 }
 
+/*
+ * Once the lexer is past the method of C's request, and it is a GET:
+ * turns the method's bytes, still at the front of BUF (evhttp reads the
+ * request line only after this callback, and never a partial one), into
+ * "PUT", the same length, so that evhttp reads the body it would drop
+ * for a GET (evhttp_method_may_have_body) and that would then be taken
+ * for the next request. The request is a GET again when it arrives
+ * (client_request_arrived). evhttp reads a PUT without framing fields as
+ * bodiless, exactly as the GET it was.
+ */
+static void
+client_get_as_put(struct client *c, struct evbuffer *buf)
+{
+    unsigned char *p;
+
+    if (c->method_seen || c->lex.state <= LEX_METHOD ||
+        lex_fatal(&c->lex, NULL) != 0) {
+        return;
+    }
+    c->method_seen = true;
+    if (strcmp(c->lex.method, "GET") != 0) {
+        return;
+    }
+    p = evbuffer_pullup(buf, 3);
+    if (p == NULL || memcmp(p, "GET", 3) != 0) {
+        return;                     /* not where it must be: leave it */
+    }
+    memcpy(p, "PUT", 3);
+    c->get_as_put = true;
+}
+
 /* Feeds LEN bytes of BUF from offset FROM to C's lexer. */
 static void
 client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
@@ -250,7 +285,9 @@ client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
     }
     if (lex_fatal(&c->lex, NULL) != 0) {
         client_refuse(c, buf);
+        return;
     }
+    client_get_as_put(c, buf);
 }
 
 /*
@@ -303,6 +340,8 @@ on_complete(struct evhttp_request *req, void *arg)
 
     /* What is left in the input is the start of the next request. */
     c->started = evbuffer_get_length(in) > 0;
+    c->method_seen = false;
+    c->get_as_put = false;
     lex_reset(&c->lex, &c->lim);
     evtimer_add(c->deadline, c->set->timeout);
     client_lex(c, in, 0, evbuffer_get_length(in));
@@ -413,12 +452,14 @@ client_set_listener(struct client_set *cs, struct evconnlistener *lev)
 }
 
 const char *
-client_request_arrived(struct client_set *cs, struct evhttp_request *req)
+client_request_arrived(struct client_set *cs, struct evhttp_request *req,
+                       bool *is_get)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct client            *c;
     evutil_socket_t           fd;
 
+    *is_get = false;
     if (evcon == NULL) {
         return NULL;
     }
@@ -432,14 +473,18 @@ client_request_arrived(struct client_set *cs, struct evhttp_request *req)
     }
     evtimer_del(c->deadline);
     evhttp_request_set_on_complete_cb(req, on_complete, c);
+    *is_get = c->get_as_put &&
+              evhttp_request_get_command(req) == EVHTTP_REQ_PUT;
     return lex_verdict(&c->lex);
 }
 
 void
-client_set_limits(struct client_set *cs, size_t head_max, int64_t body_max)
+client_set_limits(struct client_set *cs, size_t head_max, int64_t body_max,
+                  int64_t body_refuse)
 {
     cs->lim.head_max = head_max;
     cs->lim.body_max = body_max;
+    cs->lim.body_refuse = body_refuse;
 }
 
 size_t

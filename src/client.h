@@ -35,6 +35,7 @@
 #ifndef HSP_CLIENT_H
 #define HSP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,17 +66,20 @@ void client_set_listener(struct client_set *cs, struct evconnlistener *lev);
  * from evhttp's request callback, before answering): its deadline stops
  * until the answer is written, then restarts for the next request.
  * Returns why its raw header must be refused (lex_verdict: a static
- * string), or NULL.
+ * string), or NULL. *IS_GET says the request, which evhttp reports as a
+ * PUT, came as a GET (with a body: client.c explains).
  */
 const char *client_request_arrived(struct client_set *cs,
-                                   struct evhttp_request *req);
+                                   struct evhttp_request *req, bool *is_get);
 
 /*
  * evhttp's limits on a request's head and body, as set on HTTP: the
- * lexer refuses what passes them no later than evhttp would.
+ * lexer refuses what passes them no later than evhttp would. BODY_REFUSE
+ * is the proxy's own max_body, which a request that expects 100-continue
+ * is held to before evhttp invites its body.
  */
 void client_set_limits(struct client_set *cs, size_t head_max,
-                       int64_t body_max);
+                       int64_t body_max, int64_t body_refuse);
 
 /* The number of open client connections of this worker. */
 size_t client_count(const struct client_set *cs);

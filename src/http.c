@@ -3,6 +3,7 @@
 
 #include "http.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 /* RFC 9110 §7.6.1 plus the non-standard ones proxies strip in practice. */
 static const char *const http_hop_by_hop[] = {
@@ -21,30 +23,64 @@ static const struct {
     int         status;
     const char *reason;
 } http_reasons[] = {
+    /* RFC 9110 §15 and the registry: every code a relayed answer may
+     * carry gets its own phrase, never "Unknown" (RFC 8297: 103). */
+    { 100, "Continue" },
+    { 101, "Switching Protocols" },
+    { 103, "Early Hints" },
     { 200, "OK" },
     { 201, "Created" },
+    { 202, "Accepted" },
+    { 203, "Non-Authoritative Information" },
     { 204, "No Content" },
+    { 205, "Reset Content" },
+    { 206, "Partial Content" },
+    { 207, "Multi-Status" },
+    { 300, "Multiple Choices" },
+    { 301, "Moved Permanently" },
+    { 302, "Found" },
+    { 303, "See Other" },
     { 304, "Not Modified" },
+    { 307, "Temporary Redirect" },
+    { 308, "Permanent Redirect" },
     { 400, "Bad Request" },
     { 401, "Unauthorized" },
+    { 402, "Payment Required" },
     { 403, "Forbidden" },
     { 404, "Not Found" },
     { 405, "Method Not Allowed" },
+    { 406, "Not Acceptable" },
+    { 407, "Proxy Authentication Required" },
     { 408, "Request Timeout" },
     { 409, "Conflict" },
+    { 410, "Gone" },
     { 411, "Length Required" },
+    { 412, "Precondition Failed" },
     { 413, "Payload Too Large" },
     { 414, "URI Too Long" },
     { 415, "Unsupported Media Type" },
+    { 416, "Range Not Satisfiable" },
+    { 417, "Expectation Failed" },
+    { 418, "I'm a teapot" },
+    { 421, "Misdirected Request" },
     { 422, "Unprocessable Entity" },
+    { 423, "Locked" },
+    { 424, "Failed Dependency" },
+    { 425, "Too Early" },
+    { 426, "Upgrade Required" },
+    { 428, "Precondition Required" },
     { 429, "Too Many Requests" },
     { 431, "Request Header Fields Too Large" },
+    { 451, "Unavailable For Legal Reasons" },
     { 500, "Internal Server Error" },
     { 501, "Not Implemented" },
     { 502, "Bad Gateway" },
     { 503, "Service Unavailable" },
     { 504, "Gateway Timeout" },
     { 505, "HTTP Version Not Supported" },
+    { 507, "Insufficient Storage" },
+    { 508, "Loop Detected" },
+    { 511, "Network Authentication Required" },
 };
 
 /* Whether the comma-separated token list LIST holds NAME (any case). */
@@ -86,8 +122,9 @@ http_is_hop_by_hop(const char *name, const char *connection)
     return connection != NULL && http_list_has(connection, name);
 }
 
-const char *
-http_reason(int status)
+/* The registered phrase of STATUS, or NULL. */
+static const char *
+http_reason_known(int status)
 {
     size_t i;
 
@@ -96,7 +133,118 @@ http_reason(int status)
             return http_reasons[i].reason;
         }
     }
-    return "Unknown";
+    return NULL;
+}
+
+const char *
+http_reason(int status)
+{
+    const char *r = http_reason_known(status);
+
+    if (r != NULL) {
+        return r;
+    }
+    /* An unregistered code keeps its class's phrase (RFC 9110 §15). */
+    switch (status / 100) {
+    case 1: return "Informational";
+    case 2: return "Success";
+    case 3: return "Redirection";
+    case 4: return "Client Error";
+    case 5: return "Server Error";
+    default: return "Unknown";
+    }
+}
+
+/* Whether the LEN bytes at P spell "." or "..", raw or percent-encoded. */
+static bool
+http_dot_segment(const char *p, size_t len)
+{
+    size_t dots = 0, i = 0;
+
+    while (i < len) {
+        if (p[i] == '.') {
+            i++;
+        } else if (len - i >= 3 && p[i] == '%' && p[i + 1] == '2' &&
+                   (p[i + 2] == 'e' || p[i + 2] == 'E')) {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots++;
+    }
+    return dots == 1 || dots == 2;
+}
+
+bool
+http_path_ok(const char *path)
+{
+    const char *p = path;
+
+    if (path[0] != '/') {
+        return false;
+    }
+    while (*p != '\0') {
+        const char *end;
+
+        p++;                        /* past the '/' */
+        end = p + strcspn(p, "/");
+        if (http_dot_segment(p, (size_t)(end - p))) {
+            return false;
+        }
+        p = end;
+    }
+    return strcasestr(path, "%2f") == NULL && strcasestr(path, "%5c") == NULL &&
+           strchr(path, '\\') == NULL;
+}
+
+void
+http_etag(const void *body, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char     md[SHA256_DIGEST_LENGTH];
+    size_t            i;
+
+    SHA256(body, len, md);
+    out[0] = '"';
+    for (i = 0; i < HTTP_ETAG_HEX / 2; i++) {
+        out[1 + 2 * i] = hex[md[i] >> 4];
+        out[2 + 2 * i] = hex[md[i] & 0xf];
+    }
+    out[1 + HTTP_ETAG_HEX] = '"';
+    out[2 + HTTP_ETAG_HEX] = '\0';
+}
+
+bool
+http_etag_match(const char *if_none_match, const char *etag)
+{
+    const char *p = if_none_match;
+    size_t      n = strlen(etag);
+
+    while (*p != '\0') {
+        const char *end;
+
+        p += strspn(p, " \t,");
+        if (*p == '*') {
+            return true;
+        }
+        /* If-None-Match compares weakly (RFC 9110 §13.1.2): W/ aside. */
+        if (strncmp(p, "W/", 2) == 0) {
+            p += 2;
+        }
+        if (*p != '"') {
+            p += strcspn(p, ",");
+            continue;
+        }
+        end = strchr(p + 1, '"');
+        if (end == NULL) {
+            return false;
+        }
+        if ((size_t)(end + 1 - p) == n && memcmp(p, etag, n) == 0) {
+            return true;
+        }
+        p = end + 1;
+    }
+    return false;
 }
 
 /* Appends S to BUF as a JSON string literal. Returns the new length or -1. */

@@ -19,8 +19,34 @@
  */
 bool http_is_hop_by_hop(const char *name, const char *connection);
 
-/* The reason phrase of STATUS ("Bad Gateway"); "Unknown" if none. */
+/* The reason phrase of STATUS ("Bad Gateway"): the registered one, else
+ * its class's ("Success" for an unregistered 2xx); "Unknown" outside
+ * 100..599. */
 const char *http_reason(int status);
+
+/*
+ * Whether PATH, a raw (percent-encoded) request path, may be forwarded:
+ * it starts with '/', holds no dot-segment ("." or "..", raw or as %2e)
+ * and no encoded slash or backslash (%2f, %5c, '\\'). Each of those is
+ * read one way by the proxy's router and perhaps another by the
+ * upstream or a balancer in front of it (SPEC §11), so they get 400.
+ */
+bool http_path_ok(const char *path);
+
+#define HTTP_ETAG_HEX 32            /* hex digits of an ETag's hash */
+#define HTTP_ETAG_MAX (HTTP_ETAG_HEX + 3)   /* quotes and NUL */
+
+/*
+ * Writes the strong ETag of the LEN bytes at BODY into OUT
+ * (HTTP_ETAG_MAX bytes): a quoted prefix of their SHA-256 in hex.
+ */
+void http_etag(const void *body, size_t len, char *out);
+
+/*
+ * Whether the If-None-Match value IF_NONE_MATCH matches ETAG (quoted):
+ * `*`, or ETAG in its list, compared weakly (a W/ prefix is ignored).
+ */
+bool http_etag_match(const char *if_none_match, const char *etag);
 
 /*
  * Writes the upstream's error payload for STATUS with the N messages MSGS:

@@ -3,6 +3,7 @@
 
 #include "key.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +46,19 @@ key_decode(const char *s, size_t len, char *out, size_t cap)
     }
     out[o] = '\0';
     return true;
+}
+
+/* Whether the raw name P (LEN bytes) is NAME (WANT bytes) once decoded. */
+static bool
+key_name_is(const char *p, size_t len, const char *name, size_t want)
+{
+    char buf[32];
+
+    if (len == want && memcmp(p, name, len) == 0) {
+        return true;
+    }
+    return memchr(p, '%', len) != NULL && len < 3 * sizeof(buf) &&
+           key_decode(p, len, buf, sizeof(buf)) && strcmp(buf, name) == 0;
 }
 
 void
@@ -101,6 +115,89 @@ key_parse_query(const char *query, struct key_query *out)
         }
         p = *amp == '&' ? amp + 1 : amp;
     }
+}
+
+enum key_param
+key_query_value(const char *query, const char *name, char *out, size_t cap,
+                size_t *len)
+{
+    const char    *p = query;
+    size_t         want = strlen(name);
+    enum key_param found = KEY_PARAM_ABSENT;
+
+    assert(cap > 0);
+    *len = 0;
+    out[0] = '\0';
+    while (p != NULL && *p != '\0') {
+        const char *amp = p + strcspn(p, "&");
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        size_t      vlen = eq != NULL ? (size_t)(amp - eq - 1) : 0;
+        char       *v;
+
+        /* Names are decoded and matched case-sensitively, as the
+         * upstream's query parser does: `%74oken` is `token`, `TOKEN`
+         * is another name. */
+        if (vlen == 0 || !key_name_is(p, (size_t)(eq - p), name, want)) {
+            p = *amp == '&' ? amp + 1 : amp;
+            continue;
+        }
+        if (found == KEY_PARAM_ABSENT) {
+            if (!key_decode(eq + 1, vlen, out, cap)) {
+                return KEY_PARAM_BAD;
+            }
+            *len = strlen(out);
+            found = *len > 0 ? KEY_PARAM_FOUND : KEY_PARAM_ABSENT;
+        } else {
+            /* Another value: the upstream may take either, so the two
+             * must agree. */
+            v = malloc(vlen + 1);
+            if (v == NULL || !key_decode(eq + 1, vlen, v, vlen + 1)) {
+                free(v);
+                return KEY_PARAM_BAD;
+            }
+            if (v[0] != '\0' && strcmp(v, out) != 0) {
+                free(v);
+                return KEY_PARAM_CONFLICT;
+            }
+            free(v);
+        }
+        p = *amp == '&' ? amp + 1 : amp;
+    }
+    return found;
+}
+
+int
+key_query_set_phone(const char *query, const char *e164, char *out,
+                    size_t cap)
+{
+    const char *p = query;
+    size_t      o = 0;
+
+    assert(e164[0] == '+');
+    if (cap == 0) {
+        return -1;
+    }
+    out[0] = '\0';
+    while (p != NULL && *p != '\0') {
+        const char *amp = p + strcspn(p, "&");
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        int         n;
+
+        if (eq != NULL && key_name_is(p, (size_t)(eq - p), "phone", 5)) {
+            n = snprintf(out + o, cap - o, "phone=%%2B%s%s", e164 + 1,
+                         *amp == '&' ? "&" : "");
+        } else {
+            n = snprintf(out + o, cap - o, "%.*s%s", (int)(amp - p), p,
+                         *amp == '&' ? "&" : "");
+        }
+        if (n < 0 || (size_t)n >= cap - o) {
+            out[0] = '\0';
+            return -1;
+        }
+        o += (size_t)n;
+        p = *amp == '&' ? amp + 1 : amp;
+    }
+    return (int)o;
 }
 
 /* Writes the first KEY_TENANT_HEX hex digits of SHA-256(S) into OUT. */

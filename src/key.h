@@ -51,6 +51,33 @@ struct key_query {
  */
 void key_parse_query(const char *query, struct key_query *out);
 
+/* What key_query_value found. */
+enum key_param {
+    KEY_PARAM_ABSENT,               /* no pair, or only empty values */
+    KEY_PARAM_FOUND,                /* one value (repeats agree) */
+    KEY_PARAM_CONFLICT,             /* two different non-empty values */
+    KEY_PARAM_BAD                   /* a value with %00 in it */
+};
+
+/*
+ * Finds query parameter NAME in the raw QUERY (may be NULL), as the
+ * upstream does: names are case-sensitive, and empty pairs (`&&`, a
+ * leading `&`, a bare `flag`) are skipped, never fatal. Writes the first
+ * non-empty value, percent-decoded ('+' a space), into OUT of CAP bytes
+ * (CAP > strlen(QUERY) always fits) and its length into *LEN.
+ */
+enum key_param key_query_value(const char *query, const char *name,
+                               char *out, size_t cap, size_t *len);
+
+/*
+ * Writes QUERY (may be NULL) into OUT of CAP bytes with the value of
+ * every `phone` pair replaced by the E.164 number E164 (its '+' as %2B),
+ * and every other byte as it came: the upstream fetches exactly what the
+ * cache key names (SPEC §3). Returns the length, or -1 if it does not fit.
+ */
+int key_query_set_phone(const char *query, const char *e164, char *out,
+                        size_t cap);
+
 /* Writes the tenant id of TOKEN (LEN bytes) into OUT (KEY_TENANT_HEX + 1). */
 void key_tenant(const char *token, size_t len, char *out);
 

@@ -103,8 +103,10 @@ lex_request_line(struct lex *lx)
         lex_refuse(lx, 501, "request method not implemented");
         return;
     }
-    /* evhttp reads a body only for these (evhttp_method_may_have_body). */
-    lx->body_read = strcmp(lx->method, "POST") == 0 ||
+    /* evhttp reads a body only for these (evhttp_method_may_have_body),
+     * and for a GET, which client.c has it read as a PUT. */
+    lx->body_read = strcmp(lx->method, "GET") == 0 ||
+                    strcmp(lx->method, "POST") == 0 ||
                     strcmp(lx->method, "PUT") == 0 ||
                     strcmp(lx->method, "PATCH") == 0;
     lx->state = LEX_FIELD;
@@ -132,9 +134,12 @@ lex_field(struct lex *lx)
             }
             n = n * 10 + (v[i] - '0');
         }
+        lx->length = n;
         if (lx->lim.body_max > 0 && n > lx->lim.body_max) {
             lex_refuse(lx, 413, "request body too large");
         }
+    } else if (lx->value_expect) {
+        lx->expect_continue = v != NULL && strcmp(v, "100-continue") == 0;
     } else if (lx->value_te) {
         lx->transfer_encoding++;
         lx->chunked = v != NULL && strcmp(v, "chunked") == 0;
@@ -162,6 +167,13 @@ lex_head_end(struct lex *lx)
     if (lx->transfer_encoding > 1 ||
         (lx->transfer_encoding == 1 && !lx->chunked)) {
         lex_refuse(lx, 400, "Transfer-Encoding must be chunked, once");
+        return;
+    }
+    /* A client that waits for 100 Continue is told 413 instead, before
+     * evhttp invites a body that would only be refused. */
+    if (lx->expect_continue && lx->content_length > 0 &&
+        lx->lim.body_refuse > 0 && lx->length > lx->lim.body_refuse) {
+        lex_refuse(lx, 413, "request body too large");
         return;
     }
     /* Without a body read, the bytes after the head are the next
@@ -262,7 +274,7 @@ lex_byte(struct lex *lx, unsigned char c)
     case LEX_FIELD:
         if (c == ' ' || c == '\t') {
             lx->folded = true;
-            lx->value_cl = lx->value_te = false;
+            lx->value_cl = lx->value_te = lx->value_expect = false;
             lx->state = LEX_VALUE;
         } else if (lex_tchar(c)) {
             lx->tok_len = 0;
@@ -282,6 +294,8 @@ lex_byte(struct lex *lx, unsigned char c)
                            strcmp(lx->tok, "content-length") == 0;
             lx->value_te = whole && !lx->trailer &&
                            strcmp(lx->tok, "transfer-encoding") == 0;
+            lx->value_expect = whole && !lx->trailer &&
+                               strcmp(lx->tok, "expect") == 0;
             lx->value_started = false;
             lx->tok_len = 0;
             lx->state = LEX_VALUE;
@@ -299,7 +313,7 @@ lex_byte(struct lex *lx, unsigned char c)
             break;                  /* OWS before the value */
         }
         lx->value_started = true;
-        if (lx->value_cl || lx->value_te) {
+        if (lx->value_cl || lx->value_te || lx->value_expect) {
             lex_tok(lx, c >= 'A' && c <= 'Z' ? c | 0x20 : c);
         }
         break;

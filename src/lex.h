@@ -26,6 +26,10 @@
  * misread by evhttp or by the upstream, and a clear 400 is the answer a
  * client can act on.
  *
+ * A GET is read with its body (SPEC §11: the upstream reads a JSON
+ * token there): evhttp reads none for a GET, so client.c has evhttp see
+ * it as a PUT, and the lexer frames its body like any other.
+ *
  * It reads one request: the request line, the field lines, and for a
  * chunked body its chunk framing and trailer section (both of which
  * evhttp parses with the same strictness problems). Bytes past that are
@@ -60,6 +64,11 @@ enum lex_state {
 struct lex_limits {
     size_t  head_max;               /* request line and fields, bytes */
     int64_t body_max;               /* body bytes */
+    int64_t body_refuse;            /* the proxy's own max_body: a request
+                                       that expects 100-continue with a
+                                       larger Content-Length is refused
+                                       before evhttp invites its body; 0
+                                       for none */
 };
 
 struct lex {
@@ -74,6 +83,9 @@ struct lex {
     bool            trailer;        /* the field lines are trailers */
     bool            value_cl;       /* the current field: Content-Length */
     bool            value_te;       /* ... Transfer-Encoding */
+    bool            value_expect;   /* ... Expect */
+    bool            expect_continue; /* Expect: 100-continue */
+    int64_t         length;         /* the (last) Content-Length */
     bool            value_started;  /* past the OWS after the colon */
     bool            folded;         /* a line began with SP or HTAB */
     bool            nul;            /* a NUL byte in a field value */

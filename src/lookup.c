@@ -279,6 +279,7 @@ lookup_answer_one(struct req *r, const struct lookup_answer *a,
         return;
     }
     c = *a->cache;
+    c.validate = true;
     if (collapsed && c.status != NULL) {
         snprintf(status, sizeof(status), "%s; collapsed", c.status);
         c.status = status;
@@ -356,7 +357,7 @@ lookup_deliver(struct req *r, bool stored)
 {
     struct lookup_flight *f = r->flight;
     struct cache_entry    e;
-    struct respond_cache  c = { r->x_cache, NULL, -1, false };
+    struct respond_cache c = { r->x_cache, NULL, -1, false, false };
     struct lookup_answer  a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
     const char           *ctype = evhttp_find_header(&r->headers,
                                                      "Content-Type");
@@ -386,7 +387,7 @@ static enum req_state
 lookup_hit(struct req *r, const struct cache_entry *e, int64_t now)
 {
     struct respond_cache c = { "HIT", NULL, cache_entry_age_s(e, now),
-                               false };
+                               false, true };
     struct lookup_answer a = { e, &c, false, 0, NULL, NULL, NULL, -1 };
     char                 status[LOOKUP_STATUS_MAX];
 
@@ -790,7 +791,7 @@ lookup_verdict(struct req *r, const char *what, const redisReply *extra)
     if (strcmp(what, "answer") == 0 && extra != NULL &&
         extra->type == REDIS_REPLY_STRING &&
         cache_entry_decode(extra->str, extra->len, &e) == 0) {
-        struct respond_cache c = { r->x_cache, NULL, -1, false };
+        struct respond_cache c = { r->x_cache, NULL, -1, false, false };
         struct lookup_answer a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
         char                 status[LOOKUP_STATUS_MAX];
 

@@ -27,6 +27,7 @@
 
 #include "cache.h"
 #include "conf.h"
+#include "json.h"
 #include "log.h"
 #include "lua.h"
 #include "respond.h"
@@ -216,7 +217,7 @@ patch_on_claim(struct req *r, const redisReply *reply)
         cache_entry_decode(reply->element[1]->str, reply->element[1]->len,
                            &e) == 0) {
         struct respond_cache c = { "REPLAY", "hit; detail=idempotent-replay",
-                                   -1, true };
+                                   -1, true, false };
 
         /* No write-through: that happened once, on the real answer. */
         stats_add(STATS_IDEM_REPLAYED, 1);
@@ -342,6 +343,25 @@ patch_write(struct req *r, bool through)
     return REQ_WRITE;
 }
 
+/* Whether BODY, a 200's, is a lead: a JSON object (SPEC §11). */
+static bool
+patch_is_lead(struct evbuffer *body)
+{
+    size_t              len = evbuffer_get_length(body);
+    struct json_object *o;
+    char                err[64];
+    bool                lead;
+
+    if (len == 0) {
+        return false;
+    }
+    o = json_parse_strict((const char *)evbuffer_pullup(body, -1), len, err,
+                          sizeof(err));
+    lead = o != NULL && json_object_is_type(o, json_type_object);
+    json_object_put(o);
+    return lead;
+}
+
 enum req_state
 patch_on_fetch(struct req *r, const struct req_upstream_result *res)
 {
@@ -353,10 +373,13 @@ patch_on_fetch(struct req *r, const struct req_upstream_result *res)
         return patch_write(r, false);
     }
     req_keep(r, res->resp);
-    if (r->status >= 200 && r->status < 300) {
+    if (r->status == 200 && patch_is_lead(r->body)) {
         return patch_write(r, true);
     }
-    if (r->status >= 500) {
+    if (r->status >= 500 || (r->status >= 200 && r->status < 300)) {
+        /* Another 2xx (204, 202 queued, a 200 that is no lead): the
+         * update happened, or will, but what the lead is now is not in
+         * the answer. Forget it rather than cache that answer. */
         return patch_write(r, false);
     }
     return patch_settle(r);

@@ -23,6 +23,7 @@
 #include "lookup.h"
 #include "ready.h"
 #include "req.h"
+#include "respond.h"
 #include "store.h"
 #include "upstream.h"
 #include "url.h"
@@ -145,7 +146,7 @@ proxy_set_limits(struct proxy *px, const struct conf *cf)
     evhttp_set_max_body_size(px->http, (ev_ssize_t)body);
     evhttp_set_max_headers_size(px->http, (ev_ssize_t)head);
     if (px->clients != NULL) {
-        client_set_limits(px->clients, head, body);
+        client_set_limits(px->clients, head, body, cf->max_body);
     }
 }
 
@@ -220,6 +221,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     tv.tv_sec = (time_t)(cf->client_timeout_ms / 1000);
     tv.tv_usec = (suseconds_t)(cf->client_timeout_ms % 1000) * 1000;
     evhttp_set_timeout_tv(px->http, &tv);
+    respond_set_keepalive(cf->client_timeout_ms);
     evhttp_set_gencb(px->http, on_client_request, px);
     /* max_connections bounds the process; each worker takes its share,
      * rounded up. */
@@ -330,8 +332,9 @@ static void
 on_client_request(struct evhttp_request *client, void *arg)
 {
     struct proxy *px = arg;
+    bool          is_get;
+    const char   *reject = client_request_arrived(px->clients, client,
+                                                  &is_get);
 
-    const char   *reject = client_request_arrived(px->clients, client);
-
-    req_start(&px->gen->env, &px->reqs, client, reject);
+    req_start(&px->gen->env, &px->reqs, client, reject, is_get);
 }

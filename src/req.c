@@ -34,7 +34,6 @@
 #include "stats.h"
 #include "store.h"
 
-#define REQ_TOKEN_MAX 4096
 #define REQ_SPARE_MAX 256           /* freed requests kept per worker */
 
 static void        req_step(struct req *r, enum req_event ev,
@@ -153,47 +152,128 @@ req_error_n(struct req *r, int status, const char *const *msgs, size_t n)
     }
 }
 
+/* What req_token found. */
+enum req_token_result {
+    REQ_TOKEN_OK,
+    REQ_TOKEN_NONE,                 /* 401 */
+    REQ_TOKEN_CONFLICT,             /* two places disagree: 400 */
+    REQ_TOKEN_HOP                   /* Connection names x-hs-token: 400 */
+};
+
+/* Agrees TOKEN (LEN bytes, may be NULL) with what *OUT holds so far.
+ * Returns false when both hold a token and they differ. */
+static bool
+req_token_agree(const char *token, size_t len, const char **out,
+                size_t *out_len)
+{
+    if (token == NULL || len == 0) {
+        return true;
+    }
+    if (*out == NULL) {
+        *out = token;
+        *out_len = len;
+        return true;
+    }
+    return *out_len == len && memcmp(*out, token, len) == 0;
+}
+
 /*
  * Finds the token (SPEC §3): the x-hs-token header, else a `token` query
- * parameter, else a `token` string in BODY (a parsed JSON body, or NULL).
- * Writes it into OUT; returns its length, 0 when there is none. The token
- * is hashed into the tenant and otherwise travels upstream untouched.
+ * parameter, else a `token` string in BODY (a parsed JSON body, or NULL),
+ * and hashes it into R's tenant. The upstream may read any of the three,
+ * so where two of them hold a token they must be the same one, and the
+ * header must not be one a hop may drop: otherwise the tenant the proxy
+ * keys on could differ from the one the upstream answers for. The token
+ * itself travels upstream untouched, and is wiped here.
  */
-static size_t
-req_token(struct req *r, const struct json_object *body, char *out,
-          size_t cap)
+static enum req_token_result
+req_token(struct req *r, const struct json_object *body)
 {
     struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
-    const char              *v, *query;
+    const char              *query = uri != NULL ? evhttp_uri_get_query(uri)
+                                                 : NULL;
+    const char              *tok = NULL, *v;
+    size_t                   tlen = 0, qlen = 0, cap;
+    struct evkeyval         *h;
+    char                    *qbuf = NULL;
+    enum req_token_result    res = REQ_TOKEN_OK;
+    enum key_param           kp = KEY_PARAM_ABSENT;
 
-    v = evhttp_find_header(in, "x-hs-token");
-    if (v != NULL && v[0] != '\0') {
-        return (size_t)snprintf(out, cap, "%s", v) < cap ? strlen(out) : 0;
-    }
-    query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-    if (query != NULL) {
-        struct evkeyvalq params;
-        size_t           n = 0;
-
-        TAILQ_INIT(&params);
-        if (evhttp_parse_query_str(query, &params) == 0) {
-            v = evhttp_find_header(&params, "token");
-            if (v != NULL && v[0] != '\0' &&
-                (size_t)snprintf(out, cap, "%s", v) < cap) {
-                n = strlen(out);
-            }
+    TAILQ_FOREACH(h, in, next) {
+        if (strcasecmp(h->key, "Connection") == 0 &&
+            http_is_hop_by_hop("x-hs-token", h->value)) {
+            return REQ_TOKEN_HOP;
         }
-        evhttp_clear_headers(&params);
-        if (n > 0) {
-            return n;
+        if (strcasecmp(h->key, "x-hs-token") == 0 &&
+            !req_token_agree(h->value, strlen(h->value), &tok, &tlen)) {
+            return REQ_TOKEN_CONFLICT;
+        }
+    }
+    if (query != NULL && query[0] != '\0') {
+        cap = strlen(query) + 1;
+        qbuf = malloc(cap);
+        if (qbuf == NULL) {
+            return REQ_TOKEN_NONE;
+        }
+        kp = key_query_value(query, "token", qbuf, cap, &qlen);
+        if (kp == KEY_PARAM_CONFLICT ||
+            (kp == KEY_PARAM_FOUND &&
+             !req_token_agree(qbuf, qlen, &tok, &tlen))) {
+            res = REQ_TOKEN_CONFLICT;
         }
     }
     v = json_get_string(body, "token");
-    if (v != NULL && v[0] != '\0' && (size_t)snprintf(out, cap, "%s", v) < cap) {
-        return strlen(out);
+    if (res == REQ_TOKEN_OK && v != NULL &&
+        !req_token_agree(v, strlen(v), &tok, &tlen)) {
+        res = REQ_TOKEN_CONFLICT;
     }
-    return 0;
+    if (res == REQ_TOKEN_OK && tok == NULL) {
+        res = REQ_TOKEN_NONE;
+    }
+    if (res == REQ_TOKEN_OK) {
+        key_tenant(tok, tlen, r->tenant);
+    }
+    if (qbuf != NULL) {
+        memset(qbuf, 0, cap);
+        free(qbuf);
+    }
+    return res;
+}
+
+/*
+ * Request headers never passed upstream, besides the hop-by-hop ones: the
+ * upstream's Host and framing are the upstream client's to write, and
+ * its Accept-Encoding too (SPEC §11: entries hold identity bodies, and
+ * what the proxy can decode is its own business). A read fills the cache
+ * for everyone, so it goes whole and unconditional: a client's validators
+ * and ranges are answered by the proxy from the entry (respond.c), never
+ * by an upstream 304 or 206 that other clients would then be handed.
+ */
+static const struct {
+    const char *name;
+    bool        reads_only;
+} req_unforwarded[] = {
+    { "Host", false },              { "Content-Length", false },
+    { "Expect", false },            { "X-Request-Id", false },
+    { "Accept-Encoding", false },   { "If-None-Match", true },
+    { "If-Modified-Since", true },  { "If-Match", true },
+    { "If-Unmodified-Since", true },{ "If-Range", true },
+    { "Range", true },
+};
+
+static bool
+req_forwarded(const struct req *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(req_unforwarded) / sizeof(req_unforwarded[0]);
+         i++) {
+        if (strcasecmp(name, req_unforwarded[i].name) == 0) {
+            return req_unforwarded[i].reads_only && r->is_update;
+        }
+    }
+    return true;
 }
 
 /* Builds the end-to-end request headers to pass upstream into OUT. */
@@ -205,15 +285,52 @@ req_forward_headers(struct req *r, struct evkeyvalq *out)
     struct evkeyval  *h;
 
     TAILQ_FOREACH(h, in, next) {
-        if (http_is_hop_by_hop(h->key, conn) ||
-            strcasecmp(h->key, "Host") == 0 ||
-            strcasecmp(h->key, "Content-Length") == 0 ||
-            strcasecmp(h->key, "Expect") == 0 ||
-            strcasecmp(h->key, "X-Request-Id") == 0) {
+        if (http_is_hop_by_hop(h->key, conn) || !req_forwarded(r, h->key)) {
             continue;
         }
         evhttp_add_header(out, h->key, h->value);
     }
+}
+
+/*
+ * The request target to send upstream, in a new string the caller frees
+ * (NULL when out of memory): always origin form, whatever form the client
+ * used (an absolute-form target names a host that a host-routing balancer
+ * might obey), and for a lookup with the phone as the E.164 number the
+ * cache key names (SPEC §3).
+ */
+static char *
+req_upstream_target(const struct req *r)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
+    const char              *path = evhttp_uri_get_path(uri);
+    const char              *query = evhttp_uri_get_query(uri);
+    size_t                   plen = strlen(path);
+    size_t                   qlen = query != NULL ? strlen(query) : 0;
+    size_t                   cap = plen + 2 + qlen + 16;
+    char                    *t = malloc(cap);
+    int                      n;
+
+    if (t == NULL) {
+        return NULL;
+    }
+    memcpy(t, path, plen);
+    t[plen] = '\0';
+    if (query == NULL) {
+        return t;
+    }
+    t[plen] = '?';
+    if (!r->is_update && r->phone[0] != '\0') {
+        /* The E.164 form is never longer than a valid phone as sent
+         * (an 11-digit NANP number gains one '+' as "%2B" at most). */
+        n = key_query_set_phone(query, r->phone, t + plen + 1,
+                                cap - plen - 1);
+        if (n >= 0) {
+            return t;
+        }
+    }
+    memcpy(t + plen + 1, query, qlen + 1);
+    return t;
 }
 
 /* Sends R upstream. Returns the next state. */
@@ -223,21 +340,27 @@ req_forward(struct req *r)
     struct upstream_request rq;
     struct evkeyvalq        headers;
     struct upstream        *up;
+    char                   *target;
 
     up = r->route.id == ROUTE_QUERY_CRM && r->env->lowlat != NULL
              ? r->env->lowlat
              : r->env->upstream;
     TAILQ_INIT(&headers);
     req_forward_headers(r, &headers);
+    target = req_upstream_target(r);
     memset(&rq, 0, sizeof(rq));
-    rq.method = evhttp_request_get_command(r->client);
-    rq.uri = evhttp_request_get_uri(r->client);
+    /* The upstream API has GET and PATCH routes only: a HEAD is fetched
+     * as a GET (it fills the cache like one; evhttp drops the body). */
+    rq.method = r->is_update ? EVHTTP_REQ_PATCH : EVHTTP_REQ_GET;
+    rq.uri = target;
     rq.headers = &headers;
     rq.request_id = r->request_id;
     rq.body = evhttp_request_get_input_buffer(r->client);
-    rq.idempotent = r->method == ROUTE_M_GET;
-    r->call = upstream_send(up, &rq, req_on_upstream_done, r);
+    rq.idempotent = !r->is_update;
+    r->call = target != NULL ? upstream_send(up, &rq, req_on_upstream_done, r)
+                             : NULL;
     evhttp_clear_headers(&headers);
+    free(target);
     if (r->call == NULL) {
         /* As if it had been sent and failed: each path has one way of
          * handling an upstream failure (stale, waiters, claims). */
@@ -354,7 +477,7 @@ req_on_budget(struct req *r, const struct req_budget_result *res)
 void
 req_deliver(struct req *r, bool stored)
 {
-    struct respond_cache c = { r->x_cache, NULL, -1, false };
+    struct respond_cache c = { r->x_cache, NULL, -1, false, false };
     char                 status[128];
 
     if (r->client == NULL) {
@@ -364,9 +487,10 @@ req_deliver(struct req *r, bool stored)
         req_cache_status(r, stored, status, sizeof(status));
         c.status = status;
     }
+    c.validate = !r->is_update;
     req_answered(r, r->status, r->x_cache);
-    respond_relay(r->client, r->request_id, r->status, &r->headers, r->body,
-                  r->x_cache != NULL ? &c : NULL);
+    respond_relay(r->client, r->request_id, r->status, NULL, &r->headers,
+                  r->body, r->x_cache != NULL ? &c : NULL);
     r->client = NULL;
 }
 
@@ -551,7 +675,8 @@ req_check_fields(struct req *r)
     TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->client), next) {
         http_fields_add(&f, h->key, h->value);
     }
-    http_fields_check(&f, r->method == ROUTE_M_POST ||
+    http_fields_check(&f, r->method == ROUTE_M_GET ||
+                              r->method == ROUTE_M_POST ||
                               r->method == ROUTE_M_PUT ||
                               r->method == ROUTE_M_PATCH,
                       query != NULL ? strlen(query) : 0, &lim, &v);
@@ -576,8 +701,7 @@ req_on_recv(struct req *r)
     enum req_state           next;
     const char              *path;
     char                     allow[64], msg[160], perr[160];
-    char                     token[REQ_TOKEN_MAX];
-    size_t                   tlen, blen = evbuffer_get_length(in);
+    size_t                   blen = evbuffer_get_length(in);
 
     if (!req_check_fields(r)) {
         return REQ_DONE;
@@ -585,6 +709,11 @@ req_on_recv(struct req *r)
     path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     if (path == NULL || path[0] == '\0') {
         req_error(r, 400, "invalid request target");
+        return REQ_DONE;
+    }
+    if (!http_path_ok(path)) {
+        req_error(r, 400, "request path must not hold dot-segments or "
+                          "encoded slashes");
         return REQ_DONE;
     }
     rr = route_match(path, r->method, &r->route);
@@ -624,14 +753,22 @@ req_on_recv(struct req *r)
     } else {
         snprintf(perr, sizeof(perr), "body must be a JSON object");
     }
-    tlen = req_token(r, body, token, sizeof(token));
-    if (tlen == 0) {
+    switch (req_token(r, body)) {
+    case REQ_TOKEN_OK:
+        break;
+    case REQ_TOKEN_NONE:
         json_object_put(body);
         req_error(r, 401, "token should not be empty");
         return REQ_DONE;
+    case REQ_TOKEN_CONFLICT:
+        json_object_put(body);
+        req_error(r, 400, "token must be given once, or the same everywhere");
+        return REQ_DONE;
+    case REQ_TOKEN_HOP:
+        json_object_put(body);
+        req_error(r, 400, "x-hs-token must not be named in Connection");
+        return REQ_DONE;
     }
-    key_tenant(token, tlen, r->tenant);
-    memset(token, 0, sizeof(token));
     if (r->route.id == ROUTE_UPDATE) {
         next = patch_recv(r, body, perr);
     } else {
@@ -860,7 +997,7 @@ req_set_init(struct req_set *set)
 
 void
 req_start(const struct req_env *env, struct req_set *set,
-          struct evhttp_request *client, const char *reject)
+          struct evhttp_request *client, const char *reject, bool is_get)
 {
     struct req *r;
     const char *id;
@@ -882,7 +1019,8 @@ req_start(const struct req_env *env, struct req_set *set,
     r->state = REQ_RECV;
     r->reject = reject;
     TAILQ_INIT(&r->headers);
-    r->method = req_method(evhttp_request_get_command(client),
+    r->method = req_method(is_get ? EVHTTP_REQ_GET
+                                  : evhttp_request_get_command(client),
                            &r->method_name);
     id = evhttp_find_header(evhttp_request_get_input_headers(client),
                             "X-Request-Id");

@@ -225,10 +225,12 @@ void req_set_init(struct req_set *set);
  * Takes CLIENT, a request evhttp handed over, into SET and runs it as far
  * as it goes without waiting. ENV and SET outlive it. REJECT (a static
  * string, or NULL) says why its raw header is refused: it is answered
- * 400 with that message, and its connection closed.
+ * 400 with that message, and its connection closed. IS_GET: CLIENT came
+ * as a GET, though evhttp read it as a PUT (client.h).
  */
 void req_start(const struct req_env *env, struct req_set *set,
-               struct evhttp_request *client, const char *reject);
+               struct evhttp_request *client, const char *reject,
+               bool is_get);
 
 /* Answers (503, or the answer held) and frees every request of SET. */
 void req_abort_all(struct req_set *set);

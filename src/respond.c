@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,14 +21,52 @@
 
 #define RESPOND_ERROR_MAX 1024
 
+/* The idle timeout advertised to clients, in seconds; 0: none. Set from
+ * the main thread, read by every worker. */
+static _Atomic int64_t respond_keepalive_s;
+
+void
+respond_set_keepalive(int64_t idle_ms)
+{
+    atomic_store_explicit(&respond_keepalive_s, idle_ms / 1000,
+                          memory_order_relaxed);
+}
+
+/*
+ * Says how long an idle connection stays open (Keep-Alive: timeout=N,
+ * the hint Node's and other clients' pools read to retire a connection
+ * before the server closes it, so that no request is sent on a dying
+ * one). client.c closes idle connections no sooner. Not on a connection
+ * that closes after this answer.
+ */
 static void
-respond_common(struct evkeyvalq *out, const char *request_id,
-               const struct respond_cache *cache)
+respond_keepalive(struct evhttp_request *client, struct evkeyvalq *out)
+{
+    const char *in = evhttp_find_header(
+        evhttp_request_get_input_headers(client), "Connection");
+    const char *own = evhttp_find_header(out, "Connection");
+    int64_t     s = atomic_load_explicit(&respond_keepalive_s,
+                                         memory_order_relaxed);
+    char        buf[40];
+
+    if (s <= 0 || (in != NULL && strcasestr(in, "close") != NULL) ||
+        (own != NULL && strcasestr(own, "close") != NULL)) {
+        return;
+    }
+    snprintf(buf, sizeof(buf), "timeout=%" PRId64, s);
+    evhttp_remove_header(out, "Keep-Alive");
+    evhttp_add_header(out, "Keep-Alive", buf);
+}
+
+static void
+respond_common(struct evhttp_request *client, struct evkeyvalq *out,
+               const char *request_id, const struct respond_cache *cache)
 {
     char buf[160];
 
     evhttp_remove_header(out, "X-Request-Id");
     evhttp_add_header(out, "X-Request-Id", request_id);
+    respond_keepalive(client, out);
     if (cache == NULL) {
         return;
     }
@@ -87,14 +126,47 @@ respond_error(struct evhttp_request *client, const char *request_id,
     if (extra != NULL) {
         evhttp_add_header(out, extra->name, extra->value);
     }
-    respond_common(out, request_id, NULL);
+    respond_common(client, out, request_id, NULL);
     respond_send(client, status, buf, (size_t)len);
+}
+
+/*
+ * The validator of a cacheable answer (SPEC §11): a strong ETag, a hash
+ * of the body it names, replacing any the upstream sent (its ETag names
+ * the upstream's representation, which a gzip or a reformatting may not
+ * be). A 200 whose ETag the client holds becomes 304, answered here:
+ * fills never forward a client's conditionals. For HEAD, the length the
+ * GET's body would have (evhttp writes none for HEAD).
+ */
+static void
+respond_cached(struct evhttp_request *client, struct evkeyvalq *out,
+               int *status, const void *body, size_t len)
+{
+    const char *inm = evhttp_find_header(
+        evhttp_request_get_input_headers(client), "If-None-Match");
+    char        etag[HTTP_ETAG_MAX], clen[24];
+
+    evhttp_remove_header(out, "ETag");
+    if (*status != 200 && *status != 404) {
+        return;
+    }
+    http_etag(body, len, etag);
+    evhttp_add_header(out, "ETag", etag);
+    if (*status == 200 && inm != NULL && http_etag_match(inm, etag)) {
+        *status = 304;
+        return;
+    }
+    if (evhttp_request_get_command(client) == EVHTTP_REQ_HEAD) {
+        snprintf(clen, sizeof(clen), "%zu", len);
+        evhttp_add_header(out, "Content-Length", clen);
+    }
 }
 
 void
 respond_relay(struct evhttp_request *client, const char *request_id,
-              int status, const struct evkeyvalq *headers,
-              struct evbuffer *body, const struct respond_cache *cache)
+              int status, const char *reason,
+              const struct evkeyvalq *headers, struct evbuffer *body,
+              const struct respond_cache *cache)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
     const char       *conn = evhttp_find_header(headers, "Connection");
@@ -109,8 +181,15 @@ respond_relay(struct evhttp_request *client, const char *request_id,
         }
         evhttp_add_header(out, h->key, h->value);
     }
-    respond_common(out, request_id, cache);
-    evhttp_send_reply(client, status, http_reason(status), body);
+    respond_common(client, out, request_id, cache);
+    if (cache != NULL && cache->validate) {
+        size_t len = evbuffer_get_length(body);
+
+        respond_cached(client, out, &status, evbuffer_pullup(body, -1), len);
+    }
+    evhttp_send_reply(client, status, reason != NULL ? reason
+                                                     : http_reason(status),
+                      body);
 }
 
 void
@@ -119,13 +198,18 @@ respond_entry(struct evhttp_request *client, const char *request_id,
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
     char              ctype[CACHE_CTYPE_MAX + 1];
+    int               status;
 
     if (e->ctype_len > 0) {
         snprintf(ctype, sizeof(ctype), "%.*s", (int)e->ctype_len, e->ctype);
         evhttp_add_header(out, "Content-Type", ctype);
     }
-    respond_common(out, request_id, cache);
-    respond_send(client, e->status, e->body, e->body_len);
+    respond_common(client, out, request_id, cache);
+    status = e->status;
+    if (cache != NULL && cache->validate) {
+        respond_cached(client, out, &status, e->body, e->body_len);
+    }
+    respond_send(client, status, e->body, e->body_len);
 }
 
 void
@@ -136,7 +220,7 @@ respond_text(struct evhttp_request *client, const char *request_id,
 
     evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "Cache-Control", "no-store");
-    respond_common(out, request_id, NULL);
+    respond_common(client, out, request_id, NULL);
     respond_send(client, status, text, len);
 }
 

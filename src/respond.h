@@ -24,6 +24,9 @@ struct respond_cache {
                                        "heavyset-proxy; " */
     int64_t     age_s;              /* Age header; -1 for none */
     bool        replayed;           /* Idempotent-Replayed: true (SPEC §5) */
+    bool        validate;           /* an answer of a cacheable route:
+                                       its ETag, and 304 to a client
+                                       that holds it (SPEC §11) */
 };
 
 /* One header an error adds: Allow on a 405, Retry-After on a 409. */
@@ -42,13 +45,22 @@ void respond_error(struct evhttp_request *client, const char *request_id,
                    const struct respond_header *extra);
 
 /*
- * Relays an upstream answer: STATUS, the end-to-end HEADERS (hop-by-hop
- * ones and Content-Length dropped), BODY (drained), then CACHE's headers
- * (may be NULL).
+ * Relays an upstream answer: STATUS with REASON (the upstream's phrase;
+ * NULL: the registered one), the end-to-end HEADERS (hop-by-hop ones and
+ * Content-Length dropped), BODY (drained), then CACHE's headers (may be
+ * NULL).
  */
 void respond_relay(struct evhttp_request *client, const char *request_id,
-                   int status, const struct evkeyvalq *headers,
-                   struct evbuffer *body, const struct respond_cache *cache);
+                   int status, const char *reason,
+                   const struct evkeyvalq *headers, struct evbuffer *body,
+                   const struct respond_cache *cache);
+
+/*
+ * Sets the idle timeout that every answer advertises from now on
+ * (Keep-Alive: timeout=N, N = IDLE_MS in whole seconds; under a second:
+ * none). Safe from any thread.
+ */
+void respond_set_keepalive(int64_t idle_ms);
 
 /* Answers from the cached entry E, with CACHE's headers. */
 void respond_entry(struct evhttp_request *client, const char *request_id,

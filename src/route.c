@@ -18,15 +18,19 @@ struct route_entry {
 };
 
 static const struct route_entry route_table[] = {
-    { ROUTE_QUERY, ROUTE_PREFIX "/phone/query", ROUTE_M_GET, true },
-    { ROUTE_BLOCKS, ROUTE_PREFIX "/phone/query/blocks", ROUTE_M_GET, true },
+    /* HEAD on a cacheable route is answered like GET, without the body
+     * (SPEC §11). */
+    { ROUTE_QUERY, ROUTE_PREFIX "/phone/query", ROUTE_M_GET | ROUTE_M_HEAD,
+      true },
+    { ROUTE_BLOCKS, ROUTE_PREFIX "/phone/query/blocks",
+      ROUTE_M_GET | ROUTE_M_HEAD, true },
     { ROUTE_DISPOSITIONS, ROUTE_PREFIX "/phone/query/dispositions",
-      ROUTE_M_GET, true },
+      ROUTE_M_GET | ROUTE_M_HEAD, true },
     { ROUTE_UPDATE, ROUTE_PREFIX "/phone/update", ROUTE_M_PATCH, true },
     { ROUTE_HEALTHZ, "/healthz", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_READYZ, "/readyz", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_METRICS, "/metrics", ROUTE_M_GET | ROUTE_M_HEAD, false },
-    { ROUTE_QUERY_CRM, NULL, ROUTE_M_GET, true },
+    { ROUTE_QUERY_CRM, NULL, ROUTE_M_GET | ROUTE_M_HEAD, true },
 };
 
 static const char *const route_names[ROUTE_COUNT] = {

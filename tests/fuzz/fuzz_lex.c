@@ -97,7 +97,7 @@ check_run(const struct run *r, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct lex_limits lim = { 200, 100 };
+    static const struct lex_limits lim = { 200, 100, 50 };
     const char *p = (const char *)data;
     struct run  whole, bytes, split, limited;
     struct lex  again;

@@ -89,7 +89,10 @@ static const struct reason_case reason_cases[] = {
     { 502, "Bad Gateway" },
     { 503, "Service Unavailable" },
     { 504, "Gateway Timeout" },
-    { 299, "Unknown" },
+    { 103, "Early Hints" },
+    { 202, "Accepted" },
+    { 299, "Success" },
+    { 499, "Client Error" },
     { 0, "Unknown" },
     { -1, "Unknown" },
     { 99999, "Unknown" },
@@ -134,7 +137,7 @@ static const struct body_case body_cases[] = {
       "{\"statusCode\":422,\"message\":[\"caf\xc3\xa9\",\"\"],"
       "\"error\":\"Unprocessable Entity\"}" },
     { 299, { "x" }, 1,
-      "{\"statusCode\":299,\"message\":[\"x\"],\"error\":\"Unknown\"}" },
+      "{\"statusCode\":299,\"message\":[\"x\"],\"error\":\"Success\"}" },
 };
 
 Test(http, error_body_table)
@@ -364,5 +367,85 @@ Test(http, fields_check_without_a_body)
         cr_expect_eq(v.status, c->status, "case %zu: status %d", i,
                      v.status);
         cr_expect_eq(v.close, c->close, "case %zu: close", i);
+    }
+}
+
+/* Paths the router and the upstream could read differently: 400. */
+static const struct {
+    const char *path;
+    bool        ok;
+} path_cases[] = {
+    { "/api/v1/appointment/s2s/phone/query", true },
+    { "/api/v1/appointment/s2s/phone/query/abc.def", true },
+    { "/api/v1/appointment/s2s/phone/query/...", true },
+    { "/a/.b/c..", true },
+    { "/", true },
+    { "/api/v1/appointment/s2s/phone/query/../update", false },
+    { "/api/v1/appointment/s2s/phone/./query", false },
+    { "/api/v1/appointment/s2s/phone/query/..", false },
+    { "/api/v1/appointment/s2s/phone/query/.", false },
+    { "/x/%2e%2E/y", false },
+    { "/x/.%2e/y", false },
+    { "/x/%2E/y", false },
+    { "/api/v1/appointment/s2s/phone/query%2fblocks", false },
+    { "/api/v1/appointment/s2s/phone/query%2Fblocks", false },
+    { "/a%5cb", false },
+    { "/a\\b", false },
+    { "api/v1", false },
+    { "", false },
+};
+
+Test(http, path_ok_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(path_cases); i++) {
+        cr_expect_eq(http_path_ok(path_cases[i].path), path_cases[i].ok,
+                     "%s", path_cases[i].path);
+    }
+}
+
+Test(http, etag_is_a_quoted_body_hash)
+{
+    char a[HTTP_ETAG_MAX], b[HTTP_ETAG_MAX], c[HTTP_ETAG_MAX];
+
+    http_etag("{\"id\":1}", 8, a);
+    http_etag("{\"id\":1}", 8, b);
+    http_etag("{\"id\":2}", 8, c);
+    cr_expect_eq(strlen(a), HTTP_ETAG_HEX + 2);
+    cr_expect_eq(a[0], '"');
+    cr_expect_eq(a[HTTP_ETAG_HEX + 1], '"');
+    cr_expect_str_eq(a, b);
+    cr_expect_str_neq(a, c);
+    /* SHA-256("") starts e3b0c442 98fc1c14 9afbf4c8 996fb924 */
+    http_etag("", 0, a);
+    cr_expect_str_eq(a, "\"e3b0c44298fc1c149afbf4c8996fb924\"");
+}
+
+static const struct {
+    const char *inm;
+    bool        match;
+} inm_cases[] = {
+    { "\"e3b0c44298fc1c149afbf4c8996fb924\"", true },
+    { "W/\"e3b0c44298fc1c149afbf4c8996fb924\"", true },
+    { "\"x\", \"e3b0c44298fc1c149afbf4c8996fb924\"", true },
+    { "\"x\",W/\"e3b0c44298fc1c149afbf4c8996fb924\"", true },
+    { "*", true },
+    { "\"e3b0c44298fc1c149afbf4c8996fb925\"", false },
+    { "\"e3b0c44298fc1c149afbf4c8996fb92\"", false },
+    { "e3b0c44298fc1c149afbf4c8996fb924", false },
+    { "", false },
+    { "\"unterminated", false },
+    { "\"x\", junk, \"y\"", false },
+};
+
+Test(http, if_none_match_table)
+{
+    static const char etag[] = "\"e3b0c44298fc1c149afbf4c8996fb924\"";
+    size_t            i;
+
+    for (i = 0; i < NELEM(inm_cases); i++) {
+        cr_expect_eq(http_etag_match(inm_cases[i].inm, etag),
+                     inm_cases[i].match, "%s", inm_cases[i].inm);
     }
 }

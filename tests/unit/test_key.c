@@ -218,3 +218,85 @@ Test(key, idem_record_is_scoped_by_tenant_and_hides_the_key)
     key_idem("hsp", t1, "order-18015551234", c);
     cr_expect_null(strstr(c, "18015551234"), "the key is hashed");
 }
+
+/* The token of a query, found as the upstream finds it (SPEC §3, §11). */
+static const struct {
+    const char    *query;
+    enum key_param want;
+    const char    *value;
+} value_cases[] = {
+    { NULL, KEY_PARAM_ABSENT, "" },
+    { "", KEY_PARAM_ABSENT, "" },
+    { "token=abc", KEY_PARAM_FOUND, "abc" },
+    { "&phone=1&token=abc", KEY_PARAM_FOUND, "abc" },
+    { "phone=1&&token=abc&&", KEY_PARAM_FOUND, "abc" },
+    { "flag&token=abc", KEY_PARAM_FOUND, "abc" },
+    { "token=&token=abc", KEY_PARAM_FOUND, "abc" },
+    { "token=abc&token=abc", KEY_PARAM_FOUND, "abc" },
+    { "token=abc&token=", KEY_PARAM_FOUND, "abc" },
+    { "token=a%2Bb+c", KEY_PARAM_FOUND, "a+b c" },
+    { "%74oken=abc", KEY_PARAM_FOUND, "abc" },
+    { "TOKEN=B", KEY_PARAM_ABSENT, "" },
+    { "TOKEN=B&token=A", KEY_PARAM_FOUND, "A" },
+    { "Token=B&token=A", KEY_PARAM_FOUND, "A" },
+    { "token=A&token=B", KEY_PARAM_CONFLICT, NULL },
+    { "token=A&%74oken=B", KEY_PARAM_CONFLICT, NULL },
+    { "token=a%00b", KEY_PARAM_BAD, NULL },
+    { "token", KEY_PARAM_ABSENT, "" },
+    { "token=", KEY_PARAM_ABSENT, "" },
+    { "tokens=abc", KEY_PARAM_ABSENT, "" },
+};
+
+Test(key, query_value_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(value_cases) / sizeof(value_cases[0]); i++) {
+        const char    *q = value_cases[i].query;
+        char           out[64];
+        size_t         len = 99;
+        enum key_param got;
+
+        got = key_query_value(q, "token", out, sizeof(out), &len);
+        cr_expect_eq(got, value_cases[i].want, "%s: %d", q ? q : "(null)",
+                     got);
+        if (value_cases[i].value != NULL) {
+            cr_expect_str_eq(out, value_cases[i].value, "%s", q ? q : "");
+            cr_expect_eq(len, strlen(value_cases[i].value), "%s",
+                         q ? q : "");
+        }
+    }
+}
+
+/* The phone goes upstream as the number the key names, the rest as sent. */
+static const struct {
+    const char *query;
+    const char *want;
+} phone_cases[] = {
+    { "phone=8015551234", "phone=%2B18015551234" },
+    { "phone=(801)+555-1234&token=x", "phone=%2B18015551234&token=x" },
+    { "&phone=801.555.1234&&flag", "&phone=%2B18015551234&&flag" },
+    { "limitDays=3&phone=%2B18015551234&simpleBlockId=true",
+      "limitDays=3&phone=%2B18015551234&simpleBlockId=true" },
+    { "phones=1&phone=1", "phones=1&phone=%2B18015551234" },
+    { "%70hone=8015551234", "phone=%2B18015551234" },
+    { "", "" },
+};
+
+Test(key, query_set_phone_table)
+{
+    size_t i;
+    char   out[128];
+
+    for (i = 0; i < sizeof(phone_cases) / sizeof(phone_cases[0]); i++) {
+        int n = key_query_set_phone(phone_cases[i].query, "+18015551234",
+                                    out, sizeof(out));
+
+        cr_expect_str_eq(out, phone_cases[i].want, "%s",
+                         phone_cases[i].query);
+        cr_expect_eq(n, (int)strlen(phone_cases[i].want));
+    }
+    cr_expect_eq(key_query_set_phone("phone=1&token=abcdef", "+18015551234",
+                                     out, 16), -1);
+    cr_expect_str_eq(out, "");
+}

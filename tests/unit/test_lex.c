@@ -44,8 +44,13 @@ static const struct lex_case lex_cases[] = {
     { "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 26, false, 0, "NUL", true, 0 },
     { "PATCH / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
       0, false, 0, NULL, true, 0 },
+    /* A GET's body is read like any other (SPEC §11). */
     { "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0, false, 0, NULL,
       true, 37 },
+    { "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\nGET", 0, false, 0, NULL, true, 61 },
+    { "HEAD / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0, false, 0,
+      NULL, true, 38 },
     /* The body is not the head: anything goes there. */
     { "PATCH / HTTP/1.1\r\n\r\n{\n  \"a\": 1\0}", 32, false, 0, NULL, true,
       20 },
@@ -140,9 +145,12 @@ static const struct lex_case lex_cases[] = {
     { "PATCH / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
       "0\r\nBad trailer\r\n\r\n", 0, false, 400, "malformed header field",
       true, 55 },
-    /* A GET's "chunked body" is not read by evhttp: not lexed either. */
+    /* A GET's chunked body is read (evhttp sees a PUT): lexed too. */
     { "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
-      false, 0, NULL, true, 46 },
+      false, 400, "invalid chunk size", true, 47 },
+    /* A HEAD's is not read by evhttp: not lexed either. */
+    { "HEAD / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
+      false, 0, NULL, true, 47 },
     /* Past evhttp's limits (here HEAD_MAX and BODY_MAX). */
     { "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
       "aaaaaaaaaa HTTP/1.1\r\n\r\n", 0, true, 414, "request line too long",
@@ -171,7 +179,7 @@ static const struct lex_case lex_cases[] = {
 static void
 check_case(size_t i, const struct lex_case *c)
 {
-    static const struct lex_limits lim = { HEAD_MAX, BODY_MAX };
+    static const struct lex_limits lim = { HEAD_MAX, BODY_MAX, 0 };
     size_t      len = c->len > 0 ? c->len : strlen(c->raw);
     size_t      used_whole, used_bytes = 0, k;
     struct lex  whole, bytes;
@@ -244,4 +252,35 @@ Test(lex, reset_starts_over)
     cr_expect_eq(lex_feed(&lx, "GET / HTTP/1.1\r\n\r\n", 18), 18);
     cr_expect_null(lex_verdict(&lx));
     cr_expect_eq(lx.state, LEX_DONE);
+}
+
+/* A client waiting for 100 Continue hears 413 first when its body would
+ * be refused anyway; without the expectation the body is read (and the
+ * proxy answers 413 after it, on a connection that goes on). */
+Test(lex, expect_continue_over_max_body)
+{
+    static const struct lex_limits lim = { 4096, 2048, 100 };
+    static const struct {
+        const char *raw;
+        int         fatal;
+    } cases[] = {
+        { "PATCH / HTTP/1.1\r\nExpect: 100-continue\r\n"
+          "Content-Length: 101\r\n\r\n", 413 },
+        { "PATCH / HTTP/1.1\r\nContent-Length: 101\r\n"
+          "expect:  100-Continue \r\n\r\n", 413 },
+        { "PATCH / HTTP/1.1\r\nExpect: 100-continue\r\n"
+          "Content-Length: 100\r\n\r\n", 0 },
+        { "PATCH / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 0 },
+        { "GET / HTTP/1.1\r\nExpect: 100-continue\r\n"
+          "Content-Length: 5000\r\n\r\n", 413 },
+    };
+    size_t i;
+
+    for (i = 0; i < NELEM(cases); i++) {
+        struct lex lx;
+
+        lex_reset(&lx, &lim);
+        lex_feed(&lx, cases[i].raw, strlen(cases[i].raw));
+        cr_expect_eq(lex_fatal(&lx, NULL), cases[i].fatal, "case %zu", i);
+    }
 }

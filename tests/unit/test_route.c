@@ -43,7 +43,10 @@ static const struct route_case route_cases[] = {
     /* wrong methods */
     { P "/phone/query", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
     { P "/phone/query", ROUTE_M_PATCH, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
-    { P "/phone/query", ROUTE_M_HEAD, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
+    { P "/phone/query", ROUTE_M_HEAD, ROUTE_OK, ROUTE_QUERY, NULL },
+    { P "/phone/query/dispositions", ROUTE_M_HEAD, ROUTE_OK,
+      ROUTE_DISPOSITIONS, NULL },
+    { P "/phone/update", ROUTE_M_HEAD, ROUTE_BAD_METHOD, ROUTE_UPDATE, NULL },
     { P "/phone/update", ROUTE_M_GET, ROUTE_BAD_METHOD, ROUTE_UPDATE, NULL },
     { P "/phone/update", ROUTE_M_DELETE, ROUTE_BAD_METHOD, ROUTE_UPDATE,
       NULL },
