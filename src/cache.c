@@ -89,6 +89,31 @@ cache_parse_directives(const char *cache_control, const char *pragma,
 }
 
 bool
+cache_upstream_forbids(const char *cache_control)
+{
+    const char *p = cache_control;
+
+    while (p != NULL && *p != '\0') {
+        const char *end;
+        size_t      nlen;
+
+        p += strspn(p, " \t,");
+        end = p + strcspn(p, ",");
+        nlen = strcspn(p, "=, \t");
+        if (nlen > (size_t)(end - p)) {
+            nlen = (size_t)(end - p);
+        }
+        /* private="field" keeps some fields out of shared caches: the
+         * proxy stores whole answers, so any private keeps it out. */
+        if (cache_is(p, nlen, "no-store") || cache_is(p, nlen, "private")) {
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+bool
 cache_route_enabled(const struct conf *cf, enum route_id id)
 {
     switch (id) {

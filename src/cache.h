@@ -35,6 +35,13 @@ void cache_parse_directives(const char *cache_control, const char *pragma,
  */
 int64_t cache_ttl_ms(const struct conf *cf, enum route_id id, int status);
 
+/*
+ * Whether an upstream answer's CACHE_CONTROL (may be NULL) forbids a
+ * shared cache to store it: no-store or private (RFC 9111 §5.2.2.5,
+ * §5.2.2.7). upstream_cache_control decides whether that is obeyed.
+ */
+bool cache_upstream_forbids(const char *cache_control);
+
 /* Whether route ID is looked up in the cache at all under CF. */
 bool cache_route_enabled(const struct conf *cf, enum route_id id);
 

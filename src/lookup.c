@@ -38,6 +38,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1056,6 +1057,34 @@ lookup_unlock(struct req *r)
                      store_ignore, NULL);
 }
 
+/*
+ * The upstream's Cache-Control: no-store or private keeps its answer out
+ * of the cache (SPEC §11), unless upstream_cache_control = ignore. If the
+ * real API marks every answer so, the cache stays empty: said once per
+ * route, naming the key, so that nobody has to guess why all is MISS.
+ */
+static void
+lookup_obey_upstream(struct req *r)
+{
+    static atomic_bool said[ROUTE_COUNT];
+    const struct conf *cf = r->env->cf;
+
+    if (!r->may_store ||
+        cf->upstream_cache_control == CONF_CACHE_CONTROL_IGNORE ||
+        !cache_upstream_forbids(
+            evhttp_find_header(&r->headers, "Cache-Control"))) {
+        return;
+    }
+    r->may_store = false;
+    r->detail = "no-store";
+    if (!atomic_exchange(&said[r->route.id], true)) {
+        log_warn("proxy: the upstream marks %s answers Cache-Control: "
+                 "no-store or private, so they are not cached; "
+                 "upstream_cache_control = ignore caches them",
+                 route_name(r->route.id));
+    }
+}
+
 enum req_state
 lookup_on_fetch(struct req *r, const struct req_upstream_result *res)
 {
@@ -1071,6 +1100,7 @@ lookup_on_fetch(struct req *r, const struct req_upstream_result *res)
         return lookup_upstream_error(r);
     }
     req_keep(r, res->resp);
+    lookup_obey_upstream(r);
     if ((r->status >= 500 || r->status == 429) &&
         lookup_stale(r, "stale-if-error", r->status)) {
         lookup_unlock(r);

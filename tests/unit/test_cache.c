@@ -160,3 +160,33 @@ Test(cache, decode_rejects_garbage)
                      "accepted \"%s\"", bad[i]);
     }
 }
+
+/* An upstream's Cache-Control that keeps its answer out of the cache. */
+static const struct {
+    const char *cc;
+    bool        forbids;
+} forbid_cases[] = {
+    { NULL, false },
+    { "", false },
+    { "no-store", true },
+    { "No-Store", true },
+    { "private", true },
+    { "private=\"set-cookie\"", true },
+    { "public, max-age=60", false },
+    { "max-age=0, no-store", true },
+    { " no-cache ", false },
+    { "no-storage", false },
+    { "x-private", false },
+    { "must-revalidate,private", true },
+};
+
+Test(cache, upstream_forbids_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(forbid_cases) / sizeof(forbid_cases[0]); i++) {
+        cr_expect_eq(cache_upstream_forbids(forbid_cases[i].cc),
+                     forbid_cases[i].forbids, "%s",
+                     forbid_cases[i].cc ? forbid_cases[i].cc : "(null)");
+    }
+}
