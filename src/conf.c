@@ -86,7 +86,8 @@ struct conf_unit {
 };
 
 _Static_assert(sizeof(enum conf_log_level) == sizeof(int) &&
-               sizeof(enum conf_log_format) == sizeof(int),
+               sizeof(enum conf_log_format) == sizeof(int) &&
+               sizeof(enum conf_cache_control) == sizeof(int),
                "CONF_ENUM stores enums as int");
 
 static const char *const conf_log_levels[] = {
@@ -96,6 +97,20 @@ static const char *const conf_log_levels[] = {
 
 static const char *const conf_log_formats[] = {
     [CONF_LOG_JSON] = "json", [CONF_LOG_TEXT] = "text", NULL
+};
+
+static const char *const conf_cache_controls[] = {
+    [CONF_CACHE_CONTROL_HONOR] = "honor",
+    [CONF_CACHE_CONTROL_IGNORE] = "ignore", NULL
+};
+
+/* Other spellings of an enum key's values, beyond its NAMES. */
+static const struct {
+    const char *const *names;       /* the key's NAMES */
+    const char        *word;
+    int                value;
+} conf_enum_aliases[] = {
+    { conf_cache_controls, "honour", CONF_CACHE_CONTROL_HONOR },
 };
 
 /* One row per key of SPEC §9, in the order of its table. */
@@ -143,6 +158,10 @@ static const struct conf_key conf_keys[] = {
       10 * CONF_MIN_MS, NULL },
     { "rate_limit_fallback", CONF_RATE, CONF_OFF(rate_limit_fallback),
       "20/min", 0, CONF_RATE_MAX, NULL },
+    /* Content coding and upstream Cache-Control (SPEC §11). */
+    { "gzip", CONF_BOOL, CONF_OFF(gzip), "off", 0, 0, NULL },
+    { "upstream_cache_control", CONF_ENUM, CONF_OFF(upstream_cache_control),
+      "honor", 0, 0, conf_cache_controls },
     { "max_body", CONF_SIZE, CONF_OFF(max_body), "64k", 1024, 16 * CONF_MB,
       NULL },
     /* Hostile-client limits (SPEC §8): beyond SPEC §9's table. */
@@ -559,6 +578,13 @@ conf_apply(struct conf *cf, const struct conf_key *k, const char *value,
         return 0;
     }
     if (k->type == CONF_ENUM) {
+        for (i = 0; i < CONF_NELEM(conf_enum_aliases); i++) {
+            if (conf_enum_aliases[i].names == k->names &&
+                strcasecmp(value, conf_enum_aliases[i].word) == 0) {
+                *(int *)slot = conf_enum_aliases[i].value;
+                return 0;
+            }
+        }
         for (i = 0; k->names[i] != NULL; i++) {
             if (strcasecmp(value, k->names[i]) == 0) {
                 *(int *)slot = (int)i;

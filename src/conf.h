@@ -20,6 +20,14 @@ enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO,
                       CONF_LOG_DEBUG };
 enum conf_log_format { CONF_LOG_JSON, CONF_LOG_TEXT };
 
+/* upstream_cache_control (SPEC §11): what an upstream answer's
+ * Cache-Control: no-store or private means for the cache. */
+enum conf_cache_control {
+    CONF_CACHE_CONTROL_HONOR,       /* not stored (Cache-Status detail=
+                                     * no-store); "honour" also reads so */
+    CONF_CACHE_CONTROL_IGNORE       /* stored anyway, with our own TTLs */
+};
+
 /* A rate such as `60/min`: COUNT events per PERIOD_MS. 0/x turns it off. */
 struct conf_rate {
     int64_t count;                  /* events per period, >= 0 */
@@ -49,6 +57,15 @@ struct conf {
     struct conf_rate rate_reserve_writes;   /* default: rate_limit / 6 */
     int64_t  rate_limit_wait_ms;
     struct conf_rate rate_limit_fallback;   /* default: rate_limit / 3 */
+    /* gzip (SPEC §11): true: an answer whose body is over 1 KB goes
+     * gzip-compressed, with Vary: Accept-Encoding, to a client that
+     * accepts gzip; false (default): identity to every client. Entries
+     * hold identity bodies either way. */
+    bool     gzip;
+    /* upstream_cache_control (SPEC §11), default honor: whether an
+     * upstream answer with Cache-Control: no-store or private is kept
+     * out of the cache. TTLs are the proxy's own either way. */
+    enum conf_cache_control upstream_cache_control;
     int64_t  max_body;              /* bytes */
     int64_t  max_header_size;       /* bytes of header lines */
     int64_t  max_headers;           /* header fields per request */

@@ -243,6 +243,9 @@ expect_spec_defaults(const struct conf *cf, const char *what)
     cr_expect_eq(cf->rate_limit_wait_ms, 0, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.count, 20, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.period_ms, 60000, "%s", what);
+    cr_expect_eq(cf->gzip, false, "%s", what);
+    cr_expect_eq(cf->upstream_cache_control, CONF_CACHE_CONTROL_HONOR, "%s",
+                 what);
     cr_expect_eq(cf->max_body, 65536, "%s", what);
     cr_expect_eq(cf->max_header_size, 8192, "%s", what);
     cr_expect_eq(cf->max_headers, 100, "%s", what);
@@ -277,10 +280,12 @@ Test(conf_defaults, key_table)
     char               kv[128];
     size_t             i;
 
-    /* SPEC §9's 26 keys, near_cache (the hit path's in-process copy) and
-     * the five limits on clients (SPEC §8). */
-    cr_expect_eq(conf_key_count(), 32,
-                 "26 keys of SPEC §9 + near_cache + 5 client limits");
+    /* 26 keys of SPEC §9, gzip and upstream_cache_control (§11),
+     * near_cache (the hit path's in-process copy) and the five limits on
+     * clients (SPEC §8). */
+    cr_expect_eq(conf_key_count(), 34,
+                 "26 keys of SPEC §9 + 2 of §11 + near_cache + 5 client "
+                 "limits");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -366,6 +371,19 @@ static const struct kv_case kv_cases[] = {
     { "max_body=0", -1 },
     { "idempotency_required=on", 0 },
     { "idempotency_required=maybe", -1 },
+    { "gzip=on", 0 },
+    { "gzip=off", 0 },
+    { "gzip=yes", 0 },
+    { "gzip=FALSE", 0 },
+    { "gzip=1", 0 },
+    { "gzip=gzip", -1 },
+    { "gzip=", -1 },
+    { "upstream_cache_control=honor", 0 },
+    { "upstream_cache_control=honour", 0 },
+    { "upstream_cache_control=IGNORE", 0 },
+    { "upstream_cache_control=off", -1 },
+    { "upstream_cache_control=no-store", -1 },
+    { "upstream_cache_control=", -1 },
     { "log_level=debug", 0 },
     { "log_level=WARN", 0 },
     { "log_level=warning", -1 },
@@ -466,6 +484,14 @@ static const struct msg_case override_msgs[] = {
     { "idempotency_required=maybe",
       "-o idempotency_required=maybe: idempotency_required: 'maybe' is not "
       "a boolean (use yes or no)" },
+    { "gzip=br", "-o gzip=br: gzip: 'br' is not a boolean (use yes or no)" },
+    { "upstream_cache_control=respect",
+      "-o upstream_cache_control=respect: upstream_cache_control: 'respect' "
+      "is not one of honor or ignore" },
+    { "gzp=on", "-o gzp=on: unknown key 'gzp' (did you mean 'gzip'?)" },
+    { "upstream_cache_contrl=ignore",
+      "-o upstream_cache_contrl=ignore: unknown key 'upstream_cache_contrl' "
+      "(did you mean 'upstream_cache_control'?)" },
     { "ttl_leed=5m",
       "-o ttl_leed=5m: unknown key 'ttl_leed' (did you mean 'ttl_lead'?)" },
     { "frobnicate=1", "-o frobnicate=1: unknown key 'frobnicate'" },
@@ -596,6 +622,16 @@ static const struct file_case file_errors[] = {
     { "redis_pefix = x\n",
       "t.conf:1: unknown key 'redis_pefix' (did you mean 'redis_prefix'?)" },
     { "colour = blue\n", "t.conf:1: unknown key 'colour'" },
+    { "\ngzipp = on\n",
+      "t.conf:2: unknown key 'gzipp' (did you mean 'gzip'?)" },
+    { "upstream_cachecontrol = honor\n",
+      "t.conf:1: unknown key 'upstream_cachecontrol' (did you mean "
+      "'upstream_cache_control'?)" },
+    { "upstream_cache_control = honer\n",
+      "t.conf:1: upstream_cache_control: 'honer' is not one of honor or "
+      "ignore" },
+    { "# c\n\ngzip = maybe\n",
+      "t.conf:3: gzip: 'maybe' is not a boolean (use yes or no)" },
     { "\r\nupstream_timeout = 10x\r\n",
       "t.conf:2: upstream_timeout: '10x' is not a duration (use a number "
       "with ms, s, m or h)" },
@@ -1278,6 +1314,52 @@ Test(conf_derive, docs)
     cr_expect_null(conf_key_derived(conf_key_count()));
 }
 
+Test(conf_override, gzip_and_cache_control)
+{
+    static const struct {
+        const char             *kv;
+        bool                    gzip;
+        enum conf_cache_control cc;
+    } cases[] = {
+        { "gzip=on", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=yes", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=true", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=off", false, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=no", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=ignore", false,
+          CONF_CACHE_CONTROL_IGNORE },
+        { "upstream_cache_control=Ignore", false,
+          CONF_CACHE_CONTROL_IGNORE },
+        { "upstream_cache_control=honor", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=honour", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=HONOUR", false, CONF_CACHE_CONTROL_HONOR },
+    };
+    size_t i;
+
+    for (i = 0; i < NELEM(cases); i++) {
+        struct conf        cf;
+        struct conf_errors errs = { 0 };
+
+        cr_assert_eq(conf_init(&cf), 0);
+        /* start from the other value, so that each case shows a change */
+        cf.gzip = !cases[i].gzip;
+        cf.upstream_cache_control = cases[i].cc == CONF_CACHE_CONTROL_HONOR
+                                        ? CONF_CACHE_CONTROL_IGNORE
+                                        : CONF_CACHE_CONTROL_HONOR;
+        if (strncmp(cases[i].kv, "gzip", 4) == 0) {
+            cf.upstream_cache_control = cases[i].cc;
+        } else {
+            cf.gzip = cases[i].gzip;
+        }
+        cr_expect_eq(conf_set_override(&cf, cases[i].kv, &errs), 0, "-o %s",
+                     cases[i].kv);
+        cr_expect_eq(cf.gzip, cases[i].gzip, "-o %s", cases[i].kv);
+        cr_expect_eq(cf.upstream_cache_control, cases[i].cc, "-o %s",
+                     cases[i].kv);
+        conf_free(&cf);
+    }
+}
+
 Test(conf_override, wins_over_file)
 {
     struct conf        cf;
@@ -1316,7 +1398,9 @@ static const struct diff_case diff_cases[] = {
       "" },
     { "rate_limit = 120/min\nrate_reserve_writes = 10/min\n"
       "rate_limit_fallback = 20/min\n", "rate_limit", "" },
-
+    { "gzip = on\nupstream_cache_control = ignore\n",
+      "gzip,upstream_cache_control", "" },
+    { "gzip = off\nupstream_cache_control = honour\n", "", "" },
     { "ttl_not_found = 1s\nttl_dispositions = 1s\nttl_blocks = 1s\n"
       "stale_while_revalidate = 0\nstale_if_error = 0\n",
       "ttl_not_found,ttl_dispositions,ttl_blocks,stale_while_revalidate,"
