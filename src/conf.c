@@ -4,7 +4,9 @@
  * cross-key checks that -t runs.
  *
  * Every value, the defaults included, goes through conf_apply(), so a
- * default can never be something the file would reject. A value that
+ * default can never be something the file would reject; the two rate
+ * shares that follow rate_limit are then derived from it (conf_derive),
+ * and again after every value the file or a -o sets. A value that
  * fails leaves the key as it was; every error is collected, none stops
  * the parse.
  */
@@ -84,7 +86,8 @@ struct conf_unit {
 };
 
 _Static_assert(sizeof(enum conf_log_level) == sizeof(int) &&
-               sizeof(enum conf_log_format) == sizeof(int),
+               sizeof(enum conf_log_format) == sizeof(int) &&
+               sizeof(enum conf_cache_control) == sizeof(int),
                "CONF_ENUM stores enums as int");
 
 static const char *const conf_log_levels[] = {
@@ -94,6 +97,20 @@ static const char *const conf_log_levels[] = {
 
 static const char *const conf_log_formats[] = {
     [CONF_LOG_JSON] = "json", [CONF_LOG_TEXT] = "text", NULL
+};
+
+static const char *const conf_cache_controls[] = {
+    [CONF_CACHE_CONTROL_HONOR] = "honor",
+    [CONF_CACHE_CONTROL_IGNORE] = "ignore", NULL
+};
+
+/* Other spellings of an enum key's values, beyond its NAMES. */
+static const struct {
+    const char *const *names;       /* the key's NAMES */
+    const char        *word;
+    int                value;
+} conf_enum_aliases[] = {
+    { conf_cache_controls, "honour", CONF_CACHE_CONTROL_HONOR },
 };
 
 /* One row per key of SPEC §9, in the order of its table. */
@@ -133,12 +150,18 @@ static const struct conf_key conf_keys[] = {
       0, 0, NULL },
     { "rate_limit", CONF_RATE, CONF_OFF(rate_limit), "60/min", 0,
       CONF_RATE_MAX, NULL },
+    /* Until set, these two follow rate_limit (conf_derived); "10/min" and
+     * "20/min" are what they derive from its default. */
     { "rate_reserve_writes", CONF_RATE, CONF_OFF(rate_reserve_writes),
       "10/min", 0, CONF_RATE_MAX, NULL },
     { "rate_limit_wait", CONF_DURATION, CONF_OFF(rate_limit_wait_ms), "0", 0,
       10 * CONF_MIN_MS, NULL },
     { "rate_limit_fallback", CONF_RATE, CONF_OFF(rate_limit_fallback),
       "20/min", 0, CONF_RATE_MAX, NULL },
+    /* Content coding and upstream Cache-Control (SPEC §11). */
+    { "gzip", CONF_BOOL, CONF_OFF(gzip), "off", 0, 0, NULL },
+    { "upstream_cache_control", CONF_ENUM, CONF_OFF(upstream_cache_control),
+      "honor", 0, 0, conf_cache_controls },
     { "max_body", CONF_SIZE, CONF_OFF(max_body), "64k", 1024, 16 * CONF_MB,
       NULL },
     /* Hostile-client limits (SPEC §8): beyond SPEC §9's table. */
@@ -160,6 +183,44 @@ static const struct conf_key conf_keys[] = {
       conf_log_formats },
     { "access_log", CONF_LOG_TARGET, CONF_OFF(access_log), "stderr", 1, 0,
       NULL },
+};
+
+/*
+ * The keys whose default follows rate_limit (SPEC §9) for as long as
+ * neither the file nor a -o sets them. Their default is rate_limit's
+ * count divided by DIVISOR, rounded down, in rate_limit's period: 60/min
+ * gives 10/min and 20/min, 7/min gives 1/min and 2/min, 90/h gives 15/h
+ * and 30/h. Rounded down, so that the share is never more than its
+ * fraction, but at least 1 once rate_limit's count reaches FLOOR_FROM:
+ * - rate_limit_fallback (from 1): a fallback of 0 turns the local budget
+ *   off, and an instance cut off from Redis would then send without any
+ *   limit, the opposite of what the fallback is for.
+ * - rate_reserve_writes (from 2): writes keep some headroom; under a
+ *   rate_limit of 1 it stays 0, as a reserve of all of it would leave
+ *   reads none.
+ * rate_limit 0 (no budget) derives 0 for both: nothing is limited.
+ * The period stays rate_limit's rather than a longer one that would round
+ * less: the fallback's period is its window, and 20/min under 1/s would
+ * let one instance send 20 in a second the vendor counts 1 in.
+ * Only a value that was set is checked against rate_limit (conf_validate),
+ * and its error names the line or -o that set it: a default cannot exceed.
+ */
+static const struct conf_derived {
+    const char *name;
+    size_t      offset;             /* the struct conf_rate */
+    size_t      from;               /* where it was set: char[] */
+    int64_t     divisor;
+    int64_t     floor_from;         /* rate_limit count from which >= 1 */
+    const char *doc;                /* for conf_key_derived() */
+    const char *why;                /* why it may not exceed rate_limit */
+} conf_derived[] = {
+    { "rate_reserve_writes", CONF_OFF(rate_reserve_writes),
+      CONF_OFF(rate_reserve_writes_from), 6, 2, "a sixth of rate_limit",
+      "the reserve for writes is taken from that budget" },
+    { "rate_limit_fallback", CONF_OFF(rate_limit_fallback),
+      CONF_OFF(rate_limit_fallback_from), 3, 1, "a third of rate_limit",
+      "one instance alone would overrun the shared budget while Redis is "
+      "down" },
 };
 
 static const struct conf_unit conf_duration_units[] = {
@@ -517,6 +578,13 @@ conf_apply(struct conf *cf, const struct conf_key *k, const char *value,
         return 0;
     }
     if (k->type == CONF_ENUM) {
+        for (i = 0; i < CONF_NELEM(conf_enum_aliases); i++) {
+            if (conf_enum_aliases[i].names == k->names &&
+                strcasecmp(value, conf_enum_aliases[i].word) == 0) {
+                *(int *)slot = conf_enum_aliases[i].value;
+                return 0;
+            }
+        }
         for (i = 0; k->names[i] != NULL; i++) {
             if (strcasecmp(value, k->names[i]) == 0) {
                 *(int *)slot = (int)i;
@@ -716,6 +784,43 @@ conf_unquote(char *v, bool comments, char *why, size_t cap)
     return conf_trim(v);
 }
 
+/* The row of conf_derived for key K, or NULL when K has a fixed default. */
+static const struct conf_derived *
+conf_find_derived(const struct conf_key *k)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NELEM(conf_derived); i++) {
+        if (strcmp(k->name, conf_derived[i].name) == 0) {
+            return &conf_derived[i];
+        }
+    }
+    return NULL;
+}
+
+/* Sets every key of conf_derived that was not set to its share of
+ * rate_limit (the rule is above conf_derived). */
+static void
+conf_derive(struct conf *cf)
+{
+    const struct conf_rate *limit = &cf->rate_limit;
+    size_t                  i;
+
+    for (i = 0; i < CONF_NELEM(conf_derived); i++) {
+        const struct conf_derived *d = &conf_derived[i];
+        struct conf_rate *r = (struct conf_rate *)((char *)cf + d->offset);
+
+        if (((const char *)cf + d->from)[0] != '\0') {
+            continue;               /* set: it keeps its value */
+        }
+        r->count = limit->count / d->divisor;
+        if (r->count == 0 && limit->count >= d->floor_from) {
+            r->count = 1;
+        }
+        r->period_ms = limit->period_ms;
+    }
+}
+
 /*
  * Sets KEY to RAW, the text after '=' (both are changed in place), and
  * reports errors as "WHERE: ...". COMMENTS: whether RAW may end in a
@@ -725,9 +830,11 @@ static int
 conf_assign(struct conf *cf, const char *where, char *key, char *raw,
             bool comments, struct conf_errors *errs)
 {
-    char                   why[CONF_ERROR_LEN], shown[CONF_SHOW_MAX + 8];
-    const struct conf_key *k;
-    char                  *value;
+    char                       why[CONF_ERROR_LEN];
+    char                       shown[CONF_SHOW_MAX + 8];
+    const struct conf_key     *k;
+    const struct conf_derived *d;
+    char                      *value;
 
     key = conf_trim(key);
     if (key[0] == '\0') {
@@ -750,6 +857,11 @@ conf_assign(struct conf *cf, const char *where, char *key, char *raw,
         conf_error(errs, "%s: %s: '%s' %s", where, k->name, shown, why);
         return -1;
     }
+    d = conf_find_derived(k);
+    if (d != NULL) {                /* set: it no longer follows rate_limit */
+        snprintf((char *)cf + d->from, CONF_WHERE_LEN, "%s", where);
+    }
+    conf_derive(cf);                /* rate_limit may have changed */
     return 0;
 }
 
@@ -833,6 +945,7 @@ conf_init(struct conf *cf)
             return -1;
         }
     }
+    conf_derive(cf);                /* the same values as their defaults */
     return 0;
 }
 
@@ -930,25 +1043,27 @@ conf_validate(const struct conf *cf, struct conf_errors *errs)
 {
     struct url_upstream up, low;
     char                a[32], b[32];
+    size_t              i;
     int                 rc = 0;
 
-    /* With rate_limit off there is no shared budget to carve up. */
-    if (cf->rate_limit.count > 0 &&
-        conf_rate_exceeds(&cf->rate_reserve_writes, &cf->rate_limit)) {
-        conf_error(errs, "rate_reserve_writes: %s exceeds rate_limit %s "
-                   "(the reserve for writes is taken from that budget)",
-                   conf_rate_format(&cf->rate_reserve_writes, a, sizeof(a)),
-                   conf_rate_format(&cf->rate_limit, b, sizeof(b)));
-        rc = -1;
-    }
-    if (cf->rate_limit.count > 0 &&
-        conf_rate_exceeds(&cf->rate_limit_fallback, &cf->rate_limit)) {
-        conf_error(errs, "rate_limit_fallback: %s exceeds rate_limit %s "
-                   "(one instance alone would overrun the shared budget "
-                   "while Redis is down)",
-                   conf_rate_format(&cf->rate_limit_fallback, a, sizeof(a)),
-                   conf_rate_format(&cf->rate_limit, b, sizeof(b)));
-        rc = -1;
+    /* With rate_limit off there is no shared budget to carve up. A value
+     * that follows rate_limit cannot exceed it; one that was set names
+     * its line. The check stays for both, for a struct filled by hand. */
+    for (i = 0; i < CONF_NELEM(conf_derived); i++) {
+        const struct conf_derived *d = &conf_derived[i];
+        const struct conf_rate    *r =
+            (const struct conf_rate *)((const char *)cf + d->offset);
+        const char *from = (const char *)cf + d->from;
+
+        if (cf->rate_limit.count > 0 &&
+            conf_rate_exceeds(r, &cf->rate_limit)) {
+            conf_error(errs, "%s%s%s: %s exceeds rate_limit %s (%s)", from,
+                       from[0] != '\0' ? ": " : "", d->name,
+                       conf_rate_format(r, a, sizeof(a)),
+                       conf_rate_format(&cf->rate_limit, b, sizeof(b)),
+                       d->why);
+            rc = -1;
+        }
     }
     if (cf->idempotency_required && cf->idempotency_ttl_ms == 0) {
         conf_error(errs, "idempotency_required: yes needs idempotency_ttl "
@@ -986,6 +1101,18 @@ const char *
 conf_key_default(size_t i)
 {
     return i < CONF_NELEM(conf_keys) ? conf_keys[i].def : NULL;
+}
+
+const char *
+conf_key_derived(size_t i)
+{
+    const struct conf_derived *d;
+
+    if (i >= CONF_NELEM(conf_keys)) {
+        return NULL;
+    }
+    d = conf_find_derived(&conf_keys[i]);
+    return d == NULL ? NULL : d->doc;
 }
 
 /* ---- reload (SIGHUP) ---------------------------------------------------- */

@@ -14,10 +14,19 @@
 
 #define CONF_ERRORS_MAX 64
 #define CONF_ERROR_LEN  256
+#define CONF_WHERE_LEN  128         /* "FILE:LINE" or "-o key=value" */
 
 enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO,
                       CONF_LOG_DEBUG };
 enum conf_log_format { CONF_LOG_JSON, CONF_LOG_TEXT };
+
+/* upstream_cache_control (SPEC §11): what an upstream answer's
+ * Cache-Control: no-store or private means for the cache. */
+enum conf_cache_control {
+    CONF_CACHE_CONTROL_HONOR,       /* not stored (Cache-Status detail=
+                                     * no-store); "honour" also reads so */
+    CONF_CACHE_CONTROL_IGNORE       /* stored anyway, with our own TTLs */
+};
 
 /* A rate such as `60/min`: COUNT events per PERIOD_MS. 0/x turns it off. */
 struct conf_rate {
@@ -45,9 +54,18 @@ struct conf {
     int64_t  idempotency_ttl_ms;
     bool     idempotency_required;
     struct conf_rate rate_limit;
-    struct conf_rate rate_reserve_writes;
+    struct conf_rate rate_reserve_writes;   /* default: rate_limit / 6 */
     int64_t  rate_limit_wait_ms;
-    struct conf_rate rate_limit_fallback;
+    struct conf_rate rate_limit_fallback;   /* default: rate_limit / 3 */
+    /* gzip (SPEC §11): true: an answer whose body is over 1 KB goes
+     * gzip-compressed, with Vary: Accept-Encoding, to a client that
+     * accepts gzip; false (default): identity to every client. Entries
+     * hold identity bodies either way. */
+    bool     gzip;
+    /* upstream_cache_control (SPEC §11), default honor: whether an
+     * upstream answer with Cache-Control: no-store or private is kept
+     * out of the cache. TTLs are the proxy's own either way. */
+    enum conf_cache_control upstream_cache_control;
     int64_t  max_body;              /* bytes */
     int64_t  max_header_size;       /* bytes of header lines */
     int64_t  max_headers;           /* header fields per request */
@@ -58,6 +76,11 @@ struct conf {
     enum conf_log_level  log_level;
     enum conf_log_format log_format;
     char    *access_log;            /* owned: "stderr", "off" or a path */
+    /* Where rate_reserve_writes and rate_limit_fallback were set, for
+     * conf_validate's errors: "FILE:LINE" or "-o key=value"; "" while
+     * the key is not set and so follows rate_limit (SPEC §9). */
+    char     rate_reserve_writes_from[CONF_WHERE_LEN];
+    char     rate_limit_fallback_from[CONF_WHERE_LEN];
 };
 
 /* Errors collected while loading; each reads "FILE:LINE: message". */
@@ -107,8 +130,9 @@ int conf_set_override(struct conf *cf, const char *kv,
                       struct conf_errors *errs);
 
 /*
- * Cross-key checks run once everything is loaded (for example that
- * rate_reserve_writes does not exceed rate_limit). Returns 0 or -1.
+ * Cross-key checks run once everything is loaded (for example that an
+ * explicit rate_reserve_writes does not exceed rate_limit; such an error
+ * names the line or -o that set it). Returns 0 or -1.
  */
 int conf_validate(const struct conf *cf, struct conf_errors *errs);
 
@@ -124,9 +148,17 @@ const char *conf_key_name(size_t i);
 
 /*
  * The default of key I as it would be written in the file ("10s"), for
- * docs checks and usage text; NULL when I is out of range.
+ * docs checks and usage text; NULL when I is out of range. For a key
+ * whose default follows another key, the value under that key's default.
  */
 const char *conf_key_default(size_t i);
+
+/*
+ * How key I's default follows another key, as the docs say it ("a sixth
+ * of rate_limit"), or NULL when it is a constant (SPEC §9: while not set,
+ * rate_reserve_writes and rate_limit_fallback follow rate_limit).
+ */
+const char *conf_key_derived(size_t i);
 
 /* ---- reload (SIGHUP, SPEC §10) ------------------------------------------- */
 

@@ -11,6 +11,8 @@
  *     promises that raw bytes never reach the terminal);
  *   - whatever was loaded is in range: every string key is set, and the
  *     numbers are within the bounds the key table gives (spot checks);
+ *   - a rate share left to follow rate_limit never exceeds it, so only a
+ *     share that was set can fail conf_validate's rate checks;
  *   - conf_validate() and conf_free() run on the result (ASan/LSan check
  *     that nothing leaks or is freed twice, valid or not).
  */
@@ -49,6 +51,13 @@ is_rate(const struct conf_rate *r)
             r->period_ms == 3600000);
 }
 
+/* Whether A allows no more events per millisecond than B, when B is on. */
+static bool
+rate_within(const struct conf_rate *a, const struct conf_rate *b)
+{
+    return b->count == 0 || a->count * b->period_ms <= b->count * a->period_ms;
+}
+
 static void
 check_conf(const struct conf *cf)
 {
@@ -75,7 +84,19 @@ check_conf(const struct conf *cf)
     FUZZ_CHECK(cf->log_level >= CONF_LOG_ERROR &&
                cf->log_level <= CONF_LOG_DEBUG &&
                (cf->log_format == CONF_LOG_JSON ||
-                cf->log_format == CONF_LOG_TEXT), "enums in range");
+                cf->log_format == CONF_LOG_TEXT) &&
+               (cf->upstream_cache_control == CONF_CACHE_CONTROL_HONOR ||
+                cf->upstream_cache_control == CONF_CACHE_CONTROL_IGNORE),
+               "enums in range");
+    FUZZ_CHECK(strnlen(cf->rate_reserve_writes_from, CONF_WHERE_LEN) <
+                   CONF_WHERE_LEN &&
+               strnlen(cf->rate_limit_fallback_from, CONF_WHERE_LEN) <
+                   CONF_WHERE_LEN, "where a share was set is a string");
+    FUZZ_CHECK((cf->rate_reserve_writes_from[0] != '\0' ||
+                rate_within(&cf->rate_reserve_writes, &cf->rate_limit)) &&
+               (cf->rate_limit_fallback_from[0] != '\0' ||
+                rate_within(&cf->rate_limit_fallback, &cf->rate_limit)),
+               "a share that follows rate_limit is within it");
 }
 
 static void

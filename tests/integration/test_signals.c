@@ -306,7 +306,10 @@ Test(signals, reload_changes_ttl_and_rate_limit)
                "rate_reserve_writes = 0\n"
                "rate_limit_fallback = 2/min\n");
     sighup(&p, RELOADED, 1);
-    cr_expect_eq(log_count(&p, "4 keys changed"), 1, "see %s", p.log);
+    /* under rate_limit 0 both shares followed it to 0, so the reserve
+     * set to 0 is no change */
+    cr_expect_eq(log_count(&p, "3 keys changed (ttl_lead, rate_limit, "
+                           "rate_limit_fallback)"), 1, "see %s", p.log);
 
     /* the new ttl_lead: the next entry lives 1 s (one grant spent) */
     ttl = fill_then_hit(p.url, QUERY LEAD_C);
@@ -487,11 +490,15 @@ Test(signals, broken_file_is_refused_and_the_old_one_stays)
     ttl = fill_then_hit(p.url, QUERY LEAD_B);
     cr_expect_gt(ttl, 200, "ttl_lead stayed 5m, the hit says ttl=%ld", ttl);
 
-    /* a cross-key error is refused too */
+    /* a cross-key error is refused too, and names the line that set
+     * the value (line 17) */
     write_conf("sig-bad", path, sizeof(path),
                "ttl_lead = 1s\nrate_limit = 10/min\n"
                "rate_reserve_writes = 20/min\n");
     sighup(&p, REFUSED, 2);
+    snprintf(where, sizeof(where), "%s:17: rate_reserve_writes: 20/min "
+             "exceeds rate_limit 10/min", path);
+    cr_expect_eq(log_count(&p, where), 1, "no \"%s\" in %s", where, p.log);
     ttl = fill_then_hit(p.url, QUERY LEAD_C);
     cr_expect_gt(ttl, 200, "ttl_lead stayed 5m, the hit says ttl=%ld", ttl);
 
@@ -503,6 +510,29 @@ Test(signals, broken_file_is_refused_and_the_old_one_stays)
     get(p.url, "/healthz", NULL, &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
+    stop(&p);
+}
+
+/* Shares left unset follow rate_limit on a reload too (SPEC §9). */
+Test(signals, reload_derives_the_rate_shares_again)
+{
+    static struct hproc p;
+    char                path[512];
+
+    write_conf("sig-derive", path, sizeof(path), "rate_limit = 60/min\n");
+    start_conf("sig-derive", path, &p);
+    write_conf("sig-derive", path, sizeof(path), "rate_limit = 12/min\n");
+    sighup(&p, RELOADED, 1);
+    cr_expect_eq(log_count(&p, "3 keys changed (rate_limit, "
+                           "rate_reserve_writes, rate_limit_fallback)"), 1,
+                 "see %s", p.log);
+    /* a share set in the file stays put: only rate_limit changes */
+    write_conf("sig-derive", path, sizeof(path),
+               "rate_limit = 6/min\nrate_reserve_writes = 2/min\n"
+               "rate_limit_fallback = 4/min\n");
+    sighup(&p, RELOADED, 2);
+    cr_expect_eq(log_count(&p, "1 keys changed (rate_limit)"), 1, "see %s",
+                 p.log);
     stop(&p);
 }
 

@@ -243,6 +243,9 @@ expect_spec_defaults(const struct conf *cf, const char *what)
     cr_expect_eq(cf->rate_limit_wait_ms, 0, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.count, 20, "%s", what);
     cr_expect_eq(cf->rate_limit_fallback.period_ms, 60000, "%s", what);
+    cr_expect_eq(cf->gzip, false, "%s", what);
+    cr_expect_eq(cf->upstream_cache_control, CONF_CACHE_CONTROL_HONOR, "%s",
+                 what);
     cr_expect_eq(cf->max_body, 65536, "%s", what);
     cr_expect_eq(cf->max_header_size, 8192, "%s", what);
     cr_expect_eq(cf->max_headers, 100, "%s", what);
@@ -277,10 +280,12 @@ Test(conf_defaults, key_table)
     char               kv[128];
     size_t             i;
 
-    /* SPEC §9's 26 keys, near_cache (the hit path's in-process copy) and
-     * the five limits on clients (SPEC §8). */
-    cr_expect_eq(conf_key_count(), 32,
-                 "26 keys of SPEC §9 + near_cache + 5 client limits");
+    /* 26 keys of SPEC §9, gzip and upstream_cache_control (§11),
+     * near_cache (the hit path's in-process copy) and the five limits on
+     * clients (SPEC §8). */
+    cr_expect_eq(conf_key_count(), 34,
+                 "26 keys of SPEC §9 + 2 of §11 + near_cache + 5 client "
+                 "limits");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -366,6 +371,19 @@ static const struct kv_case kv_cases[] = {
     { "max_body=0", -1 },
     { "idempotency_required=on", 0 },
     { "idempotency_required=maybe", -1 },
+    { "gzip=on", 0 },
+    { "gzip=off", 0 },
+    { "gzip=yes", 0 },
+    { "gzip=FALSE", 0 },
+    { "gzip=1", 0 },
+    { "gzip=gzip", -1 },
+    { "gzip=", -1 },
+    { "upstream_cache_control=honor", 0 },
+    { "upstream_cache_control=honour", 0 },
+    { "upstream_cache_control=IGNORE", 0 },
+    { "upstream_cache_control=off", -1 },
+    { "upstream_cache_control=no-store", -1 },
+    { "upstream_cache_control=", -1 },
     { "log_level=debug", 0 },
     { "log_level=WARN", 0 },
     { "log_level=warning", -1 },
@@ -466,6 +484,14 @@ static const struct msg_case override_msgs[] = {
     { "idempotency_required=maybe",
       "-o idempotency_required=maybe: idempotency_required: 'maybe' is not "
       "a boolean (use yes or no)" },
+    { "gzip=br", "-o gzip=br: gzip: 'br' is not a boolean (use yes or no)" },
+    { "upstream_cache_control=respect",
+      "-o upstream_cache_control=respect: upstream_cache_control: 'respect' "
+      "is not one of honor or ignore" },
+    { "gzp=on", "-o gzp=on: unknown key 'gzp' (did you mean 'gzip'?)" },
+    { "upstream_cache_contrl=ignore",
+      "-o upstream_cache_contrl=ignore: unknown key 'upstream_cache_contrl' "
+      "(did you mean 'upstream_cache_control'?)" },
     { "ttl_leed=5m",
       "-o ttl_leed=5m: unknown key 'ttl_leed' (did you mean 'ttl_lead'?)" },
     { "frobnicate=1", "-o frobnicate=1: unknown key 'frobnicate'" },
@@ -596,6 +622,16 @@ static const struct file_case file_errors[] = {
     { "redis_pefix = x\n",
       "t.conf:1: unknown key 'redis_pefix' (did you mean 'redis_prefix'?)" },
     { "colour = blue\n", "t.conf:1: unknown key 'colour'" },
+    { "\ngzipp = on\n",
+      "t.conf:2: unknown key 'gzipp' (did you mean 'gzip'?)" },
+    { "upstream_cachecontrol = honor\n",
+      "t.conf:1: unknown key 'upstream_cachecontrol' (did you mean "
+      "'upstream_cache_control'?)" },
+    { "upstream_cache_control = honer\n",
+      "t.conf:1: upstream_cache_control: 'honer' is not one of honor or "
+      "ignore" },
+    { "# c\n\ngzip = maybe\n",
+      "t.conf:3: gzip: 'maybe' is not a boolean (use yes or no)" },
     { "\r\nupstream_timeout = 10x\r\n",
       "t.conf:2: upstream_timeout: '10x' is not a duration (use a number "
       "with ms, s, m or h)" },
@@ -883,14 +919,23 @@ Test(conf_file, default_file)
     cr_expect_eq(conf_validate(&cf, &errs), 0, "%s", errs.msg[0]);
 
     /* Every key is documented as an uncommented `key = default` line;
-     * an empty default is written `key =`. */
+     * an empty default is written `key =`. A key whose default follows
+     * another is commented out (`# key = default`): set, it would stop
+     * following. */
     text = read_text(path);
     for (i = 0; i < conf_key_count(); i++) {
-        snprintf(want, sizeof(want), "\n%s =%s%s\n", conf_key_name(i),
+        bool derived = conf_key_derived(i) != NULL;
+
+        snprintf(want, sizeof(want), "\n%s%s =%s%s\n",
+                 derived ? "# " : "", conf_key_name(i),
                  conf_key_default(i)[0] == '\0' ? "" : " ",
                  conf_key_default(i));
-        cr_expect_not_null(strstr(text, want), "%s lacks '%s = %s'", path,
-                           conf_key_name(i), conf_key_default(i));
+        cr_expect_not_null(strstr(text, want), "%s lacks '%s'", path,
+                           want + 1);
+        snprintf(want, sizeof(want), "\n%s =", conf_key_name(i));
+        cr_expect(!derived || strstr(text, want) == NULL,
+                  "%s sets %s, which would stop following its default",
+                  path, conf_key_name(i));
     }
     free(text);
     free(path);
@@ -906,7 +951,15 @@ Test(conf_file, doc_table)
     path = source_path("README.md");
     text = read_text(path);
     for (i = 0; i < conf_key_count(); i++) {
-        if (conf_key_default(i)[0] == '\0') {
+        const char *derived = conf_key_derived(i), *of;
+
+        if (derived != NULL) {
+            /* "a sixth of rate_limit" -> a sixth of `rate_limit` (`10/min`) */
+            of = strrchr(derived, ' ') + 1;
+            snprintf(want, sizeof(want), "\n| `%s` | %.*s`%s` (`%s`) |",
+                     conf_key_name(i), (int)(of - derived), derived, of,
+                     conf_key_default(i));
+        } else if (conf_key_default(i)[0] == '\0') {
             snprintf(want, sizeof(want), "\n| `%s` | empty |",
                      conf_key_name(i));
         } else {
@@ -1005,21 +1058,36 @@ static const struct validate_case validate_cases[] = {
     { "rate_reserve_writes = 60/min\n", NULL },
     { "rate_reserve_writes = 1/s\n", NULL },          /* 60/min exactly */
     { "rate_reserve_writes = 2/s\n",
-      "rate_reserve_writes: 2/s exceeds rate_limit 60/min (the reserve for "
-      "writes is taken from that budget)" },
+      "v.conf:1: rate_reserve_writes: 2/s exceeds rate_limit 60/min (the "
+      "reserve for writes is taken from that budget)" },
     { "rate_reserve_writes = 61/min\n",
-      "rate_reserve_writes: 61/min exceeds rate_limit 60/min (the reserve "
-      "for writes is taken from that budget)" },
+      "v.conf:1: rate_reserve_writes: 61/min exceeds rate_limit 60/min (the "
+      "reserve for writes is taken from that budget)" },
     { "rate_limit = 3600/h\nrate_reserve_writes = 1/s\n", NULL },
     { "rate_limit = 10/min\nrate_reserve_writes = 20/min\n"
       "rate_limit_fallback = 10/min\n",
-      "rate_reserve_writes: 20/min exceeds rate_limit 10/min (the reserve "
-      "for writes is taken from that budget)" },
+      "v.conf:2: rate_reserve_writes: 20/min exceeds rate_limit 10/min (the "
+      "reserve for writes is taken from that budget)" },
+    /* set before rate_limit lowers it: still the line that set it */
+    { "# x\nrate_reserve_writes = 20/min\nrate_limit = 10/min\n",
+      "v.conf:2: rate_reserve_writes: 20/min exceeds rate_limit 10/min (the "
+      "reserve for writes is taken from that budget)" },
     { "rate_limit = 0\nrate_reserve_writes = 10/min\n", NULL },
     { "rate_limit_fallback = 2/s\n",
-      "rate_limit_fallback: 2/s exceeds rate_limit 60/min (one instance "
-      "alone would overrun the shared budget while Redis is down)" },
+      "v.conf:1: rate_limit_fallback: 2/s exceeds rate_limit 60/min (one "
+      "instance alone would overrun the shared budget while Redis is "
+      "down)" },
     { "rate_limit_fallback = 0\n", NULL },
+    /* the defaults follow rate_limit: never an error */
+    { "rate_limit = 10/min\n", NULL },
+    { "rate_limit = 1/min\n", NULL },
+    { "rate_limit = 1/s\n", NULL },
+    { "rate_limit = 10/min\nrate_limit_fallback = 10/min\n", NULL },
+    { "rate_limit = 10/min\nrate_reserve_writes = 5/min\n", NULL },
+    { "rate_limit = 10/min\nrate_limit_fallback = 11/min\n",
+      "v.conf:2: rate_limit_fallback: 11/min exceeds rate_limit 10/min (one "
+      "instance alone would overrun the shared budget while Redis is "
+      "down)" },
     { "idempotency_required = yes\n", NULL },
     { "idempotency_required = yes\nidempotency_ttl = 0\n",
       "idempotency_required: yes needs idempotency_ttl above 0 (responses "
@@ -1068,6 +1136,8 @@ Test(conf_validate, several_at_once)
     cr_assert_eq(conf_init(&cf), 0);
     cr_assert_eq(conf_load_string(&cf, "v.conf",
                                   "rate_limit = 1/min\n"
+                                  "rate_reserve_writes = 10/min\n"
+                                  "rate_limit_fallback = 20/min\n"
                                   "idempotency_required = yes\n"
                                   "idempotency_ttl = 0\n"
                                   "upstream_lowlatency = http://x\n",
@@ -1075,7 +1145,219 @@ Test(conf_validate, several_at_once)
                  0);
     cr_expect_eq(conf_validate(&cf, &errs), -1);
     cr_expect_eq(errs.count, 4, "reserve, fallback, idempotency, scheme");
+    cr_expect_eq(strncmp(errs.msg[0], "v.conf:2: rate_reserve_writes: ", 31),
+                 0, "%s", errs.msg[0]);
+    cr_expect_eq(strncmp(errs.msg[1], "v.conf:3: rate_limit_fallback: ", 31),
+                 0, "%s", errs.msg[1]);
     conf_free(&cf);
+}
+
+/* ---- rate shares that follow rate_limit (SPEC §9) ----------------------- */
+
+struct derive_case {
+    const char *text;               /* the file */
+    const char *opt;                /* then this -o, or NULL */
+    int64_t     reserve, reserve_period;
+    int64_t     fallback, fallback_period;
+};
+
+#define MIN_MS  INT64_C(60000)
+#define SEC_MS  INT64_C(1000)
+#define HOUR_MS INT64_C(3600000)
+
+static const struct derive_case derive_cases[] = {
+    { "", NULL, 10, MIN_MS, 20, MIN_MS },               /* as before */
+    { "rate_limit = 60/min\n", NULL, 10, MIN_MS, 20, MIN_MS },
+    { "", "rate_limit=10/min", 1, MIN_MS, 3, MIN_MS },
+    { "rate_limit = 10/min\n", NULL, 1, MIN_MS, 3, MIN_MS },
+    /* rounded down: 7/6 = 1.17, 7/3 = 2.33 */
+    { "rate_limit = 7/min\n", NULL, 1, MIN_MS, 2, MIN_MS },
+    { "rate_limit = 11/min\n", NULL, 1, MIN_MS, 3, MIN_MS },
+    { "rate_limit = 12/min\n", NULL, 2, MIN_MS, 4, MIN_MS },
+    { "rate_limit = 600/min\n", NULL, 100, MIN_MS, 200, MIN_MS },
+    /* but at least 1: the fallback from 1 (0 would mean no local limit),
+     * the reserve from 2 (under 1 it would leave reads nothing) */
+    { "rate_limit = 5/min\n", NULL, 1, MIN_MS, 1, MIN_MS },
+    { "rate_limit = 2/min\n", NULL, 1, MIN_MS, 1, MIN_MS },
+    { "rate_limit = 1/min\n", NULL, 0, MIN_MS, 1, MIN_MS },
+    /* off: no budget, nothing limited */
+    { "rate_limit = 0\n", NULL, 0, MIN_MS, 0, MIN_MS },
+    { "rate_limit = 0/h\n", NULL, 0, HOUR_MS, 0, HOUR_MS },
+    /* in rate_limit's own unit */
+    { "rate_limit = 90/h\n", NULL, 15, HOUR_MS, 30, HOUR_MS },
+    { "rate_limit = 3600/hour\n", NULL, 600, HOUR_MS, 1200, HOUR_MS },
+    { "rate_limit = 12/s\n", NULL, 2, SEC_MS, 4, SEC_MS },
+    { "rate_limit = 1/sec\n", NULL, 0, SEC_MS, 1, SEC_MS },
+    { "rate_limit = 6/m\n", NULL, 1, MIN_MS, 2, MIN_MS },
+    /* a value that was set stays, whatever rate_limit does after it */
+    { "rate_reserve_writes = 3/min\nrate_limit = 12/min\n", NULL,
+      3, MIN_MS, 4, MIN_MS },
+    { "rate_limit_fallback = 5/h\n", "rate_limit=30/min",
+      5, MIN_MS, 5, HOUR_MS },
+    { "rate_limit = 30/min\n", "rate_reserve_writes=0", 0, MIN_MS,
+      10, MIN_MS },
+    /* a default written out is set too: it no longer follows */
+    { "rate_reserve_writes = 10/min\nrate_limit_fallback = 20/min\n",
+      "rate_limit=120/min", 10, MIN_MS, 20, MIN_MS },
+    /* the last rate_limit counts */
+    { "rate_limit = 10/min\nrate_limit = 60/min\n", NULL,
+      10, MIN_MS, 20, MIN_MS },
+    /* a refused rate_limit leaves the shares as they were */
+    { "rate_limit = 12/min\n", "rate_limit=12", 2, MIN_MS, 4, MIN_MS },
+};
+
+Test(conf_derive, rate_shares_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(derive_cases); i++) {
+        const struct derive_case *c = &derive_cases[i];
+        struct conf               cf;
+        struct conf_errors        errs = { 0 };
+
+        cr_assert_eq(conf_init(&cf), 0);
+        (void)conf_load_string(&cf, "d.conf", c->text, &errs);
+        if (c->opt != NULL) {
+            (void)conf_set_override(&cf, c->opt, &errs);
+        }
+        if (c->opt != NULL && strcmp(c->opt, "rate_limit=12") == 0) {
+            cr_expect_eq(errs.count, 1, "case %zu", i);
+        } else {
+            cr_expect_eq(errs.count, 0, "case %zu: %s", i, errs.msg[0]);
+            cr_expect_eq(conf_validate(&cf, &errs), 0, "case %zu: %s", i,
+                         errs.msg[0]);
+        }
+        cr_expect_eq(cf.rate_reserve_writes.count, c->reserve,
+                     "case %zu: reserve %lld, want %lld", i,
+                     (long long)cf.rate_reserve_writes.count,
+                     (long long)c->reserve);
+        cr_expect_eq(cf.rate_reserve_writes.period_ms, c->reserve_period,
+                     "case %zu: reserve period %lld", i,
+                     (long long)cf.rate_reserve_writes.period_ms);
+        cr_expect_eq(cf.rate_limit_fallback.count, c->fallback,
+                     "case %zu: fallback %lld, want %lld", i,
+                     (long long)cf.rate_limit_fallback.count,
+                     (long long)c->fallback);
+        cr_expect_eq(cf.rate_limit_fallback.period_ms, c->fallback_period,
+                     "case %zu: fallback period %lld", i,
+                     (long long)cf.rate_limit_fallback.period_ms);
+        conf_free(&cf);
+    }
+}
+
+/* The startup that used to fail: only rate_limit lowered, by -o. */
+Test(conf_derive, lower_limit_alone_starts)
+{
+    struct conf        cf;
+    struct conf_errors errs = { 0 };
+
+    cr_assert_eq(conf_init(&cf), 0);
+    cr_expect_eq(conf_set_override(&cf, "rate_limit=10/min", &errs), 0);
+    cr_expect_eq(conf_validate(&cf, &errs), 0, "%s", errs.msg[0]);
+    cr_expect_eq(errs.count, 0);
+    conf_free(&cf);
+}
+
+/* An explicit value over the limit is named where it was set. */
+Test(conf_derive, explicit_over_limit_names_where)
+{
+    static const struct {
+        const char *text, *opt, *want;
+    } cases[] = {
+        { "", "rate_reserve_writes=20/min",
+          "-o rate_reserve_writes=20/min: rate_reserve_writes: 20/min "
+          "exceeds rate_limit 10/min (the reserve for writes is taken from "
+          "that budget)" },
+        { "rate_limit_fallback = 1/s\n", NULL,
+          "e.conf:1: rate_limit_fallback: 1/s exceeds rate_limit 10/min (one "
+          "instance alone would overrun the shared budget while Redis is "
+          "down)" },
+    };
+    size_t i;
+
+    for (i = 0; i < NELEM(cases); i++) {
+        struct conf        cf;
+        struct conf_errors errs = { 0 };
+
+        cr_assert_eq(conf_init(&cf), 0);
+        cr_assert_eq(conf_load_string(&cf, "e.conf", cases[i].text, &errs),
+                     0);
+        cr_assert_eq(conf_set_override(&cf, "rate_limit=10/min", &errs), 0);
+        if (cases[i].opt != NULL) {
+            cr_assert_eq(conf_set_override(&cf, cases[i].opt, &errs), 0);
+        }
+        cr_expect_eq(conf_validate(&cf, &errs), -1, "case %zu", i);
+        cr_expect_eq(errs.count, 1, "case %zu", i);
+        cr_expect_str_eq(errs.msg[0], cases[i].want, "case %zu", i);
+        conf_free(&cf);
+    }
+}
+
+/* What the docs say the defaults are. */
+Test(conf_derive, docs)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < conf_key_count(); i++) {
+        if (conf_key_derived(i) == NULL) {
+            continue;
+        }
+        n++;
+        if (strcmp(conf_key_name(i), "rate_reserve_writes") == 0) {
+            cr_expect_str_eq(conf_key_derived(i), "a sixth of rate_limit");
+        } else {
+            cr_expect_str_eq(conf_key_name(i), "rate_limit_fallback");
+            cr_expect_str_eq(conf_key_derived(i), "a third of rate_limit");
+        }
+    }
+    cr_expect_eq(n, 2);
+    cr_expect_null(conf_key_derived(conf_key_count()));
+}
+
+Test(conf_override, gzip_and_cache_control)
+{
+    static const struct {
+        const char             *kv;
+        bool                    gzip;
+        enum conf_cache_control cc;
+    } cases[] = {
+        { "gzip=on", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=yes", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=true", true, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=off", false, CONF_CACHE_CONTROL_HONOR },
+        { "gzip=no", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=ignore", false,
+          CONF_CACHE_CONTROL_IGNORE },
+        { "upstream_cache_control=Ignore", false,
+          CONF_CACHE_CONTROL_IGNORE },
+        { "upstream_cache_control=honor", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=honour", false, CONF_CACHE_CONTROL_HONOR },
+        { "upstream_cache_control=HONOUR", false, CONF_CACHE_CONTROL_HONOR },
+    };
+    size_t i;
+
+    for (i = 0; i < NELEM(cases); i++) {
+        struct conf        cf;
+        struct conf_errors errs = { 0 };
+
+        cr_assert_eq(conf_init(&cf), 0);
+        /* start from the other value, so that each case shows a change */
+        cf.gzip = !cases[i].gzip;
+        cf.upstream_cache_control = cases[i].cc == CONF_CACHE_CONTROL_HONOR
+                                        ? CONF_CACHE_CONTROL_IGNORE
+                                        : CONF_CACHE_CONTROL_HONOR;
+        if (strncmp(cases[i].kv, "gzip", 4) == 0) {
+            cf.upstream_cache_control = cases[i].cc;
+        } else {
+            cf.gzip = cases[i].gzip;
+        }
+        cr_expect_eq(conf_set_override(&cf, cases[i].kv, &errs), 0, "-o %s",
+                     cases[i].kv);
+        cr_expect_eq(cf.gzip, cases[i].gzip, "-o %s", cases[i].kv);
+        cr_expect_eq(cf.upstream_cache_control, cases[i].cc, "-o %s",
+                     cases[i].kv);
+        conf_free(&cf);
+    }
 }
 
 Test(conf_override, wins_over_file)
@@ -1108,9 +1390,17 @@ static const struct diff_case diff_cases[] = {
     { "", "", "" },
     { "ttl_lead = 5m\n", "", "" },  /* the default: no change */
     { "ttl_lead = 1s\n", "ttl_lead", "" },
-    { "rate_limit = 1/s\n", "rate_limit", "" },    /* 60/min, other period */
+    /* 60/min in another period; the shares follow it, in seconds */
+    { "rate_limit = 1/s\n",
+      "rate_limit,rate_reserve_writes,rate_limit_fallback", "" },
     { "rate_limit = 120/min\nrate_limit_wait = 2s\n",
-      "rate_limit,rate_limit_wait", "" },
+      "rate_limit,rate_reserve_writes,rate_limit_wait,rate_limit_fallback",
+      "" },
+    { "rate_limit = 120/min\nrate_reserve_writes = 10/min\n"
+      "rate_limit_fallback = 20/min\n", "rate_limit", "" },
+    { "gzip = on\nupstream_cache_control = ignore\n",
+      "gzip,upstream_cache_control", "" },
+    { "gzip = off\nupstream_cache_control = honour\n", "", "" },
     { "ttl_not_found = 1s\nttl_dispositions = 1s\nttl_blocks = 1s\n"
       "stale_while_revalidate = 0\nstale_if_error = 0\n",
       "ttl_not_found,ttl_dispositions,ttl_blocks,stale_while_revalidate,"
