@@ -95,6 +95,35 @@ static const struct {
     [STATS_ACCEPT_PAUSES] = { "heavyset_accept_paused_total", "",
                               "Times a worker stopped accepting at its "
                               "share of max_connections." },
+    [STATS_UPROTO_BAD_STATUS_LINE] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"bad_status_line\"}",
+        "Upstream answers refused as malformed, oversized or in a coding "
+        "not asked for, by kind; each closed its connection and was "
+        "answered 502 (SPEC 11)." },
+    [STATS_UPROTO_BAD_HEADER] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"bad_header\"}", NULL },
+    [STATS_UPROTO_BAD_FRAMING] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"bad_framing\"}", NULL },
+    [STATS_UPROTO_DUPLICATE_LENGTH] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"duplicate_length\"}", NULL },
+    [STATS_UPROTO_LENGTH_AND_CHUNKED] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"length_and_chunked\"}", NULL },
+    [STATS_UPROTO_BAD_CHUNK] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"bad_chunk\"}", NULL },
+    [STATS_UPROTO_BODY_ON_NO_CONTENT] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"body_on_no_content\"}", NULL },
+    [STATS_UPROTO_UNEXPECTED_1XX] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"unexpected_1xx\"}", NULL },
+    [STATS_UPROTO_TOO_LARGE] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"too_large\"}", NULL },
+    [STATS_UPROTO_TRUNCATED] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"truncated\"}", NULL },
+    [STATS_UPROTO_EXCESS_DATA] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"excess_data\"}", NULL },
+    [STATS_UPROTO_UNREQUESTED_CODING] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"unrequested_coding\"}", NULL },
+    [STATS_UPROTO_BAD_CODING] = { "heavyset_upstream_protocol_errors_total",
+        "{kind=\"bad_coding\"}", NULL },
 };
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
