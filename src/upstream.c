@@ -31,7 +31,6 @@
 #include "upstream.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>

@@ -107,8 +107,9 @@ void upstream_set_timeout(struct upstream *up, int64_t timeout_ms);
 
 /*
  * Sends RQ and calls CB(…, ARG) when it completes. Returns the call
- * handle, valid until CB runs or upstream_cancel, or NULL when out of
- * memory (CB will not run).
+ * handle, valid until CB runs or upstream_cancel, or NULL (CB will not
+ * run) when out of memory or when RQ cannot be written as a request: a
+ * method outside GET..PATCH, or a URI holding SP, CR or LF.
  */
 struct upstream_call *upstream_send(struct upstream *up,
                                     const struct upstream_request *rq,
