@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define STATS_LINE_MAX 256          /* one sample or comment line */
+#define UPROTO_FAMILY  "heavyset_upstream_protocol_errors_total"
 
 /* A family is rendered once, with its HELP and TYPE, before its samples;
  * the counters of one family are adjacent in the table. */
@@ -95,6 +96,35 @@ static const struct {
     [STATS_ACCEPT_PAUSES] = { "heavyset_accept_paused_total", "",
                               "Times a worker stopped accepting at its "
                               "share of max_connections." },
+    [STATS_UPROTO_BAD_STATUS_LINE] = {
+        UPROTO_FAMILY, "{kind=\"bad_status_line\"}",
+        "Upstream answers refused as malformed, oversized or in a coding "
+        "not asked for, by kind; each closed its connection and was "
+        "answered 502 (SPEC 11)." },
+    [STATS_UPROTO_BAD_HEADER] = {
+        UPROTO_FAMILY, "{kind=\"bad_header\"}", NULL },
+    [STATS_UPROTO_BAD_FRAMING] = {
+        UPROTO_FAMILY, "{kind=\"bad_framing\"}", NULL },
+    [STATS_UPROTO_DUPLICATE_LENGTH] = {
+        UPROTO_FAMILY, "{kind=\"duplicate_length\"}", NULL },
+    [STATS_UPROTO_LENGTH_AND_CHUNKED] = {
+        UPROTO_FAMILY, "{kind=\"length_and_chunked\"}", NULL },
+    [STATS_UPROTO_BAD_CHUNK] = {
+        UPROTO_FAMILY, "{kind=\"bad_chunk\"}", NULL },
+    [STATS_UPROTO_BODY_ON_NO_CONTENT] = {
+        UPROTO_FAMILY, "{kind=\"body_on_no_content\"}", NULL },
+    [STATS_UPROTO_UNEXPECTED_1XX] = {
+        UPROTO_FAMILY, "{kind=\"unexpected_1xx\"}", NULL },
+    [STATS_UPROTO_TOO_LARGE] = {
+        UPROTO_FAMILY, "{kind=\"too_large\"}", NULL },
+    [STATS_UPROTO_TRUNCATED] = {
+        UPROTO_FAMILY, "{kind=\"truncated\"}", NULL },
+    [STATS_UPROTO_EXCESS_DATA] = {
+        UPROTO_FAMILY, "{kind=\"excess_data\"}", NULL },
+    [STATS_UPROTO_UNREQUESTED_CODING] = {
+        UPROTO_FAMILY, "{kind=\"unrequested_coding\"}", NULL },
+    [STATS_UPROTO_BAD_CODING] = {
+        UPROTO_FAMILY, "{kind=\"bad_coding\"}", NULL },
 };
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {

@@ -43,6 +43,21 @@ enum stats_counter {
     STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
     STATS_CLIENT_REFUSED,           /* refused before evhttp parsed it */
     STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */
+    STATS_UPROTO_FIRST,             /* upstream answers refused, by kind
+                                       (uparse.h, in its order) */
+    STATS_UPROTO_BAD_STATUS_LINE = STATS_UPROTO_FIRST,
+    STATS_UPROTO_BAD_HEADER,
+    STATS_UPROTO_BAD_FRAMING,
+    STATS_UPROTO_DUPLICATE_LENGTH,
+    STATS_UPROTO_LENGTH_AND_CHUNKED,
+    STATS_UPROTO_BAD_CHUNK,
+    STATS_UPROTO_BODY_ON_NO_CONTENT,
+    STATS_UPROTO_UNEXPECTED_1XX,
+    STATS_UPROTO_TOO_LARGE,
+    STATS_UPROTO_TRUNCATED,
+    STATS_UPROTO_EXCESS_DATA,
+    STATS_UPROTO_UNREQUESTED_CODING,
+    STATS_UPROTO_BAD_CODING,
     STATS_COUNT
 };
 

@@ -1,24 +1,44 @@
 /*
- * upstream.c - keep-alive connection pool to one upstream (see upstream.h).
+ * upstream.c - keep-alive connection pool and HTTP/1.1 client for one
+ * upstream (see upstream.h): bufferevents, a request head written here,
+ * answers read by uparse, gzip inflated by gz.
  *
  * Ownership: the pool owns its connections and its queued calls; a call
  * in flight is owned by the pool too and is handed to nobody: it is freed
- * right after its callback, or by upstream_cancel. Pool housekeeping
- * (freeing closed connections, starting queued calls) runs from a
- * deferred "kick" event, never from inside an evhttp callback, because
- * evhttp still touches a connection after calling its request callback.
+ * right after its callback, or by upstream_cancel. A connection's
+ * bufferevent is never freed from inside its own callbacks: a connection
+ * that must go is "buried" (callbacks off, onto the graveyard) and the
+ * deferred "kick" event frees it and starts queued calls.
+ *
+ * Why each rule (SPEC §11, PITFALLS §4.7):
+ *   - back to the idle list only when the answer ended exactly where its
+ *     framing said, with nothing left in the input buffer and the whole
+ *     request written: any other byte would be read as the next
+ *     request's answer, maybe another tenant's;
+ *   - bytes past the end in the same read fail that request (502): the
+ *     upstream and we disagree about where its answer ended, so neither
+ *     reading can be trusted;
+ *   - an idle connection keeps reading, and any byte or EOF on it closes
+ *     it: it is never handed to the next request;
+ *   - idle connections are dropped before the upstream drops them: see
+ *     idle_ms() for the margins;
+ *   - a GET that fails on a reused connection before any answer byte is
+ *     sent again once on a fresh connection (the upstream closed it as we
+ *     wrote: it never saw the request); a PATCH never is (PITFALLS 4.1.7).
  */
 #include "config.h"
 
 #include "upstream.h"
 
 #include <assert.h>
-#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,25 +46,45 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 
+#include "gz.h"
 #include "log.h"
+#include "stats.h"
 #include "tls.h"
+#include "uparse.h"
 
-#define UPSTREAM_MAX_RESPONSE  (8 * 1024 * 1024) /* body: more is 502 */
-#define UPSTREAM_MAX_HEADERS   (64 * 1024)
-#define UPSTREAM_GRACE_MS      1000  /* evhttp's own timeout, behind ours */
+#define UPSTREAM_MAX_RESPONSE   (8 * 1024 * 1024) /* body: more is 502 */
+#define UPSTREAM_MAX_HEADERS    (64 * 1024)
+/*
+ * Idle connections: without an advertised Keep-Alive timeout, 4 s. The
+ * shortest common server defaults are 5 s (Node's keepAliveTimeout,
+ * Apache's KeepAliveTimeout), and 1 s below that leaves room for the
+ * request's own transit; a longer-lived upstream costs us one connect
+ * per 4 idle seconds, which is nothing.
+ */
+#define UPSTREAM_IDLE_DEFAULT_MS    4000
+#define UPSTREAM_IDLE_MARGIN_MIN_MS 1000
+
+_Static_assert(STATS_UPROTO_BAD_CODING - STATS_UPROTO_FIRST + 1 ==
+                   UPARSE_ERROR_COUNT - 1,
+               "one protocol-error counter per uparse kind");
 
 struct upstream_conn {
     TAILQ_ENTRY(upstream_conn) next;    /* in idle or graveyard */
     struct upstream          *up;       /* borrowed: the owning pool */
-    struct evhttp_connection *evcon;    /* owned */
+    struct bufferevent       *bev;      /* owned (owns the socket, SSL) */
+    struct event             *idle_timer; /* owned: end of idle life */
+    struct uparse            *parser;   /* owned */
     struct upstream_call     *call;     /* in flight, or NULL */
-    unsigned                  served;   /* responses so far: >0 = reused */
-    int64_t                   timeout_ms; /* the pool's when it was set */
+    unsigned                  served;   /* answers so far: >0 = reused */
+    bool                      connected; /* connect (and TLS) done */
     bool                      dead;     /* buried: never used again */
-    bool                      closed;   /* evhttp reported it closed */
     bool                      listed;   /* on idle or graveyard list */
-    bool                      freeing;  /* inside evhttp_connection_free */
+    bool                      oom;      /* lost part of the answer */
+    struct evkeyvalq          headers;  /* owned: the answer's fields */
+    struct evbuffer          *body;     /* owned: the answer's body */
+    char                     *reason;   /* owned, may be NULL */
 };
 
 TAILQ_HEAD(upstream_conn_list, upstream_conn);
@@ -53,17 +93,13 @@ struct upstream_call {
     TAILQ_ENTRY(upstream_call) next;    /* in the pool's wait queue */
     struct upstream          *up;       /* borrowed */
     struct upstream_conn     *conn;     /* while in flight */
-    struct evhttp_request    *req;      /* evhttp's, while in flight */
     struct event             *timer;    /* owned: deadline, or deferral */
-    enum evhttp_cmd_type      method;
-    char                     *uri;      /* owned */
-    struct evkeyvalq          headers;  /* owned copy */
-    char                     *request_id; /* owned */
-    struct evbuffer          *body;     /* owned, may be empty */
+    struct evbuffer          *wire;     /* owned: the request's bytes */
+    bool                      head;     /* a HEAD: the answer has no body */
     bool                      idempotent;
     bool                      queued;   /* on the wait queue */
     bool                      retried;  /* resent once already */
-    int                       http_err; /* enum evhttp_request_error + 1 */
+    bool                      fresh;    /* must go on a new connection */
     enum upstream_error       deferred; /* error to report from the timer */
     upstream_done_cb          cb;
     void                     *arg;
@@ -78,23 +114,42 @@ struct upstream {
     struct url_upstream       url;
     char                      host_header[URL_HOST_MAX + 8];
     unsigned                  max_conns;
-    unsigned                  nconns;   /* connections that exist */
+    unsigned                  nconns;   /* live (not buried) connections */
     int64_t                   timeout_ms;
     struct upstream_conn_list idle;     /* open, no request */
-    struct upstream_conn_list graveyard;/* closed, to free */
+    struct upstream_conn_list graveyard;/* buried, to free */
     struct upstream_call_list waiting;  /* calls without a connection */
     struct event             *kick;     /* owned: deferred housekeeping */
 };
 
+/* Request fields the pool writes itself, or that must not cross a hop:
+ * the caller's copies are never sent. */
+static const char *const upstream_own_fields[] = {
+    "Host", "Content-Length", "Transfer-Encoding", "Accept-Encoding",
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+    "Upgrade", "Expect",
+};
+
+static const struct {
+    enum evhttp_cmd_type method;
+    const char          *name;
+} upstream_methods[] = {
+    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
+    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
+    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
+    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
+    { EVHTTP_REQ_PATCH, "PATCH" },
+};
+
 static void call_dispatch(struct upstream_call *call);
-static void call_finish(struct upstream_call *call, enum upstream_error err,
-                        const struct upstream_response *resp,
-                        const char *why);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
-static void on_request_done(struct evhttp_request *req, void *arg);
-static void on_request_error(enum evhttp_request_error err, void *arg);
-static void on_conn_close(struct evhttp_connection *evcon, void *arg);
+static void on_idle_timer(evutil_socket_t fd, short what, void *arg);
+static void on_conn_read(struct bufferevent *bev, void *arg);
+static void on_conn_event(struct bufferevent *bev, short what, void *arg);
+static void on_parse_status(void *arg, int status, const char *reason);
+static void on_parse_field(void *arg, const char *name, const char *value);
+static void on_parse_body(void *arg, const char *p, size_t len);
 
 struct upstream *
 upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
@@ -139,21 +194,44 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
     return up;
 }
 
-/* Frees CONN and its evhttp connection (which drops, without callbacks,
- * any request still on it). */
+/* Drops what CONN holds of the answer being read. */
+static void
+conn_clear_answer(struct upstream_conn *conn)
+{
+    evhttp_clear_headers(&conn->headers);
+    evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
+    free(conn->reason);
+    conn->reason = NULL;
+    conn->oom = false;
+}
+
+/* Frees CONN, its bufferevent (closing the socket) and what it holds.
+ * Never from inside CONN's own bufferevent callbacks. */
 static void
 conn_free(struct upstream_conn *conn)
 {
     struct upstream *up = conn->up;
 
+    assert(conn->call == NULL);
     if (conn->listed) {
         TAILQ_REMOVE(conn->dead ? &up->graveyard : &up->idle, conn, next);
         conn->listed = false;
     }
-    conn->freeing = true;
-    evhttp_connection_free(conn->evcon);
-    assert(up->nconns > 0);
-    up->nconns--;
+    if (!conn->dead) {
+        assert(up->nconns > 0);
+        up->nconns--;
+    }
+    if (conn->bev != NULL) {
+        bufferevent_free(conn->bev);
+    }
+    if (conn->idle_timer != NULL) {
+        event_free(conn->idle_timer);
+    }
+    uparse_free(conn->parser);
+    if (conn->body != NULL) {
+        conn_clear_answer(conn);
+        evbuffer_free(conn->body);
+    }
     free(conn);
 }
 
@@ -195,110 +273,208 @@ upstream_kick(struct upstream *up)
     event_active(up->kick, 0, 0);
 }
 
-/* Marks CONN closed and schedules its release. Not yet freed: evhttp may
- * still be using it up the stack. */
+/* Takes CONN out of use: no callbacks, no reads or writes, never reused;
+ * the kick frees it (its socket closes then). It no longer counts
+ * against max_conns. */
 static void
 conn_bury(struct upstream_conn *conn)
 {
     struct upstream *up = conn->up;
 
+    assert(conn->call == NULL);
     if (conn->dead) {
         return;
     }
     if (conn->listed) {
         TAILQ_REMOVE(&up->idle, conn, next);
     }
+    bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
+    bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    evtimer_del(conn->idle_timer);
     conn->dead = true;
     conn->listed = true;
     TAILQ_INSERT_TAIL(&up->graveyard, conn, next);
+    assert(up->nconns > 0);
+    up->nconns--;
     upstream_kick(up);
 }
 
-/* evhttp's own timeout on CONN: a backstop behind the call's timer. */
-static void
-conn_set_timeout(struct upstream_conn *conn)
+/*
+ * How long a connection may stay idle after an answer that advertised
+ * `Keep-Alive: timeout=KA` seconds (-1: none). The margin is a quarter
+ * of the timeout, at least 1 s: the upstream's clock started when it
+ * sent its last byte, ours when we read it, and our next request must
+ * also arrive before it gives up (timeout=5 → 3.75 s, 60 → 45 s, 1 → 0:
+ * not pooled at all).
+ */
+static int64_t
+idle_ms(int64_t ka)
 {
-    int64_t        ms = conn->up->timeout_ms + UPSTREAM_GRACE_MS;
-    struct timeval tv;
+    int64_t ms, margin;
 
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    evhttp_connection_set_timeout_tv(conn->evcon, &tv);
-    conn->timeout_ms = conn->up->timeout_ms;
+    if (ka < 0) {
+        return UPSTREAM_IDLE_DEFAULT_MS;
+    }
+    ms = ka * 1000;
+    margin = ms / 4 > UPSTREAM_IDLE_MARGIN_MIN_MS ? ms / 4
+                                                  : UPSTREAM_IDLE_MARGIN_MIN_MS;
+    return ms > margin ? ms - margin : 0;
 }
 
 static struct upstream_conn *
 conn_new(struct upstream *up)
 {
+    static const struct uparse_cbs cbs = { on_parse_status, on_parse_field,
+                                           on_parse_body };
+    struct uparse_limits lim = { UPSTREAM_MAX_HEADERS, UPSTREAM_MAX_RESPONSE };
     struct upstream_conn *conn;
-    struct bufferevent   *bev = NULL;
 
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) {
         return NULL;
     }
     conn->up = up;
-    if (up->url.tls) {
-        bev = tls_bev_new(up->base, up->ctx, up->url.host);
-        if (bev == NULL) {
-            free(conn);
-            return NULL;
-        }
-    }
-    conn->evcon = evhttp_connection_base_bufferevent_new(
-        up->base, up->dns, bev, up->url.host, up->url.port);
-    if (conn->evcon == NULL) {
-        if (bev != NULL) {
-            bufferevent_free(bev);
-        }
-        free(conn);
-        return NULL;
-    }
-    conn_set_timeout(conn);
-    evhttp_connection_set_retries(conn->evcon, 0);
-    evhttp_connection_set_max_body_size(conn->evcon, UPSTREAM_MAX_RESPONSE);
-    evhttp_connection_set_max_headers_size(conn->evcon, UPSTREAM_MAX_HEADERS);
-    evhttp_connection_set_closecb(conn->evcon, on_conn_close, conn);
+    TAILQ_INIT(&conn->headers);
     up->nconns++;
+    conn->body = evbuffer_new();
+    conn->parser = uparse_new(&lim, &cbs, conn);
+    conn->idle_timer = evtimer_new(up->base, on_idle_timer, conn);
+    if (up->url.tls) {
+        conn->bev = tls_bev_new(up->base, up->ctx, up->url.host);
+    } else {
+        conn->bev = bufferevent_socket_new(up->base, -1,
+                                           BEV_OPT_CLOSE_ON_FREE |
+                                               BEV_OPT_DEFER_CALLBACKS);
+    }
+    if (conn->body == NULL || conn->parser == NULL ||
+        conn->idle_timer == NULL || conn->bev == NULL) {
+        goto fail;
+    }
+    bufferevent_setcb(conn->bev, on_conn_read, NULL, on_conn_event, conn);
+    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+    /* Resolution (through DNS, asynchronous) and connect failures are
+     * reported to on_conn_event, on the loop. */
+    if (bufferevent_socket_connect_hostname(conn->bev, up->dns, AF_UNSPEC,
+                                            up->url.host,
+                                            up->url.port) != 0) {
+        goto fail;
+    }
     return conn;
+
+fail:
+    conn_free(conn);
+    return NULL;
+}
+
+/* Appends VALUE to WIRE unless it could split the head (defence in depth:
+ * evhttp parsed these already). Returns false when it was left out. */
+static bool
+field_safe(const char *name, const char *value)
+{
+    const unsigned char *s;
+
+    if (name[0] == '\0') {
+        return false;
+    }
+    for (s = (const unsigned char *)name; *s != '\0'; s++) {
+        if (*s <= ' ' || *s == ':' || *s >= 0x7f) {
+            return false;
+        }
+    }
+    for (s = (const unsigned char *)value; *s != '\0'; s++) {
+        if ((*s < ' ' && *s != '\t') || *s == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Builds the request's bytes into CALL->wire. Returns 0, or -1. */
+static int
+call_build(struct upstream_call *call, const struct upstream_request *rq)
+{
+    struct evbuffer       *w = call->wire;
+    const struct evkeyval *h;
+    const char            *method = NULL;
+    size_t                 i, len;
+    bool                   own;
+    int                    rc = 0;
+
+    for (i = 0; i < sizeof(upstream_methods) / sizeof(upstream_methods[0]);
+         i++) {
+        if (upstream_methods[i].method == rq->method) {
+            method = upstream_methods[i].name;
+        }
+    }
+    if (method == NULL || strpbrk(rq->uri, " \r\n") != NULL) {
+        return -1;
+    }
+    len = rq->body != NULL ? evbuffer_get_length(rq->body) : 0;
+    rc |= evbuffer_add_printf(w, "%s %s HTTP/1.1\r\nHost: %s\r\n", method,
+                              rq->uri, call->up->host_header);
+    if (rq->headers != NULL) {
+        TAILQ_FOREACH(h, rq->headers, next) {
+            own = false;
+            for (i = 0; i < sizeof(upstream_own_fields) /
+                                sizeof(upstream_own_fields[0]);
+                 i++) {
+                own = own || strcasecmp(h->key, upstream_own_fields[i]) == 0;
+            }
+            if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
+                strcasecmp(h->key, "X-Request-Id") == 0) {
+                own = true;
+            }
+            if (own) {
+                continue;
+            }
+            if (!field_safe(h->key, h->value)) {
+                log_warn("upstream: not forwarding an unsafe %s field",
+                         h->key);
+                continue;
+            }
+            rc |= evbuffer_add_printf(w, "%s: %s\r\n", h->key, h->value);
+        }
+    }
+    if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
+        field_safe("X-Request-Id", rq->request_id)) {
+        rc |= evbuffer_add_printf(w, "X-Request-Id: %s\r\n", rq->request_id);
+    }
+    /* Our own coding, never the client's: entries hold identity bodies
+     * and we decode only what we asked for (SPEC §11). */
+    rc |= evbuffer_add_printf(w, "Accept-Encoding: gzip\r\n");
+    /* Every body is framed, and PATCH/POST/PUT always are (PITFALLS
+     * §4.1.2: an unframed PATCH body is read as the next request). */
+    if (len > 0 || rq->method == EVHTTP_REQ_PATCH ||
+        rq->method == EVHTTP_REQ_POST || rq->method == EVHTTP_REQ_PUT) {
+        rc |= evbuffer_add_printf(w, "Content-Length: %zu\r\n", len);
+    }
+    rc |= evbuffer_add(w, "\r\n", 2);
+    if (len > 0) {
+        rc |= evbuffer_add(w, evbuffer_pullup(rq->body, -1), len);
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 struct upstream_call *
 upstream_send(struct upstream *up, const struct upstream_request *rq,
               upstream_done_cb cb, void *arg)
 {
-    struct upstream_call  *call;
-    struct evkeyval       *h;
-    struct timeval         tv;
+    struct upstream_call *call;
+    struct timeval        tv;
 
     call = calloc(1, sizeof(*call));
     if (call == NULL) {
         return NULL;
     }
     call->up = up;
-    call->method = rq->method;
+    call->head = rq->method == EVHTTP_REQ_HEAD;
     call->idempotent = rq->idempotent;
     call->cb = cb;
     call->arg = arg;
-    TAILQ_INIT(&call->headers);
-    call->uri = strdup(rq->uri);
-    call->request_id = strdup(rq->request_id != NULL ? rq->request_id : "");
-    call->body = evbuffer_new();
+    call->wire = evbuffer_new();
     call->timer = evtimer_new(up->base, on_call_timer, call);
-    if (call->uri == NULL || call->request_id == NULL || call->body == NULL ||
-        call->timer == NULL) {
-        goto fail;
-    }
-    if (rq->headers != NULL) {
-        TAILQ_FOREACH(h, rq->headers, next) {
-            if (evhttp_add_header(&call->headers, h->key, h->value) != 0) {
-                goto fail;
-            }
-        }
-    }
-    if (rq->body != NULL &&
-        evbuffer_add(call->body, evbuffer_pullup(rq->body, -1),
-                     evbuffer_get_length(rq->body)) != 0) {
+    if (call->wire == NULL || call->timer == NULL ||
+        call_build(call, rq) != 0) {
         goto fail;
     }
     tv.tv_sec = (time_t)(up->timeout_ms / 1000);
@@ -308,11 +484,8 @@ upstream_send(struct upstream *up, const struct upstream_request *rq,
     return call;
 
 fail:
-    evhttp_clear_headers(&call->headers);
-    free(call->uri);
-    free(call->request_id);
-    if (call->body != NULL) {
-        evbuffer_free(call->body);
+    if (call->wire != NULL) {
+        evbuffer_free(call->wire);
     }
     if (call->timer != NULL) {
         event_free(call->timer);
@@ -332,62 +505,36 @@ call_defer_error(struct upstream_call *call, enum upstream_error err)
     evtimer_add(call->timer, &zero);
 }
 
-/* Puts CALL on the wire over CONN. */
+/* Queues CALL's bytes on CONN's output. Returns 0, or -1. */
+static int
+conn_write(struct upstream_conn *conn)
+{
+    struct evbuffer *w = conn->call->wire;
+
+    return evbuffer_add(bufferevent_get_output(conn->bev),
+                        evbuffer_pullup(w, -1), evbuffer_get_length(w));
+}
+
+/* Puts CALL on CONN: written now if CONN is connected, else once it is. */
 static void
 call_start(struct upstream_call *call, struct upstream_conn *conn)
 {
-    struct upstream       *up = call->up;
-    struct evhttp_request *req;
-    struct evkeyvalq      *out;
-    struct evkeyval       *h;
-    size_t                 len = evbuffer_get_length(call->body);
-    char                   clen[32];
-
-    if (conn->timeout_ms != up->timeout_ms) {   /* opened before a reload */
-        conn_set_timeout(conn);
-    }
-    req = evhttp_request_new(on_request_done, call);
-    if (req == NULL) {
-        goto fail;
-    }
-    evhttp_request_set_error_cb(req, on_request_error);
-    out = evhttp_request_get_output_headers(req);
-    evhttp_add_header(out, "Host", up->host_header);
-    TAILQ_FOREACH(h, &call->headers, next) {
-        evhttp_add_header(out, h->key, h->value);
-    }
-    if (call->request_id[0] != '\0') {
-        evhttp_add_header(out, "X-Request-Id", call->request_id);
-    }
-    /* libevent 2.1.12 frames only POST and PUT bodies itself; a PATCH
-     * would go out unframed (PITFALLS §4.1.2). */
-    if (len > 0 || call->method == EVHTTP_REQ_PATCH ||
-        call->method == EVHTTP_REQ_POST || call->method == EVHTTP_REQ_PUT) {
-        snprintf(clen, sizeof(clen), "%zu", len);
-        evhttp_remove_header(out, "Content-Length");
-        evhttp_add_header(out, "Content-Length", clen);
-        evbuffer_add(evhttp_request_get_output_buffer(req),
-                     evbuffer_pullup(call->body, -1), len);
-    }
+    assert(conn->call == NULL && !conn->dead && !conn->listed);
+    evtimer_del(conn->idle_timer);
+    conn_clear_answer(conn);
+    uparse_reset(conn->parser, call->head);
     conn->call = call;
     call->conn = conn;
-    call->req = req;
-    if (evhttp_make_request(conn->evcon, req, call->method, call->uri) != 0) {
-        /* evhttp has freed REQ already. */
+    if (conn->connected && conn_write(conn) != 0) {
         conn->call = NULL;
         call->conn = NULL;
-        call->req = NULL;
         conn_bury(conn);
         call_defer_error(call, UPSTREAM_EUNREACHABLE);
     }
-    return;
-
-fail:
-    conn_bury(conn);
-    call_defer_error(call, UPSTREAM_EUNREACHABLE);
 }
 
-/* Finds CALL a connection: an idle one, a new one, or a place in line. */
+/* Finds CALL a connection: an idle one, a new one, or a place in line.
+ * A call being retried needs a new one, made room for if need be. */
 static void
 call_dispatch(struct upstream_call *call)
 {
@@ -395,11 +542,15 @@ call_dispatch(struct upstream_call *call)
     struct upstream_conn *conn;
 
     conn = TAILQ_FIRST(&up->idle);
-    if (conn != NULL) {
+    if (conn != NULL && !call->fresh) {
         TAILQ_REMOVE(&up->idle, conn, next);
         conn->listed = false;
         call_start(call, conn);
         return;
+    }
+    if (conn != NULL && up->nconns >= up->max_conns) {
+        /* The oldest idle one: as likely stale as the one that failed. */
+        conn_bury(TAILQ_LAST(&up->idle, upstream_conn_list));
     }
     if (up->nconns < up->max_conns) {
         conn = conn_new(up);
@@ -413,7 +564,11 @@ call_dispatch(struct upstream_call *call)
         return;
     }
     call->queued = true;
-    TAILQ_INSERT_TAIL(&up->waiting, call, next);
+    if (call->fresh) {
+        TAILQ_INSERT_HEAD(&up->waiting, call, next);    /* was in line */
+    } else {
+        TAILQ_INSERT_TAIL(&up->waiting, call, next);
+    }
 }
 
 static void
@@ -421,10 +576,7 @@ call_free(struct upstream_call *call)
 {
     assert(!call->queued && call->conn == NULL);
     event_free(call->timer);
-    evhttp_clear_headers(&call->headers);
-    evbuffer_free(call->body);
-    free(call->uri);
-    free(call->request_id);
+    evbuffer_free(call->wire);
     free(call);
 }
 
@@ -437,7 +589,7 @@ call_finish(struct upstream_call *call, enum upstream_error err,
 }
 
 /* Takes CALL off its connection or queue; a request on the wire is cut
- * off by freeing its connection (evhttp then drops it silently). */
+ * off with its connection. */
 static void
 call_detach(struct upstream_call *call)
 {
@@ -450,9 +602,7 @@ call_detach(struct upstream_call *call)
     if (conn != NULL) {
         conn->call = NULL;
         call->conn = NULL;
-        call->req = NULL;
-        conn_free(conn);
-        upstream_kick(call->up);    /* a slot is free for the queue */
+        conn_bury(conn);            /* the kick starts a queued call */
     }
 }
 
@@ -473,113 +623,312 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     call_detach(call);
+    log_warn("upstream: %s: timeout", call->up->url.host);
     call_finish(call, UPSTREAM_ETIMEOUT, NULL, "upstream timeout");
 }
 
+/* Ends CONN's call with ERR and closes CONN. KIND, when not UPARSE_OK,
+ * is the protocol error to count. */
 static void
-on_request_error(enum evhttp_request_error err, void *arg)
+conn_fail(struct upstream_conn *conn, enum upstream_error err,
+          enum uparse_error kind, const char *why)
 {
-    struct upstream_call *call = arg;
+    struct upstream_call *call = conn->call;
 
-    call->http_err = (int)err + 1;
-}
-
-/* Classifies a failed request on CONN. */
-static enum upstream_error
-conn_error(struct upstream_conn *conn, int http_err, char *why, size_t cap)
-{
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn->evcon);
-
-    if (conn->up->url.tls && tls_describe_error(bev, why, cap)) {
-        return UPSTREAM_ETLS;
-    }
-    switch (http_err - 1) {
-    case EVREQ_HTTP_TIMEOUT:
-        snprintf(why, cap, "upstream timeout");
-        return UPSTREAM_ETIMEOUT;
-    case EVREQ_HTTP_INVALID_HEADER:
-    case EVREQ_HTTP_DATA_TOO_LONG:
-        snprintf(why, cap, "invalid or oversized upstream response");
-        return UPSTREAM_EPROTO;
-    default:
-        snprintf(why, cap, "%s", conn->served == 0
-                                     ? "cannot connect or no response"
-                                     : "connection lost");
-        return UPSTREAM_EUNREACHABLE;
-    }
-}
-
-static void
-on_request_done(struct evhttp_request *req, void *arg)
-{
-    struct upstream_call     *call = arg;
-    struct upstream_conn     *conn = call->conn;
-    struct upstream          *up = call->up;
-    struct upstream_response  resp;
-    enum upstream_error       err;
-    const char               *connection;
-    char                      why[256];
-    bool                      stale_keepalive;
-
-    assert(conn != NULL && conn->call == call);
+    assert(call != NULL);
     conn->call = NULL;
     call->conn = NULL;
-    call->req = NULL;
+    conn_bury(conn);
+    if (kind != UPARSE_OK) {
+        stats_add((enum stats_counter)(STATS_UPROTO_FIRST + kind - 1), 1);
+    }
+    evtimer_del(call->timer);
+    log_warn("upstream: %s: %s", conn->up->url.host, why);
+    call_finish(call, err, NULL, why);
+}
 
-    if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-        err = conn_error(conn, call->http_err, why, sizeof(why));
-        stale_keepalive = conn->served > 0 && err == UPSTREAM_EUNREACHABLE;
+static void
+conn_fail_proto(struct upstream_conn *conn, enum uparse_error kind)
+{
+    char why[96];
 
+    snprintf(why, sizeof(why), "invalid upstream response: %s",
+             uparse_error_name(kind));
+    conn_fail(conn, UPSTREAM_EPROTO, kind, why);
+}
+
+/* The connection failed with nothing of an answer read: on a reused
+ * connection an idempotent call goes out again, once, on a new one. */
+static void
+conn_fail_unanswered(struct upstream_conn *conn, const char *why)
+{
+    struct upstream_call *call = conn->call;
+
+    if (conn->served > 0 && call->idempotent && !call->retried) {
+        log_info("upstream: %s: %s on a reused connection, resending",
+                 conn->up->url.host, why);
+        conn->call = NULL;
+        call->conn = NULL;
         conn_bury(conn);
-        /* A keep-alive connection the upstream closed just as we sent:
-         * nothing reached it, so an idempotent request is resent once
-         * on a fresh connection (PITFALLS §4.1.7). */
-        if (stale_keepalive && call->idempotent && !call->retried) {
-            call->retried = true;
-            call->http_err = 0;
-            call_dispatch(call);
-            return;
-        }
-        evtimer_del(call->timer);
-        log_warn("upstream: %s: %s", up->url.host, why);
-        call_finish(call, err, NULL, why);
+        call->retried = true;
+        call->fresh = true;
+        call_dispatch(call);
         return;
     }
+    conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
+}
 
+/* Removes every field named NAME from HEADERS. */
+static void
+headers_remove_all(struct evkeyvalq *headers, const char *name)
+{
+    while (evhttp_remove_header(headers, name) == 0) {
+    }
+}
+
+/* Decodes CONN's answer body as its Content-Encoding says. Returns
+ * UPARSE_OK or the protocol error. */
+static enum uparse_error
+conn_decode(struct upstream_conn *conn)
+{
+    unsigned char *out;
+    size_t         len = evbuffer_get_length(conn->body), outlen;
+    enum gz_result r;
+
+    switch (uparse_coding(conn->parser)) {
+    case UPARSE_CODING_IDENTITY:
+        return UPARSE_OK;
+    case UPARSE_CODING_OTHER:
+        return UPARSE_UNREQUESTED_CODING;
+    case UPARSE_CODING_GZIP:
+        break;
+    }
+    /* An empty body (a HEAD, a 204, or a server that codes nothing) has
+     * nothing to inflate. */
+    if (len > 0) {
+        r = gz_inflate(evbuffer_pullup(conn->body, -1), len,
+                       UPSTREAM_MAX_RESPONSE, &out, &outlen);
+        if (r != GZ_OK) {
+            return r == GZ_BAD ? UPARSE_BAD_CODING : UPARSE_TOO_LARGE;
+        }
+        evbuffer_drain(conn->body, len);
+        r = evbuffer_add(conn->body, out, outlen) == 0 ? GZ_OK : GZ_NOMEM;
+        free(out);
+        if (r != GZ_OK) {
+            return UPARSE_TOO_LARGE;
+        }
+    }
+    headers_remove_all(&conn->headers, "Content-Encoding");
+    headers_remove_all(&conn->headers, "Content-Length");
+    return UPARSE_OK;
+}
+
+/* CONN's answer ended where its framing said: hand it over, then pool
+ * or close CONN. */
+static void
+conn_complete(struct upstream_conn *conn)
+{
+    struct upstream_call     *call = conn->call;
+    struct upstream          *up = conn->up;
+    struct upstream_response  resp;
+    enum uparse_error         kind;
+    int64_t                   idle;
+    bool                      reuse;
+
+    if (conn->oom) {
+        conn_fail_proto(conn, UPARSE_TOO_LARGE);
+        return;
+    }
+    kind = conn_decode(conn);
+    if (kind != UPARSE_OK) {
+        conn_fail_proto(conn, kind);
+        return;
+    }
+    conn->call = NULL;
+    call->conn = NULL;
     conn->served++;
-    connection = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                    "Connection");
     evtimer_del(call->timer);
-    resp.status = evhttp_request_get_response_code(req);
-    resp.headers = evhttp_request_get_input_headers(req);
-    resp.body = evhttp_request_get_input_buffer(req);
+    idle = idle_ms(uparse_keep_alive_timeout(conn->parser));
+    reuse = uparse_reusable(conn->parser) && idle > 0 &&
+            evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0 &&
+            evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
+    resp.status = uparse_status(conn->parser);
+    resp.reason = conn->reason;
+    resp.headers = &conn->headers;
+    resp.body = conn->body;
     call_finish(call, UPSTREAM_OK, &resp, NULL);
+    conn_clear_answer(conn);
 
     /* Back to the pool only after the callback, so that a call it starts
-     * never reuses this connection inside evhttp's own callback. */
-    if (conn->closed ||
-        (connection != NULL && strcasecmp(connection, "close") == 0)) {
-        conn_bury(conn);
-    } else if (!conn->dead) {
+     * never lands on this connection from inside its own callback. */
+    if (reuse && !conn->dead) {
+        struct timeval tv = { (time_t)(idle / 1000),
+                              (suseconds_t)(idle % 1000) * 1000 };
+
         conn->listed = true;
         TAILQ_INSERT_HEAD(&up->idle, conn, next);
+        evtimer_add(conn->idle_timer, &tv);
+    } else {
+        conn_bury(conn);
     }
     upstream_kick(up);
 }
 
+/* Feeds what CONN has read to its parser; completes or fails the call
+ * when the answer ends or is refused. */
 static void
-on_conn_close(struct evhttp_connection *evcon, void *arg)
+conn_read(struct upstream_conn *conn)
+{
+    struct evbuffer  *in = bufferevent_get_input(conn->bev);
+    enum uparse_error err;
+    size_t            n, used;
+
+    while ((n = evbuffer_get_contiguous_space(in)) > 0) {
+        err = uparse_feed(conn->parser,
+                          (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
+                          &used);
+        evbuffer_drain(in, used);
+        if (err != UPARSE_OK) {
+            conn_fail_proto(conn, err);
+            return;
+        }
+        if (uparse_done(conn->parser)) {
+            break;
+        }
+    }
+    if (!uparse_done(conn->parser)) {
+        return;
+    }
+    if (evbuffer_get_length(in) > 0) {
+        /* More than the answer, in the same read: the upstream and we
+         * disagree about where it ended. */
+        conn_fail_proto(conn, uparse_excess_error(conn->parser));
+        return;
+    }
+    conn_complete(conn);
+}
+
+static void
+on_conn_read(struct bufferevent *bev, void *arg)
 {
     struct upstream_conn *conn = arg;
 
-    if (conn->freeing) {
+    if (conn->call == NULL) {
+        /* Bytes on an idle connection belong to no request: never let
+         * the next one read them. */
+        log_info("upstream: %s: %zu unexpected bytes on an idle "
+                 "connection, closing it", conn->up->url.host,
+                 evbuffer_get_length(bufferevent_get_input(bev)));
+        conn_bury(conn);
         return;
     }
-    conn->closed = true;
-    /* Closed by the peer or by evhttp after an error. A connection that
-     * still carries a call is buried by the request callback. */
+    conn_read(conn);
+}
+
+static void
+on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct upstream_conn *conn = arg;
+    struct upstream      *up = conn->up;
+    enum uparse_error     err;
+    char                  why[256];
+    int                   dns_err, one = 1;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        conn->connected = true;
+        if (!up->url.tls) {
+            /* The head and body leave in one write; no Nagle wait for
+             * the part of a large body after the first segment. */
+            setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+                       &one, sizeof(one));
+        }
+        if (conn->call != NULL && conn_write(conn) != 0) {
+            conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
+                      "out of memory");
+        }
+        return;
+    }
     if (conn->call == NULL) {
-        conn_bury(conn);
+        conn_bury(conn);            /* an idle connection closed: fine */
+        return;
+    }
+    /* What was read before the close comes first. */
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+        conn_read(conn);
+        if (conn->call == NULL) {
+            return;                 /* that ended the call */
+        }
+    }
+    if (up->url.tls && tls_describe_error(bev, why, sizeof(why))) {
+        conn_fail(conn, UPSTREAM_ETLS, UPARSE_OK, why);
+        return;
+    }
+    if (!conn->connected) {
+        dns_err = bufferevent_socket_get_dns_error(bev);
+        snprintf(why, sizeof(why), "cannot connect: %s",
+                 dns_err != 0 ? evutil_gai_strerror(dns_err)
+                 : (what & BEV_EVENT_EOF) ? "connection closed"
+                 : evutil_socket_error_to_string(
+                       evutil_socket_geterror(bufferevent_getfd(bev))));
+        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
+        return;
+    }
+    if (uparse_started(conn->parser)) {
+        if (what & BEV_EVENT_EOF) {
+            err = uparse_eof(conn->parser);
+            if (err == UPARSE_OK) {
+                conn_complete(conn);    /* a body delimited by EOF */
+            } else {
+                conn_fail_proto(conn, err);
+            }
+            return;
+        }
+        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
+                  "connection lost during the answer");
+        return;
+    }
+    conn_fail_unanswered(conn, (what & BEV_EVENT_EOF)
+                                   ? "connection closed before an answer"
+                                   : "connection lost before an answer");
+}
+
+static void
+on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct upstream_conn *conn = arg;
+
+    /* Close to the upstream's own idle timeout: drop it before it does. */
+    conn_bury(conn);
+}
+
+static void
+on_parse_status(void *arg, int status, const char *reason)
+{
+    struct upstream_conn *conn = arg;
+
+    if (reason != NULL) {
+        conn->reason = strdup(reason);
+        conn->oom = conn->oom || conn->reason == NULL;
+    }
+}
+
+static void
+on_parse_field(void *arg, const char *name, const char *value)
+{
+    struct upstream_conn *conn = arg;
+
+    if (evhttp_add_header(&conn->headers, name, value) != 0) {
+        conn->oom = true;
+    }
+}
+
+static void
+on_parse_body(void *arg, const char *p, size_t len)
+{
+    struct upstream_conn *conn = arg;
+
+    if (evbuffer_add(conn->body, p, len) != 0) {
+        conn->oom = true;
     }
 }
 

@@ -1,12 +1,23 @@
 /*
- * upstream.h - a bounded keep-alive pool of HTTP(S) connections to one
- * upstream, for one worker's event loop.
+ * upstream.h - a bounded keep-alive pool of HTTP(S)/1.1 connections to
+ * one upstream, for one worker's event loop, with its own client: the
+ * request head is written here and the answer read by uparse (SPEC §11
+ * "Upstream framing"; evhttp's client misframed answers, PITFALLS §4.7).
  *
- * evhttp runs one request at a time on a connection (no pipelining), so
- * the pool holds up to `upstream_connections` connections and queues the
- * calls beyond that in its own FIFO. Every call is bounded by the
- * upstream timeout, queueing included. A TLS connection is single-life:
- * once closed it is freed and a new one (fresh SSL) replaces it.
+ * One request at a time per connection (no pipelining): the pool holds
+ * up to `upstream_connections` connections and queues the calls beyond
+ * that in its own FIFO. Every call is bounded by the upstream timeout,
+ * queueing and one retry included. A connection is reused only after an
+ * answer that ended exactly where its framing said, on HTTP/1.1 without
+ * "Connection: close", and only while well inside the upstream's idle
+ * timeout; a TLS connection is single-life (a fresh SSL per connection).
+ *
+ * Answers are handed over decoded: the proxy asks for gzip itself
+ * (`Accept-Encoding: gzip` replaces the client's) and inflates it; any
+ * other coding, and every framing or field the parser refuses, is
+ * UPSTREAM_EPROTO, counted by kind in heavyset_upstream_protocol_errors_
+ * total. 1xx interim answers are consumed; only the final one is handed
+ * over.
  */
 #ifndef HSP_UPSTREAM_H
 #define HSP_UPSTREAM_H
@@ -32,23 +43,34 @@ enum upstream_error {
     UPSTREAM_EUNREACHABLE,          /* connect failed or no response */
     UPSTREAM_ETLS,                  /* TLS handshake or verification */
     UPSTREAM_ETIMEOUT,              /* no full answer in time */
-    UPSTREAM_EPROTO                 /* malformed or oversized response */
+    UPSTREAM_EPROTO                 /* malformed, oversized or in a coding
+                                       not asked for (WHY names the kind) */
 };
 
 /* What to send. Everything is copied by upstream_send. */
 struct upstream_request {
     enum evhttp_cmd_type    method;
     const char             *uri;        /* path and query, as received */
-    const struct evkeyvalq *headers;    /* end-to-end headers to pass on */
+    const struct evkeyvalq *headers;    /* end-to-end headers to pass on;
+                                           Host, Content-Length, framing,
+                                           hop-by-hop and Accept-Encoding
+                                           are the pool's own, not these */
     const char             *request_id; /* sent as X-Request-Id */
     struct evbuffer        *body;       /* may be NULL; copied */
     bool                    idempotent; /* may be resent once on a stale
                                            keep-alive connection */
 };
 
-/* A response, borrowed: valid only while the done callback runs. */
+/*
+ * A final response, borrowed: valid only while the done callback runs.
+ * A gzip body is inflated already, and its Content-Encoding and
+ * Content-Length are not among HEADERS.
+ */
 struct upstream_response {
     int               status;
+    const char       *reason;       /* the upstream's reason phrase, only
+                                       visible ASCII and SP; NULL when it
+                                       was empty or anything else */
     struct evkeyvalq *headers;      /* the upstream's response headers */
     struct evbuffer  *body;         /* may be drained by the callback */
 };
@@ -85,8 +107,9 @@ void upstream_set_timeout(struct upstream *up, int64_t timeout_ms);
 
 /*
  * Sends RQ and calls CB(…, ARG) when it completes. Returns the call
- * handle, valid until CB runs or upstream_cancel, or NULL when out of
- * memory (CB will not run).
+ * handle, valid until CB runs or upstream_cancel, or NULL (CB will not
+ * run) when out of memory or when RQ cannot be written as a request: a
+ * method outside GET..PATCH, or a URI holding SP, CR or LF.
  */
 struct upstream_call *upstream_send(struct upstream *up,
                                     const struct upstream_request *rq,

@@ -5,7 +5,7 @@
 # Usage: tests/fuzz/run.sh [-b BUILDDIR] SECONDS [NAME...]
 #   BUILDDIR  a configured build directory, for config.h (default
 #             build/plain; configured there when it has no config.h)
-#   NAME      phone, conf, json, route or lex (default: all of them)
+#   NAME      phone, conf, json, route, lex or uparse (default: all)
 #
 # Binaries go to build/fuzz/, inputs that crash, leak or time out to
 # build/fuzz/artifacts/ (their paths are printed). The corpus under
@@ -41,6 +41,7 @@ declare -A srcs=(
     [json]="json.c idem.c"
     [route]="route.c key.c phone.c cache.c"
     [lex]="lex.c"
+    [uparse]="uparse.c"
 )
 declare -A mods=(
     [phone]=""
@@ -48,11 +49,12 @@ declare -A mods=(
     [json]="json-c libcrypto"
     [route]="libevent libcrypto"
     [lex]=""
+    [uparse]=""
 )
 declare -A maxlen=([phone]=256 [conf]=8192 [json]=4096 [route]=1024
-                  [lex]=2048)
+                  [lex]=2048 [uparse]=2048)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(phone conf json route lex)
+[ ${#names[@]} -gt 0 ] || names=(phone conf json route lex uparse)
 
 cc=${FUZZ_CC:-clang}
 if ! command -v "$cc" >/dev/null; then

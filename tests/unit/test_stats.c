@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "stats.h"
+#include "uparse.h"
 
 /* The value of the sample line that starts with NAME in TEXT, or -1. */
 static long long
@@ -269,5 +270,33 @@ Test(stats, render_fits_its_maximum_when_every_series_is_set)
     len = stats_render(buf, cap);
     cr_expect_gt(len, 0);
     cr_expect_lt((size_t)len, cap);
+    free(buf);
+}
+
+/* One protocol-error series per uparse kind, named as uparse names it,
+ * in its order: upstream.c counts kind K at STATS_UPROTO_FIRST + K - 1. */
+Test(stats, protocol_error_kinds_follow_uparse)
+{
+    size_t cap = stats_render_max();
+    char  *buf = malloc(cap);
+    char   name[128];
+    int    k;
+
+    cr_assert_not_null(buf);
+    cr_assert_eq(STATS_UPROTO_BAD_CODING - STATS_UPROTO_FIRST + 1,
+                 UPARSE_ERROR_COUNT - 1);
+    for (k = 1; k < UPARSE_ERROR_COUNT; k++) {
+        stats_add((enum stats_counter)(STATS_UPROTO_FIRST + k - 1),
+                  (uint64_t)k);
+    }
+    cr_assert_gt(stats_render(buf, cap), 0);
+    for (k = 1; k < UPARSE_ERROR_COUNT; k++) {
+        snprintf(name, sizeof(name),
+                 "heavyset_upstream_protocol_errors_total{kind=\"%s\"}",
+                 uparse_error_name((enum uparse_error)k));
+        cr_expect_eq(sample(buf, name), k, "%s", name);
+    }
+    cr_expect_not_null(strstr(buf, "# TYPE heavyset_upstream_protocol_errors"
+                                   "_total counter\n"));
     free(buf);
 }
