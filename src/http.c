@@ -122,9 +122,8 @@ http_is_hop_by_hop(const char *name, const char *connection)
     return connection != NULL && http_list_has(connection, name);
 }
 
-/* The registered phrase of STATUS, or NULL. */
-static const char *
-http_reason_known(int status)
+const char *
+http_reason_registered(int status)
 {
     size_t i;
 
@@ -139,7 +138,7 @@ http_reason_known(int status)
 const char *
 http_reason(int status)
 {
-    const char *r = http_reason_known(status);
+    const char *r = http_reason_registered(status);
 
     if (r != NULL) {
         return r;
@@ -212,6 +211,51 @@ http_etag(const void *body, size_t len, char *out)
     }
     out[1 + HTTP_ETAG_HEX] = '"';
     out[2 + HTTP_ETAG_HEX] = '\0';
+}
+
+bool
+http_accepts_gzip(const char *accept_encoding)
+{
+    const char *p = accept_encoding;
+    int         gzip = -1, star = -1;   /* -1: not named; else q > 0 */
+
+    while (p != NULL && *p != '\0') {
+        const char *end, *semi;
+        size_t      nlen;
+        bool        ok = true;
+
+        p += strspn(p, " \t,");
+        end = p + strcspn(p, ",");
+        semi = memchr(p, ';', (size_t)(end - p));
+        nlen = (size_t)((semi != NULL ? semi : end) - p);
+        while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t')) {
+            nlen--;
+        }
+        if (semi != NULL) {
+            /* q=0 (0, 0.0, 0.000) refuses the coding (RFC 9110 §12.4.2). */
+            const char *q = semi + 1 + strspn(semi + 1, " \t");
+
+            if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
+                const char *v = q + 2;
+
+                ok = false;
+                for (; v < end && *v != ' ' && *v != '\t' && *v != ';';
+                     v++) {
+                    if (*v >= '1' && *v <= '9') {
+                        ok = true;
+                    }
+                }
+            }
+        }
+        if ((nlen == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+            (nlen == 6 && strncasecmp(p, "x-gzip", 6) == 0)) {
+            gzip = ok;
+        } else if (nlen == 1 && *p == '*') {
+            star = ok;
+        }
+        p = end;
+    }
+    return gzip == 1 || (gzip == -1 && star == 1);
 }
 
 bool

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define HTTP_REQUEST_ID_MAX 128     /* longer client ids are replaced */
+#define HTTP_REASON_MAX     64      /* a relayed reason phrase, truncated */
 
 /*
  * Whether header NAME is hop-by-hop (RFC 9110 §7.6.1), or is named in
@@ -23,6 +24,9 @@ bool http_is_hop_by_hop(const char *name, const char *connection);
  * its class's ("Success" for an unregistered 2xx); "Unknown" outside
  * 100..599. */
 const char *http_reason(int status);
+
+/* The registered reason phrase of STATUS, or NULL when it has none. */
+const char *http_reason_registered(int status);
 
 /*
  * Whether PATH, a raw (percent-encoded) request path, may be forwarded:
@@ -41,6 +45,13 @@ bool http_path_ok(const char *path);
  * (HTTP_ETAG_MAX bytes): a quoted prefix of their SHA-256 in hex.
  */
 void http_etag(const void *body, size_t len, char *out);
+
+/*
+ * Whether the Accept-Encoding value ACCEPT_ENCODING (may be NULL) takes
+ * gzip: `gzip` or `x-gzip` with a q-value above 0, or `*` when gzip is
+ * not named (RFC 9110 §12.5.3).
+ */
+bool http_accepts_gzip(const char *accept_encoding);
 
 /*
  * Whether the If-None-Match value IF_NONE_MATCH matches ETAG (quoted):

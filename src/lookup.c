@@ -281,6 +281,7 @@ lookup_answer_one(struct req *r, const struct lookup_answer *a,
     }
     c = *a->cache;
     c.validate = true;
+    c.gzip = r->env->cf->gzip;
     if (collapsed && c.status != NULL) {
         snprintf(status, sizeof(status), "%s; collapsed", c.status);
         c.status = status;
@@ -358,7 +359,7 @@ lookup_deliver(struct req *r, bool stored)
 {
     struct lookup_flight *f = r->flight;
     struct cache_entry    e;
-    struct respond_cache c = { r->x_cache, NULL, -1, false, false };
+    struct respond_cache c = { .x_cache = r->x_cache, .age_s = -1 };
     struct lookup_answer  a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
     const char           *ctype = evhttp_find_header(&r->headers,
                                                      "Content-Type");
@@ -387,8 +388,9 @@ lookup_deliver(struct req *r, bool stored)
 static enum req_state
 lookup_hit(struct req *r, const struct cache_entry *e, int64_t now)
 {
-    struct respond_cache c = { "HIT", NULL, cache_entry_age_s(e, now),
-                               false, true };
+    struct respond_cache c = { .x_cache = "HIT",
+                               .age_s = cache_entry_age_s(e, now),
+                               .validate = true };
     struct lookup_answer a = { e, &c, false, 0, NULL, NULL, NULL, -1 };
     char                 status[LOOKUP_STATUS_MAX];
 
@@ -410,7 +412,7 @@ lookup_stale(struct req *r, const char *detail, int fwd_status)
 {
     struct cache_entry   e;
     int64_t              now = req_now_ms();
-    struct respond_cache c;
+    struct respond_cache c = { .age_s = -1 };
     struct lookup_answer a = { &e, &c, false, 0, NULL, NULL, NULL, -1 };
     char                 status[LOOKUP_STATUS_MAX], fs[32] = "";
 
@@ -792,7 +794,7 @@ lookup_verdict(struct req *r, const char *what, const redisReply *extra)
     if (strcmp(what, "answer") == 0 && extra != NULL &&
         extra->type == REDIS_REPLY_STRING &&
         cache_entry_decode(extra->str, extra->len, &e) == 0) {
-        struct respond_cache c = { r->x_cache, NULL, -1, false, false };
+        struct respond_cache c = { .x_cache = r->x_cache, .age_s = -1 };
         struct lookup_answer a = { &e, &c, true, 0, NULL, NULL, NULL, -1 };
         char                 status[LOOKUP_STATUS_MAX];
 

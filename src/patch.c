@@ -216,8 +216,9 @@ patch_on_claim(struct req *r, const redisReply *reply)
         reply->element[1]->type == REDIS_REPLY_STRING &&
         cache_entry_decode(reply->element[1]->str, reply->element[1]->len,
                            &e) == 0) {
-        struct respond_cache c = { "REPLAY", "hit; detail=idempotent-replay",
-                                   -1, true, false };
+        struct respond_cache c = {
+            .x_cache = "REPLAY", .status = "hit; detail=idempotent-replay",
+            .age_s = -1, .replayed = true };
 
         /* No write-through: that happened once, on the real answer. */
         stats_add(STATS_IDEM_REPLAYED, 1);

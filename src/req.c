@@ -477,7 +477,7 @@ req_on_budget(struct req *r, const struct req_budget_result *res)
 void
 req_deliver(struct req *r, bool stored)
 {
-    struct respond_cache c = { r->x_cache, NULL, -1, false, false };
+    struct respond_cache c = { .x_cache = r->x_cache, .age_s = -1 };
     char                 status[128];
 
     if (r->client == NULL) {
@@ -488,8 +488,10 @@ req_deliver(struct req *r, bool stored)
         c.status = status;
     }
     c.validate = !r->is_update;
+    c.gzip = r->env->cf->gzip;
     req_answered(r, r->status, r->x_cache);
-    respond_relay(r->client, r->request_id, r->status, NULL, &r->headers,
+    respond_relay(r->client, r->request_id, r->status,
+                  r->reason[0] != '\0' ? r->reason : NULL, &r->headers,
                   r->body, r->x_cache != NULL ? &c : NULL);
     r->client = NULL;
 }
@@ -557,6 +559,12 @@ req_keep(struct req *r, const struct upstream_response *resp)
     struct evkeyval *h;
 
     r->status = resp->status;
+    /* A registered status gets its registered phrase, on hits and misses
+     * alike; an unregistered one (299) keeps the upstream's. */
+    snprintf(r->reason, sizeof(r->reason), "%s",
+             resp->reason != NULL && http_reason_registered(r->status) == NULL
+                 ? resp->reason
+                 : "");
     TAILQ_FOREACH(h, resp->headers, next) {
         evhttp_add_header(&r->headers, h->key, h->value);
     }

@@ -212,6 +212,8 @@ struct req {
     /* the upstream's answer, kept while STORE, WRITE or SETTLE runs */
     enum upstream_error     uerr;
     int                     status;
+    char                    reason[HTTP_REASON_MAX]; /* the upstream's
+                                       phrase of an unregistered status */
     struct evkeyvalq        headers;
     struct evbuffer        *body;       /* owned */
 };

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
@@ -17,9 +18,13 @@
 #include <event2/keyvalq_struct.h>
 
 #include "cache.h"
+#include "gz.h"
 #include "http.h"
 
 #define RESPOND_ERROR_MAX 1024
+#define RESPOND_GZIP_MIN  1024      /* smaller bodies go uncoded: the
+                                       coding's header and the CPU would
+                                       outweigh the bytes saved */
 
 /* The idle timeout advertised to clients, in seconds; 0: none. Set from
  * the main thread, read by every worker. */
@@ -130,34 +135,69 @@ respond_error(struct evhttp_request *client, const char *request_id,
     respond_send(client, status, buf, (size_t)len);
 }
 
+/* An answer of a cacheable route as it goes out (respond_cached). */
+struct respond_body {
+    int            status;
+    const void    *data;            /* borrowed, or GZ */
+    size_t         len;
+    unsigned char *gz;              /* owned: the gzip coding, or NULL */
+};
+
 /*
- * The validator of a cacheable answer (SPEC §11): a strong ETag, a hash
- * of the body it names, replacing any the upstream sent (its ETag names
- * the upstream's representation, which a gzip or a reformatting may not
- * be). A 200 whose ETag the client holds becomes 304, answered here:
- * fills never forward a client's conditionals. For HEAD, the length the
- * GET's body would have (evhttp writes none for HEAD).
+ * Prepares an answer of a cacheable route (SPEC §11), whose identity
+ * body B holds:
+ *
+ *  - a strong ETag, a hash of the body, replacing any the upstream sent
+ *    (the upstream's names its own representation, which the proxy may
+ *    not be serving). A 200 whose ETag the client holds becomes a 304,
+ *    answered here: fills never forward a client's validators.
+ *  - with `gzip = on`, Vary: Accept-Encoding always, and a gzip coding of
+ *    a body over RESPOND_GZIP_MIN for a client that takes gzip, with an
+ *    ETag of its own (another representation, other bytes).
+ *  - for HEAD, the Content-Length the GET would have (evhttp writes none
+ *    and drops the body).
  */
 static void
 respond_cached(struct evhttp_request *client, struct evkeyvalq *out,
-               int *status, const void *body, size_t len)
+               const struct respond_cache *cache, struct respond_body *b)
 {
-    const char *inm = evhttp_find_header(
-        evhttp_request_get_input_headers(client), "If-None-Match");
-    char        etag[HTTP_ETAG_MAX], clen[24];
+    struct evkeyvalq *in = evhttp_request_get_input_headers(client);
+    const char       *inm = evhttp_find_header(in, "If-None-Match");
+    char              etag[HTTP_ETAG_MAX], etag_gz[HTTP_ETAG_MAX + 8];
+    char              clen[24];
+    unsigned char    *gz = NULL;
+    size_t            gzlen = 0;
 
     evhttp_remove_header(out, "ETag");
-    if (*status != 200 && *status != 404) {
+    evhttp_remove_header(out, "Vary");
+    if (cache->gzip) {
+        evhttp_add_header(out, "Vary", "Accept-Encoding");
+    }
+    if (b->status != 200 && b->status != 404) {
         return;
     }
-    http_etag(body, len, etag);
-    evhttp_add_header(out, "ETag", etag);
-    if (*status == 200 && inm != NULL && http_etag_match(inm, etag)) {
-        *status = 304;
+    http_etag(b->data, b->len, etag);
+    snprintf(etag_gz, sizeof(etag_gz), "%.*s-gzip\"", HTTP_ETAG_HEX + 1,
+             etag);
+    if (b->status == 200 && inm != NULL &&
+        (http_etag_match(inm, etag) || http_etag_match(inm, etag_gz))) {
+        b->status = 304;
+        evhttp_add_header(out, "ETag", etag);
         return;
+    }
+    if (cache->gzip && b->len > RESPOND_GZIP_MIN &&
+        http_accepts_gzip(evhttp_find_header(in, "Accept-Encoding")) &&
+        gz_deflate(b->data, b->len, GZ_LEVEL_DEFAULT, &gz, &gzlen) == GZ_OK) {
+        b->gz = gz;
+        b->data = gz;
+        b->len = gzlen;
+        evhttp_add_header(out, "Content-Encoding", "gzip");
+        evhttp_add_header(out, "ETag", etag_gz);
+    } else {
+        evhttp_add_header(out, "ETag", etag);
     }
     if (evhttp_request_get_command(client) == EVHTTP_REQ_HEAD) {
-        snprintf(clen, sizeof(clen), "%zu", len);
+        snprintf(clen, sizeof(clen), "%zu", b->len);
         evhttp_add_header(out, "Content-Length", clen);
     }
 }
@@ -183,9 +223,17 @@ respond_relay(struct evhttp_request *client, const char *request_id,
     }
     respond_common(client, out, request_id, cache);
     if (cache != NULL && cache->validate) {
-        size_t len = evbuffer_get_length(body);
+        struct respond_body b = { status, NULL, evbuffer_get_length(body),
+                                  NULL };
 
-        respond_cached(client, out, &status, evbuffer_pullup(body, -1), len);
+        b.data = evbuffer_pullup(body, -1);
+        respond_cached(client, out, cache, &b);
+        if (b.gz != NULL || b.status == 304) {
+            evbuffer_drain(body, evbuffer_get_length(body));
+            evbuffer_add(body, b.data, b.status == 304 ? 0 : b.len);
+            free(b.gz);
+        }
+        status = b.status;
     }
     evhttp_send_reply(client, status, reason != NULL ? reason
                                                      : http_reason(status),
@@ -198,18 +246,21 @@ respond_entry(struct evhttp_request *client, const char *request_id,
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(client);
     char              ctype[CACHE_CTYPE_MAX + 1];
-    int               status;
 
     if (e->ctype_len > 0) {
         snprintf(ctype, sizeof(ctype), "%.*s", (int)e->ctype_len, e->ctype);
         evhttp_add_header(out, "Content-Type", ctype);
     }
     respond_common(client, out, request_id, cache);
-    status = e->status;
     if (cache != NULL && cache->validate) {
-        respond_cached(client, out, &status, e->body, e->body_len);
+        struct respond_body b = { e->status, e->body, e->body_len, NULL };
+
+        respond_cached(client, out, cache, &b);
+        respond_send(client, b.status, b.data, b.status == 304 ? 0 : b.len);
+        free(b.gz);
+        return;
     }
-    respond_send(client, status, e->body, e->body_len);
+    respond_send(client, e->status, e->body, e->body_len);
 }
 
 void

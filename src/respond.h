@@ -27,6 +27,8 @@ struct respond_cache {
     bool        validate;           /* an answer of a cacheable route:
                                        its ETag, and 304 to a client
                                        that holds it (SPEC §11) */
+    bool        gzip;               /* `gzip = on`: code a body over 1 KB
+                                       for a client that takes gzip */
 };
 
 /* One header an error adds: Allow on a 405, Retry-After on a 409. */

@@ -449,3 +449,36 @@ Test(http, if_none_match_table)
                      inm_cases[i].match, "%s", inm_cases[i].inm);
     }
 }
+
+static const struct {
+    const char *ae;
+    bool        gzip;
+} ae_cases[] = {
+    { NULL, false },
+    { "", false },
+    { "identity", false },
+    { "gzip", true },
+    { "gzip, deflate", true },
+    { "deflate, GZIP", true },
+    { "x-gzip", true },
+    { "br;q=1.0, gzip;q=0.8, *;q=0.1", true },
+    { "gzip;q=0", false },
+    { "gzip; q=0.000", false },
+    { "gzip;q=0.001", true },
+    { "*", true },
+    { "*;q=0", false },
+    { "*, gzip;q=0", false },
+    { "gzip;q=0, *", false },
+    { "deflate, br", false },
+    { "gzipx", false },
+};
+
+Test(http, accepts_gzip_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(ae_cases); i++) {
+        cr_expect_eq(http_accepts_gzip(ae_cases[i].ae), ae_cases[i].gzip,
+                     "%s", ae_cases[i].ae ? ae_cases[i].ae : "(null)");
+    }
+}
