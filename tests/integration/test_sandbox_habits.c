@@ -602,3 +602,74 @@ Test(sandbox_habits, misbehave_flag_and_config)
     free(req);
     stop(&sb);
 }
+
+/* --realistic alone means a 5 s timeout; an explicit flag wins over it. */
+Test(sandbox_habits, realistic_defaults_and_overrides)
+{
+    static const char *const args[] = {
+        "--chunked", "off", "--realistic", "--early-hints", "off", NULL,
+    };
+    struct hproc sb;
+    struct raw   raw;
+    char        *req = get_req(DISPO, "");
+
+    start(&sb, "sandbox-defaults", args);
+    exchange(sb.url, req, 1, &raw);
+    cr_expect(strncmp(raw.p, "HTTP/1.1 200 OK\r\n", 17) == 0,
+              "no 103 with --early-hints off: %s", raw.p);
+    cr_expect_not_null(strstr(raw.p, "\r\nKeep-Alive: timeout=5\r\n"));
+    cr_expect_not_null(strstr(raw.p, "\r\nConnection: keep-alive\r\n"));
+    cr_expect_not_null(strstr(raw.p, "\r\nVary: Accept-Encoding\r\n"));
+    cr_expect_not_null(strstr(raw.p, "\r\nContent-Length: "));
+    cr_expect_null(strstr(raw.p, "Transfer-Encoding"));
+    free(raw.p);
+    free(req);
+    stop(&sb);
+}
+
+/* unasked-coding takes a coding the request did not accept, for real. */
+Test(sandbox_habits, unasked_coding_is_never_an_accepted_one)
+{
+    static const char *const args[] = {
+        "--misbehave", "unasked-coding", NULL,
+    };
+    static const char *const br_only[] = {
+        "x-hs-token: " ALPHA, "Accept-Encoding: br", NULL,
+    };
+    static const char *const br_deflate[] = {
+        "x-hs-token: " ALPHA, "Accept-Encoding: br, deflate", NULL,
+    };
+    static const char *const plain[] = {
+        "x-hs-token: " ALPHA, "X-Sandbox-Misbehave: none", NULL,
+    };
+    struct hproc sb;
+    struct hresp r;
+    char        *ident, *dec;
+    size_t       ilen, dlen;
+
+    start(&sb, "sandbox-unasked", args);
+    cr_assert_eq(hclient_request(sb.url, "GET", DISPO, plain, NULL, 0, &r),
+                 0, "%s", r.error);
+    ident = strdup(r.body);
+    ilen = r.body_len;
+    hresp_free(&r);
+    cr_assert_not_null(ident);
+
+    cr_assert_eq(hclient_request(sb.url, "GET", DISPO, br_only, NULL, 0, &r),
+                 0, "%s", r.error);
+    cr_expect_str_eq(hresp_header(&r, "Content-Encoding"), "deflate");
+    dlen = inflate_body(MAX_WBITS, r.body, r.body_len, &dec);
+    cr_expect(dlen == ilen && memcmp(dec, ident, ilen) == 0);
+    free(dec);
+    hresp_free(&r);
+
+    cr_assert_eq(hclient_request(sb.url, "GET", DISPO, br_deflate, NULL, 0,
+                                 &r), 0, "%s", r.error);
+    cr_expect_str_eq(hresp_header(&r, "Content-Encoding"), "gzip");
+    dlen = inflate_body(16 + MAX_WBITS, r.body, r.body_len, &dec);
+    cr_expect(dlen == ilen && memcmp(dec, ident, ilen) == 0);
+    free(dec);
+    hresp_free(&r);
+    free(ident);
+    stop(&sb);
+}
