@@ -82,7 +82,7 @@ TAILQ_HEAD(api_calls, api_call);
 
 struct api {
     struct event_base  *base;       /* borrowed */
-    struct api_habits   habits;
+    struct api_habits   habits;     /* how answers go on the wire */
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
     bool                access_log;
@@ -298,15 +298,17 @@ static void
 api_send_bytes(struct api *api, struct evhttp_request *req, int status,
                const char *s, size_t len, enum faults_misbehave mis)
 {
-    struct evkeyvalq    *in = evhttp_request_get_input_headers(req);
-    struct evkeyvalq    *hdrs = evhttp_request_get_output_headers(req);
-    struct bufferevent  *bev = api_bev(req);
-    struct evbuffer     *buf;
-    unsigned char       *coded = NULL;
-    size_t               coded_len, off, n;
-    enum coding_kind     c;
-    bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-    char                 ka[32];
+    struct evkeyvalq   *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq   *hdrs = evhttp_request_get_output_headers(req);
+    struct bufferevent *bev = api_bev(req);
+    struct evbuffer    *buf;
+    unsigned char      *coded = NULL;
+    size_t              coded_len, off, n;
+    enum coding_kind    c;
+    bool                head;
+    char                ka[32];
+
+    head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
 
     if (s == NULL) {
         evhttp_send_error(req, 500, NULL);
