@@ -45,30 +45,46 @@ static const struct admin_route {
     { "lead",   EVHTTP_REQ_GET,  admin_lead },
 };
 
-/* The config keys POST /__sandbox/config takes; INTEGER or any number. */
+enum admin_type {
+    ADMIN_INTEGER,
+    ADMIN_NUMBER,
+    ADMIN_BOOL,
+    ADMIN_KIND                      /* a faults_misbehave_name() */
+};
+
+/* The config keys POST /__sandbox/config takes, and their JSON types. */
 static const struct admin_key {
-    const char *name;
-    bool        integer;
+    const char     *name;
+    enum admin_type type;
 } admin_keys[] = {
-    { "latency_ms", true }, { "jitter_ms", true }, { "fail_rate", false },
-    { "drop_rate", false }, { "rate_limit", true },
+    { "latency_ms", ADMIN_INTEGER }, { "jitter_ms", ADMIN_INTEGER },
+    { "fail_rate", ADMIN_NUMBER },   { "drop_rate", ADMIN_NUMBER },
+    { "rate_limit", ADMIN_INTEGER }, { "misbehave", ADMIN_KIND },
+    { "gzip", ADMIN_BOOL },          { "chunked", ADMIN_BOOL },
+    { "early_hints", ADMIN_BOOL },
+};
+
+static const char *const admin_type_names[] = {
+    "an integer", "a number", "a boolean", "a misbehave kind (or none)",
 };
 
 static void
-admin_send_message(struct evhttp_request *req, int status, const char *msg)
+admin_send_message(struct api *api, struct evhttp_request *req, int status,
+                   const char *msg)
 {
-    api_send_error(req, status, &msg, 1);
+    api_send_error(api, req, status, &msg, 1);
 }
 
 /* Sends OBJ (a new reference, put here) or 500 when it is NULL. */
 static void
-admin_send_owned(struct evhttp_request *req, struct json_object *obj)
+admin_send_owned(struct api *api, struct evhttp_request *req,
+                 struct json_object *obj)
 {
     if (obj == NULL) {
-        admin_send_message(req, 500, "out of memory");
+        admin_send_message(api, req, 500, "out of memory");
         return;
     }
-    api_send_json(req, 200, obj);
+    api_send_json(api, req, 200, obj);
     json_object_put(obj);
 }
 
@@ -87,11 +103,13 @@ admin_config_json(struct api *api)
 {
     struct json_object  *res = json_object_new_object();
     struct faults_config cf;
+    struct api_habits    h;
 
     if (res == NULL) {
         return NULL;
     }
     faults_get_config(api_faults(api), &cf);
+    api_get_habits(api, &h);
     json_object_object_add(res, "latency_ms",
                            json_object_new_int64(cf.latency_ms));
     json_object_object_add(res, "jitter_ms",
@@ -100,13 +118,21 @@ admin_config_json(struct api *api)
     json_object_object_add(res, "drop_rate", admin_rate_json(cf.drop_rate));
     json_object_object_add(res, "rate_limit",
                            json_object_new_int64(cf.rate_limit));
+    json_object_object_add(res, "misbehave",
+                           json_object_new_string(
+                               faults_misbehave_name(cf.misbehave)));
+    json_object_object_add(res, "gzip", json_object_new_boolean(h.gzip));
+    json_object_object_add(res, "chunked",
+                           json_object_new_boolean(h.chunked));
+    json_object_object_add(res, "early_hints",
+                           json_object_new_boolean(h.early_hints));
     return res;
 }
 
 static void
 admin_stats(struct api *api, struct evhttp_request *req)
 {
-    admin_send_owned(req, api_stats(api));
+    admin_send_owned(api, req, api_stats(api));
 }
 
 static void
@@ -115,42 +141,64 @@ admin_reset(struct api *api, struct evhttp_request *req)
     char err[ADMIN_MSG_LEN];
 
     if (api_reset(api, err, sizeof(err)) != 0) {
-        admin_send_message(req, 500, err);
+        admin_send_message(api, req, 500, err);
         return;
     }
     log_info("admin: reset to the seed");
-    admin_send_owned(req, api_stats(api));
+    admin_send_owned(api, req, api_stats(api));
 }
 
 static void
 admin_config_get(struct api *api, struct evhttp_request *req)
 {
-    admin_send_owned(req, admin_config_json(api));
+    admin_send_owned(api, req, admin_config_json(api));
 }
 
 /*
- * Reads one key of the config body into CF, or adds a message to MSGS.
- * Numbers only: json-c never coerces "5" into 5 here.
+ * Reads one key of the config body into CF or H, or adds a message to
+ * MSGS. Typed: json-c never coerces "5" into 5, nor 1 into true, here.
  */
 static void
 admin_config_key(struct json_object *v, const struct admin_key *k,
-                 struct faults_config *cf, char msgs[][ADMIN_MSG_LEN],
-                 size_t *n)
+                 struct faults_config *cf, struct api_habits *h,
+                 char msgs[][ADMIN_MSG_LEN], size_t *n)
 {
-    int64_t i = 0;
-    double  d = 0.0;
+    enum faults_misbehave kind = FAULTS_MISBEHAVE_NONE;
+    int64_t               i = 0;
+    double                d = 0.0;
+    bool                  b = false, ok;
 
+    switch (k->type) {
+    case ADMIN_INTEGER:
+        ok = json_object_is_type(v, json_type_int);
+        break;
+    case ADMIN_NUMBER:
+        ok = json_object_is_type(v, json_type_int) ||
+             json_object_is_type(v, json_type_double);
+        break;
+    case ADMIN_BOOL:
+        ok = json_object_is_type(v, json_type_boolean);
+        break;
+    case ADMIN_KIND:
+    default:
+        ok = json_object_is_type(v, json_type_string) &&
+             faults_misbehave_find(json_object_get_string(v), &kind) == 0;
+        break;
+    }
+    if (!ok) {
+        if (*n < ADMIN_MSGS_MAX) {
+            snprintf(msgs[(*n)++], ADMIN_MSG_LEN, "%s must be %s", k->name,
+                     admin_type_names[k->type]);
+        }
+        return;
+    }
     if (json_object_is_type(v, json_type_int)) {
         i = json_object_get_int64(v);
         d = (double)i;
-    } else if (!k->integer && json_object_is_type(v, json_type_double)) {
+    } else if (json_object_is_type(v, json_type_double)) {
         d = json_object_get_double(v);
-    } else {
-        if (*n < ADMIN_MSGS_MAX) {
-            snprintf(msgs[(*n)++], ADMIN_MSG_LEN, "%s must be %s", k->name,
-                     k->integer ? "an integer" : "a number");
-        }
-        return;
+    } else if (json_object_is_type(v, json_type_boolean)) {
+        b = json_object_get_boolean(v);
     }
     if (strcmp(k->name, "latency_ms") == 0) {
         cf->latency_ms = i;
@@ -160,8 +208,16 @@ admin_config_key(struct json_object *v, const struct admin_key *k,
         cf->fail_rate = d;
     } else if (strcmp(k->name, "drop_rate") == 0) {
         cf->drop_rate = d;
-    } else {
+    } else if (strcmp(k->name, "rate_limit") == 0) {
         cf->rate_limit = i;
+    } else if (strcmp(k->name, "misbehave") == 0) {
+        cf->misbehave = kind;
+    } else if (strcmp(k->name, "gzip") == 0) {
+        h->gzip = b;
+    } else if (strcmp(k->name, "chunked") == 0) {
+        h->chunked = b;
+    } else {
+        h->early_hints = b;
     }
 }
 
@@ -172,26 +228,28 @@ admin_config_set(struct api *api, struct evhttp_request *req)
     struct json_object         *body;
     struct json_object_iterator it, end;
     struct faults_config        cf;
+    struct api_habits           h;
     char                        msgs[ADMIN_MSGS_MAX][ADMIN_MSG_LEN];
     const char                 *ptrs[ADMIN_MSGS_MAX];
     size_t                      n = 0, i, len = evbuffer_get_length(in);
 
     if (len == 0) {
-        admin_send_message(req, 400, "body must be a JSON object");
+        admin_send_message(api, req, 400, "body must be a JSON object");
         return;
     }
     body = json_parse_strict((const char *)evbuffer_pullup(in, -1), len,
                              msgs[0], sizeof(msgs[0]));
     if (body == NULL) {
-        admin_send_message(req, 400, msgs[0]);
+        admin_send_message(api, req, 400, msgs[0]);
         return;
     }
     if (!json_object_is_type(body, json_type_object)) {
         json_object_put(body);
-        admin_send_message(req, 400, "body must be a JSON object");
+        admin_send_message(api, req, 400, "body must be a JSON object");
         return;
     }
     faults_get_config(api_faults(api), &cf);
+    api_get_habits(api, &h);
     it = json_object_iter_begin(body);
     end = json_object_iter_end(body);
     for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
@@ -209,7 +267,7 @@ admin_config_set(struct api *api, struct evhttp_request *req)
             continue;
         }
         admin_config_key(json_object_iter_peek_value(&it), &admin_keys[i],
-                         &cf, msgs, &n);
+                         &cf, &h, msgs, &n);
     }
     json_object_put(body);
     if (n == 0 && faults_set_config(api_faults(api), &cf, msgs[0],
@@ -220,14 +278,18 @@ admin_config_set(struct api *api, struct evhttp_request *req)
         for (i = 0; i < n; i++) {
             ptrs[i] = msgs[i];
         }
-        api_send_error(req, 400, ptrs, n);
+        api_send_error(api, req, 400, ptrs, n);
         return;
     }
+    api_set_habits(api, &h);
     log_info("admin: config latency=%lldms jitter=%lldms fail=%g drop=%g "
-             "rate_limit=%lld/min",
+             "rate_limit=%lld/min misbehave=%s gzip=%s chunked=%s "
+             "early_hints=%s",
              (long long)cf.latency_ms, (long long)cf.jitter_ms, cf.fail_rate,
-             cf.drop_rate, (long long)cf.rate_limit);
-    admin_send_owned(req, admin_config_json(api));
+             cf.drop_rate, (long long)cf.rate_limit,
+             faults_misbehave_name(cf.misbehave), h.gzip ? "on" : "off",
+             h.chunked ? "on" : "off", h.early_hints ? "on" : "off");
+    admin_send_owned(api, req, admin_config_json(api));
 }
 
 static void
@@ -236,10 +298,10 @@ admin_last(struct api *api, struct evhttp_request *req)
     struct json_object *last = api_last(api);
 
     if (last == NULL) {
-        admin_send_message(req, 404, "no request recorded yet");
+        admin_send_message(api, req, 404, "no request recorded yet");
         return;
     }
-    admin_send_owned(req, last);
+    admin_send_owned(api, req, last);
 }
 
 static void
@@ -255,14 +317,14 @@ admin_lead(struct api *api, struct evhttp_request *req)
     TAILQ_INIT(&params);
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (query != NULL && evhttp_parse_query_str(query, &params) != 0) {
-        admin_send_message(req, 400, "malformed query string");
+        admin_send_message(api, req, 400, "malformed query string");
         return;
     }
     token = evhttp_find_header(&params, "token");
     t = token == NULL ? NULL : data_tenant_find(api_data(api), token);
     if (t == NULL) {
         evhttp_clear_headers(&params);
-        admin_send_message(req, 404, "no tenant with that token");
+        admin_send_message(api, req, 404, "no tenant with that token");
         return;
     }
     obj = data_inspect(t, evhttp_find_header(&params, "phone"), &errs);
@@ -271,11 +333,11 @@ admin_lead(struct api *api, struct evhttp_request *req)
         for (i = 0; i < errs.count; i++) {
             msgs[i] = errs.msg[i];
         }
-        api_send_error(req, errs.count > 0 ? errs.status : 500, msgs,
+        api_send_error(api, req, errs.count > 0 ? errs.status : 500, msgs,
                        errs.count);
         return;
     }
-    admin_send_owned(req, obj);
+    admin_send_owned(api, req, obj);
 }
 
 void
@@ -305,8 +367,8 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
                           strcmp(name, "config") == 0 ? "GET, HEAD, POST"
                           : strcmp(name, "reset") == 0 ? "POST"
                                                        : "GET, HEAD");
-        api_send_no_route(req, 405, method, path);
+        api_send_no_route(api, req, 405, method, path);
         return;
     }
-    api_send_no_route(req, 404, method, path);
+    api_send_no_route(api, req, 404, method, path);
 }

@@ -6,7 +6,8 @@
  *   GET  /__sandbox/stats    counters (see api_stats)
  *   POST /__sandbox/reset    counters, last request, rate windows, seed
  *   GET  /__sandbox/config   {"latency_ms","jitter_ms","fail_rate",
- *                             "drop_rate","rate_limit"}
+ *                             "drop_rate","rate_limit","misbehave",
+ *                             "gzip","chunked","early_hints"}
  *   POST /__sandbox/config   any subset of those keys; all are checked
  *                            before any applies; 400 on a bad value or
  *                            an unknown key; answers the new config

@@ -13,12 +13,44 @@
  *      JSON 400; an empty body is {};
  *   4. token: x-hs-token, else ?token=, else the body's "token"; none or
  *      unknown 401;
- *   5. X-Sandbox-Delay-Ms / X-Sandbox-Fail parsed; invalid 400;
+ *   5. X-Sandbox-Delay-Ms / X-Sandbox-Fail / X-Sandbox-Misbehave parsed;
+ *      invalid 400;
  *   6. rate limit of the token: 429 with Retry-After;
  *   7. faults: latency, jitter and the header delay are one timer on the
  *      loop; then a forced or drawn 5xx, a dropped connection, or the
  *      real answer: a held read answers with the data as it was on
  *      arrival, a held PATCH applies when the timer fires.
+ *
+ * How every answer (admin ones included) goes on the wire: the habits of
+ * a Node/Express application behind a load balancer, each switchable
+ * (struct api_habits): a "103 Early Hints" with a Link header written
+ * before the final answer; "Keep-Alive: timeout=N" (with "Connection:
+ * keep-alive" unless the request asked to close); gzip or deflate as
+ * compression() does it (coding.h: "Vary: Accept-Encoding" on every
+ * answer, a coding only for bodies of CODING_MIN_SIZE bytes or more and
+ * never for HEAD); "Transfer-Encoding: chunked" in chunks of at most
+ * API_CHUNK_SIZE bytes instead of Content-Length.
+ *
+ * Misbehaviours (steps 5 on, GET and PATCH; HEAD answers normally) are
+ * written raw, every byte built here: the answer's real status and JSON
+ * body B of n bytes, Content-Type, Date, the keep-alive headers above,
+ * after a 103 when early hints are on:
+ *   long-body         Content-Length n-3, then all of B: the last 3
+ *                     bytes stay on the kept-alive connection
+ *   two-lengths       Content-Length n, then Content-Length n+10, B
+ *   body-on-204       "204 No Content", no length, then B anyway
+ *   bad-header-byte   "X-Sandbox-Note: bad\x01byte", Content-Length n, B
+ *   bad-header-name   "X-Sandbox Note: bad name", Content-Length n, B
+ *   unasked-coding    B in the first of br, deflate, gzip that the
+ *                     request's Accept-Encoding does not accept (br when it
+ *                     accepts all), with Content-Encoding, Vary and the
+ *                     encoded length
+ *   after-last-chunk  B as one chunk, the 0-chunk, then a whole second
+ *                     answer nobody asked for (API_SURPLUS)
+ *   http10-close      "HTTP/1.0", "Connection: close", no length, B, and
+ *                     the connection closed
+ * The connection stays open after all but the last, as a kept-alive one
+ * does: a client that reuses it reads the surplus as its next answer.
  */
 #ifndef HSP_API_H
 #define HSP_API_H
@@ -27,6 +59,17 @@
 #include <stddef.h>
 
 #define API_BODY_LIMIT (100 * 1024)  /* larger bodies: 413, as NestJS */
+#define API_CHUNK_SIZE 16384        /* bytes per chunk: a zlib stream's */
+#define API_SURPLUS_BODY "{\"sandbox\":\"surplus after the last chunk\"}"
+
+/* The transport habits of every answer (see above). */
+struct api_habits {
+    bool gzip;                      /* compress when the client accepts */
+    bool chunked;                   /* Transfer-Encoding: chunked */
+    bool early_hints;               /* a 103 before each final answer */
+    int  keepalive_s;               /* advertised Keep-Alive timeout; 0:
+                                     * no Keep-Alive header */
+};
 
 struct data;
 struct event_base;
@@ -39,12 +82,17 @@ struct api;                         /* opaque */
 /*
  * Creates the API on HTTP (sets its generic callback) over DATA and
  * FAULTS, which stay owned by the caller and must outlive the API.
- * ACCESS_LOG writes one info line per API request. Returns NULL when out
- * of memory.
+ * HABITS (copied) shape every answer; the caller sets HTTP's idle
+ * timeout to match habits->keepalive_s. ACCESS_LOG writes one info line
+ * per API request. Returns NULL when out of memory.
  */
 struct api *api_new(struct event_base *base, struct evhttp *http,
                     struct data *data, struct faults *faults,
-                    bool access_log);
+                    const struct api_habits *habits, bool access_log);
+
+/* The habits now, and new ones (POST /__sandbox/config). */
+void api_get_habits(const struct api *api, struct api_habits *out);
+void api_set_habits(struct api *api, const struct api_habits *habits);
 
 /*
  * Answers every request still held by a delay now: 503, or a dropped
@@ -62,13 +110,14 @@ void api_free(struct api *api);
 
 /*
  * Answers REQ with STATUS and OBJ serialised compactly (borrowed; the
- * caller still puts it), Content-Type application/json.
+ * caller still puts it), Content-Type application/json, with API's
+ * habits.
  */
-void api_send_json(struct evhttp_request *req, int status,
+void api_send_json(struct api *api, struct evhttp_request *req, int status,
                    struct json_object *obj);
 
 /* Answers REQ with STATUS and the upstream's error payload of MSGS. */
-void api_send_error(struct evhttp_request *req, int status,
+void api_send_error(struct api *api, struct evhttp_request *req, int status,
                     const char *const *msgs, size_t n);
 
 /*
@@ -76,8 +125,8 @@ void api_send_error(struct evhttp_request *req, int status,
  * does. Bytes of PATH outside printable ASCII are %-escaped and a long
  * PATH is cut, so the payload stays valid JSON whatever was requested.
  */
-void api_send_no_route(struct evhttp_request *req, int status,
-                       const char *method, const char *path);
+void api_send_no_route(struct api *api, struct evhttp_request *req,
+                       int status, const char *method, const char *path);
 
 /* Accessors for admin.c: borrowed pointers, valid as long as API. */
 struct data   *api_data(struct api *api);

@@ -18,6 +18,11 @@ struct faults_window {
     size_t                count;    /* stamps in use */
 };
 
+static const char *const faults_misbehave_names[FAULTS_MISBEHAVE_COUNT] = {
+    "none", "long-body", "two-lengths", "body-on-204", "bad-header-byte",
+    "bad-header-name", "unasked-coding", "after-last-chunk", "http10-close",
+};
+
 struct faults {
     struct faults_config  cf;
     uint64_t              rng;      /* splitmix64 state */
@@ -49,6 +54,10 @@ faults_config_check(const struct faults_config *cf, char *err, size_t errlen)
     if (cf->rate_limit < 0 || cf->rate_limit > FAULTS_RATE_LIMIT_MAX) {
         snprintf(err, errlen, "rate_limit must be between 0 and %d",
                  FAULTS_RATE_LIMIT_MAX);
+        return -1;
+    }
+    if ((unsigned)cf->misbehave >= FAULTS_MISBEHAVE_COUNT) {
+        snprintf(err, errlen, "misbehave is not a known kind");
         return -1;
     }
     return 0;
@@ -155,6 +164,52 @@ faults_parse(const char *delay, const char *fail, struct faults_plan *out,
     return 0;
 }
 
+const char *
+faults_misbehave_name(enum faults_misbehave kind)
+{
+    return (unsigned)kind < FAULTS_MISBEHAVE_COUNT
+               ? faults_misbehave_names[kind]
+               : "unknown";
+}
+
+int
+faults_misbehave_find(const char *s, enum faults_misbehave *out)
+{
+    size_t i;
+
+    for (i = 0; i < FAULTS_MISBEHAVE_COUNT; i++) {
+        if (strcasecmp(s, faults_misbehave_names[i]) == 0) {
+            *out = (enum faults_misbehave)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+faults_parse_misbehave(const char *s, struct faults_plan *plan, char *err,
+                       size_t errlen)
+{
+    enum faults_misbehave kind;
+    size_t                i, n;
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (faults_misbehave_find(s, &kind) != 0) {
+        n = (size_t)snprintf(err, errlen, "X-Sandbox-Misbehave must be one "
+                             "of");
+        for (i = 0; i < FAULTS_MISBEHAVE_COUNT && n < errlen; i++) {
+            n += (size_t)snprintf(err + n, errlen - n, "%s %s",
+                                  i == 0 ? "" : ",", faults_misbehave_names[i]);
+        }
+        return -1;
+    }
+    plan->misbehave = kind;
+    plan->misbehave_forced = true;
+    return 0;
+}
+
 static struct faults_window *
 faults_window(struct faults *f, const char *key)
 {
@@ -232,6 +287,9 @@ faults_uniform(struct faults *f)
 void
 faults_draw(struct faults *f, struct faults_plan *plan)
 {
+    if (!plan->misbehave_forced) {
+        plan->misbehave = f->cf.misbehave;
+    }
     plan->delay_ms += f->cf.latency_ms;
     if (f->cf.jitter_ms > 0) {
         plan->delay_ms +=

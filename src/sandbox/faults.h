@@ -32,6 +32,24 @@
 
 struct faults;                      /* opaque */
 
+/*
+ * Transport misbehaviours, each a real bug of Node applications or load
+ * balancers, put on the wire on request (X-Sandbox-Misbehave, or
+ * --misbehave for every API answer). What each writes: api.h.
+ */
+enum faults_misbehave {
+    FAULTS_MISBEHAVE_NONE,
+    FAULTS_MISBEHAVE_LONG_BODY,         /* body past its Content-Length */
+    FAULTS_MISBEHAVE_TWO_LENGTHS,       /* two different Content-Lengths */
+    FAULTS_MISBEHAVE_BODY_ON_204,       /* 204, then body bytes */
+    FAULTS_MISBEHAVE_BAD_HEADER_BYTE,   /* 0x01 in a header value */
+    FAULTS_MISBEHAVE_BAD_HEADER_NAME,   /* a space in a header name */
+    FAULTS_MISBEHAVE_UNASKED_CODING,    /* a coding the client did not ask */
+    FAULTS_MISBEHAVE_AFTER_LAST_CHUNK,  /* bytes after the 0-chunk */
+    FAULTS_MISBEHAVE_HTTP10_CLOSE,      /* HTTP/1.0, no length, close */
+    FAULTS_MISBEHAVE_COUNT
+};
+
 /* The runtime-adjustable knobs (CLI flags and POST /__sandbox/config). */
 struct faults_config {
     int64_t latency_ms;             /* fixed added latency, 0..60000 */
@@ -39,6 +57,8 @@ struct faults_config {
     double  fail_rate;              /* share answered 500, 0..1 */
     double  drop_rate;              /* share dropped unanswered, 0..1 */
     int64_t rate_limit;             /* per token per 60 s; 0 turns it off */
+    enum faults_misbehave misbehave; /* of every API answer the headers
+                                      * leave alone; NONE: off */
 };
 
 enum faults_action {
@@ -57,6 +77,8 @@ struct faults_plan {
     int                status;      /* FAULTS_FAIL: 400..599 */
     int64_t            delay_ms;    /* wait this long before acting */
     bool               forced;      /* ACTION came from X-Sandbox-Fail */
+    enum faults_misbehave misbehave; /* how the answer goes on the wire */
+    bool               misbehave_forced; /* MISBEHAVE came from the header */
 };
 
 /*
@@ -100,6 +122,29 @@ int faults_parse(const char *delay, const char *fail, struct faults_plan *out,
                  char *err, size_t errlen);
 
 /*
+ * Parses the X-Sandbox-Misbehave value S (a kind name of
+ * faults_misbehave_name, or "none", any case) into PLAN (from
+ * faults_parse), where it wins over the --misbehave knob. NULL (absent)
+ * leaves PLAN alone. Returns 0, or -1 with the reason, listing the kinds,
+ * in ERR (the request is then a 400).
+ */
+int faults_parse_misbehave(const char *s, struct faults_plan *plan, char *err,
+                           size_t errlen);
+
+/*
+ * The name of KIND: "none", "long-body", "two-lengths", "body-on-204",
+ * "bad-header-byte", "bad-header-name", "unasked-coding",
+ * "after-last-chunk", "http10-close".
+ */
+const char *faults_misbehave_name(enum faults_misbehave kind);
+
+/*
+ * The kind named S (any case; "none" included) into *OUT. Returns 0, or -1
+ * when S names no kind.
+ */
+int faults_misbehave_find(const char *s, enum faults_misbehave *out);
+
+/*
  * Takes one request from the window of KEY (the token) at NOW_MS.
  * Returns true when admitted; false when over the limit, with the
  * seconds until a slot frees in *RETRY_AFTER. Always true when the limit
@@ -110,8 +155,8 @@ bool faults_rate_take(struct faults *f, const char *key, int64_t now_ms,
 
 /*
  * Completes PLAN (from faults_parse) with the configured latency and
- * jitter and, unless the header forced an action, the random drop and
- * fail draws.
+ * jitter, the configured misbehaviour unless the header chose one, and,
+ * unless the header forced an action, the random drop and fail draws.
  */
 void faults_draw(struct faults *f, struct faults_plan *plan);
 

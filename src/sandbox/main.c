@@ -45,6 +45,8 @@
 #define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
 #define MAIN_HOST_MAX     256
 #define MAIN_FLUSH_MS     100       /* time to flush answers at exit */
+#define MAIN_REALISTIC_KEEPALIVE 5  /* s: Node's server.keepAliveTimeout */
+#define MAIN_KEEPALIVE_MAX 3600
 
 /* What the signal handler needs for a graceful stop. */
 struct main_stop {
@@ -65,12 +67,19 @@ struct main_opts {
     bool                 quiet;     /* no access-log lines */
     bool                 have_random_seed;
     uint64_t             random_seed;
+    struct api_habits    habits;
+    bool                 realistic; /* --realistic */
+    int                  gzip;      /* -1 unset, else 0/1 */
+    int                  chunked;   /* -1 unset, else 0/1 */
+    int                  early_hints; /* -1 unset, else 0/1 */
+    int64_t              keepalive; /* -1 unset, else seconds */
 };
 
 enum main_opt_id {
     OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_RATE_LIMIT, OPT_LATENCY, OPT_JITTER,
     OPT_FAIL_RATE, OPT_DROP_RATE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-    OPT_RANDOM_SEED
+    OPT_RANDOM_SEED, OPT_GZIP, OPT_KEEPALIVE, OPT_CHUNKED, OPT_EARLY_HINTS,
+    OPT_REALISTIC, OPT_MISBEHAVE
 };
 
 static const struct option main_long_opts[] = {
@@ -86,6 +95,12 @@ static const struct option main_long_opts[] = {
     { "log-level",   required_argument, NULL, OPT_LOG_LEVEL },
     { "log-format",  required_argument, NULL, OPT_LOG_FORMAT },
     { "random-seed", required_argument, NULL, OPT_RANDOM_SEED },
+    { "gzip",        required_argument, NULL, OPT_GZIP },
+    { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE },
+    { "chunked",     required_argument, NULL, OPT_CHUNKED },
+    { "early-hints", required_argument, NULL, OPT_EARLY_HINTS },
+    { "realistic",   no_argument,       NULL, OPT_REALISTIC },
+    { "misbehave",   required_argument, NULL, OPT_MISBEHAVE },
     { "quiet",       no_argument,       NULL, 'q' },
     { "help",        no_argument,       NULL, 'h' },
     { "version",     no_argument,       NULL, 'V' },
@@ -118,6 +133,17 @@ main_usage(FILE *out)
         "      --fail-rate P       share of requests answered 500, 0..1\n"
         "      --drop-rate P       share of connections closed unanswered\n"
         "      --random-seed N     seed the fault draws (repeatable runs)\n"
+        "      --realistic         a Node app's transport habits: gzip,\n"
+        "                          keep-alive timeout 5, chunked, early "
+        "hints\n"
+        "      --gzip on|off       gzip/deflate answers when asked (>= 1 "
+        "KiB)\n"
+        "      --keepalive-timeout S  close idle connections after S s and\n"
+        "                          say so in Keep-Alive (0: off)\n"
+        "      --chunked on|off    Transfer-Encoding: chunked answers\n"
+        "      --early-hints on|off  a 103 Early Hints before each answer\n"
+        "      --misbehave KIND    misbehave on every API answer (see\n"
+        "                          X-Sandbox-Misbehave)\n"
         "      --log-level LEVEL   error, warn, info (default) or debug\n"
         "      --log-format FMT    json (default) or text\n"
         "  -q, --quiet             no line per request\n"
@@ -125,7 +151,10 @@ main_usage(FILE *out)
         "  -V, --version           print the version\n"
         "\n"
         "Per request: X-Sandbox-Delay-Ms: N (0..60000) delays the answer;\n"
-        "X-Sandbox-Fail: 500 (any 400..599), drop or drop-after.\n"
+        "X-Sandbox-Fail: 500 (any 400..599), drop or drop-after;\n"
+        "X-Sandbox-Misbehave: long-body, two-lengths, body-on-204,\n"
+        "bad-header-byte, bad-header-name, unasked-coding,\n"
+        "after-last-chunk, http10-close or none.\n"
         "Admin: GET /__sandbox/stats, POST /__sandbox/reset,\n"
         "GET|POST /__sandbox/config, GET /__sandbox/last,\n"
         "GET /__sandbox/lead?token=&phone=\n");
@@ -163,6 +192,18 @@ main_parse_rate(const char *s, double *out)
     return 0;
 }
 
+/* "on" or "off" into *OUT (1 or 0). */
+static int
+main_parse_switch(const char *name, const char *s, int *out)
+{
+    if (strcmp(s, "on") == 0 || strcmp(s, "off") == 0) {
+        *out = strcmp(s, "on") == 0;
+        return 0;
+    }
+    fprintf(stderr, "%s: --%s must be on or off\n", MAIN_PROGRAM, name);
+    return -1;
+}
+
 static int
 main_parse_level(const char *s, enum log_level *out)
 {
@@ -190,6 +231,8 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
     o->faults.rate_limit = 60;
     o->level = LOG_INFO;
     o->json_log = true;
+    o->gzip = o->chunked = o->early_hints = -1;
+    o->keepalive = -1;
     while ((c = getopt_long(argc, argv, "l:s:qhV", main_long_opts, NULL)) !=
            -1) {
         switch (c) {
@@ -268,11 +311,54 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
             o->have_random_seed = true;
             o->random_seed = (uint64_t)n;
             break;
+        case OPT_GZIP:
+        case OPT_CHUNKED:
+        case OPT_EARLY_HINTS:
+            if (main_parse_switch(c == OPT_GZIP      ? "gzip"
+                                  : c == OPT_CHUNKED ? "chunked"
+                                                     : "early-hints",
+                                  optarg,
+                                  c == OPT_GZIP      ? &o->gzip
+                                  : c == OPT_CHUNKED ? &o->chunked
+                                                     : &o->early_hints) !=
+                0) {
+                return -1;
+            }
+            break;
+        case OPT_KEEPALIVE:
+            if (main_parse_int(optarg, 0, MAIN_KEEPALIVE_MAX,
+                               &o->keepalive) != 0) {
+                fprintf(stderr, "%s: --keepalive-timeout must be 0..%d "
+                        "seconds\n", MAIN_PROGRAM, MAIN_KEEPALIVE_MAX);
+                return -1;
+            }
+            break;
+        case OPT_REALISTIC:
+            o->realistic = true;
+            break;
+        case OPT_MISBEHAVE:
+            if (faults_misbehave_find(optarg, &o->faults.misbehave) != 0) {
+                fprintf(stderr, "%s: --misbehave must be none, long-body, "
+                        "two-lengths, body-on-204, bad-header-byte, "
+                        "bad-header-name, unasked-coding, after-last-chunk "
+                        "or http10-close\n", MAIN_PROGRAM);
+                return -1;
+            }
+            break;
         default:
             main_usage(stderr);
             return -1;
         }
     }
+    /* --realistic turns every habit on; an explicit flag wins over it,
+     * wherever it stands on the line */
+    o->habits.gzip = o->gzip >= 0 ? o->gzip == 1 : o->realistic;
+    o->habits.chunked = o->chunked >= 0 ? o->chunked == 1 : o->realistic;
+    o->habits.early_hints = o->early_hints >= 0 ? o->early_hints == 1
+                                                : o->realistic;
+    o->habits.keepalive_s = o->keepalive >= 0 ? (int)o->keepalive
+                            : o->realistic    ? MAIN_REALISTIC_KEEPALIVE
+                                              : 0;
     if (optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", MAIN_PROGRAM,
                 argv[optind]);
@@ -538,7 +624,11 @@ main(int argc, char **argv)
     evhttp_set_default_content_type(http, NULL);  /* we always set one */
     evhttp_set_max_body_size(http, MAIN_MAX_BODY);
     evhttp_set_max_headers_size(http, MAIN_MAX_HEADERS);
-    evhttp_set_timeout(http, MAIN_IDLE_TIMEOUT);
+    /* The keep-alive timeout is evhttp's idle timeout: reading is off
+     * while a request is handled (or held), so it bounds the wait for the
+     * next request (and a slow request head), as Node's does. */
+    evhttp_set_timeout(http, o.habits.keepalive_s > 0 ? o.habits.keepalive_s
+                                                      : MAIN_IDLE_TIMEOUT);
     if (o.tls_cert != NULL) {
         ssl_ctx = main_tls_ctx(o.tls_cert, o.tls_key);
         if (ssl_ctx == NULL) {
@@ -546,7 +636,7 @@ main(int argc, char **argv)
         }
         evhttp_set_bevcb(http, on_http_bev, ssl_ctx);
     }
-    api = api_new(base, http, data, faults, !o.quiet);
+    api = api_new(base, http, data, faults, &o.habits, !o.quiet);
     if (api == NULL) {
         log_err("sandbox: out of memory");
         goto done;
@@ -574,6 +664,16 @@ main(int argc, char **argv)
     log_info("sandbox: %s %s, %zu tenants, %zu leads from %s",
              MAIN_PROGRAM, PACKAGE_VERSION, data_tenant_count(data),
              data_lead_count(data), seed);
+    log_info("sandbox: gzip %s, keep-alive timeout %s%d%s, chunked %s, "
+             "early hints %s, misbehave %s",
+             o.habits.gzip ? "on" : "off",
+             o.habits.keepalive_s > 0 ? "" : "off (idle ",
+             o.habits.keepalive_s > 0 ? o.habits.keepalive_s
+                                      : MAIN_IDLE_TIMEOUT,
+             o.habits.keepalive_s > 0 ? " s" : " s)",
+             o.habits.chunked ? "on" : "off",
+             o.habits.early_hints ? "on" : "off",
+             faults_misbehave_name(o.faults.misbehave));
     if (main_log_bound(handle, ssl_ctx != NULL) != 0) {
         goto done;
     }

@@ -39,6 +39,8 @@
 #                       restart or kill) proxies of their own
 #                       (tests/lib/hproc.h); HSP_PROXY_BIN may also be set
 #                       before the run, to test another build
+#   HSP_SANDBOX_BIN     the heavyset-sandbox program, for tests that start
+#                       sandboxes of their own (hproc_sandbox_start)
 #   HSP_TMPDIR          the run's directory: NAME.log and NAME.pid for each
 #                       daemon. A test that kills a daemon on purpose
 #                       creates NAME.killed there, so its exit status does
@@ -431,11 +433,13 @@ HSP_REDIS2_SOCK=$redis2_sock
 HSP_TMPDIR=$tmp
 HSP_PROXY_BIN=$proxy_bin
 HSP_PROXY_CONF=$proxy_conf
+HSP_SANDBOX_BIN=$sandbox_bin
 export HSP_PROXY_URL HSP_PROXY_B_URL HSP_PROXY_SHORT_URL HSP_PROXY_R2_URL \
     HSP_PROXY_NOCA_URL HSP_PROXY_WRONGNAME_URL HSP_PROXY_EXPIRED_URL \
     HSP_PROXY_DOWN_URL \
     HSP_SANDBOX_URL HSP_SANDBOX_CA HSP_CERT_DIR HSP_REDIS_SOCK \
-    HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR HSP_PROXY_BIN HSP_PROXY_CONF
+    HSP_REDIS2_SOCK HSP_SEED_FILE HSP_TMPDIR HSP_PROXY_BIN HSP_PROXY_CONF \
+    HSP_SANDBOX_BIN
 
 # --jobs 1: the tests share one sandbox and read its counters.
 "$test_bin" --jobs 1 --timeout 60 --verbose "$@"

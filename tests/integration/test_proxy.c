@@ -389,7 +389,7 @@ fresh(void)
 {
     static const char *const no_faults =
         "{\"latency_ms\":0,\"fail_rate\":0,\"drop_rate\":0,"
-        "\"rate_limit\":0}";
+        "\"rate_limit\":0,\"misbehave\":\"none\"}";
     redisContext *c;
     redisReply   *reply;
 

@@ -31,10 +31,11 @@ struct redisContext *hfixture_redis(const char *sock_env);
 
 /*
  * A fresh start: the run's Redis emptied (FLUSHALL), and the sandbox back
- * to its seed with its counters at zero, no injected latency, faults or
- * rate limit, and no request still held from an earlier test (waits,
- * bounded, for held requests to finish before the reset, so none of
- * them lands in the next test's data).
+ * to its seed with its counters at zero, no injected latency, faults,
+ * misbehaviour (X-Sandbox-Misbehave's knob) or rate limit, and no
+ * request still held from an earlier test (waits, bounded, for held
+ * requests to finish before the reset, so none of them lands in the next
+ * test's data).
  */
 void hfixture_fresh(void);
 

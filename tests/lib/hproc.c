@@ -240,6 +240,9 @@ arg_add(struct hproc *p, char (*args)[HPROC_ARG_LEN], size_t *n,
     return 0;
 }
 
+static int spawn_wait(struct hproc *out, char (*args)[HPROC_ARG_LEN],
+                      size_t nargs, const char *ready_path);
+
 /*
  * Starts the proxy with -c CONF_FILE (NULL: $HSP_PROXY_CONF and the
  * harness's -o defaults), then OVERRIDES. See hproc.h.
@@ -253,15 +256,11 @@ proxy_start(const char *name, const char *conf_file,
         "max_body=8k", "rate_limit=0/min", "log_level=info",
     };
     char        args[HPROC_ARGS_MAX][HPROC_ARG_LEN];
-    char       *argv[HPROC_ARGS_MAX + 1];
     const char *bin, *conf, *redis, *sandbox, *ca, *tmpdir;
     char        pidfile[600];
     size_t      nargs = 0, i;
     struct stat st;
-    long        deadline, port = 0, fd_max;
-    int         logfd = -1, nullfd = -1, rc = 0;
-    off_t       offset;
-    pid_t       pid, parent = getpid();
+    int         rc = 0;
 
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
@@ -306,6 +305,27 @@ proxy_start(const char *name, const char *conf_file,
     if (rc != 0) {
         return -1;
     }
+    return spawn_wait(out, args, nargs, "/healthz");
+}
+
+/*
+ * Runs ARGS (NARGS of them, the program first) as OUT's child, its
+ * output appended to OUT->log, and waits for HPROC_LISTENING in what it
+ * logs, then until GET READY_PATH answers 200. Fills OUT->pid and
+ * OUT->url. Returns 0, or -1 with OUT->error and no child left.
+ */
+static int
+spawn_wait(struct hproc *out, char (*args)[HPROC_ARG_LEN], size_t nargs,
+           const char *ready_path)
+{
+    char       *argv[HPROC_ARGS_MAX + 1];
+    const char *name = out->name;
+    size_t      i;
+    long        deadline, port = 0, fd_max;
+    int         logfd = -1, nullfd = -1;
+    off_t       offset;
+    pid_t       pid, parent = getpid();
+
     for (i = 0; i < nargs; i++) {
         argv[i] = args[i];
     }
@@ -358,18 +378,19 @@ proxy_start(const char *name, const char *conf_file,
         struct hresp r;
         int          status;
 
-        hclient_get(out->url, "/healthz", NULL, &r);
+        hclient_get(out->url, ready_path, NULL, &r);
         status = r.status;
         hresp_free(&r);
         if (status == 200) {
             return 0;
         }
-        if (exited(out, "before /healthz answered")) {
+        if (exited(out, "before it answered")) {
             return -1;
         }
         if (hfixture_now_ms() > deadline) {
-            set_error(out, "%s: %s/healthz did not answer 200 within %ld ms "
-                      "(last: %d)", name, out->url, startup_ms(), status);
+            set_error(out, "%s: %s%s did not answer 200 within %ld ms "
+                      "(last: %d)", name, out->url, ready_path, startup_ms(),
+                      status);
             abandon(out);
             return -1;
         }
@@ -398,6 +419,47 @@ hproc_proxy_start_conf(const char *name, const char *conf_file,
                        const char *const *overrides, struct hproc *out)
 {
     return proxy_start(name, conf_file, overrides, out);
+}
+
+int
+hproc_sandbox_start(const char *name, const char *const *args,
+                    struct hproc *out)
+{
+    char        argv[HPROC_ARGS_MAX][HPROC_ARG_LEN];
+    const char *bin, *seed, *tmpdir;
+    char        pidfile[600];
+    size_t      nargs = 0, i;
+    struct stat st;
+    int         rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    if ((bin = need_env(out, "HSP_SANDBOX_BIN")) == NULL ||
+        (seed = need_env(out, "HSP_SEED_FILE")) == NULL ||
+        (tmpdir = need_env(out, "HSP_TMPDIR")) == NULL) {
+        return -1;
+    }
+    snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", tmpdir, name);
+    if (stat(pidfile, &st) == 0) {
+        set_error(out, "%s is one of run.sh's daemons: choose another name",
+                  name);
+        return -1;
+    }
+    snprintf(out->log, sizeof(out->log), "%s/%s.log", tmpdir, name);
+    rc |= arg_add(out, argv, &nargs, "%s", bin);
+    rc |= arg_add(out, argv, &nargs, "--listen");
+    rc |= arg_add(out, argv, &nargs, "127.0.0.1:0");
+    rc |= arg_add(out, argv, &nargs, "--seed");
+    rc |= arg_add(out, argv, &nargs, "%s", seed);
+    rc |= arg_add(out, argv, &nargs, "--rate-limit");
+    rc |= arg_add(out, argv, &nargs, "0");
+    for (i = 0; args != NULL && args[i] != NULL; i++) {
+        rc |= arg_add(out, argv, &nargs, "%s", args[i]);
+    }
+    if (rc != 0) {
+        return -1;
+    }
+    return spawn_wait(out, argv, nargs, "/__sandbox/stats");
 }
 
 int

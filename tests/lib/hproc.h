@@ -1,5 +1,6 @@
 /*
- * hproc.h - heavyset-proxy instances that a test starts and stops itself,
+ * hproc.h - heavyset-proxy (and heavyset-sandbox) instances that a test
+ * starts and stops itself,
  * to restart an instance, kill it with SIGKILL mid-request, or run it with
  * settings no harness proxy has. Test-only; no criterion calls, so the
  * caller asserts on the results.
@@ -53,6 +54,17 @@ int hproc_proxy_start(const char *name, const char *const *overrides,
  */
 int hproc_proxy_start_conf(const char *name, const char *conf_file,
                            const char *const *overrides, struct hproc *out);
+
+/*
+ * Starts heavyset-sandbox ($HSP_SANDBOX_BIN) over plain HTTP on an
+ * ephemeral port of 127.0.0.1 with the run's seed ($HSP_SEED_FILE) and no
+ * rate limit, then each argument of the NULL-terminated ARGS (may be
+ * NULL), e.g. "--realistic". Logs, waits and fails like
+ * hproc_proxy_start, GET /__sandbox/stats standing for /healthz. Stop it
+ * with hproc_stop.
+ */
+int hproc_sandbox_start(const char *name, const char *const *args,
+                        struct hproc *out);
 
 /*
  * Sends SIG to P's process and waits for it to exit (bounded by

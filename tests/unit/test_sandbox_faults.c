@@ -5,7 +5,8 @@
 
 #include "sandbox/faults.h"
 
-static const struct faults_config quiet = { 0, 0, 0.0, 0.0, 0 };
+static const struct faults_config quiet = { 0, 0, 0.0, 0.0, 0,
+                                           FAULTS_MISBEHAVE_NONE };
 
 struct config_case {
     struct faults_config cf;
@@ -13,16 +14,16 @@ struct config_case {
 };
 
 static const struct config_case config_cases[] = {
-    { { 0, 0, 0.0, 0.0, 60 }, NULL },
-    { { 60000, 60000, 1.0, 1.0, 100000 }, NULL },
-    { { -1, 0, 0.0, 0.0, 60 }, "latency_ms" },
-    { { 60001, 0, 0.0, 0.0, 60 }, "latency_ms" },
-    { { 0, -5, 0.0, 0.0, 60 }, "jitter_ms" },
-    { { 0, 0, -0.1, 0.0, 60 }, "fail_rate" },
-    { { 0, 0, 1.5, 0.0, 60 }, "fail_rate" },
-    { { 0, 0, 0.0, 2.0, 60 }, "drop_rate" },
-    { { 0, 0, 0.0, 0.0, -1 }, "rate_limit" },
-    { { 0, 0, 0.0, 0.0, 100001 }, "rate_limit" },
+    { { 0, 0, 0.0, 0.0, 60, FAULTS_MISBEHAVE_NONE }, NULL },
+    { { 60000, 60000, 1.0, 1.0, 100000, FAULTS_MISBEHAVE_NONE }, NULL },
+    { { -1, 0, 0.0, 0.0, 60, FAULTS_MISBEHAVE_NONE }, "latency_ms" },
+    { { 60001, 0, 0.0, 0.0, 60, FAULTS_MISBEHAVE_NONE }, "latency_ms" },
+    { { 0, -5, 0.0, 0.0, 60, FAULTS_MISBEHAVE_NONE }, "jitter_ms" },
+    { { 0, 0, -0.1, 0.0, 60, FAULTS_MISBEHAVE_NONE }, "fail_rate" },
+    { { 0, 0, 1.5, 0.0, 60, FAULTS_MISBEHAVE_NONE }, "fail_rate" },
+    { { 0, 0, 0.0, 2.0, 60, FAULTS_MISBEHAVE_NONE }, "drop_rate" },
+    { { 0, 0, 0.0, 0.0, -1, FAULTS_MISBEHAVE_NONE }, "rate_limit" },
+    { { 0, 0, 0.0, 0.0, 100001, FAULTS_MISBEHAVE_NONE }, "rate_limit" },
 };
 
 Test(sandbox_faults, config_ranges)
@@ -189,7 +190,7 @@ draw_many(const struct faults_config *cf, uint64_t seed, int n, int *drops,
 
 Test(sandbox_faults, draws_follow_the_rates)
 {
-    struct faults_config cf = { 100, 50, 0.5, 0.2, 0 };
+    struct faults_config cf = { 100, 50, 0.5, 0.2, 0, FAULTS_MISBEHAVE_NONE };
     int                  drops, fails, d2, f2;
     int64_t              hi, lo, hi2, lo2;
 
@@ -213,7 +214,7 @@ Test(sandbox_faults, draws_follow_the_rates)
 
 Test(sandbox_faults, headers_win_over_draws)
 {
-    struct faults_config cf = { 10, 0, 0.0, 1.0, 0 };
+    struct faults_config cf = { 10, 0, 0.0, 1.0, 0, FAULTS_MISBEHAVE_NONE };
     struct faults       *f = faults_new(&cf, 7);
     struct faults_plan   plan;
 
@@ -224,4 +225,95 @@ Test(sandbox_faults, headers_win_over_draws)
     cr_expect_eq(plan.delay_ms, 100);       /* header + latency */
     faults_free(f);
     faults_free(NULL);
+}
+
+struct misbehave_case {
+    const char           *value;    /* the header; NULL: absent */
+    int                   rc;
+    enum faults_misbehave want;     /* after faults_draw */
+};
+
+static const struct misbehave_case misbehave_cases[] = {
+    { NULL,               0,  FAULTS_MISBEHAVE_NONE },
+    { "none",             0,  FAULTS_MISBEHAVE_NONE },
+    { "long-body",        0,  FAULTS_MISBEHAVE_LONG_BODY },
+    { "two-lengths",      0,  FAULTS_MISBEHAVE_TWO_LENGTHS },
+    { "body-on-204",      0,  FAULTS_MISBEHAVE_BODY_ON_204 },
+    { "bad-header-byte",  0,  FAULTS_MISBEHAVE_BAD_HEADER_BYTE },
+    { "bad-header-name",  0,  FAULTS_MISBEHAVE_BAD_HEADER_NAME },
+    { "unasked-coding",   0,  FAULTS_MISBEHAVE_UNASKED_CODING },
+    { "after-last-chunk", 0,  FAULTS_MISBEHAVE_AFTER_LAST_CHUNK },
+    { "HTTP10-Close",     0,  FAULTS_MISBEHAVE_HTTP10_CLOSE },
+    { "",                 -1, FAULTS_MISBEHAVE_NONE },
+    { "long-body ",       -1, FAULTS_MISBEHAVE_NONE },
+    { "long_body",        -1, FAULTS_MISBEHAVE_NONE },
+    { "explode",          -1, FAULTS_MISBEHAVE_NONE },
+};
+
+Test(sandbox_faults, misbehave_parsing)
+{
+    struct faults     *f = faults_new(&quiet, 1);
+    struct faults_plan plan;
+    char               err[256];
+    size_t             i;
+
+    for (i = 0; i < sizeof(misbehave_cases) / sizeof(misbehave_cases[0]);
+         i++) {
+        const struct misbehave_case *c = &misbehave_cases[i];
+        int                          rc;
+
+        cr_assert_eq(faults_parse(NULL, NULL, &plan, NULL, 0), 0);
+        rc = faults_parse_misbehave(c->value, &plan, err, sizeof(err));
+        cr_expect_eq(rc, c->rc, "case %zu", i);
+        if (rc != 0) {
+            /* the message lists the kinds */
+            cr_expect(strstr(err, "X-Sandbox-Misbehave") != NULL &&
+                          strstr(err, "after-last-chunk") != NULL &&
+                          strstr(err, "http10-close") != NULL,
+                      "case %zu: %s", i, err);
+            continue;
+        }
+        faults_draw(f, &plan);
+        cr_expect_eq(plan.misbehave, c->want, "case %zu", i);
+        if (c->want != FAULTS_MISBEHAVE_NONE) {
+            cr_expect_str_eq(faults_misbehave_name(c->want), c->value[0] == 'H'
+                             ? "http10-close" : c->value, "case %zu", i);
+        }
+    }
+    faults_free(f);
+}
+
+Test(sandbox_faults, misbehave_knob_and_header)
+{
+    struct faults_config cf = quiet;
+    struct faults       *f;
+    struct faults_plan   plan;
+    char                 err[256];
+    enum faults_misbehave k;
+
+    cf.misbehave = FAULTS_MISBEHAVE_TWO_LENGTHS;
+    f = faults_new(&cf, 1);
+    /* the knob applies when the header is absent */
+    cr_assert_eq(faults_parse(NULL, NULL, &plan, NULL, 0), 0);
+    cr_assert_eq(faults_parse_misbehave(NULL, &plan, err, sizeof(err)), 0);
+    faults_draw(f, &plan);
+    cr_expect_eq(plan.misbehave, FAULTS_MISBEHAVE_TWO_LENGTHS);
+    /* the header wins, "none" included */
+    cr_assert_eq(faults_parse(NULL, NULL, &plan, NULL, 0), 0);
+    cr_assert_eq(faults_parse_misbehave("none", &plan, err, sizeof(err)), 0);
+    faults_draw(f, &plan);
+    cr_expect_eq(plan.misbehave, FAULTS_MISBEHAVE_NONE);
+    cr_assert_eq(faults_parse(NULL, NULL, &plan, NULL, 0), 0);
+    cr_assert_eq(faults_parse_misbehave("long-body", &plan, err,
+                                        sizeof(err)), 0);
+    faults_draw(f, &plan);
+    cr_expect_eq(plan.misbehave, FAULTS_MISBEHAVE_LONG_BODY);
+    faults_free(f);
+
+    cr_expect_eq(faults_misbehave_find("body-on-204", &k), 0);
+    cr_expect_eq(k, FAULTS_MISBEHAVE_BODY_ON_204);
+    cr_expect_eq(faults_misbehave_find("nope", &k), -1);
+    cf.misbehave = FAULTS_MISBEHAVE_COUNT;
+    cr_expect_eq(faults_config_check(&cf, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "misbehave") != NULL);
 }
