@@ -612,6 +612,69 @@ api_call_free(struct api_call *call)
 }
 
 /*
+ * Parses the raw QUERY into OUT as the real API (Express's query parser)
+ * reads one: pairs split at '&', empty pairs skipped (`?&a=1`, `&&`), a
+ * pair without '=' a name with an empty value, names and values
+ * percent-decoded with '+' as a space. Never refuses a query: the
+ * upstream does not, and a proxy in front must not be tested against a
+ * stricter one than it will meet. A pair that decodes to a NUL is dropped.
+ */
+static void
+api_parse_query(const char *query, struct evkeyvalq *out)
+{
+    const char *p = query;
+
+    while (p != NULL && *p != '\0') {
+        const char *amp = p + strcspn(p, "&");
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        size_t      nlen = (size_t)((eq != NULL ? eq : amp) - p);
+        char       *raw, *name = NULL, *value = NULL;
+        size_t      len;
+
+        if (nlen > 0) {
+            raw = strndup(p, (size_t)(amp - p));
+            if (raw == NULL) {
+                return;
+            }
+            raw[nlen] = '\0';
+            name = evhttp_uridecode(raw, 1, &len);
+            if (name != NULL && strlen(name) != len) {
+                free(name);
+                name = NULL;
+            }
+            value = evhttp_uridecode(eq != NULL ? raw + nlen + 1 : "", 1,
+                                     &len);
+            if (value != NULL && strlen(value) != len) {
+                free(value);
+                value = NULL;
+            }
+            if (name != NULL && value != NULL) {
+                evhttp_add_header(out, name, value);
+            }
+            free(name);
+            free(value);
+            free(raw);
+        }
+        p = *amp == '&' ? amp + 1 : amp;
+    }
+}
+
+/* The first value of query parameter NAME of CALL, matched
+ * case-sensitively as the real API does (`TOKEN` is not `token`). */
+static const char *
+api_query(const struct api_call *call, const char *name)
+{
+    const struct evkeyval *kv;
+
+    TAILQ_FOREACH(kv, &call->query, next) {
+        if (strcmp(kv->key, name) == 0) {
+            return kv->value;
+        }
+    }
+    return NULL;
+}
+
+/*
  * Computes the real answer of CALL into *OBJ (200) or ERRS. Returns the
  * status.
  */
@@ -620,7 +683,7 @@ api_call_compute(struct api_call *call, struct json_object **obj,
                  struct data_errors *errs)
 {
     struct data_tenant *t = data_tenant_find(call->api->data, call->token);
-    const char         *phone = evhttp_find_header(&call->query, "phone");
+    const char         *phone = api_query(call, "phone");
     int64_t             now = (int64_t)time(NULL);
 
     *obj = NULL;
@@ -637,8 +700,8 @@ api_call_compute(struct api_call *call, struct json_object **obj,
         break;
     case API_BLOCKS:
         *obj = data_blocks(t, phone,
-                           evhttp_find_header(&call->query, "simpleBlockId"),
-                           evhttp_find_header(&call->query, "limitDays"), now,
+                           api_query(call, "simpleBlockId"),
+                           api_query(call, "limitDays"), now,
                            errs);
         break;
     case API_DISPOSITIONS:
@@ -676,8 +739,7 @@ api_call_run(struct api_call *call)
     int                   status = 0;
 
     phone = call->route == API_UPDATE ? json_get_string(call->body, "phone")
-                                      : evhttp_find_header(&call->query,
-                                                           "phone");
+                                      : api_query(call, "phone");
     switch (call->plan.action) {
     case FAULTS_DROP:
         api_drop(call->req);
@@ -764,7 +826,7 @@ api_call_token(struct api_call *call, struct evhttp_request *req)
     tok = evhttp_find_header(evhttp_request_get_input_headers(req),
                              "x-hs-token");
     if (tok == NULL || tok[0] == '\0') {
-        tok = evhttp_find_header(&call->query, "token");
+        tok = api_query(call, "token");
     }
     if ((tok == NULL || tok[0] == '\0') && call->body != NULL) {
         tok = json_get_string(call->body, "token");
@@ -787,11 +849,7 @@ api_call_start(struct api *api, struct api_call *call,
     struct timeval    tv;
 
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    if (query != NULL && evhttp_parse_query_str(query, &call->query) != 0) {
-        api_send_message(api, req, 400, "malformed query string",
-                         FAULTS_MISBEHAVE_NONE);
-        return 400;
-    }
+    api_parse_query(query, &call->query);
     if (call->route == API_UPDATE &&
         api_call_body(call, req, body, len) != 0) {
         return 400;
