@@ -61,7 +61,7 @@ static const struct admin_key {
     { "fail_rate", ADMIN_NUMBER },   { "drop_rate", ADMIN_NUMBER },
     { "rate_limit", ADMIN_INTEGER }, { "misbehave", ADMIN_KIND },
     { "gzip", ADMIN_BOOL },          { "chunked", ADMIN_BOOL },
-    { "early_hints", ADMIN_BOOL },
+    { "early_hints", ADMIN_BOOL },   { "gzip_min", ADMIN_INTEGER },
 };
 
 static const char *const admin_type_names[] = {
@@ -124,6 +124,8 @@ admin_config_json(struct api *api)
     json_object_object_add(res, "gzip", json_object_new_boolean(h.gzip));
     json_object_object_add(res, "chunked",
                            json_object_new_boolean(h.chunked));
+    json_object_object_add(res, "gzip_min",
+                           json_object_new_int(h.gzip_min));
     json_object_object_add(res, "early_hints",
                            json_object_new_boolean(h.early_hints));
     return res;
@@ -216,6 +218,8 @@ admin_config_key(struct json_object *v, const struct admin_key *k,
         h->gzip = b;
     } else if (strcmp(k->name, "chunked") == 0) {
         h->chunked = b;
+    } else if (strcmp(k->name, "gzip_min") == 0) {
+        h->gzip_min = (int)(i < 0 ? 0 : i > INT32_MAX ? INT32_MAX : i);
     } else {
         h->early_hints = b;
     }

@@ -76,6 +76,10 @@ struct api_call {
     int                    snap_status;
     struct json_object    *snap;    /* owned: the held answer, or NULL */
     struct data_errors     snap_errs; /* the held errors when SNAP is NULL */
+    int                    answer;  /* X-Sandbox-Answer: a 2xx to give
+                                       for a success instead of 200 */
+    char                  *cache_control; /* owned: X-Sandbox-Cache-Control
+                                       for a success, or NULL */
 };
 
 TAILQ_HEAD(api_calls, api_call);
@@ -336,7 +340,8 @@ api_send_bytes(struct api *api, struct evhttp_request *req, int status,
     if (api->habits.gzip) {
         evhttp_add_header(hdrs, "Vary", "Accept-Encoding");
         c = coding_negotiate(evhttp_find_header(in, "Accept-Encoding"));
-        if (!head && len >= CODING_MIN_SIZE && c != CODING_IDENTITY &&
+        if (!head && len >= (size_t)api->habits.gzip_min &&
+            c != CODING_IDENTITY &&
             coding_encode(c, s, len, &coded, &coded_len) == 0) {
             evhttp_add_header(hdrs, "Content-Encoding", coding_name(c));
             s = (const char *)coded;
@@ -348,7 +353,8 @@ api_send_bytes(struct api *api, struct evhttp_request *req, int status,
         evbuffer_add(bufferevent_get_output(bev), API_EARLY_HINTS,
                      strlen(API_EARLY_HINTS));
     }
-    if (api->habits.chunked && !head) {
+    /* No framing at all on a 204 or 304 (RFC 9112 §6.3), as Node. */
+    if (api->habits.chunked && !head && status != 204 && status != 304) {
         evhttp_send_reply_start(req, status, http_reason(status));
         for (off = 0; off < len; off += n) {
             n = len - off < API_CHUNK_SIZE ? len - off : API_CHUNK_SIZE;
@@ -604,6 +610,7 @@ api_call_free(struct api_call *call)
         event_free(call->timer);
     }
     evhttp_clear_headers(&call->query);
+    free(call->cache_control);
     json_object_put(call->body);
     json_object_put(call->snap);
     free(call->token);
@@ -725,6 +732,33 @@ api_call_compute(struct api_call *call, struct json_object **obj,
     return errs->status;
 }
 
+/*
+ * Answers CALL's success OBJ (STATUS 200), the way X-Sandbox-Answer and
+ * X-Sandbox-Cache-Control ask: a queueing API answers 202
+ * {"status":"queued"} or 204 to an update it will apply later, and a CDN
+ * or framework in front may mark answers no-store or private. Both are
+ * what a proxy must not take for the lead (SPEC §11).
+ */
+static void
+api_send_success(struct api_call *call, int status, struct json_object *obj,
+                 enum faults_misbehave mis)
+{
+    static const char queued[] = "{\"status\":\"queued\"}";
+
+    if (call->cache_control != NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(call->req),
+                          "Cache-Control", call->cache_control);
+    }
+    if (call->answer == 0 || call->answer == 200) {
+        api_send_json_as(call->api, call->req, status, obj, mis);
+    } else if (call->answer == 204) {
+        api_send_bytes(call->api, call->req, 204, "", 0, mis);
+    } else {
+        api_send_bytes(call->api, call->req, call->answer, queued,
+                       sizeof(queued) - 1, mis);
+    }
+}
+
 /* Carries out CALL's plan and answers (or drops) its request. */
 static void
 api_call_run(struct api_call *call)
@@ -770,7 +804,7 @@ api_call_run(struct api_call *call)
             api_drop(call->req);
             note = "fault=drop-after";
         } else if (obj != NULL) {
-            api_send_json_as(api, call->req, status, obj, mis);
+            api_send_success(call, status, obj, mis);
         } else {
             api_send_errors(api, call->req, &errs, mis);
         }
@@ -813,6 +847,43 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
     if (call->body == NULL) {
         api_send_message(call->api, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return -1;
+    }
+    return 0;
+}
+
+/* Reads X-Sandbox-Answer (a status 200-299) and X-Sandbox-Cache-Control
+ * (visible ASCII) of IN into CALL. Returns 0, or -1 with ERR set. */
+static int
+api_call_answer(struct api_call *call, struct evkeyvalq *in, char *err,
+                size_t errlen)
+{
+    const char *a = evhttp_find_header(in, "X-Sandbox-Answer");
+    const char *cc = evhttp_find_header(in, "X-Sandbox-Cache-Control");
+    char       *end;
+    long        v;
+    size_t      i;
+
+    if (a != NULL) {
+        v = strtol(a, &end, 10);
+        if (a[0] < '0' || a[0] > '9' || *end != '\0' || v < 200 || v > 299) {
+            snprintf(err, errlen, "X-Sandbox-Answer must be a status 200-299");
+            return -1;
+        }
+        call->answer = (int)v;
+    }
+    if (cc != NULL) {
+        for (i = 0; cc[i] != '\0'; i++) {
+            if (cc[i] < 0x20 || cc[i] > 0x7e) {
+                snprintf(err, errlen, "X-Sandbox-Cache-Control must be "
+                                      "visible ASCII");
+                return -1;
+            }
+        }
+        call->cache_control = strdup(cc);
+        if (call->cache_control == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     return 0;
 }
@@ -873,6 +944,10 @@ api_call_start(struct api *api, struct api_call *call,
                      err, sizeof(err)) != 0 ||
         faults_parse_misbehave(evhttp_find_header(in, "X-Sandbox-Misbehave"),
                                &call->plan, err, sizeof(err)) != 0) {
+        api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        return 400;
+    }
+    if (api_call_answer(call, in, err, sizeof(err)) != 0) {
         api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }

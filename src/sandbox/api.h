@@ -65,6 +65,9 @@
 /* The transport habits of every answer (see above). */
 struct api_habits {
     bool gzip;                      /* compress when the client accepts */
+    int  gzip_min;                  /* ... bodies of at least this many
+                                     * bytes (compression()'s threshold,
+                                     * CODING_MIN_SIZE, by default) */
     bool chunked;                   /* Transfer-Encoding: chunked */
     bool early_hints;               /* a 103 before each final answer */
     int  keepalive_s;               /* advertised Keep-Alive timeout; 0:

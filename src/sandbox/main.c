@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "sandbox/api.h"
+#include "sandbox/coding.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
 
@@ -78,7 +79,7 @@ struct main_opts {
 enum main_opt_id {
     OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_RATE_LIMIT, OPT_LATENCY, OPT_JITTER,
     OPT_FAIL_RATE, OPT_DROP_RATE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-    OPT_RANDOM_SEED, OPT_GZIP, OPT_KEEPALIVE, OPT_CHUNKED, OPT_EARLY_HINTS,
+    OPT_RANDOM_SEED, OPT_GZIP, OPT_GZIP_MIN, OPT_KEEPALIVE, OPT_CHUNKED, OPT_EARLY_HINTS,
     OPT_REALISTIC, OPT_MISBEHAVE
 };
 
@@ -97,6 +98,7 @@ static const struct option main_long_opts[] = {
     { "random-seed", required_argument, NULL, OPT_RANDOM_SEED },
     { "gzip",        required_argument, NULL, OPT_GZIP },
     { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE },
+    { "gzip-min",    required_argument, NULL, OPT_GZIP_MIN },
     { "chunked",     required_argument, NULL, OPT_CHUNKED },
     { "early-hints", required_argument, NULL, OPT_EARLY_HINTS },
     { "realistic",   no_argument,       NULL, OPT_REALISTIC },
@@ -138,6 +140,7 @@ main_usage(FILE *out)
         "hints\n"
         "      --gzip on|off       gzip/deflate answers when asked (>= 1 "
         "KiB)\n"
+        "      --gzip-min BYTES    code bodies of at least BYTES (1024)\n"
         "      --keepalive-timeout S  close idle connections after S s and\n"
         "                          say so in Keep-Alive (0: off)\n"
         "      --chunked on|off    Transfer-Encoding: chunked answers\n"
@@ -233,6 +236,7 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
     o->json_log = true;
     o->gzip = o->chunked = o->early_hints = -1;
     o->keepalive = -1;
+    o->habits.gzip_min = CODING_MIN_SIZE;
     while ((c = getopt_long(argc, argv, "l:s:qhV", main_long_opts, NULL)) !=
            -1) {
         switch (c) {
@@ -324,6 +328,14 @@ main_parse_args(int argc, char **argv, struct main_opts *o)
                 0) {
                 return -1;
             }
+            break;
+        case OPT_GZIP_MIN:
+            if (main_parse_int(optarg, 0, MAIN_MAX_BODY, &n) != 0) {
+                fprintf(stderr, "%s: --gzip-min must be 0..%d bytes\n",
+                        MAIN_PROGRAM, MAIN_MAX_BODY);
+                return -1;
+            }
+            o->habits.gzip_min = (int)n;
             break;
         case OPT_KEEPALIVE:
             if (main_parse_int(optarg, 0, MAIN_KEEPALIVE_MAX,

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,10 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "gz.h"
 #include "hclient.h"
 #include "hfixture.h"
+#include "hproc.h"
 
 #define API     "/api/v1/appointment/s2s"
 #define ALPHA   "hs_test_tenant_alpha_0001"
@@ -386,4 +389,343 @@ Test(real, keep_alive_timeout_is_advertised)
                   strncmp(hresp_header(&r, "Keep-Alive"), "timeout=", 8) == 0,
               "%s", hresp_header(&r, "Keep-Alive"));
     hresp_free(&r);
+}
+
+/* ---- §11: what a real upstream does ------------------------------------- */
+
+/* Sets the sandbox's habits (POST /__sandbox/config; fresh() undoes). */
+static void
+sandbox_habits(const char *json)
+{
+    cr_assert_eq(hclient_sandbox_config(json), 0, "config %s", json);
+}
+
+/* The proxy's counter of upstream protocol errors of KIND. */
+static double
+proto_errors(const char *kind)
+{
+    char series[128];
+    bool found;
+
+    snprintf(series, sizeof(series),
+             "heavyset_upstream_protocol_errors_total{kind=\"%s\"}", kind);
+    return hfixture_metric(hfixture_env(PROXY), series, &found);
+}
+
+/* Asserts R's body is, byte for byte, what the sandbox answers TOKEN for
+ * PATH directly (without Accept-Encoding: identity). */
+static void
+expect_direct_body(const struct hresp *r, const char *path,
+                   const char *token)
+{
+    struct hresp d;
+
+    hfixture_get(hfixture_env("HSP_SANDBOX_URL"), path, token, NULL, &d);
+    cr_expect_eq(r->status, d.status, "%d, sandbox %d", r->status, d.status);
+    cr_expect(r->body_len == d.body_len &&
+                  memcmp(r->body, d.body, d.body_len) == 0,
+              "through the proxy: %.200s\nfrom the sandbox: %.200s", r->body,
+              d.body);
+    hresp_free(&d);
+}
+
+/* Finding 1: a gzip answer is stored decoded, and served as JSON to
+ * every client, with or without Accept-Encoding. */
+Test(real, a_gzip_upstream_answer_is_stored_and_served_decoded)
+{
+    static const char *const ae[] = { "x-hs-token: " ALPHA,
+                                      "Accept-Encoding: gzip, deflate",
+                                      NULL };
+    static const char *const plain[] = { "x-hs-token: " ALPHA, NULL };
+    static const char        path[] = API "/phone/query?phone=" SHARED;
+    struct json_object      *last;
+    struct hresp             a, b;
+    const char              *sent;
+
+    hfixture_fresh();
+    sandbox_habits("{\"gzip\":true,\"gzip_min\":0,\"chunked\":true,"
+                   "\"early_hints\":true}");
+    request("GET", path, ae, NULL, &a);
+    cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.raw);
+    cr_expect_null(hresp_header(&a, "Content-Encoding"));
+    last = hclient_sandbox_last();
+    cr_assert_not_null(last);
+    sent = hclient_last_header(last, "Accept-Encoding");
+    cr_expect(sent != NULL && strcmp(sent, "gzip") == 0,
+              "the proxy asked for %s", sent != NULL ? sent : "(none)");
+    json_object_put(last);
+    expect_direct_body(&a, path, ALPHA);
+    request("GET", path, plain, NULL, &b);
+    cr_expect_str_eq(hresp_header(&b, "X-Cache"), "HIT");
+    cr_expect_null(hresp_header(&b, "Content-Encoding"));
+    expect_direct_body(&b, path, ALPHA);
+    hresp_free(&a);
+    hresp_free(&b);
+}
+
+/* Finding 1: a coding the proxy did not ask for reaches that client as
+ * 502, and nothing is stored. */
+Test(real, an_unasked_coding_is_502_and_never_stored)
+{
+    static const char *const mis[] = { "x-hs-token: " ALPHA,
+                                       "X-Sandbox-Misbehave: unasked-coding",
+                                       NULL };
+    static const char        path[] = API "/phone/query?phone=" SHARED;
+    struct hresp             a, b;
+    double                   before = proto_errors("unrequested_coding");
+
+    hfixture_fresh();
+    request("GET", path, mis, NULL, &a);
+    cr_expect_eq(a.status, 502, "%d %.200s", a.status, a.body);
+    cr_expect(strstr(a.body, "\"statusCode\":502") != NULL, "%s", a.body);
+    cr_expect_eq(proto_errors("unrequested_coding"), before + 1);
+    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &b);
+    cr_expect_str_eq(hresp_header(&b, "X-Cache"), "MISS");
+    expect_direct_body(&b, path, ALPHA);
+    hresp_free(&a);
+    hresp_free(&b);
+}
+
+/* Finding 2: an answer whose framing is wrong gets 502, its connection
+ * is closed, and the next request, another tenant's, gets its own
+ * answer, never the bytes left behind. */
+Test(real, bad_upstream_framing_is_502_and_never_reaches_another_tenant)
+{
+    static const struct {
+        const char *misbehave;
+        const char *kind;
+    } cases[] = {
+        { "long-body", "excess_data" },
+        { "two-lengths", "duplicate_length" },
+        { "body-on-204", "body_on_no_content" },
+        { "after-last-chunk", "excess_data" },
+        { "bad-header-byte", "bad_header" },
+        { "bad-header-name", "bad_header" },
+    };
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    size_t            i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char         mh[64];
+        const char  *mis[] = { "x-hs-token: " ALPHA, mh, NULL };
+        struct hresp a, b, c;
+        double       before = proto_errors(cases[i].kind);
+
+        hfixture_fresh();
+        snprintf(mh, sizeof(mh), "X-Sandbox-Misbehave: %s",
+                 cases[i].misbehave);
+        request("GET", path, mis, NULL, &a);
+        cr_expect_eq(a.status, 502, "%s: %d %.200s", cases[i].misbehave,
+                     a.status, a.raw);
+        cr_expect_eq(proto_errors(cases[i].kind), before + 1, "%s: %s",
+                     cases[i].misbehave, cases[i].kind);
+        hfixture_get(hfixture_env(PROXY), path, BRAVO, NULL, &b);
+        cr_expect_eq(b.status, 200, "%s: %d", cases[i].misbehave, b.status);
+        expect_direct_body(&b, path, BRAVO);
+        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &c);
+        cr_expect_str_eq(hresp_header(&c, "X-Cache"), "MISS",
+                         "%s: the bad answer was stored",
+                         cases[i].misbehave);
+        expect_direct_body(&c, path, ALPHA);
+        hresp_free(&a);
+        hresp_free(&b);
+        hresp_free(&c);
+    }
+}
+
+/* Finding 2: a PATCH whose answer is framed wrong stores nothing in its
+ * Idempotency-Key record: the retry is forwarded again. */
+Test(real, a_badly_framed_patch_answer_is_not_recorded)
+{
+    static const char body[] = "{\"phone\":\"+18015551234\","
+                               "\"appendComment\":\"framing\"}";
+    char         key[96];
+    const char  *mis[] = { "x-hs-token: " ALPHA,
+                           "Content-Type: application/json", key,
+                           "X-Sandbox-Misbehave: long-body", NULL };
+    const char  *ok[] = { "x-hs-token: " ALPHA,
+                          "Content-Type: application/json", key, NULL };
+    struct hresp a, b;
+
+    hfixture_fresh();
+    snprintf(key, sizeof(key), "Idempotency-Key: framing-%ld",
+             (long)getpid());
+    request("PATCH", API "/phone/update", mis, body, &a);
+    cr_expect_eq(a.status, 502, "%d %.200s", a.status, a.raw);
+    request("PATCH", API "/phone/update", ok, body, &b);
+    cr_expect_eq(b.status, 200, "%d %.200s", b.status, b.body);
+    cr_expect_null(hresp_header(&b, "Idempotent-Replayed"),
+                   "the 502 was recorded");
+    hresp_free(&a);
+    hresp_free(&b);
+}
+
+/* Finding 6: a 103 Early Hints is not the answer. */
+Test(real, interim_answers_are_consumed)
+{
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    struct hresp      a;
+
+    hfixture_fresh();
+    sandbox_habits("{\"early_hints\":true}");
+    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &a);
+    cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.raw);
+    cr_expect(strstr(a.raw, "103") == NULL || strstr(a.raw, "HTTP/1.1 103")
+                                                  == NULL,
+              "a 103 reached the client: %.200s", a.raw);
+    expect_direct_body(&a, path, ALPHA);
+    hresp_free(&a);
+}
+
+/* Finding 8: an HTTP/1.0 answer without keep-alive is relayed, and its
+ * connection not pooled. */
+Test(real, an_http10_upstream_connection_is_not_reused)
+{
+    static const char *const mis[] = { "x-hs-token: " ALPHA,
+                                       "X-Sandbox-Misbehave: http10-close",
+                                       NULL };
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    struct hresp      a, b;
+
+    hfixture_fresh();
+    request("GET", path, mis, NULL, &a);
+    cr_expect_eq(a.status, 200, "%d %.200s", a.status, a.raw);
+    expect_direct_body(&a, path, ALPHA);
+    hfixture_get(hfixture_env(PROXY), path, BRAVO, NULL, &b);
+    cr_expect_eq(b.status, 200);
+    expect_direct_body(&b, path, BRAVO);
+    hresp_free(&a);
+    hresp_free(&b);
+}
+
+/* Finding 5: only a 200 with a JSON object becomes the cached lead; a 202
+ * or 204 drops it, and the answer keeps its reason phrase. */
+Test(real, a_2xx_that_is_no_lead_drops_the_cached_lead)
+{
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    static const char body[] = "{\"phone\":\"+18015551234\","
+                               "\"appendComment\":\"queued\"}";
+    static const struct {
+        const char *answer;
+        int         status;
+        const char *reason;
+    } cases[] = {
+        { "X-Sandbox-Answer: 202", 202, "Accepted" },
+        { "X-Sandbox-Answer: 204", 204, "No Content" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char  *hdr[] = { "x-hs-token: " ALPHA,
+                               "Content-Type: application/json",
+                               cases[i].answer, NULL };
+        struct hresp w, p, g;
+
+        hfixture_fresh();
+        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &w);
+        cr_assert_eq(w.status, 200);
+        request("PATCH", API "/phone/update", hdr, body, &p);
+        cr_expect_eq(p.status, cases[i].status, "%d %.200s", p.status,
+                     p.raw);
+        cr_expect_str_eq(p.reason, cases[i].reason);
+        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &g);
+        cr_expect_eq(g.status, 200, "a %d became the lead: %d %.100s",
+                     cases[i].status, g.status, g.body);
+        cr_expect_str_eq(hresp_header(&g, "X-Cache"), "MISS",
+                         "the old lead was kept after a %d",
+                         cases[i].status);
+        expect_direct_body(&g, path, ALPHA);
+        hresp_free(&w);
+        hresp_free(&p);
+        hresp_free(&g);
+    }
+}
+
+/* Finding 8: Cache-Control: no-store or private keeps the answer out. */
+Test(real, upstream_no_store_and_private_are_not_stored)
+{
+    static const char *const values[] = { "no-store", "private, max-age=60" };
+    static const char        path[] = API "/phone/query?phone=" SHARED;
+    size_t                   i;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char         cc[64];
+        const char  *hdr[] = { "x-hs-token: " ALPHA, cc, NULL };
+        struct hresp a, b;
+
+        hfixture_fresh();
+        snprintf(cc, sizeof(cc), "X-Sandbox-Cache-Control: %s", values[i]);
+        request("GET", path, hdr, NULL, &a);
+        cr_assert_eq(a.status, 200, "%d", a.status);
+        cr_expect(strstr(hresp_header(&a, "Cache-Status"),
+                         "detail=no-store") != NULL,
+                  "%s", hresp_header(&a, "Cache-Status"));
+        cr_expect(strstr(hresp_header(&a, "Cache-Status"), "stored") ==
+                      NULL,
+                  "%s", hresp_header(&a, "Cache-Status"));
+        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &b);
+        cr_expect_str_eq(hresp_header(&b, "X-Cache"), "MISS",
+                         "a %s answer was stored", values[i]);
+        hresp_free(&a);
+        hresp_free(&b);
+    }
+}
+
+/* §11: with gzip = on, a body over 1 KB goes gzip-coded to a client that
+ * takes gzip, identity to the others, the entry identity either way. */
+Test(real, gzip_on_codes_big_answers_for_clients_that_take_gzip)
+{
+    static const char *const over[] = { "gzip=on", NULL };
+    static const char        path[] = API "/phone/query?phone=" SHARED;
+    static const char *const gz_hdr[] = { "x-hs-token: " ALPHA,
+                                          "Accept-Encoding: gzip, deflate",
+                                          NULL };
+    static const char *const no_gz[] = { "x-hs-token: " ALPHA,
+                                         "Accept-Encoding: gzip;q=0, br",
+                                         NULL };
+    static const char *const upd[] = { "x-hs-token: " ALPHA,
+                                       "Content-Type: application/json",
+                                       NULL };
+    char          body[1024];
+    struct hproc  px;
+    struct hresp  p, a, b;
+    unsigned char *plain = NULL;
+    size_t         plain_len = 0;
+
+    hfixture_fresh();
+    cr_assert_eq(hproc_proxy_start("gzip-proxy", over, &px), 0, "%s",
+                 px.error);
+    /* Seed leads are under 1 KB: long names make this one bigger. */
+    snprintf(body, sizeof(body), "{\"phone\":\"+18015551234\","
+             "\"firstName\":\"%0200d\",\"lastName\":\"%0200d\","
+             "\"streetAddress\":\"%0200d\"}", 1, 2, 3);
+    cr_assert_eq(hclient_request(px.url, "PATCH", API "/phone/update", upd,
+                                 body, strlen(body), &p),
+                 0);
+    cr_assert_eq(p.status, 200, "%d %.200s", p.status, p.body);
+    cr_assert(p.body_len > 1024, "the lead is only %zu bytes", p.body_len);
+    cr_assert_eq(hclient_request(px.url, "GET", path, gz_hdr, NULL, 0, &a),
+                 0);
+    cr_assert_eq(a.status, 200);
+    cr_expect_str_eq(hresp_header(&a, "Content-Encoding"), "gzip");
+    cr_expect_str_eq(hresp_header(&a, "Vary"), "Accept-Encoding");
+    cr_assert_eq(gz_inflate(a.body, a.body_len, 1 << 20, &plain,
+                            &plain_len),
+                 GZ_OK);
+    cr_expect(plain_len == p.body_len &&
+                  memcmp(plain, p.body, plain_len) == 0,
+              "the coded body is not the lead");
+    cr_assert_eq(hclient_request(px.url, "GET", path, no_gz, NULL, 0, &b),
+                 0);
+    cr_expect_null(hresp_header(&b, "Content-Encoding"));
+    cr_expect_str_eq(hresp_header(&b, "Vary"), "Accept-Encoding");
+    cr_expect(b.body_len == p.body_len &&
+                  memcmp(b.body, p.body, b.body_len) == 0);
+    cr_expect_str_neq(hresp_header(&a, "ETag"), hresp_header(&b, "ETag"),
+                      "two representations share an ETag");
+    free(plain);
+    hresp_free(&p);
+    hresp_free(&a);
+    hresp_free(&b);
+    cr_expect_eq(hproc_stop(&px, SIGTERM), 0);
 }

@@ -117,7 +117,8 @@ hfixture_fresh(void)
 {
     static const char *const no_faults =
         "{\"latency_ms\":0,\"fail_rate\":0,\"drop_rate\":0,"
-        "\"rate_limit\":0,\"misbehave\":\"none\"}";
+        "\"rate_limit\":0,\"misbehave\":\"none\",\"gzip\":false,"
+        "\"chunked\":false,\"early_hints\":false,\"gzip_min\":1024}";
     redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
     redisReply   *r = redisCommand(c, "FLUSHALL");
     int           i;
