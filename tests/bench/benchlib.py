@@ -282,6 +282,213 @@ def cmd_report_miss(a):
     return 0
 
 
+# ---- miss64: many concurrent distinct misses, with CPU per request ------------
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def stat_ticks(path):
+    """utime + stime (fields 14 and 15) of a /proc .../stat file."""
+    with open(path) as f:
+        p = f.read().rsplit(")", 1)[1].split()
+    return int(p[11]) + int(p[12])
+
+
+def cpu_s(spec):
+    """CPU seconds (user + system) of PID, or of PID and its children for
+    PID+ (nginx's master, workers and cache processes). A process's stat
+    counts all its threads."""
+    tree = spec.endswith("+")
+    pid = int(spec.rstrip("+"))
+    pids = [pid] + (children(pid) if tree else [])
+    return sum(stat_ticks(f"/proc/{p}/stat") for p in pids) / CLK_TCK
+
+
+def thread_ticks(pid):
+    """{tid: ticks} for every thread of PID."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[int(t)] = stat_ticks(f"/proc/{pid}/task/{t}/stat")
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def cmd_miss64_run(a):
+    """One measured wrk run of the miss64 section. Reads the server's CPU
+    time (and Redis's, and each server thread's), the sandbox's GET
+    /phone/query count and the proxy's /metrics before and after; runs
+    wrk with miss64.lua (which counts statuses and cache verdicts); keeps
+    wrk's output in OUT; prints one JSON line."""
+    def snap():
+        s = {"cpu": cpu_s(a.pid), "up": sandbox_queries(a.stats)[0],
+             "t": time.perf_counter()}
+        if a.redis:
+            s["redis"] = cpu_s(a.redis)
+        if a.threads_of:
+            s["threads"] = thread_ticks(a.threads_of)
+        if a.metrics:
+            s["m"] = scrape([a.metrics])
+        return s
+    cmd = ["wrk", f"-t{a.wrk_threads}", f"-c{a.conns}", f"-d{a.duration}s",
+           "--latency", "--timeout", "5s", "-s", a.lua]
+    for h in a.header:
+        cmd += ["-H", h]
+    cmd += [a.url, "--", a.prefix]
+    b = snap()
+    import subprocess
+    with open(a.out, "w") as f:
+        try:
+            subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
+                           timeout=a.duration + 30, check=False)
+        except subprocess.TimeoutExpired:
+            print("benchlib: wrk overran its time", file=sys.stderr)
+    time.sleep(0.3)          # answers still in flight when wrk stopped
+    e = snap()
+    rps, p50, p99, non2xx, errors, reqs = parse_wrk(a.out)
+    statuses, words = {}, {}
+    with open(a.out) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 4 and p[0] == "miss64":
+                (statuses if p[1] == "status" else words)[p[2]] = int(p[3])
+    row = {"target": a.target, "round": a.round, "rps": rps, "p50": p50,
+           "p99": p99, "non2xx": non2xx, "errors": errors, "reqs": reqs,
+           "secs": e["t"] - b["t"], "cpu": e["cpu"] - b["cpu"],
+           "upstream": e["up"] - b["up"], "status": statuses,
+           "cache": words}
+    if a.redis:
+        row["redis_cpu"] = e["redis"] - b["redis"]
+    if a.threads_of:
+        # busiest threads first; the idle main thread drops out
+        d = sorted(((e["threads"].get(t, 0) - v) / CLK_TCK
+                    for t, v in b["threads"].items()), reverse=True)
+        row["thread_cpu"] = [x for x in d if x > 0.0]
+    if a.metrics:
+        row["m_miss"] = metric_delta(b["m"], e["m"], "heavyset_requests_total",
+                                     cache="miss")
+        row["m_upstream"] = metric_delta(b["m"], e["m"],
+                                         "heavyset_upstream_requests_total")
+    print(json.dumps(row))
+    return 0
+
+
+def cmd_report_miss64(a):
+    """The miss64 table: per target the medians over rounds of req/s, p50
+    and p99; the latency added over direct, taken per round (target minus
+    the direct run of the same round) and then the median; CPU per
+    request; and the checks that every answer was a miss."""
+    rows = [json.loads(x) for x in open(a.jsonl) if x.strip()]
+    targets = []
+    for r in rows:
+        if r["target"] not in targets:
+            targets.append(r["target"])
+    direct = {r["round"]: r for r in rows if r["target"] == "direct"}
+    out = []
+    added = {}
+    checks = []
+    splits = []
+    for t in targets:
+        rs = [r for r in rows if r["target"] == t]
+        ap50 = [r["p50"] - direct[r["round"]]["p50"] for r in rs
+                if r["round"] in direct]
+        ap99 = [r["p99"] - direct[r["round"]]["p99"] for r in rs
+                if r["round"] in direct]
+        added[t] = (median(ap50), median(ap99))
+        cpu_pct = median([100 * r["cpu"] / r["secs"] for r in rs])
+        per_core = median([r["reqs"] / r["cpu"] for r in rs if r["cpu"] > 0])
+        with_redis = ""
+        if all("redis_cpu" in r for r in rs):
+            with_redis = fmt_num(median([r["reqs"] / (r["cpu"] +
+                                                      r["redis_cpu"])
+                                         for r in rs
+                                         if r["cpu"] + r["redis_cpu"] > 0]))
+        d = t == "direct"
+        out.append([t, fmt_num(median([r["rps"] for r in rs]), 1),
+                    fmt_ms(median([r["p50"] for r in rs])),
+                    fmt_ms(median([r["p99"] for r in rs])),
+                    "" if d else f"{added[t][0]:+.2f}",
+                    "" if d else f"{added[t][1]:+.2f}",
+                    f"{cpu_pct:.0f}", fmt_num(per_core), with_redis,
+                    str(len(rs))])
+        reqs = sum(r["reqs"] for r in rs)
+        up = sum(r["upstream"] for r in rs)
+        st = {}
+        cw = {}
+        for r in rs:
+            for k, v in r["status"].items():
+                st[k] = st.get(k, 0) + v
+            for k, v in r["cache"].items():
+                cw[k] = cw.get(k, 0) + v
+        line = (f"{t}: {reqs} answers ("
+                + " ".join(f"{k}:{v}" for k, v in sorted(st.items()))
+                + "; cache " + " ".join(f"{k}:{v}"
+                                        for k, v in sorted(cw.items()))
+                + f"), sandbox GET /phone/query {up}")
+        if all(r.get("m_miss") is not None for r in rs):
+            line += (f", proxy metrics: cache=miss "
+                     f"{sum(r['m_miss'] for r in rs):.0f}, upstream "
+                     f"{sum(r['m_upstream'] for r in rs):.0f}")
+        ok = up >= reqs and sum(r["errors"] for r in rs) == 0
+        if not d:
+            ok = ok and cw.get("MISS", 0) == reqs
+        line += ": " + ("every answer a miss" if ok and not d else
+                        "ok" if ok else
+                        "NOT all misses / errors: see the raw wrk outputs")
+        checks.append(line)
+        if rs and "thread_cpu" in rs[0]:
+            splits.append(f"{t}: " + ", ".join(
+                "/".join(f"{x:.2f}" for x in r["thread_cpu"])
+                for r in sorted(rs, key=lambda r: r["round"])))
+    print_table(["server", "req/s", "p50 ms", "p99 ms", "added p50",
+                 "added p99", "CPU %", "req/s/core", "+redis", "rounds"],
+                out)
+    print()
+    print("  added = target minus direct in the same round, median over "
+          "rounds; CPU % = the server's user+system time over the run")
+    print("  (100 = one core; direct = the sandbox itself); req/s/core = "
+          "answers per CPU-second of the server; +redis counts Redis's too")
+    for t in targets:
+        if t in ("direct", "nginx"):
+            continue
+        rs = [r for r in rows if r["target"] == t]
+        per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
+                       f"{r['p99'] - direct[r['round']]['p99']:+.1f}"
+                       for r in sorted(rs, key=lambda r: r["round"])
+                       if r["round"] in direct)
+        print(f"  {t} added p50/p99 per round: {per}")
+    if "nginx" in added:
+        rs = [r for r in rows if r["target"] == "nginx"]
+        per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
+                       f"{r['p99'] - direct[r['round']]['p99']:+.1f}"
+                       for r in sorted(rs, key=lambda r: r["round"])
+                       if r["round"] in direct)
+        print(f"  nginx added p50/p99 per round: {per}")
+        n50, n99 = added["nginx"]
+        for t in targets:
+            if t in ("direct", "nginx"):
+                continue
+            p50, p99 = added[t]
+            verdict = ("no worse than nginx" if p50 <= n50 and p99 <= n99
+                       else "worse than nginx")
+            print(f"  {t} vs nginx, added latency: p50 {p50:+.2f} vs "
+                  f"{n50:+.2f} ms ({p50 - n50:+.2f}), p99 {p99:+.2f} vs "
+                  f"{n99:+.2f} ms ({p99 - n99:+.2f}): {verdict}")
+    print()
+    print("  checks (all rounds; answers = wrk's completed requests, the "
+          "sandbox also counts the ones in flight at the end):")
+    for c in checks:
+        print("    " + c)
+    if splits:
+        print("  CPU seconds per thread, busiest first, per round (proxy "
+              "workers; an even spread is near equal):")
+        for s in splits:
+            print("    " + s)
+    return 0
+
+
 # ---- stampede: N simultaneous identical misses ------------------------------
 
 
@@ -779,6 +986,29 @@ def main():
     s.add_argument("--targets", default="direct,proxy,nginx")
     s.add_argument("--section", default="miss")
     s.set_defaults(fn=cmd_report_miss)
+
+    s = sub.add_parser("miss64-run")
+    s.add_argument("url")
+    s.add_argument("--target", required=True)
+    s.add_argument("--round", type=int, default=0)
+    s.add_argument("--prefix", required=True)
+    s.add_argument("--conns", type=int, default=64)
+    s.add_argument("--wrk-threads", type=int, default=2)
+    s.add_argument("--duration", type=int, default=8)
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--lua", required=True)
+    s.add_argument("--pid", required=True, help="PID, or PID+ for a tree")
+    s.add_argument("--redis", help="redis-server's PID")
+    s.add_argument("--threads-of", type=int,
+                   help="PID whose threads' CPU to split")
+    s.add_argument("--stats", required=True)
+    s.add_argument("--metrics", help="base URL of a heavyset-proxy")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_miss64_run)
+
+    s = sub.add_parser("report-miss64")
+    s.add_argument("jsonl")
+    s.set_defaults(fn=cmd_report_miss64)
 
     s = sub.add_parser("stampede")
     s.add_argument("url")
