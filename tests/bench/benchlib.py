@@ -316,6 +316,65 @@ def thread_ticks(pid):
     return out
 
 
+def tcp_conns():
+    """{inode: (local port, remote port)} of established TCP sockets."""
+    out = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[3] == "01":
+                        out[p[9]] = (int(p[1].rsplit(":", 1)[1], 16),
+                                     int(p[2].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def worker_spread(pid, port, upstream_port):
+    """Per event loop of PID (one epoll instance each; libevent registers
+    every socket it watches there), how many client connections (local
+    port PORT) and upstream connections (remote port UPSTREAM_PORT) it
+    watches, from /proc/PID/fdinfo of each epoll fd. Event loops without
+    any are left out. Upstream connections, busy or idle in the pool, are
+    always watched; a client connection is not while evhttp waits to
+    answer it (reading is off then), so the client count undercounts."""
+    conns = tcp_conns()
+    inode = {}
+    epolls = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            inode[fd] = t[8:-1]
+        elif t == "anon_inode:[eventpoll]":
+            epolls.append(fd)
+    out = []
+    for e in epolls:
+        c = u = 0
+        try:
+            with open(f"/proc/{pid}/fdinfo/{e}") as f:
+                for line in f:
+                    if not line.startswith("tfd:"):
+                        continue
+                    lp_rp = conns.get(inode.get(line.split()[1], ""))
+                    if lp_rp is None:
+                        continue
+                    if lp_rp[0] == port:
+                        c += 1
+                    elif lp_rp[1] == upstream_port:
+                        u += 1
+        except OSError:
+            continue
+        if c or u:
+            out.append((c, u))
+    return sorted(out, reverse=True)
+
+
 def cmd_miss64_run(a):
     """One measured wrk run of the miss64 section. Reads the server's CPU
     time (and Redis's, and each server thread's), the sandbox's GET
@@ -339,11 +398,22 @@ def cmd_miss64_run(a):
     cmd += [a.url, "--", a.prefix]
     b = snap()
     import subprocess
+    spread = None
     with open(a.out, "w") as f:
+        w = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        if a.threads_of:
+            # mid-run: which worker holds which connections
+            time.sleep(a.duration / 2)
+            try:
+                spread = worker_spread(a.threads_of, split_url(a.url)[1],
+                                       split_url(a.stats)[1])
+            except OSError:
+                pass
         try:
-            subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
-                           timeout=a.duration + 30, check=False)
+            w.wait(timeout=a.duration + 30)
         except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
             print("benchlib: wrk overran its time", file=sys.stderr)
     time.sleep(0.3)          # answers still in flight when wrk stopped
     e = snap()
@@ -361,6 +431,8 @@ def cmd_miss64_run(a):
            "cache": words}
     if a.redis:
         row["redis_cpu"] = e["redis"] - b["redis"]
+    if spread is not None:
+        row["spread"] = spread
     if a.threads_of:
         # busiest threads first; the idle main thread drops out
         d = sorted(((e["threads"].get(t, 0) - v) / CLK_TCK
@@ -390,6 +462,7 @@ def cmd_report_miss64(a):
     added = {}
     checks = []
     splits = []
+    spreads = []
     for t in targets:
         rs = [r for r in rows if r["target"] == t]
         ap50 = [r["p50"] - direct[r["round"]]["p50"] for r in rs
@@ -442,6 +515,11 @@ def cmd_report_miss64(a):
             splits.append(f"{t}: " + ", ".join(
                 "/".join(f"{x:.2f}" for x in r["thread_cpu"])
                 for r in sorted(rs, key=lambda r: r["round"])))
+        if rs and "spread" in rs[0]:
+            spreads.append(f"{t}: " + ", ".join(
+                "/".join(str(u) for u in sorted((u for _, u in r["spread"]),
+                                                reverse=True))
+                for r in sorted(rs, key=lambda r: r["round"])))
     print_table(["server", "req/s", "p50 ms", "p99 ms", "added p50",
                  "added p99", "CPU %", "req/s/core", "+redis", "rounds"],
                 out)
@@ -450,8 +528,9 @@ def cmd_report_miss64(a):
           "rounds; CPU % = the server's user+system time over the run")
     print("  (100 = one core; direct = the sandbox itself); req/s/core = "
           "answers per CPU-second of the server; +redis counts Redis's too")
+    nginxes = ("nginx", "nginx404")
     for t in targets:
-        if t in ("direct", "nginx"):
+        if t == "direct" or t in nginxes:
             continue
         rs = [r for r in rows if r["target"] == t]
         per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
@@ -459,21 +538,26 @@ def cmd_report_miss64(a):
                        for r in sorted(rs, key=lambda r: r["round"])
                        if r["round"] in direct)
         print(f"  {t} added p50/p99 per round: {per}")
-    if "nginx" in added:
-        rs = [r for r in rows if r["target"] == "nginx"]
+    for ng in nginxes:
+        if ng not in added:
+            continue
+        rs = [r for r in rows if r["target"] == ng]
         per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
                        f"{r['p99'] - direct[r['round']]['p99']:+.1f}"
                        for r in sorted(rs, key=lambda r: r["round"])
                        if r["round"] in direct)
-        print(f"  nginx added p50/p99 per round: {per}")
-        n50, n99 = added["nginx"]
+        print(f"  {ng} added p50/p99 per round: {per}")
+    for ng in nginxes:
+        if ng not in added:
+            continue
+        n50, n99 = added[ng]
         for t in targets:
-            if t in ("direct", "nginx"):
+            if t == "direct" or t in nginxes:
                 continue
             p50, p99 = added[t]
-            verdict = ("no worse than nginx" if p50 <= n50 and p99 <= n99
-                       else "worse than nginx")
-            print(f"  {t} vs nginx, added latency: p50 {p50:+.2f} vs "
+            verdict = (f"no worse than {ng}" if p50 <= n50 and p99 <= n99
+                       else f"worse than {ng}")
+            print(f"  {t} vs {ng}, added latency: p50 {p50:+.2f} vs "
                   f"{n50:+.2f} ms ({p50 - n50:+.2f}), p99 {p99:+.2f} vs "
                   f"{n99:+.2f} ms ({p99 - n99:+.2f}): {verdict}")
     print()
@@ -485,6 +569,13 @@ def cmd_report_miss64(a):
         print("  CPU seconds per thread, busiest first, per round (proxy "
               "workers; an even spread is near equal):")
         for s in splits:
+            print("    " + s)
+    if spreads:
+        print("  upstream connections open per worker mid-run, per round "
+              "(each worker's pool holds at most upstream_connections /")
+        print("  workers, rounded up; read from each event loop's epoll "
+              "fdinfo):")
+        for s in spreads:
             print("    " + s)
     return 0
 
