@@ -375,6 +375,17 @@ def worker_spread(pid, port, upstream_port):
     return sorted(out, reverse=True)
 
 
+def tcp_ext(*names):
+    """Counters from /proc/net/netstat's TcpExt lines (system-wide)."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("TcpExt:") and k + 1 < len(lines):
+            vals = dict(zip(line.split()[1:], lines[k + 1].split()[1:]))
+            return [int(vals.get(n, 0)) for n in names]
+    return [0 for _ in names]
+
+
 def cmd_miss64_run(a):
     """One measured wrk run of the miss64 section. Reads the server's CPU
     time (and Redis's, and each server thread's), the sandbox's GET
@@ -383,7 +394,8 @@ def cmd_miss64_run(a):
     wrk's output in OUT; prints one JSON line."""
     def snap():
         s = {"cpu": cpu_s(a.pid), "up": sandbox_queries(a.stats)[0],
-             "t": time.perf_counter()}
+             "t": time.perf_counter(),
+             "tcp": tcp_ext("ListenOverflows", "TCPSynRetrans")}
         if a.redis:
             s["redis"] = cpu_s(a.redis)
         if a.threads_of:
@@ -419,15 +431,22 @@ def cmd_miss64_run(a):
     e = snap()
     rps, p50, p99, non2xx, errors, reqs = parse_wrk(a.out)
     statuses, words = {}, {}
+    wrk_s = float("nan")
     with open(a.out) as f:
         for line in f:
             p = line.split()
+            if len(p) > 3 and p[1] == "requests" and p[2] == "in":
+                wrk_s = to_ms(p[3].rstrip(",")) / 1000
             if len(p) == 4 and p[0] == "miss64":
                 (statuses if p[1] == "status" else words)[p[2]] = int(p[3])
     row = {"target": a.target, "round": a.round, "rps": rps, "p50": p50,
            "p99": p99, "non2xx": non2xx, "errors": errors, "reqs": reqs,
-           "secs": e["t"] - b["t"], "cpu": e["cpu"] - b["cpu"],
+           "secs": e["t"] - b["t"], "duration": a.duration,
+           "wrk_s": wrk_s,
+           "cpu": e["cpu"] - b["cpu"],
            "upstream": e["up"] - b["up"], "status": statuses,
+           "overflows": e["tcp"][0] - b["tcp"][0],
+           "syn_retrans": e["tcp"][1] - b["tcp"][1],
            "cache": words}
     if a.redis:
         row["redis_cpu"] = e["redis"] - b["redis"]
@@ -507,10 +526,22 @@ def cmd_report_miss64(a):
         ok = up >= reqs and sum(r["errors"] for r in rs) == 0
         if not d:
             ok = ok and cw.get("MISS", 0) == reqs
+        line += (", listen overflows/SYN retransmits (system-wide) per "
+                 "round: " + " ".join(
+                     f"{r.get('overflows', '?')}/{r.get('syn_retrans', '?')}"
+                     for r in sorted(rs, key=lambda r: r["round"])))
         line += ": " + ("every answer a miss" if ok and not d else
                         "ok" if ok else
                         "NOT all misses / errors: see the raw wrk outputs")
         checks.append(line)
+        for r in rs:
+            # wrk stops on time whatever is in flight: a run much longer
+            # than asked means wrk itself was held up (a machine stall)
+            late = r.get("wrk_s", 0) - r.get("duration", 0)
+            if late > 0.5:
+                checks.append(f"  {t} round {r['round']}: took {late:.1f} s "
+                              f"longer than asked (wrk held up: a stall of "
+                              f"the machine?); p99 {fmt_ms(r['p99'])} ms")
         if rs and "thread_cpu" in rs[0]:
             splits.append(f"{t}: " + ", ".join(
                 "/".join(f"{x:.2f}" for x in r["thread_cpu"])
