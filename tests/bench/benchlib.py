@@ -282,6 +282,335 @@ def cmd_report_miss(a):
     return 0
 
 
+# ---- miss64: many concurrent distinct misses, with CPU per request ------------
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def stat_ticks(path):
+    """utime + stime (fields 14 and 15) of a /proc .../stat file."""
+    with open(path) as f:
+        p = f.read().rsplit(")", 1)[1].split()
+    return int(p[11]) + int(p[12])
+
+
+def cpu_s(spec):
+    """CPU seconds (user + system) of PID, or of PID and its children for
+    PID+ (nginx's master, workers and cache processes). A process's stat
+    counts all its threads."""
+    tree = spec.endswith("+")
+    pid = int(spec.rstrip("+"))
+    pids = [pid] + (children(pid) if tree else [])
+    return sum(stat_ticks(f"/proc/{p}/stat") for p in pids) / CLK_TCK
+
+
+def thread_ticks(pid):
+    """{tid: ticks} for every thread of PID."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[int(t)] = stat_ticks(f"/proc/{pid}/task/{t}/stat")
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def tcp_conns():
+    """{inode: (local port, remote port)} of established TCP sockets."""
+    out = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[3] == "01":
+                        out[p[9]] = (int(p[1].rsplit(":", 1)[1], 16),
+                                     int(p[2].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def worker_spread(pid, port, upstream_port):
+    """Per event loop of PID (one epoll instance each; libevent registers
+    every socket it watches there), how many client connections (local
+    port PORT) and upstream connections (remote port UPSTREAM_PORT) it
+    watches, from /proc/PID/fdinfo of each epoll fd. Event loops without
+    any are left out. Upstream connections, busy or idle in the pool, are
+    always watched; a client connection is not while evhttp waits to
+    answer it (reading is off then), so the client count undercounts."""
+    conns = tcp_conns()
+    inode = {}
+    epolls = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            inode[fd] = t[8:-1]
+        elif t == "anon_inode:[eventpoll]":
+            epolls.append(fd)
+    out = []
+    for e in epolls:
+        c = u = 0
+        try:
+            with open(f"/proc/{pid}/fdinfo/{e}") as f:
+                for line in f:
+                    if not line.startswith("tfd:"):
+                        continue
+                    lp_rp = conns.get(inode.get(line.split()[1], ""))
+                    if lp_rp is None:
+                        continue
+                    if lp_rp[0] == port:
+                        c += 1
+                    elif lp_rp[1] == upstream_port:
+                        u += 1
+        except OSError:
+            continue
+        if c or u:
+            out.append((c, u))
+    return sorted(out, reverse=True)
+
+
+def tcp_ext(*names):
+    """Counters from /proc/net/netstat's TcpExt lines (system-wide)."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("TcpExt:") and k + 1 < len(lines):
+            vals = dict(zip(line.split()[1:], lines[k + 1].split()[1:]))
+            return [int(vals.get(n, 0)) for n in names]
+    return [0 for _ in names]
+
+
+def cmd_miss64_run(a):
+    """One measured wrk run of the miss64 section. Reads the server's CPU
+    time (and Redis's, and each server thread's), the sandbox's GET
+    /phone/query count and the proxy's /metrics before and after; runs
+    wrk with miss64.lua (which counts statuses and cache verdicts); keeps
+    wrk's output in OUT; prints one JSON line."""
+    def snap():
+        s = {"cpu": cpu_s(a.pid), "up": sandbox_queries(a.stats)[0],
+             "t": time.perf_counter(),
+             "tcp": tcp_ext("ListenOverflows", "TCPSynRetrans")}
+        if a.redis:
+            s["redis"] = cpu_s(a.redis)
+        if a.threads_of:
+            s["threads"] = thread_ticks(a.threads_of)
+        if a.metrics:
+            s["m"] = scrape([a.metrics])
+        return s
+    cmd = ["wrk", f"-t{a.wrk_threads}", f"-c{a.conns}", f"-d{a.duration}s",
+           "--latency", "--timeout", "5s", "-s", a.lua]
+    for h in a.header:
+        cmd += ["-H", h]
+    cmd += [a.url, "--", a.prefix]
+    b = snap()
+    import subprocess
+    spread = None
+    with open(a.out, "w") as f:
+        w = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        if a.threads_of:
+            # mid-run: which worker holds which connections
+            time.sleep(a.duration / 2)
+            try:
+                spread = worker_spread(a.threads_of, split_url(a.url)[1],
+                                       split_url(a.stats)[1])
+            except OSError:
+                pass
+        try:
+            w.wait(timeout=a.duration + 30)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
+            print("benchlib: wrk overran its time", file=sys.stderr)
+    time.sleep(0.3)          # answers still in flight when wrk stopped
+    e = snap()
+    rps, p50, p99, non2xx, errors, reqs = parse_wrk(a.out)
+    statuses, words = {}, {}
+    wrk_s = float("nan")
+    with open(a.out) as f:
+        for line in f:
+            p = line.split()
+            if len(p) > 3 and p[1] == "requests" and p[2] == "in":
+                wrk_s = to_ms(p[3].rstrip(",")) / 1000
+            if len(p) == 4 and p[0] == "miss64":
+                (statuses if p[1] == "status" else words)[p[2]] = int(p[3])
+    row = {"target": a.target, "round": a.round, "rps": rps, "p50": p50,
+           "p99": p99, "non2xx": non2xx, "errors": errors, "reqs": reqs,
+           "secs": e["t"] - b["t"], "duration": a.duration,
+           "wrk_s": wrk_s,
+           "cpu": e["cpu"] - b["cpu"],
+           "upstream": e["up"] - b["up"], "status": statuses,
+           "overflows": e["tcp"][0] - b["tcp"][0],
+           "syn_retrans": e["tcp"][1] - b["tcp"][1],
+           "cache": words}
+    if a.redis:
+        row["redis_cpu"] = e["redis"] - b["redis"]
+    if spread is not None:
+        row["spread"] = spread
+    if a.threads_of:
+        # busiest threads first; the idle main thread drops out
+        d = sorted(((e["threads"].get(t, 0) - v) / CLK_TCK
+                    for t, v in b["threads"].items()), reverse=True)
+        row["thread_cpu"] = [x for x in d if x > 0.0]
+    if a.metrics:
+        row["m_miss"] = metric_delta(b["m"], e["m"], "heavyset_requests_total",
+                                     cache="miss")
+        row["m_upstream"] = metric_delta(b["m"], e["m"],
+                                         "heavyset_upstream_requests_total")
+    print(json.dumps(row))
+    return 0
+
+
+def cmd_report_miss64(a):
+    """The miss64 table: per target the medians over rounds of req/s, p50
+    and p99; the latency added over direct, taken per round (target minus
+    the direct run of the same round) and then the median; CPU per
+    request; and the checks that every answer was a miss."""
+    rows = [json.loads(x) for x in open(a.jsonl) if x.strip()]
+    targets = []
+    for r in rows:
+        if r["target"] not in targets:
+            targets.append(r["target"])
+    direct = {r["round"]: r for r in rows if r["target"] == "direct"}
+    out = []
+    added = {}
+    checks = []
+    splits = []
+    spreads = []
+    for t in targets:
+        rs = [r for r in rows if r["target"] == t]
+        ap50 = [r["p50"] - direct[r["round"]]["p50"] for r in rs
+                if r["round"] in direct]
+        ap99 = [r["p99"] - direct[r["round"]]["p99"] for r in rs
+                if r["round"] in direct]
+        added[t] = (median(ap50), median(ap99))
+        cpu_pct = median([100 * r["cpu"] / r["secs"] for r in rs])
+        per_core = median([r["reqs"] / r["cpu"] for r in rs if r["cpu"] > 0])
+        with_redis = ""
+        if all("redis_cpu" in r for r in rs):
+            with_redis = fmt_num(median([r["reqs"] / (r["cpu"] +
+                                                      r["redis_cpu"])
+                                         for r in rs
+                                         if r["cpu"] + r["redis_cpu"] > 0]))
+        d = t == "direct"
+        out.append([t, fmt_num(median([r["rps"] for r in rs]), 1),
+                    fmt_ms(median([r["p50"] for r in rs])),
+                    fmt_ms(median([r["p99"] for r in rs])),
+                    "" if d else f"{added[t][0]:+.2f}",
+                    "" if d else f"{added[t][1]:+.2f}",
+                    f"{cpu_pct:.0f}", fmt_num(per_core), with_redis,
+                    str(len(rs))])
+        reqs = sum(r["reqs"] for r in rs)
+        up = sum(r["upstream"] for r in rs)
+        st = {}
+        cw = {}
+        for r in rs:
+            for k, v in r["status"].items():
+                st[k] = st.get(k, 0) + v
+            for k, v in r["cache"].items():
+                cw[k] = cw.get(k, 0) + v
+        line = (f"{t}: {reqs} answers ("
+                + " ".join(f"{k}:{v}" for k, v in sorted(st.items()))
+                + "; cache " + " ".join(f"{k}:{v}"
+                                        for k, v in sorted(cw.items()))
+                + f"), sandbox GET /phone/query {up}")
+        if all(r.get("m_miss") is not None for r in rs):
+            line += (f", proxy metrics: cache=miss "
+                     f"{sum(r['m_miss'] for r in rs):.0f}, upstream "
+                     f"{sum(r['m_upstream'] for r in rs):.0f}")
+        ok = up >= reqs and sum(r["errors"] for r in rs) == 0
+        if not d:
+            ok = ok and cw.get("MISS", 0) == reqs
+        line += (", listen overflows/SYN retransmits (system-wide) per "
+                 "round: " + " ".join(
+                     f"{r.get('overflows', '?')}/{r.get('syn_retrans', '?')}"
+                     for r in sorted(rs, key=lambda r: r["round"])))
+        line += ": " + ("every answer a miss" if ok and not d else
+                        "ok" if ok else
+                        "NOT all misses / errors: see the raw wrk outputs")
+        checks.append(line)
+        for r in rs:
+            # wrk stops on time whatever is in flight: a run much longer
+            # than asked means wrk itself was held up (a machine stall)
+            late = r.get("wrk_s", 0) - r.get("duration", 0)
+            if late > 0.5:
+                checks.append(f"  {t} round {r['round']}: took {late:.1f} s "
+                              f"longer than asked (wrk held up: a stall of "
+                              f"the machine?); p99 {fmt_ms(r['p99'])} ms")
+        if rs and "thread_cpu" in rs[0]:
+            splits.append(f"{t}: " + ", ".join(
+                "/".join(f"{x:.2f}" for x in r["thread_cpu"])
+                for r in sorted(rs, key=lambda r: r["round"])))
+        if rs and "spread" in rs[0]:
+            spreads.append(f"{t}: " + ", ".join(
+                "/".join(str(u) for u in sorted((u for _, u in r["spread"]),
+                                                reverse=True))
+                for r in sorted(rs, key=lambda r: r["round"])))
+    print_table(["server", "req/s", "p50 ms", "p99 ms", "added p50",
+                 "added p99", "CPU %", "req/s/core", "+redis", "rounds"],
+                out)
+    print()
+    print("  added = target minus direct in the same round, median over "
+          "rounds; CPU % = the server's user+system time over the run")
+    print("  (100 = one core; direct = the sandbox itself); req/s/core = "
+          "answers per CPU-second of the server; +redis counts Redis's too")
+    nginxes = ("nginx", "nginx404")
+    for t in targets:
+        if t == "direct" or t in nginxes:
+            continue
+        rs = [r for r in rows if r["target"] == t]
+        per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
+                       f"{r['p99'] - direct[r['round']]['p99']:+.1f}"
+                       for r in sorted(rs, key=lambda r: r["round"])
+                       if r["round"] in direct)
+        print(f"  {t} added p50/p99 per round: {per}")
+    for ng in nginxes:
+        if ng not in added:
+            continue
+        rs = [r for r in rows if r["target"] == ng]
+        per = " ".join(f"{r['p50'] - direct[r['round']]['p50']:+.1f}/"
+                       f"{r['p99'] - direct[r['round']]['p99']:+.1f}"
+                       for r in sorted(rs, key=lambda r: r["round"])
+                       if r["round"] in direct)
+        print(f"  {ng} added p50/p99 per round: {per}")
+    for ng in nginxes:
+        if ng not in added:
+            continue
+        n50, n99 = added[ng]
+        for t in targets:
+            if t == "direct" or t in nginxes:
+                continue
+            p50, p99 = added[t]
+            verdict = (f"no worse than {ng}" if p50 <= n50 and p99 <= n99
+                       else f"worse than {ng}")
+            print(f"  {t} vs {ng}, added latency: p50 {p50:+.2f} vs "
+                  f"{n50:+.2f} ms ({p50 - n50:+.2f}), p99 {p99:+.2f} vs "
+                  f"{n99:+.2f} ms ({p99 - n99:+.2f}): {verdict}")
+    print()
+    print("  checks (all rounds; answers = wrk's completed requests, the "
+          "sandbox also counts the ones in flight at the end):")
+    for c in checks:
+        print("    " + c)
+    if splits:
+        print("  CPU seconds per thread, busiest first, per round (proxy "
+              "workers; an even spread is near equal):")
+        for s in splits:
+            print("    " + s)
+    if spreads:
+        print("  upstream connections open per worker mid-run, per round "
+              "(each worker's pool holds at most upstream_connections /")
+        print("  workers, rounded up; read from each event loop's epoll "
+              "fdinfo):")
+        for s in spreads:
+            print("    " + s)
+    return 0
+
+
 # ---- stampede: N simultaneous identical misses ------------------------------
 
 
@@ -779,6 +1108,29 @@ def main():
     s.add_argument("--targets", default="direct,proxy,nginx")
     s.add_argument("--section", default="miss")
     s.set_defaults(fn=cmd_report_miss)
+
+    s = sub.add_parser("miss64-run")
+    s.add_argument("url")
+    s.add_argument("--target", required=True)
+    s.add_argument("--round", type=int, default=0)
+    s.add_argument("--prefix", required=True)
+    s.add_argument("--conns", type=int, default=64)
+    s.add_argument("--wrk-threads", type=int, default=2)
+    s.add_argument("--duration", type=int, default=8)
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--lua", required=True)
+    s.add_argument("--pid", required=True, help="PID, or PID+ for a tree")
+    s.add_argument("--redis", help="redis-server's PID")
+    s.add_argument("--threads-of", type=int,
+                   help="PID whose threads' CPU to split")
+    s.add_argument("--stats", required=True)
+    s.add_argument("--metrics", help="base URL of a heavyset-proxy")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_miss64_run)
+
+    s = sub.add_parser("report-miss64")
+    s.add_argument("jsonl")
+    s.set_defaults(fn=cmd_report_miss64)
 
     s = sub.add_parser("stampede")
     s.add_argument("url")

@@ -1,0 +1,61 @@
+-- miss64.lua - a wrk script for scripts/bench's miss64 run: like
+-- distinct.lua, every request asks for a phone that no request of this run
+-- (or of another run with a different prefix) asked before, and it also
+-- counts what came back, so the bench can prove every answer was a miss:
+-- statuses, and the cache verdict (X-Cache from heavyset-proxy,
+-- X-Cache-Status from nginx, "-" when neither is there, e.g. direct).
+--
+-- Usage: wrk ... -s miss64.lua 'http://HOST:PORT/...query?phone=' -- PREFIX
+-- PREFIX is three digits (200-799); the phone is +1 PREFIX THREAD COUNTER.
+-- done() prints lines "miss64 status CODE N" and "miss64 cache WORD N".
+
+local threads = {}
+
+function setup(thread)
+    thread:set("tid", #threads % 10)
+    table.insert(threads, thread)
+end
+
+function init(args)
+    prefix = args[1] or "200"
+    counter = 0
+    statuses = {}
+    words = {}
+end
+
+function request()
+    counter = counter + 1
+    return wrk.format(nil, wrk.path ..
+        string.format("%%2B1%s%d%06d", prefix, tid, counter % 1000000))
+end
+
+function response(status, headers, body)
+    local s = tostring(status)
+    statuses[s] = (statuses[s] or 0) + 1
+    local w = "-"
+    for k, v in pairs(headers) do
+        local l = string.lower(k)
+        if l == "x-cache" or l == "x-cache-status" then
+            w = v
+        end
+    end
+    words[w] = (words[w] or 0) + 1
+end
+
+function done(summary, latency, requests)
+    local st, wd = {}, {}
+    for _, t in ipairs(threads) do
+        for k, v in pairs(t:get("statuses")) do
+            st[k] = (st[k] or 0) + v
+        end
+        for k, v in pairs(t:get("words")) do
+            wd[k] = (wd[k] or 0) + v
+        end
+    end
+    for k, v in pairs(st) do
+        io.write(string.format("miss64 status %s %d\n", k, v))
+    end
+    for k, v in pairs(wd) do
+        io.write(string.format("miss64 cache %s %d\n", k, v))
+    end
+end
