@@ -24,7 +24,9 @@
 #include "listener.h"
 #include "log.h"
 #include "lua.h"
+#include "proxy.h"
 #include "tls.h"
+#include "upstream.h"
 #include "url.h"
 #include "worker.h"
 
@@ -42,7 +44,7 @@ struct main_state {
     const char        *conf_path;   /* argv's or the default; NULL: none */
     char *const       *overrides;   /* argv's -o values, in order */
     size_t             noverrides;
-    struct budget_local *bl;        /* the process's fallback budget */
+    struct proxy_shared sh;         /* owned: what the workers share */
 };
 
 static void
@@ -194,7 +196,7 @@ main_reload(struct main_state *st)
             conf_free(&next);
             return;
         }
-        budget_local_set_limits(st->bl, conf_ref_conf(ref));
+        budget_local_set_limits(st->sh.bl, conf_ref_conf(ref));
         for (i = 0; i < st->nworkers; i++) {
             worker_reload(st->workers[i], ref);
         }
@@ -368,8 +370,14 @@ main(int argc, char **argv)
         st.nworkers = MAIN_WORKERS_MAX;
     }
     st.grace_ms = cf->upstream_timeout_ms + MAIN_GRACE_EXTRA_MS;
-    st.bl = budget_local_new(cf);
-    if (st.bl == NULL) {
+    st.sh.bl = budget_local_new(cf);
+    st.sh.upstream = upstream_share_new((unsigned)cf->upstream_connections);
+    st.sh.lowlat = cf->upstream_lowlatency[0] != '\0'
+                       ? upstream_share_new((unsigned)cf->upstream_connections)
+                       : NULL;
+    if (st.sh.bl == NULL || st.sh.upstream == NULL ||
+        (cf->upstream_lowlatency[0] != '\0' && st.sh.lowlat == NULL)) {
+        log_err("main: out of memory");
         goto out;
     }
     st.workers = calloc(st.nworkers, sizeof(*st.workers));
@@ -398,8 +406,8 @@ main(int argc, char **argv)
     }
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     for (i = 0; i < st.nworkers; i++) {
-        st.workers[i] = worker_start((unsigned)i, st.cf, ctx, st.bl, fds[i],
-                                     st.nworkers);
+        st.workers[i] = worker_start((unsigned)i, st.cf, ctx, &st.sh,
+                                     fds[i], st.nworkers);
         fds[i] = -1;                /* the worker owns it now */
         if (st.workers[i] == NULL) {
             break;
@@ -458,7 +466,9 @@ out:
     }
     free(fds);
     free(st.workers);
-    budget_local_free(st.bl);       /* after every worker's budget */
+    budget_local_free(st.sh.bl);    /* after every worker's budget */
+    upstream_share_free(st.sh.upstream);    /* ... and pools */
+    upstream_share_free(st.sh.lowlat);
     access_close();                 /* after every worker's last line */
     SSL_CTX_free(ctx);
     conf_ref_drop(st.cf);           /* the workers let go of theirs */

@@ -67,8 +67,8 @@ static void on_client_request(struct evhttp_request *client, void *arg);
 
 static struct upstream *
 proxy_upstream_new(struct event_base *base, struct evdns_base *dns,
-                   SSL_CTX *ctx, const char *url, unsigned conns,
-                   int64_t timeout_ms)
+                   SSL_CTX *ctx, const char *url,
+                   struct upstream_share *share, int64_t timeout_ms)
 {
     struct url_upstream u;
     char                err[128];
@@ -77,7 +77,7 @@ proxy_upstream_new(struct event_base *base, struct evdns_base *dns,
         log_err("proxy: upstream %s: %s", url, err);
         return NULL;
     }
-    return upstream_new(base, dns, ctx, &u, conns, timeout_ms);
+    return upstream_new(base, dns, ctx, &u, share, timeout_ms);
 }
 
 static void
@@ -152,12 +152,11 @@ proxy_set_limits(struct proxy *px, const struct conf *cf)
 
 struct proxy *
 proxy_new(struct event_base *base, struct evdns_base *dns,
-          struct conf_ref *ref, SSL_CTX *ctx, struct budget_local *bl,
+          struct conf_ref *ref, SSL_CTX *ctx, const struct proxy_shared *sh,
           evutil_socket_t listen_fd, unsigned nworkers)
 {
     const struct conf *cf = conf_ref_conf(ref);
     struct proxy      *px;
-    unsigned           conns;
     struct timeval     tv;
 
     assert(nworkers > 0);
@@ -170,17 +169,17 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     px->base = base;
     req_set_init(&px->reqs);
 
-    /* upstream_connections bounds the whole process: each worker gets
-     * its share, rounded up so that none gets zero. */
-    conns = (unsigned)((cf->upstream_connections + nworkers - 1) / nworkers);
-    px->upstream = proxy_upstream_new(base, dns, ctx, cf->upstream, conns,
-                                      cf->upstream_timeout_ms);
+    /* upstream_connections bounds the whole process: the workers' pools
+     * take their connections from one share (upstream.h). */
+    px->upstream = proxy_upstream_new(base, dns, ctx, cf->upstream,
+                                      sh->upstream, cf->upstream_timeout_ms);
     if (px->upstream == NULL) {
         goto fail;
     }
     if (cf->upstream_lowlatency[0] != '\0') {
+        assert(sh->lowlat != NULL);
         px->lowlat = proxy_upstream_new(base, dns, ctx,
-                                        cf->upstream_lowlatency, conns,
+                                        cf->upstream_lowlatency, sh->lowlat,
                                         cf->upstream_timeout_ms);
         if (px->lowlat == NULL) {
             goto fail;
@@ -191,7 +190,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         goto fail;
     }
     px->lookup = lookup_ctx_new(base, cf, px->store);
-    px->budget = budget_new(px->store, cf, bl);
+    px->budget = budget_new(px->store, cf, sh->bl);
     if (px->lookup == NULL || px->budget == NULL) {
         log_err("proxy: out of memory");
         goto fail;

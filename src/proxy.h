@@ -16,20 +16,31 @@ struct conf_ref;
 struct event_base;
 struct evdns_base;
 struct proxy;
+struct upstream_share;
+
+/* What every worker's proxy shares with the others: owned by main, made
+ * before the first worker and freed after the last. */
+struct proxy_shared {
+    struct budget_local   *bl;          /* the fallback budget */
+    struct upstream_share *upstream;    /* upstream_connections of
+                                           `upstream` */
+    struct upstream_share *lowlat;      /* ... of `upstream_lowlatency`;
+                                           NULL when it is not set */
+};
 
 /*
  * Creates the front end on BASE, serving connections accepted on
  * LISTEN_FD (bound and listening; the proxy closes it when freed). The
  * proxy holds REF (conf_ref_hold) as its configuration until a newer one
- * replaces it. DNS, CTX (NULL when no upstream uses https) and BL (the
- * process's fallback budget) are borrowed and must outlive the proxy.
- * NWORKERS divides upstream_connections between the workers. Returns
- * NULL after logging why.
+ * replaces it. DNS, CTX (NULL when no upstream uses https) and SH (what
+ * the workers share) are borrowed and must outlive the proxy. NWORKERS
+ * divides max_connections between the workers. Returns NULL after
+ * logging why.
  */
 struct proxy *proxy_new(struct event_base *base, struct evdns_base *dns,
                         struct conf_ref *ref, SSL_CTX *ctx,
-                        struct budget_local *bl, evutil_socket_t listen_fd,
-                        unsigned nworkers);
+                        const struct proxy_shared *sh,
+                        evutil_socket_t listen_fd, unsigned nworkers);
 
 /*
  * Makes REF (held anew; the caller keeps its own hold) the configuration

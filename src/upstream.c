@@ -32,6 +32,8 @@
 
 #include <assert.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,8 +115,12 @@ struct upstream {
     SSL_CTX                  *ctx;      /* borrowed, NULL for http */
     struct url_upstream       url;
     char                      host_header[URL_HOST_MAX + 8];
-    unsigned                  max_conns;
-    unsigned                  nconns;   /* live (not buried) connections */
+    struct upstream_share    *share;    /* borrowed: the process's cap */
+    TAILQ_ENTRY(upstream)     snext;    /* among SHARE's pools */
+    bool                      wants;    /* waits for a slot of SHARE (under
+                                           SHARE's lock) */
+    unsigned                  nconns;   /* live (not buried) connections,
+                                           each holding a slot of SHARE */
     int64_t                   timeout_ms;
     struct upstream_conn_list idle;     /* open, no request */
     struct upstream_conn_list graveyard;/* buried, to free */
@@ -141,7 +147,7 @@ static const struct {
     { EVHTTP_REQ_PATCH, "PATCH" },
 };
 
-static void call_dispatch(struct upstream_call *call);
+static void call_dispatch(struct upstream_call *call, bool front);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 static void on_idle_timer(evutil_socket_t fd, short what, void *arg);
@@ -151,16 +157,119 @@ static void on_parse_status(void *arg, int status, const char *reason);
 static void on_parse_field(void *arg, const char *name, const char *value);
 static void on_parse_body(void *arg, const char *p, size_t len);
 
+/* ---- the process-wide cap ---------------------------------------------- */
+
+TAILQ_HEAD(upstream_list, upstream);
+
+struct upstream_share {
+    pthread_mutex_t      lock;      /* guards all but NWANT's reads */
+    unsigned             max;
+    unsigned             used;      /* slots held by live connections */
+    atomic_uint          nwant;     /* pools with WANTS set */
+    struct upstream_list pools;     /* every pool that counts against it */
+};
+
+struct upstream_share *
+upstream_share_new(unsigned max_conns)
+{
+    struct upstream_share *s = calloc(1, sizeof(*s));
+
+    assert(max_conns > 0);
+    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->max = max_conns;
+    atomic_init(&s->nwant, 0);
+    TAILQ_INIT(&s->pools);
+    return s;
+}
+
+void
+upstream_share_free(struct upstream_share *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    assert(TAILQ_EMPTY(&s->pools) && s->used == 0);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Whether a pool other than one that asks waits for a slot. */
+static bool
+share_wanted(const struct upstream *up)
+{
+    return atomic_load_explicit(&up->share->nwant, memory_order_relaxed) >
+           (up->wants ? 1u : 0u);
+}
+
+/*
+ * Takes a slot of UP's share for a new connection. When there is none,
+ * UP is marked as wanting one and every other pool is kicked (from this
+ * thread: event_active is thread-safe under evthread) so that one with
+ * an idle connection gives it back (on_kick).
+ */
+static bool
+share_take(struct upstream *up)
+{
+    struct upstream_share *s = up->share;
+    struct upstream       *p;
+    bool                   ok;
+
+    pthread_mutex_lock(&s->lock);
+    ok = s->used < s->max;
+    if (ok) {
+        s->used++;
+    } else {
+        if (!up->wants) {
+            up->wants = true;
+            atomic_fetch_add(&s->nwant, 1);
+        }
+        TAILQ_FOREACH(p, &s->pools, snext) {
+            if (p != up) {
+                event_active(p->kick, 0, 0);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* Gives a slot back, and wakes one pool that waits for one. */
+static void
+share_give(struct upstream *up)
+{
+    struct upstream_share *s = up->share;
+    struct upstream       *p;
+
+    pthread_mutex_lock(&s->lock);
+    assert(s->used > 0);
+    s->used--;
+    TAILQ_FOREACH(p, &s->pools, snext) {
+        if (p->wants) {
+            p->wants = false;
+            atomic_fetch_sub(&s->nwant, 1);
+            event_active(p->kick, 0, 0);
+            /* Next time the pool after it comes first. */
+            TAILQ_REMOVE(&s->pools, p, snext);
+            TAILQ_INSERT_TAIL(&s->pools, p, snext);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 struct upstream *
 upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
-             const struct url_upstream *url, unsigned max_conns,
+             const struct url_upstream *url, struct upstream_share *share,
              int64_t timeout_ms)
 {
     struct upstream *up;
     bool             v6 = strchr(url->host, ':') != NULL;
     bool             default_port;
 
-    assert(max_conns > 0);
+    assert(share != NULL);
     assert(!url->tls || ctx != NULL);
     up = calloc(1, sizeof(*up));
     if (up == NULL) {
@@ -171,7 +280,7 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
     up->dns = dns;
     up->ctx = ctx;
     up->url = *url;
-    up->max_conns = max_conns;
+    up->share = share;
     up->timeout_ms = timeout_ms;
     TAILQ_INIT(&up->idle);
     TAILQ_INIT(&up->graveyard);
@@ -191,6 +300,9 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
         free(up);
         return NULL;
     }
+    pthread_mutex_lock(&share->lock);
+    TAILQ_INSERT_TAIL(&share->pools, up, snext);
+    pthread_mutex_unlock(&share->lock);
     return up;
 }
 
@@ -220,6 +332,7 @@ conn_free(struct upstream_conn *conn)
     if (!conn->dead) {
         assert(up->nconns > 0);
         up->nconns--;
+        share_give(up);
     }
     if (conn->bev != NULL) {
         bufferevent_free(conn->bev);
@@ -257,6 +370,13 @@ upstream_free(struct upstream *up)
         conn_free(conn);
     }
     assert(up->nconns == 0);
+    pthread_mutex_lock(&up->share->lock);
+    TAILQ_REMOVE(&up->share->pools, up, snext);
+    if (up->wants) {
+        up->wants = false;
+        atomic_fetch_sub(&up->share->nwant, 1);
+    }
+    pthread_mutex_unlock(&up->share->lock);
     event_free(up->kick);
     free(up);
 }
@@ -275,7 +395,7 @@ upstream_kick(struct upstream *up)
 
 /* Takes CONN out of use: no callbacks, no reads or writes, never reused;
  * the kick frees it (its socket closes then). It no longer counts
- * against max_conns. */
+ * against the share. */
 static void
 conn_bury(struct upstream_conn *conn)
 {
@@ -296,6 +416,7 @@ conn_bury(struct upstream_conn *conn)
     TAILQ_INSERT_TAIL(&up->graveyard, conn, next);
     assert(up->nconns > 0);
     up->nconns--;
+    share_give(up);
     upstream_kick(up);
 }
 
@@ -331,11 +452,12 @@ conn_new(struct upstream *up)
 
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) {
+        share_give(up);             /* the slot taken for it */
         return NULL;
     }
     conn->up = up;
     TAILQ_INIT(&conn->headers);
-    up->nconns++;
+    up->nconns++;                   /* holds the slot its caller took */
     conn->body = evbuffer_new();
     conn->parser = uparse_new(&lim, &cbs, conn);
     conn->idle_timer = evtimer_new(up->base, on_idle_timer, conn);
@@ -480,7 +602,7 @@ upstream_send(struct upstream *up, const struct upstream_request *rq,
     tv.tv_sec = (time_t)(up->timeout_ms / 1000);
     tv.tv_usec = (suseconds_t)(up->timeout_ms % 1000) * 1000;
     evtimer_add(call->timer, &tv);
-    call_dispatch(call);
+    call_dispatch(call, false);
     return call;
 
 fail:
@@ -533,13 +655,15 @@ call_start(struct upstream_call *call, struct upstream_conn *conn)
     }
 }
 
-/* Finds CALL a connection: an idle one, a new one, or a place in line.
- * A call being retried needs a new one, made room for if need be. */
+/* Finds CALL a connection: an idle one, a new one, or a place in line
+ * (at its head when FRONT: it was in line already). A call being retried
+ * needs a new one, made room for if need be. */
 static void
-call_dispatch(struct upstream_call *call)
+call_dispatch(struct upstream_call *call, bool front)
 {
     struct upstream      *up = call->up;
     struct upstream_conn *conn;
+    bool                  slot;
 
     conn = TAILQ_FIRST(&up->idle);
     if (conn != NULL && !call->fresh) {
@@ -548,11 +672,13 @@ call_dispatch(struct upstream_call *call)
         call_start(call, conn);
         return;
     }
-    if (conn != NULL && up->nconns >= up->max_conns) {
+    slot = share_take(up);
+    if (!slot && conn != NULL) {
         /* The oldest idle one: as likely stale as the one that failed. */
         conn_bury(TAILQ_LAST(&up->idle, upstream_conn_list));
+        slot = share_take(up);
     }
-    if (up->nconns < up->max_conns) {
+    if (slot) {
         conn = conn_new(up);
         if (conn == NULL) {
             log_err("upstream: cannot create a connection to %s",
@@ -564,8 +690,8 @@ call_dispatch(struct upstream_call *call)
         return;
     }
     call->queued = true;
-    if (call->fresh) {
-        TAILQ_INSERT_HEAD(&up->waiting, call, next);    /* was in line */
+    if (front || call->fresh) {
+        TAILQ_INSERT_HEAD(&up->waiting, call, next);
     } else {
         TAILQ_INSERT_TAIL(&up->waiting, call, next);
     }
@@ -672,7 +798,7 @@ conn_fail_unanswered(struct upstream_conn *conn, const char *why)
         conn_bury(conn);
         call->retried = true;
         call->fresh = true;
-        call_dispatch(call);
+        call_dispatch(call, false);
         return;
     }
     conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
@@ -761,6 +887,11 @@ conn_complete(struct upstream_conn *conn)
 
     /* Back to the pool only after the callback, so that a call it starts
      * never lands on this connection from inside its own callback. */
+    /* A slot another worker's pool waits for goes back rather than idle
+     * here, unless this pool has calls in line for it itself. */
+    if (reuse && share_wanted(up) && TAILQ_EMPTY(&up->waiting)) {
+        reuse = false;
+    }
     if (reuse && !conn->dead) {
         struct timeval tv = { (time_t)(idle / 1000),
                               (suseconds_t)(idle % 1000) * 1000 };
@@ -942,10 +1073,29 @@ on_kick(evutil_socket_t fd, short what, void *arg)
     while ((conn = TAILQ_FIRST(&up->graveyard)) != NULL) {
         conn_free(conn);
     }
-    while ((call = TAILQ_FIRST(&up->waiting)) != NULL &&
-           (!TAILQ_EMPTY(&up->idle) || up->nconns < up->max_conns)) {
+    while ((call = TAILQ_FIRST(&up->waiting)) != NULL) {
         TAILQ_REMOVE(&up->waiting, call, next);
         call->queued = false;
-        call_dispatch(call);
+        call_dispatch(call, true);
+        if (call->queued) {
+            break;                  /* no slot: woken when one is free */
+        }
+    }
+    if (!TAILQ_EMPTY(&up->waiting)) {
+        return;
+    }
+    if (up->wants) {                /* served meanwhile: stop asking */
+        pthread_mutex_lock(&up->share->lock);
+        if (up->wants) {
+            up->wants = false;
+            atomic_fetch_sub(&up->share->nwant, 1);
+        }
+        pthread_mutex_unlock(&up->share->lock);
+    }
+    /* Another worker's pool waits for a slot that an idle connection
+     * here holds: give it back (one per kick; it asks again if need be). */
+    conn = TAILQ_LAST(&up->idle, upstream_conn_list);
+    if (conn != NULL && share_wanted(up)) {
+        conn_bury(conn);
     }
 }

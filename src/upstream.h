@@ -84,14 +84,32 @@ typedef void (*upstream_done_cb)(enum upstream_error err,
                                  const struct upstream_response *resp,
                                  const char *why, void *arg);
 
+struct upstream_share;
+
 /*
- * Creates the pool for the upstream at URL on BASE. DNS (may be NULL:
- * blocking resolution) and CTX (needed when URL->tls) are borrowed and
- * must outlive the pool. Returns NULL after logging why.
+ * The process-wide cap of one upstream's connections (upstream_connections),
+ * shared by the pools of every worker thread. A fixed share per worker
+ * would leave the busier worker queueing while the other's connections
+ * sit unused, and SO_REUSEPORT never splits clients evenly (64 clients on
+ * 2 workers came 33/32 to 38/27): a pool takes a slot while the process
+ * is under the cap, and a pool that cannot is woken when another gives
+ * one back, which an idle or finishing connection then does.
+ * Created by main before the workers, freed after the last pool; NULL
+ * when out of memory.
+ */
+struct upstream_share *upstream_share_new(unsigned max_conns);
+void upstream_share_free(struct upstream_share *share);
+
+/*
+ * Creates the pool for the upstream at URL on BASE, its connections
+ * counted against SHARE. DNS (may be NULL: blocking resolution), CTX
+ * (needed when URL->tls) and SHARE are borrowed and must outlive the
+ * pool. Returns NULL after logging why.
  */
 struct upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
                               SSL_CTX *ctx, const struct url_upstream *url,
-                              unsigned max_conns, int64_t timeout_ms);
+                              struct upstream_share *share,
+                              int64_t timeout_ms);
 
 /*
  * Frees UP and its connections. Every call must have completed or been

@@ -88,7 +88,7 @@ worker_base_new(void)
 
 struct worker *
 worker_start(unsigned id, struct conf_ref *ref, SSL_CTX *ctx,
-             struct budget_local *bl, evutil_socket_t listen_fd,
+             const struct proxy_shared *sh, evutil_socket_t listen_fd,
              unsigned nworkers)
 {
     struct worker *w;
@@ -123,7 +123,7 @@ worker_start(unsigned id, struct conf_ref *ref, SSL_CTX *ctx,
         evutil_closesocket(listen_fd);
         goto fail;
     }
-    w->proxy = proxy_new(w->base, w->dns, ref, ctx, bl, listen_fd, nworkers);
+    w->proxy = proxy_new(w->base, w->dns, ref, ctx, sh, listen_fd, nworkers);
     if (w->proxy == NULL) {
         goto fail;
     }

@@ -11,18 +11,18 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
-struct budget_local;
 struct conf_ref;
+struct proxy_shared;
 struct worker;
 
 /*
  * Builds worker ID and starts its thread. Takes ownership of LISTEN_FD
  * (closed on failure too). The worker holds REF (conf_ref_hold) for as
- * long as it uses it; CTX and BL are borrowed and must outlive the
- * worker. Returns NULL after logging why.
+ * long as it uses it; CTX and SH (what the workers share) are borrowed
+ * and must outlive the worker. Returns NULL after logging why.
  */
 struct worker *worker_start(unsigned id, struct conf_ref *ref, SSL_CTX *ctx,
-                            struct budget_local *bl,
+                            const struct proxy_shared *sh,
                             evutil_socket_t listen_fd, unsigned nworkers);
 
 /*
