@@ -37,12 +37,13 @@ const char *http_reason_registered(int status);
  */
 bool http_path_ok(const char *path);
 
-#define HTTP_ETAG_HEX 32            /* hex digits of an ETag's hash */
+#define HTTP_ETAG_HEX 32            /* hex digits of an ETag */
 #define HTTP_ETAG_MAX (HTTP_ETAG_HEX + 3)   /* quotes and NUL */
 
 /*
  * Writes the strong ETag of the LEN bytes at BODY into OUT
- * (HTTP_ETAG_MAX bytes): a quoted prefix of their SHA-256 in hex.
+ * (HTTP_ETAG_MAX bytes): a 64-bit hash of them and their length, in
+ * hex, quoted.
  */
 void http_etag(const void *body, size_t len, char *out);
 
