@@ -173,6 +173,8 @@ export async function run(name, cfg, t) {
         const lead = s1;
         let r = await call('proxy', 'GET', '/phone/query', { query: q });
         if (check('gzip: lookup answered', r && lead)) {
+            console.log('# the sandbox sent the lead with Content-Encoding ' +
+                        (lead.header('content-encoding') || 'identity'));
             const ae = r.sentHeaders ? r.sentHeaders['accept-encoding'] : undefined;
             check(`gzip: request sent with the default Accept-Encoding ${ae}`,
                   typeof ae === 'string' && /\bgzip\b/i.test(ae));
@@ -227,7 +229,13 @@ export async function run(name, cfg, t) {
         const patchRound = async (label, email) => {
             const hk = { 'Idempotency-Key': randomUUID(),
                          'Content-Type': 'application/json' };
-            const body = JSON.stringify({ phone: phoneB, email });
+            // Long enough fields (each within the API's 255) that the lead
+            // passes 1 KiB, which a realistic upstream sends gzip-coded.
+            const body = JSON.stringify({
+                phone: phoneB, email,
+                streetAddress: `1 ${email} Street `.repeat(20).slice(0, 250),
+                city: 'Salt Lake '.repeat(20).slice(0, 120),
+            });
             const p1 = await call('proxy', 'PATCH', '/phone/update',
                                   { body, headers: hk });
             if (!check(`${label}: first answer 200 (got ${p1 && p1.status})`,
@@ -242,6 +250,8 @@ export async function run(name, cfg, t) {
                   isJsonType(p1.header('content-type')));
             check(`${label}: answer is the lead with the new email`,
                   parsed(p1)?.email === email && parsed(p1)?.phone === phoneB);
+            check(`${label}: answer over 1 KiB (${p1.body.length} bytes)`,
+                  p1.body.length >= 1024);
             const p2 = await call('proxy', 'PATCH', '/phone/update',
                                   { body, headers: hk });
             if (!p2) return;
@@ -257,6 +267,10 @@ export async function run(name, cfg, t) {
             const lq = { query: { phone: phoneB } };
             const rr = await call('proxy', 'GET', '/phone/query', lq);
             const ss = await call('sandbox', 'GET', '/phone/query', lq);
+            if (ss) {
+                console.log('# the sandbox sent the lead with Content-Encoding ' +
+                            (ss.header('content-encoding') || 'identity'));
+            }
             same(`${label}: lookup after`, rr, ss, 200);
             xcache(`${label}: lookup after (written through)`, rr, 'HIT');
             check(`${label}: lookup after shows the new email`,
@@ -315,9 +329,10 @@ export async function run(name, cfg, t) {
         same('idle 3: lookup HIT', r2, s1, 200);
         xcache('idle 3: lookup HIT', r2, 'HIT');
 
-        // 4: a forced revalidation (Cache-Control: no-cache goes upstream).
+        // 4: a forced refetch (Cache-Control: no-cache goes upstream) of the
+        // PATCHed lead, over 1 KiB: what a realistic upstream gzips.
         before = await idle(4);
-        q = { phone: phoneA };
+        q = { phone: phoneB };
         r1 = await call('proxy', 'GET', '/phone/query',
                         { query: q, headers: { 'Cache-Control': 'no-cache' } });
         s1 = await call('sandbox', 'GET', '/phone/query', { query: q });
