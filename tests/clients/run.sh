@@ -229,9 +229,10 @@ for c in $clients; do
                 if has_requests "$p"; then python=$p; break; fi
             done
         fi
-        [ -n "$python" ] && has_requests "$python" ||
-            { say "needs python3 with requests (scripts/deps:" \
-                "python3-requests)"; exit 99; }
+        if [ -z "$python" ] || ! has_requests "$python"; then
+            say "needs python3 with requests (scripts/deps: python3-requests)"
+            exit 99
+        fi
         ;;
     fetch|http)
         node=${NODE:-node}
