@@ -603,9 +603,9 @@ def cmd_report_miss64(a):
             print("    " + s)
     if spreads:
         print("  upstream connections open per worker mid-run, per round "
-              "(each worker's pool holds at most upstream_connections /")
-        print("  workers, rounded up; read from each event loop's epoll "
-              "fdinfo):")
+              "(the workers share upstream_connections, so")
+        print("  the sum is at most that; read from each event loop's "
+              "epoll fdinfo):")
         for s in spreads:
             print("    " + s)
     return 0
