@@ -729,3 +729,37 @@ Test(real, gzip_on_codes_big_answers_for_clients_that_take_gzip)
     hresp_free(&b);
     cr_expect_eq(hproc_stop(&px, SIGTERM), 0);
 }
+
+/* §3, §11: a GET's JSON token counts like the header's: it keys the
+ * cache (a hit for the tenant it names), and it must agree with the
+ * others. */
+Test(real, a_get_body_token_counts)
+{
+    static const char body[] = "{\"token\":\"" ALPHA "\"}";
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    static const char *const json[] = { "Content-Type: application/json",
+                                        NULL };
+    static const char *const other[] = { "x-hs-token: " BRAVO,
+                                         "Content-Type: application/json",
+                                         NULL };
+    struct hresp w, a, b;
+    long         before;
+
+    hfixture_fresh();
+    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &w);
+    cr_assert_eq(w.status, 200);
+    before = hfixture_count("total");
+    request("GET", path, json, body, &a);
+    cr_expect_eq(a.status, 200, "%d %.200s", a.status, a.body);
+    cr_expect_str_eq(hresp_header(&a, "X-Cache"), "HIT");
+    cr_expect(a.body_len == w.body_len &&
+                  memcmp(a.body, w.body, a.body_len) == 0,
+              "not alpha's entry: %.200s", a.body);
+    request("GET", path, other, body, &b);
+    expect_400(&b, "token");
+    cr_expect_eq(hfixture_count("total"), before,
+                 "the upstream was asked");
+    hresp_free(&w);
+    hresp_free(&a);
+    hresp_free(&b);
+}
