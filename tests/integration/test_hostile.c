@@ -401,30 +401,41 @@ Test(hostile, transfer_encoding_other_than_chunked_is_400_and_closed)
             "Transfer-Encoding must be chunked");
 }
 
+/*
+ * Sends METHOD on the warm lead with a Content-Length whose body is a
+ * whole second request, into OUT; asserts the upstream saw nothing.
+ */
+static void
+body_spelling_a_request(const char *method, struct hresp *out)
+{
+    const char *base = hfixture_env("HSP_PROXY_URL");
+    struct raw  w = { .len = 0 }, tail = { .len = 0 };
+    long        before;
+
+    warm_lead(base);
+    raw_good_get(&tail, 1);
+    raw_fmt(&w, "%s %s HTTP/1.1\r\nHost: proxy\r\nx-hs-token: %s\r\n"
+                "Content-Length: %zu\r\n\r\n", method, lead_path,
+            token(0), tail.len);
+    raw_add(&w, tail.p, tail.len);
+    before = hfixture_count("total");
+    send_raw(base, &w, out);
+    cr_expect_eq(responses(out), 1, "%s: the body was answered as a "
+                 "request: %.600s", method, out->raw);
+    cr_expect_eq(hfixture_count("total"), before,
+                 "%s: the upstream saw a request", method);
+}
+
 /* A GET's body is its body (SPEC §11): read by its framing, never taken
  * for the next request, even when it spells one. */
 Test(hostile, a_body_on_a_get_is_its_body_not_a_request)
 {
     static struct hresp r;
-    const char         *base = hfixture_env("HSP_PROXY_URL");
-    struct raw          w = { .len = 0 }, tail = { .len = 0 };
-    long                before;
 
-    warm_lead(base);
-    raw_good_get(&tail, 1);
-    raw_fmt(&w, "GET %s HTTP/1.1\r\nHost: proxy\r\nx-hs-token: %s\r\n"
-                "Content-Length: %zu\r\n\r\n", lead_path, token(0),
-            tail.len);
-    raw_add(&w, tail.p, tail.len);
-    before = hfixture_count("total");
-    send_raw(base, &w, &r);
+    body_spelling_a_request("GET", &r);
     cr_expect_eq(r.status, 200, "%.300s", r.raw);
-    cr_expect_eq(responses(&r), 1, "the body was answered as a request: "
-                 "%.600s", r.raw);
-    cr_expect_eq(hfixture_count("total"), before,
-                 "the upstream saw a request");
     hresp_free(&r);
-    expect_lead_intact(base);
+    expect_lead_intact(hfixture_env("HSP_PROXY_URL"));
 }
 
 /* evhttp reads no body for a HEAD: a Content-Length on one would make
@@ -432,25 +443,12 @@ Test(hostile, a_body_on_a_get_is_its_body_not_a_request)
 Test(hostile, a_body_on_a_head_is_400_and_closed)
 {
     static struct hresp r;
-    const char         *base = hfixture_env("HSP_PROXY_URL");
-    struct raw          w = { .len = 0 }, tail = { .len = 0 };
-    long                before;
 
-    warm_lead(base);
-    raw_good_get(&tail, 1);
-    raw_fmt(&w, "HEAD %s HTTP/1.1\r\nHost: proxy\r\nx-hs-token: %s\r\n"
-                "Content-Length: %zu\r\n\r\n", lead_path, token(0),
-            tail.len);
-    raw_add(&w, tail.p, tail.len);
-    before = hfixture_count("total");
-    send_raw(base, &w, &r);
+    body_spelling_a_request("HEAD", &r);
     cr_expect_eq(r.status, 400, "%.300s", r.raw);
     cr_expect(r.closed, "the connection stayed open");
-    cr_expect_eq(responses(&r), 1, "%.600s", r.raw);
-    cr_expect_eq(hfixture_count("total"), before,
-                 "the upstream saw a request");
     hresp_free(&r);
-    expect_lead_intact(base);
+    expect_lead_intact(hfixture_env("HSP_PROXY_URL"));
 }
 
 Test(hostile, obs_fold_is_400_and_closed)
