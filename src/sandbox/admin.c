@@ -353,8 +353,10 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
     bool                 known = false;
     size_t               i;
 
-    if (cmd == EVHTTP_REQ_HEAD) {
-        cmd = EVHTTP_REQ_GET;       /* evhttp sends no body for HEAD */
+    if (cmd == EVHTTP_REQ_HEAD || cmd == EVHTTP_REQ_PUT) {
+        /* evhttp sends no body for HEAD; a PUT is a GET read with its
+         * body (main.c) */
+        cmd = EVHTTP_REQ_GET;
     }
     for (i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
         if (strcmp(admin_routes[i].name, name) != 0) {

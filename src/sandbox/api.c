@@ -921,7 +921,9 @@ api_call_start(struct api *api, struct api_call *call,
 
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     api_parse_query(query, &call->query);
-    if (call->route == API_UPDATE &&
+    /* A GET's body is read too, as Express's JSON body parser reads
+     * any request's: its token counts (SPEC §3). */
+    if ((call->route == API_UPDATE || len > 0) &&
         api_call_body(call, req, body, len) != 0) {
         return 400;
     }
@@ -1166,6 +1168,9 @@ on_http_request(struct evhttp_request *req, void *arg)
     struct json_object  *last;
     int                  status;
 
+    if (cmd == EVHTTP_REQ_PUT) {
+        cmd = EVHTTP_REQ_GET;       /* read with its body: main.c says why */
+    }
     method = api_method_name(cmd);
     raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (raw == NULL || raw[0] == '\0') {

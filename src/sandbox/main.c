@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -457,25 +458,66 @@ fail:
 }
 
 /*
- * evhttp asks for one bufferevent per accepted connection; with TLS it
- * is an OpenSSL filter in accepting state that owns its SSL and socket.
+ * The real API (NestJS on Express) reads a GET's body, where the API
+ * document puts the token of "every request"; evhttp reads none for a
+ * GET, and would take it for the next request on the connection. So a
+ * request line that starts "GET " has its method turned into "PUT " (as
+ * long) before evhttp reads it, and api.c serves a PUT as the GET it was
+ * (the API has no PUT route). evhttp reads a PUT without framing fields
+ * as bodiless, exactly as the GET. This runs on the input buffer as bytes
+ * arrive, before evhttp's read callback, and evhttp never takes part of a
+ * request line: a request line not yet read is at the front. (So is a
+ * body chunk being read; one that began "GET " would be changed too, and
+ * no JSON body does.)
+ */
+static void
+on_input_get_as_put(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                    void *arg)
+{
+    unsigned char *p;
+
+    if (info->n_added == 0 || evbuffer_get_length(buf) < 4) {
+        return;
+    }
+    p = evbuffer_pullup(buf, 4);
+    if (p != NULL && memcmp(p, "GET ", 4) == 0) {
+        memcpy(p, "PUT ", 4);
+    }
+}
+
+/*
+ * evhttp asks for one bufferevent per accepted connection: with TLS, an
+ * OpenSSL filter in accepting state that owns its SSL and socket (ARG is
+ * the SSL_CTX); without, a plain one, whose socket evhttp closes itself.
+ * Both read GETs with their bodies (on_input_get_as_put).
  */
 static struct bufferevent *
 on_http_bev(struct event_base *base, void *arg)
 {
     SSL_CTX            *ctx = arg;
-    SSL                *ssl = SSL_new(ctx);
+    SSL                *ssl;
     struct bufferevent *bev;
 
-    if (ssl == NULL) {
-        return NULL;
+    if (ctx == NULL) {
+        bev = bufferevent_socket_new(base, -1, 0);
+    } else {
+        ssl = SSL_new(ctx);
+        if (ssl == NULL) {
+            return NULL;
+        }
+        /* With CLOSE_ON_FREE a failed call has freed SSL already. */
+        bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+        if (bev != NULL) {
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        }
     }
-    /* With CLOSE_ON_FREE a failed call has freed SSL already. */
-    bev = bufferevent_openssl_socket_new(base, -1, ssl,
-                                         BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE);
-    if (bev != NULL) {
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    if (bev != NULL &&
+        evbuffer_add_cb(bufferevent_get_input(bev), on_input_get_as_put,
+                        NULL) == NULL) {
+        bufferevent_free(bev);
+        return NULL;
     }
     return bev;
 }
@@ -646,8 +688,8 @@ main(int argc, char **argv)
         if (ssl_ctx == NULL) {
             goto done;
         }
-        evhttp_set_bevcb(http, on_http_bev, ssl_ctx);
     }
+    evhttp_set_bevcb(http, on_http_bev, ssl_ctx);  /* NULL: plain HTTP */
     api = api_new(base, http, data, faults, &o.habits, !o.quiet);
     if (api == NULL) {
         log_err("sandbox: out of memory");

@@ -763,3 +763,32 @@ Test(real, a_get_body_token_counts)
     hresp_free(&a);
     hresp_free(&b);
 }
+
+/* §11: on a miss, a GET's body goes upstream with it, and the upstream
+ * (the sandbox reads GET bodies, as the real API does) answers for the
+ * token it holds. */
+Test(real, a_get_body_goes_upstream_on_a_miss)
+{
+    static const char body[] = "{\"token\":\"" ALPHA "\"}";
+    static const char path[] = API "/phone/query?phone=" SHARED;
+    static const char *const json[] = { "Content-Type: application/json",
+                                        NULL };
+    struct json_object *last, *v;
+    struct hresp        a;
+
+    hfixture_fresh();
+    request("GET", path, json, body, &a);
+    cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.body);
+    cr_expect_str_eq(hresp_header(&a, "X-Cache"), "MISS");
+    last = hclient_sandbox_last();
+    cr_assert_not_null(last);
+    cr_expect(json_object_object_get_ex(last, "method", &v) &&
+                  strcmp(json_object_get_string(v), "GET") == 0,
+              "method %s", json_object_to_json_string(last));
+    cr_expect(json_object_object_get_ex(last, "body", &v) &&
+                  strcmp(json_object_get_string(v), body) == 0,
+              "body %s", json_object_to_json_string(last));
+    json_object_put(last);
+    expect_direct_body(&a, path, ALPHA);
+    hresp_free(&a);
+}
