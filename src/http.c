@@ -83,14 +83,13 @@ static const struct {
     { 511, "Network Authentication Required" },
 };
 
-/* Whether the comma-separated token list LIST holds NAME (any case). */
-static bool
+bool
 http_list_has(const char *list, const char *name)
 {
     size_t      n = strlen(name);
     const char *p = list;
 
-    while (*p != '\0') {
+    while (p != NULL && *p != '\0') {
         const char *end;
         size_t      len;
 
@@ -119,7 +118,7 @@ http_is_hop_by_hop(const char *name, const char *connection)
             return true;
         }
     }
-    return connection != NULL && http_list_has(connection, name);
+    return http_list_has(connection, name);
 }
 
 const char *

@@ -20,6 +20,12 @@
  */
 bool http_is_hop_by_hop(const char *name, const char *connection);
 
+/*
+ * Whether the comma-separated token list LIST (a Connection value; may be
+ * NULL) holds NAME, compared in any case, a whole element at a time.
+ */
+bool http_list_has(const char *list, const char *name);
+
 /* The reason phrase of STATUS ("Bad Gateway"): the registered one, else
  * its class's ("Success" for an unregistered 2xx); "Unknown" outside
  * 100..599. */

@@ -202,7 +202,7 @@ req_token(struct req *r, const struct json_object *body)
 
     TAILQ_FOREACH(h, in, next) {
         if (strcasecmp(h->key, "Connection") == 0 &&
-            http_is_hop_by_hop("x-hs-token", h->value)) {
+            http_list_has(h->value, "x-hs-token")) {
             return REQ_TOKEN_HOP;
         }
         if (strcasecmp(h->key, "x-hs-token") == 0 &&

@@ -56,8 +56,7 @@ respond_keepalive(struct evhttp_request *client, struct evkeyvalq *out)
     static _Thread_local int64_t fmt_s = -1;
     static _Thread_local char    fmt[40];
 
-    if (s <= 0 || (in != NULL && strcasestr(in, "close") != NULL) ||
-        (own != NULL && strcasestr(own, "close") != NULL)) {
+    if (s <= 0 || http_list_has(in, "close") || http_list_has(own, "close")) {
         return;
     }
     if (s != fmt_s) {
@@ -153,8 +152,9 @@ struct respond_body {
  *
  *  - a strong ETag, a hash of the body (respond_relay drops any the
  *    upstream sent: it names the upstream's representation, which the
- *    proxy may not be serving). A 200 whose ETag the client holds becomes a 304,
- *    answered here: fills never forward a client's validators.
+ *    proxy may not be serving). A 200 whose ETag the client holds
+ *    becomes a 304, answered here: fills never forward a client's
+ *    validators.
  *  - with `gzip = on`, Vary: Accept-Encoding always, and a gzip coding of
  *    a body over RESPOND_GZIP_MIN for a client that takes gzip, with an
  *    ETag of its own (another representation, other bytes).

@@ -110,20 +110,7 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 static bool
 api_connection_has(struct evkeyvalq *in, const char *token)
 {
-    const char *v = evhttp_find_header(in, "Connection");
-    size_t      n = strlen(token);
-
-    while (v != NULL && *v != '\0') {
-        size_t len;
-
-        v += strspn(v, " \t,");
-        len = strcspn(v, " \t,");
-        if (len == n && strncasecmp(v, token, n) == 0) {
-            return true;
-        }
-        v += len;
-    }
-    return false;
+    return http_list_has(evhttp_find_header(in, "Connection"), token);
 }
 
 /* The bufferevent of REQ's connection, or NULL when the client left. */
