@@ -40,47 +40,65 @@ cache_is(const char *p, size_t len, const char *name)
     return strlen(name) == len && strncasecmp(p, name, len) == 0;
 }
 
+/*
+ * Steps *P past the next directive of the Cache-Control list at *P: its
+ * name at *NAME (*NLEN bytes, blanks trimmed), its value after the '='
+ * at *VALUE (NULL when it has none). Returns false at the end.
+ */
+static bool
+cache_next(const char **p, const char **name, size_t *nlen,
+           const char **value)
+{
+    const char *end, *eq;
+
+    *p += strspn(*p, " \t,");
+    if (**p == '\0') {
+        return false;
+    }
+    end = *p + strcspn(*p, ",");
+    eq = memchr(*p, '=', (size_t)(end - *p));
+    *name = *p;
+    *nlen = (size_t)((eq != NULL ? eq : end) - *p);
+    while (*nlen > 0 && ((*p)[*nlen - 1] == ' ' || (*p)[*nlen - 1] == '\t')) {
+        (*nlen)--;
+    }
+    *value = eq != NULL ? eq + 1 : NULL;
+    *p = end;
+    return true;
+}
+
 void
 cache_parse_directives(const char *cache_control, const char *pragma,
                        struct cache_directives *out)
 {
-    const char *p = cache_control;
+    const char *p = cache_control != NULL ? cache_control : "";
+    const char *name, *v;
+    size_t      nlen;
 
     memset(out, 0, sizeof(*out));
     out->max_age_s = -1;
-    while (p != NULL && *p != '\0') {
-        const char *end, *eq;
-        size_t      nlen;
-
-        p += strspn(p, " \t,");
-        end = p + strcspn(p, ",");
-        eq = memchr(p, '=', (size_t)(end - p));
-        nlen = (size_t)((eq != NULL ? eq : end) - p);
-        while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t')) {
-            nlen--;
-        }
-        if (cache_is(p, nlen, "no-cache")) {
+    while (cache_next(&p, &name, &nlen, &v)) {
+        if (cache_is(name, nlen, "no-cache")) {
             out->no_cache = true;
-        } else if (cache_is(p, nlen, "no-store")) {
+        } else if (cache_is(name, nlen, "no-store")) {
             out->no_store = true;
-        } else if (cache_is(p, nlen, "only-if-cached")) {
+        } else if (cache_is(name, nlen, "only-if-cached")) {
             out->only_if_cached = true;
-        } else if (cache_is(p, nlen, "max-age") && eq != NULL) {
-            const char *v = eq + 1;
-            char       *vend;
-            long long   n;
+        } else if (cache_is(name, nlen, "max-age") && v != NULL) {
+            char      *vend;
+            long long  n;
 
             v += strspn(v, " \t\"");
             errno = 0;
             n = strtoll(v, &vend, 10);
-            if (vend != v && errno == 0 && n >= 0 && isdigit((unsigned char)*v)) {
+            if (vend != v && errno == 0 && n >= 0 &&
+                isdigit((unsigned char)*v)) {
                 out->max_age_s = n;
                 if (n == 0) {
                     out->no_cache = true;
                 }
             }
         }
-        p = end;
     }
     if (cache_control == NULL && pragma != NULL &&
         strcasestr(pragma, "no-cache") != NULL) {
@@ -91,24 +109,17 @@ cache_parse_directives(const char *cache_control, const char *pragma,
 bool
 cache_upstream_forbids(const char *cache_control)
 {
-    const char *p = cache_control;
+    const char *p = cache_control != NULL ? cache_control : "";
+    const char *name, *v;
+    size_t      nlen;
 
-    while (p != NULL && *p != '\0') {
-        const char *end;
-        size_t      nlen;
-
-        p += strspn(p, " \t,");
-        end = p + strcspn(p, ",");
-        nlen = strcspn(p, "=, \t");
-        if (nlen > (size_t)(end - p)) {
-            nlen = (size_t)(end - p);
-        }
+    while (cache_next(&p, &name, &nlen, &v)) {
         /* private="field" keeps some fields out of shared caches: the
          * proxy stores whole answers, so any private keeps it out. */
-        if (cache_is(p, nlen, "no-store") || cache_is(p, nlen, "private")) {
+        if (cache_is(name, nlen, "no-store") ||
+            cache_is(name, nlen, "private")) {
             return true;
         }
-        p = end;
     }
     return false;
 }
