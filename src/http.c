@@ -3,7 +3,6 @@
 
 #include "http.h"
 
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
