@@ -20,9 +20,10 @@
 #include "client.h"
 #include "conf.h"
 #include "log.h"
-#include "lookup.h"
 #include "ready.h"
-#include "req.h"
+#include "req/flight.h"
+#include "req/machine.h"
+#include "req/tracking.h"
 #include "respond.h"
 #include "store.h"
 #include "upstream.h"
@@ -55,7 +56,8 @@ struct proxy {
     struct upstream     *upstream;  /* owned: `upstream` */
     struct upstream     *lowlat;    /* owned: `upstream_lowlatency`, or NULL */
     struct store        *store;     /* owned: the shared Redis */
-    struct lookup_ctx   *lookup;    /* owned: the read path's tables */
+    struct flight_ctx   *flights;   /* owned: coalescing's tables */
+    struct tracking     *tracking;  /* owned: the near cache, or NULL */
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
     struct req_set       reqs;      /* requests not yet answered */
@@ -119,7 +121,8 @@ proxy_gen_new(struct proxy *px, struct conf_ref *ref)
     g->env.cf = conf_ref_conf(ref);
     g->env.use = proxy_gen_use;
     g->env.store = px->store;
-    g->env.lookup = px->lookup;
+    g->env.flights = px->flights;
+    g->env.tracking = px->tracking;
     g->env.budget = px->budget;
     g->env.upstream = px->upstream;
     g->env.lowlat = px->lowlat;
@@ -189,9 +192,13 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     if (px->store == NULL) {
         goto fail;
     }
-    px->lookup = lookup_ctx_new(base, cf, px->store);
+    px->flights = flight_ctx_new(base, cf, px->store);
+    if (cf->near_cache > 0) {
+        px->tracking = tracking_new(base, cf, px->store);
+    }
     px->budget = budget_new(px->store, cf, sh->bl);
-    if (px->lookup == NULL || px->budget == NULL) {
+    if (px->flights == NULL || (cf->near_cache > 0 && px->tracking == NULL) ||
+        px->budget == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
@@ -296,7 +303,7 @@ proxy_inflight(const struct proxy *px)
 void
 proxy_abort_all(struct proxy *px)
 {
-    req_abort_all(&px->reqs);
+    machine_abort_all(&px->reqs);
 }
 
 void
@@ -317,7 +324,8 @@ proxy_free(struct proxy *px)
     if (px->gen != NULL) {          /* older ones went with their requests */
         proxy_gen_free(px->gen);
     }
-    lookup_ctx_free(px->lookup);
+    tracking_free(px->tracking);
+    flight_ctx_free(px->flights);
     budget_free(px->budget);
     store_free(px->store);
     upstream_free(px->upstream);
@@ -335,5 +343,5 @@ on_client_request(struct evhttp_request *client, void *arg)
     const char   *reject = client_request_arrived(px->clients, client,
                                                   &is_get);
 
-    req_start(&px->gen->env, &px->reqs, client, reject, is_get);
+    machine_start(&px->gen->env, &px->reqs, client, reject, is_get);
 }

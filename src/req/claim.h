@@ -1,0 +1,69 @@
+/*
+ * req/claim.h - a PATCH's Idempotency-Key record in Redis (SPEC §5): the
+ * claim before forwarding, then the answer stored for idempotency_ttl or
+ * the claim released. One script each (lua.c), so two instances cannot
+ * both claim; a proxy that dies in between leaves a claim that expires
+ * with its lease. idem.c keeps the pure parts (key, fingerprint).
+ *
+ * Replies reach the request through its door (REQ_EV_STORE); the verdict
+ * functions read them.
+ */
+#ifndef HSP_REQ_CLAIM_H
+#define HSP_REQ_CLAIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "idem.h"
+#include "key.h"
+
+struct cache_entry;
+struct evbuffer;
+struct redisReply;
+struct req;
+struct store_op;
+
+struct claim {
+    bool guarded;                   /* it has a key the proxy guards */
+    bool claimed;                   /* it owns the record's claim */
+    char record[KEY_MAX];           /* the record's Redis key */
+    char owner[HTTP_REQUEST_ID_MAX + 1];    /* the claim's random id */
+    char fp[IDEM_FP_HEX + 1];       /* the request's fingerprint */
+};
+
+enum claim_verdict {
+    CLAIM_CLAIMED,                  /* ours: forward */
+    CLAIM_DONE,                     /* completed: replay its answer */
+    CLAIM_BUSY,                     /* another holds it: 409 */
+    CLAIM_MISMATCH,                 /* used for another request: 422 */
+    CLAIM_FAILED,                   /* Redis failed or was slow */
+    CLAIM_UNREADABLE                /* a reply we cannot read */
+};
+
+/* Claims C's record for R, with a lease that outlives every wait of R;
+ * NULL when Redis is away. */
+struct store_op *claim_take(struct req *r, const struct claim *c);
+
+/* What the claim's REPLY says; for CLAIM_DONE, the stored answer in E
+ * (pointing into REPLY). */
+enum claim_verdict claim_verdict(const struct redisReply *reply,
+                                 struct cache_entry *e);
+
+/*
+ * Settles C's record for R: stores VALUE (the answer's stored form) for
+ * idempotency_ttl, or, VALUE NULL, releases the claim so that a retry is
+ * forwarded. NULL when Redis is away (the claim expires with its lease).
+ */
+struct store_op *claim_settle(struct req *r, const struct claim *c,
+                              struct evbuffer *value);
+
+/* Whether a settle's REPLY says the claim had been lost (expired and
+ * taken again), so that the answer was not stored. */
+bool claim_lost(const struct redisReply *reply);
+
+/* Releases C's claim without waiting (nothing was sent); fire and
+ * forget: a claim that stays expires with its lease. */
+void claim_release(struct req *r, struct claim *c);
+
+#endif /* HSP_REQ_CLAIM_H */

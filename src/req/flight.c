@@ -1,0 +1,355 @@
+/*
+ * req/flight.c - coalescing: a worker's flights, remote waits for another
+ * instance's fetch, the wake channel, the fetch lock (req/flight.h).
+ */
+#include "config.h"
+
+#include "req/flight.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "lua.h"
+#include "map.h"
+#include "req/req.h"
+#include "store.h"
+
+#define FLIGHT_WAKE_SLACK_MS 20     /* past a lease, before looking again */
+#define FLIGHT_WOKEN_MAX     4096   /* wakes kept for verdicts in flight */
+
+TAILQ_HEAD(flight_members, flight_member);
+
+/* Identical reads of one worker: the leader and its waiters. */
+struct flight {
+    TAILQ_ENTRY(flight)   next;     /* in ctx->remote while waiting */
+    struct flight_ctx    *ctx;      /* borrowed */
+    struct flight_member *leader;   /* borrowed; NULL once answered */
+    struct flight_members waiters;  /* borrowed: in WAIT */
+    char                  fkey[FLIGHT_KEY_MAX];   /* in ctx->flights */
+    size_t                fkey_len;
+    char                  lock[FLIGHT_LOCK_MAX];  /* the entry's lock */
+    bool                  remote;   /* leader waits for another */
+    struct event         *timer;    /* owned: the lease, while remote */
+};
+
+TAILQ_HEAD(flight_list, flight);
+
+struct flight_ctx {
+    struct event_base *base;        /* borrowed */
+    struct store      *store;       /* borrowed */
+    struct map        *flights;     /* fkey -> flight */
+    struct map        *waits;       /* lock key -> remote flight */
+    struct flight_list remote;      /* the same flights, in order */
+    char               channel[KEY_MAX];   /* the wake channel */
+    uint64_t           wake_seq;    /* wake messages seen */
+    struct map        *woken;       /* lock key -> wake_seq when a wake
+                                     * came with nobody waiting */
+};
+
+static void flight_on_wake_message(const char *payload, size_t len,
+                                   void *arg);
+
+struct flight_ctx *
+flight_ctx_new(struct event_base *base, const struct conf *cf,
+               struct store *st)
+{
+    struct flight_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+    ctx->base = base;
+    ctx->store = st;
+    TAILQ_INIT(&ctx->remote);
+    ctx->flights = map_new();
+    ctx->waits = map_new();
+    ctx->woken = map_new();
+    snprintf(ctx->channel, sizeof(ctx->channel), "%s:" KEY_SCHEMA ":wake",
+             cf->redis_prefix);
+    if (ctx->flights == NULL || ctx->waits == NULL || ctx->woken == NULL ||
+        store_subscribe(st, ctx->channel, flight_on_wake_message, ctx) !=
+            0) {
+        flight_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void
+flight_ctx_free(struct flight_ctx *ctx)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    /* Requests are gone by now (req_abort_all): so are their flights. */
+    assert(ctx->flights == NULL || map_count(ctx->flights) == 0);
+    map_free(ctx->flights);
+    map_free(ctx->waits);
+    map_free(ctx->woken);
+    free(ctx);
+}
+
+const char *
+flight_channel(const struct flight_ctx *ctx)
+{
+    return ctx->channel;
+}
+
+/* Leaves the remote wait of F, if it was in one. */
+static void
+flight_remote_end(struct flight *f)
+{
+    if (!f->remote) {
+        return;
+    }
+    f->remote = false;
+    map_del(f->ctx->waits, f->lock, strlen(f->lock));
+    TAILQ_REMOVE(&f->ctx->remote, f, next);
+    event_free(f->timer);
+    f->timer = NULL;
+}
+
+/* Frees F once it has neither leader nor waiters. */
+static void
+flight_free(struct flight *f)
+{
+    assert(f->leader == NULL && TAILQ_EMPTY(&f->waiters));
+    flight_remote_end(f);
+    map_del(f->ctx->flights, f->fkey, f->fkey_len);
+    free(f);
+}
+
+bool
+flight_join(struct flight_ctx *ctx, struct flight_member *m, struct req *r,
+            const char *fkey, size_t len)
+{
+    struct flight *f;
+
+    assert(len <= FLIGHT_KEY_MAX);
+    m->req = r;
+    f = map_get(ctx->flights, fkey, len);
+    if (f != NULL) {
+        TAILQ_INSERT_TAIL(&f->waiters, m, next);
+        m->flight = f;
+        return true;
+    }
+    f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return false;               /* no coalescing, no harm */
+    }
+    f->ctx = ctx;
+    TAILQ_INIT(&f->waiters);
+    memcpy(f->fkey, fkey, len);
+    f->fkey_len = len;
+    memcpy(f->lock, m->lock, sizeof(f->lock));
+    if (map_put(ctx->flights, f->fkey, len, f) != 0) {
+        free(f);
+        return false;
+    }
+    f->leader = m;
+    m->flight = f;
+    return false;
+}
+
+bool
+flight_leads(const struct flight_member *m)
+{
+    return m->flight != NULL && m->flight->leader == m;
+}
+
+bool
+flight_has_waiters(const struct flight_member *m)
+{
+    return flight_leads(m) && !TAILQ_EMPTY(&m->flight->waiters);
+}
+
+void
+flight_release(struct flight_member *m, const struct flight_answer *a)
+{
+    struct flight        *f = m->flight;
+    struct flight_member *w;
+
+    if (!flight_leads(m)) {
+        return;
+    }
+    f->leader = NULL;
+    m->flight = NULL;
+    while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
+        TAILQ_REMOVE(&f->waiters, w, next);
+        w->flight = NULL;
+        req_event(w->req, REQ_EV_WAKE, a);
+    }
+    flight_free(f);
+}
+
+void
+flight_leave(struct flight_member *m)
+{
+    struct flight *f = m->flight;
+
+    if (f == NULL) {
+        return;
+    }
+    assert(f->leader != m);
+    TAILQ_REMOVE(&f->waiters, m, next);
+    m->flight = NULL;
+}
+
+bool
+flight_owner(struct flight_member *m)
+{
+    return m->owner[0] != '\0' ||
+           http_request_id_new(m->owner, sizeof(m->owner)) == 0;
+}
+
+void
+flight_mark(const struct flight_ctx *ctx, struct flight_member *m)
+{
+    m->wake_seq = ctx->wake_seq;
+}
+
+static void
+flight_on_lease_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct flight *f = arg;
+
+    req_event(f->leader->req, REQ_EV_WAKE, NULL);
+}
+
+bool
+flight_wait_remote(struct flight_ctx *ctx, struct flight_member *m,
+                   const struct conf *cf, int64_t pttl)
+{
+    struct flight *f = m->flight;
+    struct timeval tv;
+    int64_t        ms;
+    void          *w;
+
+    if (!flight_leads(m)) {
+        return false;               /* no flight to wait in */
+    }
+    if (!store_listening(ctx->store)) {
+        /* The links reconnect each on its own backoff: with calls back
+         * and the subscriber not yet, no message could wake M, which
+         * would wait out the lease (SPEC §8). */
+        return false;
+    }
+    ms = req_lease_ms(cf);
+    if (pttl > 0 && pttl < ms) {
+        ms = pttl;
+    }
+    w = map_get(ctx->woken, m->lock, strlen(m->lock));
+    if (w != NULL && (uint64_t)(uintptr_t)w > m->wake_seq) {
+        /* Its wake came (on the other link) before the verdict that
+         * says to wait for it: look again now, not after the lease. */
+        ms = 0;
+    }
+    ms += FLIGHT_WAKE_SLACK_MS;
+    f->timer = evtimer_new(ctx->base, flight_on_lease_timer, f);
+    if (f->timer == NULL ||
+        map_put(ctx->waits, f->lock, strlen(f->lock), f) != 0) {
+        if (f->timer != NULL) {
+            event_free(f->timer);
+            f->timer = NULL;
+        }
+        return false;               /* cannot wait */
+    }
+    f->remote = true;
+    TAILQ_INSERT_TAIL(&ctx->remote, f, next);
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_add(f->timer, &tv);
+    return true;
+}
+
+void
+flight_unwait(struct flight_member *m)
+{
+    assert(flight_leads(m));
+    flight_remote_end(m->flight);
+}
+
+/* The wake channel: PAYLOAD names a lock whose holder is done. */
+static void
+flight_on_wake_message(const char *payload, size_t len, void *arg)
+{
+    struct flight_ctx *ctx = arg;
+    struct flight     *f;
+
+    if (payload == NULL) {
+        /* A message may have been missed ((re)subscribed), or will be
+         * (link lost, Redis frozen): look again, which fails open when
+         * Redis is away, rather than wait out the lease (SPEC §8). */
+        while ((f = TAILQ_FIRST(&ctx->remote)) != NULL) {
+            flight_remote_end(f);
+            req_event(f->leader->req, REQ_EV_WAKE, NULL);
+        }
+        return;
+    }
+    ctx->wake_seq++;
+    f = map_get(ctx->waits, payload, len);
+    if (f != NULL) {
+        req_event(f->leader->req, REQ_EV_WAKE, NULL);
+        return;
+    }
+    /* Nobody waits for it yet; a verdict "wait" sent before this message
+     * may still be on its way on the call link. Bounded: old entries
+     * only matter to calls in flight. */
+    if (map_count(ctx->woken) >= FLIGHT_WOKEN_MAX) {
+        map_clear(ctx->woken, NULL, NULL);
+    }
+    (void)map_put(ctx->woken, payload, len, (void *)(uintptr_t)ctx->wake_seq);
+}
+
+struct store_op *
+flight_lock(struct flight_ctx *ctx, struct flight_member *m,
+            const struct key_entry *key, bool blocks, bool take_answer,
+            const struct conf *cf, struct req *r)
+{
+    const char *argv[7];
+    size_t      lens[7];
+    char        lease[24];
+    int         i;
+
+    snprintf(lease, sizeof(lease), "%" PRId64, req_lease_ms(cf));
+    argv[0] = m->lock;
+    argv[1] = key->epoch;
+    argv[2] = blocks ? key->bgen : key->epoch;
+    argv[3] = m->owner;
+    argv[4] = lease;
+    argv[5] = blocks ? "1" : "0";
+    argv[6] = take_answer ? "1" : "0";
+    for (i = 0; i < 7; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    flight_mark(ctx, m);
+    return store_eval(ctx->store, &lua_lock, 3, 7, argv, lens,
+                      req_on_store_reply, r);
+}
+
+void
+flight_unlock(struct flight_ctx *ctx, struct flight_member *m)
+{
+    const char *argv[3];
+    size_t      lens[3];
+    int         i;
+
+    if (!m->locked) {
+        return;
+    }
+    m->locked = false;
+    argv[0] = m->lock;
+    argv[1] = m->owner;
+    argv[2] = ctx->channel;
+    for (i = 0; i < 3; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    /* Fire and forget: a lock that stays expires with its lease. */
+    (void)store_eval(ctx->store, &lua_unlock, 1, 3, argv, lens, store_ignore, NULL);
+}
