@@ -165,7 +165,10 @@ struct upstream_share {
     pthread_mutex_t      lock;      /* guards all but NWANT's reads */
     unsigned             max;
     unsigned             used;      /* slots held by live connections */
-    atomic_uint          nwant;     /* pools with WANTS set */
+    atomic_uint          nwant;     /* pools with WANTS set: written under
+                                       LOCK, read without it as a hint
+                                       that publishes nothing else, so
+                                       every access is relaxed */
     struct upstream_list pools;     /* every pool that counts against it */
 };
 
@@ -224,7 +227,7 @@ share_take(struct upstream *up)
     } else {
         if (!up->wants) {
             up->wants = true;
-            atomic_fetch_add(&s->nwant, 1);
+            atomic_fetch_add_explicit(&s->nwant, 1, memory_order_relaxed);
         }
         TAILQ_FOREACH(p, &s->pools, snext) {
             if (p != up) {
@@ -249,7 +252,7 @@ share_give(struct upstream *up)
     TAILQ_FOREACH(p, &s->pools, snext) {
         if (p->wants) {
             p->wants = false;
-            atomic_fetch_sub(&s->nwant, 1);
+            atomic_fetch_sub_explicit(&s->nwant, 1, memory_order_relaxed);
             event_active(p->kick, 0, 0);
             /* Next time the pool after it comes first. */
             TAILQ_REMOVE(&s->pools, p, snext);
@@ -374,7 +377,8 @@ upstream_free(struct upstream *up)
     TAILQ_REMOVE(&up->share->pools, up, snext);
     if (up->wants) {
         up->wants = false;
-        atomic_fetch_sub(&up->share->nwant, 1);
+        atomic_fetch_sub_explicit(&up->share->nwant, 1,
+                                      memory_order_relaxed);
     }
     pthread_mutex_unlock(&up->share->lock);
     event_free(up->kick);
@@ -1088,7 +1092,8 @@ on_kick(evutil_socket_t fd, short what, void *arg)
         pthread_mutex_lock(&up->share->lock);
         if (up->wants) {
             up->wants = false;
-            atomic_fetch_sub(&up->share->nwant, 1);
+            atomic_fetch_sub_explicit(&up->share->nwant, 1,
+                                      memory_order_relaxed);
         }
         pthread_mutex_unlock(&up->share->lock);
     }
