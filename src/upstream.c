@@ -32,8 +32,6 @@
 
 #include <assert.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +53,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "uparse.h"
+#include "upstream_share.h"
 
 #define UPSTREAM_MAX_RESPONSE   (8 * 1024 * 1024) /* body: more is 502 */
 #define UPSTREAM_MAX_HEADERS    (64 * 1024)
@@ -116,9 +115,7 @@ struct upstream {
     struct url_upstream       url;
     char                      host_header[URL_HOST_MAX + 8];
     struct upstream_share    *share;    /* borrowed: the process's cap */
-    TAILQ_ENTRY(upstream)     snext;    /* among SHARE's pools */
-    bool                      wants;    /* waits for a slot of SHARE (under
-                                           SHARE's lock) */
+    struct upstream_share_member member;/* our place in SHARE */
     unsigned                  nconns;   /* live (not buried) connections,
                                            each holding a slot of SHARE */
     int64_t                   timeout_ms;
@@ -156,112 +153,6 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg);
 static void on_parse_status(void *arg, int status, const char *reason);
 static void on_parse_field(void *arg, const char *name, const char *value);
 static void on_parse_body(void *arg, const char *p, size_t len);
-
-/* ---- the process-wide cap ---------------------------------------------- */
-
-TAILQ_HEAD(upstream_list, upstream);
-
-struct upstream_share {
-    pthread_mutex_t      lock;      /* guards all but NWANT's reads */
-    unsigned             max;
-    unsigned             used;      /* slots held by live connections */
-    atomic_uint          nwant;     /* pools with WANTS set: written under
-                                       LOCK, read without it as a hint
-                                       that publishes nothing else, so
-                                       every access is relaxed */
-    struct upstream_list pools;     /* every pool that counts against it */
-};
-
-struct upstream_share *
-upstream_share_new(unsigned max_conns)
-{
-    struct upstream_share *s = calloc(1, sizeof(*s));
-
-    assert(max_conns > 0);
-    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
-        return NULL;
-    }
-    s->max = max_conns;
-    atomic_init(&s->nwant, 0);
-    TAILQ_INIT(&s->pools);
-    return s;
-}
-
-void
-upstream_share_free(struct upstream_share *s)
-{
-    if (s == NULL) {
-        return;
-    }
-    assert(TAILQ_EMPTY(&s->pools) && s->used == 0);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
-}
-
-/* Whether a pool other than one that asks waits for a slot. */
-static bool
-share_wanted(const struct upstream *up)
-{
-    return atomic_load_explicit(&up->share->nwant, memory_order_relaxed) >
-           (up->wants ? 1u : 0u);
-}
-
-/*
- * Takes a slot of UP's share for a new connection. When there is none,
- * UP is marked as wanting one and every other pool is kicked (from this
- * thread: event_active is thread-safe under evthread) so that one with
- * an idle connection gives it back (on_kick).
- */
-static bool
-share_take(struct upstream *up)
-{
-    struct upstream_share *s = up->share;
-    struct upstream       *p;
-    bool                   ok;
-
-    pthread_mutex_lock(&s->lock);
-    ok = s->used < s->max;
-    if (ok) {
-        s->used++;
-    } else {
-        if (!up->wants) {
-            up->wants = true;
-            atomic_fetch_add_explicit(&s->nwant, 1, memory_order_relaxed);
-        }
-        TAILQ_FOREACH(p, &s->pools, snext) {
-            if (p != up) {
-                event_active(p->kick, 0, 0);
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return ok;
-}
-
-/* Gives a slot back, and wakes one pool that waits for one. */
-static void
-share_give(struct upstream *up)
-{
-    struct upstream_share *s = up->share;
-    struct upstream       *p;
-
-    pthread_mutex_lock(&s->lock);
-    assert(s->used > 0);
-    s->used--;
-    TAILQ_FOREACH(p, &s->pools, snext) {
-        if (p->wants) {
-            p->wants = false;
-            atomic_fetch_sub_explicit(&s->nwant, 1, memory_order_relaxed);
-            event_active(p->kick, 0, 0);
-            /* Next time the pool after it comes first. */
-            TAILQ_REMOVE(&s->pools, p, snext);
-            TAILQ_INSERT_TAIL(&s->pools, p, snext);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-}
 
 struct upstream *
 upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
@@ -303,9 +194,7 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
         free(up);
         return NULL;
     }
-    pthread_mutex_lock(&share->lock);
-    TAILQ_INSERT_TAIL(&share->pools, up, snext);
-    pthread_mutex_unlock(&share->lock);
+    upstream_share_join(share, &up->member, up->kick);
     return up;
 }
 
@@ -335,7 +224,7 @@ conn_free(struct upstream_conn *conn)
     if (!conn->dead) {
         assert(up->nconns > 0);
         up->nconns--;
-        share_give(up);
+        upstream_share_give(up->share);
     }
     if (conn->bev != NULL) {
         bufferevent_free(conn->bev);
@@ -373,14 +262,7 @@ upstream_free(struct upstream *up)
         conn_free(conn);
     }
     assert(up->nconns == 0);
-    pthread_mutex_lock(&up->share->lock);
-    TAILQ_REMOVE(&up->share->pools, up, snext);
-    if (up->wants) {
-        up->wants = false;
-        atomic_fetch_sub_explicit(&up->share->nwant, 1,
-                                      memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&up->share->lock);
+    upstream_share_leave(up->share, &up->member);
     event_free(up->kick);
     free(up);
 }
@@ -420,7 +302,7 @@ conn_bury(struct upstream_conn *conn)
     TAILQ_INSERT_TAIL(&up->graveyard, conn, next);
     assert(up->nconns > 0);
     up->nconns--;
-    share_give(up);
+    upstream_share_give(up->share);
     upstream_kick(up);
 }
 
@@ -456,7 +338,7 @@ conn_new(struct upstream *up)
 
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) {
-        share_give(up);             /* the slot taken for it */
+        upstream_share_give(up->share); /* the slot taken for it */
         return NULL;
     }
     conn->up = up;
@@ -676,11 +558,11 @@ call_dispatch(struct upstream_call *call, bool front)
         call_start(call, conn);
         return;
     }
-    slot = share_take(up);
+    slot = upstream_share_take(up->share, &up->member);
     if (!slot && conn != NULL) {
         /* The oldest idle one: as likely stale as the one that failed. */
         conn_bury(TAILQ_LAST(&up->idle, upstream_conn_list));
-        slot = share_take(up);
+        slot = upstream_share_take(up->share, &up->member);
     }
     if (slot) {
         conn = conn_new(up);
@@ -893,7 +775,8 @@ conn_complete(struct upstream_conn *conn)
      * never lands on this connection from inside its own callback. */
     /* A slot another worker's pool waits for goes back rather than idle
      * here, unless this pool has calls in line for it itself. */
-    if (reuse && share_wanted(up) && TAILQ_EMPTY(&up->waiting)) {
+    if (reuse && upstream_share_wanted(up->share, &up->member) &&
+        TAILQ_EMPTY(&up->waiting)) {
         reuse = false;
     }
     if (reuse && !conn->dead) {
@@ -1088,19 +971,12 @@ on_kick(evutil_socket_t fd, short what, void *arg)
     if (!TAILQ_EMPTY(&up->waiting)) {
         return;
     }
-    if (up->wants) {                /* served meanwhile: stop asking */
-        pthread_mutex_lock(&up->share->lock);
-        if (up->wants) {
-            up->wants = false;
-            atomic_fetch_sub_explicit(&up->share->nwant, 1,
-                                      memory_order_relaxed);
-        }
-        pthread_mutex_unlock(&up->share->lock);
-    }
+    /* Served meanwhile: stop asking. */
+    upstream_share_unwant(up->share, &up->member);
     /* Another worker's pool waits for a slot that an idle connection
      * here holds: give it back (one per kick; it asks again if need be). */
     conn = TAILQ_LAST(&up->idle, upstream_conn_list);
-    if (conn != NULL && share_wanted(up)) {
+    if (conn != NULL && upstream_share_wanted(up->share, &up->member)) {
         conn_bury(conn);
     }
 }
