@@ -54,6 +54,7 @@
 #include "tls.h"
 #include "uparse.h"
 #include "upstream_share.h"
+#include "upstream_wire.h"
 
 #define UPSTREAM_MAX_RESPONSE   (8 * 1024 * 1024) /* body: more is 502 */
 #define UPSTREAM_MAX_HEADERS    (64 * 1024)
@@ -113,7 +114,7 @@ struct upstream {
     struct evdns_base        *dns;      /* borrowed, may be NULL */
     SSL_CTX                  *ctx;      /* borrowed, NULL for http */
     struct url_upstream       url;
-    char                      host_header[URL_HOST_MAX + 8];
+    char                      host_header[UPSTREAM_WIRE_HOST_MAX];
     struct upstream_share    *share;    /* borrowed: the process's cap */
     struct upstream_share_member member;/* our place in SHARE */
     unsigned                  nconns;   /* live (not buried) connections,
@@ -123,25 +124,6 @@ struct upstream {
     struct upstream_conn_list graveyard;/* buried, to free */
     struct upstream_call_list waiting;  /* calls without a connection */
     struct event             *kick;     /* owned: deferred housekeeping */
-};
-
-/* Request fields the pool writes itself, or that must not cross a hop:
- * the caller's copies are never sent. */
-static const char *const upstream_own_fields[] = {
-    "Host", "Content-Length", "Transfer-Encoding", "Accept-Encoding",
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-    "Upgrade", "Expect",
-};
-
-static const struct {
-    enum evhttp_cmd_type method;
-    const char          *name;
-} upstream_methods[] = {
-    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
-    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
-    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
-    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
-    { EVHTTP_REQ_PATCH, "PATCH" },
 };
 
 static void call_dispatch(struct upstream_call *call, bool front);
@@ -160,8 +142,6 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
              int64_t timeout_ms)
 {
     struct upstream *up;
-    bool             v6 = strchr(url->host, ':') != NULL;
-    bool             default_port;
 
     assert(share != NULL);
     assert(!url->tls || ctx != NULL);
@@ -179,15 +159,7 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
     TAILQ_INIT(&up->idle);
     TAILQ_INIT(&up->graveyard);
     TAILQ_INIT(&up->waiting);
-    /* The Host header names the upstream, never the client's Host. */
-    default_port = url->port == (url->tls ? 443 : 80);
-    if (default_port) {
-        snprintf(up->host_header, sizeof(up->host_header), "%s%s%s",
-                 v6 ? "[" : "", url->host, v6 ? "]" : "");
-    } else {
-        snprintf(up->host_header, sizeof(up->host_header), "%s%s%s:%u",
-                 v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
-    }
+    upstream_wire_host(up->host_header, sizeof(up->host_header), url);
     up->kick = event_new(base, -1, 0, on_kick, up);
     if (up->kick == NULL) {
         log_err("upstream: out of memory");
@@ -374,95 +346,6 @@ fail:
     return NULL;
 }
 
-/* Appends VALUE to WIRE unless it could split the head (defence in depth:
- * evhttp parsed these already). Returns false when it was left out. */
-static bool
-field_safe(const char *name, const char *value)
-{
-    const unsigned char *s;
-
-    if (name[0] == '\0') {
-        return false;
-    }
-    for (s = (const unsigned char *)name; *s != '\0'; s++) {
-        if (*s <= ' ' || *s == ':' || *s >= 0x7f) {
-            return false;
-        }
-    }
-    for (s = (const unsigned char *)value; *s != '\0'; s++) {
-        if ((*s < ' ' && *s != '\t') || *s == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Builds the request's bytes into CALL->wire. Returns 0, or -1. */
-static int
-call_build(struct upstream_call *call, const struct upstream_request *rq)
-{
-    struct evbuffer       *w = call->wire;
-    const struct evkeyval *h;
-    const char            *method = NULL;
-    size_t                 i, len;
-    bool                   own;
-    int                    rc = 0;
-
-    for (i = 0; i < sizeof(upstream_methods) / sizeof(upstream_methods[0]);
-         i++) {
-        if (upstream_methods[i].method == rq->method) {
-            method = upstream_methods[i].name;
-        }
-    }
-    if (method == NULL || strpbrk(rq->uri, " \r\n") != NULL) {
-        return -1;
-    }
-    len = rq->body != NULL ? evbuffer_get_length(rq->body) : 0;
-    rc |= evbuffer_add_printf(w, "%s %s HTTP/1.1\r\nHost: %s\r\n", method,
-                              rq->uri, call->up->host_header);
-    if (rq->headers != NULL) {
-        TAILQ_FOREACH(h, rq->headers, next) {
-            own = false;
-            for (i = 0; i < sizeof(upstream_own_fields) /
-                                sizeof(upstream_own_fields[0]);
-                 i++) {
-                own = own || strcasecmp(h->key, upstream_own_fields[i]) == 0;
-            }
-            if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
-                strcasecmp(h->key, "X-Request-Id") == 0) {
-                own = true;
-            }
-            if (own) {
-                continue;
-            }
-            if (!field_safe(h->key, h->value)) {
-                log_warn("upstream: not forwarding an unsafe %s field",
-                         h->key);
-                continue;
-            }
-            rc |= evbuffer_add_printf(w, "%s: %s\r\n", h->key, h->value);
-        }
-    }
-    if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
-        field_safe("X-Request-Id", rq->request_id)) {
-        rc |= evbuffer_add_printf(w, "X-Request-Id: %s\r\n", rq->request_id);
-    }
-    /* Our own coding, never the client's: entries hold identity bodies
-     * and we decode only what we asked for (SPEC §11). */
-    rc |= evbuffer_add_printf(w, "Accept-Encoding: gzip\r\n");
-    /* Every body is framed, and PATCH/POST/PUT always are (PITFALLS
-     * §4.1.2: an unframed PATCH body is read as the next request). */
-    if (len > 0 || rq->method == EVHTTP_REQ_PATCH ||
-        rq->method == EVHTTP_REQ_POST || rq->method == EVHTTP_REQ_PUT) {
-        rc |= evbuffer_add_printf(w, "Content-Length: %zu\r\n", len);
-    }
-    rc |= evbuffer_add(w, "\r\n", 2);
-    if (len > 0) {
-        rc |= evbuffer_add(w, evbuffer_pullup(rq->body, -1), len);
-    }
-    return rc < 0 ? -1 : 0;
-}
-
 struct upstream_call *
 upstream_send(struct upstream *up, const struct upstream_request *rq,
               upstream_done_cb cb, void *arg)
@@ -482,7 +365,7 @@ upstream_send(struct upstream *up, const struct upstream_request *rq,
     call->wire = evbuffer_new();
     call->timer = evtimer_new(up->base, on_call_timer, call);
     if (call->wire == NULL || call->timer == NULL ||
-        call_build(call, rq) != 0) {
+        upstream_wire_build(call->wire, rq, up->host_header) != 0) {
         goto fail;
     }
     tv.tv_sec = (time_t)(up->timeout_ms / 1000);
