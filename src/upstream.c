@@ -1,23 +1,24 @@
 /*
- * upstream.c - keep-alive connection pool and HTTP/1.1 client for one
- * upstream (see upstream.h): bufferevents, a request head written here,
- * answers read by uparse, gzip inflated by gz.
+ * upstream.c - the keep-alive connection pool for one upstream (see
+ * upstream.h): calls, their deadlines and queue, which connection a call
+ * goes on, when a connection is kept idle or closed, the one resend of an
+ * idempotent call, and the count of protocol errors. A connection's own
+ * I/O is uconn's, the request's bytes upstream_wire's, and the
+ * process-wide cap upstream_share's; none of them calls back in here by
+ * name: a connection reports through the uconn_cbs the pool gives it.
  *
  * Ownership: the pool owns its connections and its queued calls; a call
  * in flight is owned by the pool too and is handed to nobody: it is freed
- * right after its callback, or by upstream_cancel. A connection's
- * bufferevent is never freed from inside its own callbacks: a connection
- * that must go is "buried" (callbacks off, onto the graveyard) and the
- * deferred "kick" event frees it and starts queued calls.
+ * right after its callback, or by upstream_cancel. A connection is never
+ * freed from inside its own callbacks: a connection that must go is
+ * "buried" (uconn_stop, onto the graveyard) and the deferred "kick" event
+ * frees it and starts queued calls.
  *
  * Why each rule (SPEC §11, PITFALLS §4.7):
  *   - back to the idle list only when the answer ended exactly where its
  *     framing said, with nothing left in the input buffer and the whole
- *     request written: any other byte would be read as the next
- *     request's answer, maybe another tenant's;
- *   - bytes past the end in the same read fail that request (502): the
- *     upstream and we disagree about where its answer ended, so neither
- *     reading can be trusted;
+ *     request written (uconn says so: "reusable"): any other byte would
+ *     be read as the next request's answer, maybe another tenant's;
  *   - an idle connection keeps reading, and any byte or EOF on it closes
  *     it: it is never handed to the next request;
  *   - idle connections are dropped before the upstream drops them: see
@@ -31,33 +32,20 @@
 #include "upstream.h"
 
 #include <assert.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-#include "gz.h"
 #include "log.h"
 #include "stats.h"
-#include "tls.h"
+#include "uconn.h"
 #include "uparse.h"
 #include "upstream_share.h"
 #include "upstream_wire.h"
 
-#define UPSTREAM_MAX_RESPONSE   (8 * 1024 * 1024) /* body: more is 502 */
-#define UPSTREAM_MAX_HEADERS    (64 * 1024)
 /*
  * Idle connections: without an advertised Keep-Alive timeout, 4 s. The
  * shortest common server defaults are 5 s (Node's keepAliveTimeout,
@@ -72,21 +60,15 @@ _Static_assert(STATS_UPROTO_BAD_CODING - STATS_UPROTO_FIRST + 1 ==
                    UPARSE_ERROR_COUNT - 1,
                "one protocol-error counter per uparse kind");
 
+/* The pool's hold on one connection: what it is used for. */
 struct upstream_conn {
     TAILQ_ENTRY(upstream_conn) next;    /* in idle or graveyard */
     struct upstream          *up;       /* borrowed: the owning pool */
-    struct bufferevent       *bev;      /* owned (owns the socket, SSL) */
+    struct uconn             *uc;       /* owned: the connection itself */
     struct event             *idle_timer; /* owned: end of idle life */
-    struct uparse            *parser;   /* owned */
     struct upstream_call     *call;     /* in flight, or NULL */
-    unsigned                  served;   /* answers so far: >0 = reused */
-    bool                      connected; /* connect (and TLS) done */
     bool                      dead;     /* buried: never used again */
     bool                      listed;   /* on idle or graveyard list */
-    bool                      oom;      /* lost part of the answer */
-    struct evkeyvalq          headers;  /* owned: the answer's fields */
-    struct evbuffer          *body;     /* owned: the answer's body */
-    char                     *reason;   /* owned, may be NULL */
 };
 
 TAILQ_HEAD(upstream_conn_list, upstream_conn);
@@ -130,11 +112,12 @@ static void call_dispatch(struct upstream_call *call, bool front);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 static void on_idle_timer(evutil_socket_t fd, short what, void *arg);
-static void on_conn_read(struct bufferevent *bev, void *arg);
-static void on_conn_event(struct bufferevent *bev, short what, void *arg);
-static void on_parse_status(void *arg, int status, const char *reason);
-static void on_parse_field(void *arg, const char *name, const char *value);
-static void on_parse_body(void *arg, const char *p, size_t len);
+static void on_conn_answered(void *arg, const struct upstream_response *resp,
+                             bool reusable, int64_t ka);
+static void on_conn_failed(void *arg, enum upstream_error err,
+                           enum uparse_error kind, const char *why,
+                           bool resend);
+static void on_conn_lost(void *arg);
 
 struct upstream *
 upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
@@ -170,19 +153,8 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
     return up;
 }
 
-/* Drops what CONN holds of the answer being read. */
-static void
-conn_clear_answer(struct upstream_conn *conn)
-{
-    evhttp_clear_headers(&conn->headers);
-    evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
-    free(conn->reason);
-    conn->reason = NULL;
-    conn->oom = false;
-}
-
-/* Frees CONN, its bufferevent (closing the socket) and what it holds.
- * Never from inside CONN's own bufferevent callbacks. */
+/* Frees CONN and its connection (closing the socket). Never from inside
+ * the connection's own callbacks. */
 static void
 conn_free(struct upstream_conn *conn)
 {
@@ -198,16 +170,9 @@ conn_free(struct upstream_conn *conn)
         up->nconns--;
         upstream_share_give(up->share);
     }
-    if (conn->bev != NULL) {
-        bufferevent_free(conn->bev);
-    }
+    uconn_free(conn->uc);
     if (conn->idle_timer != NULL) {
         event_free(conn->idle_timer);
-    }
-    uparse_free(conn->parser);
-    if (conn->body != NULL) {
-        conn_clear_answer(conn);
-        evbuffer_free(conn->body);
     }
     free(conn);
 }
@@ -266,8 +231,7 @@ conn_bury(struct upstream_conn *conn)
     if (conn->listed) {
         TAILQ_REMOVE(&up->idle, conn, next);
     }
-    bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    uconn_stop(conn->uc);
     evtimer_del(conn->idle_timer);
     conn->dead = true;
     conn->listed = true;
@@ -303,9 +267,8 @@ idle_ms(int64_t ka)
 static struct upstream_conn *
 conn_new(struct upstream *up)
 {
-    static const struct uparse_cbs cbs = { on_parse_status, on_parse_field,
-                                           on_parse_body };
-    struct uparse_limits lim = { UPSTREAM_MAX_HEADERS, UPSTREAM_MAX_RESPONSE };
+    static const struct uconn_cbs cbs = { on_conn_answered, on_conn_failed,
+                                          on_conn_lost };
     struct upstream_conn *conn;
 
     conn = calloc(1, sizeof(*conn));
@@ -314,29 +277,13 @@ conn_new(struct upstream *up)
         return NULL;
     }
     conn->up = up;
-    TAILQ_INIT(&conn->headers);
     up->nconns++;                   /* holds the slot its caller took */
-    conn->body = evbuffer_new();
-    conn->parser = uparse_new(&lim, &cbs, conn);
     conn->idle_timer = evtimer_new(up->base, on_idle_timer, conn);
-    if (up->url.tls) {
-        conn->bev = tls_bev_new(up->base, up->ctx, up->url.host);
-    } else {
-        conn->bev = bufferevent_socket_new(up->base, -1,
-                                           BEV_OPT_CLOSE_ON_FREE |
-                                               BEV_OPT_DEFER_CALLBACKS);
-    }
-    if (conn->body == NULL || conn->parser == NULL ||
-        conn->idle_timer == NULL || conn->bev == NULL) {
+    if (conn->idle_timer == NULL) {
         goto fail;
     }
-    bufferevent_setcb(conn->bev, on_conn_read, NULL, on_conn_event, conn);
-    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-    /* Resolution (through DNS, asynchronous) and connect failures are
-     * reported to on_conn_event, on the loop. */
-    if (bufferevent_socket_connect_hostname(conn->bev, up->dns, AF_UNSPEC,
-                                            up->url.host,
-                                            up->url.port) != 0) {
+    conn->uc = uconn_new(up->base, up->dns, up->ctx, &up->url, &cbs, conn);
+    if (conn->uc == NULL) {
         goto fail;
     }
     return conn;
@@ -396,27 +343,15 @@ call_defer_error(struct upstream_call *call, enum upstream_error err)
     evtimer_add(call->timer, &zero);
 }
 
-/* Queues CALL's bytes on CONN's output. Returns 0, or -1. */
-static int
-conn_write(struct upstream_conn *conn)
-{
-    struct evbuffer *w = conn->call->wire;
-
-    return evbuffer_add(bufferevent_get_output(conn->bev),
-                        evbuffer_pullup(w, -1), evbuffer_get_length(w));
-}
-
 /* Puts CALL on CONN: written now if CONN is connected, else once it is. */
 static void
 call_start(struct upstream_call *call, struct upstream_conn *conn)
 {
     assert(conn->call == NULL && !conn->dead && !conn->listed);
     evtimer_del(conn->idle_timer);
-    conn_clear_answer(conn);
-    uparse_reset(conn->parser, call->head);
     conn->call = call;
     call->conn = conn;
-    if (conn->connected && conn_write(conn) != 0) {
+    if (uconn_start(conn->uc, call->wire, call->head) != 0) {
         conn->call = NULL;
         call->conn = NULL;
         conn_bury(conn);
@@ -542,24 +477,17 @@ conn_fail(struct upstream_conn *conn, enum upstream_error err,
     call_finish(call, err, NULL, why);
 }
 
+/* CONN's call failed. An idempotent call that got nothing of an answer on
+ * a reused connection (RESEND) goes out again, once, on a new one. */
 static void
-conn_fail_proto(struct upstream_conn *conn, enum uparse_error kind)
+on_conn_failed(void *arg, enum upstream_error err, enum uparse_error kind,
+               const char *why, bool resend)
 {
-    char why[96];
-
-    snprintf(why, sizeof(why), "invalid upstream response: %s",
-             uparse_error_name(kind));
-    conn_fail(conn, UPSTREAM_EPROTO, kind, why);
-}
-
-/* The connection failed with nothing of an answer read: on a reused
- * connection an idempotent call goes out again, once, on a new one. */
-static void
-conn_fail_unanswered(struct upstream_conn *conn, const char *why)
-{
+    struct upstream_conn *conn = arg;
     struct upstream_call *call = conn->call;
 
-    if (conn->served > 0 && call->idempotent && !call->retried) {
+    assert(call != NULL);
+    if (resend && call->idempotent && !call->retried) {
         log_info("upstream: %s: %s on a reused connection, resending",
                  conn->up->url.host, why);
         conn->call = NULL;
@@ -570,89 +498,27 @@ conn_fail_unanswered(struct upstream_conn *conn, const char *why)
         call_dispatch(call, false);
         return;
     }
-    conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
+    conn_fail(conn, err, kind, why);
 }
 
-/* Removes every field named NAME from HEADERS. */
+/* CONN's answer arrived: hand it over, then pool or close CONN. */
 static void
-headers_remove_all(struct evkeyvalq *headers, const char *name)
+on_conn_answered(void *arg, const struct upstream_response *resp,
+                 bool reusable, int64_t ka)
 {
-    while (evhttp_remove_header(headers, name) == 0) {
-    }
-}
+    struct upstream_conn *conn = arg;
+    struct upstream_call *call = conn->call;
+    struct upstream      *up = conn->up;
+    int64_t               idle;
+    bool                  reuse;
 
-/* Decodes CONN's answer body as its Content-Encoding says. Returns
- * UPARSE_OK or the protocol error. */
-static enum uparse_error
-conn_decode(struct upstream_conn *conn)
-{
-    unsigned char *out;
-    size_t         len = evbuffer_get_length(conn->body), outlen;
-    enum gz_result r;
-
-    switch (uparse_coding(conn->parser)) {
-    case UPARSE_CODING_IDENTITY:
-        return UPARSE_OK;
-    case UPARSE_CODING_OTHER:
-        return UPARSE_UNREQUESTED_CODING;
-    case UPARSE_CODING_GZIP:
-        break;
-    }
-    /* An empty body (a HEAD, a 204, or a server that codes nothing) has
-     * nothing to inflate. */
-    if (len > 0) {
-        r = gz_inflate(evbuffer_pullup(conn->body, -1), len,
-                       UPSTREAM_MAX_RESPONSE, &out, &outlen);
-        if (r != GZ_OK) {
-            return r == GZ_BAD ? UPARSE_BAD_CODING : UPARSE_TOO_LARGE;
-        }
-        evbuffer_drain(conn->body, len);
-        r = evbuffer_add(conn->body, out, outlen) == 0 ? GZ_OK : GZ_NOMEM;
-        free(out);
-        if (r != GZ_OK) {
-            return UPARSE_TOO_LARGE;
-        }
-    }
-    headers_remove_all(&conn->headers, "Content-Encoding");
-    headers_remove_all(&conn->headers, "Content-Length");
-    return UPARSE_OK;
-}
-
-/* CONN's answer ended where its framing said: hand it over, then pool
- * or close CONN. */
-static void
-conn_complete(struct upstream_conn *conn)
-{
-    struct upstream_call     *call = conn->call;
-    struct upstream          *up = conn->up;
-    struct upstream_response  resp;
-    enum uparse_error         kind;
-    int64_t                   idle;
-    bool                      reuse;
-
-    if (conn->oom) {
-        conn_fail_proto(conn, UPARSE_TOO_LARGE);
-        return;
-    }
-    kind = conn_decode(conn);
-    if (kind != UPARSE_OK) {
-        conn_fail_proto(conn, kind);
-        return;
-    }
+    assert(call != NULL);
     conn->call = NULL;
     call->conn = NULL;
-    conn->served++;
     evtimer_del(call->timer);
-    idle = idle_ms(uparse_keep_alive_timeout(conn->parser));
-    reuse = uparse_reusable(conn->parser) && idle > 0 &&
-            evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0 &&
-            evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
-    resp.status = uparse_status(conn->parser);
-    resp.reason = conn->reason;
-    resp.headers = &conn->headers;
-    resp.body = conn->body;
-    call_finish(call, UPSTREAM_OK, &resp, NULL);
-    conn_clear_answer(conn);
+    idle = idle_ms(ka);
+    reuse = reusable && idle > 0;
+    call_finish(call, UPSTREAM_OK, resp, NULL);
 
     /* Back to the pool only after the callback, so that a call it starts
      * never lands on this connection from inside its own callback. */
@@ -675,122 +541,13 @@ conn_complete(struct upstream_conn *conn)
     upstream_kick(up);
 }
 
-/* Feeds what CONN has read to its parser; completes or fails the call
- * when the answer ends or is refused. */
+/* CONN, idle, closed or spoke out of turn. */
 static void
-conn_read(struct upstream_conn *conn)
-{
-    struct evbuffer  *in = bufferevent_get_input(conn->bev);
-    enum uparse_error err;
-    size_t            n, used;
-
-    while ((n = evbuffer_get_contiguous_space(in)) > 0) {
-        err = uparse_feed(conn->parser,
-                          (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
-                          &used);
-        evbuffer_drain(in, used);
-        if (err != UPARSE_OK) {
-            conn_fail_proto(conn, err);
-            return;
-        }
-        if (uparse_done(conn->parser)) {
-            break;
-        }
-    }
-    if (!uparse_done(conn->parser)) {
-        return;
-    }
-    if (evbuffer_get_length(in) > 0) {
-        /* More than the answer, in the same read: the upstream and we
-         * disagree about where it ended. */
-        conn_fail_proto(conn, uparse_excess_error(conn->parser));
-        return;
-    }
-    conn_complete(conn);
-}
-
-static void
-on_conn_read(struct bufferevent *bev, void *arg)
+on_conn_lost(void *arg)
 {
     struct upstream_conn *conn = arg;
 
-    if (conn->call == NULL) {
-        /* Bytes on an idle connection belong to no request: never let
-         * the next one read them. */
-        log_info("upstream: %s: %zu unexpected bytes on an idle "
-                 "connection, closing it", conn->up->url.host,
-                 evbuffer_get_length(bufferevent_get_input(bev)));
-        conn_bury(conn);
-        return;
-    }
-    conn_read(conn);
-}
-
-static void
-on_conn_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct upstream_conn *conn = arg;
-    struct upstream      *up = conn->up;
-    enum uparse_error     err;
-    char                  why[256];
-    int                   dns_err, one = 1;
-
-    if (what & BEV_EVENT_CONNECTED) {
-        conn->connected = true;
-        if (!up->url.tls) {
-            /* The head and body leave in one write; no Nagle wait for
-             * the part of a large body after the first segment. */
-            setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
-                       &one, sizeof(one));
-        }
-        if (conn->call != NULL && conn_write(conn) != 0) {
-            conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
-                      "out of memory");
-        }
-        return;
-    }
-    if (conn->call == NULL) {
-        conn_bury(conn);            /* an idle connection closed: fine */
-        return;
-    }
-    /* What was read before the close comes first. */
-    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
-        conn_read(conn);
-        if (conn->call == NULL) {
-            return;                 /* that ended the call */
-        }
-    }
-    if (up->url.tls && tls_describe_error(bev, why, sizeof(why))) {
-        conn_fail(conn, UPSTREAM_ETLS, UPARSE_OK, why);
-        return;
-    }
-    if (!conn->connected) {
-        dns_err = bufferevent_socket_get_dns_error(bev);
-        snprintf(why, sizeof(why), "cannot connect: %s",
-                 dns_err != 0 ? evutil_gai_strerror(dns_err)
-                 : (what & BEV_EVENT_EOF) ? "connection closed"
-                 : evutil_socket_error_to_string(
-                       evutil_socket_geterror(bufferevent_getfd(bev))));
-        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
-        return;
-    }
-    if (uparse_started(conn->parser)) {
-        if (what & BEV_EVENT_EOF) {
-            err = uparse_eof(conn->parser);
-            if (err == UPARSE_OK) {
-                conn_complete(conn);    /* a body delimited by EOF */
-            } else {
-                conn_fail_proto(conn, err);
-            }
-            return;
-        }
-        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
-                  "connection lost during the answer");
-        return;
-    }
-    conn_fail_unanswered(conn, (what & BEV_EVENT_EOF)
-                                   ? "connection closed before an answer"
-                                   : "connection lost before an answer");
+    conn_bury(conn);
 }
 
 static void
@@ -800,37 +557,6 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 
     /* Close to the upstream's own idle timeout: drop it before it does. */
     conn_bury(conn);
-}
-
-static void
-on_parse_status(void *arg, int status, const char *reason)
-{
-    struct upstream_conn *conn = arg;
-
-    if (reason != NULL) {
-        conn->reason = strdup(reason);
-        conn->oom = conn->oom || conn->reason == NULL;
-    }
-}
-
-static void
-on_parse_field(void *arg, const char *name, const char *value)
-{
-    struct upstream_conn *conn = arg;
-
-    if (evhttp_add_header(&conn->headers, name, value) != 0) {
-        conn->oom = true;
-    }
-}
-
-static void
-on_parse_body(void *arg, const char *p, size_t len)
-{
-    struct upstream_conn *conn = arg;
-
-    if (evbuffer_add(conn->body, p, len) != 0) {
-        conn->oom = true;
-    }
 }
 
 static void
