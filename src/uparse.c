@@ -4,7 +4,9 @@
  * Lines (status, fields, chunk sizes, trailers) are gathered whole into
  * one buffer and judged when their LF arrives; body bytes are handed on
  * as they come, never copied. Every line is bounded before it is
- * buffered, so the buffer never outgrows the head limit.
+ * buffered, so the buffer never outgrows the head limit. What the
+ * fields of the final head mean for framing, reuse and coding is read
+ * by ufields; this file judges their bytes and decides the framing.
  */
 #include "config.h"
 
@@ -13,13 +15,12 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include "ufields.h"
 
 #define UPARSE_LINE_MIN      256    /* first line buffer */
 #define UPARSE_CHUNK_LINE    4096   /* chunk-size line with extensions */
 #define UPARSE_CHUNK_DIGITS  16     /* hex digits of a chunk size */
-#define UPARSE_CL_DIGITS     18     /* decimal digits of a length */
-#define UPARSE_TIMEOUT_MAX   86400  /* Keep-Alive timeout=, seconds */
 
 enum uparse_state {
     UPARSE_S_STATUS,                /* in a status line */
@@ -48,13 +49,7 @@ struct uparse {
     size_t               head_used; /* head (or trailer) bytes so far */
     int                  status;    /* final status, 0 before */
     int                  minor;     /* HTTP/1.<minor> */
-    bool                 have_length;
-    uint64_t             length;    /* Content-Length */
-    int                  chunked;   /* "chunked" codings seen */
-    bool                 conn_close; /* Connection: close */
-    int64_t              ka_timeout; /* Keep-Alive: timeout=, or -1 */
-    int                  gzip;      /* gzip codings seen */
-    bool                 other_coding; /* a coding other than gzip */
+    struct ufields       fields;    /* what the final head said */
     bool                 eof_body;  /* body delimited by EOF */
     uint64_t             left;      /* of the body or current chunk */
     uint64_t             body;      /* body bytes so far */
@@ -147,142 +142,17 @@ uparse_reset(struct uparse *p, bool head_request)
     p->state = UPARSE_S_STATUS;
     p->err = UPARSE_OK;
     p->head_request = head_request;
-    p->ka_timeout = -1;
+    ufields_init(&p->fields);
 }
-
-/* Calls each comma-separated, OWS-trimmed, non-empty element of VALUE
- * (which it cuts up in place) with FN; stops at FN's first error. */
-static enum uparse_error
-each_element(struct uparse *p, char *value,
-             enum uparse_error (*fn)(struct uparse *, char *))
-{
-    char             *s = value, *e, *end;
-    enum uparse_error err;
-
-    for (;;) {
-        end = strchr(s, ',');
-        if (end != NULL) {
-            *end = '\0';
-        }
-        while (is_ows(*s)) {
-            s++;
-        }
-        e = s + strlen(s);
-        while (e > s && is_ows(e[-1])) {
-            *--e = '\0';
-        }
-        if (*s != '\0' && (err = fn(p, s)) != UPARSE_OK) {
-            return err;
-        }
-        if (end == NULL) {
-            return UPARSE_OK;
-        }
-        s = end + 1;
-    }
-}
-
-static enum uparse_error
-on_length(struct uparse *p, char *s)
-{
-    uint64_t v = 0;
-    size_t   n = strlen(s), i;
-
-    if (n == 0 || n > UPARSE_CL_DIGITS) {
-        return UPARSE_BAD_FRAMING;
-    }
-    for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return UPARSE_BAD_FRAMING;
-        }
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (p->have_length && p->length != v) {
-        return UPARSE_DUPLICATE_LENGTH;
-    }
-    p->have_length = true;
-    p->length = v;
-    return UPARSE_OK;
-}
-
-static enum uparse_error
-on_transfer_coding(struct uparse *p, char *s)
-{
-    /* Only "chunked", once: any other coding (or chunked twice) is a
-     * framing we would read differently from someone else. */
-    if (strcasecmp(s, "chunked") != 0 || p->chunked > 0) {
-        return UPARSE_BAD_FRAMING;
-    }
-    p->chunked++;
-    return UPARSE_OK;
-}
-
-static enum uparse_error
-on_connection(struct uparse *p, char *s)
-{
-    if (strcasecmp(s, "close") == 0) {
-        p->conn_close = true;
-    }
-    return UPARSE_OK;
-}
-
-static enum uparse_error
-on_keep_alive(struct uparse *p, char *s)
-{
-    int64_t v = 0;
-    size_t  i = 8;
-
-    if (strncasecmp(s, "timeout=", 8) != 0) {
-        return UPARSE_OK;           /* max=, extensions: not ours */
-    }
-    if (s[i] == '"') {
-        i++;
-    }
-    if (s[i] < '0' || s[i] > '9') {
-        return UPARSE_OK;           /* unreadable: as if not said */
-    }
-    for (; s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v < UPARSE_TIMEOUT_MAX) {
-            v = v * 10 + (s[i] - '0');
-        }
-    }
-    p->ka_timeout = v < UPARSE_TIMEOUT_MAX ? v : UPARSE_TIMEOUT_MAX;
-    return UPARSE_OK;
-}
-
-static enum uparse_error
-on_content_coding(struct uparse *p, char *s)
-{
-    if (strcasecmp(s, "identity") == 0) {
-        return UPARSE_OK;
-    }
-    if (strcasecmp(s, "gzip") == 0 || strcasecmp(s, "x-gzip") == 0) {
-        p->gzip++;
-    } else {
-        p->other_coding = true;
-    }
-    return UPARSE_OK;
-}
-
-/* The fields the parser itself reads, by name. */
-static const struct {
-    const char *name;
-    enum uparse_error (*fn)(struct uparse *, char *);
-} uparse_fields[] = {
-    { "Content-Length", on_length },
-    { "Transfer-Encoding", on_transfer_coding },
-    { "Connection", on_connection },
-    { "Keep-Alive", on_keep_alive },
-    { "Content-Encoding", on_content_coding },
-};
 
 /* Checks the field line L (N bytes, NUL at L[N]); on a final head,
  * reads it and reports it. */
 static enum uparse_error
 field_line(struct uparse *p, char *l, size_t n, bool report)
 {
-    char             *colon, *v, *e, *copy;
+    char             *colon, *v, *e;
     size_t            i;
-    enum uparse_error err = UPARSE_OK;
+    enum uparse_error err;
 
     if (is_ows(l[0])) {
         return UPARSE_BAD_HEADER;   /* obs-fold */
@@ -314,23 +184,7 @@ field_line(struct uparse *p, char *l, size_t n, bool report)
         e--;
     }
     *e = '\0';
-    for (i = 0; i < sizeof(uparse_fields) / sizeof(uparse_fields[0]); i++) {
-        if (strcasecmp(l, uparse_fields[i].name) != 0) {
-            continue;
-        }
-        if (uparse_fields[i].fn == on_length &&
-            strspn(v, ", \t") == strlen(v)) {
-            return UPARSE_BAD_FRAMING;  /* a length that says nothing */
-        }
-        /* Elements are cut up in place: work on a copy, report V. */
-        copy = strdup(v);
-        if (copy == NULL) {
-            return UPARSE_TOO_LARGE;    /* cannot hold it */
-        }
-        err = each_element(p, copy, uparse_fields[i].fn);
-        free(copy);
-        break;
-    }
+    err = ufields_read(&p->fields, l, v);
     if (err == UPARSE_OK) {
         p->cbs.field(p->arg, l, v);
     }
@@ -381,32 +235,34 @@ status_line(struct uparse *p, char *l, size_t n)
 static enum uparse_error
 head_end(struct uparse *p)
 {
+    const struct ufields *f = &p->fields;
+
     if (p->interim) {
         p->state = UPARSE_S_STATUS; /* the final answer comes next */
         return UPARSE_OK;
     }
-    if (p->have_length && p->chunked > 0) {
+    if (f->have_length && f->chunked > 0) {
         return UPARSE_LENGTH_AND_CHUNKED;
     }
     /* A 204 must carry no framing for a body; a 304 may give the length
      * of the representation it stands for (RFC 9110 §8.6), not a body. */
     if (p->status == 204 &&
-        (p->chunked > 0 || (p->have_length && p->length > 0))) {
+        (f->chunked > 0 || (f->have_length && f->length > 0))) {
         return UPARSE_BODY_ON_NO_CONTENT;
     }
-    if (p->status == 304 && p->chunked > 0) {
+    if (p->status == 304 && f->chunked > 0) {
         return UPARSE_BODY_ON_NO_CONTENT;
     }
     if (p->status == 204 || p->status == 304 || p->head_request) {
         p->state = UPARSE_S_DONE;
-    } else if (p->chunked > 0) {
+    } else if (f->chunked > 0) {
         p->state = UPARSE_S_CHUNK_SIZE;
-    } else if (p->have_length) {
-        if (p->length > p->lim.body_max) {
+    } else if (f->have_length) {
+        if (f->length > p->lim.body_max) {
             return UPARSE_TOO_LARGE;
         }
-        p->left = p->length;
-        p->state = p->length > 0 ? UPARSE_S_BODY_LENGTH : UPARSE_S_DONE;
+        p->left = f->length;
+        p->state = f->length > 0 ? UPARSE_S_BODY_LENGTH : UPARSE_S_DONE;
     } else {
         p->eof_body = true;
         p->state = UPARSE_S_BODY_EOF;
@@ -654,22 +510,19 @@ bool
 uparse_reusable(const struct uparse *p)
 {
     return uparse_done(p) && !p->eof_body && p->minor >= 1 &&
-           !p->conn_close;
+           !p->fields.conn_close;
 }
 
 int64_t
 uparse_keep_alive_timeout(const struct uparse *p)
 {
-    return p->ka_timeout;
+    return p->fields.ka_timeout;
 }
 
 enum uparse_coding
 uparse_coding(const struct uparse *p)
 {
-    if (p->other_coding || p->gzip > 1) {
-        return UPARSE_CODING_OTHER;
-    }
-    return p->gzip == 1 ? UPARSE_CODING_GZIP : UPARSE_CODING_IDENTITY;
+    return ufields_coding(&p->fields);
 }
 
 enum uparse_error

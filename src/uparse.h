@@ -1,7 +1,7 @@
 /*
  * uparse.h - a parser of one HTTP/1.x response from the upstream (RFC
  * 9112, SPEC §11 "Upstream framing"), fed bytes as they arrive, in any
- * split. Pure: no libevent, no I/O; upstream.c drives it.
+ * split. Pure: no libevent, no I/O; uconn.c drives it.
  *
  * It decides the framing itself and refuses every answer whose framing
  * or fields could be read two ways, because a pooled connection that is

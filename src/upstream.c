@@ -1,23 +1,24 @@
 /*
- * upstream.c - keep-alive connection pool and HTTP/1.1 client for one
- * upstream (see upstream.h): bufferevents, a request head written here,
- * answers read by uparse, gzip inflated by gz.
+ * upstream.c - the keep-alive connection pool for one upstream (see
+ * upstream.h): calls, their deadlines and queue, which connection a call
+ * goes on, when a connection is kept idle or closed, the one resend of an
+ * idempotent call, and the count of protocol errors. A connection's own
+ * I/O is uconn's, the request's bytes upstream_wire's, and the
+ * process-wide cap upstream_share's; none of them calls back in here by
+ * name: a connection reports through the uconn_cbs the pool gives it.
  *
  * Ownership: the pool owns its connections and its queued calls; a call
  * in flight is owned by the pool too and is handed to nobody: it is freed
- * right after its callback, or by upstream_cancel. A connection's
- * bufferevent is never freed from inside its own callbacks: a connection
- * that must go is "buried" (callbacks off, onto the graveyard) and the
- * deferred "kick" event frees it and starts queued calls.
+ * right after its callback, or by upstream_cancel. A connection is never
+ * freed from inside its own callbacks: a connection that must go is
+ * "buried" (uconn_stop, onto the graveyard) and the deferred "kick" event
+ * frees it and starts queued calls.
  *
  * Why each rule (SPEC §11, PITFALLS §4.7):
  *   - back to the idle list only when the answer ended exactly where its
  *     framing said, with nothing left in the input buffer and the whole
- *     request written: any other byte would be read as the next
- *     request's answer, maybe another tenant's;
- *   - bytes past the end in the same read fail that request (502): the
- *     upstream and we disagree about where its answer ended, so neither
- *     reading can be trusted;
+ *     request written (uconn says so: "reusable"): any other byte would
+ *     be read as the next request's answer, maybe another tenant's;
  *   - an idle connection keeps reading, and any byte or EOF on it closes
  *     it: it is never handed to the next request;
  *   - idle connections are dropped before the upstream drops them: see
@@ -31,33 +32,20 @@
 #include "upstream.h"
 
 #include <assert.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-#include "gz.h"
 #include "log.h"
 #include "stats.h"
-#include "tls.h"
+#include "uconn.h"
 #include "uparse.h"
+#include "upstream_share.h"
+#include "upstream_wire.h"
 
-#define UPSTREAM_MAX_RESPONSE   (8 * 1024 * 1024) /* body: more is 502 */
-#define UPSTREAM_MAX_HEADERS    (64 * 1024)
 /*
  * Idle connections: without an advertised Keep-Alive timeout, 4 s. The
  * shortest common server defaults are 5 s (Node's keepAliveTimeout,
@@ -72,21 +60,15 @@ _Static_assert(STATS_UPROTO_BAD_CODING - STATS_UPROTO_FIRST + 1 ==
                    UPARSE_ERROR_COUNT - 1,
                "one protocol-error counter per uparse kind");
 
+/* The pool's hold on one connection: what it is used for. */
 struct upstream_conn {
     TAILQ_ENTRY(upstream_conn) next;    /* in idle or graveyard */
     struct upstream          *up;       /* borrowed: the owning pool */
-    struct bufferevent       *bev;      /* owned (owns the socket, SSL) */
+    struct uconn             *uc;       /* owned: the connection itself */
     struct event             *idle_timer; /* owned: end of idle life */
-    struct uparse            *parser;   /* owned */
     struct upstream_call     *call;     /* in flight, or NULL */
-    unsigned                  served;   /* answers so far: >0 = reused */
-    bool                      connected; /* connect (and TLS) done */
     bool                      dead;     /* buried: never used again */
     bool                      listed;   /* on idle or graveyard list */
-    bool                      oom;      /* lost part of the answer */
-    struct evkeyvalq          headers;  /* owned: the answer's fields */
-    struct evbuffer          *body;     /* owned: the answer's body */
-    char                     *reason;   /* owned, may be NULL */
 };
 
 TAILQ_HEAD(upstream_conn_list, upstream_conn);
@@ -114,11 +96,9 @@ struct upstream {
     struct evdns_base        *dns;      /* borrowed, may be NULL */
     SSL_CTX                  *ctx;      /* borrowed, NULL for http */
     struct url_upstream       url;
-    char                      host_header[URL_HOST_MAX + 8];
+    char                      host_header[UPSTREAM_WIRE_HOST_MAX];
     struct upstream_share    *share;    /* borrowed: the process's cap */
-    TAILQ_ENTRY(upstream)     snext;    /* among SHARE's pools */
-    bool                      wants;    /* waits for a slot of SHARE (under
-                                           SHARE's lock) */
+    struct upstream_share_member member;/* our place in SHARE */
     unsigned                  nconns;   /* live (not buried) connections,
                                            each holding a slot of SHARE */
     int64_t                   timeout_ms;
@@ -128,137 +108,16 @@ struct upstream {
     struct event             *kick;     /* owned: deferred housekeeping */
 };
 
-/* Request fields the pool writes itself, or that must not cross a hop:
- * the caller's copies are never sent. */
-static const char *const upstream_own_fields[] = {
-    "Host", "Content-Length", "Transfer-Encoding", "Accept-Encoding",
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-    "Upgrade", "Expect",
-};
-
-static const struct {
-    enum evhttp_cmd_type method;
-    const char          *name;
-} upstream_methods[] = {
-    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
-    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
-    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
-    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
-    { EVHTTP_REQ_PATCH, "PATCH" },
-};
-
 static void call_dispatch(struct upstream_call *call, bool front);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 static void on_idle_timer(evutil_socket_t fd, short what, void *arg);
-static void on_conn_read(struct bufferevent *bev, void *arg);
-static void on_conn_event(struct bufferevent *bev, short what, void *arg);
-static void on_parse_status(void *arg, int status, const char *reason);
-static void on_parse_field(void *arg, const char *name, const char *value);
-static void on_parse_body(void *arg, const char *p, size_t len);
-
-/* ---- the process-wide cap ---------------------------------------------- */
-
-TAILQ_HEAD(upstream_list, upstream);
-
-struct upstream_share {
-    pthread_mutex_t      lock;      /* guards all but NWANT's reads */
-    unsigned             max;
-    unsigned             used;      /* slots held by live connections */
-    atomic_uint          nwant;     /* pools with WANTS set */
-    struct upstream_list pools;     /* every pool that counts against it */
-};
-
-struct upstream_share *
-upstream_share_new(unsigned max_conns)
-{
-    struct upstream_share *s = calloc(1, sizeof(*s));
-
-    assert(max_conns > 0);
-    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
-        return NULL;
-    }
-    s->max = max_conns;
-    atomic_init(&s->nwant, 0);
-    TAILQ_INIT(&s->pools);
-    return s;
-}
-
-void
-upstream_share_free(struct upstream_share *s)
-{
-    if (s == NULL) {
-        return;
-    }
-    assert(TAILQ_EMPTY(&s->pools) && s->used == 0);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
-}
-
-/* Whether a pool other than one that asks waits for a slot. */
-static bool
-share_wanted(const struct upstream *up)
-{
-    return atomic_load_explicit(&up->share->nwant, memory_order_relaxed) >
-           (up->wants ? 1u : 0u);
-}
-
-/*
- * Takes a slot of UP's share for a new connection. When there is none,
- * UP is marked as wanting one and every other pool is kicked (from this
- * thread: event_active is thread-safe under evthread) so that one with
- * an idle connection gives it back (on_kick).
- */
-static bool
-share_take(struct upstream *up)
-{
-    struct upstream_share *s = up->share;
-    struct upstream       *p;
-    bool                   ok;
-
-    pthread_mutex_lock(&s->lock);
-    ok = s->used < s->max;
-    if (ok) {
-        s->used++;
-    } else {
-        if (!up->wants) {
-            up->wants = true;
-            atomic_fetch_add(&s->nwant, 1);
-        }
-        TAILQ_FOREACH(p, &s->pools, snext) {
-            if (p != up) {
-                event_active(p->kick, 0, 0);
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return ok;
-}
-
-/* Gives a slot back, and wakes one pool that waits for one. */
-static void
-share_give(struct upstream *up)
-{
-    struct upstream_share *s = up->share;
-    struct upstream       *p;
-
-    pthread_mutex_lock(&s->lock);
-    assert(s->used > 0);
-    s->used--;
-    TAILQ_FOREACH(p, &s->pools, snext) {
-        if (p->wants) {
-            p->wants = false;
-            atomic_fetch_sub(&s->nwant, 1);
-            event_active(p->kick, 0, 0);
-            /* Next time the pool after it comes first. */
-            TAILQ_REMOVE(&s->pools, p, snext);
-            TAILQ_INSERT_TAIL(&s->pools, p, snext);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-}
+static void on_conn_answered(void *arg, const struct upstream_response *resp,
+                             bool reusable, int64_t ka);
+static void on_conn_failed(void *arg, enum upstream_error err,
+                           enum uparse_error kind, const char *why,
+                           bool resend);
+static void on_conn_lost(void *arg);
 
 struct upstream *
 upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
@@ -266,8 +125,6 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
              int64_t timeout_ms)
 {
     struct upstream *up;
-    bool             v6 = strchr(url->host, ':') != NULL;
-    bool             default_port;
 
     assert(share != NULL);
     assert(!url->tls || ctx != NULL);
@@ -285,40 +142,19 @@ upstream_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
     TAILQ_INIT(&up->idle);
     TAILQ_INIT(&up->graveyard);
     TAILQ_INIT(&up->waiting);
-    /* The Host header names the upstream, never the client's Host. */
-    default_port = url->port == (url->tls ? 443 : 80);
-    if (default_port) {
-        snprintf(up->host_header, sizeof(up->host_header), "%s%s%s",
-                 v6 ? "[" : "", url->host, v6 ? "]" : "");
-    } else {
-        snprintf(up->host_header, sizeof(up->host_header), "%s%s%s:%u",
-                 v6 ? "[" : "", url->host, v6 ? "]" : "", url->port);
-    }
+    upstream_wire_host(up->host_header, sizeof(up->host_header), url);
     up->kick = event_new(base, -1, 0, on_kick, up);
     if (up->kick == NULL) {
         log_err("upstream: out of memory");
         free(up);
         return NULL;
     }
-    pthread_mutex_lock(&share->lock);
-    TAILQ_INSERT_TAIL(&share->pools, up, snext);
-    pthread_mutex_unlock(&share->lock);
+    upstream_share_join(share, &up->member, up->kick);
     return up;
 }
 
-/* Drops what CONN holds of the answer being read. */
-static void
-conn_clear_answer(struct upstream_conn *conn)
-{
-    evhttp_clear_headers(&conn->headers);
-    evbuffer_drain(conn->body, evbuffer_get_length(conn->body));
-    free(conn->reason);
-    conn->reason = NULL;
-    conn->oom = false;
-}
-
-/* Frees CONN, its bufferevent (closing the socket) and what it holds.
- * Never from inside CONN's own bufferevent callbacks. */
+/* Frees CONN and its connection (closing the socket). Never from inside
+ * the connection's own callbacks. */
 static void
 conn_free(struct upstream_conn *conn)
 {
@@ -332,18 +168,11 @@ conn_free(struct upstream_conn *conn)
     if (!conn->dead) {
         assert(up->nconns > 0);
         up->nconns--;
-        share_give(up);
+        upstream_share_give(up->share);
     }
-    if (conn->bev != NULL) {
-        bufferevent_free(conn->bev);
-    }
+    uconn_free(conn->uc);
     if (conn->idle_timer != NULL) {
         event_free(conn->idle_timer);
-    }
-    uparse_free(conn->parser);
-    if (conn->body != NULL) {
-        conn_clear_answer(conn);
-        evbuffer_free(conn->body);
     }
     free(conn);
 }
@@ -370,13 +199,7 @@ upstream_free(struct upstream *up)
         conn_free(conn);
     }
     assert(up->nconns == 0);
-    pthread_mutex_lock(&up->share->lock);
-    TAILQ_REMOVE(&up->share->pools, up, snext);
-    if (up->wants) {
-        up->wants = false;
-        atomic_fetch_sub(&up->share->nwant, 1);
-    }
-    pthread_mutex_unlock(&up->share->lock);
+    upstream_share_leave(up->share, &up->member);
     event_free(up->kick);
     free(up);
 }
@@ -408,15 +231,14 @@ conn_bury(struct upstream_conn *conn)
     if (conn->listed) {
         TAILQ_REMOVE(&up->idle, conn, next);
     }
-    bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    uconn_stop(conn->uc);
     evtimer_del(conn->idle_timer);
     conn->dead = true;
     conn->listed = true;
     TAILQ_INSERT_TAIL(&up->graveyard, conn, next);
     assert(up->nconns > 0);
     up->nconns--;
-    share_give(up);
+    upstream_share_give(up->share);
     upstream_kick(up);
 }
 
@@ -445,40 +267,23 @@ idle_ms(int64_t ka)
 static struct upstream_conn *
 conn_new(struct upstream *up)
 {
-    static const struct uparse_cbs cbs = { on_parse_status, on_parse_field,
-                                           on_parse_body };
-    struct uparse_limits lim = { UPSTREAM_MAX_HEADERS, UPSTREAM_MAX_RESPONSE };
+    static const struct uconn_cbs cbs = { on_conn_answered, on_conn_failed,
+                                          on_conn_lost };
     struct upstream_conn *conn;
 
     conn = calloc(1, sizeof(*conn));
     if (conn == NULL) {
-        share_give(up);             /* the slot taken for it */
+        upstream_share_give(up->share); /* the slot taken for it */
         return NULL;
     }
     conn->up = up;
-    TAILQ_INIT(&conn->headers);
     up->nconns++;                   /* holds the slot its caller took */
-    conn->body = evbuffer_new();
-    conn->parser = uparse_new(&lim, &cbs, conn);
     conn->idle_timer = evtimer_new(up->base, on_idle_timer, conn);
-    if (up->url.tls) {
-        conn->bev = tls_bev_new(up->base, up->ctx, up->url.host);
-    } else {
-        conn->bev = bufferevent_socket_new(up->base, -1,
-                                           BEV_OPT_CLOSE_ON_FREE |
-                                               BEV_OPT_DEFER_CALLBACKS);
-    }
-    if (conn->body == NULL || conn->parser == NULL ||
-        conn->idle_timer == NULL || conn->bev == NULL) {
+    if (conn->idle_timer == NULL) {
         goto fail;
     }
-    bufferevent_setcb(conn->bev, on_conn_read, NULL, on_conn_event, conn);
-    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-    /* Resolution (through DNS, asynchronous) and connect failures are
-     * reported to on_conn_event, on the loop. */
-    if (bufferevent_socket_connect_hostname(conn->bev, up->dns, AF_UNSPEC,
-                                            up->url.host,
-                                            up->url.port) != 0) {
+    conn->uc = uconn_new(up->base, up->dns, up->ctx, &up->url, &cbs, conn);
+    if (conn->uc == NULL) {
         goto fail;
     }
     return conn;
@@ -486,95 +291,6 @@ conn_new(struct upstream *up)
 fail:
     conn_free(conn);
     return NULL;
-}
-
-/* Appends VALUE to WIRE unless it could split the head (defence in depth:
- * evhttp parsed these already). Returns false when it was left out. */
-static bool
-field_safe(const char *name, const char *value)
-{
-    const unsigned char *s;
-
-    if (name[0] == '\0') {
-        return false;
-    }
-    for (s = (const unsigned char *)name; *s != '\0'; s++) {
-        if (*s <= ' ' || *s == ':' || *s >= 0x7f) {
-            return false;
-        }
-    }
-    for (s = (const unsigned char *)value; *s != '\0'; s++) {
-        if ((*s < ' ' && *s != '\t') || *s == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Builds the request's bytes into CALL->wire. Returns 0, or -1. */
-static int
-call_build(struct upstream_call *call, const struct upstream_request *rq)
-{
-    struct evbuffer       *w = call->wire;
-    const struct evkeyval *h;
-    const char            *method = NULL;
-    size_t                 i, len;
-    bool                   own;
-    int                    rc = 0;
-
-    for (i = 0; i < sizeof(upstream_methods) / sizeof(upstream_methods[0]);
-         i++) {
-        if (upstream_methods[i].method == rq->method) {
-            method = upstream_methods[i].name;
-        }
-    }
-    if (method == NULL || strpbrk(rq->uri, " \r\n") != NULL) {
-        return -1;
-    }
-    len = rq->body != NULL ? evbuffer_get_length(rq->body) : 0;
-    rc |= evbuffer_add_printf(w, "%s %s HTTP/1.1\r\nHost: %s\r\n", method,
-                              rq->uri, call->up->host_header);
-    if (rq->headers != NULL) {
-        TAILQ_FOREACH(h, rq->headers, next) {
-            own = false;
-            for (i = 0; i < sizeof(upstream_own_fields) /
-                                sizeof(upstream_own_fields[0]);
-                 i++) {
-                own = own || strcasecmp(h->key, upstream_own_fields[i]) == 0;
-            }
-            if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
-                strcasecmp(h->key, "X-Request-Id") == 0) {
-                own = true;
-            }
-            if (own) {
-                continue;
-            }
-            if (!field_safe(h->key, h->value)) {
-                log_warn("upstream: not forwarding an unsafe %s field",
-                         h->key);
-                continue;
-            }
-            rc |= evbuffer_add_printf(w, "%s: %s\r\n", h->key, h->value);
-        }
-    }
-    if (rq->request_id != NULL && rq->request_id[0] != '\0' &&
-        field_safe("X-Request-Id", rq->request_id)) {
-        rc |= evbuffer_add_printf(w, "X-Request-Id: %s\r\n", rq->request_id);
-    }
-    /* Our own coding, never the client's: entries hold identity bodies
-     * and we decode only what we asked for (SPEC §11). */
-    rc |= evbuffer_add_printf(w, "Accept-Encoding: gzip\r\n");
-    /* Every body is framed, and PATCH/POST/PUT always are (PITFALLS
-     * §4.1.2: an unframed PATCH body is read as the next request). */
-    if (len > 0 || rq->method == EVHTTP_REQ_PATCH ||
-        rq->method == EVHTTP_REQ_POST || rq->method == EVHTTP_REQ_PUT) {
-        rc |= evbuffer_add_printf(w, "Content-Length: %zu\r\n", len);
-    }
-    rc |= evbuffer_add(w, "\r\n", 2);
-    if (len > 0) {
-        rc |= evbuffer_add(w, evbuffer_pullup(rq->body, -1), len);
-    }
-    return rc < 0 ? -1 : 0;
 }
 
 struct upstream_call *
@@ -596,7 +312,7 @@ upstream_send(struct upstream *up, const struct upstream_request *rq,
     call->wire = evbuffer_new();
     call->timer = evtimer_new(up->base, on_call_timer, call);
     if (call->wire == NULL || call->timer == NULL ||
-        call_build(call, rq) != 0) {
+        upstream_wire_build(call->wire, rq, up->host_header) != 0) {
         goto fail;
     }
     tv.tv_sec = (time_t)(up->timeout_ms / 1000);
@@ -627,27 +343,15 @@ call_defer_error(struct upstream_call *call, enum upstream_error err)
     evtimer_add(call->timer, &zero);
 }
 
-/* Queues CALL's bytes on CONN's output. Returns 0, or -1. */
-static int
-conn_write(struct upstream_conn *conn)
-{
-    struct evbuffer *w = conn->call->wire;
-
-    return evbuffer_add(bufferevent_get_output(conn->bev),
-                        evbuffer_pullup(w, -1), evbuffer_get_length(w));
-}
-
 /* Puts CALL on CONN: written now if CONN is connected, else once it is. */
 static void
 call_start(struct upstream_call *call, struct upstream_conn *conn)
 {
     assert(conn->call == NULL && !conn->dead && !conn->listed);
     evtimer_del(conn->idle_timer);
-    conn_clear_answer(conn);
-    uparse_reset(conn->parser, call->head);
     conn->call = call;
     call->conn = conn;
-    if (conn->connected && conn_write(conn) != 0) {
+    if (uconn_start(conn->uc, call->wire, call->head) != 0) {
         conn->call = NULL;
         call->conn = NULL;
         conn_bury(conn);
@@ -672,11 +376,11 @@ call_dispatch(struct upstream_call *call, bool front)
         call_start(call, conn);
         return;
     }
-    slot = share_take(up);
+    slot = upstream_share_take(up->share, &up->member);
     if (!slot && conn != NULL) {
         /* The oldest idle one: as likely stale as the one that failed. */
         conn_bury(TAILQ_LAST(&up->idle, upstream_conn_list));
-        slot = share_take(up);
+        slot = upstream_share_take(up->share, &up->member);
     }
     if (slot) {
         conn = conn_new(up);
@@ -773,24 +477,17 @@ conn_fail(struct upstream_conn *conn, enum upstream_error err,
     call_finish(call, err, NULL, why);
 }
 
+/* CONN's call failed. An idempotent call that got nothing of an answer on
+ * a reused connection (RESEND) goes out again, once, on a new one. */
 static void
-conn_fail_proto(struct upstream_conn *conn, enum uparse_error kind)
+on_conn_failed(void *arg, enum upstream_error err, enum uparse_error kind,
+               const char *why, bool resend)
 {
-    char why[96];
-
-    snprintf(why, sizeof(why), "invalid upstream response: %s",
-             uparse_error_name(kind));
-    conn_fail(conn, UPSTREAM_EPROTO, kind, why);
-}
-
-/* The connection failed with nothing of an answer read: on a reused
- * connection an idempotent call goes out again, once, on a new one. */
-static void
-conn_fail_unanswered(struct upstream_conn *conn, const char *why)
-{
+    struct upstream_conn *conn = arg;
     struct upstream_call *call = conn->call;
 
-    if (conn->served > 0 && call->idempotent && !call->retried) {
+    assert(call != NULL);
+    if (resend && call->idempotent && !call->retried) {
         log_info("upstream: %s: %s on a reused connection, resending",
                  conn->up->url.host, why);
         conn->call = NULL;
@@ -801,95 +498,34 @@ conn_fail_unanswered(struct upstream_conn *conn, const char *why)
         call_dispatch(call, false);
         return;
     }
-    conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
+    conn_fail(conn, err, kind, why);
 }
 
-/* Removes every field named NAME from HEADERS. */
+/* CONN's answer arrived: hand it over, then pool or close CONN. */
 static void
-headers_remove_all(struct evkeyvalq *headers, const char *name)
+on_conn_answered(void *arg, const struct upstream_response *resp,
+                 bool reusable, int64_t ka)
 {
-    while (evhttp_remove_header(headers, name) == 0) {
-    }
-}
+    struct upstream_conn *conn = arg;
+    struct upstream_call *call = conn->call;
+    struct upstream      *up = conn->up;
+    int64_t               idle;
+    bool                  reuse;
 
-/* Decodes CONN's answer body as its Content-Encoding says. Returns
- * UPARSE_OK or the protocol error. */
-static enum uparse_error
-conn_decode(struct upstream_conn *conn)
-{
-    unsigned char *out;
-    size_t         len = evbuffer_get_length(conn->body), outlen;
-    enum gz_result r;
-
-    switch (uparse_coding(conn->parser)) {
-    case UPARSE_CODING_IDENTITY:
-        return UPARSE_OK;
-    case UPARSE_CODING_OTHER:
-        return UPARSE_UNREQUESTED_CODING;
-    case UPARSE_CODING_GZIP:
-        break;
-    }
-    /* An empty body (a HEAD, a 204, or a server that codes nothing) has
-     * nothing to inflate. */
-    if (len > 0) {
-        r = gz_inflate(evbuffer_pullup(conn->body, -1), len,
-                       UPSTREAM_MAX_RESPONSE, &out, &outlen);
-        if (r != GZ_OK) {
-            return r == GZ_BAD ? UPARSE_BAD_CODING : UPARSE_TOO_LARGE;
-        }
-        evbuffer_drain(conn->body, len);
-        r = evbuffer_add(conn->body, out, outlen) == 0 ? GZ_OK : GZ_NOMEM;
-        free(out);
-        if (r != GZ_OK) {
-            return UPARSE_TOO_LARGE;
-        }
-    }
-    headers_remove_all(&conn->headers, "Content-Encoding");
-    headers_remove_all(&conn->headers, "Content-Length");
-    return UPARSE_OK;
-}
-
-/* CONN's answer ended where its framing said: hand it over, then pool
- * or close CONN. */
-static void
-conn_complete(struct upstream_conn *conn)
-{
-    struct upstream_call     *call = conn->call;
-    struct upstream          *up = conn->up;
-    struct upstream_response  resp;
-    enum uparse_error         kind;
-    int64_t                   idle;
-    bool                      reuse;
-
-    if (conn->oom) {
-        conn_fail_proto(conn, UPARSE_TOO_LARGE);
-        return;
-    }
-    kind = conn_decode(conn);
-    if (kind != UPARSE_OK) {
-        conn_fail_proto(conn, kind);
-        return;
-    }
+    assert(call != NULL);
     conn->call = NULL;
     call->conn = NULL;
-    conn->served++;
     evtimer_del(call->timer);
-    idle = idle_ms(uparse_keep_alive_timeout(conn->parser));
-    reuse = uparse_reusable(conn->parser) && idle > 0 &&
-            evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0 &&
-            evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
-    resp.status = uparse_status(conn->parser);
-    resp.reason = conn->reason;
-    resp.headers = &conn->headers;
-    resp.body = conn->body;
-    call_finish(call, UPSTREAM_OK, &resp, NULL);
-    conn_clear_answer(conn);
+    idle = idle_ms(ka);
+    reuse = reusable && idle > 0;
+    call_finish(call, UPSTREAM_OK, resp, NULL);
 
     /* Back to the pool only after the callback, so that a call it starts
      * never lands on this connection from inside its own callback. */
     /* A slot another worker's pool waits for goes back rather than idle
      * here, unless this pool has calls in line for it itself. */
-    if (reuse && share_wanted(up) && TAILQ_EMPTY(&up->waiting)) {
+    if (reuse && upstream_share_wanted(up->share, &up->member) &&
+        TAILQ_EMPTY(&up->waiting)) {
         reuse = false;
     }
     if (reuse && !conn->dead) {
@@ -905,122 +541,13 @@ conn_complete(struct upstream_conn *conn)
     upstream_kick(up);
 }
 
-/* Feeds what CONN has read to its parser; completes or fails the call
- * when the answer ends or is refused. */
+/* CONN, idle, closed or spoke out of turn. */
 static void
-conn_read(struct upstream_conn *conn)
-{
-    struct evbuffer  *in = bufferevent_get_input(conn->bev);
-    enum uparse_error err;
-    size_t            n, used;
-
-    while ((n = evbuffer_get_contiguous_space(in)) > 0) {
-        err = uparse_feed(conn->parser,
-                          (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
-                          &used);
-        evbuffer_drain(in, used);
-        if (err != UPARSE_OK) {
-            conn_fail_proto(conn, err);
-            return;
-        }
-        if (uparse_done(conn->parser)) {
-            break;
-        }
-    }
-    if (!uparse_done(conn->parser)) {
-        return;
-    }
-    if (evbuffer_get_length(in) > 0) {
-        /* More than the answer, in the same read: the upstream and we
-         * disagree about where it ended. */
-        conn_fail_proto(conn, uparse_excess_error(conn->parser));
-        return;
-    }
-    conn_complete(conn);
-}
-
-static void
-on_conn_read(struct bufferevent *bev, void *arg)
+on_conn_lost(void *arg)
 {
     struct upstream_conn *conn = arg;
 
-    if (conn->call == NULL) {
-        /* Bytes on an idle connection belong to no request: never let
-         * the next one read them. */
-        log_info("upstream: %s: %zu unexpected bytes on an idle "
-                 "connection, closing it", conn->up->url.host,
-                 evbuffer_get_length(bufferevent_get_input(bev)));
-        conn_bury(conn);
-        return;
-    }
-    conn_read(conn);
-}
-
-static void
-on_conn_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct upstream_conn *conn = arg;
-    struct upstream      *up = conn->up;
-    enum uparse_error     err;
-    char                  why[256];
-    int                   dns_err, one = 1;
-
-    if (what & BEV_EVENT_CONNECTED) {
-        conn->connected = true;
-        if (!up->url.tls) {
-            /* The head and body leave in one write; no Nagle wait for
-             * the part of a large body after the first segment. */
-            setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
-                       &one, sizeof(one));
-        }
-        if (conn->call != NULL && conn_write(conn) != 0) {
-            conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
-                      "out of memory");
-        }
-        return;
-    }
-    if (conn->call == NULL) {
-        conn_bury(conn);            /* an idle connection closed: fine */
-        return;
-    }
-    /* What was read before the close comes first. */
-    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
-        conn_read(conn);
-        if (conn->call == NULL) {
-            return;                 /* that ended the call */
-        }
-    }
-    if (up->url.tls && tls_describe_error(bev, why, sizeof(why))) {
-        conn_fail(conn, UPSTREAM_ETLS, UPARSE_OK, why);
-        return;
-    }
-    if (!conn->connected) {
-        dns_err = bufferevent_socket_get_dns_error(bev);
-        snprintf(why, sizeof(why), "cannot connect: %s",
-                 dns_err != 0 ? evutil_gai_strerror(dns_err)
-                 : (what & BEV_EVENT_EOF) ? "connection closed"
-                 : evutil_socket_error_to_string(
-                       evutil_socket_geterror(bufferevent_getfd(bev))));
-        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK, why);
-        return;
-    }
-    if (uparse_started(conn->parser)) {
-        if (what & BEV_EVENT_EOF) {
-            err = uparse_eof(conn->parser);
-            if (err == UPARSE_OK) {
-                conn_complete(conn);    /* a body delimited by EOF */
-            } else {
-                conn_fail_proto(conn, err);
-            }
-            return;
-        }
-        conn_fail(conn, UPSTREAM_EUNREACHABLE, UPARSE_OK,
-                  "connection lost during the answer");
-        return;
-    }
-    conn_fail_unanswered(conn, (what & BEV_EVENT_EOF)
-                                   ? "connection closed before an answer"
-                                   : "connection lost before an answer");
+    conn_bury(conn);
 }
 
 static void
@@ -1030,37 +557,6 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 
     /* Close to the upstream's own idle timeout: drop it before it does. */
     conn_bury(conn);
-}
-
-static void
-on_parse_status(void *arg, int status, const char *reason)
-{
-    struct upstream_conn *conn = arg;
-
-    if (reason != NULL) {
-        conn->reason = strdup(reason);
-        conn->oom = conn->oom || conn->reason == NULL;
-    }
-}
-
-static void
-on_parse_field(void *arg, const char *name, const char *value)
-{
-    struct upstream_conn *conn = arg;
-
-    if (evhttp_add_header(&conn->headers, name, value) != 0) {
-        conn->oom = true;
-    }
-}
-
-static void
-on_parse_body(void *arg, const char *p, size_t len)
-{
-    struct upstream_conn *conn = arg;
-
-    if (evbuffer_add(conn->body, p, len) != 0) {
-        conn->oom = true;
-    }
 }
 
 static void
@@ -1084,18 +580,12 @@ on_kick(evutil_socket_t fd, short what, void *arg)
     if (!TAILQ_EMPTY(&up->waiting)) {
         return;
     }
-    if (up->wants) {                /* served meanwhile: stop asking */
-        pthread_mutex_lock(&up->share->lock);
-        if (up->wants) {
-            up->wants = false;
-            atomic_fetch_sub(&up->share->nwant, 1);
-        }
-        pthread_mutex_unlock(&up->share->lock);
-    }
+    /* Served meanwhile: stop asking. */
+    upstream_share_unwant(up->share, &up->member);
     /* Another worker's pool waits for a slot that an idle connection
      * here holds: give it back (one per kick; it asks again if need be). */
     conn = TAILQ_LAST(&up->idle, upstream_conn_list);
-    if (conn != NULL && share_wanted(up)) {
+    if (conn != NULL && upstream_share_wanted(up->share, &up->member)) {
         conn_bury(conn);
     }
 }

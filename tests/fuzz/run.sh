@@ -41,7 +41,7 @@ declare -A srcs=(
     [json]="json.c idem.c"
     [route]="route.c key.c phone.c cache.c"
     [lex]="lex.c"
-    [uparse]="uparse.c"
+    [uparse]="uparse.c ufields.c"
 )
 declare -A mods=(
     [phone]=""
