@@ -23,7 +23,6 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
-#include "lua.h"
 #include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
@@ -351,7 +350,6 @@ main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
-    lua_init();
     budget_init();
     if (evthread_use_pthreads() != 0) {
         log_err("main: libevent has no thread support");
