@@ -107,7 +107,7 @@ size_t budget_local_tenants(struct budget_local *bl);
 
 /*
  * Computes the scripts' SHAs. Call once at start-up, before any
- * budget_take, like lua_init().
+ * budget_take.
  */
 void budget_init(void);
 

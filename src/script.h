@@ -339,12 +339,10 @@ enum script_write_verdict {
 enum script_write_verdict script_write_reply(const struct redisReply *reply,
                                              int64_t *epoch);
 
-/* ---- the transition ----------------------------------------------------- */
+/* ---- the scripts themselves ---------------------------------------------- */
 
-/*
- * The scripts themselves, for lua.h's old names only, until the callers
- * use the calls above; then this goes, with lua.h.
- */
+/* The scripts as objects: their names and SHAs, which the tests pin (old
+ * and new proxies share one Redis during a rolling deploy). */
 enum script_id {
     SCRIPT_ID_LOOKUP,
     SCRIPT_ID_FILL,

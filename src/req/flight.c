@@ -15,9 +15,9 @@
 #include <event2/event.h>
 
 #include "conf.h"
-#include "lua.h"
 #include "map.h"
 #include "req/req.h"
+#include "script.h"
 #include "store.h"
 
 #define FLIGHT_WAKE_SLACK_MS 20     /* past a lease, before looking again */
@@ -312,44 +312,25 @@ flight_lock(struct flight_ctx *ctx, struct flight_member *m,
             const struct key_entry *key, bool blocks, bool take_answer,
             const struct conf *cf, struct req *r)
 {
-    const char *argv[7];
-    size_t      lens[7];
-    char        lease[24];
-    int         i;
+    struct script_lock_args a = {
+        .lock_key = m->lock, .epoch_key = key->epoch, .bgen_key = key->bgen,
+        .owner = m->owner, .lease_ms = req_lease_ms(cf),
+        .is_blocks = blocks, .take_answer = take_answer };
 
-    snprintf(lease, sizeof(lease), "%" PRId64, req_lease_ms(cf));
-    argv[0] = m->lock;
-    argv[1] = key->epoch;
-    argv[2] = blocks ? key->bgen : key->epoch;
-    argv[3] = m->owner;
-    argv[4] = lease;
-    argv[5] = blocks ? "1" : "0";
-    argv[6] = take_answer ? "1" : "0";
-    for (i = 0; i < 7; i++) {
-        lens[i] = strlen(argv[i]);
-    }
     flight_mark(ctx, m);
-    return store_eval(ctx->store, &lua_lock, 3, 7, argv, lens,
-                      req_on_store_reply, r);
+    return script_lock(ctx->store, &a, req_on_store_reply, r);
 }
 
 void
 flight_unlock(struct flight_ctx *ctx, struct flight_member *m)
 {
-    const char *argv[3];
-    size_t      lens[3];
-    int         i;
+    struct script_unlock_args a = { .lock_key = m->lock, .owner = m->owner,
+                                    .channel = ctx->channel };
 
     if (!m->locked) {
         return;
     }
     m->locked = false;
-    argv[0] = m->lock;
-    argv[1] = m->owner;
-    argv[2] = ctx->channel;
-    for (i = 0; i < 3; i++) {
-        lens[i] = strlen(argv[i]);
-    }
     /* Fire and forget: a lock that stays expires with its lease. */
-    (void)store_eval(ctx->store, &lua_unlock, 1, 3, argv, lens, store_ignore, NULL);
+    (void)script_unlock(ctx->store, &a, store_ignore, NULL);
 }

@@ -13,16 +13,15 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <hiredis/hiredis.h>
 
 #include "cache.h"
 #include "conf.h"
 #include "log.h"
-#include "lua.h"
 #include "phone.h"
 #include "req/answer.h"
 #include "req/forward.h"
 #include "req/read_state.h"
+#include "script.h"
 #include "store.h"
 
 #define READ_ANSWER_MS 1000         /* how long a handed answer waits */
@@ -252,38 +251,20 @@ read_recv(struct req *r)
 static enum req_state
 read_lookup(struct req *r)
 {
-    struct read_state *rs = read_state(r);
-    const char        *argv[11];
-    size_t             lens[11];
-    char               now[24], max_age[24], lease[24];
-    bool               blocks = r->route.id == ROUTE_BLOCKS;
-    bool               lock = !rs->dir.only_if_cached && rs->fl.flight != NULL;
-    int                i;
+    struct read_state        *rs = read_state(r);
+    bool                      lock = !rs->dir.only_if_cached &&
+                                     rs->fl.flight != NULL;
+    struct script_lookup_args a = {
+        .hash = rs->key.hash, .epoch_key = rs->key.epoch,
+        .bgen_key = rs->key.bgen, .lock_key = rs->fl.lock,
+        .field = rs->key.field, .is_blocks = r->route.id == ROUTE_BLOCKS,
+        .now_ms = req_now_ms(), .max_age_s = rs->dir.max_age_s,
+        .lease_ms = req_lease_ms(r->env->cf), .take_answer = rs->waited };
 
-    if (lock && !flight_owner(&rs->fl)) {
-        lock = false;
-    }
-    snprintf(now, sizeof(now), "%" PRId64, req_now_ms());
-    snprintf(max_age, sizeof(max_age), "%" PRId64, rs->dir.max_age_s);
-    snprintf(lease, sizeof(lease), "%" PRId64, req_lease_ms(r->env->cf));
-    argv[0] = rs->key.hash;
-    argv[1] = rs->key.epoch;
-    argv[2] = blocks ? rs->key.bgen : rs->key.epoch;
-    argv[3] = rs->fl.lock;
-    argv[4] = rs->key.field;
-    argv[5] = blocks ? "1" : "0";
-    argv[6] = now;
-    argv[7] = max_age;
-    argv[8] = lock ? rs->fl.owner : "";
-    argv[9] = lease;
-    argv[10] = rs->waited ? "1" : "0";
-    for (i = 0; i < 11; i++) {
-        lens[i] = strlen(argv[i]);
-    }
+    a.owner = lock && flight_owner(&rs->fl) ? rs->fl.owner : "";
     tracking_begin(r->env->tracking, r->env->store, &rs->seen);
     flight_mark(r->env->flights, &rs->fl);
-    r->op = store_eval(r->env->store, &lua_lookup, 4, 11, argv, lens,
-                       req_on_store_reply, r);
+    r->op = script_lookup(r->env->store, &a, req_on_store_reply, r);
     if (r->op != NULL) {
         return REQ_LOOKUP;
     }
@@ -308,14 +289,17 @@ read_lock(struct req *r)
     return REQ_LOCK;
 }
 
+/* Keeps the epoch and blocks generation a verdict was read with. */
 static bool
-read_copy_epoch(const redisReply *e, char *out, size_t cap)
+read_copy_epochs(struct read_state *rs, const struct script_lookup_result *v)
 {
-    if (e->type != REDIS_REPLY_STRING || e->len >= cap) {
+    if (v->epoch_len >= sizeof(rs->epoch) || v->bgen_len >= sizeof(rs->bgen)) {
         return false;
     }
-    memcpy(out, e->str, e->len);
-    out[e->len] = '\0';
+    memcpy(rs->epoch, v->epoch, v->epoch_len);
+    rs->epoch[v->epoch_len] = '\0';
+    memcpy(rs->bgen, v->bgen, v->bgen_len);
+    rs->bgen[v->bgen_len] = '\0';
     return true;
 }
 
@@ -342,17 +326,18 @@ read_near_put(struct req *r, const char *v, size_t len)
 }
 
 /*
- * Acts on the fetch lock's verdict WHAT (with EXTRA, its second value):
- * fetch, wait for the holder, or take the answer it handed over. R's
- * epoch and blocks generation are those read with the verdict.
+ * Acts on the fetch lock's verdict V: fetch, wait for the holder, or take
+ * the answer it handed over. R's epoch and blocks generation are those
+ * read with the verdict.
  */
 static enum req_state
-read_verdict(struct req *r, const char *what, const redisReply *extra)
+read_verdict(struct req *r, const struct script_lookup_result *v)
 {
     struct read_state *rs = read_state(r);
     struct cache_entry e;
 
-    if (strcmp(what, "lead") == 0) {
+    switch (v->verdict) {
+    case SCRIPT_LOOKUP_LEAD:
         rs->fl.locked = true;
         if (rs->waited && answer_stale(r, REPLY_DETAIL_SIE, 0)) {
             /* The fetch R waited for left the entry expired: it failed
@@ -362,8 +347,7 @@ read_verdict(struct req *r, const char *what, const redisReply *extra)
             return REQ_DONE;
         }
         return read_spend(r);
-    }
-    if (strcmp(what, "wait") == 0) {
+    case SCRIPT_LOOKUP_WAIT:
         if (rs->revalidate && answer_stale(r, REPLY_DETAIL_SWR, 0)) {
             return REQ_DONE;        /* another refreshes it */
         }
@@ -372,18 +356,21 @@ read_verdict(struct req *r, const char *what, const redisReply *extra)
                                      * another has begun: no second wait */
         }
         if (flight_wait_remote(r->env->flights, &rs->fl, r->env->cf,
-                               extra != NULL &&
-                                       extra->type == REDIS_REPLY_INTEGER
-                                   ? extra->integer
-                                   : -1)) {
+                               v->pttl)) {
             return REQ_WAIT;
         }
         return read_spend(r);       /* cannot wait: fetch alone */
-    }
-    if (strcmp(what, "answer") == 0 && extra != NULL &&
-        extra->type == REDIS_REPLY_STRING &&
-        cache_entry_decode(extra->str, extra->len, &e) == 0) {
-        return answer_handed(r, &e);
+    case SCRIPT_LOOKUP_ANSWER:
+        if (cache_entry_decode(v->answer, v->answer_len, &e) == 0) {
+            return answer_handed(r, &e);
+        }
+        break;
+    case SCRIPT_LOOKUP_NONE:
+        return read_spend(r);       /* no flight, no lock: fetch alone */
+    case SCRIPT_LOOKUP_HIT:
+    case SCRIPT_LOOKUP_FAILED:
+    case SCRIPT_LOOKUP_MALFORMED:
+        break;
     }
     return read_without_cache(r);
 }
@@ -391,35 +378,27 @@ read_verdict(struct req *r, const char *what, const redisReply *extra)
 enum req_state
 read_on_lookup(struct req *r, const void *data)
 {
-    const redisReply  *reply = data;
-    struct read_state *rs = read_state(r);
-    const struct conf *cf = r->env->cf;
-    const redisReply  *what;
-    struct cache_entry e;
-    int64_t            now = req_now_ms();
-    bool               swr = false, have;
+    struct read_state          *rs = read_state(r);
+    const struct conf          *cf = r->env->cf;
+    struct script_lookup_result v;
+    struct cache_entry          e;
+    int64_t                     now = req_now_ms();
+    bool                        swr = false, have;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements < 4 ||
-        !read_copy_epoch(reply->element[1], rs->epoch, sizeof(rs->epoch)) ||
-        !read_copy_epoch(reply->element[2], rs->bgen, sizeof(rs->bgen)) ||
-        reply->element[3]->type != REDIS_REPLY_STRING) {
+    if (script_lookup_reply(data, &v) != 0 || !read_copy_epochs(rs, &v)) {
         return read_without_cache(r);   /* Redis failed or was slow */
     }
-    what = reply->element[3];
-    have = reply->element[0]->type == REDIS_REPLY_STRING &&
-           cache_entry_decode(reply->element[0]->str,
-                              reply->element[0]->len, &e) == 0;
-    if (have && strcmp(what->str, "hit") == 0) {
-        read_near_put(r, reply->element[0]->str, reply->element[0]->len);
+    have = v.entry != NULL &&
+           cache_entry_decode(v.entry, v.entry_len, &e) == 0;
+    if (have && v.verdict == SCRIPT_LOOKUP_HIT) {
+        read_near_put(r, v.entry, v.entry_len);
         return answer_hit(r, &e, now);
     }
     if (have) {
         int64_t fresh = cache_entry_fresh_ms(&e, now);
 
         if (fresh > 0) {            /* fresh, but older than max-age */
-            read_near_put(r, reply->element[0]->str,
-                          reply->element[0]->len);
+            read_near_put(r, v.entry, v.entry_len);
         }
         rs->fwd = REPLY_FWD_STALE;
         /* An entry that just expired is served now, unless the client
@@ -427,40 +406,27 @@ read_on_lookup(struct req *r, const void *data)
         swr = rs->dir.max_age_s < 0 &&
               -fresh < cf->stale_while_revalidate_ms;
         if (swr || -fresh < cf->stale_if_error_ms) {
-            read_keep_stale(rs, reply->element[0]->str,
-                            reply->element[0]->len);
+            read_keep_stale(rs, v.entry, v.entry_len);
         }
     }
     if (rs->dir.only_if_cached) {
         return answer_error(r, 504, "no cached response");
     }
     rs->revalidate = swr && rs->stale != NULL;
-    if (strcmp(what->str, "none") == 0) {
-        return read_spend(r);       /* no flight, no lock: fetch alone */
-    }
-    return read_verdict(r, what->str,
-                        reply->elements > 4 ? reply->element[4] : NULL);
+    return read_verdict(r, &v);
 }
 
 enum req_state
 read_on_lock(struct req *r, const void *data)
 {
-    const redisReply  *reply = data;
-    struct read_state *rs = read_state(r);
-    const redisReply  *what;
+    struct script_lookup_result v;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING) {
+    if (script_lock_reply(data, &v) != 0 ||
+        (v.verdict == SCRIPT_LOOKUP_LEAD &&
+         !read_copy_epochs(read_state(r), &v))) {
         return read_without_cache(r);
     }
-    what = reply->element[0];
-    if (strcmp(what->str, "lead") == 0 &&
-        (reply->elements != 3 ||
-         !read_copy_epoch(reply->element[1], rs->epoch, sizeof(rs->epoch)) ||
-         !read_copy_epoch(reply->element[2], rs->bgen, sizeof(rs->bgen)))) {
-        return read_without_cache(r);
-    }
-    return read_verdict(r, what->str, reply->element[1]);
+    return read_verdict(r, &v);
 }
 
 /*
@@ -492,40 +458,25 @@ read_on_wake(struct req *r, const void *data)
 static enum req_state
 read_fill(struct req *r, int64_t ttl_ms)
 {
-    struct read_state *rs = read_state(r);
-    const struct conf *cf = r->env->cf;
-    struct evbuffer   *v = req_entry_value(r, r->status, ttl_ms);
-    const char        *argv[14];
-    size_t             lens[14];
-    char               expire[24], answer_ms[24];
-    bool               blocks = r->route.id == ROUTE_BLOCKS;
-    int                i;
+    struct read_state      *rs = read_state(r);
+    struct evbuffer        *v = req_entry_value(r, r->status, ttl_ms);
+    struct script_fill_args a = {
+        .hash = rs->key.hash, .epoch_key = rs->key.epoch,
+        .bgen_key = rs->key.bgen, .lock_key = rs->fl.lock,
+        .field = rs->key.field,
+        .expire_ms = cache_expire_ms(r->env->cf, ttl_ms),
+        .epoch = rs->epoch, .is_blocks = r->route.id == ROUTE_BLOCKS,
+        .bgen = rs->bgen, .store = ttl_ms > 0,
+        .owner = rs->fl.locked ? rs->fl.owner : "",
+        .answer_ms = READ_ANSWER_MS,
+        .channel = flight_channel(r->env->flights) };
 
     if (v == NULL) {
         return answer_forwarded(r, false);
     }
-    snprintf(expire, sizeof(expire), "%" PRId64,
-             cache_expire_ms(cf, ttl_ms));
-    snprintf(answer_ms, sizeof(answer_ms), "%d", READ_ANSWER_MS);
-    argv[0] = rs->key.hash;
-    argv[1] = rs->key.epoch;
-    argv[2] = blocks ? rs->key.bgen : rs->key.epoch;
-    argv[3] = rs->fl.lock;
-    argv[4] = rs->key.field;
-    argv[5] = (const char *)evbuffer_pullup(v, -1);
-    argv[6] = expire;
-    argv[7] = rs->epoch;
-    argv[8] = blocks ? "1" : "0";
-    argv[9] = rs->bgen;
-    argv[10] = ttl_ms > 0 ? "1" : "0";
-    argv[11] = rs->fl.locked ? rs->fl.owner : "";
-    argv[12] = answer_ms;
-    argv[13] = flight_channel(r->env->flights);
-    for (i = 0; i < 14; i++) {
-        lens[i] = i == 5 ? evbuffer_get_length(v) : strlen(argv[i]);
-    }
-    r->op = store_eval(r->env->store, &lua_fill, 4, 14, argv, lens,
-                       req_on_store_reply, r);
+    a.value = (const char *)evbuffer_pullup(v, -1);
+    a.value_len = evbuffer_get_length(v);
+    r->op = script_fill(r->env->store, &a, req_on_store_reply, r);
     evbuffer_free(v);               /* store_eval copied it */
     if (r->op == NULL) {
         rs->detail = REPLY_DETAIL_STORE_UNAVAILABLE;
@@ -597,15 +548,13 @@ read_on_fetch(struct req *r, const void *data)
 enum req_state
 read_on_stored(struct req *r, const void *data)
 {
-    const redisReply  *reply = data;
     struct read_state *rs = read_state(r);
 
     if (r->client == NULL && rs->fl.flight == NULL) {
         return REQ_DONE;            /* a refresh: answered already */
     }
-    return answer_forwarded(r, reply != NULL &&
-                                   reply->type == REDIS_REPLY_INTEGER &&
-                                   reply->integer == 1);
+    return answer_forwarded(r, script_fill_reply(data) ==
+                                   SCRIPT_FILL_STORED);
 }
 
 /* ---- the end ------------------------------------------------------------ */

@@ -14,8 +14,8 @@
 #include "cache.h"
 #include "conf.h"
 #include "key.h"
-#include "lua.h"
 #include "near.h"
+#include "script.h"
 #include "store.h"
 
 #define TRACKING_PING_MS  200       /* the heartbeat */
@@ -53,8 +53,7 @@ tracking_on_ping(evutil_socket_t fd, short what, void *arg)
 {
     struct tracking *t = arg;
 
-    (void)store_eval(t->store, &lua_ping, 0, 0, NULL, NULL, store_ignore,
-                     NULL);
+    (void)script_ping(t->store, store_ignore, NULL);
 }
 
 struct tracking *
@@ -160,5 +159,5 @@ tracking_barrier(struct tracking *t, struct store *st,
     if (t == NULL) {
         return NULL;
     }
-    return store_eval(st, &lua_ping, 0, 0, NULL, NULL, cb, arg);
+    return script_ping(st, cb, arg);
 }

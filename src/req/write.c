@@ -13,17 +13,16 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
 #include "cache.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
-#include "lua.h"
 #include "req/forward.h"
 #include "req/reply.h"
 #include "req/tracking.h"
+#include "script.h"
 #include "stats.h"
 #include "store.h"
 #include "update.h"
@@ -259,15 +258,18 @@ write_on_claim(struct req *r, const void *data)
 static enum req_state
 write_lead(struct req *r, bool through)
 {
-    struct write_state *ws = write_state(r);
-    const struct conf  *cf = r->env->cf;
-    struct key_entry    lead;
-    struct evbuffer    *v = NULL;
-    const char         *argv[8];
-    size_t              lens[8];
-    char                blocks[KEY_MAX], expire[24], epoch_expire[24];
-    int64_t             expire_ms;
-    int                 i;
+    struct write_state      *ws = write_state(r);
+    const struct conf       *cf = r->env->cf;
+    struct key_entry         lead;
+    struct evbuffer         *v = NULL;
+    char                     blocks[KEY_MAX];
+    int64_t                  expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms);
+    struct script_write_args a = {
+        .blocks_hash = blocks, .expire_ms = expire_ms,
+        .drop_blocks = ws->books,
+        .epoch_expire_ms = expire_ms * 2 > WRITE_EPOCH_TTL_MS
+                               ? expire_ms * 2
+                               : WRITE_EPOCH_TTL_MS };
 
     key_update(cf->redis_prefix, r->tenant, r->phone, &lead, blocks,
                sizeof(blocks));
@@ -275,25 +277,14 @@ write_lead(struct req *r, bool through)
         /* Served later as a /phone/query answer, hence 200. */
         v = req_entry_value(r, 200, cf->ttl_lead_ms);
     }
-    expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms);
-    snprintf(expire, sizeof(expire), "%" PRId64, expire_ms);
-    snprintf(epoch_expire, sizeof(epoch_expire), "%" PRId64,
-             expire_ms * 2 > WRITE_EPOCH_TTL_MS ? expire_ms * 2
-                                                : WRITE_EPOCH_TTL_MS);
-    argv[0] = lead.hash;
-    argv[1] = lead.epoch;
-    argv[2] = blocks;
-    argv[3] = lead.bgen;
-    argv[4] = v != NULL ? (const char *)evbuffer_pullup(v, -1) : "";
-    argv[5] = expire;
-    argv[6] = ws->books ? "1" : "0";
-    argv[7] = epoch_expire;
-    for (i = 0; i < 8; i++) {
-        lens[i] = i == 4 && v != NULL ? evbuffer_get_length(v)
-                                      : strlen(argv[i]);
+    a.hash = lead.hash;
+    a.epoch_key = lead.epoch;
+    a.bgen_key = lead.bgen;
+    if (v != NULL) {
+        a.value = (const char *)evbuffer_pullup(v, -1);
+        a.value_len = evbuffer_get_length(v);
     }
-    r->op = store_eval(r->env->store, &lua_write, 4, 8, argv, lens,
-                       req_on_store_reply, r);
+    r->op = script_write(r->env->store, &a, req_on_store_reply, r);
     ws->wrote = r->op != NULL;
     if (v != NULL) {
         evbuffer_free(v);
@@ -423,8 +414,8 @@ write_settle(struct req *r)
 enum req_state
 write_on_settled(struct req *r, const void *data)
 {
-    const redisReply *reply = data;
-    bool              claimed = write_state(r)->claim.claimed;
+    const struct redisReply *reply = data;
+    bool                     claimed = write_state(r)->claim.claimed;
 
     /* Without a claim this was the barrier: a failed one only loses its
      * guarantee, with Redis failing anyway. */

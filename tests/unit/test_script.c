@@ -10,7 +10,6 @@
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 
-#include "lua.h"
 #include "script.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -54,21 +53,6 @@ Test(script, sha_unchanged)
         cr_expect_str_eq(s->sha, sha_rows[i].sha, "row %zu (%s)", i,
                          sha_rows[i].name);
     }
-}
-
-Test(script, old_names_are_the_scripts)
-{
-    cr_expect_eq(&lua_lookup, script_get(SCRIPT_ID_LOOKUP));
-    cr_expect_eq(&lua_fill, script_get(SCRIPT_ID_FILL));
-    cr_expect_eq(&lua_lock, script_get(SCRIPT_ID_LOCK));
-    cr_expect_eq(&lua_ping, script_get(SCRIPT_ID_PING));
-    cr_expect_eq(&lua_unlock, script_get(SCRIPT_ID_UNLOCK));
-    cr_expect_eq(&lua_write, script_get(SCRIPT_ID_WRITE));
-    cr_expect_eq(&lua_idem_claim, script_get(SCRIPT_ID_IDEM_CLAIM));
-    cr_expect_eq(&lua_idem_complete, script_get(SCRIPT_ID_IDEM_COMPLETE));
-    cr_expect_eq(&lua_idem_release, script_get(SCRIPT_ID_IDEM_RELEASE));
-    lua_init();                 /* still callable, changes nothing */
-    cr_expect_str_eq(lua_lookup.sha, sha_rows[0].sha);
 }
 
 /* ---- the layouts -------------------------------------------------------- */
