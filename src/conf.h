@@ -172,7 +172,7 @@ struct conf_diff {
     const char *restart[CONF_DIFF_MAX];
 };
 
-/* Whether key NAME can only change with a restart (conf.c says why). */
+/* Whether key NAME can only change with a restart (conf_key.c says why). */
 bool conf_key_needs_restart(const char *name);
 
 /*

@@ -1,13 +1,13 @@
 /*
  * fuzz_conf.c - libFuzzer harness for the configuration parser
- * (src/conf.c, SPEC §9). The input is a whole configuration file, fed
- * through conf_load_buffer() as bytes (NULs included); its first line is
- * also tried as a -o override and the whole input, as a C string, through
- * the unit parsers.
+ * (src/conf_load.c and the conf_*.c files under it, SPEC §9). The input
+ * is a whole configuration file, fed through conf_load_buffer() as bytes
+ * (NULs included); its first line is also tried as a -o override and the
+ * whole input, as a C string, through the unit parsers.
  *
  * Properties:
  *   - the load returns 0 exactly when it reported no error, and every
- *     error reads "fuzz.conf:LINE: ..." in printable ASCII (conf_show
+ *     error reads "fuzz.conf:LINE: ..." in printable ASCII (conf_value_show
  *     promises that raw bytes never reach the terminal);
  *   - whatever was loaded is in range: every string key is set, and the
  *     numbers are within the bounds the key table gives (spot checks);

@@ -1,0 +1,368 @@
+/*
+ * store_sub.c - the subscriber side of a store: channels kept subscribed
+ * on a connection of their own, and Redis's tracking of the keys the
+ * call connection reads (client-side caching, RESP2 style).
+ *
+ * Each time the subscriber connection subscribes again, its channels'
+ * callbacks hear "(re)subscribed": messages may have been missed, so
+ * whatever waits for one should look again.
+ *
+ * Tracking: the subscriber connection learns its client id and
+ * subscribes to __redis__:invalidate; the call connection then turns
+ * CLIENT TRACKING on with REDIRECT to that id, so Redis tells us of every
+ * change to a key we read. Each time either link goes down or comes back,
+ * or the calls stop answering, the tracker hears "forget everything" (key
+ * NULL): invalidations may have been lost.
+ *
+ * Owns its link (store_link.c) and the channel names; store_sub_free
+ * releases them. Borrows the store's call link for CLIENT TRACKING. The
+ * store (store.c) calls in here; nothing here calls the store.
+ */
+#include "config.h"
+
+#include "store_sub.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "log.h"
+#include "store_link.h"
+
+#define STORE_SUB_CHANNELS_MAX 4
+#define STORE_SUB_INVALIDATE   "__redis__:invalidate"
+
+struct store_channel {
+    char        *name;              /* owned */
+    store_msg_cb cb;
+    void        *arg;
+    bool         invalidate;        /* Redis's tracking channel */
+};
+
+struct store_sub {
+    struct store_link    link;      /* owned: the subscriber connection */
+    struct store_link   *cmd;       /* borrowed: the store's call link */
+    struct store_channel channels[STORE_SUB_CHANNELS_MAX];
+    int                  nchannels;
+    store_inval_cb       track_cb;  /* NULL unless store_sub_track */
+    void                *track_arg;
+    long long            sub_id;    /* CLIENT ID of the subscriber, or 0 */
+    bool                 inval_subscribed;
+    bool                 tracking;  /* CLIENT TRACKING on, confirmed */
+    bool                 freeing;
+};
+
+static void on_sub_link(struct store_link *link, enum store_link_event ev,
+                        void *arg);
+
+struct store_sub *
+store_sub_new(struct event_base *base, const struct url_redis *url,
+              struct store_link *cmd)
+{
+    struct store_sub *sub;
+
+    sub = calloc(1, sizeof(*sub));
+    if (sub == NULL) {
+        return NULL;
+    }
+    sub->cmd = cmd;
+    if (store_link_init(&sub->link, base, url, "redis subscriber",
+                        on_sub_link, sub) != 0) {
+        store_sub_free(sub);
+        return NULL;
+    }
+    return sub;
+}
+
+void
+store_sub_free(struct store_sub *sub)
+{
+    int i;
+
+    if (sub == NULL) {
+        return;
+    }
+    sub->freeing = true;
+    store_link_stop(&sub->link);    /* pending callbacks get NULL */
+    for (i = 0; i < sub->nchannels; i++) {
+        free(sub->channels[i].name);
+    }
+    free(sub);
+}
+
+/* ---- subscriptions ------------------------------------------------------- */
+
+void
+store_sub_lost(struct store_sub *sub)
+{
+    int i;
+
+    for (i = 0; i < sub->nchannels; i++) {
+        if (!sub->channels[i].invalidate) {
+            sub->channels[i].cb(NULL, 0, sub->channels[i].arg);
+        }
+    }
+}
+
+bool
+store_sub_listening(const struct store_sub *sub)
+{
+    return store_link_up(&sub->link);
+}
+
+void
+store_sub_poll(struct store_sub *sub)
+{
+    if (store_link_up(&sub->link)) {
+        redisAsyncHandleRead(sub->link.ac);
+    }
+}
+
+/* ---- tracking ------------------------------------------------------------ */
+
+/* Tells the tracker that invalidations may have been lost. */
+void
+store_sub_track_lost(struct store_sub *sub)
+{
+    sub->tracking = false;
+    if (sub->track_cb != NULL) {
+        sub->track_cb(NULL, 0, sub->track_arg);
+    }
+}
+
+void
+store_sub_forget(struct store_sub *sub)
+{
+    if (sub->tracking && sub->track_cb != NULL) {
+        /* A frozen Redis tells us nothing: forget what we hold. Tracking
+         * itself stays on, and store_tracking() is false until a call
+         * answers again. */
+        sub->track_cb(NULL, 0, sub->track_arg);
+    }
+}
+
+static void
+on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_sub *sub = privdata;
+    redisReply       *reply = r;
+
+    if (reply == NULL || sub->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0) {
+        sub->tracking = true;
+        /* Whatever was kept before now is not covered: start over. */
+        if (sub->track_cb != NULL) {
+            sub->track_cb(NULL, 0, sub->track_arg);
+        }
+        log_info("store: redis tracking on (near cache coherent)");
+    } else {
+        log_warn("store: CLIENT TRACKING refused: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+    }
+}
+
+/* Turns tracking on for the call link, once both links are ready. */
+void
+store_sub_cmd_up(struct store_sub *sub)
+{
+    if (sub->track_cb == NULL || sub->sub_id == 0 || !sub->inval_subscribed ||
+        !store_link_up(sub->cmd)) {
+        return;
+    }
+    sub->tracking = false;
+    /* OFF first: the redirect of a tracking already on cannot change. */
+    redisAsyncCommand(sub->cmd->ac, NULL, NULL, "CLIENT TRACKING off");
+    redisAsyncCommand(sub->cmd->ac, on_tracking_reply, sub,
+                      "CLIENT TRACKING on REDIRECT %lld", sub->sub_id);
+}
+
+static void
+on_client_id(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_sub *sub = privdata;
+    redisReply       *reply = r;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+        !sub->freeing) {
+        sub->sub_id = reply->integer;
+    }
+}
+
+/* A message of __redis__:invalidate: an array of keys, or nil for all. */
+static void
+on_invalidate(struct store_channel *ch, const redisReply *reply)
+{
+    struct store_sub *sub = ch->arg;
+    const redisReply *kind = reply->element[0], *keys = reply->element[2];
+    size_t            i;
+
+    if (strcmp(kind->str, "subscribe") == 0) {
+        sub->inval_subscribed = true;
+        store_sub_cmd_up(sub);
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || sub->track_cb == NULL) {
+        return;
+    }
+    if (keys->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < keys->elements; i++) {
+            if (keys->element[i]->type == REDIS_REPLY_STRING) {
+                sub->track_cb(keys->element[i]->str, keys->element[i]->len,
+                              sub->track_arg);
+            }
+        }
+    } else if (keys->type == REDIS_REPLY_STRING) {
+        sub->track_cb(keys->str, keys->len, sub->track_arg);
+    } else {
+        sub->track_cb(NULL, 0, sub->track_arg); /* FLUSHALL and the like */
+    }
+}
+
+bool
+store_sub_tracking(const struct store_sub *sub)
+{
+    return sub->tracking && store_link_up(sub->cmd) &&
+           store_link_up(&sub->link);
+}
+
+/* ---- the subscriber connection ------------------------------------------- */
+
+/*
+ * hiredis runs this for the confirmation of each SUBSCRIBE, for every
+ * message, and with NULL when the connection goes. PRIVDATA is the
+ * channel's entry, which lives as long as the subscriber.
+ */
+static void
+on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_channel *ch = privdata;
+    redisReply           *reply = r;
+    const redisReply     *kind;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements < 3) {
+        return;
+    }
+    kind = reply->element[0];
+    if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    if (ch->invalidate) {
+        on_invalidate(ch, reply);
+        return;
+    }
+    if (strcmp(kind->str, "subscribe") == 0) {
+        ch->cb(NULL, 0, ch->arg);   /* (re)subscribed: look again */
+    } else if (strcmp(kind->str, "message") == 0 &&
+               reply->element[2]->type == REDIS_REPLY_STRING) {
+        ch->cb(reply->element[2]->str, reply->element[2]->len, ch->arg);
+    }
+}
+
+static void
+sub_send(struct store_sub *sub, struct store_channel *ch)
+{
+    if (store_link_up(&sub->link)) {
+        redisAsyncCommand(sub->link.ac, on_sub_reply, ch, "SUBSCRIBE %s",
+                          ch->name);
+    }
+}
+
+static void
+on_sub_up(struct store_sub *sub)
+{
+    int i;
+
+    store_link_reset_backoff(&sub->link);
+    if (sub->track_cb != NULL) {
+        /* Before SUBSCRIBE: a subscribed connection runs nothing else. */
+        redisAsyncCommand(sub->link.ac, on_client_id, sub, "CLIENT ID");
+    }
+    for (i = 0; i < sub->nchannels; i++) {
+        sub_send(sub, &sub->channels[i]);
+    }
+}
+
+/* What the subscriber link tells: only coming up and going down matter. */
+static void
+on_sub_link(struct store_link *link, enum store_link_event ev, void *arg)
+{
+    struct store_sub *sub = arg;
+
+    switch (ev) {
+    case STORE_LINK_UP:
+        on_sub_up(sub);
+        break;
+    case STORE_LINK_LOST:
+        sub->sub_id = 0;
+        sub->inval_subscribed = false;
+        store_sub_track_lost(sub);    /* tracking redirects here: lost too */
+        store_sub_lost(sub);
+        break;
+    case STORE_LINK_CONNECTING:
+    case STORE_LINK_FAILED:
+        break;
+    }
+}
+
+/*
+ * Adds channel NAME to those the subscriber link keeps subscribed, and
+ * subscribes now if the link is up (else it connects, and subscribes all
+ * once up). Redis's invalidation channel needs the link's client id
+ * first. Returns 0, or -1 when out of room or memory.
+ */
+static int
+channel_add(struct store_sub *sub, const char *name, store_msg_cb cb,
+            void *arg, bool invalidate)
+{
+    struct store_channel *ch;
+
+    if (sub->nchannels == STORE_SUB_CHANNELS_MAX) {
+        return -1;
+    }
+    ch = &sub->channels[sub->nchannels];
+    ch->name = strdup(name);
+    if (ch->name == NULL) {
+        return -1;
+    }
+    ch->cb = cb;
+    ch->arg = arg;
+    ch->invalidate = invalidate;
+    sub->nchannels++;
+    if (sub->link.ac == NULL) {
+        store_link_connect(&sub->link); /* subscribes once connected */
+        return 0;
+    }
+    if (invalidate && sub->link.connected) {
+        redisAsyncCommand(sub->link.ac, on_client_id, sub, "CLIENT ID");
+    }
+    sub_send(sub, ch);
+    return 0;
+}
+
+int
+store_sub_add(struct store_sub *sub, const char *channel, store_msg_cb cb,
+              void *arg)
+{
+    return channel_add(sub, channel, cb, arg, false);
+}
+
+int
+store_sub_track(struct store_sub *sub, store_inval_cb cb, void *arg)
+{
+    if (sub->track_cb != NULL) {
+        return -1;
+    }
+    sub->track_cb = cb;             /* before: on_sub_up asks CLIENT ID */
+    sub->track_arg = arg;
+    if (channel_add(sub, STORE_SUB_INVALIDATE, NULL, sub, true) != 0) {
+        sub->track_cb = NULL;
+        sub->track_arg = NULL;
+        return -1;
+    }
+    return 0;
+}
