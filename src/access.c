@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,8 @@
 #define ACCESS_TENANT_HEX 8         /* the tenant prefix logged */
 
 /* Read by every worker; written by the main thread only. */
-static int  access_fd = -1;         /* where lines go; -1: off */
-static bool access_json = true;
+static _Atomic int  access_fd = -1; /* where lines go; -1: off */
+static _Atomic bool access_json = true;
 
 /* The main thread's own: the file's fd number (kept open once used, see
  * access.h) and the path it was opened from, NULL unless a file. */
@@ -218,8 +219,8 @@ access_setup(const char *spec, bool json, char *err, size_t errlen)
         }
         fd = access_file_fd;
     }
-    __atomic_store_n(&access_json, json, __ATOMIC_RELAXED);
-    __atomic_store_n(&access_fd, fd, __ATOMIC_RELEASE);
+    atomic_store_explicit(&access_json, json, memory_order_relaxed);
+    atomic_store_explicit(&access_fd, fd, memory_order_release);
     free(access_path);
     access_path = path;
     return 0;
@@ -246,21 +247,22 @@ access_reopen(void)
 bool
 access_enabled(void)
 {
-    return __atomic_load_n(&access_fd, __ATOMIC_RELAXED) >= 0;
+    return atomic_load_explicit(&access_fd, memory_order_relaxed) >= 0;
 }
 
 void
 access_write(const struct access_entry *e)
 {
-    int    fd = __atomic_load_n(&access_fd, __ATOMIC_ACQUIRE);
+    int    fd = atomic_load_explicit(&access_fd, memory_order_acquire);
     char   line[ACCESS_LINE_MAX];
     size_t n;
+    bool   json;
 
     if (fd < 0) {
         return;
     }
-    n = access_format(e, __atomic_load_n(&access_json, __ATOMIC_RELAXED),
-                      line, sizeof(line));
+    json = atomic_load_explicit(&access_json, memory_order_relaxed);
+    n = access_format(e, json, line, sizeof(line));
     /* One write per line; a failed or short write loses the line rather
      * than hold up a worker (never retried). */
     if (write(fd, line, n) < 0) {
@@ -271,7 +273,7 @@ access_write(const struct access_entry *e)
 void
 access_close(void)
 {
-    __atomic_store_n(&access_fd, -1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&access_fd, -1, memory_order_release);
     if (access_file_fd >= 0) {
         close(access_file_fd);
         access_file_fd = -1;

@@ -25,9 +25,9 @@ static const char *const log_level_names[] = {
 void
 log_setup(const char *program, enum log_level level, bool json)
 {
-    atomic_store(&log_program, program);
-    atomic_store(&log_threshold, (int)level);
-    atomic_store(&log_json, json);
+    atomic_store_explicit(&log_program, program, memory_order_seq_cst);
+    atomic_store_explicit(&log_threshold, (int)level, memory_order_seq_cst);
+    atomic_store_explicit(&log_json, json, memory_order_seq_cst);
 }
 
 /* Appends S to OUT as the inside of a JSON string; stops at CAP. */

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,12 +13,12 @@
  * of one call with the outcome of another: (ms << 4) | outcome. */
 #define READY_PACK(ms, o) (((uint64_t)(ms) << 4) | (uint64_t)(o))
 
-static int      ready_stores;
-static int      ready_up;
-static bool     ready_stop;
-static uint64_t ready_last;         /* packed; 0: no call yet */
-static uint64_t ready_last_ok;
-static uint64_t ready_last_err;
+static _Atomic int      ready_stores;
+static _Atomic int      ready_up;
+static _Atomic bool     ready_stop;
+static _Atomic uint64_t ready_last; /* packed; 0: no call yet */
+static _Atomic uint64_t ready_last_ok;
+static _Atomic uint64_t ready_last_err;
 
 static const char *const ready_outcomes[READY_UP_COUNT] = {
     [READY_UP_OK] = "ok",
@@ -30,13 +31,13 @@ static const char *const ready_outcomes[READY_UP_COUNT] = {
 void
 ready_redis_store(int delta)
 {
-    __atomic_fetch_add(&ready_stores, delta, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&ready_stores, delta, memory_order_relaxed);
 }
 
 void
 ready_redis_up(int delta)
 {
-    __atomic_fetch_add(&ready_up, delta, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&ready_up, delta, memory_order_relaxed);
 }
 
 void
@@ -46,29 +47,29 @@ ready_upstream(enum ready_upstream outcome, int64_t now_ms)
 
     assert(outcome < READY_UP_COUNT);
     v = READY_PACK(now_ms > 0 ? now_ms : 1, outcome);
-    __atomic_store_n(&ready_last, v, __ATOMIC_RELAXED);
-    __atomic_store_n(outcome == READY_UP_OK ? &ready_last_ok
-                                            : &ready_last_err,
-                     v, __ATOMIC_RELAXED);
+    atomic_store_explicit(&ready_last, v, memory_order_relaxed);
+    atomic_store_explicit(outcome == READY_UP_OK ? &ready_last_ok
+                                                 : &ready_last_err,
+                          v, memory_order_relaxed);
 }
 
 void
 ready_stopping(void)
 {
-    __atomic_store_n(&ready_stop, true, __ATOMIC_RELAXED);
+    atomic_store_explicit(&ready_stop, true, memory_order_relaxed);
 }
 
 void
 ready_snapshot(struct ready_state *out)
 {
-    uint64_t last = __atomic_load_n(&ready_last, __ATOMIC_RELAXED);
-    uint64_t ok = __atomic_load_n(&ready_last_ok, __ATOMIC_RELAXED);
-    uint64_t err = __atomic_load_n(&ready_last_err, __ATOMIC_RELAXED);
+    uint64_t last = atomic_load_explicit(&ready_last, memory_order_relaxed);
+    uint64_t ok = atomic_load_explicit(&ready_last_ok, memory_order_relaxed);
+    uint64_t err = atomic_load_explicit(&ready_last_err, memory_order_relaxed);
 
     memset(out, 0, sizeof(*out));
-    out->stores = __atomic_load_n(&ready_stores, __ATOMIC_RELAXED);
-    out->redis_up = __atomic_load_n(&ready_up, __ATOMIC_RELAXED);
-    out->stopping = __atomic_load_n(&ready_stop, __ATOMIC_RELAXED);
+    out->stores = atomic_load_explicit(&ready_stores, memory_order_relaxed);
+    out->redis_up = atomic_load_explicit(&ready_up, memory_order_relaxed);
+    out->stopping = atomic_load_explicit(&ready_stop, memory_order_relaxed);
     out->last_ms = (int64_t)(last >> 4);
     out->last = (enum ready_upstream)(last & 0xf);
     out->last_ok_ms = (int64_t)(ok >> 4);

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,10 +136,11 @@ static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
 
 #define STATS_CLASSES 6             /* 1xx..5xx, and "other" */
 
-static uint64_t stats_requests[ROUTE_COUNT][STATS_CLASSES][STATS_CACHE_COUNT];
-static uint64_t stats_upstreams[ROUTE_COUNT];
+static _Atomic uint64_t
+    stats_requests[ROUTE_COUNT][STATS_CLASSES][STATS_CACHE_COUNT];
+static _Atomic uint64_t stats_upstreams[ROUTE_COUNT];
 
-static uint64_t stats_values[STATS_COUNT];
+static _Atomic uint64_t stats_values[STATS_COUNT];
 
 /* Upper bounds of the latency buckets: in us for bucketing, and as
  * Prometheus writes them (seconds) for `le`. */
@@ -154,8 +156,8 @@ static const struct {
 
 /* Per route: calls by bucket (not cumulative: the render adds them up,
  * so a scrape's _count always equals its +Inf bucket), and the sum. */
-static uint64_t stats_latency[ROUTE_COUNT][STATS_LATENCY_BUCKETS + 1];
-static uint64_t stats_latency_sum_us[ROUTE_COUNT];
+static _Atomic uint64_t stats_latency[ROUTE_COUNT][STATS_LATENCY_BUCKETS + 1];
+static _Atomic uint64_t stats_latency_sum_us[ROUTE_COUNT];
 
 /* Whether ROUTE is forwarded upstream: the only routes with upstream
  * series. The proxy's own routes never are. */
@@ -170,7 +172,7 @@ void
 stats_add(enum stats_counter c, uint64_t n)
 {
     assert(c < STATS_COUNT);
-    __atomic_fetch_add(&stats_values[c], n, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&stats_values[c], n, memory_order_relaxed);
 }
 
 void
@@ -179,15 +181,15 @@ stats_request(enum route_id route, int status, enum stats_cache cache)
     int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
 
     assert(route < ROUTE_COUNT && cache < STATS_CACHE_COUNT);
-    __atomic_fetch_add(&stats_requests[route][cls][cache], 1,
-                       __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&stats_requests[route][cls][cache], 1,
+                              memory_order_relaxed);
 }
 
 void
 stats_upstream(enum route_id route)
 {
     assert(route < ROUTE_COUNT);
-    __atomic_fetch_add(&stats_upstreams[route], 1, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&stats_upstreams[route], 1, memory_order_relaxed);
 }
 
 size_t
@@ -212,16 +214,17 @@ void
 stats_upstream_latency(enum route_id route, uint64_t us)
 {
     assert(route < ROUTE_COUNT);
-    __atomic_fetch_add(&stats_latency[route][stats_latency_bucket(us)], 1,
-                       __ATOMIC_RELAXED);
-    __atomic_fetch_add(&stats_latency_sum_us[route], us, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&stats_latency[route][stats_latency_bucket(us)],
+                              1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stats_latency_sum_us[route], us,
+                              memory_order_relaxed);
 }
 
 uint64_t
 stats_get(enum stats_counter c)
 {
     assert(c < STATS_COUNT);
-    return __atomic_load_n(&stats_values[c], __ATOMIC_RELAXED);
+    return atomic_load_explicit(&stats_values[c], memory_order_relaxed);
 }
 
 /* Appends to BUF at *LEN the requests by route, status class and cache
@@ -245,8 +248,8 @@ stats_render_matrix(char *buf, size_t cap, size_t *len)
     for (route = 0; route < ROUTE_COUNT; route++) {
         for (cls = 0; cls < STATS_CLASSES; cls++) {
             for (cache = 0; cache < STATS_CACHE_COUNT; cache++) {
-                uint64_t v = __atomic_load_n(&stats_requests[route][cls][cache],
-                                             __ATOMIC_RELAXED);
+                uint64_t v = atomic_load_explicit(
+                    &stats_requests[route][cls][cache], memory_order_relaxed);
 
                 if (v == 0) {
                     continue;
@@ -278,8 +281,8 @@ stats_render_matrix(char *buf, size_t cap, size_t *len)
         n = snprintf(buf + *len, cap - *len,
                      "heavyset_upstream_requests_total{route=\"%s\"} %" PRIu64
                      "\n", route_name((enum route_id)route),
-                     __atomic_load_n(&stats_upstreams[route],
-                                     __ATOMIC_RELAXED));
+                     atomic_load_explicit(&stats_upstreams[route],
+                                          memory_order_relaxed));
         if (n < 0 || (size_t)n >= cap - *len) {
             return -1;
         }
@@ -311,8 +314,8 @@ stats_render_latency(char *buf, size_t cap, size_t *len)
             continue;
         }
         for (b = 0; b <= STATS_LATENCY_BUCKETS; b++) {
-            cum += __atomic_load_n(&stats_latency[route][b],
-                                   __ATOMIC_RELAXED);
+            cum += atomic_load_explicit(&stats_latency[route][b],
+                                        memory_order_relaxed);
             n = snprintf(buf + *len, cap - *len,
                          "heavyset_upstream_duration_seconds_bucket{route="
                          "\"%s\",le=\"%s\"} %" PRIu64 "\n",
@@ -325,7 +328,8 @@ stats_render_latency(char *buf, size_t cap, size_t *len)
             }
             *len += (size_t)n;
         }
-        sum = __atomic_load_n(&stats_latency_sum_us[route], __ATOMIC_RELAXED);
+        sum = atomic_load_explicit(&stats_latency_sum_us[route],
+                                   memory_order_relaxed);
         n = snprintf(buf + *len, cap - *len,
                      "heavyset_upstream_duration_seconds_sum{route=\"%s\"} "
                      "%" PRIu64 ".%06" PRIu64 "\n"

@@ -885,7 +885,7 @@ source_path(const char *file)
     return NULL;
 }
 
-#define READ_TEXT_MAX (1 << 18)     /* the README is past 64 KB */
+#define READ_TEXT_MAX (1 << 18)     /* room for a long document */
 
 /* Reads the whole file at PATH, with a newline in front, or fails. */
 static char *
@@ -945,13 +945,13 @@ Test(conf_file, default_file)
     conf_free(&cf);
 }
 
-/* README.md has one table row per key, with its default. */
+/* doc/configuration.md has one table row per key, with its default. */
 Test(conf_file, doc_table)
 {
     char  *path, *text, want[128];
     size_t i;
 
-    path = source_path("README.md");
+    path = source_path("doc/configuration.md");
     text = read_text(path);
     for (i = 0; i < conf_key_count(); i++) {
         const char *derived = conf_key_derived(i), *of;
