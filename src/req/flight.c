@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "cache.h"
 #include "conf.h"
 #include "map.h"
 #include "req/req.h"
@@ -36,6 +37,12 @@ struct flight {
     char                  lock[FLIGHT_LOCK_MAX];  /* the entry's lock */
     bool                  remote;   /* leader waits for another */
     struct event         *timer;    /* owned: the lease, while remote */
+    struct event         *deliver;  /* owned: the waiters' wake, once the
+                                       leader released it */
+    struct flight_answer  answer;   /* for the waiters; what it points to
+                                       is in COPY or static */
+    struct cache_entry    entry;    /* ANSWER's entry, if it has one */
+    char                 *copy;     /* owned: the bytes ANSWER points to */
 };
 
 TAILQ_HEAD(flight_list, flight);
@@ -115,13 +122,28 @@ flight_remote_end(struct flight *f)
     f->timer = NULL;
 }
 
+/* Takes F out of its worker's table: new reads start a flight of their
+ * own. */
+static void
+flight_end(struct flight *f)
+{
+    flight_remote_end(f);
+    if (f->fkey_len > 0) {
+        map_del(f->ctx->flights, f->fkey, f->fkey_len);
+        f->fkey_len = 0;
+    }
+}
+
 /* Frees F once it has neither leader nor waiters. */
 static void
 flight_free(struct flight *f)
 {
     assert(f->leader == NULL && TAILQ_EMPTY(&f->waiters));
-    flight_remote_end(f);
-    map_del(f->ctx->flights, f->fkey, f->fkey_len);
+    flight_end(f);
+    if (f->deliver != NULL) {
+        event_free(f->deliver);
+    }
+    free(f->copy);
     free(f);
 }
 
@@ -169,23 +191,104 @@ flight_has_waiters(const struct flight_member *m)
     return flight_leads(m) && !TAILQ_EMPTY(&m->flight->waiters);
 }
 
-void
-flight_release(struct flight_member *m, const struct flight_answer *a)
+/* Wakes every waiter of F with A, then frees F. */
+static void
+flight_wake(struct flight *f, const struct flight_answer *a)
 {
-    struct flight        *f = m->flight;
     struct flight_member *w;
 
-    if (!flight_leads(m)) {
-        return;
-    }
-    f->leader = NULL;
-    m->flight = NULL;
     while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
         TAILQ_REMOVE(&f->waiters, w, next);
         w->flight = NULL;
         req_event(w->req, REQ_EV_WAKE, a);
     }
     flight_free(f);
+}
+
+static void
+flight_on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+    struct flight *f = arg;
+
+    flight_wake(f, &f->answer);
+}
+
+/* Appends the LEN bytes at S to the copy being built at *AT. */
+static const char *
+flight_put(char **at, const char *s, size_t len)
+{
+    const char *start = *at;
+
+    memcpy(*at, s, len);
+    (*at)[len] = '\0';
+    *at += len + 1;
+    return start;
+}
+
+/*
+ * Keeps a copy of A in F, for waiters woken after the leader's step:
+ * its entry's content type and body, and the strings that are not
+ * static (Cache-Status, an error's header value). Returns false when out
+ * of memory.
+ */
+static bool
+flight_keep(struct flight *f, const struct flight_answer *a)
+{
+    const struct cache_entry *e = a->e;
+    size_t  n = (a->status != NULL ? strlen(a->status) + 1 : 0) +
+                (a->hvalue != NULL ? strlen(a->hvalue) + 1 : 0) +
+                (e != NULL ? e->ctype_len + e->body_len + 2 : 0);
+    char   *at;
+
+    f->copy = at = malloc(n > 0 ? n : 1);
+    if (f->copy == NULL) {
+        return false;
+    }
+    f->answer = *a;
+    if (a->status != NULL) {
+        f->answer.status = flight_put(&at, a->status, strlen(a->status));
+    }
+    if (a->hvalue != NULL) {
+        f->answer.hvalue = flight_put(&at, a->hvalue, strlen(a->hvalue));
+    }
+    if (e != NULL) {
+        f->entry = *e;
+        f->entry.ctype = flight_put(&at, e->ctype, e->ctype_len);
+        f->entry.body = flight_put(&at, e->body, e->body_len);
+        f->answer.e = &f->entry;
+    }
+    return true;
+}
+
+/*
+ * Why waiters are woken by an event of their own, not from here: each
+ * runs its own step then, not inside the leader's (whose answer may come
+ * from inside a third request's step, a denial's stale answer). The
+ * flight leaves the table now, so that reads arriving meanwhile start a
+ * flight of their own, as they would have after a synchronous wake. Out
+ * of memory, the waiters are woken here, as a last resort.
+ */
+void
+flight_release(struct flight_member *m, const struct flight_answer *a)
+{
+    struct flight *f = m->flight;
+
+    if (!flight_leads(m)) {
+        return;
+    }
+    f->leader = NULL;
+    m->flight = NULL;
+    flight_end(f);
+    if (TAILQ_EMPTY(&f->waiters)) {
+        flight_free(f);
+        return;
+    }
+    f->deliver = event_new(f->ctx->base, -1, 0, flight_on_deliver, f);
+    if (f->deliver == NULL || !flight_keep(f, a)) {
+        flight_wake(f, a);
+        return;
+    }
+    event_active(f->deliver, EV_TIMEOUT, 1);
 }
 
 void
@@ -199,6 +302,9 @@ flight_leave(struct flight_member *m)
     assert(f->leader != m);
     TAILQ_REMOVE(&f->waiters, m, next);
     m->flight = NULL;
+    if (f->leader == NULL && TAILQ_EMPTY(&f->waiters)) {
+        flight_free(f);             /* its wake had nobody left to wake */
+    }
 }
 
 bool
