@@ -19,6 +19,7 @@
 #include "sandbox/api.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
+#include "sandbox/reply.h"
 
 #define ADMIN_MSG_LEN  256
 #define ADMIN_MSGS_MAX 8
@@ -72,7 +73,7 @@ static void
 admin_send_message(struct api *api, struct evhttp_request *req, int status,
                    const char *msg)
 {
-    api_send_error(api, req, status, &msg, 1);
+    reply_error(api_reply(api), req, status, &msg, 1, FAULTS_MISBEHAVE_NONE);
 }
 
 /* Sends OBJ (a new reference, put here) or 500 when it is NULL. */
@@ -84,7 +85,7 @@ admin_send_owned(struct api *api, struct evhttp_request *req,
         admin_send_message(api, req, 500, "out of memory");
         return;
     }
-    api_send_json(api, req, 200, obj);
+    reply_json(api_reply(api), req, 200, obj, FAULTS_MISBEHAVE_NONE);
     json_object_put(obj);
 }
 
@@ -103,13 +104,13 @@ admin_config_json(struct api *api)
 {
     struct json_object  *res = json_object_new_object();
     struct faults_config cf;
-    struct api_habits    h;
+    struct reply_habits  h;
 
     if (res == NULL) {
         return NULL;
     }
     faults_get_config(api_faults(api), &cf);
-    api_get_habits(api, &h);
+    reply_get_habits(api_reply(api), &h);
     json_object_object_add(res, "latency_ms",
                            json_object_new_int64(cf.latency_ms));
     json_object_object_add(res, "jitter_ms",
@@ -162,7 +163,7 @@ admin_config_get(struct api *api, struct evhttp_request *req)
  */
 static void
 admin_config_key(struct json_object *v, const struct admin_key *k,
-                 struct faults_config *cf, struct api_habits *h,
+                 struct faults_config *cf, struct reply_habits *h,
                  char msgs[][ADMIN_MSG_LEN], size_t *n)
 {
     enum faults_misbehave kind = FAULTS_MISBEHAVE_NONE;
@@ -232,7 +233,7 @@ admin_config_set(struct api *api, struct evhttp_request *req)
     struct json_object         *body;
     struct json_object_iterator it, end;
     struct faults_config        cf;
-    struct api_habits           h;
+    struct reply_habits         h;
     char                        msgs[ADMIN_MSGS_MAX][ADMIN_MSG_LEN];
     const char                 *ptrs[ADMIN_MSGS_MAX];
     size_t                      n = 0, i, len = evbuffer_get_length(in);
@@ -253,7 +254,7 @@ admin_config_set(struct api *api, struct evhttp_request *req)
         return;
     }
     faults_get_config(api_faults(api), &cf);
-    api_get_habits(api, &h);
+    reply_get_habits(api_reply(api), &h);
     it = json_object_iter_begin(body);
     end = json_object_iter_end(body);
     for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
@@ -282,10 +283,10 @@ admin_config_set(struct api *api, struct evhttp_request *req)
         for (i = 0; i < n; i++) {
             ptrs[i] = msgs[i];
         }
-        api_send_error(api, req, 400, ptrs, n);
+        reply_error(api_reply(api), req, 400, ptrs, n, FAULTS_MISBEHAVE_NONE);
         return;
     }
-    api_set_habits(api, &h);
+    reply_set_habits(api_reply(api), &h);
     log_info("admin: config latency=%lldms jitter=%lldms fail=%g drop=%g "
              "rate_limit=%lld/min misbehave=%s gzip=%s chunked=%s "
              "early_hints=%s",
@@ -337,8 +338,8 @@ admin_lead(struct api *api, struct evhttp_request *req)
         for (i = 0; i < errs.count; i++) {
             msgs[i] = errs.msg[i];
         }
-        api_send_error(api, req, errs.count > 0 ? errs.status : 500, msgs,
-                       errs.count);
+        reply_error(api_reply(api), req, errs.count > 0 ? errs.status : 500,
+                    msgs, errs.count, FAULTS_MISBEHAVE_NONE);
         return;
     }
     admin_send_owned(api, req, obj);
@@ -373,8 +374,8 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
                           strcmp(name, "config") == 0 ? "GET, HEAD, POST"
                           : strcmp(name, "reset") == 0 ? "POST"
                                                        : "GET, HEAD");
-        api_send_no_route(api, req, 405, method, path);
+        reply_no_route(api_reply(api), req, 405, method, path);
         return;
     }
-    api_send_no_route(api, req, 404, method, path);
+    reply_no_route(api_reply(api), req, 404, method, path);
 }

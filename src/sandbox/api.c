@@ -1,9 +1,8 @@
-/* api.c - routing, auth, rate limit, faults and answers of the S2S API. */
+/* api.c - routing, auth, rate limit and faults of the S2S API. */
 #include "config.h"
 
 #include "sandbox/api.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -25,25 +23,12 @@
 #include "phone.h"
 #include "sandbox/admin.h"
 #include "sandbox/capture.h"
-#include "sandbox/coding.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
+#include "sandbox/reply.h"
 
 #define API_PREFIX       "/api/v1/appointment/s2s"
-#define API_CONTENT_TYPE "application/json; charset=utf-8"
-#define API_BODY_MAX     8192       /* error payloads we build */
 #define API_MSG_LEN      256
-#define API_PATH_SHOWN   160        /* bytes of a path quoted in errors */
-#define API_EARLY_HINTS  "HTTP/1.1 103 Early Hints\r\n" \
-    "Link: </api/v1/appointment/s2s/phone/query/dispositions>; " \
-    "rel=preload; as=fetch\r\n\r\n"
-/* What after-last-chunk leaves on the connection: a whole answer. */
-#define API_SURPLUS      "HTTP/1.1 200 OK\r\n" \
-    "Content-Type: " API_CONTENT_TYPE "\r\n" \
-    "Content-Length: 42\r\n\r\n" API_SURPLUS_BODY
-
-_Static_assert(sizeof(API_SURPLUS_BODY) - 1 == 42,
-               "API_SURPLUS's Content-Length");
 
 enum api_route {
     API_QUERY,
@@ -86,7 +71,7 @@ TAILQ_HEAD(api_calls, api_call);
 
 struct api {
     struct event_base  *base;       /* borrowed */
-    struct api_habits   habits;     /* how answers go on the wire */
+    struct reply       *reply;      /* borrowed: how answers go out */
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
     bool                access_log;
@@ -101,338 +86,7 @@ struct api {
 static void on_http_request(struct evhttp_request *req, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 
-/* ---- answers ---- */
-
-/*
- * Whether the Connection header of the request's headers IN lists TOKEN
- * ("close", "keep-alive"), case-insensitive.
- */
-static bool
-api_connection_has(struct evkeyvalq *in, const char *token)
-{
-    return http_list_has(evhttp_find_header(in, "Connection"), token);
-}
-
-/* The bufferevent of REQ's connection, or NULL when the client left. */
-static struct bufferevent *
-api_bev(struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-    return evcon == NULL ? NULL : evhttp_connection_get_bufferevent(evcon);
-}
-
-static int api_addf(struct evbuffer *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* evbuffer_add_printf, returning 0 or -1 like evbuffer_add. */
-static int
-api_addf(struct evbuffer *out, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = evbuffer_add_vprintf(out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? -1 : 0;
-}
-
-/* An IMF-fixdate for the Date header of raw answers. */
-static void
-api_http_date(char *buf, size_t cap)
-{
-    struct tm tm;
-    time_t    now = time(NULL);
-
-    gmtime_r(&now, &tm);
-    strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-/*
- * The coding an unasked-coding answer to IN's Accept-Encoding gets: the
- * first of br, deflate and gzip it does not accept; br when it takes all.
- */
-static enum coding_kind
-api_unasked_coding(struct evkeyvalq *in)
-{
-    static const enum coding_kind order[] = { CODING_BR, CODING_DEFLATE,
-                                              CODING_GZIP };
-    const char                   *ae = evhttp_find_header(in,
-                                                          "Accept-Encoding");
-    size_t                        i;
-
-    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        if (!coding_accepts(ae, order[i])) {
-            return order[i];
-        }
-    }
-    return CODING_BR;
-}
-
-/*
- * Writes the misbehaving answer MIS (api.h) of STATUS with the LEN bytes
- * at BODY to REQ's connection, raw, and ends REQ. The bytes go out
- * through evhttp_send_reply_chunk, which passes them on as they are
- * before any evhttp_send_reply_start, and evhttp_send_reply_end then
- * finishes the request once they are written: evhttp keeps the
- * connection (or closes it for http10-close, which sets "Connection:
- * close" among REQ's output headers, never sent) and reads the next
- * request from it as after any answer.
- */
-static void
-api_misbehave(struct api *api, struct evhttp_request *req, int status,
-              const char *body, size_t len, enum faults_misbehave mis)
-{
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    struct evbuffer  *out = evbuffer_new();
-    unsigned char    *coded = NULL;
-    size_t            coded_len = 0;
-    enum coding_kind  c;
-    char              date[64];
-    bool              closing = api_connection_has(in, "close");
-    int               rc = 0;
-
-    if (out == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    api_http_date(date, sizeof(date));
-    if (api->habits.early_hints) {
-        rc |= evbuffer_add(out, API_EARLY_HINTS, strlen(API_EARLY_HINTS));
-    }
-    if (mis == FAULTS_MISBEHAVE_BODY_ON_204) {
-        status = 204;
-    }
-    rc |= api_addf(out, "HTTP/1.%d %d %s\r\n",
-                              mis == FAULTS_MISBEHAVE_HTTP10_CLOSE ? 0 : 1,
-                              status, http_reason(status));
-    rc |= api_addf(out, "Content-Type: %s\r\n", API_CONTENT_TYPE);
-    switch (mis) {
-    case FAULTS_MISBEHAVE_LONG_BODY:
-        rc |= api_addf(out, "Content-Length: %zu\r\n",
-                                  len >= 3 ? len - 3 : 0);
-        break;
-    case FAULTS_MISBEHAVE_TWO_LENGTHS:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "Content-Length: %zu\r\n", len, len + 10);
-        break;
-    case FAULTS_MISBEHAVE_BAD_HEADER_BYTE:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "X-Sandbox-Note: bad\x01" "byte\r\n", len);
-        break;
-    case FAULTS_MISBEHAVE_BAD_HEADER_NAME:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "X-Sandbox Note: bad name\r\n", len);
-        break;
-    case FAULTS_MISBEHAVE_UNASKED_CODING:
-        c = api_unasked_coding(in);
-        if (coding_encode(c, body, len, &coded, &coded_len) != 0) {
-            rc = -1;
-            break;
-        }
-        body = (const char *)coded;
-        len = coded_len;
-        rc |= api_addf(out, "Content-Encoding: %s\r\n"
-                                  "Vary: Accept-Encoding\r\n"
-                                  "Content-Length: %zu\r\n", coding_name(c),
-                                  len);
-        break;
-    case FAULTS_MISBEHAVE_AFTER_LAST_CHUNK:
-        rc |= api_addf(out, "Transfer-Encoding: chunked\r\n");
-        break;
-    case FAULTS_MISBEHAVE_HTTP10_CLOSE:
-        closing = true;
-        break;
-    case FAULTS_MISBEHAVE_BODY_ON_204:
-    case FAULTS_MISBEHAVE_NONE:
-    case FAULTS_MISBEHAVE_COUNT:
-        break;
-    }
-    rc |= api_addf(out, "Date: %s\r\n", date);
-    if (closing) {
-        rc |= api_addf(out, "Connection: close\r\n");
-    } else if (api->habits.keepalive_s > 0) {
-        rc |= api_addf(out, "Connection: keep-alive\r\n"
-                                  "Keep-Alive: timeout=%d\r\n",
-                                  api->habits.keepalive_s);
-    }
-    rc |= evbuffer_add(out, "\r\n", 2);
-    if (mis == FAULTS_MISBEHAVE_AFTER_LAST_CHUNK) {
-        rc |= api_addf(out, "%zx\r\n", len);
-        rc |= evbuffer_add(out, body, len);
-        rc |= api_addf(out, "\r\n0\r\n\r\n%s", API_SURPLUS);
-    } else {
-        rc |= evbuffer_add(out, body, len);
-    }
-    free(coded);
-    if (rc != 0) {
-        evbuffer_free(out);
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    if (closing) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-                          "close");
-    }
-    evhttp_send_reply_chunk(req, out);
-    evhttp_send_reply_end(req);
-    evbuffer_free(out);
-}
-
-/*
- * The one door to the wire: answers REQ with STATUS and the LEN bytes at
- * S as its JSON body (500 if S is NULL or memory runs out), with API's
- * habits, or as the misbehaviour MIS.
- */
-static void
-api_send_bytes(struct api *api, struct evhttp_request *req, int status,
-               const char *s, size_t len, enum faults_misbehave mis)
-{
-    struct evkeyvalq   *in = evhttp_request_get_input_headers(req);
-    struct evkeyvalq   *hdrs = evhttp_request_get_output_headers(req);
-    struct bufferevent *bev = api_bev(req);
-    struct evbuffer    *buf;
-    unsigned char      *coded = NULL;
-    size_t              coded_len, off, n;
-    enum coding_kind    c;
-    bool                head;
-    char                ka[32];
-
-    head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-
-    if (s == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    if (mis != FAULTS_MISBEHAVE_NONE && !head && bev != NULL) {
-        api_misbehave(api, req, status, s, len, mis);
-        return;
-    }
-    buf = evbuffer_new();
-    if (buf == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    evhttp_add_header(hdrs, "Content-Type", API_CONTENT_TYPE);
-    if (api->habits.keepalive_s > 0 && !api_connection_has(in, "close")) {
-        /* evhttp adds "Connection: keep-alive" itself when the request
-         * carried one (HTTP/1.0 keep-alive) */
-        if (!api_connection_has(in, "keep-alive")) {
-            evhttp_add_header(hdrs, "Connection", "keep-alive");
-        }
-        snprintf(ka, sizeof(ka), "timeout=%d", api->habits.keepalive_s);
-        evhttp_add_header(hdrs, "Keep-Alive", ka);
-    }
-    if (api->habits.gzip) {
-        evhttp_add_header(hdrs, "Vary", "Accept-Encoding");
-        c = coding_negotiate(evhttp_find_header(in, "Accept-Encoding"));
-        if (!head && len >= (size_t)api->habits.gzip_min &&
-            c != CODING_IDENTITY &&
-            coding_encode(c, s, len, &coded, &coded_len) == 0) {
-            evhttp_add_header(hdrs, "Content-Encoding", coding_name(c));
-            s = (const char *)coded;
-            len = coded_len;
-        }
-    }
-    if (api->habits.early_hints && bev != NULL) {
-        /* before anything evhttp writes for this answer */
-        evbuffer_add(bufferevent_get_output(bev), API_EARLY_HINTS,
-                     strlen(API_EARLY_HINTS));
-    }
-    /* No framing at all on a 204 or 304 (RFC 9112 §6.3), as Node. */
-    if (api->habits.chunked && !head && status != 204 && status != 304) {
-        evhttp_send_reply_start(req, status, http_reason(status));
-        for (off = 0; off < len; off += n) {
-            n = len - off < API_CHUNK_SIZE ? len - off : API_CHUNK_SIZE;
-            if (evbuffer_add(buf, s + off, n) != 0) {
-                break;              /* ends short: the client sees it */
-            }
-            evhttp_send_reply_chunk(req, buf);
-        }
-        evhttp_send_reply_end(req);
-    } else if (evbuffer_add(buf, s, len) != 0) {
-        evhttp_send_error(req, 500, NULL);
-    } else {
-        evhttp_send_reply(req, status, http_reason(status), buf);
-    }
-    evbuffer_free(buf);
-    free(coded);
-}
-
-static void
-api_send_json_as(struct api *api, struct evhttp_request *req, int status,
-                 struct json_object *obj, enum faults_misbehave mis)
-{
-    const char *s;
-    size_t      len = 0;
-
-    s = json_compact(obj, &len);
-    api_send_bytes(api, req, status, s, len, mis);
-}
-
-void
-api_send_json(struct api *api, struct evhttp_request *req, int status,
-              struct json_object *obj)
-{
-    api_send_json_as(api, req, status, obj, FAULTS_MISBEHAVE_NONE);
-}
-
-static void
-api_send_error_as(struct api *api, struct evhttp_request *req, int status,
-                  const char *const *msgs, size_t n,
-                  enum faults_misbehave mis)
-{
-    char body[API_BODY_MAX];
-    int  len;
-
-    len = http_error_body(body, sizeof(body), status, msgs, n);
-    if (len < 0) {
-        len = http_error_body(body, sizeof(body), status, NULL, 0);
-    }
-    api_send_bytes(api, req, status, body, (size_t)len, mis);
-}
-
-void
-api_send_error(struct api *api, struct evhttp_request *req, int status,
-               const char *const *msgs, size_t n)
-{
-    api_send_error_as(api, req, status, msgs, n, FAULTS_MISBEHAVE_NONE);
-}
-
-static void
-api_send_message(struct api *api, struct evhttp_request *req, int status,
-                 const char *msg, enum faults_misbehave mis)
-{
-    api_send_error_as(api, req, status, &msg, 1, mis);
-}
-
-void
-api_send_no_route(struct api *api, struct evhttp_request *req, int status,
-                  const char *method, const char *path)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char              msg[API_MSG_LEN + 3 * API_PATH_SHOWN];
-    size_t            n, i;
-
-    n = (size_t)snprintf(msg, API_MSG_LEN, "Cannot %s ", method);
-    if (n >= API_MSG_LEN) {
-        n = API_MSG_LEN - 1;
-    }
-    for (i = 0; path[i] != '\0' && i < API_PATH_SHOWN; i++) {
-        unsigned char c = (unsigned char)path[i];
-
-        if (c <= 0x20 || c >= 0x7f) {
-            msg[n++] = '%';
-            msg[n++] = hex[c >> 4];
-            msg[n++] = hex[c & 0xf];
-        } else {
-            msg[n++] = (char)c;
-        }
-    }
-    msg[n] = '\0';
-    api_send_message(api, req, status, msg, FAULTS_MISBEHAVE_NONE);
-}
+/* ---- helpers ---- */
 
 static void
 api_send_errors(struct api *api, struct evhttp_request *req,
@@ -444,42 +98,8 @@ api_send_errors(struct api *api, struct evhttp_request *req,
     for (i = 0; i < errs->count; i++) {
         msgs[i] = errs->msg[i];
     }
-    api_send_error_as(api, req, errs->status, msgs, errs->count, mis);
+    reply_error(api->reply, req, errs->status, msgs, errs->count, mis);
 }
-
-/* The answer of @nestjs/throttler, with the wait it implies. */
-static void
-api_send_throttled(struct api *api, struct evhttp_request *req,
-                   int64_t retry_after, enum faults_misbehave mis)
-{
-    char secs[24];
-
-    snprintf(secs, sizeof(secs), "%lld", (long long)retry_after);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
-                      secs);
-    api_send_message(api, req, 429, "ThrottlerException: Too Many Requests",
-                     mis);
-}
-
-/*
- * Closes REQ's connection without an answer. evhttp owns the connection
- * and frees REQ with it; only ever called from a timer, never from inside
- * evhttp's own request callback. A request whose client already left has
- * no connection: "answering" it just frees it.
- */
-static void
-api_drop(struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-    if (evcon == NULL) {
-        evhttp_send_reply(req, 500, "Dropped", NULL);
-        return;
-    }
-    evhttp_connection_free(evcon);
-}
-
-/* ---- helpers ---- */
 
 static const struct {
     enum evhttp_cmd_type cmd;
@@ -737,12 +357,12 @@ api_send_success(struct api_call *call, int status, struct json_object *obj,
                           "Cache-Control", call->cache_control);
     }
     if (call->answer == 0 || call->answer == 200) {
-        api_send_json_as(call->api, call->req, status, obj, mis);
+        reply_json(call->api->reply, call->req, status, obj, mis);
     } else if (call->answer == 204) {
-        api_send_bytes(call->api, call->req, 204, "", 0, mis);
+        reply_bytes(call->api->reply, call->req, 204, "", 0, mis);
     } else {
-        api_send_bytes(call->api, call->req, call->answer, queued,
-                       sizeof(queued) - 1, mis);
+        reply_bytes(call->api->reply, call->req, call->answer, queued,
+                    sizeof(queued) - 1, mis);
     }
 }
 
@@ -763,17 +383,17 @@ api_call_run(struct api_call *call)
                                       : api_query(call, "phone");
     switch (call->plan.action) {
     case FAULTS_DROP:
-        api_drop(call->req);
+        reply_drop(call->req);
         note = "fault=drop";
         break;
     case FAULTS_FAIL:
         status = call->plan.status;
         if (status == 429) {
-            api_send_throttled(api, call->req, 60, mis);
+            reply_throttled(api->reply, call->req, 60, mis);
         } else {
-            api_send_message(api, call->req, status,
-                             status == 500 ? "Internal server error"
-                                           : http_reason(status), mis);
+            reply_message(api->reply, call->req, status,
+                          status == 500 ? "Internal server error"
+                                        : http_reason(status), mis);
         }
         note = "fault=fail";
         break;
@@ -788,7 +408,7 @@ api_call_run(struct api_call *call)
             status = api_call_compute(call, &obj, &errs);
         }
         if (call->plan.action == FAULTS_DROP_AFTER) {
-            api_drop(call->req);
+            reply_drop(call->req);
             note = "fault=drop-after";
         } else if (obj != NULL) {
             api_send_success(call, status, obj, mis);
@@ -821,9 +441,9 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
     ct = evhttp_find_header(evhttp_request_get_input_headers(req),
                             "Content-Type");
     if (ct != NULL && !api_is_json_type(ct)) {
-        api_send_message(call->api, req, 400,
-                         "Content-Type must be application/json",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(call->api->reply, req, 400,
+                      "Content-Type must be application/json",
+                      FAULTS_MISBEHAVE_NONE);
         return -1;
     }
     if (len == 0) {
@@ -832,7 +452,7 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
     }
     call->body = json_parse_strict(body, len, err, sizeof(err));
     if (call->body == NULL) {
-        api_send_message(call->api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        reply_message(call->api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return -1;
     }
     return 0;
@@ -916,16 +536,16 @@ api_call_start(struct api *api, struct api_call *call,
     }
     tok = api_call_token(call, req);
     if (tok == NULL || data_tenant_find(api->data, tok) == NULL) {
-        api_send_message(api, req, 401,
-                         tok == NULL ? "token should not be empty"
-                                     : "Invalid token",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 401,
+                      tok == NULL ? "token should not be empty"
+                                  : "Invalid token",
+                      FAULTS_MISBEHAVE_NONE);
         return 401;
     }
     call->token = strdup(tok);
     if (call->token == NULL) {
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 500, "out of memory",
+                      FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     if (faults_parse(evhttp_find_header(in, "X-Sandbox-Delay-Ms"),
@@ -933,11 +553,11 @@ api_call_start(struct api *api, struct api_call *call,
                      err, sizeof(err)) != 0 ||
         faults_parse_misbehave(evhttp_find_header(in, "X-Sandbox-Misbehave"),
                                &call->plan, err, sizeof(err)) != 0) {
-        api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
     if (api_call_answer(call, in, err, sizeof(err)) != 0) {
-        api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
     if (!faults_rate_take(api->faults, call->token, api_now_ms(), &retry)) {
@@ -945,9 +565,9 @@ api_call_start(struct api *api, struct api_call *call,
 
         faults_get_config(api->faults, &cf);
         api->rate_limited++;
-        api_send_throttled(api, req, retry, call->plan.misbehave_forced
-                                                ? call->plan.misbehave
-                                                : cf.misbehave);
+        reply_throttled(api->reply, req, retry, call->plan.misbehave_forced
+                                             ? call->plan.misbehave
+                                             : cf.misbehave);
         return 429;
     }
     faults_draw(api->faults, &call->plan);
@@ -987,8 +607,8 @@ api_call_start(struct api *api, struct api_call *call,
     call->timer = evtimer_new(api->base, on_call_timer, call);
     if (call->timer == NULL) {
         call->req = NULL;
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 500, "out of memory",
+                      FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     tv.tv_sec = (time_t)(call->plan.delay_ms / 1000);
@@ -1003,8 +623,7 @@ api_call_start(struct api *api, struct api_call *call,
 
 struct api *
 api_new(struct event_base *base, struct evhttp *http, struct data *data,
-        struct faults *faults, const struct api_habits *habits,
-        bool access_log)
+        struct faults *faults, struct reply *reply, bool access_log)
 {
     struct api *api = calloc(1, sizeof(*api));
 
@@ -1012,7 +631,7 @@ api_new(struct event_base *base, struct evhttp *http, struct data *data,
         return NULL;
     }
     api->base = base;
-    api->habits = *habits;
+    api->reply = reply;
     api->data = data;
     api->faults = faults;
     api->access_log = access_log;
@@ -1052,16 +671,10 @@ api_free(struct api *api)
     free(api);
 }
 
-void
-api_get_habits(const struct api *api, struct api_habits *out)
+struct reply *
+api_reply(struct api *api)
 {
-    *out = api->habits;
-}
-
-void
-api_set_habits(struct api *api, const struct api_habits *habits)
-{
-    api->habits = *habits;
+    return api->reply;
 }
 
 struct data *
@@ -1165,8 +778,8 @@ on_http_request(struct evhttp_request *req, void *arg)
     }
     path = evhttp_uridecode(raw, 0, &plen);
     if (path == NULL || strlen(path) != plen) {
-        api_send_message(api, req, 400, "invalid path",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 400, "invalid path",
+                      FAULTS_MISBEHAVE_NONE);
         goto done;
     }
     if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0) {
@@ -1181,15 +794,15 @@ on_http_request(struct evhttp_request *req, void *arg)
         api->last = last;
     }
     if (body == NULL && blen > 0) {
-        api_send_message(api, req, 413, "request entity too large",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 413, "request entity too large",
+                      FAULTS_MISBEHAVE_NONE);
         api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
         goto done;
     }
 
     route = api_route_match(path, &crm);
     if (route == API_NO_ROUTE) {
-        api_send_no_route(api, req, 404, method, raw);
+        reply_no_route(api->reply, req, 404, method, raw);
         api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
         goto done;
     }
@@ -1199,7 +812,7 @@ on_http_request(struct evhttp_request *req, void *arg)
          cmd != EVHTTP_REQ_HEAD)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           allow);
-        api_send_no_route(api, req, 405, method, raw);
+        reply_no_route(api->reply, req, 405, method, raw);
         api_access_log(api, method, api_route_names[route], 405, NULL, NULL,
                        0, "");
         goto done;
@@ -1209,8 +822,8 @@ on_http_request(struct evhttp_request *req, void *arg)
     call = calloc(1, sizeof(*call));
     if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
         free(call);
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
+        reply_message(api->reply, req, 500, "out of memory",
+                      FAULTS_MISBEHAVE_NONE);
         goto done;
     }
     call->api = api;

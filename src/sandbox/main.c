@@ -33,6 +33,7 @@
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
 #include "sandbox/opts.h"
+#include "sandbox/reply.h"
 
 #define MAIN_MAX_HEADERS  (64 * 1024)
 #define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
@@ -262,6 +263,7 @@ main(int argc, char **argv)
     struct evhttp              *http = NULL;
     struct evhttp_bound_socket *handle;
     struct api                 *api = NULL;
+    struct reply               *reply = NULL;
     struct event               *sigterm = NULL, *sigint = NULL;
     struct main_stop            stop;
     SSL_CTX                    *ssl_ctx = NULL;
@@ -326,7 +328,9 @@ main(int argc, char **argv)
         }
     }
     evhttp_set_bevcb(http, on_http_bev, ssl_ctx);  /* NULL: plain HTTP */
-    api = api_new(base, http, data, faults, &o.habits, !o.quiet);
+    reply = reply_new(&o.habits);
+    api = reply == NULL ? NULL
+                        : api_new(base, http, data, faults, reply, !o.quiet);
     if (api == NULL) {
         log_err("sandbox: out of memory");
         goto done;
@@ -385,6 +389,7 @@ done:
     if (http != NULL) {
         evhttp_free(http);
     }
+    reply_free(reply);
     SSL_CTX_free(ssl_ctx);
     if (base != NULL) {
         event_base_free(base);

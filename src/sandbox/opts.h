@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "log.h"
-#include "sandbox/api.h"
 #include "sandbox/faults.h"
+#include "sandbox/reply.h"
 
 #define OPTS_PROGRAM    "heavyset-sandbox"
 #define OPTS_SEED_FILE  "sandbox-seed.json"
@@ -33,7 +33,7 @@ struct opts {
     bool                 quiet;     /* no access-log lines */
     bool                 have_random_seed;
     uint64_t             random_seed;
-    struct api_habits    habits;
+    struct reply_habits  habits;
     bool                 realistic; /* --realistic */
     int                  gzip;      /* -1 unset, else 0/1 */
     int                  chunked;   /* -1 unset, else 0/1 */
