@@ -24,38 +24,24 @@
 #include "sandbox/admin.h"
 #include "sandbox/capture.h"
 #include "sandbox/data.h"
+#include "sandbox/endpoint.h"
 #include "sandbox/faults.h"
+#include "sandbox/params.h"
 #include "sandbox/reply.h"
 
-#define API_PREFIX       "/api/v1/appointment/s2s"
 #define API_MSG_LEN      256
 
-enum api_route {
-    API_QUERY,
-    API_QUERY_CRM,
-    API_BLOCKS,
-    API_DISPOSITIONS,
-    API_UPDATE,
-    API_ROUTE_COUNT,
-    API_NO_ROUTE = -1
-};
-
-static const char *const api_route_names[API_ROUTE_COUNT] = {
-    "query", "query_crm", "blocks", "dispositions", "update",
-};
-
-/* One routed, authenticated API request on its way to an answer. */
 struct api_call {
     TAILQ_ENTRY(api_call) next;     /* in api->held while the timer runs */
     struct api            *api;     /* borrowed */
     struct evhttp_request *req;     /* owned by evhttp; answered once */
     struct event          *timer;   /* owned; NULL when run inline */
-    enum api_route         route;
+    enum endpoint          route;
     const char            *method;  /* static */
     char                  *token;   /* owned */
-    char                  *crm_id;  /* owned: API_QUERY_CRM only */
+    char                  *crm_id;  /* owned: ENDPOINT_QUERY_CRM only */
     struct evkeyvalq       query;   /* owned: decoded parameters */
-    struct json_object    *body;    /* owned: API_UPDATE only */
+    struct json_object    *body;    /* owned: ENDPOINT_UPDATE only */
     struct faults_plan     plan;
     bool                   snapped; /* a read answered at arrival, held */
     int                    snap_status;
@@ -75,7 +61,7 @@ struct api {
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
     bool                access_log;
-    uint64_t            counts[API_ROUTE_COUNT];
+    uint64_t            counts[ENDPOINT_COUNT];
     uint64_t            rate_limited;
     uint64_t            faulted;
     size_t              nheld;
@@ -134,57 +120,6 @@ api_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Matches the decoded PATH. For API_QUERY_CRM, *CRM points at the id
- * inside PATH. "blocks" and "dispositions" are reserved, any other single
- * segment after /phone/query/ is a crmSettingsId (SPEC §2).
- */
-static enum api_route
-api_route_match(const char *path, const char **crm)
-{
-    const char *p;
-
-    if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
-        return API_NO_ROUTE;
-    }
-    p = path + strlen(API_PREFIX);
-    if (strcmp(p, "/phone/update") == 0) {
-        return API_UPDATE;
-    }
-    if (strncmp(p, "/phone/query", 12) != 0) {
-        return API_NO_ROUTE;
-    }
-    p += 12;
-    if (*p == '\0') {
-        return API_QUERY;
-    }
-    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
-        return API_NO_ROUTE;
-    }
-    p++;
-    if (strcmp(p, "blocks") == 0) {
-        return API_BLOCKS;
-    }
-    if (strcmp(p, "dispositions") == 0) {
-        return API_DISPOSITIONS;
-    }
-    *crm = p;
-    return API_QUERY_CRM;
-}
-
-/* Whether the Content-Type value CT is JSON (application/json, +json). */
-static bool
-api_is_json_type(const char *ct)
-{
-    size_t n = strcspn(ct, ";");
-
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) {
-        n--;
-    }
-    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
-}
-
 static void
 api_access_log(struct api *api, const char *method, const char *route,
                int status, const char *tenant, const char *phone,
@@ -226,69 +161,6 @@ api_call_free(struct api_call *call)
 }
 
 /*
- * Parses the raw QUERY into OUT as the real API (Express's query parser)
- * reads one: pairs split at '&', empty pairs skipped (`?&a=1`, `&&`), a
- * pair without '=' a name with an empty value, names and values
- * percent-decoded with '+' as a space. Never refuses a query: the
- * upstream does not, and a proxy in front must not be tested against a
- * stricter one than it will meet. A pair that decodes to a NUL is dropped.
- */
-static void
-api_parse_query(const char *query, struct evkeyvalq *out)
-{
-    const char *p = query;
-
-    while (p != NULL && *p != '\0') {
-        const char *amp = p + strcspn(p, "&");
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        size_t      nlen = (size_t)((eq != NULL ? eq : amp) - p);
-        char       *raw, *name = NULL, *value = NULL;
-        size_t      len;
-
-        if (nlen > 0) {
-            raw = strndup(p, (size_t)(amp - p));
-            if (raw == NULL) {
-                return;
-            }
-            raw[nlen] = '\0';
-            name = evhttp_uridecode(raw, 1, &len);
-            if (name != NULL && strlen(name) != len) {
-                free(name);
-                name = NULL;
-            }
-            value = evhttp_uridecode(eq != NULL ? raw + nlen + 1 : "", 1,
-                                     &len);
-            if (value != NULL && strlen(value) != len) {
-                free(value);
-                value = NULL;
-            }
-            if (name != NULL && value != NULL) {
-                evhttp_add_header(out, name, value);
-            }
-            free(name);
-            free(value);
-            free(raw);
-        }
-        p = *amp == '&' ? amp + 1 : amp;
-    }
-}
-
-/* The first value of query parameter NAME of CALL, matched
- * case-sensitively as the real API does (`TOKEN` is not `token`). */
-static const char *
-api_query(const struct api_call *call, const char *name)
-{
-    const struct evkeyval *kv;
-
-    TAILQ_FOREACH(kv, &call->query, next) {
-        if (strcmp(kv->key, name) == 0) {
-            return kv->value;
-        }
-    }
-    return NULL;
-}
-
-/*
  * Computes the real answer of CALL into *OBJ (200) or ERRS. Returns the
  * status.
  */
@@ -297,8 +169,6 @@ api_call_compute(struct api_call *call, struct json_object **obj,
                  struct data_errors *errs)
 {
     struct data_tenant *t = data_tenant_find(call->api->data, call->token);
-    const char         *phone = api_query(call, "phone");
-    int64_t             now = (int64_t)time(NULL);
 
     *obj = NULL;
     if (t == NULL) {                /* tokens never vanish; be safe */
@@ -307,36 +177,8 @@ api_call_compute(struct api_call *call, struct json_object **obj,
         snprintf(errs->msg[0], sizeof(errs->msg[0]), "Invalid token");
         return 401;
     }
-    switch (call->route) {
-    case API_QUERY:
-    case API_QUERY_CRM:
-        *obj = data_query(t, call->crm_id, phone, errs);
-        break;
-    case API_BLOCKS:
-        *obj = data_blocks(t, phone,
-                           api_query(call, "simpleBlockId"),
-                           api_query(call, "limitDays"), now,
-                           errs);
-        break;
-    case API_DISPOSITIONS:
-        *obj = data_dispositions(t);
-        break;
-    case API_UPDATE:
-        *obj = data_update(t, call->body, now, errs);
-        break;
-    case API_ROUTE_COUNT:
-    case API_NO_ROUTE:
-        break;
-    }
-    if (*obj != NULL) {
-        return 200;
-    }
-    if (errs->count == 0) {
-        errs->status = 500;
-        errs->count = 1;
-        snprintf(errs->msg[0], sizeof(errs->msg[0]), "out of memory");
-    }
-    return errs->status;
+    return endpoint_answer(call->route, t, call->crm_id, &call->query,
+                           call->body, (int64_t)time(NULL), obj, errs);
 }
 
 /*
@@ -379,8 +221,9 @@ api_call_run(struct api_call *call)
     char                  notes[64];
     int                   status = 0;
 
-    phone = call->route == API_UPDATE ? json_get_string(call->body, "phone")
-                                      : api_query(call, "phone");
+    phone = call->route == ENDPOINT_UPDATE
+                ? json_get_string(call->body, "phone")
+                : params_get(&call->query, "phone");
     switch (call->plan.action) {
     case FAULTS_DROP:
         reply_drop(call->req);
@@ -425,7 +268,7 @@ api_call_run(struct api_call *call)
                  note[0] != '\0' ? " " : "", faults_misbehave_name(mis));
         note = notes;
     }
-    api_access_log(api, call->method, api_route_names[call->route], status,
+    api_access_log(api, call->method, endpoint_name(call->route), status,
                    t == NULL ? NULL : data_tenant_name(t), phone,
                    call->plan.delay_ms, note);
 }
@@ -440,7 +283,7 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
 
     ct = evhttp_find_header(evhttp_request_get_input_headers(req),
                             "Content-Type");
-    if (ct != NULL && !api_is_json_type(ct)) {
+    if (ct != NULL && !params_is_json_type(ct)) {
         reply_message(call->api->reply, req, 400,
                       "Content-Type must be application/json",
                       FAULTS_MISBEHAVE_NONE);
@@ -458,41 +301,15 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
     return 0;
 }
 
-/* Reads X-Sandbox-Answer (a status 200-299) and X-Sandbox-Cache-Control
- * (visible ASCII) of IN into CALL. Returns 0, or -1 with ERR set. */
+/* Reads X-Sandbox-Answer and X-Sandbox-Cache-Control of IN into CALL.
+ * Returns 0, or -1 with ERR set. */
 static int
 api_call_answer(struct api_call *call, struct evkeyvalq *in, char *err,
                 size_t errlen)
 {
-    const char *a = evhttp_find_header(in, "X-Sandbox-Answer");
-    const char *cc = evhttp_find_header(in, "X-Sandbox-Cache-Control");
-    char       *end;
-    long        v;
-    size_t      i;
-
-    if (a != NULL) {
-        v = strtol(a, &end, 10);
-        if (a[0] < '0' || a[0] > '9' || *end != '\0' || v < 200 || v > 299) {
-            snprintf(err, errlen, "X-Sandbox-Answer must be a status 200-299");
-            return -1;
-        }
-        call->answer = (int)v;
-    }
-    if (cc != NULL) {
-        for (i = 0; cc[i] != '\0'; i++) {
-            if (cc[i] < 0x20 || cc[i] > 0x7e) {
-                snprintf(err, errlen, "X-Sandbox-Cache-Control must be "
-                                      "visible ASCII");
-                return -1;
-            }
-        }
-        call->cache_control = strdup(cc);
-        if (call->cache_control == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
+    return params_answer(evhttp_find_header(in, "X-Sandbox-Answer"),
+                         evhttp_find_header(in, "X-Sandbox-Cache-Control"),
+                         &call->answer, &call->cache_control, err, errlen);
 }
 
 /* The token of the request: header, then query, then body (SPEC §3). */
@@ -504,7 +321,7 @@ api_call_token(struct api_call *call, struct evhttp_request *req)
     tok = evhttp_find_header(evhttp_request_get_input_headers(req),
                              "x-hs-token");
     if (tok == NULL || tok[0] == '\0') {
-        tok = api_query(call, "token");
+        tok = params_get(&call->query, "token");
     }
     if ((tok == NULL || tok[0] == '\0') && call->body != NULL) {
         tok = json_get_string(call->body, "token");
@@ -527,10 +344,10 @@ api_call_start(struct api *api, struct api_call *call,
     struct timeval    tv;
 
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    api_parse_query(query, &call->query);
+    params_parse_query(query, &call->query);
     /* A GET's body is read too, as Express's JSON body parser reads
      * any request's: its token counts (SPEC §3). */
-    if ((call->route == API_UPDATE || len > 0) &&
+    if ((call->route == ENDPOINT_UPDATE || len > 0) &&
         api_call_body(call, req, body, len) != 0) {
         return 400;
     }
@@ -585,13 +402,15 @@ api_call_start(struct api *api, struct api_call *call,
      * way a real API reads then takes its time to reply: a write that
      * lands meanwhile does not show in it. A held PATCH applies when its
      * timer fires. */
-    if (call->route != API_UPDATE && (call->plan.action == FAULTS_NONE ||
-                                      call->plan.action == FAULTS_DROP_AFTER)) {
+    if (call->route != ENDPOINT_UPDATE &&
+        (call->plan.action == FAULTS_NONE ||
+         call->plan.action == FAULTS_DROP_AFTER)) {
         struct json_object *live = NULL;
 
         call->snap_status = api_call_compute(call, &live, &call->snap_errs);
         /* data.c lends the live lead: hold a copy, not the lead itself. */
-        if (live != NULL && json_object_deep_copy(live, &call->snap, NULL) != 0) {
+        if (live != NULL &&
+            json_object_deep_copy(live, &call->snap, NULL) != 0) {
             call->snap = NULL;
             call->snap_status = 500;
             call->snap_errs.status = 500;
@@ -702,8 +521,8 @@ api_stats(struct api *api)
         json_object_put(req);
         return NULL;
     }
-    for (i = 0; i < API_ROUTE_COUNT; i++) {
-        json_object_object_add(req, api_route_names[i],
+    for (i = 0; i < ENDPOINT_COUNT; i++) {
+        json_object_object_add(req, endpoint_name((enum endpoint)i),
                                json_object_new_int64((int64_t)api->counts[i]));
         total += api->counts[i];
     }
@@ -763,7 +582,7 @@ on_http_request(struct evhttp_request *req, void *arg)
     char                *path = NULL;
     size_t               plen, blen;
     unsigned char       *body;
-    enum api_route       route;
+    enum endpoint        route;
     struct api_call     *call;
     struct json_object  *last;
     int                  status;
@@ -800,20 +619,20 @@ on_http_request(struct evhttp_request *req, void *arg)
         goto done;
     }
 
-    route = api_route_match(path, &crm);
-    if (route == API_NO_ROUTE) {
+    route = endpoint_match(path, &crm);
+    if (route == ENDPOINT_NONE) {
         reply_no_route(api->reply, req, 404, method, raw);
         api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
         goto done;
     }
-    allow = route == API_UPDATE ? "PATCH" : "GET, HEAD";
-    if ((route == API_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
-        (route != API_UPDATE && cmd != EVHTTP_REQ_GET &&
+    allow = route == ENDPOINT_UPDATE ? "PATCH" : "GET, HEAD";
+    if ((route == ENDPOINT_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
+        (route != ENDPOINT_UPDATE && cmd != EVHTTP_REQ_GET &&
          cmd != EVHTTP_REQ_HEAD)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           allow);
         reply_no_route(api->reply, req, 405, method, raw);
-        api_access_log(api, method, api_route_names[route], 405, NULL, NULL,
+        api_access_log(api, method, endpoint_name(route), 405, NULL, NULL,
                        0, "");
         goto done;
     }
@@ -832,7 +651,7 @@ on_http_request(struct evhttp_request *req, void *arg)
     TAILQ_INIT(&call->query);
     status = api_call_start(api, call, req, (const char *)body, blen);
     if (status != 0) {
-        api_access_log(api, method, api_route_names[route], status, NULL,
+        api_access_log(api, method, endpoint_name(route), status, NULL,
                        NULL, 0, "");
         api_call_free(call);
     }
