@@ -21,13 +21,13 @@
 #include "json.h"
 #include "log.h"
 #include "phone.h"
-#include "sandbox/admin.h"
 #include "sandbox/capture.h"
 #include "sandbox/data.h"
 #include "sandbox/endpoint.h"
 #include "sandbox/faults.h"
 #include "sandbox/params.h"
 #include "sandbox/reply.h"
+#include "sandbox/tally.h"
 
 #define API_MSG_LEN      256
 
@@ -60,16 +60,11 @@ struct api {
     struct reply       *reply;      /* borrowed: how answers go out */
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
+    struct tally       *tally;      /* borrowed: what stats show */
     bool                access_log;
-    uint64_t            counts[ENDPOINT_COUNT];
-    uint64_t            rate_limited;
-    uint64_t            faulted;
-    size_t              nheld;
     struct api_calls    held;       /* waiting on a delay timer */
-    struct json_object *last;       /* owned: see api_last(), or NULL */
 };
 
-static void on_http_request(struct evhttp_request *req, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers ---- */
@@ -85,30 +80,6 @@ api_send_errors(struct api *api, struct evhttp_request *req,
         msgs[i] = errs->msg[i];
     }
     reply_error(api->reply, req, errs->status, msgs, errs->count, mis);
-}
-
-static const struct {
-    enum evhttp_cmd_type cmd;
-    const char          *name;
-} api_methods[] = {
-    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
-    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
-    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
-    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
-    { EVHTTP_REQ_PATCH, "PATCH" },
-};
-
-static const char *
-api_method_name(enum evhttp_cmd_type cmd)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(api_methods) / sizeof(api_methods[0]); i++) {
-        if (api_methods[i].cmd == cmd) {
-            return api_methods[i].name;
-        }
-    }
-    return "UNKNOWN";
 }
 
 static int64_t
@@ -381,7 +352,7 @@ api_call_start(struct api *api, struct api_call *call,
         struct faults_config cf;
 
         faults_get_config(api->faults, &cf);
-        api->rate_limited++;
+        tally_throttled(api->tally);
         reply_throttled(api->reply, req, retry, call->plan.misbehave_forced
                                              ? call->plan.misbehave
                                              : cf.misbehave);
@@ -389,7 +360,7 @@ api_call_start(struct api *api, struct api_call *call,
     }
     faults_draw(api->faults, &call->plan);
     if (call->plan.action != FAULTS_NONE) {
-        api->faulted++;
+        tally_faulted(api->tally);
     }
     call->req = req;
     if (call->plan.delay_ms == 0 && (call->plan.action == FAULTS_NONE ||
@@ -434,15 +405,15 @@ api_call_start(struct api *api, struct api_call *call,
     tv.tv_usec = (suseconds_t)(call->plan.delay_ms % 1000) * 1000;
     evtimer_add(call->timer, &tv);
     TAILQ_INSERT_TAIL(&api->held, call, next);
-    api->nheld++;
+    tally_hold(api->tally);
     return 0;
 }
 
 /* ---- public ---- */
 
 struct api *
-api_new(struct event_base *base, struct evhttp *http, struct data *data,
-        struct faults *faults, struct reply *reply, bool access_log)
+api_new(struct event_base *base, struct data *data, struct faults *faults,
+        struct reply *reply, struct tally *tally, bool access_log)
 {
     struct api *api = calloc(1, sizeof(*api));
 
@@ -453,9 +424,9 @@ api_new(struct event_base *base, struct evhttp *http, struct data *data,
     api->reply = reply;
     api->data = data;
     api->faults = faults;
+    api->tally = tally;
     api->access_log = access_log;
     TAILQ_INIT(&api->held);
-    evhttp_set_gencb(http, on_http_request, api);
     return api;
 }
 
@@ -466,7 +437,7 @@ api_drain(struct api *api)
 
     while ((call = TAILQ_FIRST(&api->held)) != NULL) {
         TAILQ_REMOVE(&api->held, call, next);
-        api->nheld--;
+        tally_release(api->tally);
         if (call->plan.action != FAULTS_DROP &&
             call->plan.action != FAULTS_DROP_AFTER) {
             call->plan.action = FAULTS_FAIL;
@@ -486,144 +457,41 @@ api_free(struct api *api)
         return;
     }
     api_drain(api);
-    json_object_put(api->last);
     free(api);
 }
 
-struct reply *
-api_reply(struct api *api)
+void
+api_handle(struct api *api, struct evhttp_request *req,
+           enum evhttp_cmd_type cmd, const char *method, const char *path,
+           const char *raw)
 {
-    return api->reply;
-}
+    struct evbuffer    *in = evhttp_request_get_input_buffer(req);
+    const char         *crm = NULL, *allow;
+    size_t              blen;
+    unsigned char      *body;
+    enum endpoint       route;
+    struct api_call    *call;
+    struct json_object *last;
+    int                 status;
 
-struct data *
-api_data(struct api *api)
-{
-    return api->data;
-}
-
-struct faults *
-api_faults(struct api *api)
-{
-    return api->faults;
-}
-
-struct json_object *
-api_stats(struct api *api)
-{
-    struct json_object *res = json_object_new_object();
-    struct json_object *req = json_object_new_object();
-    uint64_t            total = 0;
-    size_t              i;
-
-    if (res == NULL || req == NULL) {
-        json_object_put(res);
-        json_object_put(req);
-        return NULL;
-    }
-    for (i = 0; i < ENDPOINT_COUNT; i++) {
-        json_object_object_add(req, endpoint_name((enum endpoint)i),
-                               json_object_new_int64((int64_t)api->counts[i]));
-        total += api->counts[i];
-    }
-    json_object_object_add(res, "requests", req);
-    json_object_object_add(res, "total", json_object_new_int64((int64_t)total));
-    json_object_object_add(res, "rate_limited",
-                           json_object_new_int64((int64_t)api->rate_limited));
-    json_object_object_add(res, "faults",
-                           json_object_new_int64((int64_t)api->faulted));
-    json_object_object_add(res, "held",
-                           json_object_new_int64((int64_t)api->nheld));
-    return res;
-}
-
-struct json_object *
-api_last(struct api *api)
-{
-    return api->last == NULL ? NULL : json_object_get(api->last);
-}
-
-int
-api_reset(struct api *api, char *err, size_t errlen)
-{
-    if (data_reset(api->data, (int64_t)time(NULL), err, errlen) != 0) {
-        return -1;
-    }
-    memset(api->counts, 0, sizeof(api->counts));
-    api->rate_limited = 0;
-    api->faulted = 0;
-    json_object_put(api->last);
-    api->last = NULL;
-    faults_reset(api->faults);
-    return 0;
-}
-
-/* ---- callbacks ---- */
-
-static void
-on_call_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct api_call *call = arg;
-    struct api      *api = call->api;
-
-    TAILQ_REMOVE(&api->held, call, next);
-    api->nheld--;
-    api_call_run(call);
-    api_call_free(call);
-}
-
-static void
-on_http_request(struct evhttp_request *req, void *arg)
-{
-    struct api          *api = arg;
-    struct evbuffer     *in = evhttp_request_get_input_buffer(req);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char          *method, *raw, *crm = NULL, *allow;
-    char                *path = NULL;
-    size_t               plen, blen;
-    unsigned char       *body;
-    enum endpoint        route;
-    struct api_call     *call;
-    struct json_object  *last;
-    int                  status;
-
-    if (cmd == EVHTTP_REQ_PUT) {
-        cmd = EVHTTP_REQ_GET;       /* read with its body: main.c says why */
-    }
-    method = api_method_name(cmd);
-    raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (raw == NULL || raw[0] == '\0') {
-        raw = "/";
-    }
-    path = evhttp_uridecode(raw, 0, &plen);
-    if (path == NULL || strlen(path) != plen) {
-        reply_message(api->reply, req, 400, "invalid path",
-                      FAULTS_MISBEHAVE_NONE);
-        goto done;
-    }
-    if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0) {
-        admin_handle(api, req, method, path);
-        goto done;
-    }
     blen = evbuffer_get_length(in);
     body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
     last = capture_request(req, method, body, body == NULL ? 0 : blen, blen);
     if (last != NULL) {
-        json_object_put(api->last);
-        api->last = last;
+        tally_set_last(api->tally, last);
     }
     if (body == NULL && blen > 0) {
         reply_message(api->reply, req, 413, "request entity too large",
                       FAULTS_MISBEHAVE_NONE);
         api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
-        goto done;
+        return;
     }
 
     route = endpoint_match(path, &crm);
     if (route == ENDPOINT_NONE) {
         reply_no_route(api->reply, req, 404, method, raw);
         api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
-        goto done;
+        return;
     }
     allow = route == ENDPOINT_UPDATE ? "PATCH" : "GET, HEAD";
     if ((route == ENDPOINT_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
@@ -634,16 +502,16 @@ on_http_request(struct evhttp_request *req, void *arg)
         reply_no_route(api->reply, req, 405, method, raw);
         api_access_log(api, method, endpoint_name(route), 405, NULL, NULL,
                        0, "");
-        goto done;
+        return;
     }
-    api->counts[route]++;
+    tally_request(api->tally, route);
 
     call = calloc(1, sizeof(*call));
     if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
         free(call);
         reply_message(api->reply, req, 500, "out of memory",
                       FAULTS_MISBEHAVE_NONE);
-        goto done;
+        return;
     }
     call->api = api;
     call->route = route;
@@ -655,7 +523,18 @@ on_http_request(struct evhttp_request *req, void *arg)
                        NULL, 0, "");
         api_call_free(call);
     }
+}
 
-done:
-    free(path);
+/* ---- callbacks ---- */
+
+static void
+on_call_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_call *call = arg;
+    struct api      *api = call->api;
+
+    TAILQ_REMOVE(&api->held, call, next);
+    tally_release(api->tally);
+    api_call_run(call);
+    api_call_free(call);
 }

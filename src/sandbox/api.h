@@ -1,8 +1,8 @@
 /*
- * api.h - the sandbox's HTTP face: routes the S2S API under
- * /api/v1/appointment/s2s, authenticates tokens, applies the rate limit
- * and the injected faults and delays, answers with data.c's results, and
- * hands /__sandbox/... to admin.c.
+ * api.h - the S2S API of the sandbox: every request outside /__sandbox/
+ * (dispatch.c hands them over) is routed to an endpoint, authenticated,
+ * rate-limited, faulted or delayed as asked, and answered with data.c's
+ * results. What it sees is counted in tally.h.
  *
  * The request pipeline, in order (each step may answer and stop):
  *   1. route: unknown path 404, wrong method 405 (Allow set); both in the
@@ -29,28 +29,38 @@
 #define HSP_API_H
 
 #include <stdbool.h>
-#include <stddef.h>
+
+#include <event2/http.h>            /* enum evhttp_cmd_type */
 
 #define API_BODY_LIMIT (100 * 1024)  /* larger bodies: 413, as NestJS */
 
 struct data;
 struct event_base;
-struct evhttp;
 struct evhttp_request;
 struct faults;
-struct json_object;
 struct reply;
+struct tally;
 struct api;                         /* opaque */
 
 /*
- * Creates the API on HTTP (sets its generic callback) over DATA, FAULTS
- * and REPLY (every answer goes out through it), which stay owned by the
- * caller and must outlive the API. ACCESS_LOG writes one info line per
- * API request. Returns NULL when out of memory.
+ * Creates the API over DATA, FAULTS, REPLY (every answer goes out
+ * through it) and TALLY (what it sees is counted there), which stay
+ * owned by the caller and must outlive the API. ACCESS_LOG writes one
+ * info line per API request. Returns NULL when out of memory.
  */
-struct api *api_new(struct event_base *base, struct evhttp *http,
-                    struct data *data, struct faults *faults,
-                    struct reply *reply, bool access_log);
+struct api *api_new(struct event_base *base, struct data *data,
+                    struct faults *faults, struct reply *reply,
+                    struct tally *tally, bool access_log);
+
+/*
+ * Runs the pipeline above for REQ, whose method is CMD (a PUT already
+ * taken for the GET it was) named METHOD (static: calls keep it), whose
+ * decoded path is PATH and raw path RAW (both borrowed for this call).
+ * REQ is answered now, or later from the loop when held by a delay.
+ */
+void api_handle(struct api *api, struct evhttp_request *req,
+                enum evhttp_cmd_type cmd, const char *method,
+                const char *path, const char *raw);
 
 /*
  * Answers every request still held by a delay now: 503, or a dropped
@@ -65,32 +75,5 @@ void api_drain(struct api *api);
  * frees the connections of the answered requests. NULL-safe.
  */
 void api_free(struct api *api);
-
-/* Accessors for admin.c: borrowed pointers, valid as long as API. */
-struct data   *api_data(struct api *api);
-struct faults *api_faults(struct api *api);
-struct reply  *api_reply(struct api *api);
-
-/*
- * A new {"requests":{"query":N,"query_crm":N,"blocks":N,
- * "dispositions":N,"update":N},"total":N,"rate_limited":N,"faults":N,
- * "held":N} reference; "held" is the number of requests waiting on a
- * delay right now.
- */
-struct json_object *api_stats(struct api *api);
-
-/*
- * The last request seen on a non-admin path, as a new reference to its
- * capture_request() description, or NULL when there was none since the
- * start or the last reset. Bodies over API_BODY_LIMIT show as null.
- */
-struct json_object *api_last(struct api *api);
-
-/*
- * POST /__sandbox/reset: zeroes the counters, forgets the last request
- * and the rate-limit windows, and restores the seed at NOW. Requests held
- * by a delay are not touched. Returns 0, or -1 (out of memory) with ERR.
- */
-int api_reset(struct api *api, char *err, size_t errlen);
 
 #endif /* HSP_API_H */

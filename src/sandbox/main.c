@@ -1,7 +1,9 @@
 /*
  * main.c - heavyset-sandbox: seed, TLS, listener, signals. Everything
  * else is wired from here: opts (the command line), data (seed), faults
- * (knobs), api (routes, with admin behind it).
+ * (knobs), reply (the wire), tally (counters), and dispatch, the front
+ * door that hands each request to admin (control routes) or api (S2S).
+ * Owns all of them and frees them in one place, after the loop.
  */
 #include "config.h"
 
@@ -30,10 +32,13 @@
 
 #include "log.h"
 #include "sandbox/api.h"
+#include "sandbox/admin.h"
 #include "sandbox/data.h"
+#include "sandbox/dispatch.h"
 #include "sandbox/faults.h"
 #include "sandbox/opts.h"
 #include "sandbox/reply.h"
+#include "sandbox/tally.h"
 
 #define MAIN_MAX_HEADERS  (64 * 1024)
 #define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
@@ -264,6 +269,9 @@ main(int argc, char **argv)
     struct evhttp_bound_socket *handle;
     struct api                 *api = NULL;
     struct reply               *reply = NULL;
+    struct tally               *tally = NULL;
+    struct dispatch            *dispatch = NULL;
+    struct admin_ctx            admin;
     struct event               *sigterm = NULL, *sigint = NULL;
     struct main_stop            stop;
     SSL_CTX                    *ssl_ctx = NULL;
@@ -329,9 +337,18 @@ main(int argc, char **argv)
     }
     evhttp_set_bevcb(http, on_http_bev, ssl_ctx);  /* NULL: plain HTTP */
     reply = reply_new(&o.habits);
-    api = reply == NULL ? NULL
-                        : api_new(base, http, data, faults, reply, !o.quiet);
-    if (api == NULL) {
+    tally = tally_new();
+    if (reply == NULL || tally == NULL) {
+        log_err("sandbox: out of memory");
+        goto done;
+    }
+    api = api_new(base, data, faults, reply, tally, !o.quiet);
+    admin.data = data;
+    admin.faults = faults;
+    admin.reply = reply;
+    admin.tally = tally;
+    dispatch = api == NULL ? NULL : dispatch_new(http, api, &admin, reply);
+    if (dispatch == NULL) {
         log_err("sandbox: out of memory");
         goto done;
     }
@@ -389,7 +406,9 @@ done:
     if (http != NULL) {
         evhttp_free(http);
     }
+    dispatch_free(dispatch);
     reply_free(reply);
+    tally_free(tally);
     SSL_CTX_free(ssl_ctx);
     if (base != NULL) {
         event_base_free(base);
