@@ -244,7 +244,10 @@ api_call_run(struct api_call *call)
                    call->plan.delay_ms, note);
 }
 
-/* Reads the PATCH body of REQ into CALL. Answers 400 and returns -1. */
+/*
+ * Reads the body of REQ into CALL. Answers 400 and returns -1; when out
+ * of memory (an empty message) it returns -1 without an answer.
+ */
 static int
 api_call_body(struct api_call *call, struct evhttp_request *req,
               const char *body, size_t len)
@@ -254,50 +257,13 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
 
     ct = evhttp_find_header(evhttp_request_get_input_headers(req),
                             "Content-Type");
-    if (ct != NULL && !params_is_json_type(ct)) {
-        reply_message(call->api->reply, req, 400,
-                      "Content-Type must be application/json",
-                      FAULTS_MISBEHAVE_NONE);
-        return -1;
+    if (params_body(ct, body, len, &call->body, err, sizeof(err)) == 0) {
+        return 0;
     }
-    if (len == 0) {
-        call->body = json_object_new_object();
-        return call->body == NULL ? -1 : 0;
-    }
-    call->body = json_parse_strict(body, len, err, sizeof(err));
-    if (call->body == NULL) {
+    if (err[0] != '\0') {
         reply_message(call->api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
-        return -1;
     }
-    return 0;
-}
-
-/* Reads X-Sandbox-Answer and X-Sandbox-Cache-Control of IN into CALL.
- * Returns 0, or -1 with ERR set. */
-static int
-api_call_answer(struct api_call *call, struct evkeyvalq *in, char *err,
-                size_t errlen)
-{
-    return params_answer(evhttp_find_header(in, "X-Sandbox-Answer"),
-                         evhttp_find_header(in, "X-Sandbox-Cache-Control"),
-                         &call->answer, &call->cache_control, err, errlen);
-}
-
-/* The token of the request: header, then query, then body (SPEC §3). */
-static const char *
-api_call_token(struct api_call *call, struct evhttp_request *req)
-{
-    const char *tok;
-
-    tok = evhttp_find_header(evhttp_request_get_input_headers(req),
-                             "x-hs-token");
-    if (tok == NULL || tok[0] == '\0') {
-        tok = params_get(&call->query, "token");
-    }
-    if ((tok == NULL || tok[0] == '\0') && call->body != NULL) {
-        tok = json_get_string(call->body, "token");
-    }
-    return tok == NULL || tok[0] == '\0' ? NULL : tok;
+    return -1;
 }
 
 /*
@@ -322,7 +288,8 @@ api_call_start(struct api *api, struct api_call *call,
         api_call_body(call, req, body, len) != 0) {
         return 400;
     }
-    tok = api_call_token(call, req);
+    tok = params_token(evhttp_find_header(in, "x-hs-token"), &call->query,
+                       call->body);
     if (tok == NULL || data_tenant_find(api->data, tok) == NULL) {
         reply_message(api->reply, req, 401,
                       tok == NULL ? "token should not be empty"
@@ -344,7 +311,10 @@ api_call_start(struct api *api, struct api_call *call,
         reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
-    if (api_call_answer(call, in, err, sizeof(err)) != 0) {
+    if (params_answer(evhttp_find_header(in, "X-Sandbox-Answer"),
+                      evhttp_find_header(in, "X-Sandbox-Cache-Control"),
+                      &call->answer, &call->cache_control, err,
+                      sizeof(err)) != 0) {
         reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }

@@ -1,9 +1,9 @@
 /*
  * params.c - what a request asks, read the way the real API (NestJS on
- * Express) reads it: the query string, the Content-Type of a body, and
- * the X-Sandbox-Answer / X-Sandbox-Cache-Control asks. Pure: libevent's
+ * Express) reads it: the query string, the JSON body, the token, and the
+ * X-Sandbox-Answer / X-Sandbox-Cache-Control asks. Pure: libevent's
  * key/value lists and URI decoding only, no event loop. Owns nothing; the
- * lists and strings it fills belong to the caller.
+ * lists, objects and strings it fills belong to the caller.
  */
 #include "config.h"
 
@@ -17,6 +17,9 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "json.h"
 
 /*
  * Parses the raw QUERY into OUT as the real API (Express's query parser)
@@ -123,4 +126,37 @@ params_answer(const char *a, const char *cc, int *status, char **cache_control,
         }
     }
     return 0;
+}
+
+int
+params_body(const char *ct, const char *body, size_t len,
+            struct json_object **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    err[0] = '\0';
+    if (ct != NULL && !params_is_json_type(ct)) {
+        snprintf(err, errlen, "Content-Type must be application/json");
+        return -1;
+    }
+    if (len == 0) {
+        *out = json_object_new_object();
+        return *out == NULL ? -1 : 0;
+    }
+    *out = json_parse_strict(body, len, err, errlen);
+    return *out == NULL ? -1 : 0;
+}
+
+const char *
+params_token(const char *hdr, const struct evkeyvalq *query,
+             const struct json_object *body)
+{
+    const char *tok = hdr;
+
+    if (tok == NULL || tok[0] == '\0') {
+        tok = params_get(query, "token");
+    }
+    if ((tok == NULL || tok[0] == '\0') && body != NULL) {
+        tok = json_get_string(body, "token");
+    }
+    return tok == NULL || tok[0] == '\0' ? NULL : tok;
 }
