@@ -1,4 +1,9 @@
-/* api.c - routing, auth, rate limit and faults of the S2S API. */
+/*
+ * api.c - the S2S pipeline of api.h: route, count, read, authenticate,
+ * rate-limit, fault or hold, answer. Owns one struct api_call per routed
+ * request, freed once its request is answered (inline, from its delay
+ * timer, or by api_drain()); the request itself stays evhttp's.
+ */
 #include "config.h"
 
 #include "sandbox/api.h"
@@ -7,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 
