@@ -104,13 +104,13 @@ fail:
  * document puts the token of "every request"; evhttp reads none for a
  * GET, and would take it for the next request on the connection. So a
  * request line that starts "GET " has its method turned into "PUT " (as
- * long) before evhttp reads it, and api.c serves a PUT as the GET it was
- * (the API has no PUT route). evhttp reads a PUT without framing fields
- * as bodiless, exactly as the GET. This runs on the input buffer as bytes
- * arrive, before evhttp's read callback, and evhttp never takes part of a
- * request line: a request line not yet read is at the front. (So is a
- * body chunk being read; one that began "GET " would be changed too, and
- * no JSON body does.)
+ * long) before evhttp reads it, and dispatch.c serves a PUT as the GET
+ * it was (the API has no PUT route). evhttp reads a PUT without framing
+ * fields as bodiless, exactly as the GET. This runs on the input buffer
+ * as bytes arrive, before evhttp's read callback, and evhttp never takes
+ * part of a request line: a request line not yet read is at the front.
+ * (So is a body chunk being read; one that began "GET " would be changed
+ * too, and no JSON body does.)
  */
 static void
 on_input_get_as_put(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -313,7 +313,8 @@ main(int argc, char **argv)
         goto done;
     }
     /* PATCH is refused with 501 unless allowed (PITFALLS 4.1.1); with
-     * every method allowed, api.c answers the wrong ones with 405. */
+     * every method allowed, api.c and admin.c answer the wrong ones with
+     * 405. */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE |
