@@ -1,6 +1,6 @@
 /*
  * admin.c - /__sandbox/ control routes: stats, reset, config, last, lead.
- * Acts only on what struct admin_ctx lends it (data, faults, the replier's
+ * Acts only on what struct admin_ctx lends it (data, faults, the wire's
  * habits, the tally), never on the S2S pipeline, and owns nothing past
  * the request it answers.
  */
@@ -25,7 +25,7 @@
 #include "log.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 #include "sandbox/tally.h"
 
 #define ADMIN_MSG_LEN  256
@@ -87,7 +87,7 @@ static void
 admin_send_message(const struct admin_ctx *ctx, struct evhttp_request *req,
                    int status, const char *msg)
 {
-    reply_error(ctx->reply, req, status, &msg, 1, FAULTS_MISBEHAVE_NONE);
+    wire_error(ctx->wire, req, status, &msg, 1, FAULTS_MISBEHAVE_NONE);
 }
 
 /* Sends OBJ (a new reference, put here) or 500 when it is NULL. */
@@ -99,7 +99,7 @@ admin_send_owned(const struct admin_ctx *ctx, struct evhttp_request *req,
         admin_send_message(ctx, req, 500, "out of memory");
         return;
     }
-    reply_json(ctx->reply, req, 200, obj, FAULTS_MISBEHAVE_NONE);
+    wire_json(ctx->wire, req, 200, obj, FAULTS_MISBEHAVE_NONE);
     json_object_put(obj);
 }
 
@@ -118,13 +118,13 @@ admin_config_json(const struct admin_ctx *ctx)
 {
     struct json_object  *res = json_object_new_object();
     struct faults_config cf;
-    struct reply_habits  h;
+    struct wire_habits   h;
 
     if (res == NULL) {
         return NULL;
     }
     faults_get_config(ctx->faults, &cf);
-    reply_get_habits(ctx->reply, &h);
+    wire_get_habits(ctx->wire, &h);
     json_object_object_add(res, "latency_ms",
                            json_object_new_int64(cf.latency_ms));
     json_object_object_add(res, "jitter_ms",
@@ -180,7 +180,7 @@ admin_config_get(const struct admin_ctx *ctx, struct evhttp_request *req)
  */
 static void
 admin_config_key(struct json_object *v, const struct admin_key *k,
-                 struct faults_config *cf, struct reply_habits *h,
+                 struct faults_config *cf, struct wire_habits *h,
                  char msgs[][ADMIN_MSG_LEN], size_t *n)
 {
     enum faults_misbehave kind = FAULTS_MISBEHAVE_NONE;
@@ -250,7 +250,7 @@ admin_config_set(const struct admin_ctx *ctx, struct evhttp_request *req)
     struct json_object         *body;
     struct json_object_iterator it, end;
     struct faults_config        cf;
-    struct reply_habits         h;
+    struct wire_habits          h;
     char                        msgs[ADMIN_MSGS_MAX][ADMIN_MSG_LEN];
     const char                 *ptrs[ADMIN_MSGS_MAX];
     size_t                      n = 0, i, len = evbuffer_get_length(in);
@@ -271,7 +271,7 @@ admin_config_set(const struct admin_ctx *ctx, struct evhttp_request *req)
         return;
     }
     faults_get_config(ctx->faults, &cf);
-    reply_get_habits(ctx->reply, &h);
+    wire_get_habits(ctx->wire, &h);
     it = json_object_iter_begin(body);
     end = json_object_iter_end(body);
     for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
@@ -300,10 +300,10 @@ admin_config_set(const struct admin_ctx *ctx, struct evhttp_request *req)
         for (i = 0; i < n; i++) {
             ptrs[i] = msgs[i];
         }
-        reply_error(ctx->reply, req, 400, ptrs, n, FAULTS_MISBEHAVE_NONE);
+        wire_error(ctx->wire, req, 400, ptrs, n, FAULTS_MISBEHAVE_NONE);
         return;
     }
-    reply_set_habits(ctx->reply, &h);
+    wire_set_habits(ctx->wire, &h);
     log_info("admin: config latency=%lldms jitter=%lldms fail=%g drop=%g "
              "rate_limit=%lld/min misbehave=%s gzip=%s chunked=%s "
              "early_hints=%s",
@@ -355,8 +355,8 @@ admin_lead(const struct admin_ctx *ctx, struct evhttp_request *req)
         for (i = 0; i < errs.count; i++) {
             msgs[i] = errs.msg[i];
         }
-        reply_error(ctx->reply, req, errs.count > 0 ? errs.status : 500,
-                    msgs, errs.count, FAULTS_MISBEHAVE_NONE);
+        wire_error(ctx->wire, req, errs.count > 0 ? errs.status : 500,
+                   msgs, errs.count, FAULTS_MISBEHAVE_NONE);
         return;
     }
     admin_send_owned(ctx, req, obj);
@@ -391,8 +391,8 @@ admin_handle(const struct admin_ctx *ctx, struct evhttp_request *req,
                           strcmp(name, "config") == 0 ? "GET, HEAD, POST"
                           : strcmp(name, "reset") == 0 ? "POST"
                                                        : "GET, HEAD");
-        reply_no_route(ctx->reply, req, 405, method, path);
+        wire_no_route(ctx->wire, req, 405, method, path);
         return;
     }
-    reply_no_route(ctx->reply, req, 404, method, path);
+    wire_no_route(ctx->wire, req, 404, method, path);
 }

@@ -22,7 +22,7 @@
 struct data;
 struct evhttp_request;
 struct faults;
-struct reply;
+struct wire;
 struct tally;
 
 #define ADMIN_PREFIX "/__sandbox/"
@@ -35,7 +35,7 @@ struct tally;
 struct admin_ctx {
     struct data   *data;            /* leads: reset, GET lead */
     struct faults *faults;          /* knobs: config, reset */
-    struct reply  *reply;           /* answers, and the habits in config */
+    struct wire   *wire;            /* answers, and the habits in config */
     struct tally  *tally;           /* stats, last, reset */
 };
 

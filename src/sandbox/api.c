@@ -30,7 +30,7 @@
 #include "sandbox/endpoint.h"
 #include "sandbox/faults.h"
 #include "sandbox/params.h"
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 #include "sandbox/tally.h"
 
 #define API_MSG_LEN      256
@@ -61,7 +61,7 @@ TAILQ_HEAD(api_calls, api_call);
 
 struct api {
     struct event_base  *base;       /* borrowed */
-    struct reply       *reply;      /* borrowed: how answers go out */
+    struct wire        *wire;       /* borrowed: how answers go out */
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
     struct tally       *tally;      /* borrowed: what stats show */
@@ -83,7 +83,7 @@ api_send_errors(struct api *api, struct evhttp_request *req,
     for (i = 0; i < errs->count; i++) {
         msgs[i] = errs->msg[i];
     }
-    reply_error(api->reply, req, errs->status, msgs, errs->count, mis);
+    wire_error(api->wire, req, errs->status, msgs, errs->count, mis);
 }
 
 static int64_t
@@ -174,12 +174,12 @@ api_send_success(struct api_call *call, int status, struct json_object *obj,
                           "Cache-Control", call->cache_control);
     }
     if (call->answer == 0 || call->answer == 200) {
-        reply_json(call->api->reply, call->req, status, obj, mis);
+        wire_json(call->api->wire, call->req, status, obj, mis);
     } else if (call->answer == 204) {
-        reply_bytes(call->api->reply, call->req, 204, "", 0, mis);
+        wire_bytes(call->api->wire, call->req, 204, "", 0, mis);
     } else {
-        reply_bytes(call->api->reply, call->req, call->answer, queued,
-                    sizeof(queued) - 1, mis);
+        wire_bytes(call->api->wire, call->req, call->answer, queued,
+                   sizeof(queued) - 1, mis);
     }
 }
 
@@ -201,17 +201,17 @@ api_call_run(struct api_call *call)
                 : params_get(&call->query, "phone");
     switch (call->plan.action) {
     case FAULTS_DROP:
-        reply_drop(call->req);
+        wire_drop(call->req);
         note = "fault=drop";
         break;
     case FAULTS_FAIL:
         status = call->plan.status;
         if (status == 429) {
-            reply_throttled(api->reply, call->req, 60, mis);
+            wire_throttled(api->wire, call->req, 60, mis);
         } else {
-            reply_message(api->reply, call->req, status,
-                          status == 500 ? "Internal server error"
-                                        : http_reason(status), mis);
+            wire_message(api->wire, call->req, status,
+                         status == 500 ? "Internal server error"
+                                       : http_reason(status), mis);
         }
         note = "fault=fail";
         break;
@@ -226,7 +226,7 @@ api_call_run(struct api_call *call)
             status = api_call_compute(call, &obj, &errs);
         }
         if (call->plan.action == FAULTS_DROP_AFTER) {
-            reply_drop(call->req);
+            wire_drop(call->req);
             note = "fault=drop-after";
         } else if (obj != NULL) {
             api_send_success(call, status, obj, mis);
@@ -265,7 +265,7 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
         return 0;
     }
     if (err[0] != '\0') {
-        reply_message(call->api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        wire_message(call->api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
     }
     return -1;
 }
@@ -295,16 +295,16 @@ api_call_start(struct api *api, struct api_call *call,
     tok = params_token(evhttp_find_header(in, "x-hs-token"), &call->query,
                        call->body);
     if (tok == NULL || data_tenant_find(api->data, tok) == NULL) {
-        reply_message(api->reply, req, 401,
-                      tok == NULL ? "token should not be empty"
-                                  : "Invalid token",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 401,
+                     tok == NULL ? "token should not be empty"
+                                 : "Invalid token",
+                     FAULTS_MISBEHAVE_NONE);
         return 401;
     }
     call->token = strdup(tok);
     if (call->token == NULL) {
-        reply_message(api->reply, req, 500, "out of memory",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     if (faults_parse(evhttp_find_header(in, "X-Sandbox-Delay-Ms"),
@@ -312,14 +312,14 @@ api_call_start(struct api *api, struct api_call *call,
                      err, sizeof(err)) != 0 ||
         faults_parse_misbehave(evhttp_find_header(in, "X-Sandbox-Misbehave"),
                                &call->plan, err, sizeof(err)) != 0) {
-        reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
     if (params_answer(evhttp_find_header(in, "X-Sandbox-Answer"),
                       evhttp_find_header(in, "X-Sandbox-Cache-Control"),
                       &call->answer, &call->cache_control, err,
                       sizeof(err)) != 0) {
-        reply_message(api->reply, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
     if (!faults_rate_take(api->faults, call->token, api_now_ms(), &retry)) {
@@ -327,9 +327,9 @@ api_call_start(struct api *api, struct api_call *call,
 
         faults_get_config(api->faults, &cf);
         tally_throttled(api->tally);
-        reply_throttled(api->reply, req, retry, call->plan.misbehave_forced
-                                             ? call->plan.misbehave
-                                             : cf.misbehave);
+        wire_throttled(api->wire, req, retry, call->plan.misbehave_forced
+                                            ? call->plan.misbehave
+                                            : cf.misbehave);
         return 429;
     }
     faults_draw(api->faults, &call->plan);
@@ -371,8 +371,8 @@ api_call_start(struct api *api, struct api_call *call,
     call->timer = evtimer_new(api->base, on_call_timer, call);
     if (call->timer == NULL) {
         call->req = NULL;
-        reply_message(api->reply, req, 500, "out of memory",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     tv.tv_sec = (time_t)(call->plan.delay_ms / 1000);
@@ -387,7 +387,7 @@ api_call_start(struct api *api, struct api_call *call,
 
 struct api *
 api_new(struct event_base *base, struct data *data, struct faults *faults,
-        struct reply *reply, struct tally *tally, bool access_log)
+        struct wire *wire, struct tally *tally, bool access_log)
 {
     struct api *api = calloc(1, sizeof(*api));
 
@@ -395,7 +395,7 @@ api_new(struct event_base *base, struct data *data, struct faults *faults,
         return NULL;
     }
     api->base = base;
-    api->reply = reply;
+    api->wire = wire;
     api->data = data;
     api->faults = faults;
     api->tally = tally;
@@ -455,15 +455,15 @@ api_handle(struct api *api, struct evhttp_request *req,
         tally_set_last(api->tally, last);
     }
     if (body == NULL && blen > 0) {
-        reply_message(api->reply, req, 413, "request entity too large",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 413, "request entity too large",
+                     FAULTS_MISBEHAVE_NONE);
         api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
         return;
     }
 
     route = endpoint_match(path, &crm);
     if (route == ENDPOINT_NONE) {
-        reply_no_route(api->reply, req, 404, method, raw);
+        wire_no_route(api->wire, req, 404, method, raw);
         api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
         return;
     }
@@ -473,7 +473,7 @@ api_handle(struct api *api, struct evhttp_request *req,
          cmd != EVHTTP_REQ_HEAD)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           allow);
-        reply_no_route(api->reply, req, 405, method, raw);
+        wire_no_route(api->wire, req, 405, method, raw);
         api_access_log(api, method, endpoint_name(route), 405, NULL, NULL,
                        0, "");
         return;
@@ -483,8 +483,8 @@ api_handle(struct api *api, struct evhttp_request *req,
     call = calloc(1, sizeof(*call));
     if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
         free(call);
-        reply_message(api->reply, req, 500, "out of memory",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
         return;
     }
     call->api = api;

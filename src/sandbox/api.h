@@ -21,7 +21,7 @@
  *      real answer: a held read answers with the data as it was on
  *      arrival, a held PATCH applies when the timer fires.
  *
- * Every answer goes on the wire through reply.h, which also says what
+ * Every answer goes on the wire through wire.h, which also says what
  * the misbehaviours of step 5 on (GET and PATCH; HEAD answers normally)
  * write.
  */
@@ -38,7 +38,7 @@ struct data;
 struct event_base;
 struct evhttp_request;
 struct faults;
-struct reply;
+struct wire;
 struct tally;
 struct api;                         /* opaque */
 
@@ -49,7 +49,7 @@ struct api;                         /* opaque */
  * info line per API request. Returns NULL when out of memory.
  */
 struct api *api_new(struct event_base *base, struct data *data,
-                    struct faults *faults, struct reply *reply,
+                    struct faults *faults, struct wire *wire,
                     struct tally *tally, bool access_log);
 
 /*

@@ -14,12 +14,12 @@
 
 #include "sandbox/api.h"
 #include "sandbox/faults.h"
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 
 struct dispatch {
     struct api       *api;          /* borrowed */
     struct admin_ctx  admin;        /* copied; its pointers borrowed */
-    struct reply     *reply;        /* borrowed */
+    struct wire      *wire;         /* borrowed */
 };
 
 static void on_http_request(struct evhttp_request *req, void *arg);
@@ -51,7 +51,7 @@ dispatch_method_name(enum evhttp_cmd_type cmd)
 
 struct dispatch *
 dispatch_new(struct evhttp *http, struct api *api,
-             const struct admin_ctx *admin, struct reply *reply)
+             const struct admin_ctx *admin, struct wire *wire)
 {
     struct dispatch *d = calloc(1, sizeof(*d));
 
@@ -60,7 +60,7 @@ dispatch_new(struct evhttp *http, struct api *api,
     }
     d->api = api;
     d->admin = *admin;
-    d->reply = reply;
+    d->wire = wire;
     evhttp_set_gencb(http, on_http_request, d);
     return d;
 }
@@ -90,8 +90,8 @@ on_http_request(struct evhttp_request *req, void *arg)
     }
     path = evhttp_uridecode(raw, 0, &plen);
     if (path == NULL || strlen(path) != plen) {
-        reply_message(d->reply, req, 400, "invalid path",
-                      FAULTS_MISBEHAVE_NONE);
+        wire_message(d->wire, req, 400, "invalid path",
+                     FAULTS_MISBEHAVE_NONE);
     } else if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0) {
         admin_handle(&d->admin, req, method, path);
     } else {

@@ -12,7 +12,7 @@
 
 struct api;
 struct evhttp;
-struct reply;
+struct wire;
 struct dispatch;                    /* opaque */
 
 /*
@@ -24,7 +24,7 @@ struct dispatch;                    /* opaque */
  */
 struct dispatch *dispatch_new(struct evhttp *http, struct api *api,
                               const struct admin_ctx *admin,
-                              struct reply *reply);
+                              struct wire *wire);
 
 /* Frees D. NULL-safe. */
 void dispatch_free(struct dispatch *d);

@@ -1,9 +1,10 @@
 /*
  * main.c - heavyset-sandbox: seed, TLS, listener, signals. Everything
  * else is wired from here: opts (the command line), data (seed), faults
- * (knobs), reply (the wire), tally (counters), and dispatch, the front
- * door that hands each request to admin (control routes) or api (S2S).
- * Owns all of them and frees them in one place, after the loop.
+ * (knobs), wire (how answers go out), tally (counters), and dispatch,
+ * the front door that hands each request to admin (control routes) or
+ * api (S2S). Owns all of them and frees them in one place, after the
+ * loop.
  */
 #include "config.h"
 
@@ -37,7 +38,7 @@
 #include "sandbox/dispatch.h"
 #include "sandbox/faults.h"
 #include "sandbox/opts.h"
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 #include "sandbox/tally.h"
 
 #define MAIN_MAX_HEADERS  (64 * 1024)
@@ -268,7 +269,7 @@ main(int argc, char **argv)
     struct evhttp              *http = NULL;
     struct evhttp_bound_socket *handle;
     struct api                 *api = NULL;
-    struct reply               *reply = NULL;
+    struct wire                *wire = NULL;
     struct tally               *tally = NULL;
     struct dispatch            *dispatch = NULL;
     struct admin_ctx            admin;
@@ -337,18 +338,18 @@ main(int argc, char **argv)
         }
     }
     evhttp_set_bevcb(http, on_http_bev, ssl_ctx);  /* NULL: plain HTTP */
-    reply = reply_new(&o.habits);
+    wire = wire_new(&o.habits);
     tally = tally_new();
-    if (reply == NULL || tally == NULL) {
+    if (wire == NULL || tally == NULL) {
         log_err("sandbox: out of memory");
         goto done;
     }
-    api = api_new(base, data, faults, reply, tally, !o.quiet);
+    api = api_new(base, data, faults, wire, tally, !o.quiet);
     admin.data = data;
     admin.faults = faults;
-    admin.reply = reply;
+    admin.wire = wire;
     admin.tally = tally;
-    dispatch = api == NULL ? NULL : dispatch_new(http, api, &admin, reply);
+    dispatch = api == NULL ? NULL : dispatch_new(http, api, &admin, wire);
     if (dispatch == NULL) {
         log_err("sandbox: out of memory");
         goto done;
@@ -408,7 +409,7 @@ done:
         evhttp_free(http);
     }
     dispatch_free(dispatch);
-    reply_free(reply);
+    wire_free(wire);
     tally_free(tally);
     SSL_CTX_free(ssl_ctx);
     if (base != NULL) {

@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "sandbox/faults.h"
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 
 #define OPTS_PROGRAM    "heavyset-sandbox"
 #define OPTS_SEED_FILE  "sandbox-seed.json"
@@ -33,7 +33,7 @@ struct opts {
     bool                 quiet;     /* no access-log lines */
     bool                 have_random_seed;
     uint64_t             random_seed;
-    struct reply_habits  habits;
+    struct wire_habits   habits;
     bool                 realistic; /* --realistic */
     int                  gzip;      /* -1 unset, else 0/1 */
     int                  chunked;   /* -1 unset, else 0/1 */

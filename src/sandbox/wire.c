@@ -1,14 +1,14 @@
 /*
- * reply.c - the one door to the wire for every answer of the sandbox,
+ * wire.c - the one door to the wire for every answer of the sandbox,
  * API and admin alike: JSON bodies and error payloads with the transport
  * habits of a Node application (early hints, keep-alive, gzip/deflate,
- * chunked), or written raw as one of the misbehaviours (reply.h). Owns
+ * chunked), or written raw as one of the misbehaviours (wire.h). Owns
  * only its copy of the habits; the requests it answers are evhttp's,
  * which frees each once answered.
  */
 #include "config.h"
 
-#include "sandbox/reply.h"
+#include "sandbox/wire.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -27,56 +27,56 @@
 #include "json.h"
 #include "sandbox/coding.h"
 
-#define REPLY_CONTENT_TYPE "application/json; charset=utf-8"
-#define REPLY_BODY_MAX     8192       /* error payloads we build */
-#define REPLY_MSG_LEN      256
-#define REPLY_PATH_SHOWN   160        /* bytes of a path quoted in errors */
-#define REPLY_EARLY_HINTS  "HTTP/1.1 103 Early Hints\r\n" \
+#define WIRE_CONTENT_TYPE "application/json; charset=utf-8"
+#define WIRE_BODY_MAX     8192       /* error payloads we build */
+#define WIRE_MSG_LEN      256
+#define WIRE_PATH_SHOWN   160        /* bytes of a path quoted in errors */
+#define WIRE_EARLY_HINTS  "HTTP/1.1 103 Early Hints\r\n" \
     "Link: </api/v1/appointment/s2s/phone/query/dispositions>; " \
     "rel=preload; as=fetch\r\n\r\n"
 /* What after-last-chunk leaves on the connection: a whole answer. */
-#define REPLY_SURPLUS      "HTTP/1.1 200 OK\r\n" \
-    "Content-Type: " REPLY_CONTENT_TYPE "\r\n" \
-    "Content-Length: 42\r\n\r\n" REPLY_SURPLUS_BODY
+#define WIRE_SURPLUS      "HTTP/1.1 200 OK\r\n" \
+    "Content-Type: " WIRE_CONTENT_TYPE "\r\n" \
+    "Content-Length: 42\r\n\r\n" WIRE_SURPLUS_BODY
 
-_Static_assert(sizeof(REPLY_SURPLUS_BODY) - 1 == 42,
-               "REPLY_SURPLUS's Content-Length");
+_Static_assert(sizeof(WIRE_SURPLUS_BODY) - 1 == 42,
+               "WIRE_SURPLUS's Content-Length");
 
-struct reply {
-    struct reply_habits habits;     /* how answers go on the wire */
+struct wire {
+    struct wire_habits habits;     /* how answers go on the wire */
 };
 
-static int reply_addf(struct evbuffer *out, const char *fmt, ...)
+static int wire_addf(struct evbuffer *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-struct reply *
-reply_new(const struct reply_habits *habits)
+struct wire *
+wire_new(const struct wire_habits *habits)
 {
-    struct reply *rp = calloc(1, sizeof(*rp));
+    struct wire *w = calloc(1, sizeof(*w));
 
-    if (rp == NULL) {
+    if (w == NULL) {
         return NULL;
     }
-    rp->habits = *habits;
-    return rp;
+    w->habits = *habits;
+    return w;
 }
 
 void
-reply_free(struct reply *rp)
+wire_free(struct wire *w)
 {
-    free(rp);
+    free(w);
 }
 
 void
-reply_get_habits(const struct reply *rp, struct reply_habits *out)
+wire_get_habits(const struct wire *w, struct wire_habits *out)
 {
-    *out = rp->habits;
+    *out = w->habits;
 }
 
 void
-reply_set_habits(struct reply *rp, const struct reply_habits *habits)
+wire_set_habits(struct wire *w, const struct wire_habits *habits)
 {
-    rp->habits = *habits;
+    w->habits = *habits;
 }
 
 /* ---- helpers ---- */
@@ -86,14 +86,14 @@ reply_set_habits(struct reply *rp, const struct reply_habits *habits)
  * ("close", "keep-alive"), case-insensitive.
  */
 static bool
-reply_connection_has(struct evkeyvalq *in, const char *token)
+wire_connection_has(struct evkeyvalq *in, const char *token)
 {
     return http_list_has(evhttp_find_header(in, "Connection"), token);
 }
 
 /* The bufferevent of REQ's connection, or NULL when the client left. */
 static struct bufferevent *
-reply_bev(struct evhttp_request *req)
+wire_bev(struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 
@@ -102,7 +102,7 @@ reply_bev(struct evhttp_request *req)
 
 /* evbuffer_add_printf, returning 0 or -1 like evbuffer_add. */
 static int
-reply_addf(struct evbuffer *out, const char *fmt, ...)
+wire_addf(struct evbuffer *out, const char *fmt, ...)
 {
     va_list ap;
     int     n;
@@ -115,7 +115,7 @@ reply_addf(struct evbuffer *out, const char *fmt, ...)
 
 /* An IMF-fixdate for the Date header of raw answers. */
 static void
-reply_http_date(char *buf, size_t cap)
+wire_http_date(char *buf, size_t cap)
 {
     struct tm tm;
     time_t    now = time(NULL);
@@ -129,7 +129,7 @@ reply_http_date(char *buf, size_t cap)
  * first of br, deflate and gzip it does not accept; br when it takes all.
  */
 static enum coding_kind
-reply_unasked_coding(struct evkeyvalq *in)
+wire_unasked_coding(struct evkeyvalq *in)
 {
     static const enum coding_kind order[] = { CODING_BR, CODING_DEFLATE,
                                               CODING_GZIP };
@@ -146,7 +146,7 @@ reply_unasked_coding(struct evkeyvalq *in)
 }
 
 /*
- * Writes the misbehaving answer MIS (reply.h) of STATUS with the LEN bytes
+ * Writes the misbehaving answer MIS (wire.h) of STATUS with the LEN bytes
  * at BODY to REQ's connection, raw, and ends REQ. The bytes go out
  * through evhttp_send_reply_chunk, which passes them on as they are
  * before any evhttp_send_reply_start, and evhttp_send_reply_end then
@@ -156,8 +156,8 @@ reply_unasked_coding(struct evkeyvalq *in)
  * request from it as after any answer.
  */
 static void
-reply_misbehave(struct reply *rp, struct evhttp_request *req, int status,
-                const char *body, size_t len, enum faults_misbehave mis)
+wire_misbehave(struct wire *w, struct evhttp_request *req, int status,
+               const char *body, size_t len, enum faults_misbehave mis)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     struct evbuffer  *out = evbuffer_new();
@@ -165,56 +165,56 @@ reply_misbehave(struct reply *rp, struct evhttp_request *req, int status,
     size_t            coded_len = 0;
     enum coding_kind  c;
     char              date[64];
-    bool              closing = reply_connection_has(in, "close");
+    bool              closing = wire_connection_has(in, "close");
     int               rc = 0;
 
     if (out == NULL) {
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    reply_http_date(date, sizeof(date));
-    if (rp->habits.early_hints) {
-        rc |= evbuffer_add(out, REPLY_EARLY_HINTS, strlen(REPLY_EARLY_HINTS));
+    wire_http_date(date, sizeof(date));
+    if (w->habits.early_hints) {
+        rc |= evbuffer_add(out, WIRE_EARLY_HINTS, strlen(WIRE_EARLY_HINTS));
     }
     if (mis == FAULTS_MISBEHAVE_BODY_ON_204) {
         status = 204;
     }
-    rc |= reply_addf(out, "HTTP/1.%d %d %s\r\n",
-                     mis == FAULTS_MISBEHAVE_HTTP10_CLOSE ? 0 : 1,
-                     status, http_reason(status));
-    rc |= reply_addf(out, "Content-Type: %s\r\n", REPLY_CONTENT_TYPE);
+    rc |= wire_addf(out, "HTTP/1.%d %d %s\r\n",
+                    mis == FAULTS_MISBEHAVE_HTTP10_CLOSE ? 0 : 1,
+                    status, http_reason(status));
+    rc |= wire_addf(out, "Content-Type: %s\r\n", WIRE_CONTENT_TYPE);
     switch (mis) {
     case FAULTS_MISBEHAVE_LONG_BODY:
-        rc |= reply_addf(out, "Content-Length: %zu\r\n",
-                         len >= 3 ? len - 3 : 0);
+        rc |= wire_addf(out, "Content-Length: %zu\r\n",
+                        len >= 3 ? len - 3 : 0);
         break;
     case FAULTS_MISBEHAVE_TWO_LENGTHS:
-        rc |= reply_addf(out, "Content-Length: %zu\r\n"
-                         "Content-Length: %zu\r\n", len, len + 10);
+        rc |= wire_addf(out, "Content-Length: %zu\r\n"
+                        "Content-Length: %zu\r\n", len, len + 10);
         break;
     case FAULTS_MISBEHAVE_BAD_HEADER_BYTE:
-        rc |= reply_addf(out, "Content-Length: %zu\r\n"
-                         "X-Sandbox-Note: bad\x01" "byte\r\n", len);
+        rc |= wire_addf(out, "Content-Length: %zu\r\n"
+                        "X-Sandbox-Note: bad\x01" "byte\r\n", len);
         break;
     case FAULTS_MISBEHAVE_BAD_HEADER_NAME:
-        rc |= reply_addf(out, "Content-Length: %zu\r\n"
-                         "X-Sandbox Note: bad name\r\n", len);
+        rc |= wire_addf(out, "Content-Length: %zu\r\n"
+                        "X-Sandbox Note: bad name\r\n", len);
         break;
     case FAULTS_MISBEHAVE_UNASKED_CODING:
-        c = reply_unasked_coding(in);
+        c = wire_unasked_coding(in);
         if (coding_encode(c, body, len, &coded, &coded_len) != 0) {
             rc = -1;
             break;
         }
         body = (const char *)coded;
         len = coded_len;
-        rc |= reply_addf(out, "Content-Encoding: %s\r\n"
-                         "Vary: Accept-Encoding\r\n"
-                         "Content-Length: %zu\r\n", coding_name(c),
-                         len);
+        rc |= wire_addf(out, "Content-Encoding: %s\r\n"
+                        "Vary: Accept-Encoding\r\n"
+                        "Content-Length: %zu\r\n", coding_name(c),
+                        len);
         break;
     case FAULTS_MISBEHAVE_AFTER_LAST_CHUNK:
-        rc |= reply_addf(out, "Transfer-Encoding: chunked\r\n");
+        rc |= wire_addf(out, "Transfer-Encoding: chunked\r\n");
         break;
     case FAULTS_MISBEHAVE_HTTP10_CLOSE:
         closing = true;
@@ -224,19 +224,19 @@ reply_misbehave(struct reply *rp, struct evhttp_request *req, int status,
     case FAULTS_MISBEHAVE_COUNT:
         break;
     }
-    rc |= reply_addf(out, "Date: %s\r\n", date);
+    rc |= wire_addf(out, "Date: %s\r\n", date);
     if (closing) {
-        rc |= reply_addf(out, "Connection: close\r\n");
-    } else if (rp->habits.keepalive_s > 0) {
-        rc |= reply_addf(out, "Connection: keep-alive\r\n"
-                         "Keep-Alive: timeout=%d\r\n",
-                         rp->habits.keepalive_s);
+        rc |= wire_addf(out, "Connection: close\r\n");
+    } else if (w->habits.keepalive_s > 0) {
+        rc |= wire_addf(out, "Connection: keep-alive\r\n"
+                        "Keep-Alive: timeout=%d\r\n",
+                        w->habits.keepalive_s);
     }
     rc |= evbuffer_add(out, "\r\n", 2);
     if (mis == FAULTS_MISBEHAVE_AFTER_LAST_CHUNK) {
-        rc |= reply_addf(out, "%zx\r\n", len);
+        rc |= wire_addf(out, "%zx\r\n", len);
         rc |= evbuffer_add(out, body, len);
-        rc |= reply_addf(out, "\r\n0\r\n\r\n%s", REPLY_SURPLUS);
+        rc |= wire_addf(out, "\r\n0\r\n\r\n%s", WIRE_SURPLUS);
     } else {
         rc |= evbuffer_add(out, body, len);
     }
@@ -258,12 +258,12 @@ reply_misbehave(struct reply *rp, struct evhttp_request *req, int status,
 /* ---- answers ---- */
 
 void
-reply_bytes(struct reply *rp, struct evhttp_request *req, int status,
-            const char *s, size_t len, enum faults_misbehave mis)
+wire_bytes(struct wire *w, struct evhttp_request *req, int status,
+           const char *s, size_t len, enum faults_misbehave mis)
 {
     struct evkeyvalq   *in = evhttp_request_get_input_headers(req);
     struct evkeyvalq   *hdrs = evhttp_request_get_output_headers(req);
-    struct bufferevent *bev = reply_bev(req);
+    struct bufferevent *bev = wire_bev(req);
     struct evbuffer    *buf;
     unsigned char      *coded = NULL;
     size_t              coded_len, off, n;
@@ -278,7 +278,7 @@ reply_bytes(struct reply *rp, struct evhttp_request *req, int status,
         return;
     }
     if (mis != FAULTS_MISBEHAVE_NONE && !head && bev != NULL) {
-        reply_misbehave(rp, req, status, s, len, mis);
+        wire_misbehave(w, req, status, s, len, mis);
         return;
     }
     buf = evbuffer_new();
@@ -286,20 +286,20 @@ reply_bytes(struct reply *rp, struct evhttp_request *req, int status,
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    evhttp_add_header(hdrs, "Content-Type", REPLY_CONTENT_TYPE);
-    if (rp->habits.keepalive_s > 0 && !reply_connection_has(in, "close")) {
+    evhttp_add_header(hdrs, "Content-Type", WIRE_CONTENT_TYPE);
+    if (w->habits.keepalive_s > 0 && !wire_connection_has(in, "close")) {
         /* evhttp adds "Connection: keep-alive" itself when the request
          * carried one (HTTP/1.0 keep-alive) */
-        if (!reply_connection_has(in, "keep-alive")) {
+        if (!wire_connection_has(in, "keep-alive")) {
             evhttp_add_header(hdrs, "Connection", "keep-alive");
         }
-        snprintf(ka, sizeof(ka), "timeout=%d", rp->habits.keepalive_s);
+        snprintf(ka, sizeof(ka), "timeout=%d", w->habits.keepalive_s);
         evhttp_add_header(hdrs, "Keep-Alive", ka);
     }
-    if (rp->habits.gzip) {
+    if (w->habits.gzip) {
         evhttp_add_header(hdrs, "Vary", "Accept-Encoding");
         c = coding_negotiate(evhttp_find_header(in, "Accept-Encoding"));
-        if (!head && len >= (size_t)rp->habits.gzip_min &&
+        if (!head && len >= (size_t)w->habits.gzip_min &&
             c != CODING_IDENTITY &&
             coding_encode(c, s, len, &coded, &coded_len) == 0) {
             evhttp_add_header(hdrs, "Content-Encoding", coding_name(c));
@@ -307,16 +307,16 @@ reply_bytes(struct reply *rp, struct evhttp_request *req, int status,
             len = coded_len;
         }
     }
-    if (rp->habits.early_hints && bev != NULL) {
+    if (w->habits.early_hints && bev != NULL) {
         /* before anything evhttp writes for this answer */
-        evbuffer_add(bufferevent_get_output(bev), REPLY_EARLY_HINTS,
-                     strlen(REPLY_EARLY_HINTS));
+        evbuffer_add(bufferevent_get_output(bev), WIRE_EARLY_HINTS,
+                     strlen(WIRE_EARLY_HINTS));
     }
     /* No framing at all on a 204 or 304 (RFC 9112 §6.3), as Node. */
-    if (rp->habits.chunked && !head && status != 204 && status != 304) {
+    if (w->habits.chunked && !head && status != 204 && status != 304) {
         evhttp_send_reply_start(req, status, http_reason(status));
         for (off = 0; off < len; off += n) {
-            n = len - off < REPLY_CHUNK_SIZE ? len - off : REPLY_CHUNK_SIZE;
+            n = len - off < WIRE_CHUNK_SIZE ? len - off : WIRE_CHUNK_SIZE;
             if (evbuffer_add(buf, s + off, n) != 0) {
                 break;              /* ends short: the client sees it */
             }
@@ -333,51 +333,51 @@ reply_bytes(struct reply *rp, struct evhttp_request *req, int status,
 }
 
 void
-reply_json(struct reply *rp, struct evhttp_request *req, int status,
-           struct json_object *obj, enum faults_misbehave mis)
+wire_json(struct wire *w, struct evhttp_request *req, int status,
+          struct json_object *obj, enum faults_misbehave mis)
 {
     const char *s;
     size_t      len = 0;
 
     s = json_compact(obj, &len);
-    reply_bytes(rp, req, status, s, len, mis);
+    wire_bytes(w, req, status, s, len, mis);
 }
 
 void
-reply_error(struct reply *rp, struct evhttp_request *req, int status,
-            const char *const *msgs, size_t n,
-            enum faults_misbehave mis)
+wire_error(struct wire *w, struct evhttp_request *req, int status,
+           const char *const *msgs, size_t n,
+           enum faults_misbehave mis)
 {
-    char body[REPLY_BODY_MAX];
+    char body[WIRE_BODY_MAX];
     int  len;
 
     len = http_error_body(body, sizeof(body), status, msgs, n);
     if (len < 0) {
         len = http_error_body(body, sizeof(body), status, NULL, 0);
     }
-    reply_bytes(rp, req, status, body, (size_t)len, mis);
+    wire_bytes(w, req, status, body, (size_t)len, mis);
 }
 
 void
-reply_message(struct reply *rp, struct evhttp_request *req, int status,
-              const char *msg, enum faults_misbehave mis)
+wire_message(struct wire *w, struct evhttp_request *req, int status,
+             const char *msg, enum faults_misbehave mis)
 {
-    reply_error(rp, req, status, &msg, 1, mis);
+    wire_error(w, req, status, &msg, 1, mis);
 }
 
 void
-reply_no_route(struct reply *rp, struct evhttp_request *req, int status,
-               const char *method, const char *path)
+wire_no_route(struct wire *w, struct evhttp_request *req, int status,
+              const char *method, const char *path)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char              msg[REPLY_MSG_LEN + 3 * REPLY_PATH_SHOWN];
+    char              msg[WIRE_MSG_LEN + 3 * WIRE_PATH_SHOWN];
     size_t            n, i;
 
-    n = (size_t)snprintf(msg, REPLY_MSG_LEN, "Cannot %s ", method);
-    if (n >= REPLY_MSG_LEN) {
-        n = REPLY_MSG_LEN - 1;
+    n = (size_t)snprintf(msg, WIRE_MSG_LEN, "Cannot %s ", method);
+    if (n >= WIRE_MSG_LEN) {
+        n = WIRE_MSG_LEN - 1;
     }
-    for (i = 0; path[i] != '\0' && i < REPLY_PATH_SHOWN; i++) {
+    for (i = 0; path[i] != '\0' && i < WIRE_PATH_SHOWN; i++) {
         unsigned char c = (unsigned char)path[i];
 
         if (c <= 0x20 || c >= 0x7f) {
@@ -389,21 +389,21 @@ reply_no_route(struct reply *rp, struct evhttp_request *req, int status,
         }
     }
     msg[n] = '\0';
-    reply_message(rp, req, status, msg, FAULTS_MISBEHAVE_NONE);
+    wire_message(w, req, status, msg, FAULTS_MISBEHAVE_NONE);
 }
 
 /* The answer of @nestjs/throttler, with the wait it implies. */
 void
-reply_throttled(struct reply *rp, struct evhttp_request *req,
-                int64_t retry_after, enum faults_misbehave mis)
+wire_throttled(struct wire *w, struct evhttp_request *req,
+               int64_t retry_after, enum faults_misbehave mis)
 {
     char secs[24];
 
     snprintf(secs, sizeof(secs), "%lld", (long long)retry_after);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
                       secs);
-    reply_message(rp, req, 429, "ThrottlerException: Too Many Requests",
-                  mis);
+    wire_message(w, req, 429, "ThrottlerException: Too Many Requests",
+                 mis);
 }
 
 /*
@@ -413,7 +413,7 @@ reply_throttled(struct reply *rp, struct evhttp_request *req,
  * no connection: "answering" it just frees it.
  */
 void
-reply_drop(struct evhttp_request *req)
+wire_drop(struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 
