@@ -1,13 +1,20 @@
-/* admin.c - /__sandbox/ control routes: stats, reset, config, last, lead. */
+/*
+ * admin.c - /__sandbox/ control routes: stats, reset, config, last, lead.
+ * Acts only on what struct admin_ctx lends it (data, faults, the wire's
+ * habits, the tally), never on the S2S pipeline, and owns nothing past
+ * the request it answers.
+ */
 #include "config.h"
 
 #include "sandbox/admin.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -16,21 +23,29 @@
 
 #include "json.h"
 #include "log.h"
-#include "sandbox/api.h"
 #include "sandbox/data.h"
 #include "sandbox/faults.h"
+#include "sandbox/wire.h"
+#include "sandbox/tally.h"
 
 #define ADMIN_MSG_LEN  256
 #define ADMIN_MSGS_MAX 8
 
-typedef void (*admin_handler_cb)(struct api *api, struct evhttp_request *req);
+typedef void (*admin_handler_cb)(const struct admin_ctx *ctx,
+                                 struct evhttp_request *req);
 
-static void admin_stats(struct api *api, struct evhttp_request *req);
-static void admin_reset(struct api *api, struct evhttp_request *req);
-static void admin_config_get(struct api *api, struct evhttp_request *req);
-static void admin_config_set(struct api *api, struct evhttp_request *req);
-static void admin_last(struct api *api, struct evhttp_request *req);
-static void admin_lead(struct api *api, struct evhttp_request *req);
+static void admin_stats(const struct admin_ctx *ctx,
+                        struct evhttp_request *req);
+static void admin_reset(const struct admin_ctx *ctx,
+                        struct evhttp_request *req);
+static void admin_config_get(const struct admin_ctx *ctx,
+                             struct evhttp_request *req);
+static void admin_config_set(const struct admin_ctx *ctx,
+                             struct evhttp_request *req);
+static void admin_last(const struct admin_ctx *ctx,
+                       struct evhttp_request *req);
+static void admin_lead(const struct admin_ctx *ctx,
+                       struct evhttp_request *req);
 
 static const struct admin_route {
     const char          *name;      /* after ADMIN_PREFIX */
@@ -69,22 +84,22 @@ static const char *const admin_type_names[] = {
 };
 
 static void
-admin_send_message(struct api *api, struct evhttp_request *req, int status,
-                   const char *msg)
+admin_send_message(const struct admin_ctx *ctx, struct evhttp_request *req,
+                   int status, const char *msg)
 {
-    api_send_error(api, req, status, &msg, 1);
+    wire_error(ctx->wire, req, status, &msg, 1, FAULTS_MISBEHAVE_NONE);
 }
 
 /* Sends OBJ (a new reference, put here) or 500 when it is NULL. */
 static void
-admin_send_owned(struct api *api, struct evhttp_request *req,
+admin_send_owned(const struct admin_ctx *ctx, struct evhttp_request *req,
                  struct json_object *obj)
 {
     if (obj == NULL) {
-        admin_send_message(api, req, 500, "out of memory");
+        admin_send_message(ctx, req, 500, "out of memory");
         return;
     }
-    api_send_json(api, req, 200, obj);
+    wire_json(ctx->wire, req, 200, obj, FAULTS_MISBEHAVE_NONE);
     json_object_put(obj);
 }
 
@@ -99,17 +114,17 @@ admin_rate_json(double d)
 }
 
 static struct json_object *
-admin_config_json(struct api *api)
+admin_config_json(const struct admin_ctx *ctx)
 {
     struct json_object  *res = json_object_new_object();
     struct faults_config cf;
-    struct api_habits    h;
+    struct wire_habits   h;
 
     if (res == NULL) {
         return NULL;
     }
-    faults_get_config(api_faults(api), &cf);
-    api_get_habits(api, &h);
+    faults_get_config(ctx->faults, &cf);
+    wire_get_habits(ctx->wire, &h);
     json_object_object_add(res, "latency_ms",
                            json_object_new_int64(cf.latency_ms));
     json_object_object_add(res, "jitter_ms",
@@ -132,28 +147,31 @@ admin_config_json(struct api *api)
 }
 
 static void
-admin_stats(struct api *api, struct evhttp_request *req)
+admin_stats(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
-    admin_send_owned(api, req, api_stats(api));
+    admin_send_owned(ctx, req, tally_stats(ctx->tally));
 }
 
 static void
-admin_reset(struct api *api, struct evhttp_request *req)
+admin_reset(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
     char err[ADMIN_MSG_LEN];
 
-    if (api_reset(api, err, sizeof(err)) != 0) {
-        admin_send_message(api, req, 500, err);
+    /* The seed first: when it cannot be rebuilt, nothing is reset. */
+    if (data_reset(ctx->data, (int64_t)time(NULL), err, sizeof(err)) != 0) {
+        admin_send_message(ctx, req, 500, err);
         return;
     }
+    tally_reset(ctx->tally);
+    faults_reset(ctx->faults);
     log_info("admin: reset to the seed");
-    admin_send_owned(api, req, api_stats(api));
+    admin_send_owned(ctx, req, tally_stats(ctx->tally));
 }
 
 static void
-admin_config_get(struct api *api, struct evhttp_request *req)
+admin_config_get(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
-    admin_send_owned(api, req, admin_config_json(api));
+    admin_send_owned(ctx, req, admin_config_json(ctx));
 }
 
 /*
@@ -162,7 +180,7 @@ admin_config_get(struct api *api, struct evhttp_request *req)
  */
 static void
 admin_config_key(struct json_object *v, const struct admin_key *k,
-                 struct faults_config *cf, struct api_habits *h,
+                 struct faults_config *cf, struct wire_habits *h,
                  char msgs[][ADMIN_MSG_LEN], size_t *n)
 {
     enum faults_misbehave kind = FAULTS_MISBEHAVE_NONE;
@@ -226,34 +244,34 @@ admin_config_key(struct json_object *v, const struct admin_key *k,
 }
 
 static void
-admin_config_set(struct api *api, struct evhttp_request *req)
+admin_config_set(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
     struct evbuffer            *in = evhttp_request_get_input_buffer(req);
     struct json_object         *body;
     struct json_object_iterator it, end;
     struct faults_config        cf;
-    struct api_habits           h;
+    struct wire_habits          h;
     char                        msgs[ADMIN_MSGS_MAX][ADMIN_MSG_LEN];
     const char                 *ptrs[ADMIN_MSGS_MAX];
     size_t                      n = 0, i, len = evbuffer_get_length(in);
 
     if (len == 0) {
-        admin_send_message(api, req, 400, "body must be a JSON object");
+        admin_send_message(ctx, req, 400, "body must be a JSON object");
         return;
     }
     body = json_parse_strict((const char *)evbuffer_pullup(in, -1), len,
                              msgs[0], sizeof(msgs[0]));
     if (body == NULL) {
-        admin_send_message(api, req, 400, msgs[0]);
+        admin_send_message(ctx, req, 400, msgs[0]);
         return;
     }
     if (!json_object_is_type(body, json_type_object)) {
         json_object_put(body);
-        admin_send_message(api, req, 400, "body must be a JSON object");
+        admin_send_message(ctx, req, 400, "body must be a JSON object");
         return;
     }
-    faults_get_config(api_faults(api), &cf);
-    api_get_habits(api, &h);
+    faults_get_config(ctx->faults, &cf);
+    wire_get_habits(ctx->wire, &h);
     it = json_object_iter_begin(body);
     end = json_object_iter_end(body);
     for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
@@ -274,7 +292,7 @@ admin_config_set(struct api *api, struct evhttp_request *req)
                          &cf, &h, msgs, &n);
     }
     json_object_put(body);
-    if (n == 0 && faults_set_config(api_faults(api), &cf, msgs[0],
+    if (n == 0 && faults_set_config(ctx->faults, &cf, msgs[0],
                                     sizeof(msgs[0])) != 0) {
         n = 1;
     }
@@ -282,10 +300,10 @@ admin_config_set(struct api *api, struct evhttp_request *req)
         for (i = 0; i < n; i++) {
             ptrs[i] = msgs[i];
         }
-        api_send_error(api, req, 400, ptrs, n);
+        wire_error(ctx->wire, req, 400, ptrs, n, FAULTS_MISBEHAVE_NONE);
         return;
     }
-    api_set_habits(api, &h);
+    wire_set_habits(ctx->wire, &h);
     log_info("admin: config latency=%lldms jitter=%lldms fail=%g drop=%g "
              "rate_limit=%lld/min misbehave=%s gzip=%s chunked=%s "
              "early_hints=%s",
@@ -293,23 +311,23 @@ admin_config_set(struct api *api, struct evhttp_request *req)
              cf.drop_rate, (long long)cf.rate_limit,
              faults_misbehave_name(cf.misbehave), h.gzip ? "on" : "off",
              h.chunked ? "on" : "off", h.early_hints ? "on" : "off");
-    admin_send_owned(api, req, admin_config_json(api));
+    admin_send_owned(ctx, req, admin_config_json(ctx));
 }
 
 static void
-admin_last(struct api *api, struct evhttp_request *req)
+admin_last(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
-    struct json_object *last = api_last(api);
+    struct json_object *last = tally_last(ctx->tally);
 
     if (last == NULL) {
-        admin_send_message(api, req, 404, "no request recorded yet");
+        admin_send_message(ctx, req, 404, "no request recorded yet");
         return;
     }
-    admin_send_owned(api, req, last);
+    admin_send_owned(ctx, req, last);
 }
 
 static void
-admin_lead(struct api *api, struct evhttp_request *req)
+admin_lead(const struct admin_ctx *ctx, struct evhttp_request *req)
 {
     struct evkeyvalq    params;
     struct data_tenant *t;
@@ -321,14 +339,14 @@ admin_lead(struct api *api, struct evhttp_request *req)
     TAILQ_INIT(&params);
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (query != NULL && evhttp_parse_query_str(query, &params) != 0) {
-        admin_send_message(api, req, 400, "malformed query string");
+        admin_send_message(ctx, req, 400, "malformed query string");
         return;
     }
     token = evhttp_find_header(&params, "token");
-    t = token == NULL ? NULL : data_tenant_find(api_data(api), token);
+    t = token == NULL ? NULL : data_tenant_find(ctx->data, token);
     if (t == NULL) {
         evhttp_clear_headers(&params);
-        admin_send_message(api, req, 404, "no tenant with that token");
+        admin_send_message(ctx, req, 404, "no tenant with that token");
         return;
     }
     obj = data_inspect(t, evhttp_find_header(&params, "phone"), &errs);
@@ -337,16 +355,16 @@ admin_lead(struct api *api, struct evhttp_request *req)
         for (i = 0; i < errs.count; i++) {
             msgs[i] = errs.msg[i];
         }
-        api_send_error(api, req, errs.count > 0 ? errs.status : 500, msgs,
-                       errs.count);
+        wire_error(ctx->wire, req, errs.count > 0 ? errs.status : 500,
+                   msgs, errs.count, FAULTS_MISBEHAVE_NONE);
         return;
     }
-    admin_send_owned(api, req, obj);
+    admin_send_owned(ctx, req, obj);
 }
 
 void
-admin_handle(struct api *api, struct evhttp_request *req, const char *method,
-             const char *path)
+admin_handle(const struct admin_ctx *ctx, struct evhttp_request *req,
+             const char *method, const char *path)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     const char          *name = path + strlen(ADMIN_PREFIX);
@@ -364,7 +382,7 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
         }
         known = true;
         if (admin_routes[i].method == cmd) {
-            admin_routes[i].handler(api, req);
+            admin_routes[i].handler(ctx, req);
             return;
         }
     }
@@ -373,8 +391,8 @@ admin_handle(struct api *api, struct evhttp_request *req, const char *method,
                           strcmp(name, "config") == 0 ? "GET, HEAD, POST"
                           : strcmp(name, "reset") == 0 ? "POST"
                                                        : "GET, HEAD");
-        api_send_no_route(api, req, 405, method, path);
+        wire_no_route(ctx->wire, req, 405, method, path);
         return;
     }
-    api_send_no_route(api, req, 404, method, path);
+    wire_no_route(ctx->wire, req, 404, method, path);
 }

@@ -1,19 +1,21 @@
-/* api.c - routing, auth, rate limit, faults and answers of the S2S API. */
+/*
+ * api.c - the S2S pipeline of api.h: route, count, read, authenticate,
+ * rate-limit, fault or hold, answer. Owns one struct api_call per routed
+ * request, freed once its request is answered (inline, from its delay
+ * timer, or by api_drain()); the request itself stays evhttp's.
+ */
 #include "config.h"
 
 #include "sandbox/api.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -23,54 +25,27 @@
 #include "json.h"
 #include "log.h"
 #include "phone.h"
-#include "sandbox/admin.h"
 #include "sandbox/capture.h"
-#include "sandbox/coding.h"
 #include "sandbox/data.h"
+#include "sandbox/endpoint.h"
 #include "sandbox/faults.h"
+#include "sandbox/params.h"
+#include "sandbox/wire.h"
+#include "sandbox/tally.h"
 
-#define API_PREFIX       "/api/v1/appointment/s2s"
-#define API_CONTENT_TYPE "application/json; charset=utf-8"
-#define API_BODY_MAX     8192       /* error payloads we build */
 #define API_MSG_LEN      256
-#define API_PATH_SHOWN   160        /* bytes of a path quoted in errors */
-#define API_EARLY_HINTS  "HTTP/1.1 103 Early Hints\r\n" \
-    "Link: </api/v1/appointment/s2s/phone/query/dispositions>; " \
-    "rel=preload; as=fetch\r\n\r\n"
-/* What after-last-chunk leaves on the connection: a whole answer. */
-#define API_SURPLUS      "HTTP/1.1 200 OK\r\n" \
-    "Content-Type: " API_CONTENT_TYPE "\r\n" \
-    "Content-Length: 42\r\n\r\n" API_SURPLUS_BODY
 
-_Static_assert(sizeof(API_SURPLUS_BODY) - 1 == 42,
-               "API_SURPLUS's Content-Length");
-
-enum api_route {
-    API_QUERY,
-    API_QUERY_CRM,
-    API_BLOCKS,
-    API_DISPOSITIONS,
-    API_UPDATE,
-    API_ROUTE_COUNT,
-    API_NO_ROUTE = -1
-};
-
-static const char *const api_route_names[API_ROUTE_COUNT] = {
-    "query", "query_crm", "blocks", "dispositions", "update",
-};
-
-/* One routed, authenticated API request on its way to an answer. */
 struct api_call {
     TAILQ_ENTRY(api_call) next;     /* in api->held while the timer runs */
     struct api            *api;     /* borrowed */
     struct evhttp_request *req;     /* owned by evhttp; answered once */
     struct event          *timer;   /* owned; NULL when run inline */
-    enum api_route         route;
+    enum endpoint          route;
     const char            *method;  /* static */
     char                  *token;   /* owned */
-    char                  *crm_id;  /* owned: API_QUERY_CRM only */
+    char                  *crm_id;  /* owned: ENDPOINT_QUERY_CRM only */
     struct evkeyvalq       query;   /* owned: decoded parameters */
-    struct json_object    *body;    /* owned: API_UPDATE only */
+    struct json_object    *body;    /* owned: ENDPOINT_UPDATE only */
     struct faults_plan     plan;
     bool                   snapped; /* a read answered at arrival, held */
     int                    snap_status;
@@ -86,353 +61,17 @@ TAILQ_HEAD(api_calls, api_call);
 
 struct api {
     struct event_base  *base;       /* borrowed */
-    struct api_habits   habits;     /* how answers go on the wire */
+    struct wire        *wire;       /* borrowed: how answers go out */
     struct data        *data;       /* borrowed */
     struct faults      *faults;     /* borrowed */
+    struct tally       *tally;      /* borrowed: what stats show */
     bool                access_log;
-    uint64_t            counts[API_ROUTE_COUNT];
-    uint64_t            rate_limited;
-    uint64_t            faulted;
-    size_t              nheld;
     struct api_calls    held;       /* waiting on a delay timer */
-    struct json_object *last;       /* owned: see api_last(), or NULL */
 };
 
-static void on_http_request(struct evhttp_request *req, void *arg);
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 
-/* ---- answers ---- */
-
-/*
- * Whether the Connection header of the request's headers IN lists TOKEN
- * ("close", "keep-alive"), case-insensitive.
- */
-static bool
-api_connection_has(struct evkeyvalq *in, const char *token)
-{
-    return http_list_has(evhttp_find_header(in, "Connection"), token);
-}
-
-/* The bufferevent of REQ's connection, or NULL when the client left. */
-static struct bufferevent *
-api_bev(struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-    return evcon == NULL ? NULL : evhttp_connection_get_bufferevent(evcon);
-}
-
-static int api_addf(struct evbuffer *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* evbuffer_add_printf, returning 0 or -1 like evbuffer_add. */
-static int
-api_addf(struct evbuffer *out, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = evbuffer_add_vprintf(out, fmt, ap);
-    va_end(ap);
-    return n < 0 ? -1 : 0;
-}
-
-/* An IMF-fixdate for the Date header of raw answers. */
-static void
-api_http_date(char *buf, size_t cap)
-{
-    struct tm tm;
-    time_t    now = time(NULL);
-
-    gmtime_r(&now, &tm);
-    strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-/*
- * The coding an unasked-coding answer to IN's Accept-Encoding gets: the
- * first of br, deflate and gzip it does not accept; br when it takes all.
- */
-static enum coding_kind
-api_unasked_coding(struct evkeyvalq *in)
-{
-    static const enum coding_kind order[] = { CODING_BR, CODING_DEFLATE,
-                                              CODING_GZIP };
-    const char                   *ae = evhttp_find_header(in,
-                                                          "Accept-Encoding");
-    size_t                        i;
-
-    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        if (!coding_accepts(ae, order[i])) {
-            return order[i];
-        }
-    }
-    return CODING_BR;
-}
-
-/*
- * Writes the misbehaving answer MIS (api.h) of STATUS with the LEN bytes
- * at BODY to REQ's connection, raw, and ends REQ. The bytes go out
- * through evhttp_send_reply_chunk, which passes them on as they are
- * before any evhttp_send_reply_start, and evhttp_send_reply_end then
- * finishes the request once they are written: evhttp keeps the
- * connection (or closes it for http10-close, which sets "Connection:
- * close" among REQ's output headers, never sent) and reads the next
- * request from it as after any answer.
- */
-static void
-api_misbehave(struct api *api, struct evhttp_request *req, int status,
-              const char *body, size_t len, enum faults_misbehave mis)
-{
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    struct evbuffer  *out = evbuffer_new();
-    unsigned char    *coded = NULL;
-    size_t            coded_len = 0;
-    enum coding_kind  c;
-    char              date[64];
-    bool              closing = api_connection_has(in, "close");
-    int               rc = 0;
-
-    if (out == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    api_http_date(date, sizeof(date));
-    if (api->habits.early_hints) {
-        rc |= evbuffer_add(out, API_EARLY_HINTS, strlen(API_EARLY_HINTS));
-    }
-    if (mis == FAULTS_MISBEHAVE_BODY_ON_204) {
-        status = 204;
-    }
-    rc |= api_addf(out, "HTTP/1.%d %d %s\r\n",
-                              mis == FAULTS_MISBEHAVE_HTTP10_CLOSE ? 0 : 1,
-                              status, http_reason(status));
-    rc |= api_addf(out, "Content-Type: %s\r\n", API_CONTENT_TYPE);
-    switch (mis) {
-    case FAULTS_MISBEHAVE_LONG_BODY:
-        rc |= api_addf(out, "Content-Length: %zu\r\n",
-                                  len >= 3 ? len - 3 : 0);
-        break;
-    case FAULTS_MISBEHAVE_TWO_LENGTHS:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "Content-Length: %zu\r\n", len, len + 10);
-        break;
-    case FAULTS_MISBEHAVE_BAD_HEADER_BYTE:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "X-Sandbox-Note: bad\x01" "byte\r\n", len);
-        break;
-    case FAULTS_MISBEHAVE_BAD_HEADER_NAME:
-        rc |= api_addf(out, "Content-Length: %zu\r\n"
-                                  "X-Sandbox Note: bad name\r\n", len);
-        break;
-    case FAULTS_MISBEHAVE_UNASKED_CODING:
-        c = api_unasked_coding(in);
-        if (coding_encode(c, body, len, &coded, &coded_len) != 0) {
-            rc = -1;
-            break;
-        }
-        body = (const char *)coded;
-        len = coded_len;
-        rc |= api_addf(out, "Content-Encoding: %s\r\n"
-                                  "Vary: Accept-Encoding\r\n"
-                                  "Content-Length: %zu\r\n", coding_name(c),
-                                  len);
-        break;
-    case FAULTS_MISBEHAVE_AFTER_LAST_CHUNK:
-        rc |= api_addf(out, "Transfer-Encoding: chunked\r\n");
-        break;
-    case FAULTS_MISBEHAVE_HTTP10_CLOSE:
-        closing = true;
-        break;
-    case FAULTS_MISBEHAVE_BODY_ON_204:
-    case FAULTS_MISBEHAVE_NONE:
-    case FAULTS_MISBEHAVE_COUNT:
-        break;
-    }
-    rc |= api_addf(out, "Date: %s\r\n", date);
-    if (closing) {
-        rc |= api_addf(out, "Connection: close\r\n");
-    } else if (api->habits.keepalive_s > 0) {
-        rc |= api_addf(out, "Connection: keep-alive\r\n"
-                                  "Keep-Alive: timeout=%d\r\n",
-                                  api->habits.keepalive_s);
-    }
-    rc |= evbuffer_add(out, "\r\n", 2);
-    if (mis == FAULTS_MISBEHAVE_AFTER_LAST_CHUNK) {
-        rc |= api_addf(out, "%zx\r\n", len);
-        rc |= evbuffer_add(out, body, len);
-        rc |= api_addf(out, "\r\n0\r\n\r\n%s", API_SURPLUS);
-    } else {
-        rc |= evbuffer_add(out, body, len);
-    }
-    free(coded);
-    if (rc != 0) {
-        evbuffer_free(out);
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    if (closing) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-                          "close");
-    }
-    evhttp_send_reply_chunk(req, out);
-    evhttp_send_reply_end(req);
-    evbuffer_free(out);
-}
-
-/*
- * The one door to the wire: answers REQ with STATUS and the LEN bytes at
- * S as its JSON body (500 if S is NULL or memory runs out), with API's
- * habits, or as the misbehaviour MIS.
- */
-static void
-api_send_bytes(struct api *api, struct evhttp_request *req, int status,
-               const char *s, size_t len, enum faults_misbehave mis)
-{
-    struct evkeyvalq   *in = evhttp_request_get_input_headers(req);
-    struct evkeyvalq   *hdrs = evhttp_request_get_output_headers(req);
-    struct bufferevent *bev = api_bev(req);
-    struct evbuffer    *buf;
-    unsigned char      *coded = NULL;
-    size_t              coded_len, off, n;
-    enum coding_kind    c;
-    bool                head;
-    char                ka[32];
-
-    head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-
-    if (s == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    if (mis != FAULTS_MISBEHAVE_NONE && !head && bev != NULL) {
-        api_misbehave(api, req, status, s, len, mis);
-        return;
-    }
-    buf = evbuffer_new();
-    if (buf == NULL) {
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    evhttp_add_header(hdrs, "Content-Type", API_CONTENT_TYPE);
-    if (api->habits.keepalive_s > 0 && !api_connection_has(in, "close")) {
-        /* evhttp adds "Connection: keep-alive" itself when the request
-         * carried one (HTTP/1.0 keep-alive) */
-        if (!api_connection_has(in, "keep-alive")) {
-            evhttp_add_header(hdrs, "Connection", "keep-alive");
-        }
-        snprintf(ka, sizeof(ka), "timeout=%d", api->habits.keepalive_s);
-        evhttp_add_header(hdrs, "Keep-Alive", ka);
-    }
-    if (api->habits.gzip) {
-        evhttp_add_header(hdrs, "Vary", "Accept-Encoding");
-        c = coding_negotiate(evhttp_find_header(in, "Accept-Encoding"));
-        if (!head && len >= (size_t)api->habits.gzip_min &&
-            c != CODING_IDENTITY &&
-            coding_encode(c, s, len, &coded, &coded_len) == 0) {
-            evhttp_add_header(hdrs, "Content-Encoding", coding_name(c));
-            s = (const char *)coded;
-            len = coded_len;
-        }
-    }
-    if (api->habits.early_hints && bev != NULL) {
-        /* before anything evhttp writes for this answer */
-        evbuffer_add(bufferevent_get_output(bev), API_EARLY_HINTS,
-                     strlen(API_EARLY_HINTS));
-    }
-    /* No framing at all on a 204 or 304 (RFC 9112 §6.3), as Node. */
-    if (api->habits.chunked && !head && status != 204 && status != 304) {
-        evhttp_send_reply_start(req, status, http_reason(status));
-        for (off = 0; off < len; off += n) {
-            n = len - off < API_CHUNK_SIZE ? len - off : API_CHUNK_SIZE;
-            if (evbuffer_add(buf, s + off, n) != 0) {
-                break;              /* ends short: the client sees it */
-            }
-            evhttp_send_reply_chunk(req, buf);
-        }
-        evhttp_send_reply_end(req);
-    } else if (evbuffer_add(buf, s, len) != 0) {
-        evhttp_send_error(req, 500, NULL);
-    } else {
-        evhttp_send_reply(req, status, http_reason(status), buf);
-    }
-    evbuffer_free(buf);
-    free(coded);
-}
-
-static void
-api_send_json_as(struct api *api, struct evhttp_request *req, int status,
-                 struct json_object *obj, enum faults_misbehave mis)
-{
-    const char *s;
-    size_t      len = 0;
-
-    s = json_compact(obj, &len);
-    api_send_bytes(api, req, status, s, len, mis);
-}
-
-void
-api_send_json(struct api *api, struct evhttp_request *req, int status,
-              struct json_object *obj)
-{
-    api_send_json_as(api, req, status, obj, FAULTS_MISBEHAVE_NONE);
-}
-
-static void
-api_send_error_as(struct api *api, struct evhttp_request *req, int status,
-                  const char *const *msgs, size_t n,
-                  enum faults_misbehave mis)
-{
-    char body[API_BODY_MAX];
-    int  len;
-
-    len = http_error_body(body, sizeof(body), status, msgs, n);
-    if (len < 0) {
-        len = http_error_body(body, sizeof(body), status, NULL, 0);
-    }
-    api_send_bytes(api, req, status, body, (size_t)len, mis);
-}
-
-void
-api_send_error(struct api *api, struct evhttp_request *req, int status,
-               const char *const *msgs, size_t n)
-{
-    api_send_error_as(api, req, status, msgs, n, FAULTS_MISBEHAVE_NONE);
-}
-
-static void
-api_send_message(struct api *api, struct evhttp_request *req, int status,
-                 const char *msg, enum faults_misbehave mis)
-{
-    api_send_error_as(api, req, status, &msg, 1, mis);
-}
-
-void
-api_send_no_route(struct api *api, struct evhttp_request *req, int status,
-                  const char *method, const char *path)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char              msg[API_MSG_LEN + 3 * API_PATH_SHOWN];
-    size_t            n, i;
-
-    n = (size_t)snprintf(msg, API_MSG_LEN, "Cannot %s ", method);
-    if (n >= API_MSG_LEN) {
-        n = API_MSG_LEN - 1;
-    }
-    for (i = 0; path[i] != '\0' && i < API_PATH_SHOWN; i++) {
-        unsigned char c = (unsigned char)path[i];
-
-        if (c <= 0x20 || c >= 0x7f) {
-            msg[n++] = '%';
-            msg[n++] = hex[c >> 4];
-            msg[n++] = hex[c & 0xf];
-        } else {
-            msg[n++] = (char)c;
-        }
-    }
-    msg[n] = '\0';
-    api_send_message(api, req, status, msg, FAULTS_MISBEHAVE_NONE);
-}
+/* ---- helpers ---- */
 
 static void
 api_send_errors(struct api *api, struct evhttp_request *req,
@@ -444,65 +83,7 @@ api_send_errors(struct api *api, struct evhttp_request *req,
     for (i = 0; i < errs->count; i++) {
         msgs[i] = errs->msg[i];
     }
-    api_send_error_as(api, req, errs->status, msgs, errs->count, mis);
-}
-
-/* The answer of @nestjs/throttler, with the wait it implies. */
-static void
-api_send_throttled(struct api *api, struct evhttp_request *req,
-                   int64_t retry_after, enum faults_misbehave mis)
-{
-    char secs[24];
-
-    snprintf(secs, sizeof(secs), "%lld", (long long)retry_after);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
-                      secs);
-    api_send_message(api, req, 429, "ThrottlerException: Too Many Requests",
-                     mis);
-}
-
-/*
- * Closes REQ's connection without an answer. evhttp owns the connection
- * and frees REQ with it; only ever called from a timer, never from inside
- * evhttp's own request callback. A request whose client already left has
- * no connection: "answering" it just frees it.
- */
-static void
-api_drop(struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-
-    if (evcon == NULL) {
-        evhttp_send_reply(req, 500, "Dropped", NULL);
-        return;
-    }
-    evhttp_connection_free(evcon);
-}
-
-/* ---- helpers ---- */
-
-static const struct {
-    enum evhttp_cmd_type cmd;
-    const char          *name;
-} api_methods[] = {
-    { EVHTTP_REQ_GET, "GET" },         { EVHTTP_REQ_POST, "POST" },
-    { EVHTTP_REQ_HEAD, "HEAD" },       { EVHTTP_REQ_PUT, "PUT" },
-    { EVHTTP_REQ_DELETE, "DELETE" },   { EVHTTP_REQ_OPTIONS, "OPTIONS" },
-    { EVHTTP_REQ_TRACE, "TRACE" },     { EVHTTP_REQ_CONNECT, "CONNECT" },
-    { EVHTTP_REQ_PATCH, "PATCH" },
-};
-
-static const char *
-api_method_name(enum evhttp_cmd_type cmd)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(api_methods) / sizeof(api_methods[0]); i++) {
-        if (api_methods[i].cmd == cmd) {
-            return api_methods[i].name;
-        }
-    }
-    return "UNKNOWN";
+    wire_error(api->wire, req, errs->status, msgs, errs->count, mis);
 }
 
 static int64_t
@@ -512,57 +93,6 @@ api_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Matches the decoded PATH. For API_QUERY_CRM, *CRM points at the id
- * inside PATH. "blocks" and "dispositions" are reserved, any other single
- * segment after /phone/query/ is a crmSettingsId (SPEC §2).
- */
-static enum api_route
-api_route_match(const char *path, const char **crm)
-{
-    const char *p;
-
-    if (strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
-        return API_NO_ROUTE;
-    }
-    p = path + strlen(API_PREFIX);
-    if (strcmp(p, "/phone/update") == 0) {
-        return API_UPDATE;
-    }
-    if (strncmp(p, "/phone/query", 12) != 0) {
-        return API_NO_ROUTE;
-    }
-    p += 12;
-    if (*p == '\0') {
-        return API_QUERY;
-    }
-    if (*p != '/' || p[1] == '\0' || strchr(p + 1, '/') != NULL) {
-        return API_NO_ROUTE;
-    }
-    p++;
-    if (strcmp(p, "blocks") == 0) {
-        return API_BLOCKS;
-    }
-    if (strcmp(p, "dispositions") == 0) {
-        return API_DISPOSITIONS;
-    }
-    *crm = p;
-    return API_QUERY_CRM;
-}
-
-/* Whether the Content-Type value CT is JSON (application/json, +json). */
-static bool
-api_is_json_type(const char *ct)
-{
-    size_t n = strcspn(ct, ";");
-
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) {
-        n--;
-    }
-    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
 }
 
 static void
@@ -606,69 +136,6 @@ api_call_free(struct api_call *call)
 }
 
 /*
- * Parses the raw QUERY into OUT as the real API (Express's query parser)
- * reads one: pairs split at '&', empty pairs skipped (`?&a=1`, `&&`), a
- * pair without '=' a name with an empty value, names and values
- * percent-decoded with '+' as a space. Never refuses a query: the
- * upstream does not, and a proxy in front must not be tested against a
- * stricter one than it will meet. A pair that decodes to a NUL is dropped.
- */
-static void
-api_parse_query(const char *query, struct evkeyvalq *out)
-{
-    const char *p = query;
-
-    while (p != NULL && *p != '\0') {
-        const char *amp = p + strcspn(p, "&");
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        size_t      nlen = (size_t)((eq != NULL ? eq : amp) - p);
-        char       *raw, *name = NULL, *value = NULL;
-        size_t      len;
-
-        if (nlen > 0) {
-            raw = strndup(p, (size_t)(amp - p));
-            if (raw == NULL) {
-                return;
-            }
-            raw[nlen] = '\0';
-            name = evhttp_uridecode(raw, 1, &len);
-            if (name != NULL && strlen(name) != len) {
-                free(name);
-                name = NULL;
-            }
-            value = evhttp_uridecode(eq != NULL ? raw + nlen + 1 : "", 1,
-                                     &len);
-            if (value != NULL && strlen(value) != len) {
-                free(value);
-                value = NULL;
-            }
-            if (name != NULL && value != NULL) {
-                evhttp_add_header(out, name, value);
-            }
-            free(name);
-            free(value);
-            free(raw);
-        }
-        p = *amp == '&' ? amp + 1 : amp;
-    }
-}
-
-/* The first value of query parameter NAME of CALL, matched
- * case-sensitively as the real API does (`TOKEN` is not `token`). */
-static const char *
-api_query(const struct api_call *call, const char *name)
-{
-    const struct evkeyval *kv;
-
-    TAILQ_FOREACH(kv, &call->query, next) {
-        if (strcmp(kv->key, name) == 0) {
-            return kv->value;
-        }
-    }
-    return NULL;
-}
-
-/*
  * Computes the real answer of CALL into *OBJ (200) or ERRS. Returns the
  * status.
  */
@@ -677,8 +144,6 @@ api_call_compute(struct api_call *call, struct json_object **obj,
                  struct data_errors *errs)
 {
     struct data_tenant *t = data_tenant_find(call->api->data, call->token);
-    const char         *phone = api_query(call, "phone");
-    int64_t             now = (int64_t)time(NULL);
 
     *obj = NULL;
     if (t == NULL) {                /* tokens never vanish; be safe */
@@ -687,36 +152,8 @@ api_call_compute(struct api_call *call, struct json_object **obj,
         snprintf(errs->msg[0], sizeof(errs->msg[0]), "Invalid token");
         return 401;
     }
-    switch (call->route) {
-    case API_QUERY:
-    case API_QUERY_CRM:
-        *obj = data_query(t, call->crm_id, phone, errs);
-        break;
-    case API_BLOCKS:
-        *obj = data_blocks(t, phone,
-                           api_query(call, "simpleBlockId"),
-                           api_query(call, "limitDays"), now,
-                           errs);
-        break;
-    case API_DISPOSITIONS:
-        *obj = data_dispositions(t);
-        break;
-    case API_UPDATE:
-        *obj = data_update(t, call->body, now, errs);
-        break;
-    case API_ROUTE_COUNT:
-    case API_NO_ROUTE:
-        break;
-    }
-    if (*obj != NULL) {
-        return 200;
-    }
-    if (errs->count == 0) {
-        errs->status = 500;
-        errs->count = 1;
-        snprintf(errs->msg[0], sizeof(errs->msg[0]), "out of memory");
-    }
-    return errs->status;
+    return endpoint_answer(call->route, t, call->crm_id, &call->query,
+                           call->body, (int64_t)time(NULL), obj, errs);
 }
 
 /*
@@ -737,12 +174,12 @@ api_send_success(struct api_call *call, int status, struct json_object *obj,
                           "Cache-Control", call->cache_control);
     }
     if (call->answer == 0 || call->answer == 200) {
-        api_send_json_as(call->api, call->req, status, obj, mis);
+        wire_json(call->api->wire, call->req, status, obj, mis);
     } else if (call->answer == 204) {
-        api_send_bytes(call->api, call->req, 204, "", 0, mis);
+        wire_bytes(call->api->wire, call->req, 204, "", 0, mis);
     } else {
-        api_send_bytes(call->api, call->req, call->answer, queued,
-                       sizeof(queued) - 1, mis);
+        wire_bytes(call->api->wire, call->req, call->answer, queued,
+                   sizeof(queued) - 1, mis);
     }
 }
 
@@ -759,21 +196,22 @@ api_call_run(struct api_call *call)
     char                  notes[64];
     int                   status = 0;
 
-    phone = call->route == API_UPDATE ? json_get_string(call->body, "phone")
-                                      : api_query(call, "phone");
+    phone = call->route == ENDPOINT_UPDATE
+                ? json_get_string(call->body, "phone")
+                : params_get(&call->query, "phone");
     switch (call->plan.action) {
     case FAULTS_DROP:
-        api_drop(call->req);
+        wire_drop(call->req);
         note = "fault=drop";
         break;
     case FAULTS_FAIL:
         status = call->plan.status;
         if (status == 429) {
-            api_send_throttled(api, call->req, 60, mis);
+            wire_throttled(api->wire, call->req, 60, mis);
         } else {
-            api_send_message(api, call->req, status,
-                             status == 500 ? "Internal server error"
-                                           : http_reason(status), mis);
+            wire_message(api->wire, call->req, status,
+                         status == 500 ? "Internal server error"
+                                       : http_reason(status), mis);
         }
         note = "fault=fail";
         break;
@@ -788,7 +226,7 @@ api_call_run(struct api_call *call)
             status = api_call_compute(call, &obj, &errs);
         }
         if (call->plan.action == FAULTS_DROP_AFTER) {
-            api_drop(call->req);
+            wire_drop(call->req);
             note = "fault=drop-after";
         } else if (obj != NULL) {
             api_send_success(call, status, obj, mis);
@@ -805,12 +243,15 @@ api_call_run(struct api_call *call)
                  note[0] != '\0' ? " " : "", faults_misbehave_name(mis));
         note = notes;
     }
-    api_access_log(api, call->method, api_route_names[call->route], status,
+    api_access_log(api, call->method, endpoint_name(call->route), status,
                    t == NULL ? NULL : data_tenant_name(t), phone,
                    call->plan.delay_ms, note);
 }
 
-/* Reads the PATCH body of REQ into CALL. Answers 400 and returns -1. */
+/*
+ * Reads the body of REQ into CALL. Answers 400 and returns -1; when out
+ * of memory (an empty message) it returns -1 without an answer.
+ */
 static int
 api_call_body(struct api_call *call, struct evhttp_request *req,
               const char *body, size_t len)
@@ -820,76 +261,13 @@ api_call_body(struct api_call *call, struct evhttp_request *req,
 
     ct = evhttp_find_header(evhttp_request_get_input_headers(req),
                             "Content-Type");
-    if (ct != NULL && !api_is_json_type(ct)) {
-        api_send_message(call->api, req, 400,
-                         "Content-Type must be application/json",
-                         FAULTS_MISBEHAVE_NONE);
-        return -1;
+    if (params_body(ct, body, len, &call->body, err, sizeof(err)) == 0) {
+        return 0;
     }
-    if (len == 0) {
-        call->body = json_object_new_object();
-        return call->body == NULL ? -1 : 0;
+    if (err[0] != '\0') {
+        wire_message(call->api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
     }
-    call->body = json_parse_strict(body, len, err, sizeof(err));
-    if (call->body == NULL) {
-        api_send_message(call->api, req, 400, err, FAULTS_MISBEHAVE_NONE);
-        return -1;
-    }
-    return 0;
-}
-
-/* Reads X-Sandbox-Answer (a status 200-299) and X-Sandbox-Cache-Control
- * (visible ASCII) of IN into CALL. Returns 0, or -1 with ERR set. */
-static int
-api_call_answer(struct api_call *call, struct evkeyvalq *in, char *err,
-                size_t errlen)
-{
-    const char *a = evhttp_find_header(in, "X-Sandbox-Answer");
-    const char *cc = evhttp_find_header(in, "X-Sandbox-Cache-Control");
-    char       *end;
-    long        v;
-    size_t      i;
-
-    if (a != NULL) {
-        v = strtol(a, &end, 10);
-        if (a[0] < '0' || a[0] > '9' || *end != '\0' || v < 200 || v > 299) {
-            snprintf(err, errlen, "X-Sandbox-Answer must be a status 200-299");
-            return -1;
-        }
-        call->answer = (int)v;
-    }
-    if (cc != NULL) {
-        for (i = 0; cc[i] != '\0'; i++) {
-            if (cc[i] < 0x20 || cc[i] > 0x7e) {
-                snprintf(err, errlen, "X-Sandbox-Cache-Control must be "
-                                      "visible ASCII");
-                return -1;
-            }
-        }
-        call->cache_control = strdup(cc);
-        if (call->cache_control == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* The token of the request: header, then query, then body (SPEC §3). */
-static const char *
-api_call_token(struct api_call *call, struct evhttp_request *req)
-{
-    const char *tok;
-
-    tok = evhttp_find_header(evhttp_request_get_input_headers(req),
-                             "x-hs-token");
-    if (tok == NULL || tok[0] == '\0') {
-        tok = api_query(call, "token");
-    }
-    if ((tok == NULL || tok[0] == '\0') && call->body != NULL) {
-        tok = json_get_string(call->body, "token");
-    }
-    return tok == NULL || tok[0] == '\0' ? NULL : tok;
+    return -1;
 }
 
 /*
@@ -907,25 +285,26 @@ api_call_start(struct api *api, struct api_call *call,
     struct timeval    tv;
 
     query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    api_parse_query(query, &call->query);
+    params_parse_query(query, &call->query);
     /* A GET's body is read too, as Express's JSON body parser reads
      * any request's: its token counts (SPEC §3). */
-    if ((call->route == API_UPDATE || len > 0) &&
+    if ((call->route == ENDPOINT_UPDATE || len > 0) &&
         api_call_body(call, req, body, len) != 0) {
         return 400;
     }
-    tok = api_call_token(call, req);
+    tok = params_token(evhttp_find_header(in, "x-hs-token"), &call->query,
+                       call->body);
     if (tok == NULL || data_tenant_find(api->data, tok) == NULL) {
-        api_send_message(api, req, 401,
-                         tok == NULL ? "token should not be empty"
-                                     : "Invalid token",
-                         FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 401,
+                     tok == NULL ? "token should not be empty"
+                                 : "Invalid token",
+                     FAULTS_MISBEHAVE_NONE);
         return 401;
     }
     call->token = strdup(tok);
     if (call->token == NULL) {
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     if (faults_parse(evhttp_find_header(in, "X-Sandbox-Delay-Ms"),
@@ -933,26 +312,29 @@ api_call_start(struct api *api, struct api_call *call,
                      err, sizeof(err)) != 0 ||
         faults_parse_misbehave(evhttp_find_header(in, "X-Sandbox-Misbehave"),
                                &call->plan, err, sizeof(err)) != 0) {
-        api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
-    if (api_call_answer(call, in, err, sizeof(err)) != 0) {
-        api_send_message(api, req, 400, err, FAULTS_MISBEHAVE_NONE);
+    if (params_answer(evhttp_find_header(in, "X-Sandbox-Answer"),
+                      evhttp_find_header(in, "X-Sandbox-Cache-Control"),
+                      &call->answer, &call->cache_control, err,
+                      sizeof(err)) != 0) {
+        wire_message(api->wire, req, 400, err, FAULTS_MISBEHAVE_NONE);
         return 400;
     }
     if (!faults_rate_take(api->faults, call->token, api_now_ms(), &retry)) {
         struct faults_config cf;
 
         faults_get_config(api->faults, &cf);
-        api->rate_limited++;
-        api_send_throttled(api, req, retry, call->plan.misbehave_forced
-                                                ? call->plan.misbehave
-                                                : cf.misbehave);
+        tally_throttled(api->tally);
+        wire_throttled(api->wire, req, retry, call->plan.misbehave_forced
+                                            ? call->plan.misbehave
+                                            : cf.misbehave);
         return 429;
     }
     faults_draw(api->faults, &call->plan);
     if (call->plan.action != FAULTS_NONE) {
-        api->faulted++;
+        tally_faulted(api->tally);
     }
     call->req = req;
     if (call->plan.delay_ms == 0 && (call->plan.action == FAULTS_NONE ||
@@ -965,13 +347,15 @@ api_call_start(struct api *api, struct api_call *call,
      * way a real API reads then takes its time to reply: a write that
      * lands meanwhile does not show in it. A held PATCH applies when its
      * timer fires. */
-    if (call->route != API_UPDATE && (call->plan.action == FAULTS_NONE ||
-                                      call->plan.action == FAULTS_DROP_AFTER)) {
+    if (call->route != ENDPOINT_UPDATE &&
+        (call->plan.action == FAULTS_NONE ||
+         call->plan.action == FAULTS_DROP_AFTER)) {
         struct json_object *live = NULL;
 
         call->snap_status = api_call_compute(call, &live, &call->snap_errs);
         /* data.c lends the live lead: hold a copy, not the lead itself. */
-        if (live != NULL && json_object_deep_copy(live, &call->snap, NULL) != 0) {
+        if (live != NULL &&
+            json_object_deep_copy(live, &call->snap, NULL) != 0) {
             call->snap = NULL;
             call->snap_status = 500;
             call->snap_errs.status = 500;
@@ -987,24 +371,23 @@ api_call_start(struct api *api, struct api_call *call,
     call->timer = evtimer_new(api->base, on_call_timer, call);
     if (call->timer == NULL) {
         call->req = NULL;
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
         return 500;
     }
     tv.tv_sec = (time_t)(call->plan.delay_ms / 1000);
     tv.tv_usec = (suseconds_t)(call->plan.delay_ms % 1000) * 1000;
     evtimer_add(call->timer, &tv);
     TAILQ_INSERT_TAIL(&api->held, call, next);
-    api->nheld++;
+    tally_hold(api->tally);
     return 0;
 }
 
 /* ---- public ---- */
 
 struct api *
-api_new(struct event_base *base, struct evhttp *http, struct data *data,
-        struct faults *faults, const struct api_habits *habits,
-        bool access_log)
+api_new(struct event_base *base, struct data *data, struct faults *faults,
+        struct wire *wire, struct tally *tally, bool access_log)
 {
     struct api *api = calloc(1, sizeof(*api));
 
@@ -1012,12 +395,12 @@ api_new(struct event_base *base, struct evhttp *http, struct data *data,
         return NULL;
     }
     api->base = base;
-    api->habits = *habits;
+    api->wire = wire;
     api->data = data;
     api->faults = faults;
+    api->tally = tally;
     api->access_log = access_log;
     TAILQ_INIT(&api->held);
-    evhttp_set_gencb(http, on_http_request, api);
     return api;
 }
 
@@ -1028,7 +411,7 @@ api_drain(struct api *api)
 
     while ((call = TAILQ_FIRST(&api->held)) != NULL) {
         TAILQ_REMOVE(&api->held, call, next);
-        api->nheld--;
+        tally_release(api->tally);
         if (call->plan.action != FAULTS_DROP &&
             call->plan.action != FAULTS_DROP_AFTER) {
             call->plan.action = FAULTS_FAIL;
@@ -1048,82 +431,72 @@ api_free(struct api *api)
         return;
     }
     api_drain(api);
-    json_object_put(api->last);
     free(api);
 }
 
 void
-api_get_habits(const struct api *api, struct api_habits *out)
+api_handle(struct api *api, struct evhttp_request *req,
+           enum evhttp_cmd_type cmd, const char *method, const char *path,
+           const char *raw)
 {
-    *out = api->habits;
-}
+    struct evbuffer    *in = evhttp_request_get_input_buffer(req);
+    const char         *crm = NULL, *allow;
+    size_t              blen;
+    unsigned char      *body;
+    enum endpoint       route;
+    struct api_call    *call;
+    struct json_object *last;
+    int                 status;
 
-void
-api_set_habits(struct api *api, const struct api_habits *habits)
-{
-    api->habits = *habits;
-}
-
-struct data *
-api_data(struct api *api)
-{
-    return api->data;
-}
-
-struct faults *
-api_faults(struct api *api)
-{
-    return api->faults;
-}
-
-struct json_object *
-api_stats(struct api *api)
-{
-    struct json_object *res = json_object_new_object();
-    struct json_object *req = json_object_new_object();
-    uint64_t            total = 0;
-    size_t              i;
-
-    if (res == NULL || req == NULL) {
-        json_object_put(res);
-        json_object_put(req);
-        return NULL;
+    blen = evbuffer_get_length(in);
+    body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
+    last = capture_request(req, method, body, body == NULL ? 0 : blen, blen);
+    if (last != NULL) {
+        tally_set_last(api->tally, last);
     }
-    for (i = 0; i < API_ROUTE_COUNT; i++) {
-        json_object_object_add(req, api_route_names[i],
-                               json_object_new_int64((int64_t)api->counts[i]));
-        total += api->counts[i];
+    if (body == NULL && blen > 0) {
+        wire_message(api->wire, req, 413, "request entity too large",
+                     FAULTS_MISBEHAVE_NONE);
+        api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
+        return;
     }
-    json_object_object_add(res, "requests", req);
-    json_object_object_add(res, "total", json_object_new_int64((int64_t)total));
-    json_object_object_add(res, "rate_limited",
-                           json_object_new_int64((int64_t)api->rate_limited));
-    json_object_object_add(res, "faults",
-                           json_object_new_int64((int64_t)api->faulted));
-    json_object_object_add(res, "held",
-                           json_object_new_int64((int64_t)api->nheld));
-    return res;
-}
 
-struct json_object *
-api_last(struct api *api)
-{
-    return api->last == NULL ? NULL : json_object_get(api->last);
-}
-
-int
-api_reset(struct api *api, char *err, size_t errlen)
-{
-    if (data_reset(api->data, (int64_t)time(NULL), err, errlen) != 0) {
-        return -1;
+    route = endpoint_match(path, &crm);
+    if (route == ENDPOINT_NONE) {
+        wire_no_route(api->wire, req, 404, method, raw);
+        api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
+        return;
     }
-    memset(api->counts, 0, sizeof(api->counts));
-    api->rate_limited = 0;
-    api->faulted = 0;
-    json_object_put(api->last);
-    api->last = NULL;
-    faults_reset(api->faults);
-    return 0;
+    allow = route == ENDPOINT_UPDATE ? "PATCH" : "GET, HEAD";
+    if ((route == ENDPOINT_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
+        (route != ENDPOINT_UPDATE && cmd != EVHTTP_REQ_GET &&
+         cmd != EVHTTP_REQ_HEAD)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          allow);
+        wire_no_route(api->wire, req, 405, method, raw);
+        api_access_log(api, method, endpoint_name(route), 405, NULL, NULL,
+                       0, "");
+        return;
+    }
+    tally_request(api->tally, route);
+
+    call = calloc(1, sizeof(*call));
+    if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
+        free(call);
+        wire_message(api->wire, req, 500, "out of memory",
+                     FAULTS_MISBEHAVE_NONE);
+        return;
+    }
+    call->api = api;
+    call->route = route;
+    call->method = method;
+    TAILQ_INIT(&call->query);
+    status = api_call_start(api, call, req, (const char *)body, blen);
+    if (status != 0) {
+        api_access_log(api, method, endpoint_name(route), status, NULL,
+                       NULL, 0, "");
+        api_call_free(call);
+    }
 }
 
 /* ---- callbacks ---- */
@@ -1135,95 +508,7 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
     struct api      *api = call->api;
 
     TAILQ_REMOVE(&api->held, call, next);
-    api->nheld--;
+    tally_release(api->tally);
     api_call_run(call);
     api_call_free(call);
-}
-
-static void
-on_http_request(struct evhttp_request *req, void *arg)
-{
-    struct api          *api = arg;
-    struct evbuffer     *in = evhttp_request_get_input_buffer(req);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char          *method, *raw, *crm = NULL, *allow;
-    char                *path = NULL;
-    size_t               plen, blen;
-    unsigned char       *body;
-    enum api_route       route;
-    struct api_call     *call;
-    struct json_object  *last;
-    int                  status;
-
-    if (cmd == EVHTTP_REQ_PUT) {
-        cmd = EVHTTP_REQ_GET;       /* read with its body: main.c says why */
-    }
-    method = api_method_name(cmd);
-    raw = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    if (raw == NULL || raw[0] == '\0') {
-        raw = "/";
-    }
-    path = evhttp_uridecode(raw, 0, &plen);
-    if (path == NULL || strlen(path) != plen) {
-        api_send_message(api, req, 400, "invalid path",
-                         FAULTS_MISBEHAVE_NONE);
-        goto done;
-    }
-    if (strncmp(path, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0) {
-        admin_handle(api, req, method, path);
-        goto done;
-    }
-    blen = evbuffer_get_length(in);
-    body = blen > API_BODY_LIMIT ? NULL : evbuffer_pullup(in, -1);
-    last = capture_request(req, method, body, body == NULL ? 0 : blen, blen);
-    if (last != NULL) {
-        json_object_put(api->last);
-        api->last = last;
-    }
-    if (body == NULL && blen > 0) {
-        api_send_message(api, req, 413, "request entity too large",
-                         FAULTS_MISBEHAVE_NONE);
-        api_access_log(api, method, "-", 413, NULL, NULL, 0, "");
-        goto done;
-    }
-
-    route = api_route_match(path, &crm);
-    if (route == API_NO_ROUTE) {
-        api_send_no_route(api, req, 404, method, raw);
-        api_access_log(api, method, "-", 404, NULL, NULL, 0, "");
-        goto done;
-    }
-    allow = route == API_UPDATE ? "PATCH" : "GET, HEAD";
-    if ((route == API_UPDATE && cmd != EVHTTP_REQ_PATCH) ||
-        (route != API_UPDATE && cmd != EVHTTP_REQ_GET &&
-         cmd != EVHTTP_REQ_HEAD)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                          allow);
-        api_send_no_route(api, req, 405, method, raw);
-        api_access_log(api, method, api_route_names[route], 405, NULL, NULL,
-                       0, "");
-        goto done;
-    }
-    api->counts[route]++;
-
-    call = calloc(1, sizeof(*call));
-    if (call == NULL || (crm != NULL && (call->crm_id = strdup(crm)) == NULL)) {
-        free(call);
-        api_send_message(api, req, 500, "out of memory",
-                         FAULTS_MISBEHAVE_NONE);
-        goto done;
-    }
-    call->api = api;
-    call->route = route;
-    call->method = method;
-    TAILQ_INIT(&call->query);
-    status = api_call_start(api, call, req, (const char *)body, blen);
-    if (status != 0) {
-        api_access_log(api, method, api_route_names[route], status, NULL,
-                       NULL, 0, "");
-        api_call_free(call);
-    }
-
-done:
-    free(path);
 }

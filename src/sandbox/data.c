@@ -1,7 +1,11 @@
 /*
- * data.c - tenants, leads and blocks of the sandbox, and the S2S API's
- * lookup and update semantics on them. The seed loader lives in
- * data_seed.c; both share the private definitions of data_int.h.
+ * data.c - tenants, leads and blocks of the sandbox: finding them,
+ * booking a lead on a block, and the three read-only lookups of the S2S
+ * API (query, blocks, dispositions) plus the inspect view. The seed
+ * loader (and with it the store's lifetime) lives in data_seed.c, PATCH
+ * /phone/update in data_update.c; the three share the private
+ * definitions of data_int.h. Owns nothing itself: every lead and block
+ * belongs to the store data_seed.c builds and frees.
  */
 #include "config.h"
 
@@ -20,9 +24,6 @@
 #include "phone.h"
 #include "sandbox/cal.h"
 #include "sandbox/data_int.h"
-
-#define DATA_HOME_YEAR_MIN 1800
-#define DATA_HOME_YEAR_MAX 2100
 
 /*
  * The ExistingLead of the API doc, in its order. Every lead object holds
@@ -77,49 +78,17 @@ static const struct data_zip {
     { "99501", "Anchorage",      "Alaska",        "AK", "America/Anchorage" },
 };
 
-/* The PhoneUpdateDto fields that are checked; others are ignored. */
-enum data_upd_type { UPD_STRING, UPD_BOOL, UPD_NUMBER };
-
-static const struct data_upd_field {
-    const char        *name;
-    enum data_upd_type type;
-    size_t             max;         /* UPD_STRING: longest value, bytes */
-    bool               nonempty;    /* UPD_STRING: "" is refused */
-} data_upd_fields[] = {
-    { "token",              UPD_STRING, 4096, false },
-    { "firstName",          UPD_STRING, 255,  false },
-    { "lastName",           UPD_STRING, 255,  false },
-    { "streetAddress",      UPD_STRING, 255,  false },
-    { "city",               UPD_STRING, 255,  false },
-    { "zip",                UPD_STRING, 16,   true },
-    { "email",              UPD_STRING, 255,  true },
-    { "optOutPhone",        UPD_BOOL,   0,    false },
-    { "tcpaFlag",           UPD_BOOL,   0,    false },
-    { "appendComment",      UPD_STRING, 4000, true },
-    { "cancelAppt",         UPD_BOOL,   0,    false },
-    { "blockId",            UPD_STRING, 255,  true },
-    { "simpleBlockId",      UPD_BOOL,   0,    false },
-    { "notQualifiedReason", UPD_STRING, 255,  true },
-    { "homeYear",           UPD_NUMBER, 0,    false },
-    { "takerId",            UPD_STRING, 255,  true },
-};
-
-static const char *const data_forbidden[] = { "primaryPhone", "textPhone" };
-
 /* ---- errors ---- */
 
-static void
-errs_reset(struct data_errors *errs)
+void
+data_errs_reset(struct data_errors *errs)
 {
     errs->status = 0;
     errs->count = 0;
 }
 
-static void errs_add(struct data_errors *errs, int status, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
-
-static void
-errs_add(struct data_errors *errs, int status, const char *fmt, ...)
+void
+data_errs_add(struct data_errors *errs, int status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -176,12 +145,6 @@ data_lead_set(struct data_lead *l, const char *key, const char *val)
                            val == NULL ? NULL : json_object_new_string(val));
 }
 
-static void
-data_lead_set_bool(struct data_lead *l, const char *key, bool val)
-{
-    json_object_object_add(l->obj, key, json_object_new_boolean(val));
-}
-
 /* The local date of block B, placed against NOW. */
 static int64_t
 data_block_day(const struct data_tenant *t, const struct data_block *b,
@@ -219,44 +182,42 @@ data_lead_book(struct data_tenant *t, struct data_lead *l, size_t bi,
     data_lead_set(l, "blockId", b->id);
 }
 
-/*
- * Cancelling frees the booked slot and marks the appointment Cancelled.
- * The start and end stay, so the lead still says what was cancelled;
- * blockId goes, since the lead no longer holds that block. A lead with
- * no appointment at all is left as it is.
- */
-static void
-data_lead_cancel(struct data_tenant *t, struct data_lead *l)
-{
-    struct json_object *status;
+/* ---- tenants ---- */
 
-    if (l->block >= 0) {
-        assert(t->blocks[l->block].booked > 0);
-        t->blocks[l->block].booked--;
-        l->block = -1;
-        data_lead_set(l, "blockId", NULL);
-        data_lead_set(l, "appointmentStatus", "Cancelled");
-        return;
-    }
-    if (json_object_object_get_ex(l->obj, "appointmentStatus", &status) &&
-        json_object_is_type(status, json_type_string)) {
-        data_lead_set(l, "appointmentStatus", "Cancelled");
-    }
+size_t
+data_tenant_count(const struct data *d)
+{
+    return d->ntenants;
 }
 
-/* Rebuilds "name" from the first and last names. */
-static void
-data_lead_set_name(struct data_lead *l)
+size_t
+data_lead_count(const struct data *d)
 {
-    char buf[2 * 256 + 2];
+    size_t i, n = 0;
 
-    if (l->first[0] != '\0' && l->last[0] != '\0') {
-        snprintf(buf, sizeof(buf), "%s %s", l->first, l->last);
-    } else {
-        snprintf(buf, sizeof(buf), "%s", l->first[0] != '\0' ? l->first
-                                                             : l->last);
+    for (i = 0; i < d->ntenants; i++) {
+        n += d->tenants[i].nleads;
     }
-    data_lead_set(l, "name", buf[0] == '\0' ? NULL : buf);
+    return n;
+}
+
+struct data_tenant *
+data_tenant_find(struct data *d, const char *token)
+{
+    size_t i;
+
+    for (i = 0; i < d->ntenants; i++) {
+        if (strcmp(d->tenants[i].token, token) == 0) {
+            return &d->tenants[i];
+        }
+    }
+    return NULL;
+}
+
+const char *
+data_tenant_name(const struct data_tenant *t)
+{
+    return t->name;
 }
 
 /* ---- lookups ---- */
@@ -269,12 +230,12 @@ static int
 data_check_phone(const char *phone, char *out, struct data_errors *errs)
 {
     if (phone == NULL || phone[0] == '\0') {
-        errs_add(errs, 400, "phone should not be empty");
-        errs_add(errs, 400, "phone must be a valid phone number");
+        data_errs_add(errs, 400, "phone should not be empty");
+        data_errs_add(errs, 400, "phone must be a valid phone number");
         return -1;
     }
     if (phone_normalize(phone, out, PHONE_E164_MAX) != 0) {
-        errs_add(errs, 400, "phone must be a valid phone number");
+        data_errs_add(errs, 400, "phone must be a valid phone number");
         return -1;
     }
     return 0;
@@ -287,17 +248,17 @@ data_query(struct data_tenant *t, const char *crm_id, const char *phone,
     char              norm[PHONE_E164_MAX];
     struct data_lead *l;
 
-    errs_reset(errs);
+    data_errs_reset(errs);
     if (data_check_phone(phone, norm, errs) != 0) {
         return NULL;
     }
     if (crm_id != NULL && t->crm_id != NULL && strcmp(crm_id, t->crm_id)) {
-        errs_add(errs, 404, "crmSettingsId not found");
+        data_errs_add(errs, 404, "crmSettingsId not found");
         return NULL;
     }
     l = data_lead_find(t, norm);
     if (l == NULL) {
-        errs_add(errs, 404, "Lead not found");
+        data_errs_add(errs, 404, "Lead not found");
         return NULL;
     }
     return json_object_get(l->obj);
@@ -325,18 +286,18 @@ data_check_limit_days(const char *s, int *out, struct data_errors *errs)
 
     for (i = 0; s[i] != '\0'; i++) {
         if (s[i] < '0' || s[i] > '9' || i > 6) {
-            errs_add(errs, 400, "limitDays must be an integer number");
+            data_errs_add(errs, 400, "limitDays must be an integer number");
             return;
         }
         v = v * 10 + (s[i] - '0');
     }
     if (i == 0) {
-        errs_add(errs, 400, "limitDays must be an integer number");
+        data_errs_add(errs, 400, "limitDays must be an integer number");
     } else if (v < 1) {
-        errs_add(errs, 400, "limitDays must not be less than 1");
+        data_errs_add(errs, 400, "limitDays must not be less than 1");
     } else if (v > DATA_LIMIT_DAYS_MAX) {
-        errs_add(errs, 400, "limitDays must not be greater than %d",
-                 DATA_LIMIT_DAYS_MAX);
+        data_errs_add(errs, 400, "limitDays must not be greater than %d",
+                      DATA_LIMIT_DAYS_MAX);
     } else {
         *out = (int)v;
     }
@@ -359,11 +320,11 @@ data_blocks(struct data_tenant *t, const char *phone,
     int                 limit = DATA_LIMIT_DAYS_MAX;
     size_t             *order = NULL, i, j, n = 0;
 
-    errs_reset(errs);
+    data_errs_reset(errs);
     data_check_phone(phone, norm, errs);
     if (simple_block_id != NULL &&
         data_parse_query_bool(simple_block_id, &simple) != 0) {
-        errs_add(errs, 400, "simpleBlockId must be a boolean value");
+        data_errs_add(errs, 400, "simpleBlockId must be a boolean value");
     }
     if (limit_days != NULL) {
         data_check_limit_days(limit_days, &limit, errs);
@@ -372,7 +333,7 @@ data_blocks(struct data_tenant *t, const char *phone,
         return NULL;
     }
     if (data_lead_find(t, norm) == NULL) {
-        errs_add(errs, 404, "Lead not found");
+        data_errs_add(errs, 404, "Lead not found");
         return NULL;
     }
 
@@ -432,7 +393,7 @@ data_blocks(struct data_tenant *t, const char *phone,
 fail:
     free(order);
     json_object_put(res);
-    errs_add(errs, 500, "out of memory");
+    data_errs_add(errs, 500, "out of memory");
     return NULL;
 }
 
@@ -458,13 +419,13 @@ data_inspect(struct data_tenant *t, const char *phone,
     struct data_lead   *l;
     struct json_object *res;
 
-    errs_reset(errs);
+    data_errs_reset(errs);
     if (data_check_phone(phone, norm, errs) != 0) {
         return NULL;
     }
     l = data_lead_find(t, norm);
     if (l == NULL) {
-        errs_add(errs, 404, "Lead not found");
+        data_errs_add(errs, 404, "Lead not found");
         return NULL;
     }
     res = json_object_new_object();
@@ -481,313 +442,4 @@ data_inspect(struct data_tenant *t, const char *phone,
     json_object_object_add(res, "timeZone", json_object_new_string(l->zone));
     json_object_object_add(res, "comments", json_object_get(l->comments));
     return res;
-}
-
-/* ---- PATCH /phone/update ---- */
-
-/* A loose email check in the spirit of class-validator's IsEmail. */
-static bool
-data_email_valid(const char *s)
-{
-    const char *at = strchr(s, '@'), *dot;
-
-    if (at == NULL || at == s || strchr(at + 1, '@') != NULL ||
-        strpbrk(s, " \t\r\n<>()[],;:\"\\") != NULL) {
-        return false;
-    }
-    dot = strrchr(at + 1, '.');
-    return dot != NULL && dot > at + 1 && dot[1] != '\0';
-}
-
-/* Checks one typed field of BODY; absent and null pass (IsOptional). */
-static void
-data_check_field(const struct json_object *body,
-                 const struct data_upd_field *f, struct data_errors *errs)
-{
-    struct json_object *v;
-    size_t              len;
-
-    if (!json_object_object_get_ex(body, f->name, &v) || v == NULL) {
-        return;
-    }
-    switch (f->type) {
-    case UPD_STRING:
-        if (!json_object_is_type(v, json_type_string)) {
-            errs_add(errs, 400, "%s must be a string", f->name);
-            return;
-        }
-        len = (size_t)json_object_get_string_len(v);
-        if (strlen(json_object_get_string(v)) != len) {
-            errs_add(errs, 400, "%s must not contain NUL characters",
-                     f->name);
-        } else if (f->nonempty && len == 0) {
-            errs_add(errs, 400, "%s should not be empty", f->name);
-        } else if (len > f->max) {
-            errs_add(errs, 400,
-                     "%s must be shorter than or equal to %zu characters",
-                     f->name, f->max);
-        }
-        return;
-    case UPD_BOOL:
-        if (!json_object_is_type(v, json_type_boolean)) {
-            errs_add(errs, 400, "%s must be a boolean value", f->name);
-        }
-        return;
-    case UPD_NUMBER:
-        if (json_object_is_type(v, json_type_int)) {
-            int64_t n = json_object_get_int64(v);
-
-            if (n < DATA_HOME_YEAR_MIN) {
-                errs_add(errs, 400, "%s must not be less than %d", f->name,
-                         DATA_HOME_YEAR_MIN);
-            } else if (n > DATA_HOME_YEAR_MAX) {
-                errs_add(errs, 400, "%s must not be greater than %d",
-                         f->name, DATA_HOME_YEAR_MAX);
-            }
-        } else if (json_object_is_type(v, json_type_double)) {
-            errs_add(errs, 400, "%s must be an integer number", f->name);
-        } else {
-            errs_add(errs, 400,
-                     "%s must be a number conforming to the specified "
-                     "constraints",
-                     f->name);
-        }
-        return;
-    }
-}
-
-/* The string member KEY of BODY, or NULL when absent, null or not one. */
-static const char *
-data_body_str(const struct json_object *body, const char *key)
-{
-    return json_get_string(body, key);
-}
-
-/* Whether member KEY is present and not null. */
-static bool
-data_body_set(const struct json_object *body, const char *key)
-{
-    struct json_object *v;
-
-    return json_object_object_get_ex(body, key, &v) && v != NULL;
-}
-
-static void
-data_check_update(struct data_tenant *t, const struct json_object *body,
-                  char *norm, struct data_errors *errs)
-{
-    struct json_object *v;
-    const char         *s;
-    size_t              i;
-
-    if (!json_object_object_get_ex(body, "phone", &v) || v == NULL) {
-        errs_add(errs, 400, "phone should not be empty");
-        errs_add(errs, 400, "phone must be a valid phone number");
-    } else if (!json_object_is_type(v, json_type_string)) {
-        errs_add(errs, 400, "phone must be a string");
-        errs_add(errs, 400, "phone must be a valid phone number");
-    } else if (json_object_get_string_len(v) == 0) {
-        errs_add(errs, 400, "phone should not be empty");
-        errs_add(errs, 400, "phone must be a valid phone number");
-    } else if (phone_normalize_n(json_object_get_string(v),
-                                 (size_t)json_object_get_string_len(v), norm,
-                                 PHONE_E164_MAX) != 0) {
-        errs_add(errs, 400, "phone must be a valid phone number");
-    }
-    for (i = 0; i < sizeof(data_forbidden) / sizeof(data_forbidden[0]); i++) {
-        if (json_has(body, data_forbidden[i])) {
-            errs_add(errs, 400, "property %s should not exist",
-                     data_forbidden[i]);
-        }
-    }
-    for (i = 0; i < sizeof(data_upd_fields) / sizeof(data_upd_fields[0]);
-         i++) {
-        data_check_field(body, &data_upd_fields[i], errs);
-    }
-    if (data_body_set(body, "cancelAppt") && data_body_set(body, "blockId")) {
-        errs_add(errs, 400, "cancelAppt and blockId cannot both be supplied");
-    }
-    s = data_body_str(body, "email");
-    if (s != NULL && s[0] != '\0' && !data_email_valid(s)) {
-        errs_add(errs, 400, "email must be an email");
-    }
-    s = data_body_str(body, "notQualifiedReason");
-    if (s != NULL && s[0] != '\0') {
-        char   list[DATA_ERROR_LEN] = "";
-        size_t n = json_object_array_length(t->dispositions), pos = 0;
-        bool   found = false;
-
-        for (i = 0; i < n && !found; i++) {
-            const char *r = json_object_get_string(
-                json_object_array_get_idx(t->dispositions, i));
-
-            found = strcmp(r, s) == 0;
-            if (pos < sizeof(list)) {
-                pos += (size_t)snprintf(list + pos, sizeof(list) - pos,
-                                        "%s%s", i > 0 ? ", " : "", r);
-            }
-        }
-        if (!found) {
-            errs_add(errs, 400,
-                     "notQualifiedReason must be one of the following "
-                     "values: %s",
-                     list);
-        }
-    }
-}
-
-/*
- * Finds the block BLOCK_ID names: a seed id, or with SIMPLE an alias
- * "20", "21", ... (DATA_SIMPLE_ID_BASE + the block's seed index).
- * Returns the index or -1.
- */
-static long
-data_block_resolve(const struct data_tenant *t, const char *block_id,
-                   bool simple)
-{
-    size_t i;
-
-    if (simple) {
-        char         *end;
-        unsigned long v;
-
-        if (block_id[0] < '0' || block_id[0] > '9') {
-            return -1;
-        }
-        v = strtoul(block_id, &end, 10);
-        if (*end != '\0' || v < DATA_SIMPLE_ID_BASE ||
-            v - DATA_SIMPLE_ID_BASE >= t->nblocks) {
-            return -1;
-        }
-        return (long)(v - DATA_SIMPLE_ID_BASE);
-    }
-    for (i = 0; i < t->nblocks; i++) {
-        if (strcmp(t->blocks[i].id, block_id) == 0) {
-            return (long)i;
-        }
-    }
-    return -1;
-}
-
-/* Replaces the owned string *DST with a copy of SRC; keeps it on OOM. */
-static void
-data_replace(char **dst, const char *src)
-{
-    char *copy = strdup(src);
-
-    if (copy != NULL) {
-        free(*dst);
-        *dst = copy;
-    }
-}
-
-static void
-data_apply_update(struct data_tenant *t, struct data_lead *l,
-                  const struct json_object *body, long bi, int64_t now)
-{
-    struct data_zip_info zi;
-    const char          *s, *city;
-    bool                 b;
-    int64_t              year;
-    char                 buf[24];
-
-    if ((s = data_body_str(body, "firstName")) != NULL) {
-        data_replace(&l->first, s);
-    }
-    if ((s = data_body_str(body, "lastName")) != NULL) {
-        data_replace(&l->last, s);
-    }
-    if (data_body_set(body, "firstName") || data_body_set(body, "lastName")) {
-        data_lead_set_name(l);
-    }
-    if ((s = data_body_str(body, "streetAddress")) != NULL) {
-        data_lead_set(l, "address1", s);
-    }
-    city = data_body_str(body, "city");
-    if ((s = data_body_str(body, "zip")) != NULL) {
-        data_lead_set(l, "zip", s);
-        if (data_zip_find(s, &zi) != NULL) {
-            data_lead_set(l, "city", city != NULL ? city : zi.city);
-            data_lead_set(l, "state", zi.state);
-            data_lead_set(l, "stateAlpha2", zi.alpha2);
-            data_lead_set(l, "country", "United States");
-            data_lead_set(l, "countryAlpha2", "US");
-            data_lead_set(l, "countryAlpha3", "USA");
-            l->zone = zi.zone;
-        }
-    }
-    if (city != NULL) {
-        data_lead_set(l, "city", city);
-    }
-    if ((s = data_body_str(body, "email")) != NULL) {
-        data_lead_set(l, "email", s);
-    }
-    if (json_get_bool(body, "optOutPhone", &b)) {
-        data_lead_set_bool(l, "optOutText", b);
-    }
-    if (json_get_bool(body, "tcpaFlag", &b)) {
-        data_lead_set_bool(l, "tcpa", b);
-    }
-    if ((s = data_body_str(body, "appendComment")) != NULL) {
-        json_object_array_add(l->comments, json_object_new_string(s));
-    }
-    if ((s = data_body_str(body, "notQualifiedReason")) != NULL) {
-        data_lead_set(l, "disposition", s);
-    }
-    if (json_get_int(body, "homeYear", &year)) {
-        snprintf(buf, sizeof(buf), "%lld", (long long)year);
-        data_lead_set(l, "homeYear", buf);
-    }
-    if ((s = data_body_str(body, "takerId")) != NULL) {
-        data_replace(&l->taker_id, s);
-    }
-    if (json_get_bool(body, "cancelAppt", &b) && b) {
-        data_lead_cancel(t, l);
-    }
-    if (bi >= 0) {
-        data_lead_book(t, l, (size_t)bi, now);
-    }
-}
-
-struct json_object *
-data_update(struct data_tenant *t, const struct json_object *body,
-            int64_t now, struct data_errors *errs)
-{
-    char              norm[PHONE_E164_MAX];
-    struct data_lead *l;
-    const char       *block_id;
-    bool              simple = false;
-    long              bi = -1;
-
-    errs_reset(errs);
-    if (!json_object_is_type(body, json_type_object)) {
-        errs_add(errs, 400, "body must be a JSON object");
-        return NULL;
-    }
-    data_check_update(t, body, norm, errs);
-    if (errs->count > 0) {
-        return NULL;
-    }
-    l = data_lead_find(t, norm);
-    if (l == NULL) {
-        errs_add(errs, 404, "Lead not found");
-        return NULL;
-    }
-    block_id = data_body_str(body, "blockId");
-    if (block_id != NULL) {
-        json_get_bool(body, "simpleBlockId", &simple);
-        bi = data_block_resolve(t, block_id, simple);
-        if (bi < 0) {
-            errs_add(errs, 400, "blockId not found");
-            return NULL;
-        }
-        /* A lead already on the block keeps its slot: no double count. */
-        if (l->block != bi &&
-            t->blocks[bi].booked >= t->blocks[bi].capacity) {
-            errs_add(errs, 400, "block is full");
-            return NULL;
-        }
-    }
-    data_apply_update(t, l, body, bi, now);
-    return json_object_get(l->obj);
 }

@@ -1,7 +1,7 @@
 /*
- * data_int.h - private to data.c and data_seed.c: the structures behind
- * struct data and the lead helpers both files use. Nothing else includes
- * this header.
+ * data_int.h - private to data.c, data_seed.c and data_update.c: the
+ * structures behind struct data, and the error and lead helpers they
+ * share. Nothing else includes this header.
  */
 #ifndef HSP_DATA_INT_H
 #define HSP_DATA_INT_H
@@ -13,6 +13,7 @@
 #include "phone.h"
 
 struct cal_zone;
+struct data_errors;
 struct json_object;
 
 /* One member of the ExistingLead: BOOLEAN or string, both nullable. */
@@ -65,6 +66,17 @@ struct data {
     struct data_tenant *tenants;    /* owned; the array never moves */
     size_t              ntenants;
 };
+
+/* Empties ERRS, before a lookup or an update fills it. */
+void data_errs_reset(struct data_errors *errs);
+
+/*
+ * Adds the printf-style message FMT to ERRS and makes STATUS the answer's
+ * status; messages past DATA_ERRORS_MAX are dropped (the status still
+ * changes).
+ */
+void data_errs_add(struct data_errors *errs, int status, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Finds ZIP (5 digits, or ZIP+4) in the built-in table and fills OUT.

@@ -1,6 +1,8 @@
 /*
  * data_seed.c - loads the sandbox seed strictly (schema in data.h) into
- * tenants, and restores it on reset.
+ * tenants, and restores it on reset. Owns the store's lifetime: struct
+ * data, its tenants and the parsed seed are allocated here and released
+ * by data_free(); data.c and data_update.c only look up and edit.
  */
 #include "config.h"
 
@@ -591,40 +593,4 @@ data_free(struct data *d)
     seed_tenants_free(d->tenants, d->ntenants);
     json_object_put(d->seed);
     free(d);
-}
-
-size_t
-data_tenant_count(const struct data *d)
-{
-    return d->ntenants;
-}
-
-size_t
-data_lead_count(const struct data *d)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < d->ntenants; i++) {
-        n += d->tenants[i].nleads;
-    }
-    return n;
-}
-
-struct data_tenant *
-data_tenant_find(struct data *d, const char *token)
-{
-    size_t i;
-
-    for (i = 0; i < d->ntenants; i++) {
-        if (strcmp(d->tenants[i].token, token) == 0) {
-            return &d->tenants[i];
-        }
-    }
-    return NULL;
-}
-
-const char *
-data_tenant_name(const struct data_tenant *t)
-{
-    return t->name;
 }

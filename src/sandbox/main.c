@@ -1,13 +1,14 @@
 /*
- * main.c - heavyset-sandbox: command line, seed, TLS, listener, signals.
- * Everything else is wired from here: data (seed), faults (knobs), api
- * (routes, with admin behind it).
+ * main.c - heavyset-sandbox: seed, TLS, listener, signals. Everything
+ * else is wired from here: opts (the command line), data (seed), faults
+ * (knobs), wire (how answers go out), tally (counters), and dispatch,
+ * the front door that hands each request to admin (control routes) or
+ * api (S2S). Owns all of them and frees them in one place, after the
+ * loop.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,23 +33,18 @@
 
 #include "log.h"
 #include "sandbox/api.h"
-#include "sandbox/coding.h"
+#include "sandbox/admin.h"
 #include "sandbox/data.h"
+#include "sandbox/dispatch.h"
 #include "sandbox/faults.h"
+#include "sandbox/opts.h"
+#include "sandbox/wire.h"
+#include "sandbox/tally.h"
 
-#define MAIN_PROGRAM      "heavyset-sandbox"
-#define MAIN_LISTEN       "127.0.0.1:8443"
-#define MAIN_SEED_FILE    "sandbox-seed.json"
-#define MAIN_SEED_LOCAL   "conf/" MAIN_SEED_FILE
-/* evhttp's own cap, a memory guard only: its 413 is HTML. api.c answers
- * bodies past API_BODY_LIMIT with a JSON 413 first. */
-#define MAIN_MAX_BODY     (16 * 1024 * 1024)
 #define MAIN_MAX_HEADERS  (64 * 1024)
 #define MAIN_IDLE_TIMEOUT 120       /* seconds; > the longest delay */
 #define MAIN_HOST_MAX     256
 #define MAIN_FLUSH_MS     100       /* time to flush answers at exit */
-#define MAIN_REALISTIC_KEEPALIVE 5  /* s: Node's server.keepAliveTimeout */
-#define MAIN_KEEPALIVE_MAX 3600
 
 /* What the signal handler needs for a graceful stop. */
 struct main_stop {
@@ -58,360 +54,7 @@ struct main_stop {
     struct api                 *api;     /* borrowed */
 };
 
-struct main_opts {
-    const char          *listen;    /* borrowed from argv or static */
-    const char          *tls_cert;  /* NULL: plain HTTP */
-    const char          *tls_key;
-    const char          *seed;      /* NULL: the installed default */
-    struct faults_config faults;
-    enum log_level       level;
-    bool                 json_log;
-    bool                 quiet;     /* no access-log lines */
-    bool                 have_random_seed;
-    uint64_t             random_seed;
-    struct api_habits    habits;
-    bool                 realistic; /* --realistic */
-    int                  gzip;      /* -1 unset, else 0/1 */
-    int                  chunked;   /* -1 unset, else 0/1 */
-    int                  early_hints; /* -1 unset, else 0/1 */
-    int64_t              keepalive; /* -1 unset, else seconds */
-};
-
-enum main_opt_id {
-    OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_RATE_LIMIT, OPT_LATENCY, OPT_JITTER,
-    OPT_FAIL_RATE, OPT_DROP_RATE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
-    OPT_RANDOM_SEED, OPT_GZIP, OPT_GZIP_MIN, OPT_KEEPALIVE, OPT_CHUNKED,
-    OPT_EARLY_HINTS, OPT_REALISTIC, OPT_MISBEHAVE
-};
-
-static const struct option main_long_opts[] = {
-    { "listen",      required_argument, NULL, 'l' },
-    { "tls-cert",    required_argument, NULL, OPT_TLS_CERT },
-    { "tls-key",     required_argument, NULL, OPT_TLS_KEY },
-    { "seed",        required_argument, NULL, 's' },
-    { "rate-limit",  required_argument, NULL, OPT_RATE_LIMIT },
-    { "latency",     required_argument, NULL, OPT_LATENCY },
-    { "jitter",      required_argument, NULL, OPT_JITTER },
-    { "fail-rate",   required_argument, NULL, OPT_FAIL_RATE },
-    { "drop-rate",   required_argument, NULL, OPT_DROP_RATE },
-    { "log-level",   required_argument, NULL, OPT_LOG_LEVEL },
-    { "log-format",  required_argument, NULL, OPT_LOG_FORMAT },
-    { "random-seed", required_argument, NULL, OPT_RANDOM_SEED },
-    { "gzip",        required_argument, NULL, OPT_GZIP },
-    { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE },
-    { "gzip-min",    required_argument, NULL, OPT_GZIP_MIN },
-    { "chunked",     required_argument, NULL, OPT_CHUNKED },
-    { "early-hints", required_argument, NULL, OPT_EARLY_HINTS },
-    { "realistic",   no_argument,       NULL, OPT_REALISTIC },
-    { "misbehave",   required_argument, NULL, OPT_MISBEHAVE },
-    { "quiet",       no_argument,       NULL, 'q' },
-    { "help",        no_argument,       NULL, 'h' },
-    { "version",     no_argument,       NULL, 'V' },
-    { NULL, 0, NULL, 0 },
-};
-
 static void on_signal(evutil_socket_t sig, short what, void *arg);
-
-static void
-main_usage(FILE *out)
-{
-    fprintf(out,
-        "Usage: " MAIN_PROGRAM " [OPTION]...\n"
-        "Emulates HeavySet's S2S appointment API for tests and offline "
-        "development.\n"
-        "\n"
-        "  -l, --listen HOST:PORT  listen address (default " MAIN_LISTEN
-        ");\n"
-        "                          port 0 picks a free port\n"
-        "      --tls-cert FILE     serve HTTPS with this PEM certificate "
-        "chain\n"
-        "      --tls-key FILE      and this PEM key (both or neither)\n"
-        "  -s, --seed FILE         seed data (default:\n"
-        "                          " DATADIR "/" MAIN_SEED_FILE ",\n"
-        "                          else ./" MAIN_SEED_LOCAL ")\n"
-        "      --rate-limit N      requests per minute per token, 0 = off\n"
-        "                          (default 60)\n"
-        "      --latency MS        fixed added latency (default 0)\n"
-        "      --jitter MS         plus uniform random 0..MS (default 0)\n"
-        "      --fail-rate P       share of requests answered 500, 0..1\n"
-        "      --drop-rate P       share of connections closed unanswered\n"
-        "      --random-seed N     seed the fault draws (repeatable runs)\n"
-        "      --realistic         a Node app's transport habits: gzip,\n"
-        "                          keep-alive timeout 5, chunked, early "
-        "hints\n"
-        "      --gzip on|off       gzip/deflate answers when asked (>= 1 "
-        "KiB)\n"
-        "      --gzip-min BYTES    code bodies of at least BYTES (1024)\n"
-        "      --keepalive-timeout S  close idle connections after S s and\n"
-        "                          say so in Keep-Alive (0: off)\n"
-        "      --chunked on|off    Transfer-Encoding: chunked answers\n"
-        "      --early-hints on|off  a 103 Early Hints before each answer\n"
-        "      --misbehave KIND    misbehave on every API answer (see\n"
-        "                          X-Sandbox-Misbehave)\n"
-        "      --log-level LEVEL   error, warn, info (default) or debug\n"
-        "      --log-format FMT    json (default) or text\n"
-        "  -q, --quiet             no line per request\n"
-        "  -h, --help              this help\n"
-        "  -V, --version           print the version\n"
-        "\n"
-        "Per request: X-Sandbox-Delay-Ms: N (0..60000) delays the answer;\n"
-        "X-Sandbox-Fail: 500 (any 400..599), drop or drop-after;\n"
-        "X-Sandbox-Misbehave: long-body, two-lengths, body-on-204,\n"
-        "bad-header-byte, bad-header-name, unasked-coding,\n"
-        "after-last-chunk, http10-close or none.\n"
-        "Admin: GET /__sandbox/stats, POST /__sandbox/reset,\n"
-        "GET|POST /__sandbox/config, GET /__sandbox/last,\n"
-        "GET /__sandbox/lead?token=&phone=\n");
-}
-
-/* Parses all of S as an integer in MIN..MAX. */
-static int
-main_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    char     *end;
-    long long v;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int
-main_parse_rate(const char *s, double *out)
-{
-    char  *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
-        v < 0.0 || v > 1.0) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* "on" or "off" into *OUT (1 or 0). */
-static int
-main_parse_switch(const char *name, const char *s, int *out)
-{
-    if (strcmp(s, "on") == 0 || strcmp(s, "off") == 0) {
-        *out = strcmp(s, "on") == 0;
-        return 0;
-    }
-    fprintf(stderr, "%s: --%s must be on or off\n", MAIN_PROGRAM, name);
-    return -1;
-}
-
-static int
-main_parse_level(const char *s, enum log_level *out)
-{
-    static const char *const names[] = { "error", "warn", "info", "debug" };
-    size_t                   i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = (enum log_level)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Returns 0 to run, 1 when -h/-V was answered, -1 on a usage error. */
-static int
-main_parse_args(int argc, char **argv, struct main_opts *o)
-{
-    int64_t n;
-    int     c;
-
-    memset(o, 0, sizeof(*o));
-    o->listen = MAIN_LISTEN;
-    o->faults.rate_limit = 60;
-    o->level = LOG_INFO;
-    o->json_log = true;
-    o->gzip = o->chunked = o->early_hints = -1;
-    o->keepalive = -1;
-    o->habits.gzip_min = CODING_MIN_SIZE;
-    while ((c = getopt_long(argc, argv, "l:s:qhV", main_long_opts, NULL)) !=
-           -1) {
-        switch (c) {
-        case 'l':
-            o->listen = optarg;
-            break;
-        case 's':
-            o->seed = optarg;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            main_usage(stdout);
-            return 1;
-        case 'V':
-            printf("%s %s\n", MAIN_PROGRAM, PACKAGE_VERSION);
-            return 1;
-        case OPT_TLS_CERT:
-            o->tls_cert = optarg;
-            break;
-        case OPT_TLS_KEY:
-            o->tls_key = optarg;
-            break;
-        case OPT_RATE_LIMIT:
-            if (main_parse_int(optarg, 0, FAULTS_RATE_LIMIT_MAX,
-                               &o->faults.rate_limit) != 0) {
-                fprintf(stderr, "%s: --rate-limit must be 0..%d\n",
-                        MAIN_PROGRAM, FAULTS_RATE_LIMIT_MAX);
-                return -1;
-            }
-            break;
-        case OPT_LATENCY:
-        case OPT_JITTER:
-            if (main_parse_int(optarg, 0, FAULTS_DELAY_MAX_MS, &n) != 0) {
-                fprintf(stderr, "%s: --%s must be 0..%d milliseconds\n",
-                        MAIN_PROGRAM, c == OPT_LATENCY ? "latency" : "jitter",
-                        FAULTS_DELAY_MAX_MS);
-                return -1;
-            }
-            *(c == OPT_LATENCY ? &o->faults.latency_ms
-                               : &o->faults.jitter_ms) = n;
-            break;
-        case OPT_FAIL_RATE:
-        case OPT_DROP_RATE:
-            if (main_parse_rate(optarg, c == OPT_FAIL_RATE
-                                            ? &o->faults.fail_rate
-                                            : &o->faults.drop_rate) != 0) {
-                fprintf(stderr, "%s: --%s must be a number 0..1\n",
-                        MAIN_PROGRAM,
-                        c == OPT_FAIL_RATE ? "fail-rate" : "drop-rate");
-                return -1;
-            }
-            break;
-        case OPT_LOG_LEVEL:
-            if (main_parse_level(optarg, &o->level) != 0) {
-                fprintf(stderr, "%s: --log-level must be error, warn, info "
-                        "or debug\n", MAIN_PROGRAM);
-                return -1;
-            }
-            break;
-        case OPT_LOG_FORMAT:
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-                fprintf(stderr, "%s: --log-format must be json or text\n",
-                        MAIN_PROGRAM);
-                return -1;
-            }
-            o->json_log = strcmp(optarg, "json") == 0;
-            break;
-        case OPT_RANDOM_SEED:
-            if (main_parse_int(optarg, 0, INT64_MAX, &n) != 0) {
-                fprintf(stderr, "%s: --random-seed must be a non-negative "
-                        "integer\n", MAIN_PROGRAM);
-                return -1;
-            }
-            o->have_random_seed = true;
-            o->random_seed = (uint64_t)n;
-            break;
-        case OPT_GZIP:
-        case OPT_CHUNKED:
-        case OPT_EARLY_HINTS:
-            if (main_parse_switch(c == OPT_GZIP      ? "gzip"
-                                  : c == OPT_CHUNKED ? "chunked"
-                                                     : "early-hints",
-                                  optarg,
-                                  c == OPT_GZIP      ? &o->gzip
-                                  : c == OPT_CHUNKED ? &o->chunked
-                                                     : &o->early_hints) !=
-                0) {
-                return -1;
-            }
-            break;
-        case OPT_GZIP_MIN:
-            if (main_parse_int(optarg, 0, MAIN_MAX_BODY, &n) != 0) {
-                fprintf(stderr, "%s: --gzip-min must be 0..%d bytes\n",
-                        MAIN_PROGRAM, MAIN_MAX_BODY);
-                return -1;
-            }
-            o->habits.gzip_min = (int)n;
-            break;
-        case OPT_KEEPALIVE:
-            if (main_parse_int(optarg, 0, MAIN_KEEPALIVE_MAX,
-                               &o->keepalive) != 0) {
-                fprintf(stderr, "%s: --keepalive-timeout must be 0..%d "
-                        "seconds\n", MAIN_PROGRAM, MAIN_KEEPALIVE_MAX);
-                return -1;
-            }
-            break;
-        case OPT_REALISTIC:
-            o->realistic = true;
-            break;
-        case OPT_MISBEHAVE:
-            if (faults_misbehave_find(optarg, &o->faults.misbehave) != 0) {
-                fprintf(stderr, "%s: --misbehave must be none, long-body, "
-                        "two-lengths, body-on-204, bad-header-byte, "
-                        "bad-header-name, unasked-coding, after-last-chunk "
-                        "or http10-close\n", MAIN_PROGRAM);
-                return -1;
-            }
-            break;
-        default:
-            main_usage(stderr);
-            return -1;
-        }
-    }
-    /* --realistic turns every habit on; an explicit flag wins over it,
-     * wherever it stands on the line */
-    o->habits.gzip = o->gzip >= 0 ? o->gzip == 1 : o->realistic;
-    o->habits.chunked = o->chunked >= 0 ? o->chunked == 1 : o->realistic;
-    o->habits.early_hints = o->early_hints >= 0 ? o->early_hints == 1
-                                                : o->realistic;
-    o->habits.keepalive_s = o->keepalive >= 0 ? (int)o->keepalive
-                            : o->realistic    ? MAIN_REALISTIC_KEEPALIVE
-                                              : 0;
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", MAIN_PROGRAM,
-                argv[optind]);
-        return -1;
-    }
-    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
-        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n",
-                MAIN_PROGRAM);
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * Splits LISTEN ("host:port", "[v6]:port") into HOST (CAP bytes) and
- * PORT. Returns 0, or -1 when malformed.
- */
-static int
-main_split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
-{
-    const char *colon = strrchr(listen, ':'), *h = listen;
-    size_t      hlen;
-    int64_t     p;
-
-    if (colon == NULL || main_parse_int(colon + 1, 0, 65535, &p) != 0) {
-        return -1;
-    }
-    hlen = (size_t)(colon - listen);
-    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= cap) {
-        return -1;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (uint16_t)p;
-    return 0;
-}
 
 static void
 main_log_ssl_error(const char *what, const char *file)
@@ -462,13 +105,13 @@ fail:
  * document puts the token of "every request"; evhttp reads none for a
  * GET, and would take it for the next request on the connection. So a
  * request line that starts "GET " has its method turned into "PUT " (as
- * long) before evhttp reads it, and api.c serves a PUT as the GET it was
- * (the API has no PUT route). evhttp reads a PUT without framing fields
- * as bodiless, exactly as the GET. This runs on the input buffer as bytes
- * arrive, before evhttp's read callback, and evhttp never takes part of a
- * request line: a request line not yet read is at the front. (So is a
- * body chunk being read; one that began "GET " would be changed too, and
- * no JSON body does.)
+ * long) before evhttp reads it, and dispatch.c serves a PUT as the GET
+ * it was (the API has no PUT route). evhttp reads a PUT without framing
+ * fields as bodiless, exactly as the GET. This runs on the input buffer
+ * as bytes arrive, before evhttp's read callback, and evhttp never takes
+ * part of a request line: a request line not yet read is at the front.
+ * (So is a body chunk being read; one that began "GET " would be changed
+ * too, and no JSON body does.)
  */
 static void
 on_input_get_as_put(struct evbuffer *buf, const struct evbuffer_cb_info *info,
@@ -597,13 +240,13 @@ main_event_base(void)
 static const char *
 main_default_seed(void)
 {
-    static const char installed[] = DATADIR "/" MAIN_SEED_FILE;
+    static const char installed[] = DATADIR "/" OPTS_SEED_FILE;
 
-    return access(installed, R_OK) == 0 ? installed : MAIN_SEED_LOCAL;
+    return access(installed, R_OK) == 0 ? installed : OPTS_SEED_LOCAL;
 }
 
 static uint64_t
-main_random_seed(const struct main_opts *o)
+main_random_seed(const struct opts *o)
 {
     uint64_t seed;
 
@@ -619,13 +262,17 @@ main_random_seed(const struct main_opts *o)
 int
 main(int argc, char **argv)
 {
-    struct main_opts            o;
+    struct opts                 o;
     struct data                *data = NULL;
     struct faults              *faults = NULL;
     struct event_base          *base = NULL;
     struct evhttp              *http = NULL;
     struct evhttp_bound_socket *handle;
     struct api                 *api = NULL;
+    struct wire                *wire = NULL;
+    struct tally               *tally = NULL;
+    struct dispatch            *dispatch = NULL;
+    struct admin_ctx            admin;
     struct event               *sigterm = NULL, *sigint = NULL;
     struct main_stop            stop;
     SSL_CTX                    *ssl_ctx = NULL;
@@ -634,7 +281,7 @@ main(int argc, char **argv)
     uint16_t                    port;
     int                         rc = 1;
 
-    switch (main_parse_args(argc, argv, &o)) {
+    switch (opts_parse(argc, argv, &o)) {
     case 1:
         return 0;
     case -1:
@@ -642,12 +289,12 @@ main(int argc, char **argv)
     default:
         break;
     }
-    if (main_split_listen(o.listen, host, sizeof(host), &port) != 0) {
+    if (opts_split_listen(o.listen, host, sizeof(host), &port) != 0) {
         fprintf(stderr, "%s: --listen wants HOST:PORT, not '%s'\n",
-                MAIN_PROGRAM, o.listen);
+                OPTS_PROGRAM, o.listen);
         return 2;
     }
-    log_setup(MAIN_PROGRAM, o.level, o.json_log);
+    log_setup(OPTS_PROGRAM, o.level, o.json_log);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         log_err("sandbox: cannot ignore SIGPIPE: %s", strerror(errno));
         return 1;
@@ -667,7 +314,8 @@ main(int argc, char **argv)
         goto done;
     }
     /* PATCH is refused with 501 unless allowed (PITFALLS 4.1.1); with
-     * every method allowed, api.c answers the wrong ones with 405. */
+     * every method allowed, api.c and admin.c answer the wrong ones with
+     * 405. */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE |
@@ -676,7 +324,7 @@ main(int argc, char **argv)
                                          EVHTTP_REQ_CONNECT |
                                          EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(http, NULL);  /* we always set one */
-    evhttp_set_max_body_size(http, MAIN_MAX_BODY);
+    evhttp_set_max_body_size(http, OPTS_MAX_BODY);
     evhttp_set_max_headers_size(http, MAIN_MAX_HEADERS);
     /* The keep-alive timeout is evhttp's idle timeout: reading is off
      * while a request is handled (or held), so it bounds the wait for the
@@ -690,8 +338,19 @@ main(int argc, char **argv)
         }
     }
     evhttp_set_bevcb(http, on_http_bev, ssl_ctx);  /* NULL: plain HTTP */
-    api = api_new(base, http, data, faults, &o.habits, !o.quiet);
-    if (api == NULL) {
+    wire = wire_new(&o.habits);
+    tally = tally_new();
+    if (wire == NULL || tally == NULL) {
+        log_err("sandbox: out of memory");
+        goto done;
+    }
+    api = api_new(base, data, faults, wire, tally, !o.quiet);
+    admin.data = data;
+    admin.faults = faults;
+    admin.wire = wire;
+    admin.tally = tally;
+    dispatch = api == NULL ? NULL : dispatch_new(http, api, &admin, wire);
+    if (dispatch == NULL) {
         log_err("sandbox: out of memory");
         goto done;
     }
@@ -716,7 +375,7 @@ main(int argc, char **argv)
         goto done;
     }
     log_info("sandbox: %s %s, %zu tenants, %zu leads from %s",
-             MAIN_PROGRAM, PACKAGE_VERSION, data_tenant_count(data),
+             OPTS_PROGRAM, PACKAGE_VERSION, data_tenant_count(data),
              data_lead_count(data), seed);
     log_info("sandbox: gzip %s, keep-alive timeout %s%d%s, chunked %s, "
              "early hints %s, misbehave %s",
@@ -749,6 +408,9 @@ done:
     if (http != NULL) {
         evhttp_free(http);
     }
+    dispatch_free(dispatch);
+    wire_free(wire);
+    tally_free(tally);
     SSL_CTX_free(ssl_ctx);
     if (base != NULL) {
         event_base_free(base);
