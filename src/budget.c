@@ -40,6 +40,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,30 @@ check_tenant(const char *tenant)
 
 /* ---- the shared budget --------------------------------------------------- */
 
-void
-budget_init(void)
+static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+
+static void
+budget_init_once(void)
 {
     store_script_init(&budget_script_take);
     store_script_init(&budget_script_pause);
+}
+
+static void budget_at_start(void) __attribute__((constructor));
+
+static void
+budget_at_start(void)
+{
+    budget_init();
+}
+
+void
+budget_init(void)
+{
+    int rc = pthread_once(&budget_once, budget_init_once);
+
+    assert(rc == 0);
+    (void)rc;
 }
 
 static int64_t

@@ -106,8 +106,10 @@ void budget_local_pause(struct budget_local *bl, const char *tenant,
 size_t budget_local_tenants(struct budget_local *bl);
 
 /*
- * Computes the scripts' SHAs. Call once at start-up, before any
- * budget_take.
+ * Computes the scripts' SHAs and registers them with the store. The
+ * module does so itself before main runs (as script.c does), since
+ * store.c loads the registered scripts on every connect; calling it
+ * again is harmless.
  */
 void budget_init(void);
 

@@ -350,7 +350,6 @@ main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
-    budget_init();
     if (evthread_use_pthreads() != 0) {
         log_err("main: libevent has no thread support");
         goto out;

@@ -8,7 +8,7 @@
  * entry depending on a key: the caller feeds it Redis's invalidation
  * messages (CLIENT TRACKING), which is what keeps the copy coherent. The
  * coherence rules themselves (when an entry may be put, when everything
- * must go) are the caller's: see lookup.c.
+ * must go) are the caller's: see req/tracking.c.
  *
  * The near cache owns copies of keys and values.
  */

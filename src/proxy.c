@@ -1,7 +1,7 @@
 /*
  * proxy.c - one worker's HTTP front end: the evhttp server, its limits,
  * and the resources its requests borrow (the upstream pools and the
- * Redis store). Each request evhttp hands over is run by req.c.
+ * Redis store). Each request evhttp hands over is run by req/machine.c.
  */
 #include "config.h"
 

@@ -58,10 +58,9 @@ Test(script, sha_unchanged)
 /* ---- the layouts -------------------------------------------------------- */
 
 /*
- * Each row: arguments by name, and the KEYS then ARGV that lookup.c and
- * patch.c send today for them (lookup_start, lookup_lock, lookup_fill,
- * lookup_unlock, patch_write, patch_claim, patch_settle,
- * patch_on_denied), by position.
+ * Each row: arguments by name, and the KEYS then ARGV, by position, that
+ * the proxy sent for them before the typed calls (the old lookup.c and
+ * patch.c): what proxies of both kinds sharing one Redis must agree on.
  */
 struct layout_row {
     const char *name;
