@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 
 #define API        "/api/v1/appointment/s2s"
@@ -51,7 +52,7 @@ sandbox_rate_limit(int per_min)
                  0);
     cr_assert_eq(r.status, 200, "config: %s", r.body);
     hresp_free(&r);
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
 }
 
 /* GET PATH from the proxy at URL_ENV with TOKEN and extra headers. */
@@ -123,7 +124,7 @@ Test(cache, miss_then_hit_with_one_upstream_request)
     cr_expect_eq(memcmp(a.body, b.body, a.body_len), 0, "same body");
     cr_expect_str_eq(hresp_header(&b, "Content-Type"),
                      hresp_header(&a, "Content-Type"));
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
     hresp_free(&a);
     hresp_free(&b);
 }
@@ -148,7 +149,7 @@ Test(cache, every_phone_spelling_shares_one_entry)
         expect_cache(&r, i == 0 ? "MISS" : "HIT", i == 0 ? "fwd=miss" : "hit");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 Test(cache, tenants_never_see_each_other)
@@ -179,7 +180,7 @@ Test(cache, tenants_never_see_each_other)
         cr_expect_eq(r.status, 404);
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 3);
+    cr_expect_eq(hsandbox_count("query"), 3);
 }
 
 Test(cache, no_token_or_phone_in_redis_in_the_clear)
@@ -255,14 +256,14 @@ Test(cache, not_found_is_cached_and_expires)
         &r);
     cr_expect_eq(r.status, 404);
     expect_cache(&r, "HIT", "hit");
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
     hresp_free(&r);
     usleep(1300 * 1000);            /* ttl_not_found = 1s there */
     get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
         &r);
     cr_expect_eq(r.status, 404);
     expect_cache(&r, "MISS", "stored");
-    cr_expect_eq(hclient_sandbox_count("query"), 2);
+    cr_expect_eq(hsandbox_count("query"), 2);
     hresp_free(&r);
 }
 
@@ -291,7 +292,7 @@ Test(cache, errors_are_never_cached)
     cr_expect_eq(r.status, 200);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 5);
+    cr_expect_eq(hsandbox_count("query"), 5);
 
     /* 429: the sandbox's own limit at 1/min for this test */
     sandbox_rate_limit(1);
@@ -324,7 +325,7 @@ Test(cache, dispositions_are_cached_per_tenant)
     expect_cache(&b1, "MISS", "stored");
     cr_expect(strstr(a2.body, "Credit too low") != NULL);
     cr_expect(strstr(b1.body, "Credit too low") == NULL, "bravo's own list");
-    cr_expect_eq(hclient_sandbox_count("dispositions"), 2);
+    cr_expect_eq(hsandbox_count("dispositions"), 2);
     hresp_free(&a1);
     hresp_free(&a2);
     hresp_free(&b1);
@@ -343,7 +344,7 @@ Test(cache, blocks_bypass_by_default_and_cache_when_configured)
         expect_cache(&r, "BYPASS", "fwd=bypass");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("blocks"), 2);
+    cr_expect_eq(hsandbox_count("blocks"), 2);
 
     /* ttl_blocks = 1m there; parameters key the entry, their order not */
     get("HSP_PROXY_SHORT_URL",
@@ -369,7 +370,7 @@ Test(cache, blocks_bypass_by_default_and_cache_when_configured)
                   strstr(r.body, "\"blockId\":2") != NULL,
               "simple ids: %s", r.body);
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("blocks"), 5);
+    cr_expect_eq(hsandbox_count("blocks"), 5);
 }
 
 Test(cache, patch_writes_through)
@@ -396,8 +397,8 @@ Test(cache, patch_writes_through)
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "Janet Roe", "the PATCH's lead is served");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1, "no upstream GET");
-    cr_expect_eq(hclient_sandbox_count("update"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1, "no upstream GET");
+    cr_expect_eq(hsandbox_count("update"), 1);
     /* the other tenant's lead for the same phone is untouched */
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
     lead_name(&r, name, sizeof(name));
@@ -557,7 +558,7 @@ Test(cache, invalid_requests_are_refused_locally)
                        "a local error has no Cache-Status");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("total"), 0, "nothing reached it");
+    cr_expect_eq(hsandbox_count("total"), 0, "nothing reached it");
 }
 
 struct held_lookup {
@@ -614,7 +615,7 @@ Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "After Patch");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 Test(cache, request_directives)
@@ -628,7 +629,7 @@ Test(cache, request_directives)
     cr_expect_eq(r.status, 504);
     cr_expect_null(hresp_header(&r, "Cache-Status"));
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 0);
+    cr_expect_eq(hsandbox_count("query"), 0);
 
     /* no-store: forwarded, not stored */
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
@@ -652,7 +653,7 @@ Test(cache, request_directives)
     cr_expect_eq(r.status, 200);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 2);
+    cr_expect_eq(hsandbox_count("query"), 2);
 
     /* max-age=0 is no-cache; a hit stays a hit otherwise */
     get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
@@ -663,7 +664,7 @@ Test(cache, request_directives)
         "Cache-Control: max-age=600", &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 3);
+    cr_expect_eq(hsandbox_count("query"), 3);
 
     /* max-age=N refuses entries older than N seconds */
     usleep(2100 * 1000);
@@ -671,7 +672,7 @@ Test(cache, request_directives)
         "Cache-Control: max-age=1", &r);
     expect_cache(&r, "MISS", "fwd=stale; stored");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 4);
+    cr_expect_eq(hsandbox_count("query"), 4);
 }
 
 Test(cache, two_instances_share_entries_and_invalidations)
@@ -695,7 +696,7 @@ Test(cache, two_instances_share_entries_and_invalidations)
     lead_name(&r, name, sizeof(name));
     cr_expect(strncmp(name, "Bob", 3) == 0, "name %s", name);
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 /* The sample NAME (with its labels) in URL_ENV's /metrics, -1 if absent. */
@@ -747,7 +748,7 @@ Test(cache, a_patch_is_what_every_instance_serves_next_even_from_memory)
             hresp_free(&r);
         }
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 1,
+    cr_expect_eq(hsandbox_count("query"), 1,
                  "every read after the first answered from a cache");
     cr_expect_gt(metric("HSP_PROXY_URL", "heavyset_near_hits_total"), near0,
                  "the near cache answered none: the test proves nothing");
@@ -760,7 +761,7 @@ Test(cache, redis_going_away_fails_no_request)
     struct hresp r;
     int          i, failed = 0, hits = 0;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     for (i = 0; i < 120; i++) {
         char path[128];
 
@@ -810,7 +811,7 @@ Test(cache, the_near_cache_comes_back_after_redis_pauses)
     long long    before, after = -1;
     int          i;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     for (i = 0; i < 4; i++) {
         get("HSP_PROXY_R2_URL", API "/phone/query?phone=" SHARED,
             ALPHA, NULL, &r);
@@ -842,7 +843,7 @@ Test(cache, a_hung_redis_costs_at_most_its_timeout)
     pid_t        pid;
     int          i, failed = 0, slow = 0, hits = 0;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     pid = hfixture_redis2_pid();
     /* A Redis that accepts and never answers: SIGSTOP. Each request then
      * waits redis_timeout (100ms) at most, then goes upstream; after a

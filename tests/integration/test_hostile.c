@@ -38,6 +38,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
 
@@ -60,7 +61,7 @@ seed_tenant(size_t t)
     struct json_object *tenants;
 
     if (seed == NULL) {
-        seed = hclient_seed_load();
+        seed = hsandbox_seed_load();
         cr_assert_not_null(seed, "cannot load the seed file");
     }
     cr_assert(json_object_object_get_ex(seed, "tenants", &tenants));

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
 
@@ -189,11 +190,11 @@ expect_replay(const struct hresp *r, const struct hresp *first)
 static void
 last_key(char *out, size_t cap)
 {
-    struct json_object *last = hclient_sandbox_last();
+    struct json_object *last = hsandbox_last();
     const char         *v;
 
     cr_assert_not_null(last, "the sandbox saw no request");
-    v = hclient_last_header(last, "Idempotency-Key");
+    v = hsandbox_last_header(last, "Idempotency-Key");
     snprintf(out, cap, "%s", v != NULL ? v : "(none)");
     json_object_put(last);
 }

@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
 #include "key.h"
@@ -320,7 +321,7 @@ offload_fini(void)
     if (!hfixture_redis2_up()) {
         hfixture_redis2_start();
     }
-    hclient_sandbox_config("{\"latency_ms\":0}");
+    hsandbox_config("{\"latency_ms\":0}");
 }
 
 TestSuite(offload, .init = offload_init, .fini = offload_fini,
@@ -947,7 +948,7 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
     hresp_free(&r);
     wait_expired(p.url, QUERY SHARED, ALPHA);
 
-    cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":500}"), 0);
+    cr_assert_eq(hsandbox_config("{\"latency_ms\":500}"), 0);
     memset(shots, 0, sizeof(shots));
     for (i = 0; i < SWR_READS; i++) {
         shots[i].base = p.url;
@@ -983,7 +984,7 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2, "%ld upstream reads: want the fill and "
                  "one refresh", hfixture_count("query"));
-    cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":0}"), 0);
+    cr_assert_eq(hsandbox_config("{\"latency_ms\":0}"), 0);
     get(p.url, QUERY SHARED, ALPHA, NULL, &r);
     cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
@@ -1290,14 +1291,14 @@ Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
     cr_assert_eq(fill.status, 200);
     hresp_free(&fill);
     wait_expired(a.url, QUERY SHARED, ALPHA);
-    cr_assert_eq(hclient_sandbox_config("{\"latency_ms\":1500}"), 0);
+    cr_assert_eq(hsandbox_config("{\"latency_ms\":1500}"), 0);
     first.base = a.url;
     waiter.base = b.url;
     held_get_start(&t1, &first);
     cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
-    hclient_sandbox_config("{\"latency_ms\":0}");
+    hsandbox_config("{\"latency_ms\":0}");
     cr_assert_eq(first.rc, 0, "%s", first.resp.error);
     cr_expect_str_eq(hdr(&first.resp, "X-Cache"), "STALE");
     cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);

@@ -32,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 
 #define API "/api/v1/appointment/s2s"
@@ -78,7 +79,7 @@ seed_tenant(size_t t)
     struct json_object *tenants, *tenant;
 
     if (seed == NULL) {
-        seed = hclient_seed_load();
+        seed = hsandbox_seed_load();
         cr_assert_not_null(seed, "cannot load the seed file");
     }
     cr_assert(json_object_object_get_ex(seed, "tenants", &tenants) &&
@@ -346,7 +347,7 @@ last_request(void)
 {
     static struct json_object *last;
 
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last, "the sandbox has no last request");
     return last;
 }
@@ -401,9 +402,9 @@ fresh(void)
               "FLUSHALL failed");
     freeReplyObject(reply);
     redisFree(c);
-    cr_assert_eq(hclient_sandbox_config(no_faults), 0,
+    cr_assert_eq(hsandbox_config(no_faults), 0,
                  "cannot reset the sandbox's config");
-    cr_assert_eq(hclient_sandbox_reset(), 0, "cannot reset the sandbox");
+    cr_assert_eq(hsandbox_reset(), 0, "cannot reset the sandbox");
 }
 
 TestSuite(route, .init = fresh, .timeout = 30);
@@ -924,23 +925,23 @@ Test(forward, patch_body_and_end_to_end_headers)
         cr_assert_eq(json_object_get_int64(v), (int64_t)strlen(body));
     }
     snprintf(cl, sizeof(cl), "%zu", strlen(body));
-    h = hclient_last_header(last, "Content-Length");
+    h = hsandbox_last_header(last, "Content-Length");
     cr_assert(h != NULL && strcmp(h, cl) == 0,
               "Content-Length \"%s\" upstream, want %s (PITFALLS 4.1.2)",
               h != NULL ? h : "(none)", cl);
-    cr_assert_str_eq(hclient_last_header(last, "x-hs-token"), token);
-    h = hclient_last_header(last, "Content-Type");
+    cr_assert_str_eq(hsandbox_last_header(last, "x-hs-token"), token);
+    h = hsandbox_last_header(last, "Content-Type");
     cr_assert(h != NULL && strcmp(h, "application/json") == 0,
               "Content-Type \"%s\" upstream", h != NULL ? h : "(none)");
-    h = hclient_last_header(last, "Idempotency-Key");
+    h = hsandbox_last_header(last, "Idempotency-Key");
     cr_assert(h != NULL && strcmp(h, idem) == 0,
               "Idempotency-Key \"%s\" upstream, want %s",
               h != NULL ? h : "(none)", idem);
-    h = hclient_last_header(last, "User-Agent");
+    h = hsandbox_last_header(last, "User-Agent");
     cr_assert(h != NULL && strcmp(h, ua) == 0,
               "User-Agent \"%s\" upstream, want %s", h != NULL ? h : "(none)",
               ua);
-    h = hclient_last_header(last, "X-Request-Id");
+    h = hsandbox_last_header(last, "X-Request-Id");
     cr_assert(h != NULL && strcmp(h, id) == 0,
               "X-Request-Id \"%s\" upstream, want %s",
               h != NULL ? h : "(none)", id);
@@ -966,7 +967,7 @@ Test(forward, request_id_generated_when_absent)
     cr_assert_eq(hresp_header_count(&r, "X-Request-Id"), 1);
 
     last = last_request();
-    up = hclient_last_header(last, "X-Request-Id");
+    up = hsandbox_last_header(last, "X-Request-Id");
     cr_assert(up != NULL && strcmp(up, id) == 0,
               "upstream saw X-Request-Id \"%s\", the client got \"%s\"",
               up != NULL ? up : "(none)", id);
@@ -1007,14 +1008,14 @@ Test(forward, hop_by_hop_headers_dropped)
     last = last_request();
     cr_assert_str_eq(member_string(last, "path"), path);
     for (i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
-        h = hclient_last_header(last, dropped[i]);
+        h = hsandbox_last_header(last, dropped[i]);
         cr_assert_null(h, "hop-by-hop %s reached the upstream: \"%s\"",
                        dropped[i], h);
     }
-    h = hclient_last_header(last, "Connection");
+    h = hsandbox_last_header(last, "Connection");
     cr_assert(h == NULL || strcasestr(h, "x-foo") == NULL,
               "the client's Connection reached the upstream: \"%s\"", h);
-    h = hclient_last_header(last, "X-Bar");
+    h = hsandbox_last_header(last, "X-Bar");
     cr_assert(h != NULL && strcmp(h, "end-to-end") == 0,
               "an end-to-end header was lost: \"%s\"",
               h != NULL ? h : "(none)");
@@ -1067,7 +1068,7 @@ Test(forward, host_is_the_upstreams)
     authority(env("HSP_SANDBOX_URL"), want, sizeof(want));
     authority(env("HSP_PROXY_URL"), client, sizeof(client));
     last = last_request();
-    h = hclient_last_header(last, "Host");
+    h = hsandbox_last_header(last, "Host");
     cr_assert(h != NULL && strcmp(h, want) == 0,
               "Host \"%s\" upstream, want \"%s\" (the client sent \"%s\")",
               h != NULL ? h : "(none)", want, client);
@@ -1095,7 +1096,7 @@ Test(token, in_query_parameter)
     last = last_request();
     cr_assert_str_eq(member_string(last, "path"), path,
                      "the token must be forwarded the way it came");
-    cr_assert_null(hclient_last_header(last, "x-hs-token"),
+    cr_assert_null(hsandbox_last_header(last, "x-hs-token"),
                    "the proxy moved the token into a header");
     json_object_put(last);
 

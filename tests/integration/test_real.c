@@ -23,6 +23,7 @@
 
 #include "gz.h"
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
 
@@ -48,7 +49,7 @@ request(const char *method, const char *path, const char *const *headers,
 static void
 last_target(char *out, size_t cap)
 {
-    struct json_object *last = hclient_sandbox_last(), *v;
+    struct json_object *last = hsandbox_last(), *v;
 
     cr_assert_not_null(last, "no last request at the sandbox");
     cr_assert(json_object_object_get_ex(last, "path", &v), "no path");
@@ -209,11 +210,11 @@ Test(real, absolute_form_goes_upstream_in_origin_form)
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.raw);
     last_target(target, sizeof(target));
     cr_expect_str_eq(target, API "/phone/query?phone=" SHARED);
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
-    cr_expect(strstr(hclient_last_header(last, "Host"), "other.example") ==
+    cr_expect(strstr(hsandbox_last_header(last, "Host"), "other.example") ==
                   NULL,
-              "Host %s", hclient_last_header(last, "Host"));
+              "Host %s", hsandbox_last_header(last, "Host"));
     json_object_put(last);
     hresp_free(&r);
 }
@@ -259,14 +260,14 @@ Test(real, fills_are_whole_and_unconditional)
     hfixture_fresh();
     request("GET", API "/phone/query?phone=" SHARED, cond, NULL, &a);
     cr_assert_eq(a.status, 200, "%d %s", a.status, a.body);
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
     for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
-        cr_expect_null(hclient_last_header(last, gone[i]), "%s went upstream",
+        cr_expect_null(hsandbox_last_header(last, gone[i]), "%s went upstream",
                        gone[i]);
     }
-    cr_expect(hclient_last_header(last, "Accept-Encoding") == NULL ||
-                  strstr(hclient_last_header(last, "Accept-Encoding"),
+    cr_expect(hsandbox_last_header(last, "Accept-Encoding") == NULL ||
+                  strstr(hsandbox_last_header(last, "Accept-Encoding"),
                          "br") == NULL,
               "the client's Accept-Encoding went upstream");
     json_object_put(last);
@@ -397,7 +398,7 @@ Test(real, keep_alive_timeout_is_advertised)
 static void
 sandbox_habits(const char *json)
 {
-    cr_assert_eq(hclient_sandbox_config(json), 0, "config %s", json);
+    cr_assert_eq(hsandbox_config(json), 0, "config %s", json);
 }
 
 /* The proxy's counter of upstream protocol errors of KIND. */
@@ -448,9 +449,9 @@ Test(real, a_gzip_upstream_answer_is_stored_and_served_decoded)
     request("GET", path, ae, NULL, &a);
     cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.raw);
     cr_expect_null(hresp_header(&a, "Content-Encoding"));
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
-    sent = hclient_last_header(last, "Accept-Encoding");
+    sent = hsandbox_last_header(last, "Accept-Encoding");
     cr_expect(sent != NULL && strcmp(sent, "gzip") == 0,
               "the proxy asked for %s", sent != NULL ? sent : "(none)");
     json_object_put(last);
@@ -780,7 +781,7 @@ Test(real, a_get_body_goes_upstream_on_a_miss)
     request("GET", path, json, body, &a);
     cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.body);
     cr_expect_str_eq(hresp_header(&a, "X-Cache"), "MISS");
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
     cr_expect(json_object_object_get_ex(last, "method", &v) &&
                   strcmp(json_object_get_string(v), "GET") == 0,

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 
 #define HFIXTURE_POLL_MS      50
 #define HFIXTURE_IDLE_POLLS   200   /* 10 s for held requests to finish */
@@ -56,7 +57,7 @@ hfixture_slow_ms(long ms)
 long
 hfixture_count(const char *name)
 {
-    long n = hclient_sandbox_count(name);
+    long n = hsandbox_count(name);
 
     cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
     return n;
@@ -126,15 +127,15 @@ hfixture_fresh(void)
     cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
     freeReplyObject(r);
     redisFree(c);
-    cr_assert_eq(hclient_sandbox_config(no_faults), 0,
+    cr_assert_eq(hsandbox_config(no_faults), 0,
                  "cannot reset the sandbox's config");
-    for (i = 0; hclient_sandbox_count("held") != 0; i++) {
+    for (i = 0; hsandbox_count("held") != 0; i++) {
         cr_assert_lt(i, HFIXTURE_IDLE_POLLS,
                      "the sandbox still holds a delayed request after %d ms",
                      HFIXTURE_IDLE_POLLS * HFIXTURE_POLL_MS);
         hfixture_pause_ms(HFIXTURE_POLL_MS);
     }
-    cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
+    cr_assert_eq(hsandbox_reset(), 0, "sandbox reset failed");
 }
 
 void

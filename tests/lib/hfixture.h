@@ -77,7 +77,7 @@ void hfixture_pause_ms(long ms);
  */
 long hfixture_slow_ms(long ms);
 
-/* The sandbox's counter NAME (hclient_sandbox_count), asserted readable. */
+/* The sandbox's counter NAME (hsandbox_count), asserted readable. */
 long hfixture_count(const char *name);
 
 /*
