@@ -40,6 +40,7 @@
 #include "hclient.h"
 #include "hsandbox.h"
 #include "hfixture.h"
+#include "hreq.h"
 #include "hproc.h"
 
 #define API "/api/v1/appointment/s2s"
@@ -134,19 +135,15 @@ warm_lead(const char *base)
 
     snprintf(lead_path, sizeof(lead_path), API "/phone/query?phone=%s",
              qphone(0, 0, q, sizeof(q)));
-    cr_assert_eq(hclient_get(base, lead_path, token(0), &r), 0, "%s",
-                 r.error);
+    hreq_get(base, lead_path, HREQ(.token = token(0)), &r);
     cr_assert_eq(r.status, 200, "warming the lead: %d %s", r.status,
                  r.body);
     free(lead_body);
     lead_body = strdup(r.body);
     cr_assert_not_null(lead_body);
     hresp_free(&r);
-    cr_assert_eq(hclient_get(base, lead_path, token(0), &r), 0, "%s",
-                 r.error);
-    cr_assert_str_eq(hresp_header(&r, "X-Cache") != NULL
-                         ? hresp_header(&r, "X-Cache") : "",
-                     "HIT");
+    hreq_get(base, lead_path, HREQ(.token = token(0)), &r);
+    cr_assert_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
 }
 
@@ -155,14 +152,11 @@ static void
 expect_lead_intact(const char *base)
 {
     static struct hresp r;
-    const char         *xc;
 
-    cr_assert_eq(hclient_get(base, lead_path, token(0), &r), 0,
-                 "a good request after the abuse: %s", r.error);
-    xc = hresp_header(&r, "X-Cache");
+    hreq_get(base, lead_path, HREQ(.token = token(0)), &r);
     cr_expect_eq(r.status, 200, "the lead after the abuse: %d %s", r.status,
                  r.body);
-    cr_expect_str_eq(xc != NULL ? xc : "(none)", "HIT");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     cr_expect_str_eq(r.body, lead_body, "the cached lead changed");
     hresp_free(&r);
 }
@@ -567,7 +561,7 @@ Test(hostile, malformed_heads_get_the_upstreams_format_and_a_close)
     cr_assert_not_null(w);
     warm_lead(base);
     before = hfixture_count("total");
-    refused = hfixture_metric(base, "heavyset_client_refused_total", NULL);
+    refused = hreq_metric(base, "heavyset_client_refused_total", NULL);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         w->len = 0;
         raw_str(w, cases[i].head);
@@ -580,7 +574,7 @@ Test(hostile, malformed_heads_get_the_upstreams_format_and_a_close)
         hresp_free(&r);
     }
     cr_expect_eq(hfixture_count("total"), before, "the upstream saw one");
-    cr_expect_eq(hfixture_metric(base, "heavyset_client_refused_total", NULL),
+    cr_expect_eq(hreq_metric(base, "heavyset_client_refused_total", NULL),
                  refused + (double)(sizeof(cases) / sizeof(cases[0])),
                  "every refusal counted");
     /* Empty lines before a request line are ignored (RFC 9112 §2.2),
@@ -985,7 +979,7 @@ Test(hostile, slow_clients_are_cut_at_client_timeout)
     cr_assert_eq(hproc_proxy_start("hostile-slow", opts, &p), 0, "%s",
                  p.error);
     warm_lead(p.url);
-    timeouts = hfixture_metric(p.url, "heavyset_client_timeouts_total", NULL);
+    timeouts = hreq_metric(p.url, "heavyset_client_timeouts_total", NULL);
 
     /* Headers at one byte each 200 ms: evhttp's own timeout would never
      * fire, since every byte restarts it. */
@@ -1036,8 +1030,8 @@ Test(hostile, slow_clients_are_cut_at_client_timeout)
               "kept-alive connection: closed %d after %ld ms", closed, ms);
 
     /* The two slow requests, not the idle connections. */
-    cr_expect_eq(hfixture_metric(p.url, "heavyset_client_timeouts_total",
-                                 NULL) - timeouts, 2);
+    cr_expect_eq(hreq_metric(p.url, "heavyset_client_timeouts_total",
+                             NULL) - timeouts, 2);
     expect_lead_intact(p.url);
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "%s", p.error);
 }
@@ -1078,7 +1072,7 @@ Test(hostile, past_max_connections_clients_wait_for_a_free_one)
     close(b);
     close(c);
     /* Below the cap again: /metrics gets in. */
-    cr_expect_geq(hfixture_metric(p.url, "heavyset_accept_paused_total",
-                                  NULL), 1);
+    cr_expect_geq(hreq_metric(p.url, "heavyset_accept_paused_total",
+                              NULL), 1);
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "%s", p.error);
 }

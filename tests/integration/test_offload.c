@@ -38,6 +38,7 @@
 #include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
+#include "hreq.h"
 #include "key.h"
 
 #define API        "/api/v1/appointment/s2s"
@@ -72,15 +73,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Header NAME of R, or "(none)": for messages and string compares. */
-static const char *
-hdr(const struct hresp *r, const char *name)
-{
-    const char *v = hresp_header(r, name);
-
-    return v != NULL ? v : "(none)";
-}
-
 /* Whether R's Cache-Status contains WHAT. */
 static bool
 status_has(const struct hresp *r, const char *what)
@@ -88,48 +80,6 @@ status_has(const struct hresp *r, const char *what)
     const char *cs = hresp_header(r, "Cache-Status");
 
     return cs != NULL && strstr(cs, what) != NULL;
-}
-
-/*
- * GET PATH from the proxy at BASE (a URL) with TOKEN (none when NULL)
- * and one more header line EXTRA (or NULL).
- */
-static void
-get(const char *base, const char *path, const char *token, const char *extra,
-    struct hresp *out)
-{
-    hfixture_get(base, path, token, extra, out);
-}
-
-/* PATCH /phone/update with the Idempotency-Key KEY (none when NULL). */
-static void
-patch_key(const char *base, const char *token, const char *key,
-          const char *body, struct hresp *out)
-{
-    char        tok[128], idem[300];
-    const char *headers[] = { "Content-Type: application/json", tok,
-                              key != NULL ? idem : NULL, NULL };
-
-    snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-    snprintf(idem, sizeof(idem), "Idempotency-Key: %s",
-             key != NULL ? key : "");
-    cr_assert_eq(hclient_request(base, "PATCH", API "/phone/update", headers,
-                                 body, strlen(body), out),
-                 0, "PATCH %s: %s", base, out->error);
-}
-
-static void
-patch(const char *base, const char *token, const char *body,
-      struct hresp *out)
-{
-    patch_key(base, token, NULL, body, out);
-}
-
-/* The sample SERIES in the /metrics of the proxy at BASE, 0 when absent. */
-static double
-metric(const char *base, const char *series)
-{
-    return hfixture_metric(base, series, NULL);
 }
 
 /*
@@ -149,7 +99,7 @@ expect_local_429(const struct hresp *r, long max_s)
     cr_expect_str_eq(r->body, LOCAL_429_BODY, "local 429 body %s", r->body);
     cr_expect_null(hresp_header(r, "Cache-Status"),
                    "a local error carries Cache-Status: %s",
-                   hdr(r, "Cache-Status"));
+                   hreq_hdr(r, "Cache-Status"));
     cr_assert_not_null(ra, "a local 429 without Retry-After");
     s = strtol(ra, &end, 10);
     cr_expect(end != ra && *end == '\0' && s >= 1 && s <= max_s,
@@ -187,7 +137,9 @@ wait_expired(const char *base, const char *path, const char *token)
     int          status;
 
     for (;;) {
-        get(base, path, token, "Cache-Control: only-if-cached", &r);
+        hreq_get(base, path,
+                 HREQ(.token = token,
+                      .extra = "Cache-Control: only-if-cached"), &r);
         status = r.status;
         hresp_free(&r);
         if (status == 504) {
@@ -334,8 +286,8 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     static struct shot shots[BURST];
     const char        *base = hfixture_env("HSP_PROXY_URL");
     const char *const  bases[] = { base };
-    double             before = metric(base, COALESCED), max_ms;
-    double             up = metric(base, UPSTREAM_QUERY);
+    double             before = hreq_metric(base, COALESCED, NULL), max_ms;
+    double             up = hreq_metric(base, UPSTREAM_QUERY, NULL);
     int                collapsed;
     bool               fetched = false;
     size_t             i;
@@ -352,24 +304,24 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     cr_expect_geq(collapsed, 1, "no answer says collapsed");
     /* the fetcher's own waiters (SPEC §7) */
     for (i = 0; i < BURST && !fetched; i++) {
-        fetched = strcmp(hdr(&shots[i].resp, "Cache-Status"),
+        fetched = strcmp(hreq_hdr(&shots[i].resp, "Cache-Status"),
                          "heavyset-proxy; fwd=miss; stored; collapsed") == 0 &&
-                  strcmp(hdr(&shots[i].resp, "X-Cache"), "MISS") == 0;
+                  strcmp(hreq_hdr(&shots[i].resp, "X-Cache"), "MISS") == 0;
     }
     cr_expect(fetched, "no waiter says \"heavyset-proxy; fwd=miss; stored; "
               "collapsed\" with X-Cache: MISS");
-    cr_expect_eq(metric(base, UPSTREAM_QUERY) - up, 1,
+    cr_expect_eq(hreq_metric(base, UPSTREAM_QUERY, NULL) - up, 1,
                  "the proxy counts %g upstream requests",
-                 metric(base, UPSTREAM_QUERY) - up);
+                 hreq_metric(base, UPSTREAM_QUERY, NULL) - up);
     /* SPEC §10: every waiter is counted */
-    cr_expect_geq(metric(base, COALESCED) - before, collapsed,
+    cr_expect_geq(hreq_metric(base, COALESCED, NULL) - before, collapsed,
                   COALESCED " went from %g to %g with %d collapsed answers",
-                  before, metric(base, COALESCED), collapsed);
+                  before, hreq_metric(base, COALESCED, NULL), collapsed);
     shots_free(shots, BURST);
 
     /* afterwards, a hit; still one request */
-    get(base, QUERY SHARED, ALPHA, NULL, &shots[0].resp);
-    cr_expect_str_eq(hdr(&shots[0].resp, "X-Cache"), "HIT");
+    hreq_get(base, QUERY SHARED, HREQ(.token = ALPHA), &shots[0].resp);
+    cr_expect_str_eq(hreq_hdr(&shots[0].resp, "X-Cache"), "HIT");
     hresp_free(&shots[0].resp);
     cr_expect_eq(hfixture_count("query"), 1);
 }
@@ -379,8 +331,8 @@ Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
     static struct shot shots[BURST];
     const char *const  bases[] = { hfixture_env("HSP_PROXY_URL"),
                                    hfixture_env("HSP_PROXY_B_URL") };
-    double             before = metric(bases[0], COALESCED) +
-                    metric(bases[1], COALESCED), after, max_ms;
+    double             before = hreq_metric(bases[0], COALESCED, NULL) +
+                    hreq_metric(bases[1], COALESCED, NULL), after, max_ms;
     int                collapsed, remote = 0;
     size_t             i;
 
@@ -397,7 +349,8 @@ Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
     }
     cr_expect_geq(remote, 1, "no answer is a woken remote waiter's "
                   "\"hit; ttl=N; collapsed\"");
-    after = metric(bases[0], COALESCED) + metric(bases[1], COALESCED);
+    after = hreq_metric(bases[0], COALESCED, NULL) +
+            hreq_metric(bases[1], COALESCED, NULL);
     cr_expect_geq(after - before, collapsed,
                   COALESCED " (both) went from %g to %g, %d collapsed",
                   before, after, collapsed);
@@ -453,11 +406,12 @@ Test(offload, only_a_fill_someone_waits_for_wakes_anyone)
     long               before = publishes();
     double             max_ms;
 
-    get(two[0], QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(two[0], QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
     hresp_free(&r);
-    get(two[1], QUERY ALPHA_LEAD, ALPHA, "Cache-Control: no-cache", &r);
+    hreq_get(two[1], QUERY ALPHA_LEAD,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: no-cache"), &r);
     cr_assert_eq(r.status, 200);
     hresp_free(&r);
     cr_expect_eq(publishes(), before, "a miss nobody waited for published");
@@ -523,9 +477,9 @@ Test(offload, an_error_is_handed_to_every_waiter_once)
                   "the slowest waiter took %.0f ms", max_ms);
     shots_free(shots, BURST);
     /* handed to those that waited, never stored: the next read fetches */
-    get(bases[1], QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(bases[1], QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2);
 }
@@ -550,9 +504,9 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
     start("offload-budget-a", opts, &a);
     start("offload-budget-b", opts, &b);
     /* one lead first: 1 of the 8 reads (10 - 2 kept for writes) */
-    get(a.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
     hresp_free(&r);
 
     /* 40 distinct misses at once over both instances */
@@ -574,7 +528,7 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
         } else {
             cr_expect_eq(s->status, 404, "request %zu: %d %s", i, s->status,
                          s->body);
-            cr_expect_str_eq(hdr(s, "X-Cache"), "MISS");
+            cr_expect_str_eq(hreq_hdr(s, "X-Cache"), "MISS");
             passed++;
             passed_a += i % 2 == 0;
         }
@@ -584,26 +538,28 @@ Test(offload, two_instances_share_one_budget_and_keep_the_write_reserve)
                  "is 10/min with 2 kept for writes", hfixture_count("query"));
     cr_expect_eq(passed, 7, "%d of the burst passed, want 7", passed);
     cr_expect_eq(limited, BUDGET_BURST - 7, "%d local 429s", limited);
-    cr_expect_eq(metric(a.url, LOCAL_429) + metric(b.url, LOCAL_429),
+    cr_expect_eq(hreq_metric(a.url, LOCAL_429, NULL) +
+                     hreq_metric(b.url, LOCAL_429, NULL),
                  limited);
 
     /* hits spend nothing */
-    get(b.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
     /* the write reserve: a PATCH still goes through, on either instance */
-    patch(b.url, ALPHA, "{\"phone\":\"+18015551234\","
-          "\"appendComment\":\"reserve\"}", &r);
+    hreq_patch(b.url,
+               "{\"phone\":\"+18015551234\"," "\"appendComment\":\"reserve\"}",
+               HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200, "PATCH with the write reserve: %d %s",
                  r.status, r.body);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("update"), 1);
     /* reads stay refused, and another tenant has its own budget */
-    get(a.url, QUERY "%2B18015552999", ALPHA, NULL, &r);
+    hreq_get(a.url, QUERY "%2B18015552999", HREQ(.token = ALPHA), &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
-    get(a.url, QUERY SHARED, BRAVO, NULL, &r);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = BRAVO), &r);
     cr_expect_eq(r.status, 200, "bravo: %d %s", r.status, r.body);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 9);
@@ -623,32 +579,33 @@ Test(offload, a_read_without_budget_serves_the_expired_entry)
     struct hresp        first, r;
 
     start("offload-ratestale", opts, &p);
-    get(p.url, QUERY SHARED, ALPHA, NULL, &first);          /* read 1 of 2 */
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &first); /* 1 of 2 */
     cr_assert_eq(first.status, 200);
     wait_expired(p.url, QUERY SHARED, ALPHA);
-    get(p.url, QUERY "%2B18015552999", ALPHA, NULL, &r);    /* read 2 of 2 */
+    /* read 2 of 2 */
+    hreq_get(p.url, QUERY "%2B18015552999", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2);
 
-    get(p.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200, "no budget, an expired entry: %d %s",
                  r.status, r.body);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "STALE");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "STALE");
     cr_expect(status_has(&r, "detail=rate-limited"), "Cache-Status %s",
-              hdr(&r, "Cache-Status"));
+              hreq_hdr(&r, "Cache-Status"));
     cr_expect_not_null(hresp_header(&r, "Age"), "a stale answer has Age");
     cr_expect(r.body_len == first.body_len &&
                   memcmp(r.body, first.body, r.body_len) == 0,
               "stale body %s, want %s", r.body, first.body);
     hresp_free(&r);
     /* nothing stale for this one: the local 429 */
-    get(p.url, QUERY "%2B18015552998", ALPHA, NULL, &r);
+    hreq_get(p.url, QUERY "%2B18015552998", HREQ(.token = ALPHA), &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2, "the upstream saw more reads");
-    cr_expect_eq(metric(p.url, STALE_RATE), 1);
-    cr_expect_eq(metric(p.url, LOCAL_429), 1);
+    cr_expect_eq(hreq_metric(p.url, STALE_RATE, NULL), 1);
+    cr_expect_eq(hreq_metric(p.url, LOCAL_429, NULL), 1);
     hresp_free(&first);
     stop(&p);
 }
@@ -711,14 +668,14 @@ Test(offload, redis_away_each_instance_spends_its_fallback_budget)
                  "reads, want 2 x rate_limit_fallback = 6", hfixture_count("query"));
     cr_expect_eq(passed_a, 3, "instance A passed %d", passed_a);
     cr_expect_eq(passed_b, 3, "instance B passed %d", passed_b);
-    cr_expect_geq(metric(a.url, FALLBACK), 3);
-    cr_expect_geq(metric(b.url, FALLBACK), 3);
+    cr_expect_geq(hreq_metric(a.url, FALLBACK, NULL), 3);
+    cr_expect_geq(hreq_metric(b.url, FALLBACK, NULL), 3);
 
     /* The shared budget resumes (its window in redis2 is empty), though
      * the local one is spent for a minute. */
     deadline = hfixture_now_ms() + 15000;    /* the store's backoff is at most 5 s */
     for (;;) {
-        get(a.url, QUERY "%2B18015553999", ALPHA, NULL, &r);
+        hreq_get(a.url, QUERY "%2B18015553999", HREQ(.token = ALPHA), &r);
         status = r.status;
         hresp_free(&r);
         if (status != 429) {
@@ -748,9 +705,10 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
 
     start("offload-pause-a", opts, &a);
     start("offload-pause-b", opts, &b);
-    get(a.url, QUERY SHARED, BRAVO, "X-Sandbox-Fail: 429", &r);
+    hreq_get(a.url, QUERY SHARED,
+             HREQ(.token = BRAVO, .extra = "X-Sandbox-Fail: 429"), &r);
     cr_expect_eq(r.status, 429, "the sandbox's 429: %d", r.status);
-    cr_expect_str_eq(hdr(&r, "Retry-After"), "60", "relayed as it came");
+    cr_expect_str_eq(hreq_hdr(&r, "Retry-After"), "60", "relayed as it came");
     cr_expect_null(strstr(r.body, "rate limit exceeded"),
                    "the upstream's own 429: %s", r.body);
     hresp_free(&r);
@@ -776,28 +734,29 @@ Test(offload, an_upstream_429_pauses_the_tenant_on_every_instance)
               ms);
 
     /* both instances: local 429s for the whole pause, nothing upstream */
-    get(a.url, QUERY "%2B18015550177", BRAVO, NULL, &r);
+    hreq_get(a.url, QUERY "%2B18015550177", HREQ(.token = BRAVO), &r);
     cr_expect_geq(expect_local_429(&r, 60), 50);
     hresp_free(&r);
-    get(b.url, QUERY SHARED, BRAVO, NULL, &r);
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = BRAVO), &r);
     cr_expect_geq(expect_local_429(&r, 60), 50);
     hresp_free(&r);
-    get(b.url, QUERY "%2B18015552997", BRAVO, "Cache-Control: no-cache", &r);
+    hreq_get(b.url, QUERY "%2B18015552997",
+             HREQ(.token = BRAVO, .extra = "Cache-Control: no-cache"), &r);
     cr_expect_geq(expect_local_429(&r, 60), 50);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 1, "the upstream saw a paused tenant");
 
     /* other tenants go on */
-    get(b.url, QUERY SHARED, CHARLIE, NULL, &r);
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = CHARLIE), &r);
     cr_expect_eq(r.status, 404, "charlie: %d %s", r.status, r.body);
     hresp_free(&r);
-    get(a.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200, "alpha: %d %s", r.status, r.body);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 3);
-    cr_expect_eq(metric(a.url, UP_429), 1);
-    cr_expect_eq(metric(a.url, LOCAL_429), 1);
-    cr_expect_eq(metric(b.url, LOCAL_429), 2);
+    cr_expect_eq(hreq_metric(a.url, UP_429, NULL), 1);
+    cr_expect_eq(hreq_metric(a.url, LOCAL_429, NULL), 1);
+    cr_expect_eq(hreq_metric(b.url, LOCAL_429, NULL), 2);
     stop(&a);
     stop(&b);
 }
@@ -811,11 +770,11 @@ expect_stale(const struct hresp *r, const struct hresp *first,
 {
     cr_assert_eq(r->status, 200, "want the stale entry: %d %s", r->status,
                  r->body);
-    cr_expect_str_eq(hdr(r, "X-Cache"), "STALE");
+    cr_expect_str_eq(hreq_hdr(r, "X-Cache"), "STALE");
     cr_expect(status_has(r, detail), "Cache-Status %s lacks %s",
-              hdr(r, "Cache-Status"), detail);
+              hreq_hdr(r, "Cache-Status"), detail);
     cr_expect(status_has(r, "heavyset-proxy; fwd=stale"), "Cache-Status %s",
-              hdr(r, "Cache-Status"));
+              hreq_hdr(r, "Cache-Status"));
     cr_expect_not_null(hresp_header(r, "Age"), "a stale answer has Age");
     cr_expect(r->body_len == first->body_len &&
                   memcmp(r->body, first->body, r->body_len) == 0,
@@ -832,23 +791,25 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     struct hresp        first, r;
 
     start("offload-sie", opts, &p);
-    get(p.url, QUERY SHARED, ALPHA, NULL, &first);
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &first);
     cr_assert_eq(first.status, 200);
-    cr_expect_str_eq(hdr(&first, "X-Cache"), "MISS");
+    cr_expect_str_eq(hreq_hdr(&first, "X-Cache"), "MISS");
     wait_expired(p.url, QUERY SHARED, ALPHA);
 
     /* the upstream answers 500 */
-    get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Fail: 500", &r);
+    hreq_get(p.url, QUERY SHARED,
+             HREQ(.token = ALPHA, .extra = "X-Sandbox-Fail: 500"), &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     cr_expect(status_has(&r, "fwd-status=500"), "Cache-Status %s",
-              hdr(&r, "Cache-Status"));
+              hreq_hdr(&r, "Cache-Status"));
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2);
     /* it times out (upstream_timeout is 1s there) */
-    get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Delay-Ms: 1500", &r);
+    hreq_get(p.url, QUERY SHARED,
+             HREQ(.token = ALPHA, .extra = "X-Sandbox-Delay-Ms: 1500"), &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     cr_expect(!status_has(&r, "fwd-status"), "no upstream status: %s",
-              hdr(&r, "Cache-Status"));
+              hreq_hdr(&r, "Cache-Status"));
     /* upstream_timeout (1 s), then the stale entry; the bound leaves a
      * loaded machine (sanitizers, shared cores) its margin */
     cr_expect_lt(r.elapsed_ms, 2500, "answered after %.0f ms",
@@ -856,24 +817,26 @@ Test(offload, stale_if_error_serves_the_expired_entry)
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 3);
     /* it drops the connection */
-    get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Fail: drop", &r);
+    hreq_get(p.url, QUERY SHARED,
+             HREQ(.token = ALPHA, .extra = "X-Sandbox-Fail: drop"), &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 4);
     /* it rate-limits (this proxy has no budget, so no pause) */
-    get(p.url, QUERY SHARED, ALPHA, "X-Sandbox-Fail: 429", &r);
+    hreq_get(p.url, QUERY SHARED,
+             HREQ(.token = ALPHA, .extra = "X-Sandbox-Fail: 429"), &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     cr_expect(status_has(&r, "fwd-status=429"), "Cache-Status %s",
-              hdr(&r, "Cache-Status"));
+              hreq_hdr(&r, "Cache-Status"));
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 5);
-    cr_expect_eq(metric(p.url, STALE_ERR), 4);
+    cr_expect_eq(hreq_metric(p.url, STALE_ERR, NULL), 4);
 
     /* the upstream back: the entry is fetched and stored again */
-    get(p.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
-    cr_expect(status_has(&r, "stored"), "%s", hdr(&r, "Cache-Status"));
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
+    cr_expect(status_has(&r, "stored"), "%s", hreq_hdr(&r, "Cache-Status"));
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 6);
     hresp_free(&first);
@@ -900,21 +863,21 @@ Test(offload, stale_if_error_when_the_upstream_is_unreachable)
              closed != NULL && *closed != '\0' ? closed : "1");
     start("offload-down-filler", fill_opts, &filler);
     start("offload-down", down_opts, &down);
-    get(filler.url, QUERY SHARED, ALPHA, NULL, &first);
+    hreq_get(filler.url, QUERY SHARED, HREQ(.token = ALPHA), &first);
     cr_assert_eq(first.status, 200);
-    get(down.url, QUERY SHARED, ALPHA, NULL, &r);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT", "shared entry");
+    hreq_get(down.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT", "shared entry");
     hresp_free(&r);
     wait_expired(down.url, QUERY SHARED, ALPHA);
 
-    get(down.url, QUERY SHARED, ALPHA, NULL, &r);
+    hreq_get(down.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
     expect_stale(&r, &first, "detail=stale-if-error");
     hresp_free(&r);
     /* without an entry: the proxy's own 502 */
-    get(down.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    hreq_get(down.url, QUERY ALPHA_LEAD, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 502, "%d %s", r.status, r.body);
     hresp_free(&r);
-    cr_expect_eq(metric(down.url, STALE_ERR), 1);
+    cr_expect_eq(hreq_metric(down.url, STALE_ERR, NULL), 1);
     cr_expect_eq(hfixture_count("query"), 1);
     hresp_free(&first);
     stop(&filler);
@@ -938,12 +901,12 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
     size_t              i;
 
     start("offload-swr", opts, &p);
-    get(p.url, QUERY SHARED, ALPHA, NULL, &first);
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &first);
     cr_assert_eq(first.status, 200);
     /* the lead changes at the source, behind the proxy's back */
-    patch(hfixture_env("HSP_SANDBOX_URL"), ALPHA,
-          "{\"phone\":\"+18015551234\",\"firstName\":\"Fresh\","
-          "\"lastName\":\"Data\"}", &r);
+    hreq_patch(hfixture_env("HSP_SANDBOX_URL"),
+               "{\"phone\":\"+18015551234\",\"firstName\":\"Fresh\","
+               "\"lastName\":\"Data\"}", HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "PATCH to the sandbox: %s", r.body);
     hresp_free(&r);
     wait_expired(p.url, QUERY SHARED, ALPHA);
@@ -969,9 +932,11 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
      * reaching the upstream) */
     deadline = hfixture_now_ms() + DEADLINE_MS;
     for (;;) {
-        get(p.url, QUERY SHARED, ALPHA, "Cache-Control: only-if-cached", &r);
+        hreq_get(p.url, QUERY SHARED,
+                 HREQ(.token = ALPHA,
+                      .extra = "Cache-Control: only-if-cached"), &r);
         if (r.status == 200 &&
-            strcmp(hdr(&r, "X-Cache"), "HIT") == 0) {
+            strcmp(hreq_hdr(&r, "X-Cache"), "HIT") == 0) {
             break;
         }
         cr_assert(r.status == 504 || r.status == 200, "%d", r.status);
@@ -985,16 +950,17 @@ Test(offload, stale_while_revalidate_answers_at_once_and_refreshes_once)
     cr_expect_eq(hfixture_count("query"), 2, "%ld upstream reads: want the fill and "
                  "one refresh", hfixture_count("query"));
     cr_assert_eq(hsandbox_config("{\"latency_ms\":0}"), 0);
-    get(p.url, QUERY SHARED, ALPHA, NULL, &r);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2);
     /* every stale answer counts once, in both families */
-    cr_expect_eq(metric(p.url, STALE_ANSWERS), SWR_READS, STALE_ANSWERS
-                 " is %g", metric(p.url, STALE_ANSWERS));
-    cr_expect_eq(metric(p.url, STALE_SWR), SWR_READS, STALE_SWR " is %g",
-                 metric(p.url, STALE_SWR));
-    cr_expect_eq(metric(p.url, UPSTREAM_QUERY), 2);
+    cr_expect_eq(hreq_metric(p.url, STALE_ANSWERS, NULL), SWR_READS,
+                 STALE_ANSWERS " is %g",
+                 hreq_metric(p.url, STALE_ANSWERS, NULL));
+    cr_expect_eq(hreq_metric(p.url, STALE_SWR, NULL), SWR_READS,
+                 STALE_SWR " is %g", hreq_metric(p.url, STALE_SWR, NULL));
+    cr_expect_eq(hreq_metric(p.url, UPSTREAM_QUERY, NULL), 2);
     hresp_free(&first);
     stop(&p);
 }
@@ -1030,32 +996,33 @@ Test(offload, waiters_hits_and_replays_spend_no_budget)
     shots_free(shots, BURST);
     cr_expect_eq(hfixture_count("query"), 1);
     for (i = 0; i < 5; i++) {       /* hits: none */
-        get(bases[i % 2], QUERY SHARED, ALPHA, NULL, &r);
-        cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
+        hreq_get(bases[i % 2], QUERY SHARED, HREQ(.token = ALPHA), &r);
+        cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
         hresp_free(&r);
     }
     /* one PATCH (a grant), replayed five times (none) */
     for (i = 0; i < 6; i++) {
-        patch_key(bases[i % 2], ALPHA, "offload-nospend-1", body, &r);
+        hreq_patch(bases[i % 2], body,
+                   HREQ(.token = ALPHA, .key = "offload-nospend-1"), &r);
         cr_expect_eq(r.status, 200, "PATCH %d: %d %s", i, r.status, r.body);
-        cr_expect_str_eq(hdr(&r, "X-Cache"), i == 0 ? "(none)" : "REPLAY",
+        cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), i == 0 ? "(none)" : "REPLAY",
                          "PATCH %d", i);
         hresp_free(&r);
     }
     cr_expect_eq(hfixture_count("update"), 1);
 
     /* so 2 grants are spent: one more read, then the reserve */
-    get(a.url, QUERY "%2B18015552990", ALPHA, NULL, &r);
+    hreq_get(a.url, QUERY "%2B18015552990", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404, "the third read: %d %s", r.status, r.body);
     hresp_free(&r);
-    get(b.url, QUERY "%2B18015552991", ALPHA, NULL, &r);
+    hreq_get(b.url, QUERY "%2B18015552991", HREQ(.token = ALPHA), &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
-    patch(b.url, ALPHA, body, &r);
+    hreq_patch(b.url, body, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200, "the fourth grant, a write: %d %s", r.status,
                  r.body);
     hresp_free(&r);
-    patch(a.url, ALPHA, body, &r);
+    hreq_patch(a.url, body, HREQ(.token = ALPHA), &r);
     expect_local_429(&r, 61);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 2);
@@ -1082,28 +1049,31 @@ Test(offload, a_read_waits_for_budget_up_to_rate_limit_wait)
     start("offload-wait", long_opts, &p);
     start("offload-nowait", short_opts, &q);
     for (i = 0; i < 2; i++) {
-        get(p.url, i == 0 ? QUERY "%2B18015552980" : QUERY "%2B18015552981",
-            ALPHA, NULL, &r);
+        hreq_get(p.url,
+                 i == 0 ? QUERY "%2B18015552980" : QUERY "%2B18015552981",
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 404);
         hresp_free(&r);
     }
     /* the third waits until the first grant leaves the window */
-    get(p.url, QUERY "%2B18015552982", ALPHA, NULL, &r);
+    hreq_get(p.url, QUERY "%2B18015552982", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404, "the waiting read: %d %s", r.status, r.body);
     cr_expect(r.elapsed_ms > 1000 && r.elapsed_ms < 3500,
               "the waiting read took %.0f ms (window 2 s)", r.elapsed_ms);
     hresp_free(&r);
     cr_expect_eq(hfixture_count("query"), 3);
-    cr_expect_eq(metric(p.url, "heavyset_rate_limit_waits_total"), 1);
+    cr_expect_eq(hreq_metric(p.url, "heavyset_rate_limit_waits_total", NULL),
+                 1);
 
     /* a wait shorter than the window ends in the local 429 */
     for (i = 0; i < 2; i++) {
-        get(q.url, i == 0 ? QUERY "%2B18015552983" : QUERY "%2B18015552984",
-            ALPHA, NULL, &r);
+        hreq_get(q.url,
+                 i == 0 ? QUERY "%2B18015552983" : QUERY "%2B18015552984",
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 404);
         hresp_free(&r);
     }
-    get(q.url, QUERY "%2B18015552985", ALPHA, NULL, &r);
+    hreq_get(q.url, QUERY "%2B18015552985", HREQ(.token = ALPHA), &r);
     expect_local_429(&r, 2);
     cr_expect(r.elapsed_ms >= 280 && r.elapsed_ms < 1500,
               "the 429 came after %.0f ms (rate_limit_wait 300ms)",
@@ -1135,14 +1105,14 @@ Test(offload, a_lock_taken_after_its_deadline_is_given_back)
     start("offload-orphan-b", opts, &b);
     pid = hfixture_redis2_pid();
     cr_assert_eq(kill(pid, SIGSTOP), 0);
-    get(a.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    hreq_get(a.url, QUERY ALPHA_LEAD, HREQ(.token = ALPHA), &r);
     kill(pid, SIGCONT);             /* before any assertion can abort */
     cr_expect_eq(r.status, 200, "A, Redis frozen: %d %s", r.status, r.body);
     hresp_free(&r);
     hfixture_pause_ms(300);         /* Redis runs what A sent meanwhile */
-    get(b.url, QUERY ALPHA_LEAD, ALPHA, NULL, &r);
+    hreq_get(b.url, QUERY ALPHA_LEAD, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200, "B: %d %s", r.status, r.body);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
     cr_expect_lt(r.elapsed_ms, 1500, "B's read took %.0f ms", r.elapsed_ms);
     hresp_free(&r);
     stop(&a);
@@ -1151,62 +1121,38 @@ Test(offload, a_lock_taken_after_its_deadline_is_given_back)
 
 /* ---- a fetcher that dies ------------------------------------------------ */
 
-struct held_get {
-    const char  *base;
-    const char  *extra;
-    struct hresp resp;
-    int          rc;
-};
-
-static void *
-held_get_run(void *arg)
-{
-    struct held_get *h = arg;
-    const char      *headers[] = { "x-hs-token: " ALPHA, h->extra, NULL };
-
-    h->rc = hclient_request(h->base, "GET", QUERY SHARED, headers, NULL, 0,
-                            &h->resp);
-    return NULL;
-}
-
-/* Runs H in thread T, and waits (bounded) until the sandbox holds it. */
+/* Starts GET QUERY SHARED as ALPHA on BASE, with the header line EXTRA
+ * (or none), in H's thread. */
 static void
-held_get_start(pthread_t *t, struct held_get *h)
+held_get(struct hheld *h, const char *base, const char *extra)
 {
-    long deadline = hfixture_now_ms() + DEADLINE_MS;
-
-    cr_assert_eq(pthread_create(t, NULL, held_get_run, h), 0);
-    while (hfixture_count("held") < 1) {
-        cr_assert_lt(hfixture_now_ms(), deadline, "A's fetch never reached the "
-                     "sandbox");
-        hfixture_pause_ms(POLL_MS / 4);
-    }
+    *h = (struct hheld){ .method = "GET", .base = base, .path = QUERY SHARED,
+                         .opt = { .token = ALPHA, .extra = extra } };
+    hreq_held_start(h);
 }
 
 Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
 {
     static struct hproc a;
-    struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 1500", { 0 }, 0 };
-    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
-    pthread_t           t1, t2;
+    struct hheld        first;
+    struct hheld        waiter;
 
     /* A, on the harness's Redis and prefix (lease 1s + 2 x 100ms + 1s),
      * takes the lock and is held by the sandbox; B's read waits for it;
      * A dies with SIGKILL, so no wake message ever comes. */
     start("offload-dead-fetcher", NULL, &a);
-    first.base = a.url;
-    waiter.base = hfixture_env("HSP_PROXY_B_URL");
-    held_get_start(&t1, &first);
-    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    held_get(&first, a.url, "X-Sandbox-Delay-Ms: 1500");
+    hreq_held_wait(1);                       /* A's fetch reached the sandbox */
+    held_get(&waiter, hfixture_env("HSP_PROXY_B_URL"), NULL);
     hfixture_pause_ms(200);                  /* B is waiting on the lock now */
     cr_expect_eq(hproc_stop(&a, SIGKILL), 128 + SIGKILL, "%s", a.error);
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
+    hreq_held_join(&first);
+    hreq_held_join(&waiter);
     cr_expect_neq(first.resp.status, 200, "A died before answering");
     cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
     cr_expect_eq(waiter.resp.status, 200, "%d %s", waiter.resp.status,
                  waiter.resp.body);
-    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "MISS",
+    cr_expect_str_eq(hreq_hdr(&waiter.resp, "X-Cache"), "MISS",
                      "B fetched it itself");
     /* it waited out the rest of A's lease (2.2 s, minus ~250 ms) */
     cr_expect(waiter.resp.elapsed_ms > 1500 &&
@@ -1232,22 +1178,20 @@ Test(offload, a_waiter_looks_again_when_redis_goes_away)
     const char *opts[] = { redis, "redis_prefix=hsp-off-redis-gone",
                            "upstream_timeout=3s", NULL };
     static struct hproc a, b;
-    struct held_get     first = { NULL, "X-Sandbox-Delay-Ms: 800", { 0 }, 0 };
-    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
-    pthread_t           t1, t2;
+    struct hheld        first;
+    struct hheld        waiter;
 
     snprintf(redis, sizeof(redis), "redis=unix://%s",
              hfixture_env("HSP_REDIS2_SOCK"));
     start("offload-redis-gone-a", opts, &a);
     start("offload-redis-gone-b", opts, &b);
-    first.base = a.url;
-    waiter.base = b.url;
-    held_get_start(&t1, &first);
-    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
+    held_get(&first, a.url, "X-Sandbox-Delay-Ms: 800");
+    hreq_held_wait(1);                       /* A's fetch reached the sandbox */
+    held_get(&waiter, b.url, NULL);
     hfixture_pause_ms(200);                  /* B is waiting on the lock now */
     hfixture_redis2_stop();
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
+    hreq_held_join(&first);
+    hreq_held_join(&waiter);
     hfixture_redis2_start();                 /* before any assertion ends it */
     cr_assert_eq(first.rc, 0, "%s", first.resp.error);
     cr_expect_eq(first.resp.status, 200, "A: %d %s", first.resp.status,
@@ -1255,7 +1199,7 @@ Test(offload, a_waiter_looks_again_when_redis_goes_away)
     cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
     cr_expect_eq(waiter.resp.status, 200, "B: %d %s", waiter.resp.status,
                  waiter.resp.body);
-    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "MISS",
+    cr_expect_str_eq(hreq_hdr(&waiter.resp, "X-Cache"), "MISS",
                      "B fetched it itself");
     /* woken ~200 ms in, then its own fetch: well inside the lease */
     cr_expect_lt(waiter.resp.elapsed_ms, hfixture_slow_ms(1500),
@@ -1280,30 +1224,28 @@ Test(offload, a_waiter_of_a_failed_fetch_serves_stale_at_once)
         "stale_while_revalidate=0", NULL
     };
     static struct hproc a, b;
-    struct held_get     first = { NULL, NULL, { 0 }, 0 };
-    struct held_get     waiter = { NULL, NULL, { 0 }, 0 };
+    struct hheld        first;
+    struct hheld        waiter;
     struct hresp        fill;
-    pthread_t           t1, t2;
 
     start("offload-sie-wait-a", opts, &a);
     start("offload-sie-wait-b", opts, &b);
-    get(a.url, QUERY SHARED, ALPHA, NULL, &fill);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &fill);
     cr_assert_eq(fill.status, 200);
     hresp_free(&fill);
     wait_expired(a.url, QUERY SHARED, ALPHA);
     cr_assert_eq(hsandbox_config("{\"latency_ms\":1500}"), 0);
-    first.base = a.url;
-    waiter.base = b.url;
-    held_get_start(&t1, &first);
-    cr_assert_eq(pthread_create(&t2, NULL, held_get_run, &waiter), 0);
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
+    held_get(&first, a.url, NULL);
+    hreq_held_wait(1);                       /* A's fetch reached the sandbox */
+    held_get(&waiter, b.url, NULL);
+    hreq_held_join(&first);
+    hreq_held_join(&waiter);
     hsandbox_config("{\"latency_ms\":0}");
     cr_assert_eq(first.rc, 0, "%s", first.resp.error);
-    cr_expect_str_eq(hdr(&first.resp, "X-Cache"), "STALE");
+    cr_expect_str_eq(hreq_hdr(&first.resp, "X-Cache"), "STALE");
     cr_assert_eq(waiter.rc, 0, "%s", waiter.resp.error);
     cr_expect_eq(waiter.resp.status, 200);
-    cr_expect_str_eq(hdr(&waiter.resp, "X-Cache"), "STALE");
+    cr_expect_str_eq(hreq_hdr(&waiter.resp, "X-Cache"), "STALE");
     /* A's upstream_timeout (1 s) at most, not a second one of its own */
     cr_expect_lt(waiter.resp.elapsed_ms, 1700, "B's read took %.0f ms",
                  waiter.resp.elapsed_ms);

@@ -34,6 +34,7 @@
 #include "hclient.h"
 #include "hsandbox.h"
 #include "hfixture.h"
+#include "hreq.h"
 
 #define API "/api/v1/appointment/s2s"
 
@@ -191,44 +192,6 @@ unique(const char *prefix, char *buf, size_t cap)
 }
 
 /* ---- requests and assertions -------------------------------------------- */
-
-/*
- * Sends a request and asserts that a complete response came back.
- * HEADERS as hclient_request; BODY is a string or NULL.
- */
-static void
-send_req(const char *base, const char *method, const char *path,
-         const char *const *headers, const char *body, struct hresp *out)
-{
-    int rc;
-
-    rc = hclient_request(base, method, path, headers, body,
-                         body != NULL ? strlen(body) : 0, out);
-    cr_assert_eq(rc, 0, "%s %s%s: %s", method, base, path, out->error);
-}
-
-/* GET PATH with TOKEN in x-hs-token (none when NULL). */
-static void
-get(const char *base, const char *path, const char *token, struct hresp *out)
-{
-    char        th[256];
-    const char *headers[] = { th, NULL };
-
-    snprintf(th, sizeof(th), "x-hs-token: %s", token != NULL ? token : "");
-    send_req(base, "GET", path, token != NULL ? headers : NULL, NULL, out);
-}
-
-/* PATCH /phone/update with TOKEN and the JSON BODY. */
-static void
-patch(const char *base, const char *token, const char *body,
-      struct hresp *out)
-{
-    char        th[256];
-    const char *headers[] = { "Content-Type: application/json", th, NULL };
-
-    snprintf(th, sizeof(th), "x-hs-token: %s", token);
-    send_req(base, "PATCH", API "/phone/update", headers, body, out);
-}
 
 /* Whether Content-Types A and B name the same media type (parameters,
  * such as a charset, aside; RFC 9110 §8.3.1). */
@@ -427,10 +390,12 @@ Test(route, query)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(phone, q, sizeof(q)));
     before = hfixture_count("query");
-    get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &got);
     cr_assert_eq(hfixture_count("query") - before, 1,
                  "a first lookup makes exactly one upstream call");
-    get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &want);
 
     cr_assert_eq(got.status, 200, "status %d: %s", got.status, got.body);
     assert_same(&got, &want, "query", SAME_TYPE_EXACT);
@@ -451,10 +416,12 @@ Test(route, query_crm_settings_id)
              tenant_string(ALPHA, "crmSettingsId"),
              qphone(seed_phone(LEAD_QUERY_CRM), q, sizeof(q)));
     before = hfixture_count("query_crm");
-    get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &got);
     cr_assert_eq(hfixture_count("query_crm") - before, 1,
                  "the crmSettingsId route goes to the upstream once");
-    get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &want);
 
     cr_assert_eq(got.status, 200, "status %d: %s", got.status, got.body);
     assert_same(&got, &want, "query/{crmSettingsId}", SAME_TYPE_EXACT);
@@ -480,10 +447,12 @@ Test(route, blocks)
         snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s%s",
                  qphone(seed_phone(LEAD_BLOCKS), q, sizeof(q)), variants[i]);
         before = hfixture_count("blocks");
-        get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
+        hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(ALPHA)),
+                 &got);
         cr_assert_eq(hfixture_count("blocks") - before, 1,
                      "%s: blocks are forwarded once (ttl_blocks is 0)", path);
-        get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
+        hreq_get(env("HSP_SANDBOX_URL"), path,
+                 HREQ(.token = seed_token(ALPHA)), &want);
 
         cr_assert_eq(got.status, 200, "%s: status %d: %s", path, got.status,
                      got.body);
@@ -506,10 +475,12 @@ Test(route, dispositions)
     long                before;
 
     before = hfixture_count("dispositions");
-    get(env("HSP_PROXY_URL"), path, seed_token(BRAVO), &got);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(BRAVO)),
+             &got);
     cr_assert_eq(hfixture_count("dispositions") - before, 1,
                  "a first dispositions request goes to the upstream once");
-    get(env("HSP_SANDBOX_URL"), path, seed_token(BRAVO), &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = seed_token(BRAVO)),
+             &want);
 
     cr_assert_eq(got.status, 200, "status %d: %s", got.status, got.body);
     assert_same(&got, &want, "dispositions", SAME_TYPE_EXACT);
@@ -538,7 +509,7 @@ Test(route, update_then_query_shows_it)
              unique("it", id, sizeof(id)));
 
     /* Fetch first, so a cached copy exists that the PATCH must replace. */
-    get(env("HSP_PROXY_URL"), path, token, &r);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = token), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
     lead = body_object(&r);
     cr_assert_str_neq(member_string(lead, "email"), email);
@@ -549,7 +520,7 @@ Test(route, update_then_query_shows_it)
              "{\"phone\":\"%s\",\"email\":\"%s\","
              "\"appendComment\":\"integration test\"}", phone, email);
     before = hfixture_count("update");
-    patch(env("HSP_PROXY_URL"), token, body, &r);
+    hreq_patch(env("HSP_PROXY_URL"), body, HREQ(.token = token), &r);
     cr_assert_eq(hfixture_count("update") - before, 1, "PATCH goes upstream once");
     cr_assert_eq(r.status, 200, "PATCH status %d: %s", r.status, r.body);
     lead = body_object(&r);
@@ -559,14 +530,14 @@ Test(route, update_then_query_shows_it)
     json_object_put(lead);
     hresp_free(&r);
 
-    get(env("HSP_PROXY_URL"), path, token, &r);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = token), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
     lead = body_object(&r);
     cr_assert_str_eq(member_string(lead, "email"), email,
                      "a lookup after the PATCH shows the old lead: %s",
                      r.body);
     json_object_put(lead);
-    get(env("HSP_SANDBOX_URL"), path, token, &direct);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = token), &direct);
     assert_same(&r, &direct, "query after update", SAME_TYPE_EXACT);
     hresp_free(&r);
     hresp_free(&direct);
@@ -583,10 +554,11 @@ Test(relay, unknown_token_401)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_RELAY), q, sizeof(q)));
     before = hfixture_count("total");
-    get(env("HSP_PROXY_URL"), path, TOKEN_UNKNOWN, &got);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = TOKEN_UNKNOWN), &got);
     cr_assert_eq(hfixture_count("total") - before, 1,
                  "an unknown token is the upstream's to judge");
-    get(env("HSP_SANDBOX_URL"), path, TOKEN_UNKNOWN, &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = TOKEN_UNKNOWN),
+             &want);
 
     cr_assert_eq(want.status, 401, "the sandbox said %d", want.status);
     assert_same(&got, &want, "unknown token", SAME_TYPE_EXACT);
@@ -604,9 +576,11 @@ Test(relay, unknown_phone_404)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(phone, q, sizeof(q)));
     before = hfixture_count("query");
-    get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &got);
     cr_assert_eq(hfixture_count("query") - before, 1, "a miss goes upstream once");
-    get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &want);
 
     cr_assert_eq(want.status, 404, "the sandbox said %d", want.status);
     assert_same(&got, &want, "unknown phone", SAME_TYPE_EXACT);
@@ -630,11 +604,13 @@ Test(relay, bad_phone_400)
     for (i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
         snprintf(path, sizeof(path), API "/phone/query?phone=%s", phones[i]);
         before = hfixture_count("total");
-        get(env("HSP_PROXY_URL"), path, seed_token(ALPHA), &got);
+        hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(ALPHA)),
+                 &got);
         cr_assert_eq(hfixture_count("total"), before,
                      "phone \"%s\": a bad phone reached the upstream",
                      phones[i]);
-        get(env("HSP_SANDBOX_URL"), path, seed_token(ALPHA), &want);
+        hreq_get(env("HSP_SANDBOX_URL"), path,
+                 HREQ(.token = seed_token(ALPHA)), &want);
 
         cr_assert_eq(want.status, 400, "phone \"%s\": the sandbox said %d",
                      phones[i], want.status);
@@ -666,11 +642,13 @@ Test(relay, invalid_patch_400)
 
     for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         before = hfixture_count("total");
-        patch(env("HSP_PROXY_URL"), seed_token(ALPHA), bodies[i], &got);
+        hreq_patch(env("HSP_PROXY_URL"), bodies[i],
+                   HREQ(.token = seed_token(ALPHA)), &got);
         cr_assert_eq(hfixture_count("total"), before,
                      "body %s: an invalid PATCH reached the upstream",
                      bodies[i]);
-        patch(env("HSP_SANDBOX_URL"), seed_token(ALPHA), bodies[i], &want);
+        hreq_patch(env("HSP_SANDBOX_URL"), bodies[i],
+                   HREQ(.token = seed_token(ALPHA)), &want);
 
         cr_assert_eq(want.status, 400, "body %s: the sandbox said %d",
                      bodies[i], want.status);
@@ -691,7 +669,7 @@ Test(local, no_token_401)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_LOCAL), q, sizeof(q)));
     before = hfixture_count("total");
-    get(env("HSP_PROXY_URL"), path, NULL, &r);
+    hreq_get(env("HSP_PROXY_URL"), path, NULL, &r);
     cr_assert_eq(hfixture_count("total"), before, "no token, yet an upstream call");
     assert_local_error(&r, 401, "Unauthorized");
     hresp_free(&r);
@@ -713,7 +691,8 @@ Test(local, unknown_route_404)
 
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         before = hfixture_count("total");
-        get(env("HSP_PROXY_URL"), paths[i], seed_token(ALPHA), &r);
+        hreq_get(env("HSP_PROXY_URL"), paths[i],
+                 HREQ(.token = seed_token(ALPHA)), &r);
         cr_assert_eq(hfixture_count("total"), before, "%s reached the upstream",
                      paths[i]);
         cr_assert_eq(r.status, 404, "%s: status %d", paths[i], r.status);
@@ -747,12 +726,12 @@ Test(local, wrong_method_405)
         before = hfixture_count("total");
         /* No body on a DELETE: evhttp reads none, so the proxy refuses
          * one with 400 and a close (test_hostile.c). */
-        send_req(env("HSP_PROXY_URL"), cases[i].method, path, headers,
-                 strcmp(cases[i].method, "GET") == 0 ||
-                         strcmp(cases[i].method, "DELETE") == 0
-                     ? NULL
-                     : "{}",
-                 &r);
+        hreq_send(cases[i].method, env("HSP_PROXY_URL"), path,
+                  strcmp(cases[i].method, "GET") == 0 ||
+                          strcmp(cases[i].method, "DELETE") == 0
+                      ? NULL
+                      : "{}",
+                  HREQ(.headers = headers), &r);
         cr_assert_eq(hfixture_count("total"), before, "%s %s reached the upstream",
                      cases[i].method, path);
         cr_assert_eq(r.status, 405, "%s %s: status %d", cases[i].method,
@@ -782,7 +761,8 @@ Test(local, body_too_large_413)
     cr_assert_eq(strlen(body), len);
 
     before = hfixture_count("total");
-    patch(env("HSP_PROXY_URL"), seed_token(ALPHA), body, &r);
+    hreq_patch(env("HSP_PROXY_URL"), body, HREQ(.token = seed_token(ALPHA)),
+               &r);
     cr_assert_eq(hfixture_count("total"), before, "an oversized body was forwarded");
     assert_local_error(&r, 413, "Payload Too Large");
     hresp_free(&r);
@@ -800,7 +780,8 @@ Test(upstream, tls_verification_failure_502)
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
     before = hfixture_count("total");
-    get(env("HSP_PROXY_NOCA_URL"), path, seed_token(ALPHA), &r);
+    hreq_get(env("HSP_PROXY_NOCA_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &r);
     cr_assert_eq(hfixture_count("total"), before,
                  "a request crossed a TLS connection that failed to verify");
     assert_local_error(&r, 502, "Bad Gateway");
@@ -822,7 +803,7 @@ assert_tls_refused(const char *base)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
-    get(base, path, seed_token(ALPHA), &r);
+    hreq_get(base, path, HREQ(.token = seed_token(ALPHA)), &r);
     assert_local_error(&r, 502, "Bad Gateway");
     obj = body_object(&r);
     cr_assert(json_object_object_get_ex(obj, "message", &msgs));
@@ -856,7 +837,8 @@ Test(upstream, unreachable_502)
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%s",
              qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
-    get(env("HSP_PROXY_DOWN_URL"), path, seed_token(ALPHA), &r);
+    hreq_get(env("HSP_PROXY_DOWN_URL"), path, HREQ(.token = seed_token(ALPHA)),
+             &r);
     assert_local_error(&r, 502, "Bad Gateway");
     hresp_free(&r);
 }
@@ -871,7 +853,8 @@ Test(upstream, slow_upstream_504)
     snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s",
              qphone(seed_phone(LEAD_BLOCKS), q, sizeof(q)));
     snprintf(th, sizeof(th), "x-hs-token: %s", seed_token(ALPHA));
-    send_req(env("HSP_PROXY_URL"), "GET", path, headers, NULL, &r);
+    hreq_send("GET", env("HSP_PROXY_URL"), path, NULL,
+              HREQ(.headers = headers), &r);
     assert_local_error(&r, 504, "Gateway Timeout");
     /* upstream_timeout is 1s; generous bounds for slow (sanitizer) builds */
     cr_assert(r.elapsed_ms >= 900 && r.elapsed_ms <= 2500,
@@ -908,8 +891,8 @@ Test(forward, patch_body_and_end_to_end_headers)
              "{ \"appendComment\" : \"forwarded \\u00e9 %s\",\n"
              "  \"phone\":\"%s\", \"homeYear\": 1999 }", id, phone);
 
-    send_req(env("HSP_PROXY_URL"), "PATCH", API "/phone/update", headers,
-             body, &r);
+    hreq_send("PATCH", env("HSP_PROXY_URL"), API "/phone/update", body,
+              HREQ(.headers = headers), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
     h = hresp_header(&r, "X-Request-Id");
     cr_assert(h != NULL && strcmp(h, id) == 0,
@@ -959,7 +942,8 @@ Test(forward, request_id_generated_when_absent)
     /* blocks: never cached, so every request reaches the sandbox. */
     snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s",
              qphone(seed_phone(LEAD_FORWARD), q, sizeof(q)));
-    get(env("HSP_PROXY_URL"), path, seed_token(CHARLIE), &r);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(CHARLIE)),
+             &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
     id = hresp_header(&r, "X-Request-Id");
     cr_assert(id != NULL && *id != '\0' && strlen(id) <= 128,
@@ -1002,7 +986,8 @@ Test(forward, hop_by_hop_headers_dropped)
     snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s",
              qphone(seed_phone(LEAD_FORWARD), q, sizeof(q)));
     snprintf(th, sizeof(th), "x-hs-token: %s", seed_token(CHARLIE));
-    send_req(env("HSP_PROXY_URL"), "GET", path, headers, NULL, &r);
+    hreq_send("GET", env("HSP_PROXY_URL"), path, NULL,
+              HREQ(.headers = headers), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
 
     last = last_request();
@@ -1042,7 +1027,8 @@ Test(forward, query_string_unchanged)
     for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         snprintf(path, sizeof(path), API "/phone/query/blocks?%sphone=%s%s",
                  forms[i].before, q, forms[i].after);
-        get(env("HSP_PROXY_URL"), path, seed_token(CHARLIE), &r);
+        hreq_get(env("HSP_PROXY_URL"), path,
+                 HREQ(.token = seed_token(CHARLIE)), &r);
         cr_assert_eq(r.status, 200, "%s: status %d: %s", path, r.status,
                      r.body);
         last = last_request();
@@ -1062,7 +1048,8 @@ Test(forward, host_is_the_upstreams)
 
     snprintf(path, sizeof(path), API "/phone/query/blocks?phone=%s",
              qphone(seed_phone(LEAD_FORWARD), q, sizeof(q)));
-    get(env("HSP_PROXY_URL"), path, seed_token(CHARLIE), &r);
+    hreq_get(env("HSP_PROXY_URL"), path, HREQ(.token = seed_token(CHARLIE)),
+             &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
 
     authority(env("HSP_SANDBOX_URL"), want, sizeof(want));
@@ -1089,7 +1076,7 @@ Test(token, in_query_parameter)
              qphone(seed_phone(LEAD_TOKEN_QUERY), q, sizeof(q)),
              seed_token(ALPHA));
     before = hfixture_count("query");
-    get(env("HSP_PROXY_URL"), path, NULL, &got);
+    hreq_get(env("HSP_PROXY_URL"), path, NULL, &got);
     cr_assert_eq(hfixture_count("query") - before, 1, "not forwarded once");
     cr_assert_eq(got.status, 200, "status %d: %s", got.status, got.body);
 
@@ -1100,7 +1087,7 @@ Test(token, in_query_parameter)
                    "the proxy moved the token into a header");
     json_object_put(last);
 
-    get(env("HSP_SANDBOX_URL"), path, NULL, &want);
+    hreq_get(env("HSP_SANDBOX_URL"), path, NULL, &want);
     assert_same(&got, &want, "token in the query", SAME_TYPE_EXACT);
     hresp_free(&got);
     hresp_free(&want);

@@ -24,6 +24,7 @@
 
 #include "hclient.h"
 #include "hfixture.h"
+#include "hreq.h"
 #include "hproc.h"
 
 #define API       "/api/v1/appointment/s2s"
@@ -190,7 +191,7 @@ identity_body(const char *base, const char *path, size_t *len)
     struct hresp r;
     char        *body;
 
-    cr_assert_eq(hclient_get(base, path, ALPHA, &r), 0, "%s", r.error);
+    hreq_get(base, path, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200);
     cr_assert_null(hresp_header(&r, "Content-Encoding"));
     body = malloc(r.body_len + 1);
@@ -568,7 +569,7 @@ Test(sandbox_habits, misbehave_flag_and_config)
     hresp_free(&r);
     free(none);
 
-    cr_assert_eq(hclient_get(sb.url, "/__sandbox/stats", NULL, &r), 0);
+    hreq_get(sb.url, "/__sandbox/stats", NULL, &r);
     cr_expect_eq(r.status, 200);
     cr_expect_eq(hresp_header_count(&r, "Content-Length"), 1);
     hresp_free(&r);

@@ -63,35 +63,6 @@ hfixture_count(const char *name)
     return n;
 }
 
-double
-hfixture_metric(const char *base, const char *series, bool *found)
-{
-    struct hresp r;
-    const char  *line;
-    size_t       n = strlen(series);
-    double       v = 0;
-
-    cr_assert_eq(hclient_get(base, "/metrics", NULL, &r), 0,
-                 "GET %s/metrics: %s", base, r.error);
-    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
-    if (found != NULL) {
-        *found = false;
-    }
-    for (line = r.body; line != NULL && *line != '\0';) {
-        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-            v = strtod(line + n + 1, NULL);
-            if (found != NULL) {
-                *found = true;
-            }
-            break;
-        }
-        line = strchr(line, '\n');
-        line = line != NULL ? line + 1 : NULL;
-    }
-    hresp_free(&r);
-    return v;
-}
-
 const char *
 hfixture_env(const char *name)
 {
@@ -173,25 +144,6 @@ hfixture_redis2_stop(void)
         freeReplyObject(r);
     }
     redisFree(c);
-}
-
-void
-hfixture_get(const char *base, const char *path, const char *token,
-             const char *extra, struct hresp *out)
-{
-    char        tok[128];
-    const char *headers[3] = { NULL, NULL, NULL };
-    size_t      n = 0;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    if (extra != NULL) {
-        headers[n++] = extra;
-    }
-    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out),
-                 0, "GET %s%s: %s", base, path, out->error);
 }
 
 void
