@@ -165,13 +165,6 @@ start_conf(const char *name, const char *path, struct hproc *p)
                  name, p->error);
 }
 
-static void
-stop(struct hproc *p)
-{
-    cr_expect_eq(hproc_stop(p, SIGTERM), 0, "exit status after SIGTERM: %s",
-                 p->error);
-}
-
 static int
 url_port(const struct hproc *p)
 {
@@ -317,7 +310,7 @@ Test(signals, reload_changes_ttl_and_rate_limit)
     hreq_get(p.url, QUERY LEAD_A, HREQ(.token = ALPHA), &r);
     cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, reload_keeps_keepalive_connections)
@@ -372,7 +365,7 @@ Test(signals, reload_keeps_keepalive_connections)
         cr_assert_eq(ka_get(fd, "/healthz", NULL), 200, "request %d", i);
     }
     close(fd);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 struct load {
@@ -447,7 +440,7 @@ Test(signals, requests_under_load_across_reloads_all_succeed)
         cr_expect_gt(loads[i].ok, 10, "client %d made %ld requests", i,
                      loads[i].ok);
     }
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, broken_file_is_refused_and_the_old_one_stays)
@@ -496,7 +489,7 @@ Test(signals, broken_file_is_refused_and_the_old_one_stays)
     hreq_get(p.url, "/healthz", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 /* Shares left unset follow rate_limit on a reload too (SPEC §9). */
@@ -519,7 +512,7 @@ Test(signals, reload_derives_the_rate_shares_again)
     sighup(&p, RELOADED, 2);
     cr_expect_eq(log_count(&p, "1 keys changed (rate_limit)"), 1, "see %s",
                  p.log);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, listen_needs_a_restart_and_the_old_port_serves)
@@ -551,7 +544,7 @@ Test(signals, listen_needs_a_restart_and_the_old_port_serves)
     hresp_free(&r);
     ttl = fill_then_hit(p.url, QUERY LEAD_A);
     cr_expect_leq(ttl, 1, "ttl_lead 1s, the hit says ttl=%ld", ttl);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 /* ---- SIGTERM ------------------------------------------------------------ */
@@ -699,7 +692,7 @@ Test(signals, reload_moves_the_access_log)
              &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
     cr_expect(file_has(a, "sig-acc-first"), "first request not in %s", a);
     cr_expect_not(file_has(a, "sig-acc-second"), "second request in %s", a);
     cr_expect(file_has(b, "sig-acc-second"), "second request not in %s", b);

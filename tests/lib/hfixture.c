@@ -5,6 +5,7 @@
 
 #include "hfixture.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hproc.h"
 #include "hsandbox.h"
 
 #define HFIXTURE_POLL_MS      50
@@ -61,6 +63,20 @@ hfixture_count(const char *name)
 
     cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
     return n;
+}
+
+void
+hfixture_proxy(const char *name, const char *const *opts, struct hproc *p)
+{
+    cr_assert_eq(hproc_proxy_start(name, opts, p), 0, "%s: %s", name,
+                 p->error);
+}
+
+void
+hfixture_stop(struct hproc *p)
+{
+    cr_expect_eq(hproc_stop(p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p->error);
 }
 
 const char *

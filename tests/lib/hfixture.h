@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct hproc;
 struct hresp;
 struct redisContext;
 
@@ -68,6 +69,17 @@ void hfixture_pause_ms(long ms);
  * `scripts/test --valgrind` runs them under valgrind with HSP_SLOW set.
  */
 long hfixture_slow_ms(long ms);
+
+/*
+ * Starts a proxy of the sandbox named NAME with OPTS (NULL-terminated
+ * key=value overrides, or NULL) on top of hproc's defaults into P
+ * (hproc_proxy_start); asserts it started.
+ */
+void hfixture_proxy(const char *name, const char *const *opts,
+                    struct hproc *p);
+
+/* Stops P with SIGTERM; expects (not asserts) the exit status 0. */
+void hfixture_stop(struct hproc *p);
 
 /* The sandbox's counter NAME (hsandbox_count), asserted readable. */
 long hfixture_count(const char *name);

@@ -163,6 +163,9 @@ held_run(void *arg)
 {
     struct hheld *h = arg;
 
+    if (h->go != NULL) {
+        pthread_barrier_wait(h->go);
+    }
     h->rc = hreq_try(h->method, h->base, h->path, h->body, &h->opt,
                      &h->resp);
     return NULL;
@@ -192,4 +195,32 @@ void
 hreq_held_join(struct hheld *h)
 {
     pthread_join(h->thread, NULL);
+}
+
+void
+hreq_burst(struct hheld *h, size_t n)
+{
+    pthread_barrier_t go;
+    size_t            i;
+
+    cr_assert_eq(pthread_barrier_init(&go, NULL, (unsigned)n), 0);
+    for (i = 0; i < n; i++) {
+        h[i].go = &go;
+        cr_assert_eq(pthread_create(&h[i].thread, NULL, held_run, &h[i]), 0);
+    }
+    for (i = 0; i < n; i++) {
+        pthread_join(h[i].thread, NULL);
+        h[i].go = NULL;
+    }
+    pthread_barrier_destroy(&go);
+}
+
+void
+hreq_burst_free(struct hheld *h, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        hresp_free(&h[i].resp);
+    }
 }

@@ -88,18 +88,19 @@ double hreq_metric(const char *base, const char *series, bool *found);
 /*
  * A request sent from a thread of its own while the test goes on (one
  * the sandbox holds with X-Sandbox-Delay-Ms, one in flight across a
- * signal...). The caller fills the first five fields; the rest are the
- * runner's.
+ * signal...), or one of a burst sent at once (hreq_burst). The caller
+ * fills the first five fields; the rest are the runner's.
  */
 struct hheld {
-    const char  *method;            /* "GET", "PATCH"... */
-    const char  *base;              /* the proxy's URL */
-    const char  *path;              /* sent as is */
-    const char  *body;              /* a string, or NULL for none */
-    struct hreq  opt;               /* its headers, as for hreq_send */
-    struct hresp resp;              /* the response, once joined */
-    int          rc;                /* hreq_try's result, once joined */
-    pthread_t    thread;            /* the thread that sends it */
+    const char        *method;      /* "GET", "PATCH"... */
+    const char        *base;        /* the proxy's URL */
+    const char        *path;        /* sent as is */
+    const char        *body;        /* a string, or NULL for none */
+    struct hreq        opt;         /* its headers, as for hreq_send */
+    struct hresp       resp;        /* the response, once joined */
+    int                rc;          /* hreq_try's result, once joined */
+    pthread_t          thread;      /* the thread that sends it */
+    pthread_barrier_t *go;          /* hreq_burst's: all leave together */
 };
 
 /* Starts H's thread, which sends H with hreq_try (asserts it started). */
@@ -114,5 +115,14 @@ void hreq_held_wait(long n);
 
 /* Waits for H's thread to end; H->rc and H->resp are then set. */
 void hreq_held_join(struct hheld *h);
+
+/*
+ * Sends the N requests of H at once, each from a thread of its own, all
+ * released together, and waits for them all (asserts only that the
+ * threads ran). Each H[i].rc and H[i].resp are then set; hreq_burst_free
+ * releases the responses.
+ */
+void hreq_burst(struct hheld *h, size_t n);
+void hreq_burst_free(struct hheld *h, size_t n);
 
 #endif /* HSP_HREQ_H */
