@@ -5,7 +5,7 @@
  * and no full phone number reaches a log or /metrics.
  *
  * Like the other suites: one test at a time, a fresh Redis and sandbox
- * each, responses in statics (see test_proxy.c). Proxies with an access
+ * each, responses in statics (see test_forward.c). Proxies with an access
  * log file are started here (tests/lib/hproc.h) and log into HSP_TMPDIR.
  */
 #ifdef HAVE_CONFIG_H

@@ -1,5 +1,5 @@
 /*
- * test_upstream.c - the proxy's upstream client against a misbehaving
+ * test_upclient.c - the proxy's upstream client against a misbehaving
  * upstream (SPEC §11 "Upstream framing", "Content coding").
  *
  * A scripted HTTP/1.1 server in a thread of this process stands in for

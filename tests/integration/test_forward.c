@@ -1,7 +1,12 @@
 /*
- * test_proxy.c - end-to-end tests of heavyset-proxy against the sandbox,
- * over real HTTP, TLS and Redis. tests/integration/run.sh starts the
- * daemons and exports their URLs (HSP_*); these tests only talk to them.
+ * test_forward.c - forwarding end to end: what each route of the API
+ * sends upstream and answers (route), the upstream's errors relayed as
+ * they came (relay), the errors the proxy makes itself (local), an
+ * upstream that fails TLS, cannot be reached or is slow (upstream), what
+ * a forwarded request carries (forward), and the token in the query
+ * (token). Against the sandbox, over real HTTP, TLS and Redis.
+ * tests/integration/run.sh starts the daemons and exports their URLs
+ * (HSP_*); these tests only talk to them.
  *
  * The tests share one sandbox and one Redis with the other integration
  * tests and run one at a time (--jobs 1). Each starts from an empty Redis
