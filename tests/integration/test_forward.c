@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
@@ -820,19 +821,30 @@ assert_tls_refused(const char *base)
     hresp_free(&r);
 }
 
-Test(upstream, tls_wrong_host_name_502)
+/*
+ * A proxy whose upstream certificate fails, by its URL's variable. An
+ * array: parameters reach the test's process as bytes (see test_idem.c).
+ */
+struct tls_case {
+    char url_env[32];
+};
+
+ParameterizedTestParameters(upstream, tls_refused_certificate_502)
 {
-    assert_tls_refused(env("HSP_PROXY_WRONGNAME_URL"));
+    static struct tls_case cases[] = {
+        { "HSP_PROXY_WRONGNAME_URL" },  /* a wrong host name */
+        { "HSP_PROXY_EXPIRED_URL" },    /* an expired certificate */
+        { "HSP_PROXY_NOCA_URL" },       /* an unknown CA */
+    };
+
+    return cr_make_param_array(struct tls_case, cases,
+                               sizeof(cases) / sizeof(cases[0]));
 }
 
-Test(upstream, tls_expired_certificate_502)
+ParameterizedTest(struct tls_case *c, upstream, tls_refused_certificate_502)
 {
-    assert_tls_refused(env("HSP_PROXY_EXPIRED_URL"));
-}
-
-Test(upstream, tls_unknown_ca_502)
-{
-    assert_tls_refused(env("HSP_PROXY_NOCA_URL"));
+    cr_log_info("the proxy at $%s", c->url_env);
+    assert_tls_refused(env(c->url_env));
 }
 
 Test(upstream, unreachable_502)
