@@ -234,8 +234,8 @@ Test(idem, the_same_request_spelt_otherwise_is_replayed)
 
     /* the structured-field string form is the same key */
     hreq_patch(PROXY,
-               "{\"lastName\":\"Same\",\"firstName\":\"Spelt\",\"phone\":\"" PHONE
-               "\"}",
+               "{\"lastName\":\"Same\",\"firstName\":\"Spelt\","
+               "\"phone\":\"" PHONE "\"}",
                HREQ(.token = ALPHA, .key = "\"idem-spelling\""), &r);
     expect_replay(&r, &first);
     hresp_free(&r);

@@ -233,7 +233,8 @@ hclient_raw(const char *base_url, const void *bytes, size_t len,
     started = hconn_now_ms();
     deadline = started + timeout_ms;
     c.deadline = deadline;
-    if (hconn_url_parse(base_url, &u, out) == -1 || hconn_open(&c, &u, out) == -1) {
+    if (hconn_url_parse(base_url, &u, out) == -1 ||
+        hconn_open(&c, &u, out) == -1) {
         goto done;
     }
     rc = 0;

@@ -312,7 +312,8 @@ set_ssl_error(struct hresp *out, const char *what)
 
     e = ERR_get_error();
     if (e == 0) {
-        hconn_error(out, "%s: %s", what, errno != 0 ? strerror(errno) : "failed");
+        hconn_error(out, "%s: %s", what,
+                    errno != 0 ? strerror(errno) : "failed");
     } else {
         ERR_error_string_n(e, msg, sizeof(msg));
         hconn_error(out, "%s: %s", what, msg);

@@ -14,16 +14,16 @@
 
 #include "hclient.h"
 
-#define URL_HOST_MAX   256
-#define URL_PREFIX_MAX 1024
+#define HURL_HOST_MAX   256         /* struct hurl's host name */
+#define HURL_PREFIX_MAX 1024        /* and path prefix, with the NUL */
 
 /* A base URL, "http[s]://host[:port][/prefix]", taken apart. */
 struct hurl {
     bool tls;                       /* https */
-    char host[URL_HOST_MAX];        /* name or address, no brackets */
+    char host[HURL_HOST_MAX];       /* name or address, no brackets */
     char port[8];                   /* decimal */
-    char authority[URL_HOST_MAX + 16]; /* as written: the Host value */
-    char prefix[URL_PREFIX_MAX];    /* path prefix without a trailing '/' */
+    char authority[HURL_HOST_MAX + 16]; /* as written: the Host value */
+    char prefix[HURL_PREFIX_MAX];   /* path prefix, no trailing '/' */
 };
 
 /* One connection, plain or TLS, and the deadline of everything on it. */
