@@ -1,8 +1,23 @@
 /*
- * test_budget.c - the shared upstream budget (SPEC §6, §8) end to end:
- * src/budget.c on a real event loop and a real store, against the run's
- * redis-server (tests/integration/run.sh). Each test uses a redis_prefix
- * of its own, so it needs no FLUSHALL and no sandbox.
+ * test_budget.c - the shared upstream budget (SPEC §6, §7, §8) end to
+ * end, in two parts.
+ *
+ * First src/budget.c on a real event loop and a real store, against the
+ * run's redis-server (tests/integration/run.sh). Each of these tests
+ * uses a redis_prefix of its own, so it needs no FLUSHALL and no sandbox.
+ *
+ * Then whole proxies that share a budget, against the sandbox over TLS:
+ * the write reserve, a read without budget served stale, the fallback
+ * budget while Redis is away, the pause after an upstream 429, what
+ * never spends budget, and waiting for it. Each starts proxies of its
+ * own (tests/lib/hproc.h) with a redis_prefix of its own, so budgets and
+ * pauses never leak into another test, and counts the requests that
+ * reach the sandbox exactly; so their Redis gets a redis_timeout of 1s,
+ * as a Redis call past 100 ms on a loaded machine would fail open to the
+ * local budget (SPEC §8) and change the counts. They start from an empty
+ * Redis and a freshly seeded sandbox (proxies_init), and proxies_fini
+ * stops any proxy a failed assertion left running and brings redis2
+ * back.
  */
 #include "config.h"
 
@@ -22,12 +37,37 @@
 
 #include "budget.h"
 #include "conf.h"
+#include "hclient.h"
+#include "hexpect.h"
 #include "hfixture.h"
+#include "hproc.h"
+#include "hreq.h"
+#include "hsandbox.h"
 #include "key.h"
 #include "stats.h"
 #include "store.h"
 
 #define ANSWER_DEADLINE_MS 5000     /* a take answers within redis_timeout */
+
+/* The proxies' part. */
+#define QUERY       HREQ_API "/phone/query?phone="
+#define ALPHA       "hs_test_tenant_alpha_0001"
+#define BRAVO       "hs_test_tenant_bravo_0002"
+#define CHARLIE     "hs_test_tenant_charlie_0003"
+#define SHARED      "%2B18015551234"    /* in alpha and bravo, other data */
+
+#define POLL_MS     20
+#define DEADLINE_MS 10000               /* for anything polled */
+#define BURST       50                  /* concurrent identical reads */
+
+#define LOCAL_429_BODY \
+    "{\"statusCode\":429,\"message\":[\"rate limit exceeded\"]," \
+    "\"error\":\"Too Many Requests\"}"
+
+#define STALE_RATE  "heavyset_stale_served_total{reason=\"rate_limited\"}"
+#define LOCAL_429   "heavyset_local_429_total"
+#define UP_429      "heavyset_upstream_429_total"
+#define FALLBACK    "heavyset_budget_fallback_total"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -526,4 +566,456 @@ Test(budget, a_cancelled_take_never_calls_back_and_free_answers_the_rest)
     cr_expect_eq(b.calls, 1);
     cr_expect(b.granted);
     inst_close(&in);
+}
+
+/* ---- proxies: helpers ---------------------------------------------------- */
+
+/*
+ * R is the proxy's own 429 for a spent (or paused) budget (SPEC §6, §7):
+ * the upstream's payload, a Retry-After of 1 to MAX_S seconds, no
+ * Cache-Status. Returns the Retry-After.
+ */
+static long
+expect_local_429(const struct hresp *r, long max_s)
+{
+    const char *ra = hresp_header(r, "Retry-After");
+    char       *end = NULL;
+    long        s;
+
+    cr_assert_eq(r->status, 429, "status %d, want a local 429: %s", r->status,
+                 r->body);
+    cr_expect_str_eq(r->body, LOCAL_429_BODY, "local 429 body %s", r->body);
+    cr_expect_null(hresp_header(r, "Cache-Status"),
+                   "a local error carries Cache-Status: %s",
+                   hreq_hdr(r, "Cache-Status"));
+    cr_assert_not_null(ra, "a local 429 without Retry-After");
+    s = strtol(ra, &end, 10);
+    cr_expect(end != ra && *end == '\0' && s >= 1 && s <= max_s,
+              "Retry-After \"%s\", want 1..%ld seconds", ra, max_s);
+    return s;
+}
+
+static void
+proxies_init(void)
+{
+    hfixture_fresh();
+}
+
+static void
+proxies_fini(void)
+{
+    hproc_stop_all();
+    if (!hfixture_redis2_up()) {
+        hfixture_redis2_start();
+    }
+    hsandbox_config("{\"latency_ms\":0}");
+}
+
+/* ---- proxies sharing one budget ----------------------------------------- */
+
+#define BUDGET_BURST 40
+
+Test(budget, two_instances_share_one_budget_and_keep_the_write_reserve,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-budget", "redis_timeout=1s", "rate_limit=10/min",
+        "rate_reserve_writes=2/min", "rate_limit_fallback=5/min",
+        "workers=2", NULL
+    };
+    static struct hproc a, b;
+    static struct hheld shots[BUDGET_BURST];
+    static char         paths[BUDGET_BURST][64];
+    struct hresp        r;
+    int                 passed = 0, passed_a = 0, limited = 0;
+    size_t              i;
+
+    hfixture_proxy("offload-budget-a", opts, &a);
+    hfixture_proxy("offload-budget-b", opts, &b);
+    /* one lead first: 1 of the 8 reads (10 - 2 kept for writes) */
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
+    hresp_free(&r);
+
+    /* 40 distinct misses at once over both instances */
+    memset(shots, 0, sizeof(shots));
+    for (i = 0; i < BUDGET_BURST; i++) {
+        snprintf(paths[i], sizeof(paths[i]), QUERY "%%2B1801555%04zu",
+                 2000 + i);
+        shots[i] = (struct hheld){ .method = "GET",
+                                   .base = i % 2 == 0 ? a.url : b.url,
+                                   .path = paths[i],
+                                   .opt = { .token = ALPHA } };
+    }
+    hreq_burst(shots, BUDGET_BURST);
+    for (i = 0; i < BUDGET_BURST; i++) {
+        const struct hresp *s = &shots[i].resp;
+
+        cr_assert_eq(shots[i].rc, 0, "request %zu: %s", i, s->error);
+        if (s->status == 429) {
+            expect_local_429(s, 61);
+            limited++;
+        } else {
+            cr_expect_eq(s->status, 404, "request %zu: %d %s", i, s->status,
+                         s->body);
+            cr_expect_str_eq(hreq_hdr(s, "X-Cache"), "MISS");
+            passed++;
+            passed_a += i % 2 == 0;
+        }
+    }
+    hreq_burst_free(shots, BUDGET_BURST);
+    cr_expect_eq(hfixture_count("query"), 8, "the sandbox saw %ld reads; the budget "
+                 "is 10/min with 2 kept for writes", hfixture_count("query"));
+    cr_expect_eq(passed, 7, "%d of the burst passed, want 7", passed);
+    cr_expect_eq(limited, BUDGET_BURST - 7, "%d local 429s", limited);
+    cr_expect_eq(hreq_metric(a.url, LOCAL_429, NULL) +
+                     hreq_metric(b.url, LOCAL_429, NULL),
+                 limited);
+
+    /* hits spend nothing */
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
+    hresp_free(&r);
+    /* the write reserve: a PATCH still goes through, on either instance */
+    hreq_patch(b.url,
+               "{\"phone\":\"+18015551234\"," "\"appendComment\":\"reserve\"}",
+               HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "PATCH with the write reserve: %d %s",
+                 r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("update"), 1);
+    /* reads stay refused, and another tenant has its own budget */
+    hreq_get(a.url, QUERY "%2B18015552999", HREQ(.token = ALPHA), &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = BRAVO), &r);
+    cr_expect_eq(r.status, 200, "bravo: %d %s", r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 9);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+Test(budget, a_read_without_budget_serves_the_expired_entry,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-ratestale", "redis_timeout=1s",
+        "rate_limit=3/min",
+        "rate_reserve_writes=1/min", "rate_limit_fallback=3/min",
+        "ttl_lead=1s", "stale_while_revalidate=0", NULL
+    };
+    static struct hproc p;
+    struct hresp        first, r;
+
+    hfixture_proxy("offload-ratestale", opts, &p);
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &first); /* 1 of 2 */
+    cr_assert_eq(first.status, 200);
+    hexpect_expired(p.url, QUERY SHARED, ALPHA);
+    /* read 2 of 2 */
+    hreq_get(p.url, QUERY "%2B18015552999", HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 404);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 2);
+
+    hreq_get(p.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "no budget, an expired entry: %d %s",
+                 r.status, r.body);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "STALE");
+    cr_expect(hexpect_status_has(&r, "detail=rate-limited"), "Cache-Status %s",
+              hreq_hdr(&r, "Cache-Status"));
+    cr_expect_not_null(hresp_header(&r, "Age"), "a stale answer has Age");
+    cr_expect(r.body_len == first.body_len &&
+                  memcmp(r.body, first.body, r.body_len) == 0,
+              "stale body %s, want %s", r.body, first.body);
+    hresp_free(&r);
+    /* nothing stale for this one: the local 429 */
+    hreq_get(p.url, QUERY "%2B18015552998", HREQ(.token = ALPHA), &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 2, "the upstream saw more reads");
+    cr_expect_eq(hreq_metric(p.url, STALE_RATE, NULL), 1);
+    cr_expect_eq(hreq_metric(p.url, LOCAL_429, NULL), 1);
+    hresp_free(&first);
+    hfixture_stop(&p);
+}
+
+Test(budget, redis_away_each_instance_spends_its_fallback_budget,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    char        redis[600];
+    const char *opts[] = {
+        redis, "redis_prefix=hsp-off-fallback", "rate_limit=10/min",
+        "rate_reserve_writes=0/min", "rate_limit_fallback=3/min",
+        "workers=2", NULL
+    };
+    static struct hproc a, b;
+    static struct hheld shots[BUDGET_BURST];
+    static char         paths[BUDGET_BURST][64];
+    struct hresp        r;
+    int                 passed_a = 0, passed_b = 0, status;
+    long                deadline;
+    size_t              i;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    hfixture_proxy("offload-fallback-a", opts, &a);
+    hfixture_proxy("offload-fallback-b", opts, &b);
+    hfixture_redis2_stop();
+
+    memset(shots, 0, sizeof(shots));
+    for (i = 0; i < BUDGET_BURST; i++) {
+        snprintf(paths[i], sizeof(paths[i]), QUERY "%%2B1801555%04zu",
+                 3000 + i);
+        shots[i] = (struct hheld){ .method = "GET",
+                                   .base = i % 2 == 0 ? a.url : b.url,
+                                   .path = paths[i],
+                                   .opt = { .token = ALPHA } };
+    }
+    hreq_burst(shots, BUDGET_BURST);
+    for (i = 0; i < BUDGET_BURST; i++) {
+        const struct hresp *s = &shots[i].resp;
+
+        if (shots[i].rc != 0) {
+            continue;               /* asserted below, after redis2 */
+        }
+        if (s->status != 429) {
+            passed_a += i % 2 == 0;
+            passed_b += i % 2 == 1;
+        }
+    }
+    /* Redis back, before any assertion can end the test */
+    hfixture_redis2_start();
+    for (i = 0; i < BUDGET_BURST; i++) {
+        const struct hresp *s = &shots[i].resp;
+
+        cr_assert_eq(shots[i].rc, 0, "request %zu: %s", i, s->error);
+        if (s->status == 429) {
+            expect_local_429(s, 61);
+        } else {
+            cr_expect_eq(s->status, 404, "request %zu: %d %s", i, s->status,
+                         s->body);
+        }
+    }
+    hreq_burst_free(shots, BUDGET_BURST);
+    cr_expect_eq(hfixture_count("query"), 6, "with Redis away two instances sent %ld "
+                 "reads, want 2 x rate_limit_fallback = 6", hfixture_count("query"));
+    cr_expect_eq(passed_a, 3, "instance A passed %d", passed_a);
+    cr_expect_eq(passed_b, 3, "instance B passed %d", passed_b);
+    cr_expect_geq(hreq_metric(a.url, FALLBACK, NULL), 3);
+    cr_expect_geq(hreq_metric(b.url, FALLBACK, NULL), 3);
+
+    /* The shared budget resumes (its window in redis2 is empty), though
+     * the local one is spent for a minute. */
+    deadline = hfixture_now_ms() + 15000;    /* the store's backoff is at most 5 s */
+    for (;;) {
+        hreq_get(a.url, QUERY "%2B18015553999", HREQ(.token = ALPHA), &r);
+        status = r.status;
+        hresp_free(&r);
+        if (status != 429) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms(), deadline, "the shared budget never resumed");
+        hfixture_pause_ms(200);
+    }
+    cr_expect_eq(status, 404);
+    cr_expect_eq(hfixture_count("query"), 7);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+Test(budget, an_upstream_429_pauses_the_tenant_on_every_instance,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-pause", "redis_timeout=1s", "rate_limit=60/min",
+        "workers=2", NULL
+    };
+    static struct hproc a, b;
+    struct hresp        r;
+    redisContext       *c;
+    redisReply         *pttl;
+    char                t[KEY_TENANT_HEX + 1];
+    long                deadline, ms = 0;
+
+    hfixture_proxy("offload-pause-a", opts, &a);
+    hfixture_proxy("offload-pause-b", opts, &b);
+    hreq_get(a.url, QUERY SHARED,
+             HREQ(.token = BRAVO, .extra = "X-Sandbox-Fail: 429"), &r);
+    cr_expect_eq(r.status, 429, "the sandbox's 429: %d", r.status);
+    cr_expect_str_eq(hreq_hdr(&r, "Retry-After"), "60", "relayed as it came");
+    cr_expect_null(strstr(r.body, "rate limit exceeded"),
+                   "the upstream's own 429: %s", r.body);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 1);
+
+    /* the pause reaches Redis (fire and forget): bounded wait */
+    key_tenant(BRAVO, strlen(BRAVO), t);
+    c = hfixture_redis("HSP_REDIS_SOCK");
+    deadline = hfixture_now_ms() + DEADLINE_MS;
+    for (;;) {
+        pttl = redisCommand(c, "PTTL hsp-off-pause:v1:{%s}:pause", t);
+        cr_assert(pttl != NULL && pttl->type == REDIS_REPLY_INTEGER);
+        ms = (long)pttl->integer;
+        freeReplyObject(pttl);
+        if (ms > 0) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms(), deadline, "no pause in Redis");
+        hfixture_pause_ms(POLL_MS);
+    }
+    redisFree(c);
+    cr_expect(ms > 50000 && ms <= 60000, "pause of %ld ms for Retry-After 60",
+              ms);
+
+    /* both instances: local 429s for the whole pause, nothing upstream */
+    hreq_get(a.url, QUERY "%2B18015550177", HREQ(.token = BRAVO), &r);
+    cr_expect_geq(expect_local_429(&r, 60), 50);
+    hresp_free(&r);
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = BRAVO), &r);
+    cr_expect_geq(expect_local_429(&r, 60), 50);
+    hresp_free(&r);
+    hreq_get(b.url, QUERY "%2B18015552997",
+             HREQ(.token = BRAVO, .extra = "Cache-Control: no-cache"), &r);
+    cr_expect_geq(expect_local_429(&r, 60), 50);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 1, "the upstream saw a paused tenant");
+
+    /* other tenants go on */
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = CHARLIE), &r);
+    cr_expect_eq(r.status, 404, "charlie: %d %s", r.status, r.body);
+    hresp_free(&r);
+    hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "alpha: %d %s", r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 3);
+    cr_expect_eq(hreq_metric(a.url, UP_429, NULL), 1);
+    cr_expect_eq(hreq_metric(a.url, LOCAL_429, NULL), 1);
+    cr_expect_eq(hreq_metric(b.url, LOCAL_429, NULL), 2);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+/* ---- proxies: what never spends budget, and waiting for it -------------- */
+
+Test(budget, waiters_hits_and_replays_spend_no_budget,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    static const char *const opts[] = {
+        "redis_prefix=hsp-off-nospend", "redis_timeout=1s", "rate_limit=4/min",
+        "rate_reserve_writes=1/min", "rate_limit_fallback=4/min",
+        "workers=2", NULL
+    };
+    static struct hproc a, b;
+    static struct hheld shots[BURST];
+    const char         *bases[2];
+    const char         *body = "{\"phone\":\"+18015551234\","
+                               "\"appendComment\":\"once\"}";
+    struct hresp        r;
+    double              max_ms;
+    int                 i;
+
+    /* reads may take 3 grants a minute, writes all 4 */
+    hfixture_proxy("offload-nospend-a", opts, &a);
+    hfixture_proxy("offload-nospend-b", opts, &b);
+    bases[0] = a.url;
+    bases[1] = b.url;
+    /* 50 identical reads over both: one grant (the fetch) */
+    hexpect_stampede(bases, 2, QUERY SHARED,
+                     HREQ(.token = ALPHA, .extra = "X-Sandbox-Delay-Ms: 300"),
+                     shots, BURST, &max_ms);
+    cr_expect_eq(shots[0].resp.status, 200, "%d %s", shots[0].resp.status,
+                 shots[0].resp.body);
+    hreq_burst_free(shots, BURST);
+    cr_expect_eq(hfixture_count("query"), 1);
+    for (i = 0; i < 5; i++) {       /* hits: none */
+        hreq_get(bases[i % 2], QUERY SHARED, HREQ(.token = ALPHA), &r);
+        cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
+        hresp_free(&r);
+    }
+    /* one PATCH (a grant), replayed five times (none) */
+    for (i = 0; i < 6; i++) {
+        hreq_patch(bases[i % 2], body,
+                   HREQ(.token = ALPHA, .key = "offload-nospend-1"), &r);
+        cr_expect_eq(r.status, 200, "PATCH %d: %d %s", i, r.status, r.body);
+        cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), i == 0 ? "(none)" : "REPLAY",
+                         "PATCH %d", i);
+        hresp_free(&r);
+    }
+    cr_expect_eq(hfixture_count("update"), 1);
+
+    /* so 2 grants are spent: one more read, then the reserve */
+    hreq_get(a.url, QUERY "%2B18015552990", HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 404, "the third read: %d %s", r.status, r.body);
+    hresp_free(&r);
+    hreq_get(b.url, QUERY "%2B18015552991", HREQ(.token = ALPHA), &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    hreq_patch(b.url, body, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "the fourth grant, a write: %d %s", r.status,
+                 r.body);
+    hresp_free(&r);
+    hreq_patch(a.url, body, HREQ(.token = ALPHA), &r);
+    expect_local_429(&r, 61);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 2);
+    cr_expect_eq(hfixture_count("update"), 2);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+Test(budget, a_read_waits_for_budget_up_to_rate_limit_wait,
+     .init = proxies_init, .fini = proxies_fini, .timeout = 90)
+{
+    /* 2 grants in a window of 1 s + the 1 s margin */
+    static const char *const long_opts[] = {
+        "redis_prefix=hsp-off-wait", "redis_timeout=1s", "rate_limit=2/s",
+        "rate_reserve_writes=0/s", "rate_limit_wait=4s", NULL
+    };
+    static const char *const short_opts[] = {
+        "redis_prefix=hsp-off-nowait", "redis_timeout=1s", "rate_limit=2/s",
+        "rate_reserve_writes=0/s", "rate_limit_wait=300ms", NULL
+    };
+    static struct hproc p, q;
+    struct hresp        r;
+    int                 i;
+
+    hfixture_proxy("offload-wait", long_opts, &p);
+    hfixture_proxy("offload-nowait", short_opts, &q);
+    for (i = 0; i < 2; i++) {
+        hreq_get(p.url,
+                 i == 0 ? QUERY "%2B18015552980" : QUERY "%2B18015552981",
+                 HREQ(.token = ALPHA), &r);
+        cr_expect_eq(r.status, 404);
+        hresp_free(&r);
+    }
+    /* the third waits until the first grant leaves the window */
+    hreq_get(p.url, QUERY "%2B18015552982", HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 404, "the waiting read: %d %s", r.status, r.body);
+    cr_expect(r.elapsed_ms > 1000 && r.elapsed_ms < 3500,
+              "the waiting read took %.0f ms (window 2 s)", r.elapsed_ms);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 3);
+    cr_expect_eq(hreq_metric(p.url, "heavyset_rate_limit_waits_total", NULL),
+                 1);
+
+    /* a wait shorter than the window ends in the local 429 */
+    for (i = 0; i < 2; i++) {
+        hreq_get(q.url,
+                 i == 0 ? QUERY "%2B18015552983" : QUERY "%2B18015552984",
+                 HREQ(.token = ALPHA), &r);
+        cr_expect_eq(r.status, 404);
+        hresp_free(&r);
+    }
+    hreq_get(q.url, QUERY "%2B18015552985", HREQ(.token = ALPHA), &r);
+    expect_local_429(&r, 2);
+    cr_expect(r.elapsed_ms >= 280 && r.elapsed_ms < 1500,
+              "the 429 came after %.0f ms (rate_limit_wait 300ms)",
+              r.elapsed_ms);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("query"), 5);
+    hfixture_stop(&p);
+    hfixture_stop(&q);
 }

@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +22,9 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
+#include "hreq.h"
 
 #define API        "/api/v1/appointment/s2s"
 #define ALPHA      "hs_test_tenant_alpha_0001"
@@ -33,6 +34,13 @@
 #define ALPHA_CRM  "a0C8X00000AlphaCRM"
 #define ALPHA_BLK  "a0p8X00000AlpB01"   /* capacity 3 */
 #define MISSING    "%2B18015559999"     /* in no tenant */
+#define NEAR_HITS  "heavyset_near_hits_total"
+
+/* The proxies of tests/integration/run.sh. */
+#define PROXY       hfixture_env("HSP_PROXY_URL")
+#define PROXY_B     hfixture_env("HSP_PROXY_B_URL")
+#define PROXY_SHORT hfixture_env("HSP_PROXY_SHORT_URL")
+#define PROXY_R2    hfixture_env("HSP_PROXY_R2_URL")
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -51,30 +59,7 @@ sandbox_rate_limit(int per_min)
                  0);
     cr_assert_eq(r.status, 200, "config: %s", r.body);
     hresp_free(&r);
-    cr_assert_eq(hclient_sandbox_reset(), 0);
-}
-
-/* GET PATH from the proxy at URL_ENV with TOKEN and extra headers. */
-static void
-get(const char *url_env, const char *path, const char *token,
-    const char *extra, struct hresp *out)
-{
-    hfixture_get(hfixture_env(url_env), path, token, extra, out);
-}
-
-static void
-patch(const char *url_env, const char *token, const char *body,
-      const char *extra, struct hresp *out)
-{
-    char        tok[128];
-    const char *headers[4] = { "Content-Type: application/json", tok, extra,
-                               NULL };
-
-    snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-    cr_assert_eq(hclient_request(hfixture_env(url_env), "PATCH",
-                                 API "/phone/update", headers, body,
-                                 strlen(body), out),
-                 0, "PATCH: %s", out->error);
+    cr_assert_eq(hsandbox_reset(), 0);
 }
 
 static void
@@ -111,11 +96,13 @@ Test(cache, miss_then_hit_with_one_upstream_request)
     struct hresp a, b;
 
     hfixture_fresh();
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &a);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &a);
     cr_assert_eq(a.status, 200);
     expect_cache(&a, "MISS", "fwd=miss; stored");
     cr_expect_null(hresp_header(&a, "Age"), "a miss has no Age");
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &b);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &b);
     cr_assert_eq(b.status, 200);
     expect_cache(&b, "HIT", "hit; ttl=");
     cr_expect_not_null(hresp_header(&b, "Age"), "a hit carries Age");
@@ -123,7 +110,7 @@ Test(cache, miss_then_hit_with_one_upstream_request)
     cr_expect_eq(memcmp(a.body, b.body, a.body_len), 0, "same body");
     cr_expect_str_eq(hresp_header(&b, "Content-Type"),
                      hresp_header(&a, "Content-Type"));
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
     hresp_free(&a);
     hresp_free(&b);
 }
@@ -143,12 +130,12 @@ Test(cache, every_phone_spelling_shares_one_entry)
 
         snprintf(path, sizeof(path), API "/phone/query?phone=%s",
                  spellings[i]);
-        get("HSP_PROXY_URL", path, ALPHA, NULL, &r);
+        hreq_get(PROXY, path, HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 200, "%s: %d", spellings[i], r.status);
         expect_cache(&r, i == 0 ? "MISS" : "HIT", i == 0 ? "fwd=miss" : "hit");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 Test(cache, tenants_never_see_each_other)
@@ -159,14 +146,14 @@ Test(cache, tenants_never_see_each_other)
 
     hfixture_fresh();
     for (round = 0; round < 2; round++) {
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL,
-            &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+                 &r);
         cr_assert_eq(r.status, 200);
         expect_cache(&r, round == 0 ? "MISS" : "HIT", "");
         lead_name(&r, alpha, sizeof(alpha));
         hresp_free(&r);
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL,
-            &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = BRAVO),
+                 &r);
         cr_assert_eq(r.status, 200);
         expect_cache(&r, round == 0 ? "MISS" : "HIT", "");
         lead_name(&r, bravo, sizeof(bravo));
@@ -174,12 +161,12 @@ Test(cache, tenants_never_see_each_other)
         cr_expect_str_eq(alpha, "Jane Doe");
         cr_expect_str_eq(bravo, "Robert Miller");
         /* charlie has no such lead: its 404 is its own */
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, CHARLIE, NULL,
-            &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = CHARLIE), &r);
         cr_expect_eq(r.status, 404);
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 3);
+    cr_expect_eq(hsandbox_count("query"), 3);
 }
 
 Test(cache, no_token_or_phone_in_redis_in_the_clear)
@@ -194,20 +181,20 @@ Test(cache, no_token_or_phone_in_redis_in_the_clear)
     for (i = 0; i < 3; i++) {
         char path[128];
 
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, tokens[i],
-            NULL, &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = tokens[i]), &r);
         hresp_free(&r);
-        get("HSP_PROXY_URL", API "/phone/query/dispositions", tokens[i], NULL,
-            &r);
+        hreq_get(PROXY, API "/phone/query/dispositions",
+                 HREQ(.token = tokens[i]), &r);
         hresp_free(&r);
         snprintf(path, sizeof(path),
                  API "/phone/query?phone=%%2B447700900123&token=%s",
                  tokens[i]);
-        get("HSP_PROXY_URL", path, NULL, NULL, &r);
+        hreq_get(PROXY, path, NULL, &r);
         hresp_free(&r);
     }
-    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\","
-          "\"firstName\":\"Scan\"}", NULL, &r);
+    hreq_patch(PROXY, "{\"phone\":\"+18015551234\"," "\"firstName\":\"Scan\"}",
+               HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
 
@@ -246,23 +233,23 @@ Test(cache, not_found_is_cached_and_expires)
     struct hresp r;
 
     hfixture_fresh();
-    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
-        &r);
+    hreq_get(PROXY_SHORT, API "/phone/query?phone=" MISSING,
+             HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404);
     expect_cache(&r, "MISS", "fwd=miss; stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
-        &r);
+    hreq_get(PROXY_SHORT, API "/phone/query?phone=" MISSING,
+             HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404);
     expect_cache(&r, "HIT", "hit");
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
     hresp_free(&r);
     usleep(1300 * 1000);            /* ttl_not_found = 1s there */
-    get("HSP_PROXY_SHORT_URL", API "/phone/query?phone=" MISSING, ALPHA, NULL,
-        &r);
+    hreq_get(PROXY_SHORT, API "/phone/query?phone=" MISSING,
+             HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 404);
     expect_cache(&r, "MISS", "stored");
-    cr_expect_eq(hclient_sandbox_count("query"), 2);
+    cr_expect_eq(hsandbox_count("query"), 2);
     hresp_free(&r);
 }
 
@@ -273,31 +260,32 @@ Test(cache, errors_are_never_cached)
 
     hfixture_fresh();
     for (i = 0; i < 2; i++) {       /* 401: an unknown token */
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, "hs_nobody",
-            NULL, &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = "hs_nobody"), &r);
         cr_expect_eq(r.status, 401);
         expect_cache(&r, "MISS", "fwd=miss");
         cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
         hresp_free(&r);
     }
     for (i = 0; i < 2; i++) {       /* 500 */
-        get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-            "X-Sandbox-Fail: 500", &r);
+        hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = ALPHA, .extra = "X-Sandbox-Fail: 500"), &r);
         cr_expect_eq(r.status, 500);
         cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
         hresp_free(&r);
     }
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     cr_expect_eq(r.status, 200);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 5);
+    cr_expect_eq(hsandbox_count("query"), 5);
 
     /* 429: the sandbox's own limit at 1/min for this test */
     sandbox_rate_limit(1);
     for (i = 0; i < 3; i++) {
-        get("HSP_PROXY_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
-            ALPHA, "Cache-Control: no-cache", &r);
+        hreq_get(PROXY, API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+                 HREQ(.token = ALPHA, .extra = "Cache-Control: no-cache"), &r);
         cr_expect_eq(r.status, i == 0 ? 200 : 429, "round %d: %d", i,
                      r.status);
         if (i > 0) {
@@ -315,16 +303,19 @@ Test(cache, dispositions_are_cached_per_tenant)
     struct hresp a1, a2, b1;
 
     hfixture_fresh();
-    get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a1);
-    get("HSP_PROXY_URL", API "/phone/query/dispositions", ALPHA, NULL, &a2);
-    get("HSP_PROXY_URL", API "/phone/query/dispositions", BRAVO, NULL, &b1);
+    hreq_get(PROXY, API "/phone/query/dispositions", HREQ(.token = ALPHA),
+             &a1);
+    hreq_get(PROXY, API "/phone/query/dispositions", HREQ(.token = ALPHA),
+             &a2);
+    hreq_get(PROXY, API "/phone/query/dispositions", HREQ(.token = BRAVO),
+             &b1);
     cr_expect_eq(a1.status, 200);
     expect_cache(&a1, "MISS", "stored");
     expect_cache(&a2, "HIT", "hit");
     expect_cache(&b1, "MISS", "stored");
     cr_expect(strstr(a2.body, "Credit too low") != NULL);
     cr_expect(strstr(b1.body, "Credit too low") == NULL, "bravo's own list");
-    cr_expect_eq(hclient_sandbox_count("dispositions"), 2);
+    cr_expect_eq(hsandbox_count("dispositions"), 2);
     hresp_free(&a1);
     hresp_free(&a2);
     hresp_free(&b1);
@@ -337,39 +328,39 @@ Test(cache, blocks_bypass_by_default_and_cache_when_configured)
 
     hfixture_fresh();
     for (i = 0; i < 2; i++) {       /* main proxy: ttl_blocks = 0 */
-        get("HSP_PROXY_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
-            NULL, &r);
+        hreq_get(PROXY, API "/phone/query/blocks?phone=" SHARED,
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 200);
         expect_cache(&r, "BYPASS", "fwd=bypass");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("blocks"), 2);
+    cr_expect_eq(hsandbox_count("blocks"), 2);
 
     /* ttl_blocks = 1m there; parameters key the entry, their order not */
-    get("HSP_PROXY_SHORT_URL",
-        API "/phone/query/blocks?phone=" SHARED "&limitDays=5", ALPHA, NULL,
-        &r);
+    hreq_get(PROXY_SHORT,
+             API "/phone/query/blocks?phone=" SHARED "&limitDays=5",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL",
-        API "/phone/query/blocks?limitDays=5&phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?limitDays=5&phone=" SHARED,
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL",
-        API "/phone/query/blocks?phone=" SHARED "&limitDays=6", ALPHA, NULL,
-        &r);
+    hreq_get(PROXY_SHORT,
+             API "/phone/query/blocks?phone=" SHARED "&limitDays=6",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL",
-        API "/phone/query/blocks?phone=" SHARED "&limitDays=5"
-            "&simpleBlockId=true",
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT,
+             API "/phone/query/blocks?phone=" SHARED "&limitDays=5"
+                 "&simpleBlockId=true",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     cr_expect(strstr(r.body, "\"blockId\":\"2") != NULL ||
                   strstr(r.body, "\"blockId\":2") != NULL,
               "simple ids: %s", r.body);
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("blocks"), 5);
+    cr_expect_eq(hsandbox_count("blocks"), 5);
 }
 
 Test(cache, patch_writes_through)
@@ -378,28 +369,30 @@ Test(cache, patch_writes_through)
     char         name[64];
 
     hfixture_fresh();
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    patch("HSP_PROXY_URL", ALPHA,
-          "{\"phone\":\"801.555.1234\",\"firstName\":\"Janet\","
-          "\"lastName\":\"Roe\"}",
-          NULL, &r);
+    hreq_patch(PROXY,
+               "{\"phone\":\"801.555.1234\",\"firstName\":\"Janet\","
+               "\"lastName\":\"Roe\"}",
+               HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "PATCH: %s", r.body);
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "Janet Roe");
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=8015551234", ALPHA, NULL,
-        &r);
+    hreq_get(PROXY, API "/phone/query?phone=8015551234", HREQ(.token = ALPHA),
+             &r);
     cr_assert_eq(r.status, 200);
     expect_cache(&r, "HIT", "hit");
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "Janet Roe", "the PATCH's lead is served");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1, "no upstream GET");
-    cr_expect_eq(hclient_sandbox_count("update"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1, "no upstream GET");
+    cr_expect_eq(hsandbox_count("update"), 1);
     /* the other tenant's lead for the same phone is untouched */
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = BRAVO),
+             &r);
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "Robert Miller");
     hresp_free(&r);
@@ -411,57 +404,58 @@ Test(cache, patch_drops_variants_and_blocks)
 
     hfixture_fresh();
     /* the lead's crmSettingsId variant, its blocks, another lead's blocks */
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
-        NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=" SHARED,
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=%2B18015550101",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
 
     /* an update without booking: this lead's variant and blocks go */
-    patch("HSP_PROXY_SHORT_URL", ALPHA,
-          "{\"phone\":\"+18015551234\",\"appendComment\":\"hi\"}", NULL, &r);
+    hreq_patch(PROXY_SHORT,
+               "{\"phone\":\"+18015551234\",\"appendComment\":\"hi\"}",
+               HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/" ALPHA_CRM "?phone=" SHARED,
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, ALPHA,
-        NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=" SHARED,
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=%2B18015550101",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
 
     /* a booking changes availability for the whole tenant */
-    patch("HSP_PROXY_SHORT_URL", ALPHA,
-          "{\"phone\":\"+18015551234\",\"blockId\":\"" ALPHA_BLK "\"}", NULL,
-          &r);
+    hreq_patch(PROXY_SHORT,
+               "{\"phone\":\"+18015551234\",\"blockId\":\"" ALPHA_BLK "\"}",
+               HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=%2B18015550101",
-        ALPHA, NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=%2B18015550101",
+             HREQ(.token = ALPHA), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
     /* another tenant's blocks stay */
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, BRAVO,
-        NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=" SHARED,
+             HREQ(.token = BRAVO), &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    patch("HSP_PROXY_SHORT_URL", ALPHA,
-          "{\"phone\":\"+18015550101\",\"cancelAppt\":true}", NULL, &r);
+    hreq_patch(PROXY_SHORT, "{\"phone\":\"+18015550101\",\"cancelAppt\":true}",
+               HREQ(.token = ALPHA), &r);
     hresp_free(&r);
-    get("HSP_PROXY_SHORT_URL", API "/phone/query/blocks?phone=" SHARED, BRAVO,
-        NULL, &r);
+    hreq_get(PROXY_SHORT, API "/phone/query/blocks?phone=" SHARED,
+             HREQ(.token = BRAVO), &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
 }
@@ -471,32 +465,36 @@ Test(cache, failed_patch_drops_the_lead)
     struct hresp r;
 
     hfixture_fresh();
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\"}",
-          "X-Sandbox-Fail: 500", &r);
+    hreq_patch(PROXY, "{\"phone\":\"+18015551234\"}",
+               HREQ(.token = ALPHA, .extra = "X-Sandbox-Fail: 500"), &r);
     cr_expect_eq(r.status, 500);
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
 
     /* a 4xx from the upstream changes nothing cached */
-    patch("HSP_PROXY_URL", ALPHA,
-          "{\"phone\":\"+18015551234\",\"firstName\":7}", NULL, &r);
+    hreq_patch(PROXY, "{\"phone\":\"+18015551234\",\"firstName\":7}",
+               HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 400, "the sandbox refuses a number: %s", r.body);
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
 
     /* a PATCH that times out (upstream_timeout is 1s there) drops it too */
-    patch("HSP_PROXY_URL", ALPHA, "{\"phone\":\"+18015551234\"}",
-          "X-Sandbox-Delay-Ms: 2000", &r);
+    hreq_patch(PROXY, "{\"phone\":\"+18015551234\"}",
+               HREQ(.token = ALPHA, .extra = "X-Sandbox-Delay-Ms: 2000"), &r);
     cr_expect_eq(r.status, 504);
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
 }
@@ -533,7 +531,7 @@ Test(cache, invalid_requests_are_refused_locally)
         struct hresp        r;
         struct json_object *root, *status, *msgs;
 
-        patch("HSP_PROXY_URL", ALPHA, cases[i].body, NULL, &r);
+        hreq_patch(PROXY, cases[i].body, HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 400, "case %zu: %d", i, r.status);
         cr_expect_str_eq(hresp_header(&r, "Content-Type"), "application/json");
         cr_expect(strstr(r.body, cases[i].message) != NULL,
@@ -550,53 +548,39 @@ Test(cache, invalid_requests_are_refused_locally)
     for (i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
         struct hresp r;
 
-        get("HSP_PROXY_URL", gets[i], ALPHA, NULL, &r);
+        hreq_get(PROXY, gets[i], HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 400, "%s: %d", gets[i], r.status);
         cr_expect(strstr(r.body, "phone") != NULL, "%s", r.body);
         cr_expect_null(hresp_header(&r, "Cache-Status"),
                        "a local error has no Cache-Status");
         hresp_free(&r);
     }
-    cr_expect_eq(hclient_sandbox_count("total"), 0, "nothing reached it");
-}
-
-struct held_lookup {
-    const char  *url_env;
-    struct hresp resp;
-};
-
-static void *
-held_lookup_run(void *arg)
-{
-    struct held_lookup *h = arg;
-    const char *headers[] = { "x-hs-token: " ALPHA, "X-Sandbox-Delay-Ms: 1500",
-                              NULL };
-
-    hclient_request(getenv(h->url_env), "GET",
-                    API "/phone/query?phone=" SHARED, headers, NULL, 0,
-                    &h->resp);
-    return NULL;
+    cr_expect_eq(hsandbox_count("total"), 0, "nothing reached it");
 }
 
 Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
 {
-    struct held_lookup held = { "HSP_PROXY_B_URL", { 0 } };
-    struct hresp       r;
-    pthread_t          t;
-    char               name[64];
+    const char  *delay[] = { "X-Sandbox-Delay-Ms: 1500", NULL };
+    struct hheld held = {
+        .method = "GET", .base = PROXY_B,
+        .path = API "/phone/query?phone=" SHARED,
+        .opt = { .token = ALPHA, .headers = delay },
+    };
+    struct hresp r;
+    char         name[64];
 
     hfixture_fresh();
     /* B's lookup reaches the sandbox and is held there for 1.5 s with the
      * lead as it was; meanwhile a PATCH goes through the other instance. */
-    cr_assert_eq(pthread_create(&t, NULL, held_lookup_run, &held), 0);
+    hreq_held_start(&held);
     usleep(400 * 1000);
-    patch("HSP_PROXY_URL", ALPHA,
-          "{\"phone\":\"+18015551234\",\"firstName\":\"After\","
-          "\"lastName\":\"Patch\"}",
-          NULL, &r);
+    hreq_patch(PROXY,
+               "{\"phone\":\"+18015551234\",\"firstName\":\"After\","
+               "\"lastName\":\"Patch\"}",
+               HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     hresp_free(&r);
-    pthread_join(t, NULL);
+    hreq_held_join(&held);
     cr_assert_eq(held.resp.status, 200, "held lookup: %s", held.resp.error);
     lead_name(&held.resp, name, sizeof(name));
     cr_expect_str_eq(name, "Jane Doe", "the held answer predates the PATCH");
@@ -605,16 +589,18 @@ Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
                    hresp_header(&held.resp, "Cache-Status"));
     hresp_free(&held.resp);
     /* both instances serve the PATCH's lead, from the cache */
-    get("HSP_PROXY_B_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY_B, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     expect_cache(&r, "HIT", "hit");
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "After Patch");
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
     lead_name(&r, name, sizeof(name));
     cr_expect_str_eq(name, "After Patch");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 Test(cache, request_directives)
@@ -623,55 +609,58 @@ Test(cache, request_directives)
 
     hfixture_fresh();
     /* only-if-cached with nothing stored: 504, and nothing upstream */
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: only-if-cached", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: only-if-cached"),
+             &r);
     cr_expect_eq(r.status, 504);
     cr_expect_null(hresp_header(&r, "Cache-Status"));
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 0);
+    cr_expect_eq(hsandbox_count("query"), 0);
 
     /* no-store: forwarded, not stored */
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: no-store", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: no-store"), &r);
     cr_expect_eq(r.status, 200);
     expect_cache(&r, "BYPASS", "fwd=request");
     cr_expect_null(strstr(hresp_header(&r, "Cache-Status"), "stored"));
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: only-if-cached", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: only-if-cached"),
+             &r);
     cr_expect_eq(r.status, 504, "no-store stored nothing");
     hresp_free(&r);
 
     /* no-cache: forwarded and stored */
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: no-cache", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: no-cache"), &r);
     expect_cache(&r, "BYPASS", "fwd=request; stored");
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: only-if-cached", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: only-if-cached"),
+             &r);
     cr_expect_eq(r.status, 200);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 2);
+    cr_expect_eq(hsandbox_count("query"), 2);
 
     /* max-age=0 is no-cache; a hit stays a hit otherwise */
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: max-age=0", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: max-age=0"), &r);
     expect_cache(&r, "BYPASS", "fwd=request; stored");
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: max-age=600", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: max-age=600"), &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 3);
+    cr_expect_eq(hsandbox_count("query"), 3);
 
     /* max-age=N refuses entries older than N seconds */
     usleep(2100 * 1000);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, ALPHA,
-        "Cache-Control: max-age=1", &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA, .extra = "Cache-Control: max-age=1"), &r);
     expect_cache(&r, "MISS", "fwd=stale; stored");
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 4);
+    cr_expect_eq(hsandbox_count("query"), 4);
 }
 
 Test(cache, two_instances_share_entries_and_invalidations)
@@ -680,32 +669,25 @@ Test(cache, two_instances_share_entries_and_invalidations)
     char         name[64];
 
     hfixture_fresh();
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = BRAVO),
+             &r);
     expect_cache(&r, "MISS", "stored");
     hresp_free(&r);
-    get("HSP_PROXY_B_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    hreq_get(PROXY_B, API "/phone/query?phone=" SHARED, HREQ(.token = BRAVO),
+             &r);
     expect_cache(&r, "HIT", "hit");
     hresp_free(&r);
-    patch("HSP_PROXY_B_URL", BRAVO,
-          "{\"phone\":\"+18015551234\",\"firstName\":\"Bob\"}", NULL, &r);
+    hreq_patch(PROXY_B, "{\"phone\":\"+18015551234\",\"firstName\":\"Bob\"}",
+               HREQ(.token = BRAVO), &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     hresp_free(&r);
-    get("HSP_PROXY_URL", API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = BRAVO),
+             &r);
     expect_cache(&r, "HIT", "hit");
     lead_name(&r, name, sizeof(name));
     cr_expect(strncmp(name, "Bob", 3) == 0, "name %s", name);
     hresp_free(&r);
-    cr_expect_eq(hclient_sandbox_count("query"), 1);
-}
-
-/* The sample NAME (with its labels) in URL_ENV's /metrics, -1 if absent. */
-static long long
-metric(const char *url_env, const char *name)
-{
-    bool   found;
-    double v = hfixture_metric(hfixture_env(url_env), name, &found);
-
-    return found ? (long long)v : -1;
+    cr_expect_eq(hsandbox_count("query"), 1);
 }
 
 /*
@@ -718,28 +700,29 @@ Test(cache, a_patch_is_what_every_instance_serves_next_even_from_memory)
 {
     struct hresp r;
     char         name[64], body[128], want[32];
-    long long    near0;
+    double       near0;
+    bool         found;
     int          i, j;
 
     hfixture_fresh();
-    near0 = metric("HSP_PROXY_URL", "heavyset_near_hits_total");
-    cr_assert_geq(near0, 0, "no heavyset_near_hits_total in /metrics");
+    near0 = hreq_metric(PROXY, NEAR_HITS, &found);
+    cr_assert(found, "no " NEAR_HITS " in /metrics");
     for (i = 0; i < 40; i++) {
         for (j = 0; j < 6; j++) {
-            get(j % 2 ? "HSP_PROXY_B_URL" : "HSP_PROXY_URL",
-                API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+            hreq_get(j % 2 ? PROXY_B : PROXY, API "/phone/query?phone=" SHARED,
+                     HREQ(.token = BRAVO), &r);
             cr_assert_eq(r.status, 200);
             hresp_free(&r);
         }
         snprintf(want, sizeof(want), "Round%d", i);
         snprintf(body, sizeof(body),
                  "{\"phone\":\"+18015551234\",\"firstName\":\"%s\"}", want);
-        patch("HSP_PROXY_B_URL", BRAVO, body, NULL, &r);
+        hreq_patch(PROXY_B, body, HREQ(.token = BRAVO), &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
         hresp_free(&r);
         for (j = 0; j < 2; j++) {
-            get(j ? "HSP_PROXY_B_URL" : "HSP_PROXY_URL",
-                API "/phone/query?phone=" SHARED, BRAVO, NULL, &r);
+            hreq_get(j ? PROXY_B : PROXY, API "/phone/query?phone=" SHARED,
+                     HREQ(.token = BRAVO), &r);
             lead_name(&r, name, sizeof(name));
             cr_assert(strncmp(name, want, strlen(want)) == 0,
                       "round %d, %s: served %s after the PATCH", i,
@@ -747,9 +730,9 @@ Test(cache, a_patch_is_what_every_instance_serves_next_even_from_memory)
             hresp_free(&r);
         }
     }
-    cr_expect_eq(hclient_sandbox_count("query"), 1,
+    cr_expect_eq(hsandbox_count("query"), 1,
                  "every read after the first answered from a cache");
-    cr_expect_gt(metric("HSP_PROXY_URL", "heavyset_near_hits_total"), near0,
+    cr_expect_gt(hreq_metric(PROXY, NEAR_HITS, NULL), near0,
                  "the near cache answered none: the test proves nothing");
 }
 
@@ -760,7 +743,7 @@ Test(cache, redis_going_away_fails_no_request)
     struct hresp r;
     int          i, failed = 0, hits = 0;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     for (i = 0; i < 120; i++) {
         char path[128];
 
@@ -776,7 +759,7 @@ Test(cache, redis_going_away_fails_no_request)
         /* a handful of phones so that most requests could be hits */
         snprintf(path, sizeof(path), API "/phone/query?phone=%%2B1801555%s",
                  (const char *[]){ "1234", "0101", "0177" }[i % 3]);
-        get("HSP_PROXY_R2_URL", path, ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, path, HREQ(.token = ALPHA), &r);
         if (r.status != 200) {
             failed++;
         }
@@ -786,8 +769,8 @@ Test(cache, redis_going_away_fails_no_request)
 
     /* within a few seconds of Redis returning, hits are back */
     for (i = 0; i < 80 && hits < 2; i++) {
-        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B13035550142",
-            ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, API "/phone/query?phone=%2B13035550142",
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 200);
         if (strcmp(hresp_header(&r, "X-Cache"), "HIT") == 0) {
             hits++;
@@ -807,13 +790,14 @@ Test(cache, the_near_cache_comes_back_after_redis_pauses)
 {
     struct hresp r;
     pid_t        pid;
-    long long    before, after = -1;
+    double       before, after = -1;
+    bool         found;
     int          i;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     for (i = 0; i < 4; i++) {
-        get("HSP_PROXY_R2_URL", API "/phone/query?phone=" SHARED,
-            ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = ALPHA), &r);
         cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
         hresp_free(&r);
     }
@@ -824,13 +808,14 @@ Test(cache, the_near_cache_comes_back_after_redis_pauses)
     usleep(350 * 1000);
     kill(pid, SIGCONT);
     usleep(300 * 1000);             /* the late replies arrive */
-    before = metric("HSP_PROXY_R2_URL", "heavyset_near_hits_total");
+    before = hreq_metric(PROXY_R2, NEAR_HITS, &found);
+    cr_assert(found, "no " NEAR_HITS " in /metrics");
     for (i = 0; i < 60 && after <= before; i++) {
-        get("HSP_PROXY_R2_URL", API "/phone/query?phone=" SHARED,
-            ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 200);
         hresp_free(&r);
-        after = metric("HSP_PROXY_R2_URL", "heavyset_near_hits_total");
+        after = hreq_metric(PROXY_R2, NEAR_HITS, NULL);
         usleep(50 * 1000);
     }
     cr_expect_gt(after, before, "no near hit within 3 s of Redis answering");
@@ -842,7 +827,7 @@ Test(cache, a_hung_redis_costs_at_most_its_timeout)
     pid_t        pid;
     int          i, failed = 0, slow = 0, hits = 0;
 
-    cr_assert_eq(hclient_sandbox_reset(), 0);
+    cr_assert_eq(hsandbox_reset(), 0);
     pid = hfixture_redis2_pid();
     /* A Redis that accepts and never answers: SIGSTOP. Each request then
      * waits redis_timeout (100ms) at most, then goes upstream; after a
@@ -850,8 +835,8 @@ Test(cache, a_hung_redis_costs_at_most_its_timeout)
      * waiting at all until a reconnect answers. */
     cr_assert_eq(kill(pid, SIGSTOP), 0);
     for (i = 0; i < 30; i++) {
-        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B18015550177",
-            ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, API "/phone/query?phone=%2B18015550177",
+                 HREQ(.token = ALPHA), &r);
         failed += r.status != 200;
         slow += r.elapsed_ms > hfixture_slow_ms(900);
         hresp_free(&r);
@@ -861,8 +846,8 @@ Test(cache, a_hung_redis_costs_at_most_its_timeout)
     cr_expect_eq(slow, 0, "%d requests took over %ld ms", slow,
                  hfixture_slow_ms(900));
     for (i = 0; i < 80 && hits < 2; i++) {
-        get("HSP_PROXY_R2_URL", API "/phone/query?phone=%2B18015550177",
-            ALPHA, NULL, &r);
+        hreq_get(PROXY_R2, API "/phone/query?phone=%2B18015550177",
+                 HREQ(.token = ALPHA), &r);
         cr_expect_eq(r.status, 200);
         if (strcmp(hresp_header(&r, "X-Cache"), "HIT") == 0) {
             hits++;

@@ -5,7 +5,7 @@
  * and no full phone number reaches a log or /metrics.
  *
  * Like the other suites: one test at a time, a fresh Redis and sandbox
- * each, responses in statics (see test_proxy.c). Proxies with an access
+ * each, responses in statics (see test_forward.c). Proxies with an access
  * log file are started here (tests/lib/hproc.h) and log into HSP_TMPDIR.
  */
 #ifdef HAVE_CONFIG_H
@@ -26,6 +26,7 @@
 #include "hclient.h"
 #include "hfixture.h"
 #include "hproc.h"
+#include "hreq.h"
 
 #define API    "/api/v1/appointment/s2s"
 #define QUERY  API "/phone/query"
@@ -61,54 +62,6 @@ TestSuite(ops, .init = ops_init, .fini = ops_fini, .timeout = 90);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* GET PATH on BASE with the headers HEADERS (NULL-terminated, or NULL). */
-static void
-get_h(const char *base, const char *path, const char *const *headers,
-      struct hresp *out)
-{
-    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out),
-                 0, "GET %s%s: %s", base, path, out->error);
-}
-
-/* GET PATH on BASE with token TOKEN (or none) and X-Request-Id ID. */
-static void
-get_id(const char *base, const char *path, const char *token, const char *id,
-       struct hresp *out)
-{
-    char        tok[128], rid[128];
-    const char *headers[3] = { NULL };
-    size_t      n = 0;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    if (id != NULL) {
-        snprintf(rid, sizeof(rid), "X-Request-Id: %s", id);
-        headers[n++] = rid;
-    }
-    get_h(base, path, headers, out);
-}
-
-static void
-patch_id(const char *base, const char *token, const char *id,
-         const char *body, struct hresp *out)
-{
-    char        tok[128], rid[128];
-    const char *headers[4] = { "Content-Type: application/json", NULL };
-    size_t      n = 1;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    snprintf(rid, sizeof(rid), "X-Request-Id: %s", id);
-    headers[n++] = rid;
-    cr_assert_eq(hclient_request(base, "PATCH", UPDATE, headers, body,
-                                 strlen(body), out),
-                 0, "PATCH %s: %s", base, out->error);
-}
-
 /* GET /readyz of BASE: its status into *STATUS, its body parsed. */
 static struct json_object *
 readyz(const char *base, int *status)
@@ -116,12 +69,9 @@ readyz(const char *base, int *status)
     struct hresp        r;
     struct json_object *o;
 
-    cr_assert_eq(hclient_get(base, "/readyz", NULL, &r), 0, "%s", r.error);
+    hreq_get(base, "/readyz", NULL, &r);
     *status = r.status;
-    cr_expect_str_eq(hresp_header(&r, "Content-Type") != NULL
-                         ? hresp_header(&r, "Content-Type")
-                         : "(none)",
-                     "application/json");
+    cr_expect_str_eq(hreq_hdr(&r, "Content-Type"), "application/json");
     o = hresp_json(&r);
     cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
     hresp_free(&r);
@@ -323,7 +273,8 @@ Test(ops, readyz_reports_redis_and_the_upstream)
     int                        status;
 
     /* one upstream call, so the state is known */
-    get_id(base, QUERY "?phone=%2B17205550199", ALPHA, "ops-ready-1", &r);
+    hreq_get(base, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-ready-1"), &r);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     hresp_free(&r);
     o = readyz_wait_redis(base, "up");
@@ -361,7 +312,8 @@ Test(ops, readyz_says_when_the_upstream_fails)
     const char                *base = hfixture_env("HSP_PROXY_DOWN_URL");
     int                        status;
 
-    get_id(base, QUERY "?phone=%2B17205550199", ALPHA, "ops-down-1", &r);
+    hreq_get(base, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-down-1"), &r);
     cr_assert_eq(r.status, 502, "%d %s", r.status, r.body);
     hresp_free(&r);
     o = readyz(base, &status);
@@ -385,9 +337,8 @@ Test(ops, readyz_and_metrics_follow_redis_down_and_back)
 
     o = readyz_wait_redis(base, "up");
     json_object_put(o);
-    lost = hfixture_metric(base, "heavyset_redis_connection_losses_total",
-                           NULL);
-    unavailable = hfixture_metric(
+    lost = hreq_metric(base, "heavyset_redis_connection_losses_total", NULL);
+    unavailable = hreq_metric(
         base, "heavyset_redis_errors_total{kind=\"unavailable\"}", NULL);
 
     hfixture_redis2_stop();
@@ -395,16 +346,17 @@ Test(ops, readyz_and_metrics_follow_redis_down_and_back)
     cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
     cr_expect_eq(jint(o, "redis", "connected"), 0);
     json_object_put(o);
-    cr_expect_geq(hfixture_metric(base,
-                                  "heavyset_redis_connection_losses_total",
-                                  NULL),
+    cr_expect_geq(hreq_metric(base,
+                              "heavyset_redis_connection_losses_total",
+                              NULL),
                   lost + 1, "the lost connections are counted");
 
     /* the request still works (fail-open), and the skipped calls count */
-    get_id(base, QUERY "?phone=%2B17205550199", ALPHA, "ops-r2-1", &r);
+    hreq_get(base, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-r2-1"), &r);
     cr_expect_eq(r.status, 200, "fail-open: %d %s", r.status, r.body);
     hresp_free(&r);
-    cr_expect_gt(hfixture_metric(
+    cr_expect_gt(hreq_metric(
                      base, "heavyset_redis_errors_total{kind=\"unavailable\"}",
                      NULL),
                  unavailable, "calls refused while Redis is away count");
@@ -429,26 +381,28 @@ Test(ops, upstream_latency_histogram_counts_calls_not_hits)
     double              count, inf, fast, sum;
     bool                found;
 
-    count = hfixture_metric(base, HIST "_count{route=\"query\"}", &found);
+    count = hreq_metric(base, HIST "_count{route=\"query\"}", &found);
     cr_expect(found, "the histogram is exposed before any call");
-    sum = hfixture_metric(base, HIST "_sum{route=\"query\"}", NULL);
-    get_id(base, QUERY "?phone=%2B17205550199", ALPHA, "ops-hist-1", &r);
+    sum = hreq_metric(base, HIST "_sum{route=\"query\"}", NULL);
+    hreq_get(base, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-hist-1"), &r);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     cr_expect_str_eq(hresp_header(&r, "X-Cache"), "MISS");
     hresp_free(&r);
-    get_id(base, QUERY "?phone=%2B17205550199", ALPHA, "ops-hist-2", &r);
+    hreq_get(base, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-hist-2"), &r);
     cr_expect_str_eq(hresp_header(&r, "X-Cache"), "HIT");
     hresp_free(&r);
-    cr_expect_eq(hfixture_metric(base, HIST "_count{route=\"query\"}", NULL),
+    cr_expect_eq(hreq_metric(base, HIST "_count{route=\"query\"}", NULL),
                  count + 1, "one upstream call, the hit made none");
-    inf = hfixture_metric(base, HIST "_bucket{route=\"query\",le=\"+Inf\"}",
-                          NULL);
+    inf = hreq_metric(base, HIST "_bucket{route=\"query\",le=\"+Inf\"}",
+                      NULL);
     cr_expect_eq(inf, count + 1, "+Inf equals _count");
-    fast = hfixture_metric(base, HIST "_bucket{route=\"query\",le=\"0.005\"}",
-                           &found);
+    fast = hreq_metric(base, HIST "_bucket{route=\"query\",le=\"0.005\"}",
+                       &found);
     cr_expect(found);
     cr_expect_leq(fast, inf, "buckets are cumulative");
-    cr_expect_gt(hfixture_metric(base, HIST "_sum{route=\"query\"}", NULL),
+    cr_expect_gt(hreq_metric(base, HIST "_sum{route=\"query\"}", NULL),
                  sum, "the sum grows");
 }
 
@@ -463,23 +417,26 @@ Test(ops, access_log_lines_have_their_fields)
     const char                *t;
 
     start_logging("ops-access", &p, log, sizeof(log));
-    get_id(p.url, QUERY "?phone=720-555-0199", ALPHA, "ops-miss", &r);
+    hreq_get(p.url, QUERY "?phone=720-555-0199",
+             HREQ(.token = ALPHA, .id = "ops-miss"), &r);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     hresp_free(&r);
-    get_id(p.url, QUERY "?phone=%2B17205550199", ALPHA, "ops-hit", &r);
+    hreq_get(p.url, QUERY "?phone=%2B17205550199",
+             HREQ(.token = ALPHA, .id = "ops-hit"), &r);
     cr_assert_str_eq(hresp_header(&r, "X-Cache"), "HIT");
     hresp_free(&r);
-    patch_id(p.url, ALPHA, "ops-patch",
-             "{\"phone\":\"" LEAD "\",\"appendComment\":\"ops\"}", &r);
+    hreq_patch(p.url, "{\"phone\":\"" LEAD "\",\"appendComment\":\"ops\"}",
+               HREQ(.token = ALPHA, .id = "ops-patch"), &r);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     hresp_free(&r);
-    get_id(p.url, QUERY "?phone=%2B17205550199", NULL, "ops-401", &r);
+    hreq_get(p.url, QUERY "?phone=%2B17205550199", HREQ(.id = "ops-401"), &r);
     cr_assert_eq(r.status, 401);
     hresp_free(&r);
-    get_id(p.url, QUERY "?phone=12", ALPHA, "ops-400", &r);
+    hreq_get(p.url, QUERY "?phone=12", HREQ(.token = ALPHA, .id = "ops-400"),
+             &r);
     cr_assert_eq(r.status, 400);
     hresp_free(&r);
-    get_id(p.url, "/nowhere", NULL, "ops-404", &r);
+    hreq_get(p.url, "/nowhere", HREQ(.id = "ops-404"), &r);
     cr_assert_eq(r.status, 404);
     hresp_free(&r);
 
@@ -542,13 +499,13 @@ Test(ops, access_log_file_reopens_on_sighup)
     start_logging("ops-rotate", &p, log, sizeof(log));
     snprintf(rotated, sizeof(rotated), "%s.1", log);
     unlink(rotated);
-    get_id(p.url, "/healthz", NULL, "ops-before", &r);
+    hreq_get(p.url, "/healthz", HREQ(.id = "ops-before"), &r);
     hresp_free(&r);
     json_object_put(access_line(log, "ops-before"));
 
     /* logrotate: move the file, then SIGHUP */
     cr_assert_eq(rename(log, rotated), 0);
-    get_id(p.url, "/healthz", NULL, "ops-moved", &r);
+    hreq_get(p.url, "/healthz", HREQ(.id = "ops-moved"), &r);
     hresp_free(&r);
     json_object_put(access_line(rotated, "ops-moved"));
     cr_assert_eq(kill(p.pid, SIGHUP), 0);
@@ -559,7 +516,7 @@ Test(ops, access_log_file_reopens_on_sighup)
     }
     for (i = 0; i < 3; i++) {
         snprintf(id, sizeof(id), "ops-after-%d", i);
-        get_id(p.url, "/healthz", NULL, id, &r);
+        hreq_get(p.url, "/healthz", HREQ(.id = id), &r);
         cr_expect_eq(r.status, 200, "still serving after SIGHUP");
         hresp_free(&r);
         json_object_put(access_line(log, id));
@@ -640,15 +597,17 @@ Test(ops, no_token_or_phone_in_any_log_or_metrics)
 
         for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
             snprintf(id, sizeof(id), "ops-secret-g%zu-%zu", b, i);
-            get_id(base, paths[i], strstr(paths[i], "token=") ? NULL : ALPHA,
-                   id, &r);
+            hreq_get(base, paths[i],
+                     HREQ(.token = strstr(paths[i], "token=") ? NULL : ALPHA,
+                          .id = id), &r);
             cr_expect_neq(r.status, 0);
             hresp_free(&r);
         }
         for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
             snprintf(id, sizeof(id), "ops-secret-p%zu-%zu", b, i);
-            patch_id(base, strstr(bodies[i], "token") ? NULL : ALPHA, id,
-                     bodies[i], &r);
+            hreq_patch(base, bodies[i],
+                       HREQ(.token = strstr(bodies[i], "token") ? NULL : ALPHA,
+                            .id = id), &r);
             cr_expect_neq(r.status, 0);
             hresp_free(&r);
         }
@@ -662,8 +621,7 @@ Test(ops, no_token_or_phone_in_any_log_or_metrics)
         struct hresp m;
         const char  *base = b == 0 ? bases[0] : hfixture_env("HSP_PROXY_B_URL");
 
-        cr_assert_eq(hclient_get(base, "/metrics", NULL, &m), 0, "%s",
-                     m.error);
+        hreq_get(base, "/metrics", NULL, &m);
         expect_no_secret("/metrics", m.body);
         hresp_free(&m);
     }

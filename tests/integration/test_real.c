@@ -23,32 +23,24 @@
 
 #include "gz.h"
 #include "hclient.h"
+#include "hsandbox.h"
 #include "hfixture.h"
 #include "hproc.h"
+#include "hreq.h"
 
 #define API     "/api/v1/appointment/s2s"
 #define ALPHA   "hs_test_tenant_alpha_0001"
 #define BRAVO   "hs_test_tenant_bravo_0002"
 #define SHARED  "%2B18015551234"    /* in alpha and bravo, other data */
-#define PROXY   "HSP_PROXY_URL"
+#define PROXY   hfixture_env("HSP_PROXY_URL")
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Sends METHOD PATH with HEADERS (NULL-terminated) and BODY (or NULL). */
-static void
-request(const char *method, const char *path, const char *const *headers,
-        const char *body, struct hresp *out)
-{
-    cr_assert_eq(hclient_request(hfixture_env(PROXY), method, path, headers,
-                                 body, body != NULL ? strlen(body) : 0, out),
-                 0, "%s %s: %s", method, path, out->error);
-}
 
 /* The "path" the sandbox saw last (its raw request target). */
 static void
 last_target(char *out, size_t cap)
 {
-    struct json_object *last = hclient_sandbox_last(), *v;
+    struct json_object *last = hsandbox_last(), *v;
 
     cr_assert_not_null(last, "no last request at the sandbox");
     cr_assert(json_object_object_get_ex(last, "path", &v), "no path");
@@ -79,22 +71,23 @@ Test(real, two_tokens_that_differ_are_refused)
 
     hfixture_fresh();
     before = hfixture_count("total");
-    request("GET", API "/phone/query?phone=" SHARED "&token=" BRAVO, hdr,
-            NULL, &a);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED "&token=" BRAVO,
+             HREQ(.headers = hdr), &a);
     expect_400(&a, "token");
     /* Connection would strip the header on the way: the upstream would
      * then answer for the query's tenant. */
-    request("GET", API "/phone/query?phone=" SHARED "&token=" BRAVO, hop,
-            NULL, &b);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED "&token=" BRAVO,
+             HREQ(.headers = hop), &b);
     expect_400(&b, "Connection");
-    request("GET", API "/phone/query?phone=" SHARED "&token=" ALPHA
-            "&token=" BRAVO, NULL, NULL, &c);
+    hreq_get(PROXY,
+             API "/phone/query?phone=" SHARED "&token=" ALPHA "&token=" BRAVO,
+             NULL, &c);
     expect_400(&c, "token");
     cr_expect_eq(hfixture_count("total"), before,
                  "a refused request reached the upstream");
     /* The same token twice is one tenant. */
-    request("GET", API "/phone/query?phone=" SHARED "&token=" ALPHA, same,
-            NULL, &d);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED "&token=" ALPHA,
+             HREQ(.headers = same), &d);
     cr_expect_eq(d.status, 200, "%d %s", d.status, d.body);
     hresp_free(&a);
     hresp_free(&b);
@@ -110,19 +103,20 @@ Test(real, query_names_are_case_sensitive)
     char         target[512];
 
     hfixture_fresh();
-    request("GET", API "/phone/query?phone=" SHARED "&TOKEN=" BRAVO
-            "&token=" ALPHA, NULL, NULL, &a);
+    hreq_get(PROXY,
+             API "/phone/query?phone=" SHARED "&TOKEN=" BRAVO "&token=" ALPHA,
+             NULL, &a);
     cr_assert_eq(a.status, 200, "%d %s", a.status, a.body);
     last_target(target, sizeof(target));
     cr_expect(strstr(target, "token=" ALPHA) != NULL, "%s", target);
-    hfixture_get(hfixture_env("HSP_SANDBOX_URL"),
-                 API "/phone/query?phone=" SHARED, ALPHA, NULL, &direct);
+    hreq_get(hfixture_env("HSP_SANDBOX_URL"), API "/phone/query?phone=" SHARED,
+             HREQ(.token = ALPHA), &direct);
     cr_assert_eq(direct.status, 200);
     cr_expect(a.body_len == direct.body_len &&
                   memcmp(a.body, direct.body, a.body_len) == 0,
               "not alpha's lead: %s", a.body);
-    hfixture_get(hfixture_env(PROXY), API "/phone/query?phone=" SHARED,
-                 ALPHA, NULL, &b);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &b);
     cr_expect_str_eq(hresp_header(&b, "X-Cache"), "HIT");
     cr_expect(b.body_len == direct.body_len &&
                   memcmp(b.body, direct.body, b.body_len) == 0,
@@ -146,7 +140,7 @@ Test(real, empty_query_pairs_are_tolerated)
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct hresp r;
 
-        request("GET", paths[i], NULL, NULL, &r);
+        hreq_get(PROXY, paths[i], NULL, &r);
         cr_expect_eq(r.status, 200, "%s: %d %s", paths[i], r.status, r.body);
         hresp_free(&r);
     }
@@ -164,7 +158,8 @@ Test(real, long_header_tokens_are_tokens)
     n = snprintf(hdr, sizeof(hdr), "x-hs-token: ");
     memset(hdr + n, 'k', 5000);
     hdr[n + 5000] = '\0';
-    request("GET", API "/phone/query?phone=" SHARED, headers, NULL, &r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = headers),
+             &r);
     /* The sandbox knows no such tenant: its 401, not the proxy's. */
     cr_expect_eq(r.status, 401, "%d %s", r.status, r.body);
     cr_expect(strstr(r.body, "token should not be empty") == NULL, "%s",
@@ -180,9 +175,8 @@ Test(real, the_phone_goes_upstream_in_e164)
     char         target[512];
 
     hfixture_fresh();
-    hfixture_get(hfixture_env(PROXY),
-                 API "/phone/query?token=" ALPHA "&phone=(801)+555-1234",
-                 NULL, NULL, &a);
+    hreq_get(PROXY, API "/phone/query?token=" ALPHA "&phone=(801)+555-1234",
+             NULL, &a);
     cr_assert_eq(a.status, 200, "%d %s", a.status, a.body);
     last_target(target, sizeof(target));
     cr_expect_str_eq(target, API "/phone/query?token=" ALPHA
@@ -204,16 +198,16 @@ Test(real, absolute_form_goes_upstream_in_origin_form)
     char                target[512];
 
     hfixture_fresh();
-    cr_assert_eq(hclient_raw(hfixture_env(PROXY), req, sizeof(req) - 1, &r),
+    cr_assert_eq(hclient_raw(PROXY, req, sizeof(req) - 1, &r),
                  0, "%s", r.error);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.raw);
     last_target(target, sizeof(target));
     cr_expect_str_eq(target, API "/phone/query?phone=" SHARED);
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
-    cr_expect(strstr(hclient_last_header(last, "Host"), "other.example") ==
+    cr_expect(strstr(hsandbox_last_header(last, "Host"), "other.example") ==
                   NULL,
-              "Host %s", hclient_last_header(last, "Host"));
+              "Host %s", hsandbox_last_header(last, "Host"));
     json_object_put(last);
     hresp_free(&r);
 }
@@ -234,7 +228,7 @@ Test(real, dot_segments_and_encoded_slashes_get_400)
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct hresp r;
 
-        request("GET", paths[i], hdr, NULL, &r);
+        hreq_get(PROXY, paths[i], HREQ(.headers = hdr), &r);
         expect_400(&r, "dot-segments");
         hresp_free(&r);
     }
@@ -257,21 +251,23 @@ Test(real, fills_are_whole_and_unconditional)
                                         "Range", "If-Range" };
 
     hfixture_fresh();
-    request("GET", API "/phone/query?phone=" SHARED, cond, NULL, &a);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = cond),
+             &a);
     cr_assert_eq(a.status, 200, "%d %s", a.status, a.body);
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
     for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
-        cr_expect_null(hclient_last_header(last, gone[i]), "%s went upstream",
+        cr_expect_null(hsandbox_last_header(last, gone[i]), "%s went upstream",
                        gone[i]);
     }
-    cr_expect(hclient_last_header(last, "Accept-Encoding") == NULL ||
-                  strstr(hclient_last_header(last, "Accept-Encoding"),
+    cr_expect(hsandbox_last_header(last, "Accept-Encoding") == NULL ||
+                  strstr(hsandbox_last_header(last, "Accept-Encoding"),
                          "br") == NULL,
               "the client's Accept-Encoding went upstream");
     json_object_put(last);
     /* The plain client after it gets the whole body. */
-    request("GET", API "/phone/query?phone=" SHARED, plain, NULL, &b);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = plain),
+             &b);
     cr_expect_eq(b.status, 200);
     cr_expect_eq(b.body_len, a.body_len);
     cr_expect(b.body_len > 0 && memcmp(a.body, b.body, a.body_len) == 0);
@@ -289,21 +285,25 @@ Test(real, etag_on_miss_and_hit_and_304_from_the_proxy)
     const char  *etag;
 
     hfixture_fresh();
-    request("GET", API "/phone/query?phone=" SHARED, plain, NULL, &a);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = plain),
+             &a);
     cr_assert_eq(a.status, 200);
     etag = hresp_header(&a, "ETag");
     cr_assert_not_null(etag, "a miss has no ETag");
     cr_expect_eq(etag[0], '"', "a weak or unquoted ETag: %s", etag);
-    request("GET", API "/phone/query?phone=" SHARED, plain, NULL, &b);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = plain),
+             &b);
     cr_assert_str_eq(hresp_header(&b, "X-Cache"), "HIT");
     cr_expect_str_eq(hresp_header(&b, "ETag"), etag);
     snprintf(inm, sizeof(inm), "If-None-Match: W/\"zz\", %s", etag);
-    request("GET", API "/phone/query?phone=" SHARED, cond, NULL, &c);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = cond),
+             &c);
     cr_expect_eq(c.status, 304, "%d", c.status);
     cr_expect_eq(c.body_len, 0);
     cr_expect_str_eq(hresp_header(&c, "ETag"), etag);
     snprintf(inm, sizeof(inm), "If-None-Match: \"other\"");
-    request("GET", API "/phone/query?phone=" SHARED, cond, NULL, &d);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = cond),
+             &d);
     cr_expect_eq(d.status, 200);
     cr_expect_eq(hfixture_count("total"), 1, "one upstream call in all");
     hresp_free(&a);
@@ -320,11 +320,13 @@ Test(real, head_is_get_without_the_body)
     char         len[24];
 
     hfixture_fresh();
-    request("HEAD", API "/phone/query?phone=" SHARED, hdr, NULL, &h);
+    hreq_send("HEAD", PROXY, API "/phone/query?phone=" SHARED, NULL,
+              HREQ(.headers = hdr), &h);
     cr_assert_eq(h.status, 200, "%d %s", h.status, h.raw);
     cr_expect_eq(h.body_len, 0);
     cr_expect_str_eq(hresp_header(&h, "X-Cache"), "MISS");
-    request("GET", API "/phone/query?phone=" SHARED, hdr, NULL, &g);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.headers = hdr),
+             &g);
     cr_assert_eq(g.status, 200);
     cr_expect_str_eq(hresp_header(&g, "X-Cache"), "HIT");
     snprintf(len, sizeof(len), "%zu", g.body_len);
@@ -351,7 +353,7 @@ Test(real, a_get_body_is_read_not_taken_for_a_request)
                  "GET /healthz HTTP/1.1\r\nHost: x\r\n"
                  "Connection: close\r\n\r\n",
                  API, SHARED, ALPHA, sizeof(body) - 1, body);
-    cr_assert_eq(hclient_raw(hfixture_env(PROXY), req, (size_t)n, &r), 0);
+    cr_assert_eq(hclient_raw(PROXY, req, (size_t)n, &r), 0);
     cr_expect_eq(r.status, 200, "%d %s", r.status, r.raw);
     cr_expect(strstr(r.raw, "{\"status\":\"ok\"}") != NULL,
               "the second request was not answered: %s", r.raw);
@@ -369,7 +371,7 @@ Test(real, no_continue_before_413)
     struct hresp r;
 
     hfixture_fresh();
-    cr_assert_eq(hclient_raw(hfixture_env(PROXY), req, sizeof(req) - 1, &r),
+    cr_assert_eq(hclient_raw(PROXY, req, sizeof(req) - 1, &r),
                  0);
     cr_expect_eq(r.status, 413, "%d %s", r.status, r.raw);
     cr_expect(strstr(r.raw, "100 Continue") == NULL, "%s", r.raw);
@@ -382,7 +384,7 @@ Test(real, keep_alive_timeout_is_advertised)
     struct hresp r;
 
     hfixture_fresh();
-    hfixture_get(hfixture_env(PROXY), "/healthz", NULL, NULL, &r);
+    hreq_get(PROXY, "/healthz", NULL, &r);
     cr_assert_eq(r.status, 200);
     cr_expect_not_null(hresp_header(&r, "Keep-Alive"));
     cr_expect(hresp_header(&r, "Keep-Alive") != NULL &&
@@ -397,7 +399,7 @@ Test(real, keep_alive_timeout_is_advertised)
 static void
 sandbox_habits(const char *json)
 {
-    cr_assert_eq(hclient_sandbox_config(json), 0, "config %s", json);
+    cr_assert_eq(hsandbox_config(json), 0, "config %s", json);
 }
 
 /* The proxy's counter of upstream protocol errors of KIND. */
@@ -409,7 +411,7 @@ proto_errors(const char *kind)
 
     snprintf(series, sizeof(series),
              "heavyset_upstream_protocol_errors_total{kind=\"%s\"}", kind);
-    return hfixture_metric(hfixture_env(PROXY), series, &found);
+    return hreq_metric(PROXY, series, &found);
 }
 
 /* Asserts R's body is, byte for byte, what the sandbox answers TOKEN for
@@ -420,7 +422,7 @@ expect_direct_body(const struct hresp *r, const char *path,
 {
     struct hresp d;
 
-    hfixture_get(hfixture_env("HSP_SANDBOX_URL"), path, token, NULL, &d);
+    hreq_get(hfixture_env("HSP_SANDBOX_URL"), path, HREQ(.token = token), &d);
     cr_expect_eq(r->status, d.status, "%d, sandbox %d", r->status, d.status);
     cr_expect(r->body_len == d.body_len &&
                   memcmp(r->body, d.body, d.body_len) == 0,
@@ -445,17 +447,17 @@ Test(real, a_gzip_upstream_answer_is_stored_and_served_decoded)
     hfixture_fresh();
     sandbox_habits("{\"gzip\":true,\"gzip_min\":0,\"chunked\":true,"
                    "\"early_hints\":true}");
-    request("GET", path, ae, NULL, &a);
+    hreq_get(PROXY, path, HREQ(.headers = ae), &a);
     cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.raw);
     cr_expect_null(hresp_header(&a, "Content-Encoding"));
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
-    sent = hclient_last_header(last, "Accept-Encoding");
+    sent = hsandbox_last_header(last, "Accept-Encoding");
     cr_expect(sent != NULL && strcmp(sent, "gzip") == 0,
               "the proxy asked for %s", sent != NULL ? sent : "(none)");
     json_object_put(last);
     expect_direct_body(&a, path, ALPHA);
-    request("GET", path, plain, NULL, &b);
+    hreq_get(PROXY, path, HREQ(.headers = plain), &b);
     cr_expect_str_eq(hresp_header(&b, "X-Cache"), "HIT");
     cr_expect_null(hresp_header(&b, "Content-Encoding"));
     expect_direct_body(&b, path, ALPHA);
@@ -475,11 +477,11 @@ Test(real, an_unasked_coding_is_502_and_never_stored)
     double                   before = proto_errors("unrequested_coding");
 
     hfixture_fresh();
-    request("GET", path, mis, NULL, &a);
+    hreq_get(PROXY, path, HREQ(.headers = mis), &a);
     cr_expect_eq(a.status, 502, "%d %.200s", a.status, a.body);
     cr_expect(strstr(a.body, "\"statusCode\":502") != NULL, "%s", a.body);
     cr_expect_eq(proto_errors("unrequested_coding"), before + 1);
-    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &b);
+    hreq_get(PROXY, path, HREQ(.token = ALPHA), &b);
     cr_expect_str_eq(hresp_header(&b, "X-Cache"), "MISS");
     expect_direct_body(&b, path, ALPHA);
     hresp_free(&a);
@@ -514,15 +516,15 @@ Test(real, bad_upstream_framing_is_502_and_never_reaches_another_tenant)
         hfixture_fresh();
         snprintf(mh, sizeof(mh), "X-Sandbox-Misbehave: %s",
                  cases[i].misbehave);
-        request("GET", path, mis, NULL, &a);
+        hreq_get(PROXY, path, HREQ(.headers = mis), &a);
         cr_expect_eq(a.status, 502, "%s: %d %.200s", cases[i].misbehave,
                      a.status, a.raw);
         cr_expect_eq(proto_errors(cases[i].kind), before + 1, "%s: %s",
                      cases[i].misbehave, cases[i].kind);
-        hfixture_get(hfixture_env(PROXY), path, BRAVO, NULL, &b);
+        hreq_get(PROXY, path, HREQ(.token = BRAVO), &b);
         cr_expect_eq(b.status, 200, "%s: %d", cases[i].misbehave, b.status);
         expect_direct_body(&b, path, BRAVO);
-        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &c);
+        hreq_get(PROXY, path, HREQ(.token = ALPHA), &c);
         cr_expect_str_eq(hresp_header(&c, "X-Cache"), "MISS",
                          "%s: the bad answer was stored",
                          cases[i].misbehave);
@@ -550,9 +552,11 @@ Test(real, a_badly_framed_patch_answer_is_not_recorded)
     hfixture_fresh();
     snprintf(key, sizeof(key), "Idempotency-Key: framing-%ld",
              (long)getpid());
-    request("PATCH", API "/phone/update", mis, body, &a);
+    hreq_send("PATCH", PROXY, API "/phone/update", body, HREQ(.headers = mis),
+              &a);
     cr_expect_eq(a.status, 502, "%d %.200s", a.status, a.raw);
-    request("PATCH", API "/phone/update", ok, body, &b);
+    hreq_send("PATCH", PROXY, API "/phone/update", body, HREQ(.headers = ok),
+              &b);
     cr_expect_eq(b.status, 200, "%d %.200s", b.status, b.body);
     cr_expect_null(hresp_header(&b, "Idempotent-Replayed"),
                    "the 502 was recorded");
@@ -568,7 +572,7 @@ Test(real, interim_answers_are_consumed)
 
     hfixture_fresh();
     sandbox_habits("{\"early_hints\":true}");
-    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &a);
+    hreq_get(PROXY, path, HREQ(.token = ALPHA), &a);
     cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.raw);
     cr_expect(strstr(a.raw, "103") == NULL || strstr(a.raw, "HTTP/1.1 103")
                                                   == NULL,
@@ -588,10 +592,10 @@ Test(real, an_http10_upstream_connection_is_not_reused)
     struct hresp      a, b;
 
     hfixture_fresh();
-    request("GET", path, mis, NULL, &a);
+    hreq_get(PROXY, path, HREQ(.headers = mis), &a);
     cr_expect_eq(a.status, 200, "%d %.200s", a.status, a.raw);
     expect_direct_body(&a, path, ALPHA);
-    hfixture_get(hfixture_env(PROXY), path, BRAVO, NULL, &b);
+    hreq_get(PROXY, path, HREQ(.token = BRAVO), &b);
     cr_expect_eq(b.status, 200);
     expect_direct_body(&b, path, BRAVO);
     hresp_free(&a);
@@ -622,13 +626,14 @@ Test(real, a_2xx_that_is_no_lead_drops_the_cached_lead)
         struct hresp w, p, g;
 
         hfixture_fresh();
-        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &w);
+        hreq_get(PROXY, path, HREQ(.token = ALPHA), &w);
         cr_assert_eq(w.status, 200);
-        request("PATCH", API "/phone/update", hdr, body, &p);
+        hreq_send("PATCH", PROXY, API "/phone/update", body,
+                  HREQ(.headers = hdr), &p);
         cr_expect_eq(p.status, cases[i].status, "%d %.200s", p.status,
                      p.raw);
         cr_expect_str_eq(p.reason, cases[i].reason);
-        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &g);
+        hreq_get(PROXY, path, HREQ(.token = ALPHA), &g);
         cr_expect_eq(g.status, 200, "a %d became the lead: %d %.100s",
                      cases[i].status, g.status, g.body);
         cr_expect_str_eq(hresp_header(&g, "X-Cache"), "MISS",
@@ -655,7 +660,7 @@ Test(real, upstream_no_store_and_private_are_not_stored)
 
         hfixture_fresh();
         snprintf(cc, sizeof(cc), "X-Sandbox-Cache-Control: %s", values[i]);
-        request("GET", path, hdr, NULL, &a);
+        hreq_get(PROXY, path, HREQ(.headers = hdr), &a);
         cr_assert_eq(a.status, 200, "%d", a.status);
         cr_expect(strstr(hresp_header(&a, "Cache-Status"),
                          "detail=no-store") != NULL,
@@ -663,7 +668,7 @@ Test(real, upstream_no_store_and_private_are_not_stored)
         cr_expect(strstr(hresp_header(&a, "Cache-Status"), "stored") ==
                       NULL,
                   "%s", hresp_header(&a, "Cache-Status"));
-        hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &b);
+        hreq_get(PROXY, path, HREQ(.token = ALPHA), &b);
         cr_expect_str_eq(hresp_header(&b, "X-Cache"), "MISS",
                          "a %s answer was stored", values[i]);
         hresp_free(&a);
@@ -746,16 +751,16 @@ Test(real, a_get_body_token_counts)
     long         before;
 
     hfixture_fresh();
-    hfixture_get(hfixture_env(PROXY), path, ALPHA, NULL, &w);
+    hreq_get(PROXY, path, HREQ(.token = ALPHA), &w);
     cr_assert_eq(w.status, 200);
     before = hfixture_count("total");
-    request("GET", path, json, body, &a);
+    hreq_send("GET", PROXY, path, body, HREQ(.headers = json), &a);
     cr_expect_eq(a.status, 200, "%d %.200s", a.status, a.body);
     cr_expect_str_eq(hresp_header(&a, "X-Cache"), "HIT");
     cr_expect(a.body_len == w.body_len &&
                   memcmp(a.body, w.body, a.body_len) == 0,
               "not alpha's entry: %.200s", a.body);
-    request("GET", path, other, body, &b);
+    hreq_send("GET", PROXY, path, body, HREQ(.headers = other), &b);
     expect_400(&b, "token");
     cr_expect_eq(hfixture_count("total"), before,
                  "the upstream was asked");
@@ -777,10 +782,10 @@ Test(real, a_get_body_goes_upstream_on_a_miss)
     struct hresp        a;
 
     hfixture_fresh();
-    request("GET", path, json, body, &a);
+    hreq_send("GET", PROXY, path, body, HREQ(.headers = json), &a);
     cr_assert_eq(a.status, 200, "%d %.200s", a.status, a.body);
     cr_expect_str_eq(hresp_header(&a, "X-Cache"), "MISS");
-    last = hclient_sandbox_last();
+    last = hsandbox_last();
     cr_assert_not_null(last);
     cr_expect(json_object_object_get_ex(last, "method", &v) &&
                   strcmp(json_object_get_string(v), "GET") == 0,

@@ -24,6 +24,7 @@
 
 #include "hclient.h"
 #include "hfixture.h"
+#include "hreq.h"
 #include "hproc.h"
 
 #define API       "/api/v1/appointment/s2s"
@@ -65,12 +66,6 @@ static void
 start(struct hproc *p, const char *name, const char *const *args)
 {
     cr_assert_eq(hproc_sandbox_start(name, args, p), 0, "%s", p->error);
-}
-
-static void
-stop(struct hproc *p)
-{
-    cr_expect_eq(hproc_stop(p, SIGTERM), 0, "%s", p->error);
 }
 
 /*
@@ -190,7 +185,7 @@ identity_body(const char *base, const char *path, size_t *len)
     struct hresp r;
     char        *body;
 
-    cr_assert_eq(hclient_get(base, path, ALPHA, &r), 0, "%s", r.error);
+    hreq_get(base, path, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200);
     cr_assert_null(hresp_header(&r, "Content-Encoding"));
     body = malloc(r.body_len + 1);
@@ -310,7 +305,7 @@ Test(sandbox_habits, gzip_decodes_to_identity)
     cr_expect(r.body_len > 0 && r.body[0] == '{');
     hresp_free(&r);
     free(ident);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /*
@@ -358,7 +353,7 @@ Test(sandbox_habits, early_hints_chunked_keepalive)
     free(want);
     free(body);
     free(req);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* Without the habits, answers are what they always were. */
@@ -389,7 +384,7 @@ Test(sandbox_habits, off_by_default)
                                  &r), 0, "%s", r.error);
     cr_expect_null(hresp_header(&r, "Content-Encoding"));
     hresp_free(&r);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* ---- misbehaviours ---------------------------------------------------- */
@@ -484,7 +479,7 @@ Test(sandbox_habits, misbehave_bytes)
         free(extra);
     }
     free(body);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* What long-body leaves on the connection is read with the next answer. */
@@ -515,7 +510,7 @@ Test(sandbox_habits, long_body_tail_stays_on_the_connection)
     free(body);
     free(first);
     free(second);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* An unknown kind is a 400 in the API's format that lists the kinds. */
@@ -535,7 +530,7 @@ Test(sandbox_habits, misbehave_unknown_kind)
     cr_expect_not_null(strstr(r.body, "X-Sandbox-Misbehave must be one of"));
     cr_expect_not_null(strstr(r.body, "after-last-chunk"));
     hresp_free(&r);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /*
@@ -568,7 +563,7 @@ Test(sandbox_habits, misbehave_flag_and_config)
     hresp_free(&r);
     free(none);
 
-    cr_assert_eq(hclient_get(sb.url, "/__sandbox/stats", NULL, &r), 0);
+    hreq_get(sb.url, "/__sandbox/stats", NULL, &r);
     cr_expect_eq(r.status, 200);
     cr_expect_eq(hresp_header_count(&r, "Content-Length"), 1);
     hresp_free(&r);
@@ -600,7 +595,7 @@ Test(sandbox_habits, misbehave_flag_and_config)
     cr_expect_not_null(strstr(r.body, "gzip must be a boolean"));
     hresp_free(&r);
     free(req);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* --realistic alone means a 5 s timeout; an explicit flag wins over it. */
@@ -624,7 +619,7 @@ Test(sandbox_habits, realistic_defaults_and_overrides)
     cr_expect_null(strstr(raw.p, "Transfer-Encoding"));
     free(raw.p);
     free(req);
-    stop(&sb);
+    hfixture_stop(&sb);
 }
 
 /* unasked-coding takes a coding the request did not accept, for real. */
@@ -671,5 +666,5 @@ Test(sandbox_habits, unasked_coding_is_never_an_accepted_one)
     free(dec);
     hresp_free(&r);
     free(ident);
-    stop(&sb);
+    hfixture_stop(&sb);
 }

@@ -35,6 +35,7 @@
 #include "hclient.h"
 #include "hfixture.h"
 #include "hproc.h"
+#include "hreq.h"
 
 #define API        "/api/v1/appointment/s2s"
 #define QUERY      API "/phone/query?phone="
@@ -53,23 +54,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static const char *
-hdr(const struct hresp *r, const char *name)
-{
-    const char *v = hresp_header(r, name);
-
-    return v != NULL ? v : "(none)";
-}
-
-static void
-get(const char *base, const char *path, const char *extra, struct hresp *out)
-{
-    const char *headers[] = { "x-hs-token: " ALPHA, extra, NULL };
-
-    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out), 0,
-                 "GET %s%s: %s", base, path, out->error);
-}
-
 /* The ttl= of R's Cache-Status (a hit), or -1. */
 static long
 hit_ttl(const struct hresp *r)
@@ -87,14 +71,14 @@ fill_then_hit(const char *base, const char *path)
     struct hresp r;
     long         ttl;
 
-    get(base, path, NULL, &r);
+    hreq_get(base, path, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_assert_str_eq(hreq_hdr(&r, "X-Cache"), "MISS");
     hresp_free(&r);
-    get(base, path, NULL, &r);
+    hreq_get(base, path, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "HIT", "Cache-Status %s",
-                     hdr(&r, "Cache-Status"));
+    cr_assert_str_eq(hreq_hdr(&r, "X-Cache"), "HIT", "Cache-Status %s",
+                     hreq_hdr(&r, "Cache-Status"));
     ttl = hit_ttl(&r);
     hresp_free(&r);
     return ttl;
@@ -179,13 +163,6 @@ start_conf(const char *name, const char *path, struct hproc *p)
 {
     cr_assert_eq(hproc_proxy_start_conf(name, path, NULL, p), 0, "%s: %s",
                  name, p->error);
-}
-
-static void
-stop(struct hproc *p)
-{
-    cr_expect_eq(hproc_stop(p, SIGTERM), 0, "exit status after SIGTERM: %s",
-                 p->error);
 }
 
 static int
@@ -295,7 +272,8 @@ Test(signals, reload_changes_ttl_and_rate_limit)
     cr_expect_gt(ttl, 200, "ttl_lead 5m, the hit says ttl=%ld", ttl);
     /* no budget yet: five upstream calls in a row all go */
     for (i = 0; i < 5; i++) {
-        get(p.url, QUERY LEAD_B, "Cache-Control: no-cache", &r);
+        hreq_get(p.url, QUERY LEAD_B,
+                 HREQ(.token = ALPHA, .extra = "Cache-Control: no-cache"), &r);
         cr_assert_eq(r.status, 200, "call %d: %d %s", i, r.status, r.body);
         hresp_free(&r);
     }
@@ -315,23 +293,24 @@ Test(signals, reload_changes_ttl_and_rate_limit)
     ttl = fill_then_hit(p.url, QUERY LEAD_C);
     cr_expect_leq(ttl, 1, "ttl_lead 1s, the hit says ttl=%ld", ttl);
     hfixture_pause_ms(1300);
-    get(p.url, QUERY LEAD_C, NULL, &r);     /* expired: a second grant */
+    /* expired: a second grant */
+    hreq_get(p.url, QUERY LEAD_C, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "MISS", "after 1.3 s: %s",
-                     hdr(&r, "Cache-Status"));
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "MISS", "after 1.3 s: %s",
+                     hreq_hdr(&r, "Cache-Status"));
     hresp_free(&r);
     /* the new rate_limit: 2/min are spent, the third call is ours */
-    get(p.url, QUERY LEAD_D, NULL, &r);
+    hreq_get(p.url, QUERY LEAD_D, HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 429, "third upstream call under 2/min: %d %s",
                  r.status, r.body);
     cr_expect_not_null(hresp_header(&r, "Retry-After"));
     hresp_free(&r);
     /* an entry stored before the reload keeps the lifetime it was stored
      * with */
-    get(p.url, QUERY LEAD_A, NULL, &r);
-    cr_expect_str_eq(hdr(&r, "X-Cache"), "HIT");
+    hreq_get(p.url, QUERY LEAD_A, HREQ(.token = ALPHA), &r);
+    cr_expect_str_eq(hreq_hdr(&r, "X-Cache"), "HIT");
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, reload_keeps_keepalive_connections)
@@ -386,7 +365,7 @@ Test(signals, reload_keeps_keepalive_connections)
         cr_assert_eq(ka_get(fd, "/healthz", NULL), 200, "request %d", i);
     }
     close(fd);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 struct load {
@@ -461,7 +440,7 @@ Test(signals, requests_under_load_across_reloads_all_succeed)
         cr_expect_gt(loads[i].ok, 10, "client %d made %ld requests", i,
                      loads[i].ok);
     }
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, broken_file_is_refused_and_the_old_one_stays)
@@ -507,10 +486,10 @@ Test(signals, broken_file_is_refused_and_the_old_one_stays)
     sighup(&p, RELOADED, 1);
     ttl = fill_then_hit(p.url, QUERY LEAD_D);
     cr_expect_leq(ttl, 1, "ttl_lead 1s, the hit says ttl=%ld", ttl);
-    get(p.url, "/healthz", NULL, &r);
+    hreq_get(p.url, "/healthz", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 /* Shares left unset follow rate_limit on a reload too (SPEC §9). */
@@ -533,7 +512,7 @@ Test(signals, reload_derives_the_rate_shares_again)
     sighup(&p, RELOADED, 2);
     cr_expect_eq(log_count(&p, "1 keys changed (rate_limit)"), 1, "see %s",
                  p.log);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 Test(signals, listen_needs_a_restart_and_the_old_port_serves)
@@ -560,33 +539,15 @@ Test(signals, listen_needs_a_restart_and_the_old_port_serves)
     cr_expect_eq(log_count(&p, "1 keys changed (ttl_lead)"), 1, "see %s",
                  p.log);
     /* the old port serves, the rest applied */
-    get(p.url, "/healthz", NULL, &r);
+    hreq_get(p.url, "/healthz", HREQ(.token = ALPHA), &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
     ttl = fill_then_hit(p.url, QUERY LEAD_A);
     cr_expect_leq(ttl, 1, "ttl_lead 1s, the hit says ttl=%ld", ttl);
-    stop(&p);
+    hfixture_stop(&p);
 }
 
 /* ---- SIGTERM ------------------------------------------------------------ */
-
-struct held {
-    const char  *base;
-    const char  *path;
-    const char  *extra;
-    struct hresp r;
-    int          rc;
-};
-
-static void *
-held_run(void *arg)
-{
-    struct held *h = arg;
-    const char  *headers[] = { "x-hs-token: " ALPHA, h->extra, NULL };
-
-    h->rc = hclient_request(h->base, "GET", h->path, headers, NULL, 0, &h->r);
-    return NULL;
-}
 
 /* Waits (bounded) until a new connection to PORT is refused. */
 static void
@@ -618,32 +579,34 @@ Test(signals, sigterm_finishes_requests_in_flight)
         "redis_prefix=hsp-sig-term", "upstream_timeout=3s", NULL
     };
     static struct hproc      p;
-    struct held              h = { NULL, QUERY LEAD_A,
-                                   "X-Sandbox-Delay-Ms: 1000", { 0 }, 0 };
-    pthread_t                t;
+    struct hheld             h = {
+        .method = "GET", .path = QUERY LEAD_A,
+        .opt = { .token = ALPHA, .extra = "X-Sandbox-Delay-Ms: 1000" },
+    };
     long                     t0, took;
     int                      rc;
 
     cr_assert_eq(hproc_proxy_start("sig-term", opts, &p), 0, "%s", p.error);
     h.base = p.url;
-    cr_assert_eq(pthread_create(&t, NULL, held_run, &h), 0);
+    hreq_held_start(&h);
     hfixture_pause_ms(200);         /* at the sandbox, held 1 s */
     t0 = hfixture_now_ms();
     cr_assert_eq(kill(p.pid, SIGTERM), 0);
     wait_refused(url_port(&p));
     rc = hproc_stop(&p, 0);         /* signal 0: only wait for the exit */
     took = hfixture_now_ms() - t0;
-    pthread_join(t, NULL);
+    hreq_held_join(&h);
     cr_expect_eq(rc, 0, "exit status %d: %s", rc, p.error);
     /* it waited for the request (0.8 s more), not for the whole grace
      * (upstream_timeout 3 s + 1 s) */
     cr_expect_gt(took, 500, "exited %ld ms after SIGTERM: before the "
                  "request in flight was answered", took);
     cr_expect_lt(took, 3500, "exited %ld ms after SIGTERM", took);
-    cr_assert_eq(h.rc, 0, "the request in flight: %s", h.r.error);
-    cr_expect_eq(h.r.status, 200, "status %d: %s", h.r.status, h.r.body);
-    cr_expect_str_eq(hdr(&h.r, "X-Cache"), "MISS");
-    hresp_free(&h.r);
+    cr_assert_eq(h.rc, 0, "the request in flight: %s", h.resp.error);
+    cr_expect_eq(h.resp.status, 200, "status %d: %s", h.resp.status,
+                 h.resp.body);
+    cr_expect_str_eq(hreq_hdr(&h.resp, "X-Cache"), "MISS");
+    hresp_free(&h.resp);
 }
 
 Test(signals, sigterm_cuts_what_outlasts_the_grace)
@@ -654,34 +617,37 @@ Test(signals, sigterm_cuts_what_outlasts_the_grace)
         "rate_limit_wait=1m", NULL
     };
     static struct hproc      p;
-    struct held              h = { NULL, QUERY LEAD_B, NULL, { 0 }, 0 };
+    struct hheld             h = {
+        .method = "GET", .path = QUERY LEAD_B, .opt = { .token = ALPHA },
+    };
     struct hresp             r;
-    pthread_t                t;
     long                     t0, took;
     int                      rc;
 
     cr_assert_eq(hproc_proxy_start("sig-cut", opts, &p), 0, "%s", p.error);
     h.base = p.url;
-    get(p.url, QUERY LEAD_A, NULL, &r);     /* the one grant of the minute */
+    /* the one grant of the minute */
+    hreq_get(p.url, QUERY LEAD_A, HREQ(.token = ALPHA), &r);
     cr_assert_eq(r.status, 200);
     hresp_free(&r);
     /* the next upstream call waits for the budget: up to a minute */
-    cr_assert_eq(pthread_create(&t, NULL, held_run, &h), 0);
+    hreq_held_start(&h);
     hfixture_pause_ms(300);
     t0 = hfixture_now_ms();
     cr_assert_eq(kill(p.pid, SIGTERM), 0);
     wait_refused(url_port(&p));
     rc = hproc_stop(&p, 0);
     took = hfixture_now_ms() - t0;
-    pthread_join(t, NULL);
+    hreq_held_join(&h);
     cr_expect_eq(rc, 0, "exit status %d: %s", rc, p.error);
     /* the grace (2 s) and a margin for a loaded machine */
     cr_expect_lt(took, 4000, "exited %ld ms after SIGTERM", took);
     cr_expect_gt(took, 1500, "exited %ld ms after SIGTERM: before the grace",
                  took);
-    cr_assert_eq(h.rc, 0, "the waiting request: %s", h.r.error);
-    cr_expect_eq(h.r.status, 503, "status %d: %s", h.r.status, h.r.body);
-    hresp_free(&h.r);
+    cr_assert_eq(h.rc, 0, "the waiting request: %s", h.resp.error);
+    cr_expect_eq(h.resp.status, 503, "status %d: %s", h.resp.status,
+                 h.resp.body);
+    hresp_free(&h.resp);
 }
 
 /* Whether the file PATH holds WHAT. */
@@ -713,17 +679,20 @@ Test(signals, reload_moves_the_access_log)
     snprintf(extra, sizeof(extra), "access_log = %s\n", a);
     write_conf("sig-acc", path, sizeof(path), extra);
     start_conf("sig-acc", path, &p);
-    get(p.url, "/healthz", "X-Request-Id: sig-acc-first", &r);
+    hreq_get(p.url, "/healthz",
+             HREQ(.token = ALPHA, .extra = "X-Request-Id: sig-acc-first"), &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
 
     snprintf(extra, sizeof(extra), "access_log = %s\n", b);
     write_conf("sig-acc", path, sizeof(path), extra);
     sighup(&p, RELOADED, 1);
-    get(p.url, "/healthz", "X-Request-Id: sig-acc-second", &r);
+    hreq_get(p.url, "/healthz",
+             HREQ(.token = ALPHA, .extra = "X-Request-Id: sig-acc-second"),
+             &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
-    stop(&p);
+    hfixture_stop(&p);
     cr_expect(file_has(a, "sig-acc-first"), "first request not in %s", a);
     cr_expect_not(file_has(a, "sig-acc-second"), "second request in %s", a);
     cr_expect(file_has(b, "sig-acc-second"), "second request not in %s", b);

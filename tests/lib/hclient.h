@@ -2,8 +2,8 @@
  * hclient.h - a small blocking HTTP/1.1 client for the integration tests:
  * plain sockets, OpenSSL for https, one request per connection, and a
  * deadline on every call, so a hung server fails a test instead of hanging
- * it. Also helpers for the sandbox's admin routes and its seed file.
- * Test-only: never linked into the programs.
+ * it. The sandbox's admin routes are in hsandbox.h. Test-only: never
+ * linked into the programs.
  */
 #ifndef HSP_HCLIENT_H
 #define HSP_HCLIENT_H
@@ -116,41 +116,5 @@ const char *hresp_header_nth(const struct hresp *r, const char *name,
  * Returns a new reference the caller puts, or NULL.
  */
 struct json_object *hresp_json(const struct hresp *r);
-
-/*
- * The sandbox's admin routes, at $HSP_SANDBOX_URL.
- *
- * hclient_sandbox_count returns counter NAME of GET /__sandbox/stats:
- * "total" or any other top-level integer, else the member NAME of
- * "requests" ("query", "query_crm", "blocks", "dispositions", "update").
- * Returns -1 when the sandbox cannot be asked or has no such counter.
- */
-long hclient_sandbox_count(const char *name);
-
-/* POST /__sandbox/reset. Returns 0 on a 2xx, else -1. */
-int hclient_sandbox_reset(void);
-
-/* POST /__sandbox/config with the JSON object JSON. 0 on a 2xx, else -1. */
-int hclient_sandbox_config(const char *json);
-
-/*
- * GET /__sandbox/last: the last API request the sandbox saw, as
- * {"method":..,"path":..,"headers":{..},"body":".."}. Returns a new
- * reference the caller puts, or NULL.
- */
-struct json_object *hclient_sandbox_last(void);
-
-/*
- * The value of header NAME (case-insensitive) in LAST's "headers" object,
- * or NULL when absent. A header given as an array yields its first
- * element. Borrowed from LAST.
- */
-const char *hclient_last_header(struct json_object *last, const char *name);
-
-/*
- * Parses the seed file $HSP_SEED_FILE. Returns a new reference the
- * caller puts, or NULL (the reason is printed on stderr).
- */
-struct json_object *hclient_seed_load(void);
 
 #endif /* HSP_HCLIENT_H */

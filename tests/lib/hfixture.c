@@ -5,6 +5,7 @@
 
 #include "hfixture.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <json-c/json.h>
 
 #include "hclient.h"
+#include "hproc.h"
+#include "hsandbox.h"
 
 #define HFIXTURE_POLL_MS      50
 #define HFIXTURE_IDLE_POLLS   200   /* 10 s for held requests to finish */
@@ -56,39 +59,24 @@ hfixture_slow_ms(long ms)
 long
 hfixture_count(const char *name)
 {
-    long n = hclient_sandbox_count(name);
+    long n = hsandbox_count(name);
 
     cr_assert_geq(n, 0, "cannot read the sandbox's counter %s", name);
     return n;
 }
 
-double
-hfixture_metric(const char *base, const char *series, bool *found)
+void
+hfixture_proxy(const char *name, const char *const *opts, struct hproc *p)
 {
-    struct hresp r;
-    const char  *line;
-    size_t       n = strlen(series);
-    double       v = 0;
+    cr_assert_eq(hproc_proxy_start(name, opts, p), 0, "%s: %s", name,
+                 p->error);
+}
 
-    cr_assert_eq(hclient_get(base, "/metrics", NULL, &r), 0,
-                 "GET %s/metrics: %s", base, r.error);
-    cr_assert_eq(r.status, 200, "GET /metrics: %d", r.status);
-    if (found != NULL) {
-        *found = false;
-    }
-    for (line = r.body; line != NULL && *line != '\0';) {
-        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-            v = strtod(line + n + 1, NULL);
-            if (found != NULL) {
-                *found = true;
-            }
-            break;
-        }
-        line = strchr(line, '\n');
-        line = line != NULL ? line + 1 : NULL;
-    }
-    hresp_free(&r);
-    return v;
+void
+hfixture_stop(struct hproc *p)
+{
+    cr_expect_eq(hproc_stop(p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p->error);
 }
 
 const char *
@@ -126,15 +114,15 @@ hfixture_fresh(void)
     cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
     freeReplyObject(r);
     redisFree(c);
-    cr_assert_eq(hclient_sandbox_config(no_faults), 0,
+    cr_assert_eq(hsandbox_config(no_faults), 0,
                  "cannot reset the sandbox's config");
-    for (i = 0; hclient_sandbox_count("held") != 0; i++) {
+    for (i = 0; hsandbox_count("held") != 0; i++) {
         cr_assert_lt(i, HFIXTURE_IDLE_POLLS,
                      "the sandbox still holds a delayed request after %d ms",
                      HFIXTURE_IDLE_POLLS * HFIXTURE_POLL_MS);
         hfixture_pause_ms(HFIXTURE_POLL_MS);
     }
-    cr_assert_eq(hclient_sandbox_reset(), 0, "sandbox reset failed");
+    cr_assert_eq(hsandbox_reset(), 0, "sandbox reset failed");
 }
 
 void
@@ -172,25 +160,6 @@ hfixture_redis2_stop(void)
         freeReplyObject(r);
     }
     redisFree(c);
-}
-
-void
-hfixture_get(const char *base, const char *path, const char *token,
-             const char *extra, struct hresp *out)
-{
-    char        tok[128];
-    const char *headers[3] = { NULL, NULL, NULL };
-    size_t      n = 0;
-
-    if (token != NULL) {
-        snprintf(tok, sizeof(tok), "x-hs-token: %s", token);
-        headers[n++] = tok;
-    }
-    if (extra != NULL) {
-        headers[n++] = extra;
-    }
-    cr_assert_eq(hclient_request(base, "GET", path, headers, NULL, 0, out),
-                 0, "GET %s%s: %s", base, path, out->error);
 }
 
 void

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct hproc;
 struct hresp;
-
 struct redisContext;
 
 /*
@@ -55,13 +55,6 @@ bool hfixture_redis2_up(void);
 /* The pid of the Redis at $HSP_REDIS2_SOCK, from its pidfile (asserts). */
 pid_t hfixture_redis2_pid(void);
 
-/*
- * GET BASE PATH with the header "x-hs-token: TOKEN" and the header line
- * EXTRA (each skipped when NULL) into OUT; asserts the call was made.
- */
-void hfixture_get(const char *base, const char *path, const char *token,
-                  const char *extra, struct hresp *out);
-
 /* The string member KEY of R's JSON body, copied into OUT (asserts). */
 void hfixture_body_string(const struct hresp *r, const char *key, char *out,
                           size_t cap);
@@ -77,15 +70,18 @@ void hfixture_pause_ms(long ms);
  */
 long hfixture_slow_ms(long ms);
 
-/* The sandbox's counter NAME (hclient_sandbox_count), asserted readable. */
-long hfixture_count(const char *name);
-
 /*
- * The value of the Prometheus sample SERIES (name and labels, as written)
- * in GET /metrics of the proxy at BASE, 0 when absent (a counter may
- * appear only once it moves); *FOUND (when not NULL) says whether it was
- * there.
+ * Starts a proxy of the sandbox named NAME with OPTS (NULL-terminated
+ * key=value overrides, or NULL) on top of hproc's defaults into P
+ * (hproc_proxy_start); asserts it started.
  */
-double hfixture_metric(const char *base, const char *series, bool *found);
+void hfixture_proxy(const char *name, const char *const *opts,
+                    struct hproc *p);
+
+/* Stops P with SIGTERM; expects (not asserts) the exit status 0. */
+void hfixture_stop(struct hproc *p);
+
+/* The sandbox's counter NAME (hsandbox_count), asserted readable. */
+long hfixture_count(const char *name);
 
 #endif /* HSP_HFIXTURE_H */

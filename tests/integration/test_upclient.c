@@ -1,5 +1,5 @@
 /*
- * test_upstream.c - the proxy's upstream client against a misbehaving
+ * test_upclient.c - the proxy's upstream client against a misbehaving
  * upstream (SPEC §11 "Upstream framing", "Content coding").
  *
  * A scripted HTTP/1.1 server in a thread of this process stands in for
@@ -30,6 +30,7 @@
 #include "gz.h"
 #include "hclient.h"
 #include "hfixture.h"
+#include "hreq.h"
 #include "hproc.h"
 
 #define API         "/api/v1/appointment/s2s"
@@ -240,14 +241,13 @@ conns(void)
 
 /* GETs lead NONCE with SCENE through the proxy at BASE into R. */
 static void
-get(const char *base, int nonce, int scene, struct hresp *r)
+get_lead(const char *base, int nonce, int scene, struct hresp *r)
 {
     char path[256];
 
     snprintf(path, sizeof(path), API "/phone/query?phone=%%2B1801555%02d%02d",
              nonce, scene);
-    cr_assert_eq(hclient_get(base, path, "fake-upstream-token", r), 0, "%s",
-                 r->error);
+    hreq_get(base, path, HREQ(.token = "fake-upstream-token"), r);
 }
 
 static double
@@ -257,7 +257,7 @@ proto_errors(const char *base, const char *kind)
 
     snprintf(series, sizeof(series),
              "heavyset_upstream_protocol_errors_total{kind=\"%s\"}", kind);
-    return hfixture_metric(base, series, NULL);
+    return hreq_metric(base, series, NULL);
 }
 
 static void
@@ -289,7 +289,7 @@ Test(upclient, a_misbehaving_upstream_never_poisons_the_pool)
     cr_assert_eq(hproc_proxy_start("upstream-fake", opts, &p), 0, "%s",
                  p.error);
 
-    get(p.url, ++nonce, SCENE_OK, &r);
+    get_lead(p.url, ++nonce, SCENE_OK, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "plain: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want);
@@ -297,41 +297,41 @@ Test(upclient, a_misbehaving_upstream_never_poisons_the_pool)
 
     /* A second answer hidden past the first's end: that request fails,
      * and the next one gets its own answer, never the hidden one. */
-    get(p.url, ++nonce, SCENE_SURPLUS, &r);
+    get_lead(p.url, ++nonce, SCENE_SURPLUS, &r);
     cr_expect_eq(r.status, 502, "surplus: %d %s", r.status, r.body);
     hresp_free(&r);
-    get(p.url, ++nonce, SCENE_OK, &r);
+    get_lead(p.url, ++nonce, SCENE_OK, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "after a surplus: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want, "after a surplus");
     hresp_free(&r);
 
-    get(p.url, ++nonce, SCENE_EARLY_HINTS, &r);
+    get_lead(p.url, ++nonce, SCENE_EARLY_HINTS, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "103 first: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want, "103 first");
     hresp_free(&r);
 
-    get(p.url, ++nonce, SCENE_CHUNKED, &r);
+    get_lead(p.url, ++nonce, SCENE_CHUNKED, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "chunked: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want, "chunked");
     hresp_free(&r);
 
-    get(p.url, ++nonce, SCENE_GZIP, &r);
+    get_lead(p.url, ++nonce, SCENE_GZIP, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "gzip: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want, "gzip is decoded");
     cr_expect_null(hresp_header(&r, "Content-Encoding"));
     hresp_free(&r);
 
-    get(p.url, ++nonce, SCENE_TWO_LENGTHS, &r);
+    get_lead(p.url, ++nonce, SCENE_TWO_LENGTHS, &r);
     cr_expect_eq(r.status, 502, "two lengths: %d %s", r.status, r.body);
     hresp_free(&r);
-    get(p.url, ++nonce, SCENE_BROTLI, &r);
+    get_lead(p.url, ++nonce, SCENE_BROTLI, &r);
     cr_expect_eq(r.status, 502, "br: %d %s", r.status, r.body);
     hresp_free(&r);
-    get(p.url, ++nonce, SCENE_BAD_HEADER, &r);
+    get_lead(p.url, ++nonce, SCENE_BAD_HEADER, &r);
     cr_expect_eq(r.status, 502, "bad header: %d %s", r.status, r.body);
     hresp_free(&r);
 
@@ -343,16 +343,16 @@ Test(upclient, a_misbehaving_upstream_never_poisons_the_pool)
 
     /* Keep-Alive: timeout=2 allows 1 s of idling: after 1.4 s the proxy
      * has dropped the connection itself and opens a new one. */
-    get(p.url, ++nonce, SCENE_OK, &r);
+    get_lead(p.url, ++nonce, SCENE_OK, &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
     before = conns();
-    get(p.url, ++nonce, SCENE_OK, &r);
+    get_lead(p.url, ++nonce, SCENE_OK, &r);
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
     cr_expect_eq(conns(), before, "reused within the idle margin");
     hfixture_pause_ms(1400);
-    get(p.url, ++nonce, SCENE_OK, &r);
+    get_lead(p.url, ++nonce, SCENE_OK, &r);
     cr_expect_eq(r.status, 200, "after idling: %d %s", r.status, r.body);
     hresp_free(&r);
     cr_expect_eq(conns(), before + 1, "a new connection after the margin");
@@ -360,7 +360,7 @@ Test(upclient, a_misbehaving_upstream_never_poisons_the_pool)
     /* The upstream closes a reused connection as the GET arrives: sent
      * again once, on a new connection. */
     before = conns();
-    get(p.url, ++nonce, SCENE_CLOSE_IF_REUSED, &r);
+    get_lead(p.url, ++nonce, SCENE_CLOSE_IF_REUSED, &r);
     snprintf(want, sizeof(want), LEAD, nonce);
     cr_expect_eq(r.status, 200, "stale keep-alive: %d %s", r.status, r.body);
     cr_expect_str_eq(r.body, want, "stale keep-alive");

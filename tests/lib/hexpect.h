@@ -1,0 +1,46 @@
+/*
+ * hexpect.h - checks of the proxy's answers that more than one suite
+ * makes: what its Cache-Status says, a stale answer, and waiting until a
+ * cached entry has expired. Test-only; every call but
+ * hexpect_status_has asserts with criterion.
+ */
+#ifndef HSP_HEXPECT_H
+#define HSP_HEXPECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hheld;
+struct hreq;
+struct hresp;
+
+/* Whether R's Cache-Status header contains WHAT (false when absent). */
+bool hexpect_status_has(const struct hresp *r, const char *what);
+
+/*
+ * R is the expired entry FIRST served stale (SPEC §7): 200, X-Cache
+ * STALE, a Cache-Status "heavyset-proxy; fwd=stale..." with DETAIL, an
+ * Age, and FIRST's body byte for byte.
+ */
+void hexpect_stale(const struct hresp *r, const struct hresp *first,
+                   const char *detail);
+
+/*
+ * Polls the proxy at BASE with only-if-cached reads of PATH as TOKEN
+ * (which never reach the upstream) until its entry has expired: a 504.
+ * Asserts every answer before that is a 200, and a bound of 10 s.
+ */
+void hexpect_expired(const char *base, const char *path, const char *token);
+
+/*
+ * Fires N identical GETs of PATH with the headers OPT at once
+ * (hreq_burst), spread in turn over the NBASES proxies at BASES, into H.
+ * Asserts that every one was answered with the first one's status and
+ * body; returns how many said collapsed in their Cache-Status, and the
+ * slowest one's time in *MAX_MS. The caller frees H (hreq_burst_free).
+ */
+int hexpect_stampede(const char *const *bases, size_t nbases,
+                     const char *path, const struct hreq *opt,
+                     struct hheld *h, size_t n, double *max_ms);
+
+#endif /* HSP_HEXPECT_H */
