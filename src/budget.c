@@ -40,7 +40,6 @@
 
 #include <assert.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,30 +123,19 @@ check_tenant(const char *tenant)
 
 /* ---- the shared budget --------------------------------------------------- */
 
-static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
-
-static void
-budget_init_once(void)
-{
-    store_script_init(&budget_script_take);
-    store_script_init(&budget_script_pause);
-}
-
+/*
+ * The scripts' SHAs, computed and registered with the store before main
+ * runs (as script.c does its own): store.c loads the registered scripts
+ * on every connect, and the worker threads share that list, so it must be
+ * complete before the first of them starts.
+ */
 static void budget_at_start(void) __attribute__((constructor));
 
 static void
 budget_at_start(void)
 {
-    budget_init();
-}
-
-void
-budget_init(void)
-{
-    int rc = pthread_once(&budget_once, budget_init_once);
-
-    assert(rc == 0);
-    (void)rc;
+    store_script_init(&budget_script_take);
+    store_script_init(&budget_script_pause);
 }
 
 static int64_t

@@ -106,14 +106,6 @@ void budget_local_pause(struct budget_local *bl, const char *tenant,
 size_t budget_local_tenants(struct budget_local *bl);
 
 /*
- * Computes the scripts' SHAs and registers them with the store. The
- * module does so itself before main runs (as script.c does), since
- * store.c loads the registered scripts on every connect; calling it
- * again is harmless.
- */
-void budget_init(void);
-
-/*
  * TAKE   KEYS: budget zset, pause key   ARGV: max grants, window_ms, member
  *   -> { 1, 0 } granted, { 0, wait_ms } denied (paused: the pause's PTTL)
  * PAUSE  KEYS: pause key                ARGV: pause_ms

@@ -93,7 +93,6 @@ inst_open(struct inst *in, const char *url, const char *const *opts)
 
     memset(in, 0, sizeof(*in));
     signal(SIGPIPE, SIG_IGN);       /* as main() does: Redis may go away */
-    budget_init();
     cr_assert_eq(conf_init(&in->cf), 0);
     for (i = 0; opts[i] != NULL; i++) {
         cr_assert_eq(conf_set_override(&in->cf, opts[i], &errs), 0, "%s: %s",
