@@ -153,8 +153,7 @@ read_near(struct req *r)
     struct cache_entry e;
     int64_t            now;
 
-    if (rs->dir.no_cache || rs->dir.no_store ||
-        !tracking_get(r->env->tracking, rs->key.hash, rs->key.field, &e)) {
+    if (!tracking_get(r->env->tracking, rs->key.hash, rs->key.field, &e)) {
         return false;
     }
     now = req_now_ms();
@@ -193,7 +192,7 @@ read_recv(struct req *r)
     struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
     const struct conf       *cf = r->env->cf;
     char                     fkey[FLIGHT_KEY_MAX];
-    bool                     enabled;
+    bool                     enabled, keyed;
 
     key_parse_query(uri != NULL ? evhttp_uri_get_query(uri) : NULL, &rs->q);
     if (r->route.id != ROUTE_DISPOSITIONS && !read_check_phone(r)) {
@@ -202,11 +201,18 @@ read_recv(struct req *r)
     cache_parse_directives(evhttp_find_header(in, "Cache-Control"),
                            evhttp_find_header(in, "Pragma"), &rs->dir);
     enabled = cache_route_enabled(cf, r->route.id);
-    rs->cacheable = !rs->q.limit_days_bad && !rs->q.simple_block_id_bad &&
-                    key_entry(cf->redis_prefix, r->tenant, r->route.id,
-                              r->phone, r->route.crm, &rs->q, &rs->key) == 0;
+    keyed = !rs->q.limit_days_bad && !rs->q.simple_block_id_bad &&
+            key_entry(cf->redis_prefix, r->tenant, r->route.id, r->phone,
+                      r->route.crm, &rs->q, &rs->key) == 0;
+    if (!keyed) {
+        rs->mode = READ_BYPASS;
+    } else if (!enabled || rs->dir.no_cache || rs->dir.no_store) {
+        rs->mode = READ_REFRESH;
+    } else {
+        rs->mode = READ_LOOKUP;
+    }
     rs->x_cache = STATS_CACHE_BYPASS;
-    if (!rs->cacheable || (!enabled && rs->dir.only_if_cached)) {
+    if (rs->mode == READ_BYPASS || (!enabled && rs->dir.only_if_cached)) {
         /* Parameters we cannot key on: straight through, and the
          * upstream judges them. */
         if (rs->dir.only_if_cached) {
@@ -225,7 +231,7 @@ read_recv(struct req *r)
         rs->x_cache = STATS_CACHE_MISS;
         rs->fwd = REPLY_FWD_MISS;
     }
-    if (enabled && read_near(r)) {
+    if (rs->mode == READ_LOOKUP && read_near(r)) {
         return REQ_DONE;
     }
     snprintf(rs->fl.lock, sizeof(rs->fl.lock), "%s:lock:%s", rs->key.hash,
@@ -236,7 +242,7 @@ read_recv(struct req *r)
                     read_flight_key(rs, fkey, sizeof(fkey)))) {
         return REQ_WAIT;
     }
-    if (!enabled || rs->dir.no_cache || rs->dir.no_store) {
+    if (rs->mode == READ_REFRESH) {
         return read_lock(r);        /* nothing cached to look at */
     }
     return read_lookup(r);
@@ -443,10 +449,10 @@ read_on_wake(struct req *r, const void *data)
     }
     flight_unwait(&rs->fl);
     rs->waited = true;
-    if (rs->dir.no_cache || rs->dir.no_store || !rs->may_store) {
-        return read_lock(r);
+    if (rs->mode == READ_LOOKUP && rs->may_store) {
+        return read_lookup(r);
     }
-    return read_lookup(r);
+    return read_lock(r);
 }
 
 /* ---- FETCH and STORE ---------------------------------------------------- */

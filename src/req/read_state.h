@@ -24,11 +24,21 @@
 #include "req/tracking.h"
 #include "stats.h"
 
+/* How a read uses the cache: decided once, at RECV. */
+enum read_mode {
+    READ_BYPASS,        /* parameters the key cannot hold: straight through,
+                           for the upstream to judge */
+    READ_REFRESH,       /* nothing cached may answer it (no-cache, no-store,
+                           or the route's TTL is off): fetched under the
+                           fetch lock, so identical refreshes coalesce */
+    READ_LOOKUP         /* the near cache, Redis, then the upstream */
+};
+
 struct read_state {
+    enum read_mode          mode;
     struct cache_directives dir;
     struct key_query        q;
     struct key_entry        key;
-    bool                    cacheable;  /* KEY is valid for this request */
     bool                    may_store;  /* the answer may be stored */
     char                    epoch[REQ_EPOCH_MAX];   /* seen by the lookup */
     char                    bgen[REQ_EPOCH_MAX];
