@@ -152,10 +152,13 @@ main_key_list(const char *const *names, size_t n, char *buf, size_t cap)
  * requests use it from their next request on, while the connections stay
  * open. The old configuration is freed by whichever thread lets go of it
  * last (conf_ref): main here, or a worker after its last request that
- * started under it. A refused reload changes nothing.
+ * started under it. A refused reload changes nothing. Returns 0 when it
+ * reloaded, with what changed said in SAID (CAP bytes), else -1; the
+ * caller logs "reloaded" once the logs are reopened too, so that the line
+ * means the new configuration is wholly in force.
  */
-static void
-main_reload(struct main_state *st)
+static int
+main_reload(struct main_state *st, char *said, size_t cap)
 {
     const struct conf *old = conf_ref_conf(st->cf);
     struct conf        next;
@@ -175,13 +178,13 @@ main_reload(struct main_state *st)
         }
         log_err("main: reload refused: the configuration in force stays");
         conf_free(&next);
-        return;
+        return -1;
     }
     if (conf_diff(old, &next, &d) != 0) {
         log_err("main: reload: out of memory: the configuration in force "
                 "stays");
         conf_free(&next);
-        return;
+        return -1;
     }
     for (i = 0; i < d.nrestart; i++) {
         log_warn("main: reload: %s changed but needs a restart: keeping "
@@ -193,7 +196,7 @@ main_reload(struct main_state *st)
             log_err("main: reload: out of memory: the configuration in "
                     "force stays");
             conf_free(&next);
-            return;
+            return -1;
         }
         budget_local_set_limits(st->sh.bl, conf_ref_conf(ref));
         for (i = 0; i < st->nworkers; i++) {
@@ -206,9 +209,9 @@ main_reload(struct main_state *st)
     }
     conf_free(&next);               /* empty when it moved into REF */
     main_key_list(d.changed, d.nchanged, keys, sizeof(keys));
-    log_info("main: configuration reloaded, %zu keys changed%s%s%s",
-             d.nchanged, d.nchanged > 0 ? " (" : "", keys,
-             d.nchanged > 0 ? ")" : "");
+    snprintf(said, cap, "%zu keys changed%s%s%s", d.nchanged,
+             d.nchanged > 0 ? " (" : "", keys, d.nchanged > 0 ? ")" : "");
+    return 0;
 }
 
 static const struct {
@@ -225,14 +228,20 @@ on_signal(evutil_socket_t signo, short what, void *arg)
 {
     struct main_state *st = arg;
     unsigned           i;
+    char               said[1100];
+    bool               reloaded;
 
     if (st->stopping) {
         return;
     }
     if (signo == SIGHUP) {
         log_info("main: SIGHUP: reloading the configuration");
-        main_reload(st);
+        reloaded = main_reload(st, said, sizeof(said)) == 0;
         (void)main_logs_setup(conf_ref_conf(st->cf));  /* logged */
+        if (reloaded) {
+            /* Last: once this line is out, the logs are the new ones. */
+            log_info("main: configuration reloaded, %s", said);
+        }
         return;
     }
     st->stopping = true;
