@@ -75,7 +75,9 @@ hreq_try(const char *method, const char *base, const char *path,
     if (opt->extra != NULL) {
         headers[n++] = opt->extra;
     }
-    memcpy(headers + n, opt->headers, more * sizeof(*headers));
+    if (more > 0) {                 /* opt->headers may be NULL */
+        memcpy(headers + n, opt->headers, more * sizeof(*headers));
+    }
     rc = hclient_request(base, method, path, headers, body,
                          body != NULL ? strlen(body) : 0, out);
     goto done;
