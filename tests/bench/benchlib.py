@@ -225,9 +225,11 @@ def load_tsv(path):
 
 def cmd_report_hit(a):
     """The hit-path table: medians over rounds per (conns, target), and
-    proxy/nginx, proxy/ceiling ratios of the medians."""
+    proxy/nginx, proxy/ceiling (and proxy/base, with --baseline) ratios
+    of the medians."""
     rows = [r for r in load_tsv(a.tsv) if r["section"] == "hit"]
     targets = a.targets.split(",")
+    others = [o for o in ("nginx", "ceiling", "base") if o in targets]
     out = []
     bad = []
     for c in sorted({r["conns"] for r in rows}):
@@ -245,16 +247,15 @@ def cmd_report_hit(a):
         for t in targets:
             rps, p50, p99, n = med[t]
             row = [f"{c}", t, fmt_num(rps), fmt_ms(p50), fmt_ms(p99), str(n)]
-            if t == "proxy":
-                row.append(f"{rps / med['nginx'][0]:.2f}"
-                           if "nginx" in med and med["nginx"][0] else "n/a")
-                row.append(f"{rps / med['ceiling'][0]:.2f}"
-                           if "ceiling" in med and med["ceiling"][0] else "n/a")
-            else:
-                row += ["", ""]
+            for o in others:
+                if t == "proxy":
+                    row.append(f"{rps / med[o][0]:.2f}"
+                               if o in med and med[o][0] else "n/a")
+                else:
+                    row.append("")
             out.append(row)
-    print_table(["conns", "server", "req/s", "p50 ms", "p99 ms", "rounds",
-                 "proxy/nginx", "proxy/ceiling"], out)
+    print_table(["conns", "server", "req/s", "p50 ms", "p99 ms", "rounds"] +
+                [f"proxy/{o}" for o in others], out)
     for b in bad:
         print("  WARNING: " + b)
     return 0
