@@ -19,7 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "access.h"
-#include "budget.h"
+#include "budget_local.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
