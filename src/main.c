@@ -26,6 +26,7 @@
 #include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_share.h"
 #include "url.h"
 #include "worker.h"
 
