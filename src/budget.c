@@ -48,6 +48,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
 
+#include "budget_local.h"
 #include "conf.h"
 #include "key.h"
 #include "log.h"

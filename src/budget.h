@@ -13,9 +13,10 @@
  * and every take is denied until the pause ends. rate_limit = 0 turns the
  * whole budget off: every take is granted at once, with no Redis call.
  *
- * Two objects: one struct budget_local per process, shared by its worker
- * threads (locked; used only while Redis is away and for pauses), and one
- * struct budget per worker, used only on that worker's loop.
+ * Two objects: one struct budget_local per process (budget_local.h),
+ * shared by its worker threads (locked; used only while Redis is away and
+ * for pauses), and one struct budget per worker, used only on that
+ * worker's loop.
  *
  * Tenants are the 32-hex ids of key_tenant(); a token never reaches this
  * module, and logs show at most the first 8 hex digits of a tenant.
@@ -24,9 +25,9 @@
 #define HSP_BUDGET_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
+#include "budget_limits.h"
 #include "store.h"
 
 struct conf;
@@ -34,76 +35,14 @@ struct budget;
 struct budget_local;
 struct budget_op;
 
-/* Added to the period: our clock and the vendor's see one request up to a
- * network delay apart, so a grant stays in our window 1 s longer than in
- * the vendor's, and we never think a slot free before the vendor does. */
-#define BUDGET_MARGIN_MS        1000
 #define BUDGET_PAUSE_DEFAULT_MS 60000       /* a 429 without Retry-After */
 #define BUDGET_PAUSE_MAX_MS     3600000     /* a longer Retry-After is cut */
-#define BUDGET_LOCAL_TENANTS_MAX 65536      /* local table bound */
-
-enum budget_class {
-    BUDGET_READ,                    /* GET: rate_limit - rate_reserve_writes */
-    BUDGET_WRITE                    /* PATCH: all of rate_limit */
-};
 
 enum budget_answer {
     BUDGET_GRANTED,                 /* answered now: go to the upstream */
     BUDGET_DENIED,                  /* answered now: *WAIT_MS is set */
     BUDGET_PENDING                  /* Redis asked: the callback will tell */
 };
-
-/* The grants each class may hold in one window. */
-struct budget_limits {
-    int64_t read_max;               /* grants in a window for reads */
-    int64_t write_max;              /* and for writes (>= read_max) */
-    int64_t window_ms;              /* period + BUDGET_MARGIN_MS */
-};
-
-/*
- * The limits of the shared budget (LOCAL false: rate_limit split by
- * rate_reserve_writes) or of the local one (LOCAL true: rate_limit_fallback,
- * its reserve the same share of it, rounded up). The reserve is converted
- * to rate_limit's period, rounded up. write_max 0 means no limit.
- */
-void budget_limits_of(const struct conf *cf, bool local,
-                      struct budget_limits *out);
-
-/*
- * The local budget of the process. Copies what it needs from CF. Returns
- * NULL when out of memory (logged). Thread-safe; free it after every
- * struct budget using it.
- */
-struct budget_local *budget_local_new(const struct conf *cf);
-
-/*
- * Takes the fallback limits of CF (a reload); takes from then on use
- * them, and the grants already counted stay counted. Thread-safe.
- */
-void budget_local_set_limits(struct budget_local *bl, const struct conf *cf);
-
-/* Frees BL. NULL-safe. */
-void budget_local_free(struct budget_local *bl);
-
-/*
- * Takes one grant of class CLS for TENANT at NOW_MS (a monotonic clock in
- * ms, never going back). Returns true when granted; otherwise sets *WAIT_MS
- * (> 0) to when a take could be granted. While TENANT is paused the wait
- * is what is left of the pause. With rate_limit_fallback 0 only pauses deny.
- * Idle tenants are reclaimed about once a window; past
- * BUDGET_LOCAL_TENANTS_MAX busy tenants a new one is granted untracked.
- */
-bool budget_local_take(struct budget_local *bl, const char *tenant,
-                       enum budget_class cls, int64_t now_ms,
-                       int64_t *wait_ms);
-
-/* Denies every take of TENANT for MS from NOW_MS (same clock); never
- * shortens a longer pause. */
-void budget_local_pause(struct budget_local *bl, const char *tenant,
-                        int64_t now_ms, int64_t ms);
-
-/* The tenants BL tracks now (for tests and bounds checks). */
-size_t budget_local_tenants(struct budget_local *bl);
 
 /*
  * TAKE   KEYS: budget zset, pause key   ARGV: max grants, window_ms, member

@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include "budget.h"
+#include "budget_limits.h"
 
 #include "conf.h"
 

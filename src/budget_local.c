@@ -16,13 +16,14 @@
  */
 #include "config.h"
 
-#include "budget.h"
+#include "budget_local.h"
 
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget_limits.h"
 #include "key.h"
 #include "log.h"
 

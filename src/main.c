@@ -19,13 +19,14 @@
 #include <openssl/ssl.h>
 
 #include "access.h"
-#include "budget.h"
+#include "budget_local.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
 #include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_share.h"
 #include "url.h"
 #include "worker.h"
 

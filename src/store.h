@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store_notify.h"
+
 struct event_base;
 struct redisReply;
 struct store;
@@ -72,32 +74,19 @@ void store_ignore(struct redisReply *reply, void *arg);
 void store_cancel(struct store_op *op);
 
 /*
- * Runs for each message published on a subscribed channel, on the loop:
- * PAYLOAD (LEN bytes, borrowed for the call). PAYLOAD NULL says messages
- * may have been or will be missed: the channel was (re)subscribed after a
- * connection, its connection was lost, or a call missed its deadline.
- */
-typedef void (*store_msg_cb)(const char *payload, size_t len, void *arg);
-
-/*
  * Subscribes ST to CHANNEL (copied) on a connection of its own, kept up
- * and resubscribed like the first. CB and ARG must outlive ST. At most 4
- * channels. Returns 0, or -1 when out of room or memory.
+ * and resubscribed like the first. CB (store_notify.h says when it runs)
+ * and ARG must outlive ST. At most 4 channels. Returns 0, or -1 when out
+ * of room or memory.
  */
 int store_subscribe(struct store *st, const char *channel, store_msg_cb cb,
                     void *arg);
 
 /*
- * Runs for each key whose value may have changed since this store's call
- * connection read it (KEY, LEN bytes), and with KEY NULL when anything
- * may have: tracking restarted, a link went down, calls stopped answering.
- */
-typedef void (*store_inval_cb)(const char *key, size_t len, void *arg);
-
-/*
  * Turns on Redis's tracking of the keys the call connection reads (CLIENT
  * TRACKING with REDIRECT to the subscriber connection), for a near cache.
- * CB and ARG must outlive ST. Once per store. Returns 0 or -1.
+ * CB (store_notify.h says when it runs) and ARG must outlive ST. Once per
+ * store. Returns 0 or -1.
  */
 int store_track(struct store *st, store_inval_cb cb, void *arg);
 

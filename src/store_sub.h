@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "store.h"
+#include "store_notify.h"
 
 struct event_base;
 struct store_link;

@@ -45,6 +45,7 @@
 #include "gz.h"
 #include "log.h"
 #include "tls.h"
+#include "url.h"
 
 #define UCONN_MAX_RESPONSE  (8 * 1024 * 1024) /* body: more is 502 */
 #define UCONN_MAX_HEADERS   (64 * 1024)

@@ -19,11 +19,12 @@
 #include <openssl/ssl.h>
 
 #include "uparse.h"
-#include "upstream.h"
+#include "upstream_msg.h"
 
 struct event_base;
 struct evdns_base;
 struct evbuffer;
+struct url_upstream;
 struct uconn;                       /* opaque */
 
 struct uconn_cbs {

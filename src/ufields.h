@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "uparse.h"
+#include "uparse_types.h"
 
 struct ufields {
     bool     have_length;           /* a Content-Length was read */

@@ -26,54 +26,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/http.h>
 #include <openssl/ssl.h>
 
+#include "upstream_msg.h"
 #include "url.h"
 
 struct event_base;
 struct evdns_base;
-struct evbuffer;
-struct evkeyvalq;
 struct upstream;
 struct upstream_call;
-
-enum upstream_error {
-    UPSTREAM_OK = 0,                /* a response arrived (any status) */
-    UPSTREAM_EUNREACHABLE,          /* connect failed or no response */
-    UPSTREAM_ETLS,                  /* TLS handshake or verification */
-    UPSTREAM_ETIMEOUT,              /* no full answer in time */
-    UPSTREAM_EPROTO                 /* malformed, oversized or in a coding
-                                       not asked for (WHY names the kind) */
-};
-
-/* What to send. Everything is copied by upstream_send. */
-struct upstream_request {
-    enum evhttp_cmd_type    method;
-    const char             *uri;        /* path and query, as received */
-    const struct evkeyvalq *headers;    /* end-to-end headers to pass on;
-                                           Host, Content-Length, framing,
-                                           hop-by-hop and Accept-Encoding
-                                           are the pool's own, not these */
-    const char             *request_id; /* sent as X-Request-Id */
-    struct evbuffer        *body;       /* may be NULL; copied */
-    bool                    idempotent; /* may be resent once on a stale
-                                           keep-alive connection */
-};
-
-/*
- * A final response, borrowed: valid only while the done callback runs.
- * A gzip body is inflated already, and its Content-Encoding and
- * Content-Length are not among HEADERS.
- */
-struct upstream_response {
-    int               status;
-    const char       *reason;       /* the upstream's reason phrase, only
-                                       visible ASCII and SP; NULL when it
-                                       was empty or anything else */
-    struct evkeyvalq *headers;      /* the upstream's response headers */
-    struct evbuffer  *body;         /* may be drained by the callback */
-};
+struct upstream_share;
 
 /*
  * Runs exactly once per call that was not cancelled, on the loop and
@@ -83,22 +45,6 @@ struct upstream_response {
 typedef void (*upstream_done_cb)(enum upstream_error err,
                                  const struct upstream_response *resp,
                                  const char *why, void *arg);
-
-struct upstream_share;
-
-/*
- * The process-wide cap of one upstream's connections (upstream_connections),
- * shared by the pools of every worker thread. A fixed share per worker
- * would leave the busier worker queueing while the other's connections
- * sit unused, and SO_REUSEPORT never splits clients evenly (64 clients on
- * 2 workers came 33/32 to 38/27): a pool takes a slot while the process
- * is under the cap, and a pool that cannot is woken when another gives
- * one back, which an idle or finishing connection then does.
- * Created by main before the workers, freed after the last pool; NULL
- * when out of memory.
- */
-struct upstream_share *upstream_share_new(unsigned max_conns);
-void upstream_share_free(struct upstream_share *share);
 
 /*
  * Creates the pool for the upstream at URL on BASE, its connections

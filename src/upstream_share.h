@@ -1,8 +1,7 @@
 /*
- * upstream_share.h - private to the upstream pool: the process-wide cap
- * of one upstream's connections (upstream_share_new/free and the reason
- * for it are in upstream.h). Thread-safe: the pools of every worker
- * thread take and give slots of one share.
+ * upstream_share.h - the process-wide cap of one upstream's connections,
+ * created by main and used by the upstream pools (upstream.c) of every
+ * worker thread, which take and give slots of one share. Thread-safe.
  *
  * A pool joins with a member embedded in itself and the event that wakes
  * it; the share never calls a pool, it only activates that event (which
@@ -14,9 +13,22 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
-#include "upstream.h"
-
 struct event;
+struct upstream_share;
+
+/*
+ * The process-wide cap of one upstream's connections (upstream_connections),
+ * shared by the pools of every worker thread. A fixed share per worker
+ * would leave the busier worker queueing while the other's connections
+ * sit unused, and SO_REUSEPORT never splits clients evenly (64 clients on
+ * 2 workers came 33/32 to 38/27): a pool takes a slot while the process
+ * is under the cap, and a pool that cannot is woken when another gives
+ * one back, which an idle or finishing connection then does.
+ * Created by main before the workers, freed after the last pool; NULL
+ * when out of memory.
+ */
+struct upstream_share *upstream_share_new(unsigned max_conns);
+void upstream_share_free(struct upstream_share *share);
 
 /* A pool's place in a share. Its fields are the share's: a pool only
  * embeds it and passes it in. */

@@ -8,7 +8,8 @@
 
 #include <stddef.h>
 
-#include "upstream.h"
+#include "upstream_msg.h"
+#include "url.h"
 
 struct evbuffer;
 

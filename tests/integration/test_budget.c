@@ -36,6 +36,8 @@
 #include <hiredis/hiredis.h>
 
 #include "budget.h"
+#include "budget_limits.h"
+#include "budget_local.h"
 #include "conf.h"
 #include "hclient.h"
 #include "hexpect.h"

@@ -10,6 +10,8 @@
 #include <criterion/criterion.h>
 
 #include "budget.h"
+#include "budget_limits.h"
+#include "budget_local.h"
 #include "conf.h"
 #include "key.h"
 
