@@ -219,7 +219,9 @@ flight_put(char **at, const char *s, size_t len)
 {
     const char *start = *at;
 
-    memcpy(*at, s, len);
+    if (len > 0) {                  /* an empty body may have no bytes */
+        memcpy(*at, s, len);
+    }
     (*at)[len] = '\0';
     *at += len + 1;
     return start;

@@ -131,6 +131,37 @@ Test(offload, concurrent_identical_misses_make_one_upstream_request)
     cr_expect_eq(hfixture_count("query"), 1);
 }
 
+/*
+ * A leader's waiters get its answer from a copy the flight keeps, since
+ * they are woken after the leader's step: an answer with no body at all
+ * (a 204) must reach them as it is, from one upstream request.
+ */
+Test(offload, waiters_get_an_empty_answer_too)
+{
+    static struct hheld       shots[BURST];
+    static const char *const  hdrs[] = { "X-Sandbox-Delay-Ms: 300",
+                                         "X-Sandbox-Answer: 204", NULL };
+    const char               *base = hfixture_env("HSP_PROXY_URL");
+    const char *const         bases[] = { base };
+    double                    max_ms;
+    int                       collapsed;
+    size_t                    i;
+
+    collapsed = hexpect_stampede(bases, 1, QUERY SHARED,
+                                 HREQ(.token = ALPHA, .headers = hdrs),
+                                 shots, BURST, &max_ms);
+    cr_expect_eq(hfixture_count("query"), 1, "%ld upstream requests for %d "
+                 "reads", hfixture_count("query"), BURST);
+    cr_expect_geq(collapsed, 1, "no answer says collapsed");
+    for (i = 0; i < BURST; i++) {
+        cr_expect_eq(shots[i].resp.status, 204, "read %zu: %d", i,
+                     shots[i].resp.status);
+        cr_expect_eq(shots[i].resp.body_len, 0, "read %zu: %zu bytes", i,
+                     shots[i].resp.body_len);
+    }
+    hreq_burst_free(shots, BURST);
+}
+
 Test(offload, concurrent_misses_on_two_instances_make_one_upstream_request)
 {
     static struct hheld shots[BURST];
