@@ -79,8 +79,8 @@ read_forwarded(struct req *r, enum forward_outcome outcome, int64_t wait_ms)
         return REQ_BUDGET;
     case FORWARD_DENIED:
         if (r->client == NULL && rs->fl.flight == NULL) {
-            flight_unlock(r->env->flights, &rs->fl);    /* a refresh: try
-                                                           another time */
+            /* A refresh, its client served already: another time. */
+            flight_unlock(r->env->flights, &rs->fl);
             return REQ_DONE;
         }
         if (answer_stale(r, REPLY_DETAIL_RATE_LIMITED, 0)) {
