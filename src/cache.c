@@ -175,6 +175,15 @@ cache_expire_ms(const struct conf *cf, int64_t ttl_ms)
     return ttl_ms + stale;
 }
 
+int64_t
+cache_guard_ms(const struct conf *cf)
+{
+    static const int64_t day_ms = (int64_t)24 * 3600 * 1000;
+    int64_t              twice = 2 * cache_expire_ms(cf, cf->ttl_lead_ms);
+
+    return twice > day_ms ? twice : day_ms;
+}
+
 int
 cache_entry_header(const struct cache_entry *e, char *buf, size_t cap)
 {

@@ -51,6 +51,13 @@ bool cache_route_enabled(const struct conf *cf, enum route_id id);
  */
 int64_t cache_expire_ms(const struct conf *cf, int64_t ttl_ms);
 
+/*
+ * How long Redis keeps a guard (a phone's write epoch, a tenant's blocks
+ * generation): twice the longest a lead entry is kept, and at least a
+ * day, so a guard outlives every entry whose fill it must vouch for.
+ */
+int64_t cache_guard_ms(const struct conf *cf);
+
 /* A stored answer. Decoded entries borrow CTYPE and BODY from the input. */
 struct cache_entry {
     int         status;

@@ -24,6 +24,41 @@
 #include <hiredis/hiredis.h>
 
 /*
+ * The guards: a phone's write epoch and a tenant's blocks generation.
+ * A fill stores only if the guard it read with the entry is still there
+ * and unchanged (SPEC §12): a guard that is missing proves nothing (it
+ * may have been evicted or flushed after a PATCH), so a lookup that finds
+ * none makes one, and a fill that finds none stores nothing. Values come
+ * from Redis's clock in microseconds, and a PATCH only ever raises them,
+ * so a guard evicted and made again never repeats a value a read may
+ * hold. They stay integers, which older proxies' INCR also accepts
+ * during a rolling deploy. (Effects replication, Redis's default since
+ * 5, lets a script write after TIME.)
+ */
+#define SCRIPT_NOW_US                                                     \
+    "local function now_us()\n"                                           \
+    "  local t = redis.call('TIME')\n"                                     \
+    "  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                 \
+    "end\n"
+#define SCRIPT_GUARD                                                      \
+    SCRIPT_NOW_US                                                         \
+    "local function guard(k, px)\n"                                       \
+    "  local v = redis.call('GET', k)\n"                                   \
+    "  if v then return v end\n"                                           \
+    "  v = string.format('%.0f', now_us())\n"                              \
+    "  redis.call('SET', k, v, 'PX', px)\n"                                \
+    "  return v\n"                                                         \
+    "end\n"
+#define SCRIPT_BUMP                                                       \
+    SCRIPT_NOW_US                                                         \
+    "local function bump(k, px)\n"                                        \
+    "  local v = now_us()\n"                                               \
+    "  local c = tonumber(redis.call('GET', k) or '') or 0\n"              \
+    "  if v <= c then v = c + 1 end\n"                                     \
+    "  redis.call('SET', k, string.format('%.0f', v), 'PX', px)\n"         \
+    "end\n"
+
+/*
  * The lookup takes the fetch lock in the same trip when the entry will
  * not do (missing, expired, or older than the client's max-age): a miss
  * costs one round trip fewer. Freshness is judged here as cache.c judges
@@ -31,14 +66,15 @@
  * and the proxy's clock (ARGV[3]).
  */
 static struct store_script lookup_script = {
-    "lookup",
+    "lookup2",
+    SCRIPT_GUARD
     "local g, f = '', ARGV[1]\n"
     "if ARGV[2] == '1' then\n"
-    "  g = redis.call('GET', KEYS[3]) or ''\n"
+    "  g = guard(KEYS[3], ARGV[8])\n"
     "  f = 'g' .. g .. ':' .. f\n"
     "end\n"
     "local e = redis.call('HGET', KEYS[1], f)\n"
-    "local ep = redis.call('GET', KEYS[2]) or ''\n"
+    "local ep = guard(KEYS[2], ARGV[8])\n"
     "if e then\n"
     "  local st, ttl = string.match(e, '^hsp1 %d+ (%d+) (%d+) ')\n"
     "  if st then\n"
@@ -72,13 +108,13 @@ static struct store_script lookup_script = {
 };
 
 static struct store_script fill_script = {
-    "fill",
-    "local ok = (redis.call('GET', KEYS[2]) or '') == ARGV[4]\n"
+    "fill2",
+    "local ok = redis.call('GET', KEYS[2]) == ARGV[4]\n"
     "local f = ARGV[1]\n"
     "if ok and ARGV[5] == '1' then\n"
-    "  local g = redis.call('GET', KEYS[3]) or ''\n"
+    "  local g = redis.call('GET', KEYS[3])\n"
     "  if g ~= ARGV[6] then ok = false end\n"
-    "  f = 'g' .. g .. ':' .. f\n"
+    "  f = 'g' .. ARGV[6] .. ':' .. f\n"
     "end\n"
     "local stored = 0\n"
     "if ok and ARGV[7] == '1' then\n"
@@ -122,10 +158,11 @@ static struct store_script fill_script = {
  * the fill reads it or finds the fill's entry (or no lock, and fetches).
  */
 static struct store_script lock_script = {
-    "lock",
-    "local ep = redis.call('GET', KEYS[2]) or ''\n"
+    "lock2",
+    SCRIPT_GUARD
+    "local ep = guard(KEYS[2], ARGV[5])\n"
     "local g = ''\n"
-    "if ARGV[3] == '1' then g = redis.call('GET', KEYS[3]) or '' end\n"
+    "if ARGV[3] == '1' then g = guard(KEYS[3], ARGV[5]) end\n"
     "local v = redis.call('GET', KEYS[1])\n"
     "if v then\n"
     "  local t = string.sub(v, 1, 1)\n"
@@ -161,19 +198,18 @@ static struct store_script unlock_script = {
 };
 
 static struct store_script write_script = {
-    "write",
-    "local e = redis.call('INCR', KEYS[2])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+    "write2",
+    SCRIPT_BUMP
+    "bump(KEYS[2], ARGV[4])\n"
     "redis.call('DEL', KEYS[1], KEYS[3])\n"
     "if ARGV[1] ~= '' then\n"
     "  redis.call('HSET', KEYS[1], 'q', ARGV[1])\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "end\n"
     "if ARGV[3] == '1' then\n"
-    "  redis.call('INCR', KEYS[4])\n"
-    "  redis.call('PEXPIRE', KEYS[4], ARGV[4])\n"
+    "  bump(KEYS[4], ARGV[4])\n"
     "end\n"
-    "return e\n",
+    "return 1\n",
     ""
 };
 
@@ -353,6 +389,7 @@ script_lookup_argv(const struct script_lookup_args *a,
     argv_str(out, a->owner);
     argv_num(out, a->lease_ms);
     argv_bool(out, a->take_answer);
+    argv_num(out, a->guard_ms);
 }
 
 void
@@ -367,6 +404,7 @@ script_lock_argv(const struct script_lock_args *a, struct script_argv *out)
     argv_num(out, a->lease_ms);
     argv_bool(out, a->is_blocks);
     argv_bool(out, a->take_answer);
+    argv_num(out, a->guard_ms);
 }
 
 void

@@ -6,24 +6,28 @@
  *
  * LOOKUP  KEYS: hash, epoch, bgen, lock
  *         ARGV: field, is_blocks, now_ms, max_age_s (-1: none), owner
- *               ("" for no lock), lease_ms, take a handed answer (0/1)
- *   -> { entry or nil, epoch or "", blocks generation or "", verdict }
+ *               ("" for no lock), lease_ms, take a handed answer (0/1),
+ *               guard_ms (the TTL of a guard it makes)
+ *   -> { entry or nil, epoch, blocks generation or "", verdict }
+ *      (a missing epoch or, for blocks, generation is made: script.c)
  *      verdict "hit" (the entry will do), "none" (no lock asked), or the
  *      LOCK verdicts below ("lead", "wait" + pttl, "answer" + entry)
  * LOCK    KEYS: lock, epoch, bgen   ARGV: owner, lease_ms, is_blocks,
- *                                         take a handed answer (0/1)
+ *                                         take a handed answer (0/1),
+ *                                         guard_ms
  *   -> { "lead", epoch, bgen } | { "wait", pttl } | { "answer", entry }
  * FILL    KEYS: hash, epoch, bgen, lock
  *         ARGV: field, value, expire_ms, epoch seen, is_blocks, bgen seen,
  *               store (0/1), owner or "", answer_ms, wake channel
- *   -> 1 stored, 0 not (not asked, or a PATCH came in between). With an
+ *   -> 1 stored, 0 not (not asked, a PATCH came in between, or the
+ *      guard read with the entry is gone, so nothing proves it). With an
  *      owner still holding the lock, the value is handed to the waiters
  *      (or the lock dropped after a PATCH) and the channel told.
  * UNLOCK  KEYS: lock   ARGV: owner, wake channel   -> 1 dropped, 0 not ours
  * WRITE   KEYS: lead hash, epoch, blocks hash, bgen
  *         ARGV: value or "", expire_ms, drop tenant blocks (0/1),
  *               epoch_expire_ms
- *   -> the new epoch
+ *   -> 1 (the epoch, and with drop the generation, raised)
  *
  * The Idempotency-Key record (SPEC §5), a hash: fp (the fingerprint),
  * owner (the claim's random id, while in flight), resp (the stored answer,
@@ -56,7 +60,7 @@ struct redisReply;
 
 /* Up to 4 keys and 10 arguments (FILL), and room for their numbers. */
 #define SCRIPT_ARGV_MAX 14
-#define SCRIPT_NUMS_MAX 3
+#define SCRIPT_NUMS_MAX 4
 #define SCRIPT_NUM_LEN  24
 
 /*
@@ -92,6 +96,7 @@ struct script_lookup_args {
                                  * "" asks for no lock */
     int64_t     lease_ms;       /* ARGV[6]: the lock's lease */
     bool        take_answer;    /* ARGV[7]: take a handed answer */
+    int64_t     guard_ms;       /* ARGV[8]: TTL of a guard it makes */
 };
 
 struct script_lock_args {
@@ -102,6 +107,7 @@ struct script_lock_args {
     int64_t     lease_ms;       /* ARGV[2] */
     bool        is_blocks;      /* ARGV[3] */
     bool        take_answer;    /* ARGV[4] */
+    int64_t     guard_ms;       /* ARGV[5]: TTL of a guard it makes */
 };
 
 struct script_fill_args {
@@ -331,11 +337,11 @@ script_idem_release_reply(const struct redisReply *reply);
 enum script_write_verdict {
     SCRIPT_WRITE_FAILED,
     SCRIPT_WRITE_MALFORMED,
-    SCRIPT_WRITE_DONE           /* with the phone's new epoch */
+    SCRIPT_WRITE_DONE           /* the write ran */
 };
 
-/* Parse WRITE's reply: an integer, the new epoch, set in *EPOCH with
- * DONE (else 0). */
+/* Parse WRITE's reply: an integer, set in *EPOCH with DONE (else 0): 1
+ * from this proxy's WRITE, the new epoch from an older one's. */
 enum script_write_verdict script_write_reply(const struct redisReply *reply,
                                              int64_t *epoch);
 

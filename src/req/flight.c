@@ -423,7 +423,8 @@ flight_lock(struct flight_ctx *ctx, struct flight_member *m,
     struct script_lock_args a = {
         .lock_key = m->lock, .epoch_key = key->epoch, .bgen_key = key->bgen,
         .owner = m->owner, .lease_ms = req_lease_ms(cf),
-        .is_blocks = blocks, .take_answer = take_answer };
+        .is_blocks = blocks, .take_answer = take_answer,
+        .guard_ms = cache_guard_ms(cf) };
 
     flight_mark(ctx, m);
     return script_lock(ctx->store, &a, req_on_store_reply, r);

@@ -265,7 +265,8 @@ read_lookup(struct req *r)
         .bgen_key = rs->key.bgen, .lock_key = rs->fl.lock,
         .field = rs->key.field, .is_blocks = r->route.id == ROUTE_BLOCKS,
         .now_ms = req_now_ms(), .max_age_s = rs->dir.max_age_s,
-        .lease_ms = req_lease_ms(r->env->cf), .take_answer = rs->waited };
+        .lease_ms = req_lease_ms(r->env->cf), .take_answer = rs->waited,
+        .guard_ms = cache_guard_ms(r->env->cf) };
 
     a.owner = lock && flight_owner(&rs->fl) ? rs->fl.owner : "";
     tracking_begin(r->env->tracking, r->env->store, &rs->seen);

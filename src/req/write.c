@@ -27,8 +27,6 @@
 #include "store.h"
 #include "update.h"
 
-#define WRITE_EPOCH_TTL_MS ((int64_t)24 * 3600 * 1000)
-
 /* R's write state. */
 static struct write_state *
 write_state(struct req *r)
@@ -263,13 +261,10 @@ write_lead(struct req *r, bool through)
     struct key_entry         lead;
     struct evbuffer         *v = NULL;
     char                     blocks[KEY_MAX];
-    int64_t                  expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms);
     struct script_write_args a = {
-        .blocks_hash = blocks, .expire_ms = expire_ms,
-        .drop_blocks = ws->books,
-        .epoch_expire_ms = expire_ms * 2 > WRITE_EPOCH_TTL_MS
-                               ? expire_ms * 2
-                               : WRITE_EPOCH_TTL_MS };
+        .blocks_hash = blocks,
+        .expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms),
+        .drop_blocks = ws->books, .epoch_expire_ms = cache_guard_ms(cf) };
 
     key_update(cf->redis_prefix, r->tenant, r->phone, &lead, blocks,
                sizeof(blocks));

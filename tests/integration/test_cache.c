@@ -603,6 +603,77 @@ Test(cache, a_lookup_that_straddles_a_patch_never_overwrites_it)
     cr_expect_eq(hsandbox_count("query"), 1);
 }
 
+/* Deletes every key of the main Redis whose name matches PATTERN. */
+static size_t
+del_keys(const char *pattern)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *keys = redisCommand(c, "KEYS %s", pattern);
+    size_t        i, n = 0;
+
+    cr_assert(keys != NULL && keys->type == REDIS_REPLY_ARRAY);
+    for (i = 0; i < keys->elements; i++) {
+        redisReply *d = redisCommand(c, "DEL %s", keys->element[i]->str);
+
+        n += d != NULL && d->type == REDIS_REPLY_INTEGER ? (size_t)d->integer
+                                                         : 0;
+        freeReplyObject(d);
+    }
+    freeReplyObject(keys);
+    redisFree(c);
+    return n;
+}
+
+/*
+ * SPEC §12: a fill stores only when it can prove that no write happened
+ * since its read began. The proof is the phone's write epoch; when Redis
+ * evicts or loses it after a PATCH, the read that began before the PATCH
+ * must not put the old lead back (as an eviction would, the test deletes
+ * it while the read is held upstream).
+ */
+Test(cache, a_fill_without_its_guard_stores_nothing)
+{
+    const char  *delay[] = { "X-Sandbox-Delay-Ms: 1500", NULL };
+    struct hheld held = {
+        .method = "GET", .base = PROXY_B,
+        .path = API "/phone/query?phone=" SHARED,
+        .opt = { .token = ALPHA, .headers = delay },
+    };
+    struct hresp r;
+    char         name[64];
+
+    hfixture_fresh();
+    hreq_held_start(&held);
+    usleep(400 * 1000);
+    hreq_patch(PROXY,
+               "{\"phone\":\"+18015551234\",\"firstName\":\"After\","
+               "\"lastName\":\"Patch\"}",
+               HREQ(.token = ALPHA), &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    cr_assert_geq(del_keys("*:ep:*"), 1, "no write epoch to evict");
+    hreq_held_join(&held);
+    cr_assert_eq(held.resp.status, 200, "held lookup: %s", held.resp.error);
+    lead_name(&held.resp, name, sizeof(name));
+    cr_expect_str_eq(name, "Jane Doe", "the held answer predates the PATCH");
+    cr_expect_null(strstr(hresp_header(&held.resp, "Cache-Status"), "stored"),
+                   "a fill without its guard stored: %s",
+                   hresp_header(&held.resp, "Cache-Status"));
+    hresp_free(&held.resp);
+    /* what the PATCH wrote is what both instances serve */
+    hreq_get(PROXY_B, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "After Patch", "the old lead came back: %s",
+                     hresp_header(&r, "Cache-Status"));
+    hresp_free(&r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "After Patch");
+    hresp_free(&r);
+}
+
 Test(cache, request_directives)
 {
     struct hresp r;

@@ -82,6 +82,11 @@ Test(cache, ttl_policy_table)
     cr_expect_eq(cache_ttl_ms(&cf, ROUTE_BLOCKS, 404), 30000);
     cr_expect_eq(cache_expire_ms(&cf, 1000), 1000 + 3600000,
                  "kept for the longest stale window");
+    /* a guard outlives every lead entry it vouches for: a day at least */
+    cr_expect_eq(cache_guard_ms(&cf), (int64_t)24 * 3600 * 1000);
+    cf.ttl_lead_ms = (int64_t)20 * 3600 * 1000;
+    cr_expect_eq(cache_guard_ms(&cf),
+                 2 * ((int64_t)20 * 3600 * 1000 + 3600000));
     conf_free(&cf);
 }
 
