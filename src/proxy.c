@@ -23,6 +23,7 @@
 #include "ready.h"
 #include "req/flight.h"
 #include "req/machine.h"
+#include "req/pending.h"
 #include "req/tracking.h"
 #include "respond.h"
 #include "store.h"
@@ -58,6 +59,7 @@ struct proxy {
     struct store        *store;     /* owned: the shared Redis */
     struct flight_ctx   *flights;   /* owned: coalescing's tables */
     struct tracking     *tracking;  /* owned: the near cache, or NULL */
+    struct pending_retry *pending;  /* owned: retries of invalidations */
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
     struct req_set       reqs;      /* requests not yet answered */
@@ -197,8 +199,9 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         px->tracking = tracking_new(base, cf, px->store);
     }
     px->budget = budget_new(px->store, cf, sh->bl);
+    px->pending = pending_retry_new(base, px->store);
     if (px->flights == NULL || (cf->near_cache > 0 && px->tracking == NULL) ||
-        px->budget == NULL) {
+        px->budget == NULL || px->pending == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
@@ -324,6 +327,7 @@ proxy_free(struct proxy *px)
     if (px->gen != NULL) {          /* older ones went with their requests */
         proxy_gen_free(px->gen);
     }
+    pending_retry_free(px->pending);
     tracking_free(px->tracking);
     flight_ctx_free(px->flights);
     budget_free(px->budget);

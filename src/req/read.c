@@ -20,6 +20,7 @@
 #include "phone.h"
 #include "req/answer.h"
 #include "req/forward.h"
+#include "req/pending.h"
 #include "req/read_state.h"
 #include "script.h"
 #include "store.h"
@@ -192,7 +193,7 @@ read_recv(struct req *r)
     struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
     const struct conf       *cf = r->env->cf;
     char                     fkey[FLIGHT_KEY_MAX];
-    bool                     enabled, keyed;
+    bool                     enabled, keyed, pending = false;
 
     key_parse_query(uri != NULL ? evhttp_uri_get_query(uri) : NULL, &rs->q);
     if (r->route.id != ROUTE_DISPOSITIONS && !read_check_phone(r)) {
@@ -208,6 +209,10 @@ read_recv(struct req *r)
         rs->mode = READ_BYPASS;
     } else if (!enabled || rs->dir.no_cache || rs->dir.no_store) {
         rs->mode = READ_REFRESH;
+    } else if ((pending = pending_has(rs->key.hash))) {
+        /* A PATCH of this instance could not drop the stored lead:
+         * refresh it (SPEC §12). */
+        rs->mode = READ_REFRESH;
     } else {
         rs->mode = READ_LOOKUP;
     }
@@ -222,6 +227,10 @@ read_recv(struct req *r)
         rs->fwd = REPLY_FWD_BYPASS;
         return read_spend(r);
     }
+    if (pending && rs->dir.only_if_cached) {
+        reply_error(r, 504, "no cached response");  /* none that is true */
+        return REQ_DONE;
+    }
     rs->may_store = enabled && !rs->dir.no_store;
     if (!enabled) {
         rs->fwd = REPLY_FWD_BYPASS; /* a disabled TTL: never stored */
@@ -229,7 +238,7 @@ read_recv(struct req *r)
         rs->fwd = REPLY_FWD_REQUEST;
     } else {
         rs->x_cache = STATS_CACHE_MISS;
-        rs->fwd = REPLY_FWD_MISS;
+        rs->fwd = pending ? REPLY_FWD_STALE : REPLY_FWD_MISS;
     }
     if (rs->mode == READ_LOOKUP && read_near(r)) {
         return REQ_DONE;

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "req/forward.h"
+#include "req/pending.h"
 #include "req/reply.h"
 #include "req/tracking.h"
 #include "script.h"
@@ -249,6 +250,24 @@ write_on_claim(struct req *r, const void *data)
 /* ---- FETCH, WRITE and SETTLE ------------------------------------------- */
 
 /*
+ * R's write-through or invalidation did not reach Redis: the lead stays
+ * pending (pending.h) until a retry drops it, and until then no read of
+ * this instance serves it (SPEC §12).
+ */
+static void
+write_pending(struct req *r)
+{
+    struct write_state *ws = write_state(r);
+
+    if (!pending_add(&ws->lead, ws->blocks, ws->books,
+                     cache_guard_ms(r->env->cf))) {
+        log_warn("proxy: request %s: too many leads await their "
+                 "invalidation; this one may be served stale until its "
+                 "entry expires", r->request_id);
+    }
+}
+
+/*
  * Starts the write-through (2xx: the returned lead becomes the entry) or
  * the invalidation (5xx, timeout, lost connection: the upstream state is
  * unknown) of a PATCH (SPEC §4). Returns the next state.
@@ -258,23 +277,21 @@ write_lead(struct req *r, bool through)
 {
     struct write_state      *ws = write_state(r);
     const struct conf       *cf = r->env->cf;
-    struct key_entry         lead;
     struct evbuffer         *v = NULL;
-    char                     blocks[KEY_MAX];
     struct script_write_args a = {
-        .blocks_hash = blocks,
+        .blocks_hash = ws->blocks,
         .expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms),
         .drop_blocks = ws->books, .epoch_expire_ms = cache_guard_ms(cf) };
 
-    key_update(cf->redis_prefix, r->tenant, r->phone, &lead, blocks,
-               sizeof(blocks));
+    key_update(cf->redis_prefix, r->tenant, r->phone, &ws->lead, ws->blocks,
+               sizeof(ws->blocks));
     if (through && cf->ttl_lead_ms > 0) {
         /* Served later as a /phone/query answer, hence 200. */
         v = req_entry_value(r, 200, cf->ttl_lead_ms);
     }
-    a.hash = lead.hash;
-    a.epoch_key = lead.epoch;
-    a.bgen_key = lead.bgen;
+    a.hash = ws->lead.hash;
+    a.epoch_key = ws->lead.epoch;
+    a.bgen_key = ws->lead.bgen;
     if (v != NULL) {
         a.value = (const char *)evbuffer_pullup(v, -1);
         a.value_len = evbuffer_get_length(v);
@@ -288,6 +305,7 @@ write_lead(struct req *r, bool through)
         log_warn("proxy: request %s: redis unavailable; the cached lead "
                  "could not be %s", r->request_id,
                  through ? "written through" : "dropped");
+        write_pending(r);
         return write_settle(r);
     }
     return REQ_WRITE;
@@ -340,9 +358,12 @@ write_on_fetch(struct req *r, const void *data)
 enum req_state
 write_on_written(struct req *r, const void *data)
 {
-    if (data == NULL) {
+    int64_t ignored;
+
+    if (script_write_reply(data, &ignored) != SCRIPT_WRITE_DONE) {
         log_warn("proxy: request %s: the cached lead could not be updated",
                  r->request_id);
+        write_pending(r);
     }
     return write_settle(r);
 }

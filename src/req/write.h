@@ -22,15 +22,18 @@
 #include <assert.h>
 #include <stdbool.h>
 
+#include "key.h"
 #include "req/claim.h"
 #include "req/req.h"
 
 struct json_object;
 
 struct write_state {
-    bool         books;             /* blockId or cancelAppt */
-    bool         wrote;             /* the lead was written or dropped */
-    struct claim claim;             /* its Idempotency-Key record */
+    bool             books;         /* blockId or cancelAppt */
+    bool             wrote;         /* the lead was written or dropped */
+    struct claim     claim;         /* its Idempotency-Key record */
+    struct key_entry lead;          /* the lead's keys, once known */
+    char             blocks[KEY_MAX];   /* the tenant's blocks hash */
 };
 
 static_assert(sizeof(struct write_state) <= REQ_PATH_STATE_MAX,

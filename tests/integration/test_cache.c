@@ -674,6 +674,77 @@ Test(cache, a_fill_without_its_guard_stores_nothing)
     hresp_free(&r);
 }
 
+/* Sets the main Redis's maxmemory to BYTES (0: no limit). */
+static void
+set_maxmemory(const char *bytes)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *r = redisCommand(c, "CONFIG SET maxmemory %s", bytes);
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "CONFIG SET: %s",
+              r != NULL && r->str != NULL ? r->str : "no reply");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static void
+no_maxmemory(void)
+{
+    set_maxmemory("0");
+}
+
+/*
+ * SPEC §12: a PATCH whose write-through Redis refuses (OOM at the
+ * limit, with the default noeviction) is not served stale by the
+ * instance that made it, and its invalidation is applied once Redis
+ * takes writes again, so the other instances stop serving it too.
+ */
+Test(cache, a_patch_redis_refused_is_not_served_stale, .fini = no_maxmemory)
+{
+    struct hresp r;
+    char         name[64];
+    int          i;
+
+    hfixture_fresh();
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
+    hresp_free(&r);
+    hreq_get(PROXY_B, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
+    expect_cache(&r, "HIT", "hit");
+    hresp_free(&r);
+
+    set_maxmemory("1");             /* every write script now gets OOM */
+    hreq_patch(PROXY,
+               "{\"phone\":\"+18015551234\",\"firstName\":\"After\","
+               "\"lastName\":\"Patch\"}",
+               HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    hresp_free(&r);
+    hreq_get(PROXY, API "/phone/query?phone=" SHARED, HREQ(.token = ALPHA),
+             &r);
+    lead_name(&r, name, sizeof(name));
+    cr_expect_str_eq(name, "After Patch", "the PATCH's instance served %s "
+                     "(%s)", name, hresp_header(&r, "Cache-Status"));
+    cr_expect_str_eq(hresp_header(&r, "X-Cache"), "MISS");
+    hresp_free(&r);
+
+    set_maxmemory("0");
+    /* the invalidation, retried, reaches Redis: B stops serving it too */
+    for (i = 0; i < 40; i++) {
+        hreq_get(PROXY_B, API "/phone/query?phone=" SHARED,
+                 HREQ(.token = ALPHA), &r);
+        lead_name(&r, name, sizeof(name));
+        hresp_free(&r);
+        if (strcmp(name, "After Patch") == 0) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    cr_expect_str_eq(name, "After Patch", "B still serves the old lead "
+                     "after %d tries", i);
+}
+
 Test(cache, request_directives)
 {
     struct hresp r;
