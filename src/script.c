@@ -222,19 +222,30 @@ static struct store_script write_script = {
  * release only touches the record if it still carries the caller's owner
  * id, so a late finisher cannot clobber a newer claim. A completion whose
  * lease expired unclaimed still stores its answer: the upstream did act.
+ *
+ * A claim carries a deadline in Redis's clock (SPEC §12): a claim that
+ * reaches Redis after its request gave up on it (a frozen or paused
+ * Redis) is refused ("late"), so it leaves no orphan that would answer a
+ * retry 409 for a whole lease. Every verdict carries Redis's time, from
+ * which the proxy learns how far Redis's clock is from its own
+ * (req/claim.c).
  */
 static struct store_script idem_claim_script = {
-    "idem_claim",
+    "idem_claim2",
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local d = tonumber(ARGV[4])\n"
+    "if d > 0 and now > d then return { 'late', now } end\n"
     "local r = redis.call('HMGET', KEYS[1], 'fp', 'resp')\n"
     "if not r[1] then\n"
     "  redis.call('DEL', KEYS[1])\n"
     "  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2])\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "  return { 'claimed' }\n"
+    "  return { 'claimed', now }\n"
     "end\n"
-    "if r[1] ~= ARGV[1] then return { 'mismatch' } end\n"
-    "if r[2] then return { 'done', r[2] } end\n"
-    "return { 'busy' }\n",
+    "if r[1] ~= ARGV[1] then return { 'mismatch', now } end\n"
+    "if r[2] then return { 'done', r[2], now } end\n"
+    "return { 'busy', now }\n",
     ""
 };
 
@@ -468,6 +479,7 @@ script_idem_claim_argv(const struct script_idem_claim_args *a,
     argv_str(out, a->fingerprint);
     argv_str(out, a->owner);
     argv_num(out, a->lease_ms);
+    argv_num(out, a->deadline_ms);
 }
 
 void

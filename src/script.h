@@ -33,8 +33,10 @@
  * owner (the claim's random id, while in flight), resp (the stored answer,
  * once completed). Its TTL is the lease while in flight, then
  * idempotency_ttl.
- * IDEM_CLAIM    KEYS: record   ARGV: fingerprint, owner, lease_ms
- *   -> { "claimed" } | { "done", answer } | { "busy" } | { "mismatch" }
+ * IDEM_CLAIM    KEYS: record   ARGV: fingerprint, owner, lease_ms,
+ *                                deadline_ms (Redis's clock; 0: none)
+ *   -> { "claimed", now } | { "done", answer, now } | { "busy", now } |
+ *      { "mismatch", now } | { "late", now }: NOW is Redis's clock, ms
  * IDEM_COMPLETE KEYS: record   ARGV: owner, fingerprint, answer, ttl_ms
  *   -> 1 stored, 0 the claim was lost (expired and claimed again)
  * IDEM_RELEASE  KEYS: record   ARGV: owner
@@ -153,6 +155,7 @@ struct script_idem_claim_args {
     const char *fingerprint;    /* ARGV[1] */
     const char *owner;          /* ARGV[2]: the claim's random id */
     int64_t     lease_ms;       /* ARGV[3] */
+    int64_t     deadline_ms;    /* ARGV[4]: in Redis's clock, 0 none */
 };
 
 struct script_idem_complete_args {
@@ -279,19 +282,23 @@ enum script_claim_verdict {
     SCRIPT_CLAIM_CLAIMED,       /* the key is ours: forward */
     SCRIPT_CLAIM_DONE,          /* answered already: replay ANSWER */
     SCRIPT_CLAIM_BUSY,          /* in flight elsewhere */
-    SCRIPT_CLAIM_MISMATCH       /* used with another request */
+    SCRIPT_CLAIM_MISMATCH,      /* used with another request */
+    SCRIPT_CLAIM_LATE           /* it reached Redis past its deadline */
 };
 
 struct script_claim_result {
     enum script_claim_verdict verdict;
     const char *answer;         /* DONE: the stored answer, else NULL */
     size_t      answer_len;
+    int64_t     redis_ms;       /* Redis's clock when it ran, or -1 (an
+                                   older proxy's script says none) */
 };
 
 /*
  * Parse IDEM_CLAIM's reply into OUT. Returns 0, or -1 (FAILED, or
  * MALFORMED: not an array, empty, an unknown verdict, or a "done" that is
- * not followed by exactly its answer string).
+ * not followed by its answer string). Redis's time, when the reply ends
+ * with it, goes to REDIS_MS.
  */
 int script_idem_claim_reply(const struct redisReply *reply,
                             struct script_claim_result *out);

@@ -43,6 +43,7 @@ static const struct script_word claim_words[] = {
     { "done", SCRIPT_CLAIM_DONE },
     { "busy", SCRIPT_CLAIM_BUSY },
     { "mismatch", SCRIPT_CLAIM_MISMATCH },
+    { "late", SCRIPT_CLAIM_LATE },
     { NULL, 0 }
 };
 
@@ -170,8 +171,10 @@ script_idem_claim_reply(const redisReply *reply,
                         struct script_claim_result *out)
 {
     const redisReply *const *e;
+    size_t                   tail;      /* where Redis's time may be */
 
     memset(out, 0, sizeof(*out));
+    out->redis_ms = -1;
     out->verdict = SCRIPT_CLAIM_FAILED;
     if (script_failed(reply)) {
         return -1;
@@ -183,13 +186,20 @@ script_idem_claim_reply(const redisReply *reply,
     e = (const redisReply *const *)reply->element;
     out->verdict = script_word_find(claim_words, e[0],
                                     SCRIPT_CLAIM_MALFORMED);
+    tail = 1;
     if (out->verdict == SCRIPT_CLAIM_DONE) {
-        if (reply->elements != 2 || e[1]->type != REDIS_REPLY_STRING) {
+        if (reply->elements < 2 || reply->elements > 3 ||
+            e[1]->type != REDIS_REPLY_STRING ||
+            (reply->elements == 3 && e[2]->type != REDIS_REPLY_INTEGER)) {
             out->verdict = SCRIPT_CLAIM_MALFORMED;
             return -1;
         }
         out->answer = e[1]->str;
         out->answer_len = e[1]->len;
+        tail = 2;
+    }
+    if (reply->elements > tail && e[tail]->type == REDIS_REPLY_INTEGER) {
+        out->redis_ms = e[tail]->integer;
     }
     return out->verdict == SCRIPT_CLAIM_MALFORMED ? -1 : 0;
 }

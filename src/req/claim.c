@@ -5,6 +5,8 @@
 
 #include "req/claim.h"
 
+#include <stdatomic.h>
+
 #include <event2/buffer.h>
 
 #include "cache.h"
@@ -14,18 +16,61 @@
 #include "stats.h"
 #include "store.h"
 
+/*
+ * Redis's clock against ours, process-wide: learned from every claim
+ * whose reply came back quickly, as the middle of its round trip. A
+ * claim's deadline is in Redis's clock, so hosts whose clocks differ
+ * still agree on it; until the first claim answered there is none.
+ */
+#define CLAIM_RTT_MAX_MS 50         /* a slower reply teaches nothing */
+#define CLAIM_SLACK_MS   20         /* past redis_timeout, for the wire */
+
+static atomic_int_fast64_t claim_offset_ms;
+static atomic_bool         claim_offset_known;
+
+bool
+claim_clock_offset(int64_t *offset_ms)
+{
+    *offset_ms = atomic_load_explicit(&claim_offset_ms, memory_order_relaxed);
+    return atomic_load_explicit(&claim_offset_known, memory_order_relaxed);
+}
+
 struct store_op *
-claim_take(struct req *r, const struct claim *c)
+claim_take(struct req *r, struct claim *c)
 {
     struct script_idem_claim_args a = {
         .record = c->record, .fingerprint = c->fp, .owner = c->owner,
-        .lease_ms = req_lease_ms(r->env->cf) };
+        .lease_ms = req_lease_ms(r->env->cf), .deadline_ms = 0 };
+    int64_t                       offset;
 
+    c->sent_ms = req_now_ms();
+    if (claim_clock_offset(&offset)) {
+        a.deadline_ms = c->sent_ms + offset + r->env->cf->redis_timeout_ms +
+                        CLAIM_SLACK_MS;
+    }
     return script_idem_claim(r->env->store, &a, req_on_store_reply, r);
 }
 
+/* Learns Redis's clock from a claim sent at SENT_MS that ran at
+ * REDIS_MS, answered now. */
+static void
+claim_learn_clock(int64_t sent_ms, int64_t redis_ms)
+{
+    int64_t now = req_now_ms();
+
+    if (redis_ms < 0 || now - sent_ms > CLAIM_RTT_MAX_MS || now < sent_ms) {
+        return;
+    }
+    /* Relaxed: the two are a hint, each read whole; a deadline from a
+     * stale pair is at worst one claim refused late and retried. */
+    atomic_store_explicit(&claim_offset_ms, redis_ms - (sent_ms + now) / 2,
+                          memory_order_relaxed);
+    atomic_store_explicit(&claim_offset_known, true, memory_order_relaxed);
+}
+
 enum claim_verdict
-claim_verdict(const struct redisReply *reply, struct cache_entry *e)
+claim_verdict(const struct redisReply *reply, const struct claim *c,
+              struct cache_entry *e)
 {
     static const enum claim_verdict verdicts[] = {
         [SCRIPT_CLAIM_FAILED] = CLAIM_FAILED,
@@ -34,10 +79,12 @@ claim_verdict(const struct redisReply *reply, struct cache_entry *e)
         [SCRIPT_CLAIM_DONE] = CLAIM_DONE,
         [SCRIPT_CLAIM_BUSY] = CLAIM_BUSY,
         [SCRIPT_CLAIM_MISMATCH] = CLAIM_MISMATCH,
+        [SCRIPT_CLAIM_LATE] = CLAIM_LATE,
     };
     struct script_claim_result v;
 
     (void)script_idem_claim_reply(reply, &v);
+    claim_learn_clock(c->sent_ms, v.redis_ms);
     if (v.verdict == SCRIPT_CLAIM_DONE &&
         cache_entry_decode(v.answer, v.answer_len, e) != 0) {
         return CLAIM_UNREADABLE;

@@ -25,8 +25,9 @@ struct req;
 struct store_op;
 
 struct claim {
-    bool guarded;                   /* it has a key the proxy guards */
-    bool claimed;                   /* it owns the record's claim */
+    bool    guarded;                /* it has a key the proxy guards */
+    bool    claimed;                /* it owns the record's claim */
+    int64_t sent_ms;                /* when the claim was sent (our clock) */
     char record[KEY_MAX];           /* the record's Redis key */
     char owner[HTTP_REQUEST_ID_MAX + 1];    /* the claim's random id */
     char fp[IDEM_FP_HEX + 1];       /* the request's fingerprint */
@@ -38,17 +39,26 @@ enum claim_verdict {
     CLAIM_BUSY,                     /* another holds it: 409 */
     CLAIM_MISMATCH,                 /* used for another request: 422 */
     CLAIM_FAILED,                   /* Redis failed or was slow */
+    CLAIM_LATE,                     /* it reached Redis past its deadline */
     CLAIM_UNREADABLE                /* a reply we cannot read */
 };
 
-/* Claims C's record for R, with a lease that outlives every wait of R;
- * NULL when Redis is away. */
-struct store_op *claim_take(struct req *r, const struct claim *c);
+/*
+ * Claims C's record for R, with a lease that outlives every wait of R
+ * and, once Redis's clock is known, a deadline of redis_timeout from now
+ * in it; NULL when Redis is away.
+ */
+struct store_op *claim_take(struct req *r, struct claim *c);
 
-/* What the claim's REPLY says; for CLAIM_DONE, the stored answer in E
- * (pointing into REPLY). */
+/* What the claim's REPLY to C says; for CLAIM_DONE, the stored answer in
+ * E (pointing into REPLY). Learns Redis's clock from it. */
 enum claim_verdict claim_verdict(const struct redisReply *reply,
+                                 const struct claim *c,
                                  struct cache_entry *e);
+
+/* How far Redis's clock is ahead of ours, as last learned (ms), and
+ * whether it was learned yet (for tests and logs). */
+bool claim_clock_offset(int64_t *offset_ms);
 
 /*
  * Settles C's record for R: stores VALUE (the answer's stored form) for

@@ -218,7 +218,7 @@ write_on_claim(struct req *r, const void *data)
     struct write_state *ws = write_state(r);
     struct cache_entry  e;
 
-    switch (claim_verdict(data, &e)) {
+    switch (claim_verdict(data, &ws->claim, &e)) {
     case CLAIM_CLAIMED:
         stats_add(STATS_IDEM_CLAIMED, 1);
         ws->claim.claimed = true;
@@ -241,6 +241,8 @@ write_on_claim(struct req *r, const void *data)
         return REQ_DONE;
     case CLAIM_FAILED:
         return write_unguarded(r, "redis failed the claim");
+    case CLAIM_LATE:
+        return write_unguarded(r, "redis ran the claim past its deadline");
     case CLAIM_UNREADABLE:
         break;
     }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -820,4 +821,56 @@ Test(idem, redis_keys_show_no_token_phone_or_key)
     freeReplyObject(before);
     freeReplyObject(after);
     redisFree(c);
+}
+
+/* ---- a frozen Redis (SPEC §12) ------------------------------------------ */
+
+/* Pauses the main Redis's writes for MS (scripts included). */
+static void
+pause_redis_writes(int ms)
+{
+    redisContext *c = hfixture_redis("HSP_REDIS_SOCK");
+    redisReply   *r = redisCommand(c, "CLIENT PAUSE %d WRITE", ms);
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS, "CLIENT PAUSE: %s",
+              r != NULL && r->str != NULL ? r->str : "no reply");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/*
+ * A claim that reaches Redis after its request gave up on it (Redis
+ * paused past redis_timeout) must not be taken: an orphan claim would
+ * answer the client's retry 409 for a whole lease. The proxy has no near
+ * cache here, so that nothing but the PATCH calls Redis while it is
+ * paused; a first PATCH teaches it Redis's clock.
+ */
+Test(idem, a_claim_redis_runs_too_late_leaves_no_orphan)
+{
+    static const char *const opts[] = { "near_cache=0", NULL };
+    static struct hproc      p;
+    struct hresp             r;
+
+    cr_assert_eq(hproc_proxy_start("idem-late", opts, &p), 0, "%s",
+                 p.error);
+    hreq_patch(p.url, BODY("\"appendComment\":\"learn the clock\""),
+               HREQ(.token = ALPHA, .key = "idem-late-clock"), &r);
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+
+    pause_redis_writes(1500);
+    hreq_patch(p.url, BODY("\"appendComment\":\"while paused\""),
+               HREQ(.token = ALPHA, .key = "idem-late-1"), &r);
+    cr_expect_neq(r.status, 409, "%d %s", r.status, r.body);
+    hresp_free(&r);
+    usleep(1800 * 1000);            /* the pause ends; the claim runs */
+
+    /* the retry finds no claim: it is forwarded, not refused as busy */
+    hreq_patch(p.url, BODY("\"appendComment\":\"while paused\""),
+               HREQ(.token = ALPHA, .key = "idem-late-1"), &r);
+    cr_expect_eq(r.status, 200, "the retry got %d (an orphan claim?): %s",
+                 r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
 }

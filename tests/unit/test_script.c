@@ -20,8 +20,8 @@
  * The SHA1 of each script: a proxy finds its scripts in Redis by them,
  * and proxies of two releases share one Redis during a deploy, so a text
  * changes only deliberately, under a new name (lookup2, fill2, lock2 and
- * write2 make a missing guard no proof, SPEC §12), and this table with
- * it.
+ * write2 make a missing guard no proof, and idem_claim2 refuses a late
+ * claim, SPEC §12), and this table with it.
  */
 static const struct {
     enum script_id id;
@@ -35,8 +35,8 @@ static const struct {
     { SCRIPT_ID_PING, "ping", "48df9b519ca145c867b895f740b37bd891e887af" },
     { SCRIPT_ID_UNLOCK, "unlock", "e3c3d76062307ee5b6bfa31446da0fc22c456964" },
     { SCRIPT_ID_WRITE, "write2", "0d2a8b01cafcfe8e94d4b36c88b9d0c7d59d1931" },
-    { SCRIPT_ID_IDEM_CLAIM, "idem_claim",
-      "a334d90f3d52063f849f7d2ea8e1aa0e0d343df5" },
+    { SCRIPT_ID_IDEM_CLAIM, "idem_claim2",
+      "9710f17d5339da139bfbad9b516534c448698de5" },
     { SCRIPT_ID_IDEM_COMPLETE, "idem_complete",
       "5d6662042468801a8ee3c16f149df5eb992fdc79" },
     { SCRIPT_ID_IDEM_RELEASE, "idem_release",
@@ -153,7 +153,12 @@ static const struct script_write_args write_drop = {
 
 static const struct script_idem_claim_args claim_args = {
     .record = "i:t1:k", .fingerprint = "fp", .owner = "own6",
-    .lease_ms = 30000
+    .lease_ms = 30000, .deadline_ms = 1733460000100
+};
+
+static const struct script_idem_claim_args claim_nodeadline = {
+    .record = "i:t1:k", .fingerprint = "fp", .owner = "own7",
+    .lease_ms = 1
 };
 
 static const struct script_idem_complete_args complete_args = {
@@ -194,8 +199,10 @@ static const struct layout_row layout_rows[] = {
       { [4] = 6 } },
     { "write drop", lay_write, &write_drop, 4, 8,
       { "p:h", "p:e", "b:h", "b:g", "", "0", "0", "600000" }, { 0 } },
-    { "idem claim", lay_idem_claim, &claim_args, 1, 4,
-      { "i:t1:k", "fp", "own6", "30000" }, { 0 } },
+    { "idem claim", lay_idem_claim, &claim_args, 1, 5,
+      { "i:t1:k", "fp", "own6", "30000", "1733460000100" }, { 0 } },
+    { "idem claim, no deadline", lay_idem_claim, &claim_nodeadline, 1, 5,
+      { "i:t1:k", "fp", "own7", "1", "0" }, { 0 } },
     { "idem complete", lay_idem_complete, &complete_args, 1, 5,
       { "i:t1:k", "own6", "fp", "hsp1 201\0{}", "86400000" },
       { [3] = 11 } },
@@ -556,33 +563,44 @@ static const struct {
     const char               *reply;
     enum script_claim_verdict verdict;
     const char               *answer;
+    int64_t                   redis_ms;     /* -1: none in the reply */
 } claim_rows[] = {
-    { NULL, SCRIPT_CLAIM_FAILED, NULL },
-    { "e:ERR Error running script", SCRIPT_CLAIM_FAILED, NULL },
-    { "nil", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "i:1", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "s:claimed", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:claimed]", SCRIPT_CLAIM_CLAIMED, NULL },
-    { "[s:busy]", SCRIPT_CLAIM_BUSY, NULL },
-    { "[s:mismatch]", SCRIPT_CLAIM_MISMATCH, NULL },
-    { "[s:done,s:hsp1 201]", SCRIPT_CLAIM_DONE, "hsp1 201" },
-    { "[s:done,s:]", SCRIPT_CLAIM_DONE, "" },
+    { NULL, SCRIPT_CLAIM_FAILED, NULL, -1 },
+    { "e:ERR Error running script", SCRIPT_CLAIM_FAILED, NULL, -1 },
+    { "nil", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "i:1", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "s:claimed", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:claimed]", SCRIPT_CLAIM_CLAIMED, NULL, -1 },
+    { "[s:busy]", SCRIPT_CLAIM_BUSY, NULL, -1 },
+    { "[s:mismatch]", SCRIPT_CLAIM_MISMATCH, NULL, -1 },
+    { "[s:done,s:hsp1 201]", SCRIPT_CLAIM_DONE, "hsp1 201", -1 },
+    { "[s:done,s:]", SCRIPT_CLAIM_DONE, "", -1 },
     /* extra elements after a bare verdict: as patch.c took them */
-    { "[s:claimed,s:x]", SCRIPT_CLAIM_CLAIMED, NULL },
-    { "[s:busy,i:1]", SCRIPT_CLAIM_BUSY, NULL },
+    { "[s:claimed,s:x]", SCRIPT_CLAIM_CLAIMED, NULL, -1 },
+    { "[s:busy,i:1]", SCRIPT_CLAIM_BUSY, NULL, 1 },
     /* DONE is followed by exactly its answer string */
-    { "[s:done]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:done,nil]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:done,i:1]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:done,s:A,s:B]", SCRIPT_CLAIM_MALFORMED, NULL },
+    { "[s:done]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:done,nil]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:done,i:1]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:done,s:A,s:B]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:done,s:A,i:1,i:2]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    /* Redis's time after the verdict (and after DONE's answer) */
+    { "[s:claimed,i:1733460000123]", SCRIPT_CLAIM_CLAIMED, NULL,
+      1733460000123 },
+    { "[s:busy,i:7]", SCRIPT_CLAIM_BUSY, NULL, 7 },
+    { "[s:mismatch,i:0]", SCRIPT_CLAIM_MISMATCH, NULL, 0 },
+    { "[s:done,s:hsp1 200,i:42]", SCRIPT_CLAIM_DONE, "hsp1 200", 42 },
+    { "[s:late,i:1733460000999]", SCRIPT_CLAIM_LATE, NULL, 1733460000999 },
+    { "[s:late]", SCRIPT_CLAIM_LATE, NULL, -1 },
+    { "[s:Late,i:1]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
     /* not the script's verdicts */
-    { "[s:Claimed]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:claim]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[s:lead,s:,s:]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[t:claimed]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[nil]", SCRIPT_CLAIM_MALFORMED, NULL },
-    { "[[s:claimed]]", SCRIPT_CLAIM_MALFORMED, NULL },
+    { "[s:Claimed]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:claim]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[s:lead,s:,s:]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[t:claimed]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[nil]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
+    { "[[s:claimed]]", SCRIPT_CLAIM_MALFORMED, NULL, -1 },
 };
 
 Test(script, idem_claim_reply)
@@ -604,6 +622,11 @@ Test(script, idem_claim_reply)
         cr_expect_eq(rc, ok ? 0 : -1, "%s: rc", claim_rows[i].reply);
         cr_expect(same(out.answer, out.answer_len, claim_rows[i].answer),
                   "%s: answer", claim_rows[i].reply);
+        if (ok) {
+            cr_expect_eq(out.redis_ms, claim_rows[i].redis_ms,
+                         "%s: redis_ms %" PRId64, claim_rows[i].reply,
+                         out.redis_ms);
+        }
         rfree(r);
     }
 }
