@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ready.h"
 #include "req/flight.h"
+#include "req/lost.h"
 #include "req/machine.h"
 #include "req/pending.h"
 #include "req/tracking.h"
@@ -60,6 +61,7 @@ struct proxy {
     struct flight_ctx   *flights;   /* owned: coalescing's tables */
     struct tracking     *tracking;  /* owned: the near cache, or NULL */
     struct pending_retry *pending;  /* owned: retries of invalidations */
+    struct lost         *lost;      /* owned: the watch for lost data */
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
     struct req_set       reqs;      /* requests not yet answered */
@@ -200,8 +202,9 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     }
     px->budget = budget_new(px->store, cf, sh->bl);
     px->pending = pending_retry_new(base, px->store);
+    px->lost = lost_new(base, px->store, px->tracking, cf);
     if (px->flights == NULL || (cf->near_cache > 0 && px->tracking == NULL) ||
-        px->budget == NULL || px->pending == NULL) {
+        px->budget == NULL || px->pending == NULL || px->lost == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
@@ -327,6 +330,7 @@ proxy_free(struct proxy *px)
     if (px->gen != NULL) {          /* older ones went with their requests */
         proxy_gen_free(px->gen);
     }
+    lost_free(px->lost);
     pending_retry_free(px->pending);
     tracking_free(px->tracking);
     flight_ctx_free(px->flights);

@@ -272,6 +272,18 @@ static struct store_script idem_release_script = {
     ""
 };
 
+/*
+ * The marker (SPEC §12): a counter every worker of every proxy raises
+ * once a second. Each remembers the last value it got; a value not above
+ * it means Redis lost data since (a restart without persistence,
+ * FLUSHALL, a failover to a replica that lagged).
+ */
+static struct store_script marker_script = {
+    "marker",
+    "return redis.call('INCR', KEYS[1])\n",
+    ""
+};
+
 static struct store_script ping_script = {
     "ping",
     "return 1\n",
@@ -292,6 +304,7 @@ static struct store_script *const script_table[SCRIPT_ID_COUNT] = {
     [SCRIPT_ID_FILL] = &fill_script,
     [SCRIPT_ID_LOCK] = &lock_script,
     [SCRIPT_ID_PING] = &ping_script,
+    [SCRIPT_ID_MARKER] = &marker_script,
     [SCRIPT_ID_UNLOCK] = &unlock_script,
     [SCRIPT_ID_WRITE] = &write_script,
     [SCRIPT_ID_IDEM_CLAIM] = &idem_claim_script,
@@ -593,6 +606,15 @@ script_idem_release(struct store *st,
 
     script_idem_release_argv(a, &v);
     return script_run(st, SCRIPT_ID_IDEM_RELEASE, &v, cb, arg);
+}
+
+struct store_op *
+script_marker(struct store *st, const char *key, store_cb cb, void *arg)
+{
+    size_t len = strlen(key);
+
+    return store_eval(st, script_get(SCRIPT_ID_MARKER), 1, 1, &key, &len, cb,
+                      arg);
 }
 
 struct store_op *

@@ -225,6 +225,14 @@ struct store_op *script_idem_release(struct store *st,
  * (the near cache's heartbeat, the PATCH's barrier). */
 struct store_op *script_ping(struct store *st, store_cb cb, void *arg);
 
+/* MARKER  KEYS: the marker   -> its value, raised by one: an integer,
+ * read with script_count_reply. */
+struct store_op *script_marker(struct store *st, const char *key,
+                               store_cb cb, void *arg);
+
+/* An integer reply's value into *N: 0, or -1 (failed or not an integer). */
+int script_count_reply(const struct redisReply *reply, int64_t *n);
+
 /* ---- the replies -------------------------------------------------------- */
 
 /*
@@ -366,6 +374,7 @@ enum script_id {
     SCRIPT_ID_IDEM_CLAIM,
     SCRIPT_ID_IDEM_COMPLETE,
     SCRIPT_ID_IDEM_RELEASE,
+    SCRIPT_ID_MARKER,
     SCRIPT_ID_COUNT
 };
 

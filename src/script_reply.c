@@ -278,3 +278,13 @@ script_write_reply(const redisReply *reply, int64_t *epoch)
     *epoch = reply->integer;
     return SCRIPT_WRITE_DONE;
 }
+
+int
+script_count_reply(const redisReply *reply, int64_t *n)
+{
+    if (script_failed(reply) || reply->type != REDIS_REPLY_INTEGER) {
+        return -1;
+    }
+    *n = reply->integer;
+    return 0;
+}

@@ -85,6 +85,16 @@ static const struct {
     [STATS_REDIS_CONNECT_FAILED] = { "heavyset_redis_connect_failures_total",
                                      "", "Redis connection attempts that "
                                          "failed." },
+    [STATS_REDIS_DATA_LOST] = { "heavyset_redis_data_losses_total", "",
+                                "Times a worker found that Redis had lost "
+                                "data (its marker went back: a restart "
+                                "without persistence, FLUSHALL, a failover "
+                                "to a lagging replica); SPEC 12." },
+    [STATS_REDIS_PENDING] = { "heavyset_redis_pending_invalidations_total",
+                              "", "PATCHes whose write-through or "
+                                  "invalidation Redis did not take at "
+                                  "first, left pending and retried until "
+                                  "it did (SPEC 12)." },
     [STATS_CLIENT_TIMEOUTS] = { "heavyset_client_timeouts_total", "",
                                 "Client connections closed with a request "
                                 "not all sent within client_timeout "

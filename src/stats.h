@@ -40,6 +40,8 @@ enum stats_counter {
     STATS_REDIS_UNAVAILABLE,        /* refused at once: no connection */
     STATS_REDIS_CONN_LOST,          /* Redis links lost or dropped */
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
+    STATS_REDIS_DATA_LOST,          /* Redis found to have lost data */
+    STATS_REDIS_PENDING,            /* PATCHes whose invalidation waited */
     STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
     STATS_CLIENT_REFUSED,           /* refused before evhttp parsed it */
     STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */

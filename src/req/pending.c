@@ -18,6 +18,7 @@
 #include "log.h"
 #include "map.h"
 #include "script.h"
+#include "stats.h"
 #include "store.h"
 
 #define PENDING_MAX      65536      /* leads the table holds */
@@ -91,6 +92,7 @@ pending_add(const struct key_entry *lead, const char *blocks_hash,
         } else {
             TAILQ_INSERT_TAIL(&pending_leads, p, next);
             atomic_fetch_add_explicit(&pending_n, 1, memory_order_relaxed);
+            stats_add(STATS_REDIS_PENDING, 1);
         }
     }
     pthread_mutex_unlock(&pending_lock);

@@ -152,6 +152,14 @@ tracking_put(struct tracking *t, const struct tracking_seen *seen,
     near_put(t->near, key, klen, v, len, hash, bgen);
 }
 
+void
+tracking_clear(struct tracking *t)
+{
+    if (t != NULL) {
+        near_clear(t->near);
+    }
+}
+
 struct store_op *
 tracking_barrier(struct tracking *t, struct store *st,
                  void (*cb)(struct redisReply *, void *), void *arg)

@@ -61,6 +61,9 @@ void tracking_put(struct tracking *t, const struct tracking_seen *seen,
                   const char *hash, const char *field, const char *bgen,
                   const char *v, size_t len);
 
+/* Empties the near cache (Redis lost data: what it held may be gone). */
+void tracking_clear(struct tracking *t);
+
 /*
  * A PATCH's barrier: a call on the same link as its write, whose reply
  * proves the write's invalidations went out; NULL when there is nothing

@@ -745,6 +745,35 @@ Test(cache, a_patch_redis_refused_is_not_served_stale, .fini = no_maxmemory)
                      "after %d tries", i);
 }
 
+/*
+ * SPEC §12: a Redis that lost its data is noticed. FLUSHALL takes the
+ * marker every worker raises each second with it; each worker then finds
+ * the marker lower than it last saw, counts it and empties its near cache.
+ */
+Test(cache, a_redis_that_lost_its_data_is_noticed)
+{
+    redisContext *c;
+    redisReply   *f;
+    double        before, after = 0;
+    bool          found = false;
+    int           i;
+
+    hfixture_fresh();
+    usleep(2500 * 1000);            /* every worker has seen the marker */
+    before = hreq_metric(PROXY, "heavyset_redis_data_losses_total", &found);
+    cr_assert(found, "no heavyset_redis_data_losses_total in /metrics");
+    c = hfixture_redis("HSP_REDIS_SOCK");
+    f = redisCommand(c, "FLUSHALL");
+    cr_assert(f != NULL && f->type == REDIS_REPLY_STATUS);
+    freeReplyObject(f);
+    redisFree(c);
+    for (i = 0; i < 40 && after <= before; i++) {
+        usleep(100 * 1000);
+        after = hreq_metric(PROXY, "heavyset_redis_data_losses_total", NULL);
+    }
+    cr_expect_gt(after, before, "FLUSHALL went unnoticed for 4 s");
+}
+
 Test(cache, request_directives)
 {
     struct hresp r;

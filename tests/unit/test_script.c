@@ -41,6 +41,8 @@ static const struct {
       "5d6662042468801a8ee3c16f149df5eb992fdc79" },
     { SCRIPT_ID_IDEM_RELEASE, "idem_release",
       "b6eff099d5d39e933cc7423ec7cbe42428c68c03" },
+    { SCRIPT_ID_MARKER, "marker",
+      "5cb1975929472492c39b214c114b58b40c94f7f4" },
 };
 
 /* The text of every script, by its SHA. */
@@ -699,6 +701,33 @@ Test(script, integer_replies)
                      "write %s", s);
         cr_expect_eq(epoch, int_rows[i].epoch, "write %s: epoch %" PRId64,
                      s, epoch);
+        rfree(r);
+    }
+}
+
+/* MARKER's reply: the counter, or nothing usable. */
+Test(script, count_reply)
+{
+    static const struct {
+        const char *reply;
+        int         rc;
+        int64_t     n;
+    } rows[] = {
+        { "i:1", 0, 1 },          { "i:9007199254740993", 0,
+                                    9007199254740993 },
+        { "i:0", 0, 0 },          { NULL, -1, -7 },
+        { "e:OOM no", -1, -7 },   { "s:1", -1, -7 },
+        { "nil", -1, -7 },        { "[i:1]", -1, -7 },
+    };
+    size_t i;
+
+    for (i = 0; i < N(rows); i++) {
+        redisReply *r = rbuild(rows[i].reply);
+        int64_t     n = -7;
+
+        cr_expect_eq(script_count_reply(r, &n), rows[i].rc, "%s",
+                     rows[i].reply);
+        cr_expect_eq(n, rows[i].n, "%s: %" PRId64, rows[i].reply, n);
         rfree(r);
     }
 }
