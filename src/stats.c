@@ -34,6 +34,8 @@ static const struct {
                               "{result=\"released\"}", NULL },
     [STATS_IDEM_UNPROTECTED] = { "heavyset_idempotency_total",
                                  "{result=\"unprotected\"}", NULL },
+    [STATS_IDEM_REFUSED] = { "heavyset_idempotency_total",
+                             "{result=\"refused\"}", NULL },
     [STATS_RATE_LIMITED_READ] = { "heavyset_rate_limited_total",
                                   "{class=\"read\"}",
                                   "Takes of the upstream budget that were "

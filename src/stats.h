@@ -22,6 +22,7 @@ enum stats_counter {
     STATS_IDEM_MISMATCH,            /* 422: another request, same key */
     STATS_IDEM_RELEASED,            /* claim given back after a failure */
     STATS_IDEM_UNPROTECTED,         /* forwarded unguarded: Redis away */
+    STATS_IDEM_REFUSED,             /* 503: unguardable, not forwarded */
     STATS_RATE_LIMITED_READ,        /* budget takes denied, by class */
     STATS_RATE_LIMITED_WRITE,
     STATS_BUDGET_FALLBACK,          /* takes the local budget answered */
