@@ -114,7 +114,10 @@ store_link_connect(struct store_link *link)
     link->cb(link, STORE_LINK_CONNECTING, link->arg);
     /* Queued now, sent first once connected. A refusal shows as failed
      * calls, which fail open. */
-    if (url->password[0] != '\0') {
+    if (url->user[0] != '\0') {
+        redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", url->user,
+                          url->password);
+    } else if (url->password[0] != '\0') {
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", url->password);
     }
     if (url->db != 0) {
