@@ -12,6 +12,7 @@
 
 #define STATS_LINE_MAX 256          /* one sample or comment line */
 #define UPROTO_FAMILY  "heavyset_upstream_protocol_errors_total"
+#define RERR_FAMILY    "heavyset_redis_error_replies_total"
 
 /* A family is rendered once, with its HELP and TYPE, before its samples;
  * the counters of one family are adjacent in the table. */
@@ -87,6 +88,19 @@ static const struct {
     [STATS_REDIS_CONNECT_FAILED] = { "heavyset_redis_connect_failures_total",
                                      "", "Redis connection attempts that "
                                          "failed." },
+    [STATS_RERR_AUTH] = { RERR_FAMILY, "{kind=\"auth\"}",
+                          "Error replies from Redis, by kind (SPEC §12): "
+                          "auth, noperm, readonly, oom, moved, cluster, "
+                          "noscript, script, busy, other" },
+    [STATS_RERR_NOPERM] = { RERR_FAMILY, "{kind=\"noperm\"}", NULL },
+    [STATS_RERR_READONLY] = { RERR_FAMILY, "{kind=\"readonly\"}", NULL },
+    [STATS_RERR_OOM] = { RERR_FAMILY, "{kind=\"oom\"}", NULL },
+    [STATS_RERR_MOVED] = { RERR_FAMILY, "{kind=\"moved\"}", NULL },
+    [STATS_RERR_CLUSTER] = { RERR_FAMILY, "{kind=\"cluster\"}", NULL },
+    [STATS_RERR_NOSCRIPT] = { RERR_FAMILY, "{kind=\"noscript\"}", NULL },
+    [STATS_RERR_SCRIPT] = { RERR_FAMILY, "{kind=\"script\"}", NULL },
+    [STATS_RERR_BUSY] = { RERR_FAMILY, "{kind=\"busy\"}", NULL },
+    [STATS_RERR_OTHER] = { RERR_FAMILY, "{kind=\"other\"}", NULL },
     [STATS_CLIENT_TIMEOUTS] = { "heavyset_client_timeouts_total", "",
                                 "Client connections closed with a request "
                                 "not all sent within client_timeout "

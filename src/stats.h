@@ -41,6 +41,17 @@ enum stats_counter {
     STATS_REDIS_UNAVAILABLE,        /* refused at once: no connection */
     STATS_REDIS_CONN_LOST,          /* Redis links lost or dropped */
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
+    STATS_RERR_AUTH,                /* Redis error replies, by kind
+                                       (store_err.h, in its order) */
+    STATS_RERR_NOPERM,
+    STATS_RERR_READONLY,
+    STATS_RERR_OOM,
+    STATS_RERR_MOVED,
+    STATS_RERR_CLUSTER,
+    STATS_RERR_NOSCRIPT,
+    STATS_RERR_SCRIPT,
+    STATS_RERR_BUSY,
+    STATS_RERR_OTHER,
     STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
     STATS_CLIENT_REFUSED,           /* refused before evhttp parsed it */
     STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "ready.h"
 #include "stats.h"
+#include "store_err.h"
 #include "store_link.h"
 #include "store_sub.h"
 #include "url.h"
@@ -73,6 +74,8 @@ static void on_cmd_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
+static void on_script_loaded(redisAsyncContext *ac, void *reply,
+                             void *privdata);
 static void store_health(struct store *st);
 
 /*
@@ -190,8 +193,8 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     case STORE_LINK_UP:
         store_health(st);
         for (i = 0; i < store_nscripts; i++) {
-            redisAsyncCommand(link->ac, NULL, NULL, "SCRIPT LOAD %s",
-                              store_scripts[i]->source);
+            redisAsyncCommand(link->ac, on_script_loaded, store_scripts[i],
+                              "SCRIPT LOAD %s", store_scripts[i]->source);
         }
         store_sub_cmd_up(st->sub);
         break;
@@ -358,6 +361,10 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct store    *st = op->st;
     redisReply      *reply = r;
 
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), op->script->name,
+                       reply->str);
+    }
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->retried &&
         !op->user_done && !st->freeing) {
@@ -394,8 +401,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
             if (!op->user_done) {
                 stats_add(STATS_REDIS_SCRIPT, 1);
             }
-            log_warn("store: script %s: %s", op->script->name, reply->str);
-            op_deliver(op, NULL);
+            op_deliver(op, NULL);   /* noted above, by kind */
         } else {
             op_deliver(op, reply);
         }
@@ -428,4 +434,20 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         return;                     /* OP may be freed by now */
     }
     op_maybe_free(op);
+}
+
+/* The reply to a SCRIPT LOAD of PRIVDATA's script: an error (NOPERM for
+ * an ACL user without SCRIPT, OOM...) is noted; its calls then cost a
+ * NOSCRIPT and an EVAL each, or fail, and say so themselves. */
+static void
+on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_script *script = privdata;
+    redisReply          *reply = r;
+
+    (void)ac;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), script->name,
+                       reply->str);
+    }
 }
