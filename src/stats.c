@@ -144,6 +144,18 @@ static const struct {
         UPROTO_FAMILY, "{kind=\"bad_coding\"}", NULL },
 };
 
+static const struct {
+    const char *name;
+    const char *help;
+} stats_gauges[STATS_GAUGE_COUNT] = {
+    [STATS_GAUGE_REDIS_EVICTING] = {
+        "heavyset_redis_evicting_connections",
+        "Redis connections whose maxmemory-policy is not noeviction: "
+        "idempotency records and guards may be evicted (SPEC §12)" },
+};
+
+static _Atomic int64_t stats_gauge_values[STATS_GAUGE_COUNT];
+
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
     [STATS_CACHE_NONE] = "none",     [STATS_CACHE_HIT] = "hit",
     [STATS_CACHE_MISS] = "miss",     [STATS_CACHE_STALE] = "stale",
@@ -363,10 +375,44 @@ stats_render_latency(char *buf, size_t cap, size_t *len)
 size_t
 stats_render_max(void)
 {
-    return ((size_t)STATS_COUNT * 3 +
+    return ((size_t)STATS_COUNT * 3 + (size_t)STATS_GAUGE_COUNT * 3 +
             (size_t)ROUTE_COUNT * STATS_CLASSES * STATS_CACHE_COUNT +
             (size_t)ROUTE_COUNT * (STATS_LATENCY_BUCKETS + 4) +
             (size_t)ROUTE_COUNT + 8) * STATS_LINE_MAX + 1;
+}
+
+void
+stats_gauge_add(enum stats_gauge g, int64_t delta)
+{
+    assert(g < STATS_GAUGE_COUNT);
+    atomic_fetch_add_explicit(&stats_gauge_values[g], delta,
+                              memory_order_relaxed);
+}
+
+int64_t
+stats_gauge_get(enum stats_gauge g)
+{
+    assert(g < STATS_GAUGE_COUNT);
+    return atomic_load_explicit(&stats_gauge_values[g], memory_order_relaxed);
+}
+
+static int
+stats_render_gauges(char *buf, size_t cap, size_t *len)
+{
+    int g, n;
+
+    for (g = 0; g < STATS_GAUGE_COUNT; g++) {
+        n = snprintf(buf + *len, cap - *len,
+                     "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n",
+                     stats_gauges[g].name, stats_gauges[g].help,
+                     stats_gauges[g].name, stats_gauges[g].name,
+                     stats_gauge_get((enum stats_gauge)g));
+        if (n < 0 || (size_t)n >= cap - *len) {
+            return -1;
+        }
+        *len += (size_t)n;
+    }
+    return 0;
 }
 
 int
@@ -396,7 +442,8 @@ stats_render(char *buf, size_t cap)
         }
         len += (size_t)n;
     }
-    if (stats_render_matrix(buf, cap, &len) != 0 ||
+    if (stats_render_gauges(buf, cap, &len) != 0 ||
+        stats_render_matrix(buf, cap, &len) != 0 ||
         stats_render_latency(buf, cap, &len) != 0) {
         goto full;
     }

@@ -84,6 +84,19 @@ enum stats_cache {
     STATS_CACHE_COUNT
 };
 
+/* Gauges: values that go up and down (SPEC §10, §12). */
+enum stats_gauge {
+    STATS_GAUGE_REDIS_EVICTING,     /* Redis connections whose
+                                     * maxmemory-policy may evict */
+    STATS_GAUGE_COUNT
+};
+
+/* Adds DELTA to gauge G. Safe from any thread. */
+void stats_gauge_add(enum stats_gauge g, int64_t delta);
+
+/* The current value of gauge G. */
+int64_t stats_gauge_get(enum stats_gauge g);
+
 /* Counts one answered request of route ROUTE with STATUS. */
 void stats_request(enum route_id route, int status, enum stats_cache cache);
 

@@ -36,6 +36,7 @@
 #include "stats.h"
 #include "store_err.h"
 #include "store_link.h"
+#include "store_policy.h"
 #include "store_sub.h"
 #include "url.h"
 
@@ -53,6 +54,8 @@ struct store {
     unsigned           timeouts;    /* consecutive missed deadlines */
     bool               freeing;
     bool               counted_up;  /* counted in ready_redis_up */
+    bool               evicting;    /* its maxmemory-policy may evict:
+                                     * counted in ready.h and the gauge */
 };
 
 struct store_op {
@@ -76,6 +79,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
 static void on_script_loaded(redisAsyncContext *ac, void *reply,
                              void *privdata);
+static void on_policy_config(redisAsyncContext *ac, void *reply,
+                             void *privdata);
+static void store_set_evicting(struct store *st, bool evicting);
 static void store_health(struct store *st);
 
 /*
@@ -154,6 +160,7 @@ store_free(struct store *st)
     }
     st->freeing = true;
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
+    store_set_evicting(st, false);
     store_sub_free(st->sub);
     store_health(st);
     ready_redis_store(-1);          /* store_new counted it */
@@ -197,11 +204,15 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
                               "SCRIPT LOAD %s", store_scripts[i]->source);
         }
         store_sub_cmd_up(st->sub);
+        /* Once per connection: may it evict our keys? (SPEC §12) */
+        redisAsyncCommand(link->ac, on_policy_config, st,
+                          "CONFIG GET maxmemory-policy");
         break;
     case STORE_LINK_FAILED:
         store_health(st);
         break;
     case STORE_LINK_LOST:
+        store_set_evicting(st, false);
         store_health(st);
         store_sub_track_lost(st->sub);
         break;
@@ -450,4 +461,73 @@ on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
         store_err_note(store_err_classify(reply->str), script->name,
                        reply->str);
     }
+}
+
+/* ---- maxmemory-policy ---------------------------------------------------- */
+
+/* Notes whether ST's Redis may evict our keys, for /readyz and /metrics. */
+static void
+store_set_evicting(struct store *st, bool evicting)
+{
+    if (st->evicting != evicting) {
+        st->evicting = evicting;
+        ready_redis_evicting(evicting ? 1 : -1);
+        stats_gauge_add(STATS_GAUGE_REDIS_EVICTING, evicting ? 1 : -1);
+    }
+}
+
+/* ST's Redis said its maxmemory-policy is POLICY (once per connection). */
+static void
+store_policy_seen(struct store *st, const char *policy)
+{
+    bool evicting = store_policy_evicts(policy);
+
+    store_set_evicting(st, evicting);
+    if (evicting) {
+        log_warn("store: redis maxmemory-policy is %s, not noeviction: "
+                 "idempotency records and guards may be evicted, so a "
+                 "retried PATCH may run twice (SPEC §12)", policy);
+    }
+}
+
+static void
+on_policy_info(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+    char          policy[64];
+
+    (void)ac;
+    if (reply == NULL || st->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STRING &&
+        store_policy_from_info(reply->str, policy, sizeof(policy)) == 0) {
+        store_policy_seen(st, policy);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), "INFO memory",
+                       reply->str);
+    } else {
+        log_warn("store: cannot read redis's maxmemory-policy");
+    }
+}
+
+/* CONFIG GET maxmemory-policy: ["maxmemory-policy", POLICY]; an ACL user
+ * without CONFIG (NOPERM) or a renamed CONFIG asks INFO memory instead,
+ * and that refusal is expected, so it is not noted. */
+static void
+on_policy_config(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+
+    if (reply == NULL || st->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING) {
+        store_policy_seen(st, reply->element[1]->str);
+        return;
+    }
+    redisAsyncCommand(ac, on_policy_info, st, "INFO memory");
 }

@@ -30,6 +30,8 @@
 
 #define ERRORS(kind) "heavyset_redis_error_replies_total{kind=\"" kind "\"}"
 
+#define EVICTING "heavyset_redis_evicting_connections"
+
 #define WAIT_MS 8000
 #define POLL_MS 100
 
@@ -232,5 +234,51 @@ Test(redis, oom_is_counted_by_kind_and_degrades_readyz)
     cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
     cr_expect_str_eq(jstr(o, "redis", "last_error"), "oom");
     json_object_put(o);
+    hfixture_stop(&p);
+}
+
+/* ---- eviction ------------------------------------------------------------ */
+
+Test(redis, an_evicting_policy_degrades_readyz_and_shows_in_a_gauge)
+{
+    static const char *const args[] = { "--maxmemory-policy", "allkeys-lru",
+                                         NULL };
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], xc[32];
+    bool                found;
+
+    hredis_start("rd-evict", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-evict", url, NULL, &p);
+    o = readyz_wait(p.url, "reason", "evicted");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "reason"),
+                     "eviction: maxmemory-policy is not noeviction; "
+                     "idempotency records and guards may be evicted");
+    json_object_put(o);
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 1);
+    cr_expect(found, "no %s in /metrics", EVICTING);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"),
+              "logged at start");
+}
+
+Test(redis, noeviction_is_up_and_the_gauge_zero)
+{
+    struct hredis rd;
+    struct hproc  p;
+    char          url[128];
+    bool          found;
+
+    hredis_start("rd-noevict", NULL, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-noevict", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+    cr_expect(found, "no %s in /metrics", EVICTING);
     hfixture_stop(&p);
 }

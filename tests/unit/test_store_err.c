@@ -7,6 +7,7 @@
 
 #include "stats.h"
 #include "store_err.h"
+#include "store_policy.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -106,4 +107,41 @@ Test(store_err, notes_count_by_kind)
     cr_expect(store_err_last(&kind, &ms));
     cr_expect_eq(kind, STORE_ERR_OOM);
     cr_expect_gt(ms, 0);
+}
+
+/* ---- maxmemory-policy (store_policy.h) ---------------------------------- */
+
+Test(store_policy, only_noeviction_keeps_our_keys)
+{
+    static const char *const evicting[] = {
+        "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu",
+        "allkeys-random", "volatile-random", "volatile-ttl", "",
+    };
+    size_t i;
+
+    cr_expect_not(store_policy_evicts("noeviction"));
+    for (i = 0; i < NELEM(evicting); i++) {
+        cr_expect(store_policy_evicts(evicting[i]), "%s", evicting[i]);
+    }
+    cr_expect(store_policy_evicts(NULL));
+}
+
+Test(store_policy, read_from_info_memory)
+{
+    static const char info[] =
+        "# Memory\r\nused_memory:1\r\nmaxmemory:0\r\n"
+        "maxmemory_human:0B\r\nmaxmemory_policy:volatile-lru\r\n"
+        "allocator_frag_ratio:1.0\r\n";
+    char out[32], tiny[4];
+
+    cr_expect_eq(store_policy_from_info(info, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "volatile-lru");
+    cr_expect_eq(store_policy_from_info(info, tiny, sizeof(tiny)), -1);
+    cr_expect_eq(store_policy_from_info("# Memory\r\n", out, sizeof(out)),
+                 -1);
+    cr_expect_eq(store_policy_from_info("maxmemory_policy:\r\n", out,
+                                        sizeof(out)), -1);
+    cr_expect_eq(store_policy_from_info("maxmemory_policy:noeviction", out,
+                                        sizeof(out)), 0);
+    cr_expect_str_eq(out, "noeviction");
 }
