@@ -28,6 +28,13 @@ enum conf_cache_control {
     CONF_CACHE_CONTROL_IGNORE       /* stored anyway, with our own TTLs */
 };
 
+/* idempotency_on_store_error (SPEC §8): what a PATCH whose
+ * Idempotency-Key the proxy guards gets when its claim cannot be made. */
+enum conf_idem_store_error {
+    CONF_IDEM_REFUSE,               /* 503, Retry-After: 1, not forwarded */
+    CONF_IDEM_FORWARD               /* forwarded without the guard */
+};
+
 /* A rate such as `60/min`: COUNT events per PERIOD_MS. 0/x turns it off. */
 struct conf_rate {
     int64_t count;                  /* events per period, >= 0 */
@@ -53,6 +60,7 @@ struct conf {
     int64_t  stale_if_error_ms;
     int64_t  idempotency_ttl_ms;
     bool     idempotency_required;
+    enum conf_idem_store_error idempotency_on_store_error;
     struct conf_rate rate_limit;
     struct conf_rate rate_reserve_writes;   /* default: rate_limit / 6 */
     int64_t  rate_limit_wait_ms;

@@ -27,7 +27,8 @@
 
 _Static_assert(sizeof(enum conf_log_level) == sizeof(int) &&
                sizeof(enum conf_log_format) == sizeof(int) &&
-               sizeof(enum conf_cache_control) == sizeof(int),
+               sizeof(enum conf_cache_control) == sizeof(int) &&
+               sizeof(enum conf_idem_store_error) == sizeof(int),
                "CONF_ENUM stores enums as int");
 
 static const char *const conf_log_levels[] = {
@@ -42,6 +43,10 @@ static const char *const conf_log_formats[] = {
 static const char *const conf_cache_controls[] = {
     [CONF_CACHE_CONTROL_HONOR] = "honor",
     [CONF_CACHE_CONTROL_IGNORE] = "ignore", NULL
+};
+
+static const char *const conf_idem_store_errors[] = {
+    [CONF_IDEM_REFUSE] = "refuse", [CONF_IDEM_FORWARD] = "forward", NULL
 };
 
 /* Other spellings of an enum key's values, beyond its NAMES. */
@@ -88,6 +93,9 @@ static const struct conf_key conf_keys[] = {
       0, CONF_DAYS_30, NULL },
     { "idempotency_required", CONF_BOOL, CONF_OFF(idempotency_required), "no",
       0, 0, NULL },
+    { "idempotency_on_store_error", CONF_ENUM,
+      CONF_OFF(idempotency_on_store_error), "refuse", 0, 0,
+      conf_idem_store_errors },
     { "rate_limit", CONF_RATE, CONF_OFF(rate_limit), "60/min", 0,
       CONF_RATE_MAX, NULL },
     /* Until set, these two follow rate_limit (conf_derived); "10/min" and

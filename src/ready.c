@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store_err.h"
+
 /* An outcome and its time in one word, so a reader never pairs the time
  * of one call with the outcome of another: (ms << 4) | outcome. */
 #define READY_PACK(ms, o) (((uint64_t)(ms) << 4) | (uint64_t)(o))
 
 static _Atomic int      ready_stores;
 static _Atomic int      ready_up;
+static _Atomic int      ready_refused;
+static _Atomic int      ready_evicting;
 static _Atomic bool     ready_stop;
 static _Atomic uint64_t ready_last; /* packed; 0: no call yet */
 static _Atomic uint64_t ready_last_ok;
@@ -38,6 +42,18 @@ void
 ready_redis_up(int delta)
 {
     atomic_fetch_add_explicit(&ready_up, delta, memory_order_relaxed);
+}
+
+void
+ready_redis_refused(int delta)
+{
+    atomic_fetch_add_explicit(&ready_refused, delta, memory_order_relaxed);
+}
+
+void
+ready_redis_evicting(int delta)
+{
+    atomic_fetch_add_explicit(&ready_evicting, delta, memory_order_relaxed);
 }
 
 void
@@ -65,8 +81,17 @@ ready_snapshot(struct ready_state *out)
     uint64_t last = atomic_load_explicit(&ready_last, memory_order_relaxed);
     uint64_t ok = atomic_load_explicit(&ready_last_ok, memory_order_relaxed);
     uint64_t err = atomic_load_explicit(&ready_last_err, memory_order_relaxed);
+    enum store_err_kind kind;
+    int64_t             kind_ms;
 
     memset(out, 0, sizeof(*out));
+    out->refused = atomic_load_explicit(&ready_refused, memory_order_relaxed);
+    out->evicting = atomic_load_explicit(&ready_evicting,
+                                         memory_order_relaxed);
+    if (store_err_last(&kind, &kind_ms)) {
+        out->redis_err_ms = kind_ms;
+        out->redis_err = (int)kind;
+    }
     out->stores = atomic_load_explicit(&ready_stores, memory_order_relaxed);
     out->redis_up = atomic_load_explicit(&ready_up, memory_order_relaxed);
     out->stopping = atomic_load_explicit(&ready_stop, memory_order_relaxed);
@@ -84,15 +109,55 @@ ready_age(int64_t now_ms, int64_t then_ms)
     return now_ms > then_ms ? now_ms - then_ms : 0;
 }
 
+/*
+ * Why Redis is not simply up, into REASON (CAP bytes, "" when it is), and
+ * its last degrading error reply into LAST; returns whether it is
+ * degraded for one of the reasons of SPEC §12.
+ */
+static bool
+ready_redis_reason(const struct ready_state *st, int64_t now_ms,
+                   char *reason, size_t cap, char *last, size_t lcap)
+{
+    bool recent = st->redis_err_ms != 0 &&
+                  ready_age(now_ms, st->redis_err_ms) <
+                      READY_REDIS_ERR_RECENT_MS;
+
+    reason[0] = last[0] = '\0';
+    if (st->redis_err_ms != 0) {
+        snprintf(last, lcap,
+                 ",\"last_error\":\"%s\",\"last_error_age_ms\":%" PRId64,
+                 store_err_name((enum store_err_kind)st->redis_err),
+                 ready_age(now_ms, st->redis_err_ms));
+    }
+    if (st->refused > 0) {
+        snprintf(reason, cap, ",\"reason\":\"auth: Redis refused the "
+                 "proxy's AUTH or SELECT (%d of %d links)\"", st->refused,
+                 st->stores);
+    } else if (recent) {
+        snprintf(reason, cap, ",\"reason\":\"%s: Redis answered errors "
+                 "in the last %d s\"",
+                 store_err_name((enum store_err_kind)st->redis_err),
+                 READY_REDIS_ERR_RECENT_MS / 1000);
+    } else if (st->evicting > 0) {
+        snprintf(reason, cap, ",\"reason\":\"eviction: maxmemory-policy "
+                 "is not noeviction; idempotency records and guards may be "
+                 "evicted\"");
+    }
+    return reason[0] != '\0';
+}
+
 int
 ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
              size_t cap, size_t *len)
 {
     const char *redis, *upstream, *status;
-    char        ok[48] = "", err[96] = "";
+    char        ok[48] = "", err[96] = "", reason[160], last[96];
+    bool        faulty;
     int         n;
 
-    if (st->stores > 0 && st->redis_up >= st->stores) {
+    faulty = ready_redis_reason(st, now_ms, reason, sizeof(reason), last,
+                                sizeof(last));
+    if (st->stores > 0 && st->redis_up >= st->stores && !faulty) {
         redis = "up";
     } else if (st->redis_up > 0) {
         redis = "degraded";
@@ -125,9 +190,10 @@ ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
     }
     n = snprintf(buf, cap,
                  "{\"status\":\"%s\",\"redis\":{\"status\":\"%s\","
-                 "\"connected\":%d,\"workers\":%d},\"upstream\":{"
+                 "\"connected\":%d,\"workers\":%d%s%s},\"upstream\":{"
                  "\"status\":\"%s\"%s%s}}",
-                 status, redis, st->redis_up, st->stores, upstream, ok, err);
+                 status, redis, st->redis_up, st->stores, reason, last,
+                 upstream, ok, err);
     if (n < 0 || (size_t)n >= cap) {
         if (cap > 0) {
             buf[0] = '\0';

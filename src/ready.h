@@ -39,6 +39,14 @@ void ready_redis_store(int delta);
 /* A store's call connection became usable (+1) or stopped being (-1). */
 void ready_redis_up(int delta);
 
+/* A Redis link was refused by its AUTH or SELECT (+1), or is no longer
+ * (-1: it got through, or it was freed). */
+void ready_redis_refused(int delta);
+
+/* A Redis link found a maxmemory-policy that may evict the proxy's keys
+ * (+1), or no longer counts (-1). */
+void ready_redis_evicting(int delta);
+
 /* Notes the outcome of an upstream call that ended at NOW_MS (wall). */
 void ready_upstream(enum ready_upstream outcome, int64_t now_ms);
 
@@ -55,25 +63,37 @@ struct ready_state {
     int64_t last_ok_ms;             /* last answer, 0: none */
     int64_t last_err_ms;            /* last failure, 0: none */
     enum ready_upstream last_err;
+    int     refused;                /* links refused by AUTH or SELECT */
+    int     evicting;               /* links to a Redis that may evict */
+    int64_t redis_err_ms;           /* last degrading error reply, 0: none */
+    int     redis_err;              /* its kind (enum store_err_kind) */
 };
 
 /* Reads the current process-wide state into OUT. */
 void ready_snapshot(struct ready_state *out);
 
+/* How long an error reply from Redis keeps /readyz degraded. */
+#define READY_REDIS_ERR_RECENT_MS 10000
+
 /*
  * Writes the /readyz JSON of ST, seen at NOW_MS, into BUF of CAP bytes:
  *   {"status":"ready"|"degraded"|"stopping",
- *    "redis":{"status":"up"|"degraded"|"down","connected":K,"workers":N},
+ *    "redis":{"status":"up"|"degraded"|"down","connected":K,"workers":N,
+ *             "reason":"..","last_error":"oom","last_error_age_ms":..},
  *    "upstream":{"status":"unknown"|"reachable"|"failing",
  *                "last_ok_age_ms":..,"last_error":"timeout",
  *                "last_error_age_ms":..}}
- * (ages only when there was such an outcome). Returns the HTTP status,
- * 200 or 503, and sets *LEN; -1 when CAP is too small.
+ * (ages only when there was such an outcome). Redis is degraded, not up,
+ * while a link is refused by AUTH or SELECT, for READY_REDIS_ERR_RECENT_MS
+ * after an error reply that degrades it, and while its maxmemory-policy
+ * may evict; "reason" says which (SPEC §12), and is absent while up.
+ * Returns the HTTP status, 200 or 503, and sets *LEN; -1 when CAP is too
+ * small.
  */
 int ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
                  size_t cap, size_t *len);
 
 /* Bytes ready_render needs at most. */
-#define READY_RENDER_MAX 512
+#define READY_RENDER_MAX 768
 
 #endif /* HSP_READY_H */

@@ -12,6 +12,7 @@
 
 #define STATS_LINE_MAX 256          /* one sample or comment line */
 #define UPROTO_FAMILY  "heavyset_upstream_protocol_errors_total"
+#define RERR_FAMILY    "heavyset_redis_error_replies_total"
 
 /* A family is rendered once, with its HELP and TYPE, before its samples;
  * the counters of one family are adjacent in the table. */
@@ -34,6 +35,8 @@ static const struct {
                               "{result=\"released\"}", NULL },
     [STATS_IDEM_UNPROTECTED] = { "heavyset_idempotency_total",
                                  "{result=\"unprotected\"}", NULL },
+    [STATS_IDEM_REFUSED] = { "heavyset_idempotency_total",
+                             "{result=\"refused\"}", NULL },
     [STATS_RATE_LIMITED_READ] = { "heavyset_rate_limited_total",
                                   "{class=\"read\"}",
                                   "Takes of the upstream budget that were "
@@ -95,6 +98,19 @@ static const struct {
                                   "invalidation Redis did not take at "
                                   "first, left pending and retried until "
                                   "it did (SPEC 12)." },
+    [STATS_RERR_AUTH] = { RERR_FAMILY, "{kind=\"auth\"}",
+                          "Error replies from Redis, by kind (SPEC §12): "
+                          "auth, noperm, readonly, oom, moved, cluster, "
+                          "noscript, script, busy, other" },
+    [STATS_RERR_NOPERM] = { RERR_FAMILY, "{kind=\"noperm\"}", NULL },
+    [STATS_RERR_READONLY] = { RERR_FAMILY, "{kind=\"readonly\"}", NULL },
+    [STATS_RERR_OOM] = { RERR_FAMILY, "{kind=\"oom\"}", NULL },
+    [STATS_RERR_MOVED] = { RERR_FAMILY, "{kind=\"moved\"}", NULL },
+    [STATS_RERR_CLUSTER] = { RERR_FAMILY, "{kind=\"cluster\"}", NULL },
+    [STATS_RERR_NOSCRIPT] = { RERR_FAMILY, "{kind=\"noscript\"}", NULL },
+    [STATS_RERR_SCRIPT] = { RERR_FAMILY, "{kind=\"script\"}", NULL },
+    [STATS_RERR_BUSY] = { RERR_FAMILY, "{kind=\"busy\"}", NULL },
+    [STATS_RERR_OTHER] = { RERR_FAMILY, "{kind=\"other\"}", NULL },
     [STATS_CLIENT_TIMEOUTS] = { "heavyset_client_timeouts_total", "",
                                 "Client connections closed with a request "
                                 "not all sent within client_timeout "
@@ -137,6 +153,18 @@ static const struct {
     [STATS_UPROTO_BAD_CODING] = {
         UPROTO_FAMILY, "{kind=\"bad_coding\"}", NULL },
 };
+
+static const struct {
+    const char *name;
+    const char *help;
+} stats_gauges[STATS_GAUGE_COUNT] = {
+    [STATS_GAUGE_REDIS_EVICTING] = {
+        "heavyset_redis_evicting_connections",
+        "Redis connections whose maxmemory-policy is not noeviction: "
+        "idempotency records and guards may be evicted (SPEC §12)" },
+};
+
+static _Atomic int64_t stats_gauge_values[STATS_GAUGE_COUNT];
 
 static const char *const stats_cache_names[STATS_CACHE_COUNT] = {
     [STATS_CACHE_NONE] = "none",     [STATS_CACHE_HIT] = "hit",
@@ -357,10 +385,44 @@ stats_render_latency(char *buf, size_t cap, size_t *len)
 size_t
 stats_render_max(void)
 {
-    return ((size_t)STATS_COUNT * 3 +
+    return ((size_t)STATS_COUNT * 3 + (size_t)STATS_GAUGE_COUNT * 3 +
             (size_t)ROUTE_COUNT * STATS_CLASSES * STATS_CACHE_COUNT +
             (size_t)ROUTE_COUNT * (STATS_LATENCY_BUCKETS + 4) +
             (size_t)ROUTE_COUNT + 8) * STATS_LINE_MAX + 1;
+}
+
+void
+stats_gauge_add(enum stats_gauge g, int64_t delta)
+{
+    assert(g < STATS_GAUGE_COUNT);
+    atomic_fetch_add_explicit(&stats_gauge_values[g], delta,
+                              memory_order_relaxed);
+}
+
+int64_t
+stats_gauge_get(enum stats_gauge g)
+{
+    assert(g < STATS_GAUGE_COUNT);
+    return atomic_load_explicit(&stats_gauge_values[g], memory_order_relaxed);
+}
+
+static int
+stats_render_gauges(char *buf, size_t cap, size_t *len)
+{
+    int g, n;
+
+    for (g = 0; g < STATS_GAUGE_COUNT; g++) {
+        n = snprintf(buf + *len, cap - *len,
+                     "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n",
+                     stats_gauges[g].name, stats_gauges[g].help,
+                     stats_gauges[g].name, stats_gauges[g].name,
+                     stats_gauge_get((enum stats_gauge)g));
+        if (n < 0 || (size_t)n >= cap - *len) {
+            return -1;
+        }
+        *len += (size_t)n;
+    }
+    return 0;
 }
 
 int
@@ -390,7 +452,8 @@ stats_render(char *buf, size_t cap)
         }
         len += (size_t)n;
     }
-    if (stats_render_matrix(buf, cap, &len) != 0 ||
+    if (stats_render_gauges(buf, cap, &len) != 0 ||
+        stats_render_matrix(buf, cap, &len) != 0 ||
         stats_render_latency(buf, cap, &len) != 0) {
         goto full;
     }

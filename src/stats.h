@@ -22,6 +22,7 @@ enum stats_counter {
     STATS_IDEM_MISMATCH,            /* 422: another request, same key */
     STATS_IDEM_RELEASED,            /* claim given back after a failure */
     STATS_IDEM_UNPROTECTED,         /* forwarded unguarded: Redis away */
+    STATS_IDEM_REFUSED,             /* 503: unguardable, not forwarded */
     STATS_RATE_LIMITED_READ,        /* budget takes denied, by class */
     STATS_RATE_LIMITED_WRITE,
     STATS_BUDGET_FALLBACK,          /* takes the local budget answered */
@@ -42,6 +43,17 @@ enum stats_counter {
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
     STATS_REDIS_DATA_LOST,          /* Redis found to have lost data */
     STATS_REDIS_PENDING,            /* PATCHes whose invalidation waited */
+    STATS_RERR_AUTH,                /* Redis error replies, by kind
+                                       (store_err.h, in its order) */
+    STATS_RERR_NOPERM,
+    STATS_RERR_READONLY,
+    STATS_RERR_OOM,
+    STATS_RERR_MOVED,
+    STATS_RERR_CLUSTER,
+    STATS_RERR_NOSCRIPT,
+    STATS_RERR_SCRIPT,
+    STATS_RERR_BUSY,
+    STATS_RERR_OTHER,
     STATS_CLIENT_TIMEOUTS,          /* 408: cut at client_timeout */
     STATS_CLIENT_REFUSED,           /* refused before evhttp parsed it */
     STATS_ACCEPT_PAUSES,            /* a worker at its max_connections */
@@ -73,6 +85,19 @@ enum stats_cache {
     STATS_CACHE_REPLAY,
     STATS_CACHE_COUNT
 };
+
+/* Gauges: values that go up and down (SPEC §10, §12). */
+enum stats_gauge {
+    STATS_GAUGE_REDIS_EVICTING,     /* Redis connections whose
+                                     * maxmemory-policy may evict */
+    STATS_GAUGE_COUNT
+};
+
+/* Adds DELTA to gauge G. Safe from any thread. */
+void stats_gauge_add(enum stats_gauge g, int64_t delta);
+
+/* The current value of gauge G. */
+int64_t stats_gauge_get(enum stats_gauge g);
 
 /* Counts one answered request of route ROUTE with STATUS. */
 void stats_request(enum route_id route, int status, enum stats_cache cache);

@@ -34,7 +34,9 @@
 #include "log.h"
 #include "ready.h"
 #include "stats.h"
+#include "store_err.h"
 #include "store_link.h"
+#include "store_policy.h"
 #include "store_sub.h"
 #include "url.h"
 
@@ -52,6 +54,8 @@ struct store {
     unsigned           timeouts;    /* consecutive missed deadlines */
     bool               freeing;
     bool               counted_up;  /* counted in ready_redis_up */
+    bool               evicting;    /* its maxmemory-policy may evict:
+                                     * counted in ready.h and the gauge */
 };
 
 struct store_op {
@@ -73,6 +77,11 @@ static void on_cmd_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
+static void on_script_loaded(redisAsyncContext *ac, void *reply,
+                             void *privdata);
+static void on_policy_config(redisAsyncContext *ac, void *reply,
+                             void *privdata);
+static void store_set_evicting(struct store *st, bool evicting);
 static void store_health(struct store *st);
 
 /*
@@ -151,6 +160,7 @@ store_free(struct store *st)
     }
     st->freeing = true;
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
+    store_set_evicting(st, false);
     store_sub_free(st->sub);
     store_health(st);
     ready_redis_store(-1);          /* store_new counted it */
@@ -190,15 +200,19 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     case STORE_LINK_UP:
         store_health(st);
         for (i = 0; i < store_nscripts; i++) {
-            redisAsyncCommand(link->ac, NULL, NULL, "SCRIPT LOAD %s",
-                              store_scripts[i]->source);
+            redisAsyncCommand(link->ac, on_script_loaded, store_scripts[i],
+                              "SCRIPT LOAD %s", store_scripts[i]->source);
         }
         store_sub_cmd_up(st->sub);
+        /* Once per connection: may it evict our keys? (SPEC §12) */
+        redisAsyncCommand(link->ac, on_policy_config, st,
+                          "CONFIG GET maxmemory-policy");
         break;
     case STORE_LINK_FAILED:
         store_health(st);
         break;
     case STORE_LINK_LOST:
+        store_set_evicting(st, false);
         store_health(st);
         store_sub_track_lost(st->sub);
         break;
@@ -358,6 +372,10 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct store    *st = op->st;
     redisReply      *reply = r;
 
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), op->script->name,
+                       reply->str);
+    }
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->retried &&
         !op->user_done && !st->freeing) {
@@ -394,8 +412,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
             if (!op->user_done) {
                 stats_add(STATS_REDIS_SCRIPT, 1);
             }
-            log_warn("store: script %s: %s", op->script->name, reply->str);
-            op_deliver(op, NULL);
+            op_deliver(op, NULL);   /* noted above, by kind */
         } else {
             op_deliver(op, reply);
         }
@@ -428,4 +445,89 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         return;                     /* OP may be freed by now */
     }
     op_maybe_free(op);
+}
+
+/* The reply to a SCRIPT LOAD of PRIVDATA's script: an error (NOPERM for
+ * an ACL user without SCRIPT, OOM...) is noted; its calls then cost a
+ * NOSCRIPT and an EVAL each, or fail, and say so themselves. */
+static void
+on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_script *script = privdata;
+    redisReply          *reply = r;
+
+    (void)ac;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), script->name,
+                       reply->str);
+    }
+}
+
+/* ---- maxmemory-policy ---------------------------------------------------- */
+
+/* Notes whether ST's Redis may evict our keys, for /readyz and /metrics. */
+static void
+store_set_evicting(struct store *st, bool evicting)
+{
+    if (st->evicting != evicting) {
+        st->evicting = evicting;
+        ready_redis_evicting(evicting ? 1 : -1);
+        stats_gauge_add(STATS_GAUGE_REDIS_EVICTING, evicting ? 1 : -1);
+    }
+}
+
+/* ST's Redis said its maxmemory-policy is POLICY (once per connection). */
+static void
+store_policy_seen(struct store *st, const char *policy)
+{
+    bool evicting = store_policy_evicts(policy);
+
+    store_set_evicting(st, evicting);
+    if (evicting) {
+        log_warn("store: redis maxmemory-policy is %s, not noeviction: "
+                 "idempotency records and guards may be evicted, so a "
+                 "retried PATCH may run twice (SPEC §12)", policy);
+    }
+}
+
+static void
+on_policy_info(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+    char          policy[64];
+
+    (void)ac;
+    if (reply == NULL || st->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STRING &&
+        store_policy_from_info(reply->str, policy, sizeof(policy)) == 0) {
+        store_policy_seen(st, policy);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(store_err_classify(reply->str), "INFO memory",
+                       reply->str);
+    } else {
+        log_warn("store: cannot read redis's maxmemory-policy");
+    }
+}
+
+/* CONFIG GET maxmemory-policy: ["maxmemory-policy", POLICY]; an ACL user
+ * without CONFIG (NOPERM) or a renamed CONFIG asks INFO memory instead,
+ * and that refusal is expected, so it is not noted. */
+static void
+on_policy_config(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply   *reply = r;
+
+    if (reply == NULL || st->freeing) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING) {
+        store_policy_seen(st, reply->element[1]->str);
+        return;
+    }
+    redisAsyncCommand(ac, on_policy_info, st, "INFO memory");
 }

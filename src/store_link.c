@@ -1,6 +1,10 @@
 /*
  * store_link.c - one Redis connection (hiredis async on libevent) that
- * reconnects by itself: AUTH and SELECT queued first, a retry timer with
+ * reconnects by itself: a handshake of AUTH, SELECT and PING queued
+ * first, every reply of it checked, and the link up only once all were
+ * answered without an error (a wrong password never looks connected; a
+ * refused handshake drops the connection and retries with backoff, and
+ * /readyz says why, ready.h); a retry timer with
  * exponential backoff and a quarter of jitter, so workers and instances
  * spread out. The owner resets the backoff when Redis answers, not when
  * it accepts a connection: a Redis that accepts but never answers is
@@ -15,7 +19,10 @@
 
 #include "store_link.h"
 
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -23,7 +30,9 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "log.h"
+#include "ready.h"
 #include "stats.h"
+#include "store_err.h"
 #include "url.h"
 
 #define STORE_LINK_BACKOFF_MIN_MS 100
@@ -32,6 +41,7 @@
 static void on_connect(const redisAsyncContext *ac, int status);
 static void on_disconnect(const redisAsyncContext *ac, int status);
 static void on_retry(evutil_socket_t fd, short what, void *arg);
+static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata);
 
 int
 store_link_init(struct store_link *link, struct event_base *base,
@@ -56,8 +66,36 @@ link_close(struct store_link *link)
 
     link->ac = NULL;
     link->connected = false;
+    link->handshake = 0;
     if (ac != NULL) {
         redisAsyncFree(ac);
+    }
+}
+
+/* Notes whether LINK's last handshake was refused, for /readyz. */
+static void
+link_set_refused(struct store_link *link, bool refused)
+{
+    if (link->refused != refused) {
+        link->refused = refused;
+        ready_redis_refused(refused ? 1 : -1);
+    }
+}
+
+/* The handshake's commands, for on_handshake's privdata (not const:
+ * hiredis takes a void *). */
+static char link_cmd_auth[] = "AUTH";
+static char link_cmd_select[] = "SELECT";
+static char link_cmd_ping[] = "PING";
+
+/* Queues one handshake command of LINK (ARGV; WHAT names it). */
+static void
+link_handshake(struct store_link *link, char *what, int argc,
+               const char **argv)
+{
+    if (redisAsyncCommandArgv(link->ac, on_handshake, what, argc, argv,
+                              NULL) == REDIS_OK) {
+        link->handshake++;
     }
 }
 
@@ -112,13 +150,31 @@ store_link_connect(struct store_link *link)
     link->ac = ac;
     link->connected = false;
     link->cb(link, STORE_LINK_CONNECTING, link->arg);
-    /* Queued now, sent first once connected. A refusal shows as failed
-     * calls, which fail open. */
+    /* Queued now, sent first once connected; the link is up once all
+     * are answered (on_handshake). PING last: a Redis that wants a
+     * password we do not have says NOAUTH to it. */
+    link->handshake = 0;
     if (url->password[0] != '\0') {
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", url->password);
+        const char *argv[3] = { "AUTH", url->user, url->password };
+
+        if (url->user[0] != '\0') {
+            link_handshake(link, link_cmd_auth, 3, argv);
+        } else {
+            argv[1] = url->password;
+            link_handshake(link, link_cmd_auth, 2, argv);
+        }
     }
     if (url->db != 0) {
-        redisAsyncCommand(ac, NULL, NULL, "SELECT %d", url->db);
+        char        db[16];
+        const char *argv[2] = { "SELECT", db };
+
+        snprintf(db, sizeof(db), "%d", url->db);
+        link_handshake(link, link_cmd_select, 2, argv);
+    }
+    {
+        const char *argv[1] = { "PING" };
+
+        link_handshake(link, link_cmd_ping, 1, argv);
     }
 }
 
@@ -146,6 +202,7 @@ store_link_stop(struct store_link *link)
 {
     link->stopped = true;
     link_close(link);               /* pending callbacks get NULL */
+    link_set_refused(link, false);
     if (link->retry != NULL) {
         event_free(link->retry);
         link->retry = NULL;
@@ -169,7 +226,44 @@ on_connect(const redisAsyncContext *ac, int status)
         link->cb(link, STORE_LINK_FAILED, link->arg);
         return;
     }
+    /* Not up yet: the handshake's replies say (on_handshake). */
+    log_debug("store: %s accepted the connection; handshake sent",
+              link->name);
+}
+
+/*
+ * A reply of the handshake (PRIVDATA names the command). An error means
+ * Redis refused the link: noted by kind (a refused AUTH, or a NOAUTH to
+ * PING, is auth), the connection dropped and tried again with backoff,
+ * and /readyz told. The last good reply makes the link up.
+ */
+static void
+on_handshake(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_link *link = ac->data;
+    redisReply        *reply = r;
+    const char        *what = privdata;
+
+    if (reply == NULL || link->stopped || link->ac != ac) {
+        return;                     /* the connection went: others say */
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(what == link_cmd_auth
+                           ? STORE_ERR_AUTH
+                           : store_err_classify(reply->str),
+                       what, reply->str);
+        stats_add(STATS_REDIS_CONNECT_FAILED, 1);
+        link_set_refused(link, true);
+        store_link_drop(link);      /* freed after this callback returns */
+        link->cb(link, STORE_LINK_FAILED, link->arg);
+        return;
+    }
+    assert(link->handshake > 0);
+    if (--link->handshake > 0) {
+        return;
+    }
     link->connected = true;
+    link_set_refused(link, false);
     log_info("store: connected to %s", link->name);
     link->cb(link, STORE_LINK_UP, link->arg);
 }

@@ -22,8 +22,10 @@ struct store_link;
 /* What a link tells its owner, on the loop. */
 enum store_link_event {
     STORE_LINK_CONNECTING,          /* a new connection: ac may queue now */
-    STORE_LINK_UP,                  /* it connected: commands flow */
-    STORE_LINK_FAILED,              /* it could not connect; retry is set */
+    STORE_LINK_UP,                  /* it connected and AUTH, SELECT and
+                                     * PING were answered: commands flow */
+    STORE_LINK_FAILED,              /* it could not connect, or Redis
+                                     * refused its handshake; retry is set */
     STORE_LINK_LOST                 /* it went down by itself; retry is set */
 };
 
@@ -36,7 +38,10 @@ struct store_link {
     const struct url_redis   *url;  /* borrowed: the owner's, validated */
     const char               *name; /* static: for logs */
     struct redisAsyncContext *ac;   /* NULL while disconnected */
-    bool                      connected; /* connect callback said OK */
+    bool                      connected; /* AUTH, SELECT, PING answered */
+    unsigned                  handshake; /* of those, replies to come */
+    bool                      refused;   /* the last handshake was
+                                          * refused: counted in ready.h */
     bool                      stopped;   /* store_link_stop ran */
     struct event             *retry;     /* owned: reconnect timer */
     unsigned                  backoff_ms;
@@ -56,7 +61,7 @@ int store_link_init(struct store_link *link, struct event_base *base,
 /* Connects LINK now; a failure schedules a retry. */
 void store_link_connect(struct store_link *link);
 
-/* Whether LINK is connected and its connect callback said OK. */
+/* Whether LINK is connected and Redis accepted its handshake. */
 bool store_link_up(const struct store_link *link);
 
 /* Resets LINK's backoff: Redis answered on it. */

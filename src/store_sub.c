@@ -29,6 +29,7 @@
 #include <hiredis/async.h>
 
 #include "log.h"
+#include "store_err.h"
 #include "store_link.h"
 
 #define STORE_SUB_CHANNELS_MAX 4
@@ -160,8 +161,12 @@ on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
         }
         log_info("store: redis tracking on (near cache coherent)");
     } else {
-        log_warn("store: CLIENT TRACKING refused: %s",
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+        if (reply->type == REDIS_REPLY_ERROR) {
+            store_err_note(store_err_classify(reply->str),
+                           "CLIENT TRACKING", reply->str);
+        } else {
+            log_warn("store: CLIENT TRACKING refused");
+        }
     }
 }
 
@@ -243,6 +248,12 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply           *reply = r;
     const redisReply     *kind;
 
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        /* NOPERM: an ACL user without this channel (&pattern) */
+        store_err_note(store_err_classify(reply->str), "SUBSCRIBE",
+                       reply->str);
+        return;
+    }
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
         reply->elements < 3) {
         return;

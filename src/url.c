@@ -225,10 +225,11 @@ url_hex(int c)
     return -1;
 }
 
-/* Decodes the %XX escapes of the LEN bytes at S into OUT (CAP bytes). */
+/* Decodes the %XX escapes of the LEN bytes at S, the WHAT of a URL
+ * ("password", "user name"), into OUT (CAP bytes). */
 static int
-url_decode(const char *s, size_t len, char *out, size_t cap, char *err,
-           size_t errlen)
+url_decode(const char *s, size_t len, const char *what, char *out,
+           size_t cap, char *err, size_t errlen)
 {
     size_t i, n = 0;
 
@@ -238,18 +239,19 @@ url_decode(const char *s, size_t len, char *out, size_t cap, char *err,
         if (c == '%') {
             if (i + 2 >= len || url_hex(s[i + 1]) < 0 ||
                 url_hex(s[i + 2]) < 0) {
-                return url_fail(err, errlen, "bad %%-escape in password "
-                                "(use %%XX with two hex digits)");
+                return url_fail(err, errlen, "bad %%-escape in %s "
+                                "(use %%XX with two hex digits)", what);
             }
             c = url_hex(s[i + 1]) << 4 | url_hex(s[i + 2]);
             if (c == 0) {
-                return url_fail(err, errlen, "%%00 is not allowed in password");
+                return url_fail(err, errlen, "%%00 is not allowed in %s",
+                                what);
             }
             i += 2;
         }
         if (n + 1 >= cap) {
-            return url_fail(err, errlen, "password is longer than %zu bytes",
-                            cap - 1);
+            return url_fail(err, errlen, "%s is longer than %zu bytes",
+                            what, cap - 1);
         }
         out[n++] = (char)c;
     }
@@ -360,7 +362,7 @@ int
 url_parse_redis(const char *s, struct url_redis *out, char *err,
                 size_t errlen)
 {
-    const char *p, *at, *rest;
+    const char *p, *at, *colon, *rest;
     size_t      alen;
     long        port;
 
@@ -382,18 +384,24 @@ url_parse_redis(const char *s, struct url_redis *out, char *err,
         return url_fail(err, errlen, "scheme must be redis:// or unix://");
     }
     p = s + 8;
-    /* The last '@' ends the user info: a raw password may hold '@' or '/'. */
+    /* The last '@' ends the user info: a raw password may hold '@' or '/'
+     * (and ':': the first one ends the user name). */
     at = strrchr(p, '@');
     if (at != NULL) {
-        if (p[0] != ':') {
-            return url_fail(err, errlen, "a user name is not supported; "
-                            "write redis://:password@host");
+        colon = memchr(p, ':', (size_t)(at - p));
+        if (colon == NULL) {
+            return url_fail(err, errlen, "the user info needs a password: "
+                            "write redis://user:password@host or "
+                            "redis://:password@host");
         }
-        if (at == p + 1) {
+        if (at == colon + 1) {
             return url_fail(err, errlen, "empty password after ':'");
         }
-        if (url_decode(p + 1, (size_t)(at - p - 1), out->password,
-                       sizeof(out->password), err, errlen) != 0) {
+        if (url_decode(p, (size_t)(colon - p), "user name", out->user,
+                       sizeof(out->user), err, errlen) != 0 ||
+            url_decode(colon + 1, (size_t)(at - colon - 1), "password",
+                       out->password, sizeof(out->password), err,
+                       errlen) != 0) {
             return -1;
         }
         p = at + 1;

@@ -1,6 +1,6 @@
 /*
  * url.h - parsers for the URLs in the configuration: the upstream
- * (`http(s)://host[:port]`), Redis (`redis://[:password@]host:port[/db]`,
+ * (`http(s)://host[:port]`), Redis (`redis://[[user]:password@]host:port[/db]`,
  * `unix:///path`) and the `listen` address (`host:port`). Pure: no I/O.
  */
 #ifndef HSP_URL_H
@@ -13,6 +13,7 @@
 #define URL_HOST_MAX 256
 #define URL_PATH_MAX 108            /* sizeof(sun_path) */
 #define URL_PASS_MAX 256
+#define URL_USER_MAX 128
 
 struct url_upstream {
     bool     tls;                   /* https */
@@ -25,7 +26,8 @@ struct url_redis {
     char     host[URL_HOST_MAX];    /* TCP host, no brackets */
     uint16_t port;                  /* 6379 when absent */
     char     path[URL_PATH_MAX];    /* socket path when unix_socket */
-    char     password[URL_PASS_MAX];/* "" when none */
+    char     user[URL_USER_MAX];    /* ACL user, decoded; "" when none */
+    char     password[URL_PASS_MAX];/* decoded; "" when none */
     int      db;                    /* 0 when absent */
 };
 

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "lograte.h"
 #include "req/forward.h"
 #include "req/pending.h"
 #include "req/reply.h"
@@ -166,15 +167,41 @@ write_on_budget(struct req *r, const void *data)
 }
 
 /*
- * Redis is away (or its record unreadable, WHY says): forward R without
- * the guard of its key, which still goes upstream (SPEC §5, §8).
+ * The claim of R's guarded Idempotency-Key cannot be made: Redis is away,
+ * the call failed or timed out, or its record is unreadable (WHY says).
+ * At-most-once cannot be promised without Redis, so by default R gets 503
+ * with Retry-After: 1 and nothing goes upstream; with
+ * idempotency_on_store_error = forward it goes without the guard (SPEC
+ * §5, §8). One log line per 10 s for each, with the count held back.
  */
 static enum req_state
 write_unguarded(struct req *r, const char *why)
 {
+    static struct lograte refused_log, forwarded_log;
+    bool                  refuse = r->env->cf->idempotency_on_store_error ==
+                                   CONF_IDEM_REFUSE;
+    uint64_t              held = 0;
+
+    if (refuse) {
+        stats_add(STATS_IDEM_REFUSED, 1);
+        if (lograte_allow(&refused_log, lograte_now_ms(), LOGRATE_PERIOD_MS,
+                          &held)) {
+            log_warn("proxy: request %s: %s; a PATCH with an "
+                     "Idempotency-Key is refused with 503 "
+                     "(idempotency_on_store_error = refuse; %" PRIu64
+                     " more not logged)", r->request_id, why, held);
+        }
+        reply_error_with(r, 503, "the Idempotency-Key cannot be guarded "
+                         "now; retry", "Retry-After", "1");
+        return REQ_DONE;
+    }
     stats_add(STATS_IDEM_UNPROTECTED, 1);
-    log_warn("proxy: request %s: %s; the Idempotency-Key is forwarded "
-             "without a claim", r->request_id, why);
+    if (lograte_allow(&forwarded_log, lograte_now_ms(), LOGRATE_PERIOD_MS,
+                      &held)) {
+        log_warn("proxy: request %s: %s; the Idempotency-Key is forwarded "
+                 "without a claim (%" PRIu64 " more not logged)",
+                 r->request_id, why, held);
+    }
     write_state(r)->claim.guarded = false;
     return write_spend(r);
 }

@@ -50,6 +50,8 @@
 #define REPLAY_STATUS     "heavyset-proxy; hit; detail=idempotent-replay"
 #define UNPROTECTED \
     "heavyset_idempotency_total{result=\"unprotected\"}"
+#define REFUSED \
+    "heavyset_idempotency_total{result=\"refused\"}"
 
 #define POLL_MS    20
 #define LEASE_MS   2200     /* main proxy: 1s + 2 x 100ms + 1s (SPEC §5) */
@@ -713,31 +715,90 @@ Test(idem, the_scope_is_tenant_and_key)
 
 /* ---- Redis ------------------------------------------------------------- */
 
-Test(idem, without_redis_a_patch_is_forwarded_unprotected)
+/*
+ * With redis2 stopped, PATCH BODY with Idempotency-Key KEY twice to BASE;
+ * returns how much the metric SERIES of BASE grew meanwhile. Each answer
+ * goes into R[i] (the caller frees them).
+ */
+static double
+patch_without_redis(const char *base, const char *body, const char *key,
+                    const char *series, struct hresp r[2])
 {
-    static const char *const body = BODY("\"appendComment\":\"no redis\"");
-    struct hresp r;
-    char         key[300];
-    double       before, after;
-    bool         found;
-    int          i;
+    double before, after;
+    bool   found;
+    int    i;
 
-    before = hreq_metric(PROXY_R2, UNPROTECTED, &found);
+    before = hreq_metric(base, series, &found);
     hfixture_redis2_stop();
     for (i = 0; i < 2; i++) {
-        hreq_patch(PROXY_R2, body,
-                   HREQ(.token = ALPHA, .key = "idem-no-redis"), &r);
-        expect_forwarded(&r, 200);
-        hresp_free(&r);
-        last_key(key, sizeof(key));
-        cr_expect_str_eq(key, "idem-no-redis", "round %d", i);
+        hreq_patch(base, body, HREQ(.token = ALPHA, .key = key), &r[i]);
+    }
+    after = hreq_metric(base, series, &found);
+    cr_expect(found, "no %s in /metrics", series);
+    hfixture_redis2_start();
+    return after - before;
+}
+
+/* SPEC §8: at-most-once cannot be promised without Redis, so by default
+ * (idempotency_on_store_error = refuse) the PATCH is refused, not sent. */
+Test(idem, without_redis_a_patch_with_a_key_is_refused_with_503)
+{
+    static const char *const body = BODY("\"appendComment\":\"no redis\"");
+    struct hresp r[2];
+    double       grew;
+    int          i;
+
+    grew = patch_without_redis(PROXY_R2, body, "idem-no-redis", REFUSED, r);
+    for (i = 0; i < 2; i++) {
+        cr_expect_eq(r[i].status, 503, "round %d: %d %s", i, r[i].status,
+                     r[i].body);
+        cr_expect_str_eq(hreq_hdr(&r[i], "Retry-After"), "1", "round %d", i);
+        cr_expect(strstr(r[i].body, "\"statusCode\":503") != NULL &&
+                      strstr(r[i].body, "\"error\":\"Service Unavailable\"")
+                          != NULL,
+                  "the upstream's error format: %s", r[i].body);
+        hresp_free(&r[i]);
+    }
+    cr_expect_eq(hfixture_count("update"), 0, "nothing went upstream");
+    cr_expect_eq(grew, 2, "%s grew by %g", REFUSED, grew);
+}
+
+/* A PATCH without a key is not at-most-once: it still fails open. */
+Test(idem, without_redis_a_patch_without_a_key_is_forwarded)
+{
+    static const char *const body = BODY("\"appendComment\":\"no key\"");
+    struct hresp r;
+
+    hfixture_redis2_stop();
+    hreq_patch(PROXY_R2, body, HREQ(.token = ALPHA), &r);
+    hfixture_redis2_start();
+    expect_forwarded(&r, 200);
+    hresp_free(&r);
+    cr_expect_eq(hfixture_count("update"), 1);
+}
+
+Test(idem, with_forward_without_redis_a_patch_is_forwarded_unprotected)
+{
+    static const char *const body = BODY("\"appendComment\":\"no redis\"");
+    struct hproc p;
+    struct hresp r[2];
+    char         redis[600];
+    const char  *opts[] = { redis, "idempotency_on_store_error=forward",
+                            "rate_limit_fallback=0/min", NULL };
+    double       grew;
+    int          i;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    hfixture_proxy("idem-forward", opts, &p);
+    grew = patch_without_redis(p.url, body, "idem-no-redis", UNPROTECTED, r);
+    for (i = 0; i < 2; i++) {
+        expect_forwarded(&r[i], 200);
+        hresp_free(&r[i]);
     }
     cr_expect_eq(hfixture_count("update"), 2, "no protection without Redis");
-    after = hreq_metric(PROXY_R2, UNPROTECTED, &found);
-    cr_expect(found, "no %s in /metrics", UNPROTECTED);
-    cr_expect_eq(after - before, 2, "%s went from %g to %g", UNPROTECTED,
-                 before, after);
-    hfixture_redis2_start();
+    cr_expect_eq(grew, 2, "%s grew by %g", UNPROTECTED, grew);
+    hfixture_stop(&p);
 }
 
 Test(idem, a_replay_does_not_write_the_lead_back)

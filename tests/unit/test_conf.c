@@ -281,11 +281,11 @@ Test(conf_defaults, key_table)
     size_t             i;
 
     /* 26 keys of SPEC §9, gzip and upstream_cache_control (§11),
-     * near_cache (the hit path's in-process copy) and the five limits on
-     * clients (SPEC §8). */
-    cr_expect_eq(conf_key_count(), 34,
+     * near_cache (the hit path's in-process copy), the five limits on
+     * clients and idempotency_on_store_error (SPEC §8). */
+    cr_expect_eq(conf_key_count(), 35,
                  "26 keys of SPEC §9 + 2 of §11 + near_cache + 5 client "
-                 "limits");
+                 "limits + idempotency_on_store_error");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "ready.h"
+#include "store_err.h"
 
 struct ready_case {
     const char        *what;
@@ -16,45 +17,89 @@ struct ready_case {
 
 #define NOW 1000000
 
+
+/* A state of the upstream columns and Redis counts (designated, so the
+ * Redis fault fields left out are zero). */
+#define ST(stores_, up_, stop_, last_ms_, last_, ok_ms_, err_ms_, err_) \
+    { .stores = (stores_), .redis_up = (up_), .stopping = (stop_),      \
+      .last_ms = (last_ms_), .last = (last_), .last_ok_ms = (ok_ms_),   \
+      .last_err_ms = (err_ms_), .last_err = (err_) }
+
 static const struct ready_case ready_cases[] = {
     { "just started: nothing connected, no upstream call yet",
-      { 2, 0, false, 0, READY_UP_OK, 0, 0, READY_UP_OK }, 200,
+      ST(2, 0, false, 0, READY_UP_OK, 0, 0, READY_UP_OK), 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"down\","
       "\"connected\":0,\"workers\":2},\"upstream\":{\"status\":\"unknown\"}}" },
     { "all up, upstream answered",
-      { 2, 2, false, NOW - 50, READY_UP_OK, NOW - 50, 0, READY_UP_OK }, 200,
+      ST(2, 2, false, NOW - 50, READY_UP_OK, NOW - 50, 0, READY_UP_OK), 200,
       "{\"status\":\"ready\",\"redis\":{\"status\":\"up\",\"connected\":2,"
       "\"workers\":2},\"upstream\":{\"status\":\"reachable\","
       "\"last_ok_age_ms\":50}}" },
     { "one worker's Redis away",
-      { 2, 1, false, 0, READY_UP_OK, 0, 0, READY_UP_OK }, 200,
+      ST(2, 1, false, 0, READY_UP_OK, 0, 0, READY_UP_OK), 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
       "\"connected\":1,\"workers\":2},\"upstream\":{\"status\":"
       "\"unknown\"}}" },
     { "upstream failing after it answered",
-      { 1, 1, false, NOW - 10, READY_UP_TIMEOUT, NOW - 5000, NOW - 10,
-        READY_UP_TIMEOUT }, 200,
+      ST(1, 1, false, NOW - 10, READY_UP_TIMEOUT, NOW - 5000, NOW - 10,
+        READY_UP_TIMEOUT), 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"up\",\"connected\":1,"
       "\"workers\":1},\"upstream\":{\"status\":\"failing\","
       "\"last_ok_age_ms\":5000,\"last_error\":\"timeout\","
       "\"last_error_age_ms\":10}}" },
     { "upstream back after an error",
-      { 1, 1, false, NOW, READY_UP_OK, NOW, NOW - 7, READY_UP_TLS }, 200,
+      ST(1, 1, false, NOW, READY_UP_OK, NOW, NOW - 7, READY_UP_TLS), 200,
       "{\"status\":\"ready\",\"redis\":{\"status\":\"up\",\"connected\":1,"
       "\"workers\":1},\"upstream\":{\"status\":\"reachable\","
       "\"last_ok_age_ms\":0,\"last_error\":\"tls\","
       "\"last_error_age_ms\":7}}" },
     { "stopping: 503 whatever else",
-      { 1, 1, true, NOW, READY_UP_OK, NOW, 0, READY_UP_OK }, 503,
+      ST(1, 1, true, NOW, READY_UP_OK, NOW, 0, READY_UP_OK), 503,
       "{\"status\":\"stopping\",\"redis\":{\"status\":\"up\",\"connected\":1,"
       "\"workers\":1},\"upstream\":{\"status\":\"reachable\","
       "\"last_ok_age_ms\":0}}" },
     { "a clock that stepped back gives age 0",
-      { 1, 1, false, NOW + 99, READY_UP_UNREACHABLE, 0, NOW + 99,
-        READY_UP_UNREACHABLE }, 200,
+      ST(1, 1, false, NOW + 99, READY_UP_UNREACHABLE, 0, NOW + 99,
+        READY_UP_UNREACHABLE), 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"up\",\"connected\":1,"
       "\"workers\":1},\"upstream\":{\"status\":\"failing\","
       "\"last_error\":\"unreachable\",\"last_error_age_ms\":0}}" },
+    { "a link refused by AUTH: down, with the reason and its kind",
+      { .stores = 1, .refused = 1, .redis_err_ms = NOW - 20,
+        .redis_err = STORE_ERR_AUTH }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"down\","
+      "\"connected\":0,\"workers\":1,\"reason\":\"auth: Redis refused "
+      "the proxy's AUTH or SELECT (1 of 1 links)\",\"last_error\":\"auth\","
+      "\"last_error_age_ms\":20},\"upstream\":{\"status\":\"unknown\"}}" },
+    { "connected, but an OOM a second ago: degraded",
+      { .stores = 2, .redis_up = 2, .redis_err_ms = NOW - 1000,
+        .redis_err = STORE_ERR_OOM }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":2,\"workers\":2,\"reason\":\"oom: Redis answered "
+      "errors in the last 10 s\",\"last_error\":\"oom\","
+      "\"last_error_age_ms\":1000},\"upstream\":{\"status\":"
+      "\"unknown\"}}" },
+    { "an old error reply is shown but degrades no more",
+      { .stores = 1, .redis_up = 1,
+        .redis_err_ms = NOW - READY_REDIS_ERR_RECENT_MS,
+        .redis_err = STORE_ERR_READONLY }, 200,
+      "{\"status\":\"ready\",\"redis\":{\"status\":\"up\","
+      "\"connected\":1,\"workers\":1,\"last_error\":\"readonly\","
+      "\"last_error_age_ms\":10000},\"upstream\":{\"status\":"
+      "\"unknown\"}}" },
+    { "a policy that may evict: degraded while it lasts",
+      { .stores = 1, .redis_up = 1, .evicting = 1 }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"eviction: "
+      "maxmemory-policy is not noeviction; idempotency records and guards "
+      "may be evicted\"},\"upstream\":{\"status\":\"unknown\"}}" },
+    { "refused wins over a recent error and eviction",
+      { .stores = 2, .redis_up = 1, .refused = 1, .evicting = 1,
+        .redis_err_ms = NOW, .redis_err = STORE_ERR_AUTH }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":2,\"reason\":\"auth: Redis refused "
+      "the proxy's AUTH or SELECT (1 of 2 links)\",\"last_error\":\"auth\","
+      "\"last_error_age_ms\":0},\"upstream\":{\"status\":\"unknown\"}}" },
 };
 
 Test(ready, render_table)
@@ -76,7 +121,7 @@ Test(ready, render_table)
 
 Test(ready, too_small_a_buffer_is_refused)
 {
-    struct ready_state st = { 1, 1, false, 0, READY_UP_OK, 0, 0, READY_UP_OK };
+    struct ready_state st = ST(1, 1, false, 0, READY_UP_OK, 0, 0, READY_UP_OK);
     char               buf[20] = "x";
     size_t             len = 0;
 
@@ -110,4 +155,24 @@ Test(ready, snapshot_follows_the_process_state)
     ready_snapshot(&st);
     cr_expect_eq(st.redis_up, 0);
     cr_expect(st.stopping);
+}
+
+Test(ready, snapshot_counts_refused_and_evicting_links)
+{
+    struct ready_state st;
+
+    ready_redis_refused(1);
+    ready_redis_evicting(1);
+    ready_redis_evicting(1);
+    ready_snapshot(&st);
+    cr_expect_eq(st.refused, 1);
+    cr_expect_eq(st.evicting, 2);
+    cr_expect_eq(st.redis_err_ms, 0, "no error reply noted yet");
+    store_err_note(STORE_ERR_NOSCRIPT, "test", "NOSCRIPT No matching script");
+    ready_snapshot(&st);
+    cr_expect_eq(st.redis_err_ms, 0, "NOSCRIPT does not degrade");
+    store_err_note(STORE_ERR_OOM, "test", "OOM command not allowed");
+    ready_snapshot(&st);
+    cr_expect_neq(st.redis_err_ms, 0);
+    cr_expect_eq(st.redis_err, STORE_ERR_OOM);
 }

@@ -164,8 +164,8 @@ static const struct redis_case redis_cases[] = {
     { "redis://h:0", -1, false, NULL, 0, NULL, 0, "out of range" },
     { "redis://h:70000", -1, false, NULL, 0, NULL, 0, "out of range" },
     { "redis://h?db=1", -1, false, NULL, 0, NULL, 0, "query" },
-    { "redis://user:pw@h", -1, false, NULL, 0, NULL, 0, "user name" },
-    { "redis://pw@h", -1, false, NULL, 0, NULL, 0, "user name" },
+    { "redis://user:pw@h:7/3", 0, false, "h", 7, "pw", 3, NULL },
+    { "redis://pw@h", -1, false, NULL, 0, NULL, 0, "needs a password" },
     { "redis://:@h", -1, false, NULL, 0, NULL, 0, "empty password" },
     { "redis://:a%2@h", -1, false, NULL, 0, NULL, 0, "%-escape" },
     { "redis://:a%zz@h", -1, false, NULL, 0, NULL, 0, "%-escape" },
@@ -210,6 +210,75 @@ Test(url, redis_table)
         cr_expect_str_eq(r.password, c->password, "redis '%s'", c->in);
         cr_expect_eq(r.db, c->db, "redis '%s': db %d", c->in, r.db);
     }
+}
+
+/* ACL users (SPEC §12): redis://user:password@host, both decoded. */
+struct redis_user_case {
+    const char *in;
+    int         rc;
+    const char *user;
+    const char *password;
+    const char *err;
+};
+
+static const struct redis_user_case redis_user_cases[] = {
+    { "redis://proxy:s3cret@h", 0, "proxy", "s3cret", NULL },
+    { "redis://:s3cret@h", 0, "", "s3cret", NULL },
+    { "redis://h", 0, "", "", NULL },
+    { "redis://pr%6Fxy:a%3Ab@h", 0, "proxy", "a:b", NULL },
+    { "redis://u%40x:p@h/1", 0, "u@x", "p", NULL },
+    { "redis://u:p:q@h", 0, "u", "p:q", NULL },
+    { "redis://u:p@q@h:1", 0, "u", "p@q", NULL },
+    { "redis://u%3Av:p@h", 0, "u:v", "p", NULL },
+    { "redis://user@h", -1, NULL, NULL, "needs a password" },
+    { "redis://user:@h", -1, NULL, NULL, "empty password" },
+    { "redis://u%2:p@h", -1, NULL, NULL, "%-escape in user name" },
+    { "redis://u%00:p@h", -1, NULL, NULL, "%00 is not allowed in user name" },
+    { "redis://u:p%zz@h", -1, NULL, NULL, "%-escape in password" },
+};
+
+Test(url, redis_users)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(redis_user_cases); i++) {
+        const struct redis_user_case *c = &redis_user_cases[i];
+        struct url_redis              r;
+        char                          err[128] = "";
+        int                           rc;
+
+        rc = url_parse_redis(c->in, &r, err, sizeof(err));
+        cr_expect_eq(rc, c->rc, "redis '%s': rc %d (%s)", c->in, rc, err);
+        if (rc != c->rc) {
+            continue;
+        }
+        if (rc != 0) {
+            cr_expect_not_null(strstr(err, c->err),
+                               "redis '%s': reason '%s' lacks '%s'", c->in,
+                               err, c->err);
+            continue;
+        }
+        cr_expect_str_eq(r.user, c->user, "redis '%s': user", c->in);
+        cr_expect_str_eq(r.password, c->password, "redis '%s'", c->in);
+        cr_expect_str_eq(r.host, "h", "redis '%s': host", c->in);
+    }
+}
+
+Test(url, redis_user_length)
+{
+    struct url_redis r;
+    char             url[URL_USER_MAX + 32], err[128];
+
+    strcpy(url, "redis://");
+    memset(url + 8, 'u', URL_USER_MAX - 1);
+    strcpy(url + 8 + URL_USER_MAX - 1, ":p@h");
+    cr_expect_eq(url_parse_redis(url, &r, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(strlen(r.user), URL_USER_MAX - 1);
+    strcpy(url, "redis://");
+    memset(url + 8, 'u', URL_USER_MAX);
+    strcpy(url + 8 + URL_USER_MAX, ":p@h");
+    cr_expect_eq(url_parse_redis(url, &r, err, sizeof(err)), -1);
+    cr_expect_not_null(strstr(err, "user name is longer"), "%s", err);
 }
 
 Test(url, redis_lengths)

@@ -1,0 +1,41 @@
+/*
+ * store_policy.c - maxmemory-policy and the proxy's keys (store_policy.h).
+ */
+#include "config.h"
+
+#include "store_policy.h"
+
+#include <string.h>
+
+#define STORE_POLICY_FIELD "maxmemory_policy:"
+
+bool
+store_policy_evicts(const char *policy)
+{
+    return policy == NULL || strcmp(policy, "noeviction") != 0;
+}
+
+int
+store_policy_from_info(const char *info, char *out, size_t cap)
+{
+    const char *p = info, *v;
+    size_t      n;
+
+    while (p != NULL && *p != '\0') {
+        if (strncmp(p, STORE_POLICY_FIELD, strlen(STORE_POLICY_FIELD)) == 0) {
+            v = p + strlen(STORE_POLICY_FIELD);
+            n = strcspn(v, "\r\n");
+            if (n == 0 || n >= cap) {
+                return -1;
+            }
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p != NULL) {
+            p++;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,284 @@
+/*
+ * test_redis.c - Redis as production runs it (SPEC §12), on today's link:
+ * ACL users, a wrong password that must not look connected, error
+ * replies counted by kind and shown by /readyz, and a maxmemory-policy
+ * that may evict the proxy's keys. Each test starts its own redis-server
+ * on TCP (tests/lib/hredis.h) and its own proxy on it (hproc.h), so the
+ * harness's Redis instances are never reconfigured.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "hclient.h"
+#include "hfixture.h"
+#include "hproc.h"
+#include "hredis.h"
+#include "hreq.h"
+
+#define API    "/api/v1/appointment/s2s"
+#define ALPHA  "hs_test_tenant_alpha_0001"
+#define LOOKUP API "/phone/query?phone=%2B18015551234"
+#define BODY   "{\"phone\":\"+18015551234\",\"appendComment\":\"r\"}"
+
+#define ERRORS(kind) "heavyset_redis_error_replies_total{kind=\"" kind "\"}"
+
+#define EVICTING "heavyset_redis_evicting_connections"
+
+#define WAIT_MS 8000
+#define POLL_MS 100
+
+static void
+redis_init(void)
+{
+    hfixture_fresh();
+}
+
+static void
+redis_fini(void)
+{
+    hproc_stop_all();
+    hredis_stop_all();
+}
+
+TestSuite(redis, .init = redis_init, .fini = redis_fini, .timeout = 90);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* The string at O.A.B (B may be NULL), or "" when absent. */
+static const char *
+jstr(struct json_object *o, const char *a, const char *b)
+{
+    struct json_object *v = o;
+
+    if (!json_object_object_get_ex(v, a, &v) ||
+        (b != NULL && !json_object_object_get_ex(v, b, &v)) ||
+        !json_object_is_type(v, json_type_string)) {
+        return "";
+    }
+    return json_object_get_string(v);
+}
+
+/*
+ * Waits (bounded) until /readyz of BASE, always 200, has redis.FIELD
+ * containing WANT; returns its body (the caller puts it).
+ */
+static struct json_object *
+readyz_wait(const char *base, const char *field, const char *want)
+{
+    long                end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
+    struct json_object *o;
+    struct hresp        r;
+
+    for (;;) {
+        hreq_get(base, "/readyz", NULL, &r);
+        cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+        o = hresp_json(&r);
+        cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+        hresp_free(&r);
+        if (strstr(jstr(o, "redis", field), want) != NULL) {
+            return o;
+        }
+        cr_assert_lt(hfixture_now_ms(), end, "redis.%s never had '%s': %s",
+                     field, want, json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(POLL_MS);
+    }
+}
+
+/* Starts a proxy NAME on the Redis at URL into P (more -o in EXTRA). */
+static void
+proxy_on(const char *name, const char *url, const char *extra,
+         struct hproc *p)
+{
+    char        redis[600];
+    const char *opts[3] = { redis, extra, NULL };
+
+    snprintf(redis, sizeof(redis), "redis=%s", url);
+    hfixture_proxy(name, opts, p);
+}
+
+/* GET LOOKUP through BASE: its status, and X-Cache into XC (CAP bytes). */
+static int
+lookup(const char *base, char *xc, size_t cap)
+{
+    struct hresp r;
+    const char  *h;
+    int          status;
+
+    hreq_get(base, LOOKUP, HREQ(.token = ALPHA), &r);
+    h = hreq_hdr(&r, "X-Cache");
+    snprintf(xc, cap, "%s", h != NULL ? h : "");
+    status = r.status;
+    hresp_free(&r);
+    return status;
+}
+
+/* Whether the file PATH holds TEXT. */
+static bool
+file_has(const char *path, const char *text)
+{
+    FILE  *f = fopen(path, "r");
+    char   line[4096];
+    bool   found = false;
+
+    cr_assert_not_null(f, "cannot read %s", path);
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, text) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+/* ---- passwords and ACL users ------------------------------------------- */
+
+Test(redis, a_wrong_password_is_not_connected_and_fails_open)
+{
+    static const char *const args[] = { "--requirepass", "right", NULL };
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], xc[32];
+    bool                found;
+    int                 i;
+
+    hredis_start("rd-wrongpass", args, &rd);
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-wrongpass", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "AUTH");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, ERRORS("auth"), &found), 1);
+    cr_expect(found, "no %s in /metrics", ERRORS("auth"));
+
+    for (i = 0; i < 2; i++) {   /* served, never from a cache it lacks */
+        cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "round %d", i);
+        cr_expect_str_neq(xc, "HIT", "round %d", i);
+    }
+    cr_expect_eq(hfixture_count("query"), 2, "both went upstream");
+    hfixture_stop(&p);
+    cr_expect_not(file_has(p.log, "store: connected"),
+                  "a refused AUTH was logged as connected (%s)", p.log);
+    cr_expect(file_has(p.log, "WRONGPASS"), "the refusal is logged");
+}
+
+Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    redisContext       *c;
+    char                url[160], xc[32];
+
+    hredis_start("rd-acl", NULL, &rd);
+    c = hredis_connect(&rd, NULL);
+    /* The password needs percent-encoding in the URL: p@ss:w/rd */
+    hredis_ok(c, "ACL SETUSER hsp on >p@ss:w/rd ~* &* +@all");
+    hredis_ok(c, "ACL SETUSER default off");
+    redisFree(c);
+    snprintf(url, sizeof(url),
+             "redis://hsp:p%%40ss%%3Aw%%2Frd@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-acl", url, NULL, &p);
+
+    o = readyz_wait(p.url, "status", "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    cr_expect_eq(hfixture_count("query"), 1);
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "store: connected to redis"));
+}
+
+/* ---- error replies ------------------------------------------------------ */
+
+Test(redis, oom_is_counted_by_kind_and_degrades_readyz)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    struct hresp        r;
+    redisContext       *c;
+    char                url[128], xc[32];
+    bool                found;
+
+    hredis_start("rd-oom", NULL, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-oom", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "CONFIG SET maxmemory-policy noeviction");
+    hredis_ok(c, "CONFIG SET maxmemory 1");
+    redisFree(c);
+
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hreq_patch(p.url, BODY, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "%d %s", r.status, r.body);
+    hresp_free(&r);
+
+    cr_expect_geq(hreq_metric(p.url, ERRORS("oom"), &found), 1);
+    cr_expect(found, "no %s in /metrics", ERRORS("oom"));
+    o = readyz_wait(p.url, "reason", "oom");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "oom");
+    json_object_put(o);
+    hfixture_stop(&p);
+}
+
+/* ---- eviction ------------------------------------------------------------ */
+
+Test(redis, an_evicting_policy_degrades_readyz_and_shows_in_a_gauge)
+{
+    static const char *const args[] = { "--maxmemory-policy", "allkeys-lru",
+                                         NULL };
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], xc[32];
+    bool                found;
+
+    hredis_start("rd-evict", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-evict", url, NULL, &p);
+    o = readyz_wait(p.url, "reason", "evicted");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "reason"),
+                     "eviction: maxmemory-policy is not noeviction; "
+                     "idempotency records and guards may be evicted");
+    json_object_put(o);
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 1);
+    cr_expect(found, "no %s in /metrics", EVICTING);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"),
+              "logged at start");
+}
+
+Test(redis, noeviction_is_up_and_the_gauge_zero)
+{
+    struct hredis rd;
+    struct hproc  p;
+    char          url[128];
+    bool          found;
+
+    hredis_start("rd-noevict", NULL, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-noevict", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+    cr_expect(found, "no %s in /metrics", EVICTING);
+    hfixture_stop(&p);
+}

@@ -1,0 +1,163 @@
+/*
+ * hredis.c - redis-servers a test starts for itself (hredis.h).
+ */
+#include "config.h"
+
+#include "hredis.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+
+#include "hfixture.h"
+
+#define HREDIS_MAX     8
+#define HREDIS_POLLS   200
+#define HREDIS_POLL_MS 25
+
+static struct hredis *hredis_started[HREDIS_MAX];
+
+/* A TCP port of 127.0.0.1 that was free a moment ago. */
+static int
+free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s",
+                 strerror(errno));
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static pid_t
+read_pid(const struct hredis *r)
+{
+    FILE *f = fopen(r->pidfile, "r");
+    long  pid = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid) != 1) {
+            pid = 0;
+        }
+        fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+void
+hredis_start(const char *name, const char *const *args, struct hredis *out)
+{
+    const char *tmp = hfixture_env("HSP_TMPDIR");
+    char        cmd[2048];
+    size_t      n;
+    int         i;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(out->pidfile, sizeof(out->pidfile), "%s/%s.pid", tmp, name);
+    out->port = free_port();
+    n = (size_t)snprintf(cmd, sizeof(cmd),
+                         "redis-server --port %d --bind 127.0.0.1 "
+                         "--save '' --appendonly no --daemonize yes "
+                         "--pidfile '%s' --logfile '%s/%s.log' --dir '%s'",
+                         out->port, out->pidfile, tmp, name, tmp);
+    for (i = 0; args != NULL && args[i] != NULL; i++) {
+        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", args[i]);
+        cr_assert_lt(n, sizeof(cmd), "redis-server command too long");
+    }
+    unlink(out->pidfile);
+    cr_assert_eq(system(cmd), 0, "cannot start redis-server: %s", cmd);
+    for (i = 0; i < HREDIS_MAX; i++) {
+        if (hredis_started[i] == NULL) {
+            hredis_started[i] = out;
+            break;
+        }
+    }
+    for (i = 0; i < HREDIS_POLLS; i++) {
+        redisContext *c = redisConnect("127.0.0.1", out->port);
+        bool          up = c != NULL && c->err == 0;
+
+        redisFree(c);
+        if (up && read_pid(out) > 0) {
+            return;
+        }
+        hfixture_pause_ms(HREDIS_POLL_MS);
+    }
+    cr_assert_fail("redis-server %s did not start on port %d", name,
+                   out->port);
+}
+
+redisContext *
+hredis_connect(const struct hredis *r, const char *password)
+{
+    redisContext *c = redisConnect("127.0.0.1", r->port);
+
+    cr_assert(c != NULL && c->err == 0, "cannot reach redis %s: %s",
+              r->name, c != NULL ? c->errstr : "no memory");
+    if (password != NULL) {
+        hredis_ok(c, "AUTH %s", password);
+    }
+    return c;
+}
+
+void
+hredis_ok(redisContext *c, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list     ap;
+
+    va_start(ap, fmt);
+    reply = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    cr_assert_not_null(reply, "%s: %s", fmt, c->errstr);
+    cr_assert_neq(reply->type, REDIS_REPLY_ERROR, "%s: %s", fmt, reply->str);
+    freeReplyObject(reply);
+}
+
+void
+hredis_stop(struct hredis *r)
+{
+    pid_t pid = read_pid(r);
+    int   i;
+
+    for (i = 0; i < HREDIS_MAX; i++) {
+        if (hredis_started[i] == r) {
+            hredis_started[i] = NULL;
+        }
+    }
+    if (pid <= 0 || kill(pid, SIGTERM) != 0) {
+        return;
+    }
+    for (i = 0; i < HREDIS_POLLS && kill(pid, 0) == 0; i++) {
+        hfixture_pause_ms(HREDIS_POLL_MS);
+    }
+    if (kill(pid, 0) == 0) {
+        kill(pid, SIGKILL);
+    }
+}
+
+void
+hredis_stop_all(void)
+{
+    int i;
+
+    for (i = 0; i < HREDIS_MAX; i++) {
+        if (hredis_started[i] != NULL) {
+            hredis_stop(hredis_started[i]);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/*
+ * hredis.h - redis-servers a test starts for itself, on TCP (127.0.0.1
+ * and a free port), with settings no harness Redis has: a password, ACL
+ * users, maxmemory and its policy. Test-only; asserts with criterion.
+ *
+ * Each runs daemonized in $HSP_TMPDIR/NAME.*; hredis_stop_all (the
+ * suite's .fini) stops those a failed assertion left behind.
+ */
+#ifndef HSP_HREDIS_H
+#define HSP_HREDIS_H
+
+#include <sys/types.h>
+
+struct redisContext;
+
+struct hredis {
+    char name[64];                  /* as given to hredis_start */
+    int  port;                      /* on 127.0.0.1 */
+    char pidfile[512];
+};
+
+/*
+ * Starts redis-server as NAME on a free port of 127.0.0.1, without
+ * persistence, then each argument of the NULL-terminated ARGS (may be
+ * NULL), e.g. "--requirepass x". Waits (bounded) until it accepts a
+ * connection; asserts it did. Fills OUT.
+ */
+void hredis_start(const char *name, const char *const *args,
+                  struct hredis *out);
+
+/* A connection to R, authenticated with PASSWORD when not NULL (as the
+ * default user); asserted. The caller frees it with redisFree. */
+struct redisContext *hredis_connect(const struct hredis *r,
+                                    const char *password);
+
+/* Runs the command FMT on C and asserts the reply is not an error. */
+void hredis_ok(struct redisContext *c, const char *fmt, ...);
+
+/* Stops R (SIGTERM, waits for its exit, bounded). */
+void hredis_stop(struct hredis *r);
+
+/* Stops every Redis this process started that still runs. */
+void hredis_stop_all(void);
+
+#endif /* HSP_HREDIS_H */
