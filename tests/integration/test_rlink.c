@@ -65,8 +65,9 @@ setup(void)
     cr_assert_not_null(T.dns);
 }
 
+/* Frees the reply copies kept so far and counts from 0 again. */
 static void
-teardown(void)
+reset_replies(void)
 {
     int i;
 
@@ -74,8 +75,17 @@ teardown(void)
         if (T.replies[i] != NULL) {
             free(T.replies[i]->str);
             free(T.replies[i]);
+            T.replies[i] = NULL;
         }
     }
+    T.nreplies = 0;
+    T.nnull = 0;
+}
+
+static void
+teardown(void)
+{
+    reset_replies();
     evdns_base_free(T.dns, 0);
     event_base_free(T.base);
 }
@@ -623,14 +633,15 @@ Test(rlink, one_write_per_turn)
             c.transport = RLINK_UNIX;
             c.path = env("HSP_RL_SOCK");
         }
-        T.ups = T.nreplies = 0;
+        T.ups = 0;
+        reset_replies();
         link = new_link(&c);
         cr_assert(wait_for(&T.ups, 1, 3000), "row %zu not up: %s", i,
                   T.detail);
         cmd(link, "DEL", "rl:n", NULL, NULL);
         cr_assert(wait_for(&T.nreplies, 1, 3000));
         rlink_counters(link, &before);
-        T.nreplies = 0;
+        reset_replies();
         for (k = 0; k < tc->commands; k++) {
             cr_assert_eq(rlink_command(link, 2,
                                        (const char *[]){ "INCR", "rl:n" },
@@ -647,10 +658,8 @@ Test(rlink, one_write_per_turn)
         for (k = 0; k < tc->commands && k < MAX_REPLIES; k++) {
             cr_expect_eq(T.replies[k]->integer, k + 1, "row %zu reply %d", i,
                          k);
-            free(T.replies[k]->str);
-            free(T.replies[k]);
-            T.replies[k] = NULL;
         }
+        reset_replies();
         rlink_free(link);
     }
 }
