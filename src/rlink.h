@@ -29,8 +29,8 @@
  *                             with rlink_conf.autostart = false
  *   store_link_connect     -> rlink_start
  *   store_link_up          -> rlink_up
- *   store_link_reset_backoff -> nothing: rlink resets its backoff when
- *                             the handshake is answered
+ *   store_link_reset_backoff -> nothing: rlink resets its backoff
+ *                             whenever Redis answers (any reply)
  *   store_link_drop        -> rlink_drop
  *   store_link_stop        -> rlink_free
  *   STORE_LINK_CONNECTING  -> gone: commands are refused (-1) until UP,

@@ -8,11 +8,14 @@
 #   tls     TLS only (--port 0), certificate for localhost/127.0.0.1 by
 #           a throwaway CA (tests/integration/certs.sh)
 #   wrong   TLS only, certificate for wrong.example by the same CA
+#   mtls    TLS only like tls, and it wants a client certificate signed
+#           by the CA (client.pem, made here with clientAuth)
 #
 # Environment for the tests: HSP_RL_PORT, HSP_RL_SOCK, HSP_RL_PASS,
-# HSP_RL_TLS_PORT, HSP_RL_WRONG_PORT, HSP_RL_CA (the CA that signed
-# both), HSP_RL_OTHER_CA (a CA that signed neither), HSP_RL_CLOSED_PORT
-# (nothing listens there).
+# HSP_RL_TLS_PORT, HSP_RL_WRONG_PORT, HSP_RL_MTLS_PORT, HSP_RL_CA (the
+# CA that signed them all), HSP_RL_OTHER_CA (a CA that signed none),
+# HSP_RL_CLIENT_CERT and HSP_RL_CLIENT_KEY (mtls's client certificate),
+# HSP_RL_CLOSED_PORT (nothing listens there).
 #
 # Usage: rlink.sh [criterion option...]. HSP_KEEP_TMP=1 keeps the
 # directory. No fixed port: each server gets a free one.
@@ -40,13 +43,19 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hsp-rlink.XXXXXX") || exit 99
 servers=""
 
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
     for s in $servers; do
         if [ -r "$tmp/$s.pid" ]; then
-            kill -TERM "$(cat "$tmp/$s.pid")" 2>/dev/null
+            pid=$(cat "$tmp/$s.pid")
+            kill -TERM "$pid" 2>/dev/null
+            i=0
+            while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
+                sleep 0.05
+                i=$((i + 1))
+            done
         fi
     done
-    sleep 0.2
     if [ "${HSP_KEEP_TMP:-0}" = 1 ]; then
         say "kept $tmp"
     else
@@ -113,6 +122,30 @@ start wrong --tls --insecure -p "$wrong_port" -- \
     --tls-key-file "$c/wrong.key" --tls-ca-cert-file "$c/ca.pem" \
     --tls-auth-clients no || exit 99
 
+# A client certificate (certs.sh makes server ones only).
+printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
+    'keyUsage = critical, digitalSignature' \
+    'extendedKeyUsage = clientAuth' >"$c/client.ext"
+if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$c/client.key" &&
+    openssl req -new -key "$c/client.key" -subj /CN=rlink-test \
+        -out "$c/client.csr" &&
+    openssl x509 -req -in "$c/client.csr" -CA "$c/ca.pem" \
+        -CAkey "$c/ca.key" -CAcreateserial -CAserial "$c/client.srl" \
+        -days 2 -sha256 -extfile "$c/client.ext" -out "$c/client.pem"
+} >"$tmp/client-cert.log" 2>&1; then
+    say "cannot make a client certificate:"
+    cat "$tmp/client-cert.log" >&2
+    exit 99
+fi
+
+mtls_port=$(free_port)
+start mtls --tls -p "$mtls_port" --cacert "$c/ca.pem" --cert "$c/client.pem" \
+    --key "$c/client.key" -- \
+    --port 0 --tls-port "$mtls_port" --tls-cert-file "$c/server.pem" \
+    --tls-key-file "$c/server.key" --tls-ca-cert-file "$c/ca.pem" \
+    --tls-auth-clients yes || exit 99
+
 HSP_RL_PORT=$port
 HSP_RL_SOCK=$tmp/plain.sock
 HSP_RL_PASS=$pass
@@ -120,9 +153,13 @@ HSP_RL_TLS_PORT=$tls_port
 HSP_RL_WRONG_PORT=$wrong_port
 HSP_RL_CA=$c/ca.pem
 HSP_RL_OTHER_CA=$tmp/other/ca.pem
+HSP_RL_MTLS_PORT=$mtls_port
+HSP_RL_CLIENT_CERT=$c/client.pem
+HSP_RL_CLIENT_KEY=$c/client.key
 HSP_RL_CLOSED_PORT=$(free_port)
 export HSP_RL_PORT HSP_RL_SOCK HSP_RL_PASS HSP_RL_TLS_PORT \
-    HSP_RL_WRONG_PORT HSP_RL_CA HSP_RL_OTHER_CA HSP_RL_CLOSED_PORT
+    HSP_RL_WRONG_PORT HSP_RL_MTLS_PORT HSP_RL_CA HSP_RL_OTHER_CA \
+    HSP_RL_CLIENT_CERT HSP_RL_CLIENT_KEY HSP_RL_CLOSED_PORT
 
 # One test at a time: DEBUG SLEEP freezes the server every test shares.
 "$test_bin" --jobs 1 "$@"

@@ -469,6 +469,35 @@ Test(rlink, tls_verifies_chain_and_name)
     }
 }
 
+/* A server that wants a client certificate: with ours, and without. */
+Test(rlink, tls_client_certificate)
+{
+    struct rlink_conf c = conf_tls("HSP_RL_MTLS_PORT", "HSP_RL_CA");
+    struct rlink     *link;
+
+    c.cert_file = env("HSP_RL_CLIENT_CERT");
+    c.key_file = env("HSP_RL_CLIENT_KEY");
+    link = new_link(&c);
+    cr_assert(wait_for(&T.ups, 1, 3000), "not up: %s", T.detail);
+    cmd(link, "PING", NULL, NULL, NULL);
+    cr_assert(wait_for(&T.nreplies, 1, 3000));
+    expect_str(0, REDIS_REPLY_STATUS, "PONG");
+    rlink_free(link);
+
+    /* Without: TLS 1.3 finishes the client's side first, so the refusal
+     * shows at the handshake's PING. Never up, either way. */
+    c.cert_file = c.key_file = NULL;
+    T.ups = T.fails = 0;
+    link = new_link(&c);
+    cr_assert(wait_for(&T.fails, 1, 3000), "no failure");
+    cr_expect_eq(T.ups, 0);
+    cr_log_info("no client certificate: %s: %s",
+                rlink_reason_name(T.reason), T.detail);
+    cr_expect(T.reason == RLINK_REASON_TLS || T.reason == RLINK_REASON_CLOSED,
+              "%s: %s", rlink_reason_name(T.reason), T.detail);
+    rlink_free(link);
+}
+
 Test(rlink, subscribe_and_publish)
 {
     struct rlink_conf c = conf_plain();
