@@ -308,13 +308,11 @@ rlink_int_send(struct rlink *link, int argc, const char **argv,
 void
 rlink_start(struct rlink *link)
 {
-    if (link->state != ST_IDLE || link->freeing) {
-        return;
+    /* On the loop, like every retry: no event runs inside this call, nor
+     * inside rlink_new, before the owner holds the link. */
+    if (link->state == ST_IDLE && !link->freeing) {
+        rlink_int_add_ms(link->retry, 0);
     }
-    event_del(link->retry);
-    rlink_int_enter(link);
-    rlink_int_open(link);
-    rlink_int_leave(link);
 }
 
 bool
@@ -413,5 +411,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    rlink_start(arg);
+    struct rlink *link = arg;
+
+    if (link->state != ST_IDLE || link->freeing) {
+        return;
+    }
+    rlink_int_enter(link);
+    rlink_int_open(link);
+    rlink_int_leave(link);
 }

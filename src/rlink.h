@@ -154,7 +154,8 @@ struct rlink_counters {
  * Creates a link to the Redis CONF names, on BASE, resolving names with
  * DNS (needed for TCP/TLS; NULL for UNIX). CB (may be NULL) gets its
  * events and MSG_CB (needed in subscriber mode, else ignored) its push
- * replies, both with ARG. When CONF->autostart it starts connecting now.
+ * replies, both with ARG. When CONF->autostart it starts connecting on
+ * the loop's next turn (as rlink_start).
  * Returns NULL and writes a reason into ERR (ERRLEN bytes) when CONF is
  * unusable (a missing field, a CA, certificate or key file OpenSSL
  * refuses) or memory runs out. The caller owns the link: rlink_free.
@@ -164,7 +165,11 @@ struct rlink *rlink_new(struct event_base *base, struct evdns_base *dns,
                         rlink_message_cb msg_cb, void *arg, char *err,
                         size_t errlen);
 
-/* Starts connecting LINK, if it is neither connecting nor up. */
+/*
+ * Starts connecting LINK on the loop's next turn (at once if a retry was
+ * waiting), if it is neither connecting nor up. Its events never run
+ * inside this call.
+ */
 void rlink_start(struct rlink *link);
 
 /* Whether LINK is up: connected, AUTH and SELECT answered OK. */
@@ -184,9 +189,10 @@ int rlink_command(struct rlink *link, int argc, const char **argv,
 
 /*
  * Drops LINK's connection now (a Redis that stopped answering, or one
- * the owner no longer trusts): pending callbacks get NULL, RLINK_LOST
- * (RLINK_REASON_DROPPED) follows if it was up, and a reconnect is
- * scheduled with backoff.
+ * the owner no longer trusts): pending callbacks get NULL and then
+ * RLINK_LOST (RLINK_FAILED while it was connecting) with
+ * RLINK_REASON_DROPPED, inside this call; a reconnect is scheduled with
+ * backoff. Nothing happens if LINK is idle (a retry is set already).
  */
 void rlink_drop(struct rlink *link);
 

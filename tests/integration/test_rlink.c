@@ -758,3 +758,40 @@ Test(rlink, new_refuses_bad_conf)
                              sizeof(err)));
     cr_expect(strstr(err, "message callback") != NULL, "%s", err);
 }
+
+/* rlink_drop while up: pending get NULL, LOST says why, it comes back. */
+Test(rlink, drop_fails_pending_and_reconnects)
+{
+    struct rlink_conf c = conf_plain();
+    struct rlink     *link;
+
+    link = new_link(&c);
+    cr_assert(wait_for(&T.ups, 1, 3000), "not up: %s", T.detail);
+    cmd(link, "PING", NULL, NULL, NULL);
+    rlink_drop(link);
+    cr_expect_eq(T.nnull, 1);
+    cr_expect_eq(T.losts, 1);
+    cr_expect_eq(T.reason, RLINK_REASON_DROPPED);
+    cr_expect(!rlink_up(link));
+    rlink_drop(link);               /* idle: nothing more */
+    cr_expect_eq(T.losts, 1);
+    cr_assert(wait_for(&T.ups, 2, 3000), "not back: %s", T.detail);
+    rlink_free(link);
+}
+
+/* No event runs inside rlink_new, even for a failure known at once. */
+Test(rlink, no_event_inside_new)
+{
+    struct rlink_conf c = conf_plain();
+    struct rlink     *link;
+
+    c.transport = RLINK_UNIX;
+    c.path = "/nonexistent/redis.sock";
+    link = new_link(&c);
+    cr_expect_eq(T.fails, 0);
+    cr_assert(wait_for(&T.fails, 1, 3000));
+    cr_expect_eq(T.reason, RLINK_REASON_CONNECT, "%s: %s",
+                 rlink_reason_name(T.reason), T.detail);
+    cr_expect(strstr(T.detail, "No such file") != NULL, "%s", T.detail);
+    rlink_free(link);
+}
