@@ -233,8 +233,8 @@ fail_pending(struct rlink *link)
  * (unless freeing), fail what was pending, and tell the owner.
  */
 void
-rlink_int_down(struct rlink *link, enum rlink_reason reason, enum rerr_kind kind,
-          const char *detail)
+rlink_int_down(struct rlink *link, enum rlink_reason reason,
+               enum rerr_kind kind, const char *detail)
 {
     bool was_up = link->state == ST_UP;
 
@@ -242,7 +242,8 @@ rlink_int_down(struct rlink *link, enum rlink_reason reason, enum rerr_kind kind
         snprintf(link->detail, sizeof(link->detail), "%s", detail);
     }
     link_close(link);
-    rlink_int_add_ms(link->retry, backoff_delay(link->backoff_ms, (uint32_t)random()));
+    rlink_int_add_ms(link->retry,
+                     backoff_delay(link->backoff_ms, (uint32_t)random()));
     link->backoff_ms = backoff_next(link->backoff_ms, link->conf.backoff_min_ms,
                                     link->conf.backoff_max_ms);
     link->n.failures++;
@@ -353,7 +354,8 @@ rlink_drop(struct rlink *link)
         return;
     }
     rlink_int_enter(link);
-    rlink_int_down(link, RLINK_REASON_DROPPED, RERR_OTHER, "dropped by its owner");
+    rlink_int_down(link, RLINK_REASON_DROPPED, RERR_OTHER,
+                   "dropped by its owner");
     rlink_int_leave(link);
 }
 

@@ -257,7 +257,8 @@ on_bev_read(struct bufferevent *bev, void *arg)
         if (redisReaderGetReply(link->reader, &reply) != REDIS_OK) {
             snprintf(link->detail, sizeof(link->detail), "RESP: %s",
                      link->reader->errstr);
-            rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER, link->detail);
+            rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
+                           link->detail);
             break;
         }
         if (reply == NULL) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/integration/rlink.sh - the harness of tests/integration/test_rlink
-# (the Redis link, src/rlink.h): starts its own redis-servers on
-# loopback, runs the criterion binary against them, stops them.
+# (test_rlink_conn.c and test_rlink_cmd.c: the Redis link, src/rlink.h):
+# starts its own redis-servers on loopback, runs the criterion binary
+# against them, stops them.
 #
 #   plain   TCP with requirepass, the ACL user app (password secret),
 #           a unix socket, DEBUG enabled
@@ -67,7 +68,8 @@ trap 'exit 1' INT TERM
 
 # free_port: a port nothing listens on now.
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # start NAME PING-ARGS... -- SERVER-ARGS...: starts redis-server NAME
