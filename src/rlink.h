@@ -5,15 +5,17 @@
  * host names with the worker's evdns_base, never blocking; it sends AUTH
  * and SELECT after connecting (PING when neither is due) and checks
  * their replies (a refused AUTH, or NOAUTH, is a failure, never "up");
- * every command has a deadline, and a command
- * past it gets NULL and drops the link; it reconnects by itself with
- * exponential backoff and jitter. Commands queued in one loop turn leave
+ * every command has a deadline, and a command past it gets NULL and
+ * drops the link; it reconnects by itself with exponential backoff and
+ * jitter. Commands queued in one loop turn leave
  * in one write: they are appended to the bufferevent's output, which
  * libevent writes when the loop next polls the socket.
  *
  * A link in subscriber mode delivers SUBSCRIBE confirmations and
  * `message`/`pmessage` arrays (pub/sub, and CLIENT TRACKING's REDIRECT
  * invalidations on `__redis__:invalidate`) to its message callback.
+ * Those have no deadline: to notice a subscriber's frozen Redis, send it
+ * a PING with a callback now and then (its ["pong", ""] is a reply).
  *
  * It logs and counts nothing itself: what happens goes to its owner
  * through the event callback, with a reason the owner can log and count.
@@ -86,7 +88,7 @@ struct rlink_conf {
     unsigned    backoff_min_ms;     /* first retry delay; 0: 100 */
     unsigned    backoff_max_ms;     /* longest retry delay; 0: 5000 */
     bool        subscriber;         /* push replies go to the message cb */
-    bool        autostart;          /* rlink_new connects at once */
+    bool        autostart;          /* rlink_new starts it (rlink_start) */
 };
 
 /* What a link tells its owner, on the loop. */
