@@ -47,6 +47,12 @@ Test(rlink_cmd, subscribe_and_publish)
     cr_assert(hrlink_wait(&hrl.nreplies, 2, 3000));
     cr_expect_eq(hrl.replies[1]->integer, 1, "PUBLISH reached %lld",
                  hrl.replies[1]->integer);
+    /* A subscriber's PING is answered ["pong", ""], to its callback. */
+    hrlink_cmd(sub, "PING", NULL, NULL, NULL);
+    cr_assert(hrlink_wait(&hrl.nreplies, 3, 3000));
+    cr_expect_eq(hrl.replies[2]->type, REDIS_REPLY_ARRAY);
+    cr_expect_eq(hrl.replies[2]->elements, 2);
+    cr_expect_eq(hrl.nmsgs, 2);
     rlink_free(pub);
     rlink_free(sub);
 }
