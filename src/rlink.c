@@ -1,0 +1,424 @@
+/*
+ * rlink.c - a Redis connection on a libevent bufferevent with hiredis as
+ * the RESP codec only: a state machine IDLE -> CONNECTING -> HANDSHAKE
+ * (AUTH, SELECT, each reply checked) -> UP, and back to IDLE with a
+ * retry timer on any failure.
+ *
+ * Commands are kept in a FIFO of pending entries; Redis answers in
+ * order, so each reply pops the head (push replies of a subscriber
+ * excepted). Every command has the same timeout, so the head always has
+ * the earliest deadline and one timer ("tick") suffices: armed for the
+ * head, checked lazily when it fires. The same timer bounds a connect.
+ *
+ * Re-entrancy: any callback may call rlink_command, rlink_drop or
+ * rlink_free. Entry points that run callbacks hold LINK->busy; a free
+ * while busy only marks the link and the memory goes when the outermost
+ * entry point returns (link_leave). A drop bumps LINK->gen, which stops
+ * a reply loop that was reading the old connection.
+ *
+ * Owns: its copies of the conf strings, its SSL_CTX, the bufferevent
+ * (which owns the socket and the SSL: BEV_OPT_CLOSE_ON_FREE), the
+ * redisReader, the pending entries and both timers. rlink_free releases
+ * all of them; link_close releases the per-connection ones.
+ */
+#include "config.h"
+
+#include "rlink.h"
+#include "rlink_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <hiredis/hiredis.h>
+
+#include "backoff.h"
+#include "rlink_tls.h"
+
+static void on_tick(evutil_socket_t fd, short what, void *arg);
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
+static const char *const reason_names[] = {
+    [RLINK_REASON_NONE] = "none",
+    [RLINK_REASON_CONNECT] = "connect",
+    [RLINK_REASON_TLS] = "tls",
+    [RLINK_REASON_AUTH] = "auth",
+    [RLINK_REASON_SELECT] = "select",
+    [RLINK_REASON_TIMEOUT] = "timeout",
+    [RLINK_REASON_CLOSED] = "closed",
+    [RLINK_REASON_PROTOCOL] = "protocol",
+    [RLINK_REASON_DROPPED] = "dropped",
+};
+
+uint64_t
+rlink_int_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+rlink_int_add_ms(struct event *ev, uint64_t ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_add(ev, &tv);
+}
+
+/* Copies S into LINK's strings; *OUT is NULL for NULL or "". */
+static int
+keep(struct rlink *link, int i, const char *s, const char **out)
+{
+    *out = NULL;
+    if (s == NULL || s[0] == '\0') {
+        return 0;
+    }
+    link->strings[i] = strdup(s);
+    *out = link->strings[i];
+    return link->strings[i] != NULL ? 0 : -1;
+}
+
+void
+rlink_int_enter(struct rlink *link)
+{
+    link->busy++;
+}
+
+/* Leaves an entry point; frees LINK if rlink_free ran meanwhile. */
+void
+rlink_int_leave(struct rlink *link)
+{
+    size_t i;
+
+    if (--link->busy > 0 || !link->freeing) {
+        return;
+    }
+    event_free(link->tick);
+    event_free(link->retry);
+    SSL_CTX_free(link->ssl_ctx);
+    for (i = 0; i < sizeof(link->strings) / sizeof(link->strings[0]); i++) {
+        free(link->strings[i]);
+    }
+    free(link);
+}
+
+struct rlink *
+rlink_new(struct event_base *base, struct evdns_base *dns,
+          const struct rlink_conf *conf, rlink_event_cb cb,
+          rlink_message_cb msg_cb, void *arg, char *err, size_t errlen)
+{
+    struct rlink      *link;
+    struct rlink_conf *c;
+
+    if (conf->transport == RLINK_UNIX ? conf->path == NULL
+                                      : conf->host == NULL ||
+                                            conf->port == 0 || dns == NULL) {
+        snprintf(err, errlen, "%s", conf->transport == RLINK_UNIX
+                                        ? "a unix link needs a path"
+                                        : "a TCP link needs host, port "
+                                          "and a DNS base");
+        return NULL;
+    }
+    if (conf->subscriber && msg_cb == NULL) {
+        snprintf(err, errlen, "a subscriber link needs a message callback");
+        return NULL;
+    }
+    link = calloc(1, sizeof(*link));
+    if (link == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    link->base = base;
+    link->dns = dns;
+    link->conf = *conf;
+    link->cb = cb;
+    link->msg_cb = msg_cb;
+    link->arg = arg;
+    link->tail = &link->head;
+    link->busy = 1;                 /* a failure below frees through leave */
+    c = &link->conf;
+    if (c->connect_timeout_ms == 0) {
+        c->connect_timeout_ms = RLINK_CONNECT_TIMEOUT_MS;
+    }
+    if (c->backoff_min_ms == 0) {
+        c->backoff_min_ms = RLINK_BACKOFF_MIN_MS;
+    }
+    if (c->backoff_max_ms < c->backoff_min_ms) {
+        c->backoff_max_ms = c->backoff_min_ms > RLINK_BACKOFF_MAX_MS
+                                ? c->backoff_min_ms
+                                : RLINK_BACKOFF_MAX_MS;
+    }
+    link->backoff_ms = c->backoff_min_ms;
+    link->tick = evtimer_new(base, on_tick, link);
+    link->retry = evtimer_new(base, on_retry, link);
+    if (link->tick == NULL || link->retry == NULL ||
+        keep(link, 0, conf->host, &c->host) != 0 ||
+        keep(link, 1, conf->path, &c->path) != 0 ||
+        keep(link, 2, conf->user, &c->user) != 0 ||
+        keep(link, 3, conf->password, &c->password) != 0 ||
+        keep(link, 4, conf->ca_file, &c->ca_file) != 0 ||
+        keep(link, 5, conf->cert_file, &c->cert_file) != 0 ||
+        keep(link, 6, conf->key_file, &c->key_file) != 0 ||
+        keep(link, 7, conf->tls_name != NULL ? conf->tls_name : conf->host,
+             &c->tls_name) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (c->transport == RLINK_TLS) {
+        link->ssl_ctx = rlink_tls_ctx_new(c->ca_file, c->cert_file,
+                                          c->key_file, err, errlen);
+        if (link->ssl_ctx == NULL) {
+            goto fail;
+        }
+    }
+    link->busy = 0;
+    if (c->autostart) {
+        rlink_start(link);
+    }
+    return link;
+
+fail:
+    link->freeing = true;
+    rlink_int_leave(link);
+    return NULL;
+}
+
+/* Releases the connection: socket, SSL, reader; IDLE after. */
+static void
+link_close(struct rlink *link)
+{
+    event_del(link->tick);
+    if (link->bev != NULL) {
+        bufferevent_free(link->bev);
+        link->bev = NULL;
+    }
+    if (link->reader != NULL) {
+        redisReaderFree(link->reader);
+        link->reader = NULL;
+    }
+    link->state = ST_IDLE;
+    link->handshake = 0;
+    link->gen++;
+}
+
+/* Calls every pending callback with NULL, oldest first. */
+static void
+fail_pending(struct rlink *link)
+{
+    struct pending *p = link->head;
+    struct pending *next;
+
+    link->head = NULL;
+    link->tail = &link->head;
+    for (; p != NULL; p = next) {
+        next = p->next;
+        if (p->cb != NULL) {
+            p->cb(link, NULL, p->arg);
+        }
+        free(p);
+    }
+}
+
+/*
+ * The connection failed or went down for REASON: close it, set the retry
+ * (unless freeing), fail what was pending, and tell the owner.
+ */
+void
+rlink_int_down(struct rlink *link, enum rlink_reason reason,
+               enum rerr_kind kind, const char *detail)
+{
+    bool was_up = link->state == ST_UP;
+
+    if (detail != link->detail) {
+        snprintf(link->detail, sizeof(link->detail), "%s", detail);
+    }
+    link_close(link);
+    rlink_int_add_ms(link->retry,
+                     backoff_delay(link->backoff_ms, (uint32_t)random()));
+    link->backoff_ms = backoff_next(link->backoff_ms, link->conf.backoff_min_ms,
+                                    link->conf.backoff_max_ms);
+    link->n.failures++;
+    fail_pending(link);
+    if (link->cb != NULL && !link->freeing) {
+        link->cb(link, was_up ? RLINK_LOST : RLINK_FAILED, reason, kind,
+                 link->detail, link->arg);
+    }
+}
+
+void
+rlink_int_up(struct rlink *link)
+{
+    link->state = ST_UP;
+    link->n.connects++;
+    if (link->cb != NULL) {
+        link->cb(link, RLINK_UP, RLINK_REASON_NONE, RERR_OTHER, "",
+                 link->arg);
+    }
+}
+
+/* Queues a pending entry for CB and arms the deadline timer. */
+int
+rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg, unsigned ms)
+{
+    struct pending *p = malloc(sizeof(*p));
+
+    if (p == NULL) {
+        return -1;
+    }
+    p->next = NULL;
+    p->cb = cb;
+    p->arg = arg;
+    p->deadline_ms = ms > 0 ? rlink_int_now_ms() + ms : RLINK_NO_DEADLINE;
+    *link->tail = p;
+    link->tail = &p->next;
+    /* The head has the earliest deadline: arm for it when it is P. A
+     * timer left from an earlier head fires early and re-arms. */
+    if (ms > 0 && link->head == p) {
+        rlink_int_add_ms(link->tick, ms);
+    }
+    return 0;
+}
+
+/* Formats and appends one command to the output. */
+int
+rlink_int_send(struct rlink *link, int argc, const char **argv,
+             const size_t *lens)
+{
+    char *cmd;
+    int   len;
+    int   rc;
+
+    len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0) {
+        return -1;
+    }
+    rc = bufferevent_write(link->bev, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+void
+rlink_start(struct rlink *link)
+{
+    /* On the loop, like every retry: no event runs inside this call, nor
+     * inside rlink_new, before the owner holds the link. */
+    if (link->state == ST_IDLE && !link->freeing) {
+        rlink_int_add_ms(link->retry, 0);
+    }
+}
+
+bool
+rlink_up(const struct rlink *link)
+{
+    return link->state == ST_UP && !link->freeing;
+}
+
+int
+rlink_command(struct rlink *link, int argc, const char **argv,
+              const size_t *lens, rlink_reply_cb cb, void *arg)
+{
+    bool push = link->conf.subscriber && cb == NULL;
+
+    if (!rlink_up(link) || argc <= 0) {
+        return -1;
+    }
+    if (!push && rlink_int_push(link, cb, arg, link->conf.timeout_ms) != 0) {
+        return -1;
+    }
+    if (rlink_int_send(link, argc, argv, lens) != 0) {
+        /* Out of memory with the command maybe half-written: the
+         * connection is unusable. The pending entry gets NULL. */
+        rlink_int_enter(link);
+        rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
+                  "cannot queue a command");
+        rlink_int_leave(link);
+        return 0;
+    }
+    link->n.commands++;
+    return 0;
+}
+
+void
+rlink_drop(struct rlink *link)
+{
+    if (link->state == ST_IDLE || link->freeing) {
+        return;
+    }
+    rlink_int_enter(link);
+    rlink_int_down(link, RLINK_REASON_DROPPED, RERR_OTHER,
+                   "dropped by its owner");
+    rlink_int_leave(link);
+}
+
+void
+rlink_counters(const struct rlink *link, struct rlink_counters *out)
+{
+    *out = link->n;
+}
+
+const char *
+rlink_reason_name(enum rlink_reason reason)
+{
+    return reason_names[reason];
+}
+
+void
+rlink_free(struct rlink *link)
+{
+    if (link == NULL || link->freeing) {
+        return;
+    }
+    rlink_int_enter(link);
+    link->freeing = true;
+    event_del(link->retry);
+    link_close(link);
+    fail_pending(link);
+    rlink_int_leave(link);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+/* A connect that took too long, or the oldest command past its deadline. */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct rlink *link = arg;
+    uint64_t      now = rlink_int_now_ms();
+
+    rlink_int_enter(link);
+    if (link->state == ST_CONNECTING) {
+        rlink_int_down(link, RLINK_REASON_TIMEOUT, RERR_OTHER,
+                  "connect timed out");
+    } else if (link->head != NULL && link->head->deadline_ms <= now) {
+        link->n.timeouts++;
+        rlink_int_down(link, RLINK_REASON_TIMEOUT, RERR_OTHER,
+                  link->state == ST_UP ? "a command passed its deadline"
+                                       : "the handshake timed out");
+    } else if (link->head != NULL &&
+               link->head->deadline_ms != RLINK_NO_DEADLINE) {
+        rlink_int_add_ms(link->tick, link->head->deadline_ms - now);
+    }
+    rlink_int_leave(link);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct rlink *link = arg;
+
+    if (link->state != ST_IDLE || link->freeing) {
+        return;
+    }
+    rlink_int_enter(link);
+    rlink_int_open(link);
+    rlink_int_leave(link);
+}
