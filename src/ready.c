@@ -81,7 +81,7 @@ ready_snapshot(struct ready_state *out)
     uint64_t last = atomic_load_explicit(&ready_last, memory_order_relaxed);
     uint64_t ok = atomic_load_explicit(&ready_last_ok, memory_order_relaxed);
     uint64_t err = atomic_load_explicit(&ready_last_err, memory_order_relaxed);
-    enum store_err_kind kind;
+    enum rerr_kind kind;
     int64_t             kind_ms;
 
     memset(out, 0, sizeof(*out));
@@ -126,7 +126,7 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
     if (st->redis_err_ms != 0) {
         snprintf(last, lcap,
                  ",\"last_error\":\"%s\",\"last_error_age_ms\":%" PRId64,
-                 store_err_name((enum store_err_kind)st->redis_err),
+                 rerr_name((enum rerr_kind)st->redis_err),
                  ready_age(now_ms, st->redis_err_ms));
     }
     if (st->refused > 0) {
@@ -136,7 +136,7 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
     } else if (recent) {
         snprintf(reason, cap, ",\"reason\":\"%s: Redis answered errors "
                  "in the last %d s\"",
-                 store_err_name((enum store_err_kind)st->redis_err),
+                 rerr_name((enum rerr_kind)st->redis_err),
                  READY_REDIS_ERR_RECENT_MS / 1000);
     } else if (st->evicting > 0) {
         snprintf(reason, cap, ",\"reason\":\"eviction: maxmemory-policy "

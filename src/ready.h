@@ -66,7 +66,7 @@ struct ready_state {
     int     refused;                /* links refused by AUTH or SELECT */
     int     evicting;               /* links to a Redis that may evict */
     int64_t redis_err_ms;           /* last degrading error reply, 0: none */
-    int     redis_err;              /* its kind (enum store_err_kind) */
+    int     redis_err;              /* its kind (enum rerr_kind) */
 };
 
 /* Reads the current process-wide state into OUT. */

@@ -1,7 +1,7 @@
 /*
- * rerr.c - classifies Redis error replies by their first word, as Redis
- * 7.0 writes them (server.c, acl.c, cluster.c). Pure: a table and a
- * comparison, no I/O.
+ * rerr.c - classifies Redis error replies (rerr.h), as Redis 7.0 writes
+ * them (server.c, acl.c, cluster.c, script_lua.c). Pure: two tables and
+ * comparisons, no I/O.
  */
 #include "config.h"
 
@@ -11,66 +11,55 @@
 #include <string.h>
 #include <strings.h>
 
-struct rerr_word {
-    const char     *word;           /* first word, upper case */
-    enum rerr_kind  kind;
-};
-
 /*
- * Matched against the whole first word (up to a space or the end), so
- * "OOMX" is not OOM. Redis writes them in upper case; we compare without
- * case because proxies and older servers vary.
+ * Error codes: matched against the whole first word (up to a space or
+ * the end), so "OOMX" is not OOM. Redis writes them in upper case; they
+ * are compared without case because proxies and older servers vary.
  */
-static const struct rerr_word words[] = {
-    { "WRONGPASS", RERR_AUTH },     /* AUTH user pass: ACL refused */
-    { "NOAUTH", RERR_AUTH },        /* a command before AUTH */
-    { "NOPERM", RERR_NOPERM },
-    { "READONLY", RERR_READONLY },
-    { "OOM", RERR_OOM },
-    { "MOVED", RERR_MOVED },
-    { "ASK", RERR_MOVED },
-    { "TRYAGAIN", RERR_MOVED },
-    { "CLUSTERDOWN", RERR_MOVED },
-    { "CROSSSLOT", RERR_MOVED },
-    { "NOSCRIPT", RERR_NOSCRIPT },
-    { "BUSY", RERR_BUSY },
-    { "LOADING", RERR_BUSY },
-    { "MASTERDOWN", RERR_BUSY },
+static const struct {
+    const char    *code;
+    enum rerr_kind kind;
+} rerr_codes[] = {
+    { "WRONGPASS", RERR_AUTH },     { "NOAUTH", RERR_AUTH },
+    { "NOPERM", RERR_NOPERM },      { "READONLY", RERR_READONLY },
+    { "OOM", RERR_OOM },            { "MOVED", RERR_MOVED },
+    { "ASK", RERR_MOVED },          { "CLUSTERDOWN", RERR_CLUSTER },
+    { "CROSSSLOT", RERR_CLUSTER },  { "TRYAGAIN", RERR_CLUSTER },
+    { "NOSCRIPT", RERR_NOSCRIPT },  { "BUSY", RERR_BUSY },
+    { "LOADING", RERR_BUSY },       { "MASTERDOWN", RERR_BUSY },
 };
 
-/* Texts that carry a generic first word (ERR) but mean a refused AUTH. */
-static const char *const auth_phrases[] = {
-    "ERR invalid password",         /* Redis < 6 with requirepass */
-    "ERR invalid username-password pair",
-    "ERR AUTH <password> called without any password configured",
-    "ERR Client sent AUTH, but no password is set",
+/* Words inside an "ERR ..." reply, first match wins: what a script
+ * wrapped comes first, then a refused password in words. */
+static const struct {
+    const char    *words;
+    enum rerr_kind kind;
+} rerr_words[] = {
+    { "-OOM ", RERR_OOM },
+    { "OOM command not allowed", RERR_OOM },
+    { "-READONLY ", RERR_READONLY },
+    { "-NOPERM ", RERR_NOPERM },
+    { "invalid password", RERR_AUTH },
+    { "invalid username-password", RERR_AUTH },
+    { "without any password configured", RERR_AUTH },
+    { "no password is set", RERR_AUTH },
+    { "Error running script", RERR_SCRIPT },
+    { "Error compiling script", RERR_SCRIPT },
+    { "user_script", RERR_SCRIPT },
 };
 
-static const char *const names[RERR_KINDS] = {
-    [RERR_AUTH] = "auth",
-    [RERR_NOPERM] = "noperm",
-    [RERR_READONLY] = "readonly",
-    [RERR_OOM] = "oom",
-    [RERR_MOVED] = "moved",
-    [RERR_NOSCRIPT] = "noscript",
-    [RERR_BUSY] = "busy",
-    [RERR_OTHER] = "other",
+static const char *const rerr_names[RERR_KINDS] = {
+    [RERR_AUTH] = "auth",         [RERR_NOPERM] = "noperm",
+    [RERR_READONLY] = "readonly", [RERR_OOM] = "oom",
+    [RERR_MOVED] = "moved",       [RERR_CLUSTER] = "cluster",
+    [RERR_NOSCRIPT] = "noscript", [RERR_SCRIPT] = "script",
+    [RERR_BUSY] = "busy",         [RERR_OTHER] = "other",
 };
-
-/* Whether the LEN bytes at TEXT begin with PREFIX, ignoring case. */
-static int
-has_prefix(const char *text, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    return len >= n && strncasecmp(text, prefix, n) == 0;
-}
 
 enum rerr_kind
 rerr_classify(const char *text, size_t len)
 {
-    size_t word;
-    size_t i;
+    size_t word, i;
 
     if (len == 0) {
         return RERR_OTHER;
@@ -78,15 +67,19 @@ rerr_classify(const char *text, size_t len)
     for (word = 0; word < len && text[word] != ' '; word++) {
         continue;
     }
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i].word) == word &&
-            strncasecmp(text, words[i].word, word) == 0) {
-            return words[i].kind;
+    for (i = 0; i < sizeof(rerr_codes) / sizeof(rerr_codes[0]); i++) {
+        if (strlen(rerr_codes[i].code) == word &&
+            strncasecmp(text, rerr_codes[i].code, word) == 0) {
+            return rerr_codes[i].kind;
         }
     }
-    for (i = 0; i < sizeof(auth_phrases) / sizeof(auth_phrases[0]); i++) {
-        if (has_prefix(text, len, auth_phrases[i])) {
-            return RERR_AUTH;
+    if (word != 3 || strncmp(text, "ERR", 3) != 0) {
+        return RERR_OTHER;
+    }
+    for (i = 0; i < sizeof(rerr_words) / sizeof(rerr_words[0]); i++) {
+        if (memmem(text, len, rerr_words[i].words,
+                   strlen(rerr_words[i].words)) != NULL) {
+            return rerr_words[i].kind;
         }
     }
     return RERR_OTHER;
@@ -96,5 +89,5 @@ const char *
 rerr_name(enum rerr_kind kind)
 {
     assert(kind >= 0 && kind < RERR_KINDS);
-    return names[kind];
+    return rerr_names[kind];
 }

@@ -1,22 +1,29 @@
 /*
- * rerr.h - what kind of Redis error reply a text is: the first word of
- * an error reply (`-WRONGPASS ...`, `-READONLY ...`) mapped to a kind the
- * owner of a link can count, log and act on. Pure: no I/O, no state.
+ * rerr.h - what kind of Redis error reply a text is (SPEC §12): Redis's
+ * error code (the first word: `-WRONGPASS ...`, `-READONLY ...`) mapped
+ * to a kind the owner of a link or a store can count, log and act on;
+ * an "ERR ..." reply is read further, because scripts wrap what
+ * redis.call met ("ERR Error running script ...: -OOM ...") and old
+ * servers say a wrong password in words. Pure: no I/O, no state. The
+ * counting, logging and /readyz side is store_err.h's.
  */
 #ifndef HSP_RERR_H
 #define HSP_RERR_H
 
 #include <stddef.h>
 
+/* The order of the heavyset_redis_error_replies_total series (stats.h). */
 enum rerr_kind {
-    RERR_AUTH,                      /* WRONGPASS, NOAUTH, invalid password */
-    RERR_NOPERM,                    /* NOPERM: the ACL user lacks a right */
-    RERR_READONLY,                  /* READONLY: a replica, or failover */
-    RERR_OOM,                       /* OOM: maxmemory with noeviction */
-    RERR_MOVED,                     /* MOVED, ASK, CLUSTERDOWN, TRYAGAIN */
-    RERR_NOSCRIPT,                  /* NOSCRIPT: EVALSHA of an unknown SHA */
+    RERR_AUTH,                      /* WRONGPASS, NOAUTH, AUTH refused */
+    RERR_NOPERM,                    /* an ACL user lacks a right */
+    RERR_READONLY,                  /* a replica: writes refused */
+    RERR_OOM,                       /* maxmemory reached, noeviction */
+    RERR_MOVED,                     /* MOVED/ASK: a cluster node */
+    RERR_CLUSTER,                   /* CLUSTERDOWN, CROSSSLOT, TRYAGAIN */
+    RERR_NOSCRIPT,                  /* EVALSHA of a script Redis lost */
+    RERR_SCRIPT,                    /* a script failed */
     RERR_BUSY,                      /* BUSY, LOADING, MASTERDOWN */
-    RERR_OTHER,                     /* anything else, script errors too */
+    RERR_OTHER,                     /* anything else */
     RERR_KINDS                      /* count, not a kind */
 };
 
@@ -27,7 +34,8 @@ enum rerr_kind {
  */
 enum rerr_kind rerr_classify(const char *text, size_t len);
 
-/* A static lower-case name of KIND for logs and metrics ("auth"). */
+/* A static lower-case name of KIND for logs, metrics and /readyz
+ * ("auth", "oom"...). */
 const char *rerr_name(enum rerr_kind kind);
 
 #endif /* HSP_RERR_H */

@@ -373,7 +373,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply      *reply = r;
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(store_err_classify(reply->str), op->script->name,
+        store_err_note(rerr_classify(reply->str, reply->len), op->script->name,
                        reply->str);
     }
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
@@ -458,7 +458,7 @@ on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
 
     (void)ac;
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(store_err_classify(reply->str), script->name,
+        store_err_note(rerr_classify(reply->str, reply->len), script->name,
                        reply->str);
     }
 }
@@ -505,7 +505,7 @@ on_policy_info(redisAsyncContext *ac, void *r, void *privdata)
         store_policy_from_info(reply->str, policy, sizeof(policy)) == 0) {
         store_policy_seen(st, policy);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(store_err_classify(reply->str), "INFO memory",
+        store_err_note(rerr_classify(reply->str, reply->len), "INFO memory",
                        reply->str);
     } else {
         log_warn("store: cannot read redis's maxmemory-policy");

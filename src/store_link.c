@@ -249,8 +249,8 @@ on_handshake(redisAsyncContext *ac, void *r, void *privdata)
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         store_err_note(what == link_cmd_auth
-                           ? STORE_ERR_AUTH
-                           : store_err_classify(reply->str),
+                           ? RERR_AUTH
+                           : rerr_classify(reply->str, reply->len),
                        what, reply->str);
         stats_add(STATS_REDIS_CONNECT_FAILED, 1);
         link_set_refused(link, true);

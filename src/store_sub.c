@@ -162,7 +162,7 @@ on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
         log_info("store: redis tracking on (near cache coherent)");
     } else {
         if (reply->type == REDIS_REPLY_ERROR) {
-            store_err_note(store_err_classify(reply->str),
+            store_err_note(rerr_classify(reply->str, reply->len),
                            "CLIENT TRACKING", reply->str);
         } else {
             log_warn("store: CLIENT TRACKING refused");
@@ -250,7 +250,7 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
         /* NOPERM: an ACL user without this channel (&pattern) */
-        store_err_note(store_err_classify(reply->str), "SUBSCRIBE",
+        store_err_note(rerr_classify(reply->str, reply->len), "SUBSCRIBE",
                        reply->str);
         return;
     }

@@ -66,14 +66,14 @@ static const struct ready_case ready_cases[] = {
       "\"last_error\":\"unreachable\",\"last_error_age_ms\":0}}" },
     { "a link refused by AUTH: down, with the reason and its kind",
       { .stores = 1, .refused = 1, .redis_err_ms = NOW - 20,
-        .redis_err = STORE_ERR_AUTH }, 200,
+        .redis_err = RERR_AUTH }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"down\","
       "\"connected\":0,\"workers\":1,\"reason\":\"auth: Redis refused "
       "the proxy's AUTH or SELECT (1 of 1 links)\",\"last_error\":\"auth\","
       "\"last_error_age_ms\":20},\"upstream\":{\"status\":\"unknown\"}}" },
     { "connected, but an OOM a second ago: degraded",
       { .stores = 2, .redis_up = 2, .redis_err_ms = NOW - 1000,
-        .redis_err = STORE_ERR_OOM }, 200,
+        .redis_err = RERR_OOM }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
       "\"connected\":2,\"workers\":2,\"reason\":\"oom: Redis answered "
       "errors in the last 10 s\",\"last_error\":\"oom\","
@@ -82,7 +82,7 @@ static const struct ready_case ready_cases[] = {
     { "an old error reply is shown but degrades no more",
       { .stores = 1, .redis_up = 1,
         .redis_err_ms = NOW - READY_REDIS_ERR_RECENT_MS,
-        .redis_err = STORE_ERR_READONLY }, 200,
+        .redis_err = RERR_READONLY }, 200,
       "{\"status\":\"ready\",\"redis\":{\"status\":\"up\","
       "\"connected\":1,\"workers\":1,\"last_error\":\"readonly\","
       "\"last_error_age_ms\":10000},\"upstream\":{\"status\":"
@@ -95,7 +95,7 @@ static const struct ready_case ready_cases[] = {
       "may be evicted\"},\"upstream\":{\"status\":\"unknown\"}}" },
     { "refused wins over a recent error and eviction",
       { .stores = 2, .redis_up = 1, .refused = 1, .evicting = 1,
-        .redis_err_ms = NOW, .redis_err = STORE_ERR_AUTH }, 200,
+        .redis_err_ms = NOW, .redis_err = RERR_AUTH }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
       "\"connected\":1,\"workers\":2,\"reason\":\"auth: Redis refused "
       "the proxy's AUTH or SELECT (1 of 2 links)\",\"last_error\":\"auth\","
@@ -168,11 +168,11 @@ Test(ready, snapshot_counts_refused_and_evicting_links)
     cr_expect_eq(st.refused, 1);
     cr_expect_eq(st.evicting, 2);
     cr_expect_eq(st.redis_err_ms, 0, "no error reply noted yet");
-    store_err_note(STORE_ERR_NOSCRIPT, "test", "NOSCRIPT No matching script");
+    store_err_note(RERR_NOSCRIPT, "test", "NOSCRIPT No matching script");
     ready_snapshot(&st);
     cr_expect_eq(st.redis_err_ms, 0, "NOSCRIPT does not degrade");
-    store_err_note(STORE_ERR_OOM, "test", "OOM command not allowed");
+    store_err_note(RERR_OOM, "test", "OOM command not allowed");
     ready_snapshot(&st);
     cr_expect_neq(st.redis_err_ms, 0);
-    cr_expect_eq(st.redis_err, STORE_ERR_OOM);
+    cr_expect_eq(st.redis_err, RERR_OOM);
 }

@@ -1,6 +1,7 @@
 /*
  * test_rerr.c - Redis error replies to kinds (rerr.h), from the texts
- * Redis 7.0 writes (without the leading '-').
+ * Redis 7.0 writes (without the leading '-'), and 5 and 6 for the old
+ * wordings of a refused password.
  */
 #include "config.h"
 
@@ -37,9 +38,10 @@ static const struct kind_case kind_cases[] = {
     { "MOVED 3999 127.0.0.1:6381", RERR_MOVED },
     { "ASK 3999 127.0.0.1:6381", RERR_MOVED },
     { "TRYAGAIN Multiple keys request during rehashing of slot",
-      RERR_MOVED },
-    { "CLUSTERDOWN The cluster is down", RERR_MOVED },
-    { "CROSSSLOT Keys in request don't hash to the same slot", RERR_MOVED },
+      RERR_CLUSTER },
+    { "CLUSTERDOWN The cluster is down", RERR_CLUSTER },
+    { "CROSSSLOT Keys in request don't hash to the same slot",
+      RERR_CLUSTER },
     { "NOSCRIPT No matching script. Please use EVAL.", RERR_NOSCRIPT },
     { "BUSY Redis is busy running a script. You can only call SCRIPT KILL "
       "or SHUTDOWN NOSAVE.", RERR_BUSY },
@@ -54,10 +56,24 @@ static const struct kind_case kind_cases[] = {
     { "ASKING", RERR_OTHER },
     { "BUSYKEY Target key name already exists.", RERR_OTHER },
     { "NOAUTHX", RERR_OTHER },
-    /* Generic errors, script errors. */
-    { "ERR unknown command 'FOO', with args beginning with: ", RERR_OTHER },
+    /* Script errors, and what a script wrapped. */
     { "ERR Error running script (call to f_abc): @user_script:1: oops",
-      RERR_OTHER },
+      RERR_SCRIPT },
+    { "ERR Error running script (call to f_0123): @user_script:1: "
+      "@user_script: 1: -OOM command not allowed when used memory > "
+      "'maxmemory'. ", RERR_OOM },
+    { "ERR Error running script: @user_script:3: -READONLY You can't write "
+      "against a read only replica.", RERR_READONLY },
+    { "ERR user_script:1: Script attempted to access nonexistent global "
+      "variable 'x' script: 0123, on @user_script:1.", RERR_SCRIPT },
+    { "ERR Error compiling script (new function): user_script:1: ...",
+      RERR_SCRIPT },
+    { "NOPERM No permissions to access a channel", RERR_NOPERM },
+    /* Generic errors. */
+    { "ERR unknown command 'FOO', with args beginning with: ", RERR_OTHER },
+    { "ERR unknown command 'HELLO'", RERR_OTHER },
+    { "MOVEDX 1 h:1", RERR_OTHER },
+    { "ERROR invalid password", RERR_OTHER },
     { "WRONGTYPE Operation against a key holding the wrong kind of value",
       RERR_OTHER },
     { "ERR invalid DB index", RERR_OTHER },
