@@ -15,7 +15,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/ssl.h>
 
-#include "rlink.h"
+#include "rlink_types.h"
 
 #define RLINK_CONNECT_TIMEOUT_MS 1000
 #define RLINK_BACKOFF_MIN_MS     100
@@ -66,6 +66,12 @@ uint64_t rlink_int_now_ms(void);
 void rlink_int_add_ms(struct event *ev, uint64_t ms);
 void rlink_int_enter(struct rlink *link);
 void rlink_int_leave(struct rlink *link);
+/* Releases LINK's connection (socket, SSL, reader): IDLE after. */
+void rlink_int_close(struct rlink *link);
+
+/* Calls every pending callback with NULL, oldest first. */
+void rlink_int_fail_pending(struct rlink *link);
+
 void rlink_int_down(struct rlink *link, enum rlink_reason reason,
                     enum rerr_kind kind, const char *detail);
 void rlink_int_up(struct rlink *link);
