@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -198,6 +199,61 @@ Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
     cr_expect_eq(hfixture_count("query"), 1);
     hfixture_stop(&p);
     cr_expect(file_has(p.log, "store: connected to redis"));
+}
+
+/*
+ * The least rights the proxy needs, as README.md gives them (keep the two
+ * the same): its keys and channels only, the commands it sends and those
+ * its scripts call. Everything it does must work with them: lookups, the
+ * near cache's tracking, the shared budget, an Idempotency-Key claim,
+ * write-through and replay, the marker; and no NOPERM anywhere.
+ */
+#define LEAST_RIGHTS                                                       \
+    "on >least resetkeys ~hsp:* resetchannels &hsp:* "                     \
+    "&__redis__:invalidate -@all +ping +select +info +script|load "        \
+    "+evalsha +eval +subscribe +client|id +client|tracking +get +set "     \
+    "+del +exists +incr +pexpire +pttl +hget +hset +hmget +publish +time " \
+    "+zadd +zcard +zrange +zremrangebyscore"
+
+Test(redis, the_least_rights_readme_gives_are_enough)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    struct hresp        r;
+    redisContext       *c;
+    char                url[160], xc[32];
+    double              noperm;
+    bool                found;
+
+    hredis_start("rd-least", NULL, &rd);
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "ACL SETUSER hsp " LEAST_RIGHTS);
+    hredis_ok(c, "ACL SETUSER default off");
+    redisFree(c);
+    snprintf(url, sizeof(url), "redis://hsp:least@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-least", url, "rate_limit=600/min", &p);
+
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    hreq_patch(p.url, BODY, HREQ(.token = ALPHA, .key = "least-1"), &r);
+    cr_expect_eq(r.status, 200, "%d %s", r.status, r.body);
+    hresp_free(&r);
+    hreq_patch(p.url, BODY, HREQ(.token = ALPHA, .key = "least-1"), &r);
+    cr_expect_eq(r.status, 200, "%d %s", r.status, r.body);
+    cr_expect_str_eq(hreq_hdr(&r, "Idempotent-Replayed"), "true");
+    hresp_free(&r);
+    usleep(1500 * 1000);            /* the marker, once a second */
+    noperm = hreq_metric(p.url, ERRORS("noperm"), &found);
+    cr_expect(found, "no %s in /metrics", ERRORS("noperm"));
+    cr_expect_eq(noperm, 0, "%g NOPERM replies", noperm);
+    o = readyz_wait(p.url, "status", "up");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "up");
+    json_object_put(o);
+    hfixture_stop(&p);
 }
 
 /* ---- error replies ------------------------------------------------------ */
