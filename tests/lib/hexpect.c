@@ -99,3 +99,15 @@ hexpect_stampede(const char *const *bases, size_t nbases, const char *path,
     }
     return collapsed;
 }
+
+void
+hexpect_tenant_key(const char *k)
+{
+    static const char marker[] = ":v1:marker";
+    size_t            n = strlen(k), m = sizeof(marker) - 1;
+
+    if (n >= m && strcmp(k + n - m, marker) == 0) {
+        return;
+    }
+    cr_expect_eq(strncmp(k, "hsp:v1:{", 8), 0, "prefix of %s", k);
+}

@@ -43,4 +43,12 @@ int hexpect_stampede(const char *const *bases, size_t nbases,
                      const char *path, const struct hreq *opt,
                      struct hheld *h, size_t n, double *max_ms);
 
+/*
+ * Asserts that K, a key of the run's Redis, is a tenant's (its hash tag:
+ * "hsp:v1:{...") or the one key no tenant owns, the marker each proxy
+ * raises every second to notice a Redis that lost its data (SPEC §12):
+ * a scan of the keys may find it at any moment.
+ */
+void hexpect_tenant_key(const char *k);
+
 #endif /* HSP_HEXPECT_H */
