@@ -99,6 +99,16 @@ int rlink_command(struct rlink *link, int argc, const char **argv,
                   const size_t *lens, rlink_reply_cb cb, void *arg);
 
 /*
+ * Reads what LINK's socket holds already, now, without waiting for the
+ * loop to poll it, and hands the replies and push replies it completes
+ * to their callbacks, inside this call. For an owner that must not act
+ * on news older than what has arrived (a near cache and its
+ * invalidations). Nothing happens unless LINK is up; an end of file or
+ * an error is left for the loop to report.
+ */
+void rlink_poll(struct rlink *link);
+
+/*
  * Drops LINK's connection now (a Redis that stopped answering, or one
  * the owner no longer trusts): pending callbacks get NULL and then
  * RLINK_LOST (RLINK_FAILED while it was connecting) with
