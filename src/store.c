@@ -60,6 +60,10 @@ struct store {
     bool               counted_up;  /* counted in ready_redis_up */
     bool               evicting;    /* its maxmemory-policy may evict:
                                      * counted in ready.h and the gauge */
+    struct store_op   *held;        /* calls made while the link's first
+                                     * connect was under way, oldest
+                                     * first: sent once it is up */
+    struct store_op  **held_tail;
 };
 
 struct store_op {
@@ -75,6 +79,7 @@ struct store_op {
     bool                 user_done; /* CB ran or was cancelled */
     bool                 redis_done;/* hiredis is done with the op */
     bool                 retried;   /* EVAL sent after NOSCRIPT */
+    struct store_op     *next_held; /* in st->held */
 };
 
 static void on_cmd_link(struct store_link *link, enum store_link_event ev,
@@ -87,6 +92,8 @@ static void on_policy_config(struct rlink *rl, redisReply *reply,
                              void *privdata);
 static void store_set_evicting(struct store *st, bool evicting);
 static void store_health(struct store *st);
+static void store_held_flush(struct store *st, bool send);
+static int store_hold(struct store *st, struct store_op *op);
 
 /*
  * Every script initialised, loaded on each (re)connect before any call:
@@ -140,6 +147,7 @@ store_new(struct event_base *base, struct evdns_base *dns, const char *url,
     }
     st->base = base;
     st->timeout_ms = timeout_ms;
+    st->held_tail = &st->held;
     ready_redis_store(1);           /* store_free uncounts it */
     if (dns == NULL && !st->url.unix_socket) {
         /* No resolver from the worker: one of our own, for addresses
@@ -181,6 +189,7 @@ store_free(struct store *st)
         return;
     }
     st->freeing = true;
+    store_held_flush(st, false);    /* held calls get NULL */
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
     store_set_evicting(st, false);
     store_sub_free(st->sub);
@@ -233,12 +242,15 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
         store_sub_cmd_up(st->sub);
         /* Once per connection: may it evict our keys? (SPEC §12) */
         (void)store_link_command(link, 3, policy, NULL, on_policy_config, st);
+        store_held_flush(st, true); /* after SCRIPT LOAD: no NOSCRIPT */
         break;
     }
     case STORE_LINK_FAILED:
+        store_held_flush(st, false);
         store_health(st);
         break;
     case STORE_LINK_LOST:
+        store_held_flush(st, false);
         store_set_evicting(st, false);
         store_health(st);
         store_sub_track_lost(st->sub);
@@ -312,7 +324,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     int              i;
 
     assert(argc <= STORE_ARGS_MAX && nkeys <= argc);
-    if (!store_link_up(&st->cmd)) {
+    if (!store_link_up(&st->cmd) && !st->cmd.connecting) {
         stats_add(STATS_REDIS_UNAVAILABLE, 1);
         return NULL;
     }
@@ -352,8 +364,10 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     }
     if (op->argc != 3 + argc || op->argv[0] == NULL || op->argv[1] == NULL ||
         op->argv[2] == NULL ||
-        store_link_command(&st->cmd, op->argc, op->cargv, op->lens, on_reply,
-                           op) != 0) {
+        (store_link_up(&st->cmd)
+             ? store_link_command(&st->cmd, op->argc, op->cargv, op->lens,
+                                  on_reply, op)
+             : store_hold(st, op)) != 0) {
         op->argc = op->argc < 3 ? 3 : op->argc;
         op_free(op);
         return NULL;
@@ -362,6 +376,39 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     tv.tv_usec = (suseconds_t)(st->timeout_ms % 1000) * 1000;
     evtimer_add(op->timer, &tv);
     return op;
+}
+
+/*
+ * Holds OP until the link's first connect ends: a call made right after
+ * store_new waits for the link, as the first requests of a worker would
+ * have waited on a connecting hiredis context, instead of failing open.
+ * Its deadline runs meanwhile. Returns 0.
+ */
+static int
+store_hold(struct store *st, struct store_op *op)
+{
+    op->next_held = NULL;
+    *st->held_tail = op;
+    st->held_tail = &op->next_held;
+    return 0;
+}
+
+/* Sends the held calls (SEND) now that the link is up, or fails them
+ * (NULL) since the connect failed or the store goes. */
+static void
+store_held_flush(struct store *st, bool send)
+{
+    struct store_op *op = st->held, *next;
+
+    st->held = NULL;
+    st->held_tail = &st->held;
+    for (; op != NULL; op = next) {
+        next = op->next_held;
+        if (!send || store_link_command(&st->cmd, op->argc, op->cargv,
+                                        op->lens, on_reply, op) != 0) {
+            on_reply(NULL, NULL, op);   /* as if the connection went */
+        }
+    }
 }
 
 void

@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "ready.h"
@@ -48,6 +49,7 @@ store_link_init(struct store_link *link, struct event_base *base,
     link->msg_cb = msg_cb;
     link->arg = arg;
     link->auth = url->password[0] != '\0';
+    link->path = url->unix_socket ? url->path : NULL;
     memset(&rc, 0, sizeof(rc));
     if (url->unix_socket) {
         rc.transport = RLINK_UNIX;
@@ -80,7 +82,13 @@ store_link_init(struct store_link *link, struct event_base *base,
 void
 store_link_connect(struct store_link *link)
 {
-    if (link->rl != NULL) {
+    struct stat sb;
+
+    if (link->rl != NULL && !rlink_up(link->rl)) {
+        /* A socket path with no socket fails at once, as a connect() to
+         * it would: nothing to wait for. */
+        link->connecting = link->path == NULL ||
+                           (stat(link->path, &sb) == 0 && S_ISSOCK(sb.st_mode));
         rlink_start(link->rl);
     }
 }
@@ -133,6 +141,7 @@ store_link_stop(struct store_link *link)
     struct rlink *rl = link->rl;
 
     link->rl = NULL;
+    link->connecting = false;
     rlink_free(rl);                 /* pending callbacks get NULL */
     link_set_refused(link, false);
 }
@@ -147,6 +156,7 @@ on_link_event(struct rlink *rl, enum rlink_event ev, enum rlink_reason reason,
     enum store_link_event  sev;
 
     (void)rl;
+    link->connecting = false;
     switch (ev) {
     case RLINK_UP:
         link_set_refused(link, false);

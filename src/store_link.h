@@ -55,9 +55,14 @@ struct store_link_conf {
 struct store_link {
     struct rlink     *rl;           /* owned; NULL once stopped */
     const char       *name;         /* static: for logs */
+    const char       *path;         /* borrowed: the URL's socket path,
+                                     * or NULL for TCP/TLS */
     bool              auth;         /* AUTH is sent: a refusal is auth */
     bool              refused;      /* the last handshake was refused:
                                      * counted in ready.h */
+    bool              connecting;   /* store_link_connect ran, no event
+                                     * came yet, and there is something
+                                     * to connect to: calls may wait */
     store_link_cb     cb;
     store_link_msg_cb msg_cb;
     void             *arg;

@@ -419,6 +419,11 @@ static const struct kv_case kv_cases[] = {
     { "redis=unix:///run/redis.sock", 0 },
     { "redis=redis://:pw@10.0.0.5:6380/3", 0 },
     { "redis=redis://h/16", -1 },
+    { "redis=rediss://user:pw@redis.example:6380/2", 0 },
+    { "redis_ca_file=", 0 },
+    { "redis_ca_file=/nonexistent/ca.pem", -1 },
+    { "redis_cert_file=/nonexistent/cert.pem", -1 },
+    { "redis_key_file=/", -1 },
     { "redis=memcached://h", -1 },
     { "access_log=a\tb", -1 },
 };
@@ -1106,6 +1111,13 @@ static const struct validate_case validate_cases[] = {
       "send tokens unencrypted (use https://)" },
     { "upstream = http://127.0.0.1:9000\n"
       "upstream_lowlatency = http://127.0.0.1:9001\n", NULL },
+    { "redis = rediss://127.0.0.1:6380\nredis_ca_file = /etc/passwd\n",
+      NULL },
+    { "redis_cert_file = /etc/passwd\nredis_key_file = /etc/passwd\n",
+      NULL },
+    { "redis_cert_file = /etc/passwd\n",
+      "redis_cert_file and redis_key_file go together (a client "
+      "certificate and its key)" },
 };
 
 Test(conf_validate, cross_key_table)
