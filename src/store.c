@@ -7,16 +7,13 @@
  * failure or its deadline) and the link's (run once, with the reply or
  * with NULL when the connection goes). It is freed when both have
  * happened. The deadline is the store's own timer, not the link's: a
- * call past redis_timeout gets NULL and marks the store unhealthy, but
- * only STORE_TIMEOUTS_TO_DROP misses in a row drop the link (a slow
- * Redis is not a dead one), and a reload changes the deadline of the
- * calls made after it. The link resets its backoff only after a reply,
- * so a Redis that accepts connections but never answers is tried less
- * and less often.
+ * call past it gets NULL and marks the store unhealthy, and only
+ * STORE_TIMEOUTS_TO_DROP misses in a row drop the link.
  *
  * The connection itself (connect, TLS, AUTH, SELECT, reconnect with
- * backoff) is store_link.c's, on an rlink; subscriptions and the tracking that keeps a near
- * cache coherent are store_sub.c's. This file owns the store, its call
+ * backoff that resets only once Redis answers) is store_link.c's, on an
+ * rlink; subscriptions and the tracking that keeps a near cache coherent
+ * are store_sub.c's. This file owns the store, its call
  * link and its subscriber, and calls down into both; they tell it what
  * happens through callbacks only.
  */
@@ -378,12 +375,8 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     return op;
 }
 
-/*
- * Holds OP until the link's first connect ends: a call made right after
- * store_new waits for the link, as the first requests of a worker would
- * have waited on a connecting hiredis context, instead of failing open.
- * Its deadline runs meanwhile. Returns 0.
- */
+/* Holds OP until the link's first connect ends (its deadline runs): the
+ * first calls of a worker wait for the link rather than fail open. */
 static int
 store_hold(struct store *st, struct store_op *op)
 {
