@@ -354,6 +354,7 @@ Test(redis, rediss_with_its_ca_gets_a_miss_then_a_hit)
     struct json_object *o;
     const char         *certs = hfixture_env("HSP_CERT_DIR");
     char                url[160], ca[600], cmd[2048], xc[32];
+    int                 i;
 
     hredis_start_tls("rd-tls", certs, NULL, &rd);
     snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", rd.port);
@@ -372,8 +373,14 @@ Test(redis, rediss_with_its_ca_gets_a_miss_then_a_hit)
     cr_expect_str_eq(xc, "MISS");
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT");
+    /* The subscriber link too, and tracking through it (near cache). */
+    for (i = 0; !file_has(p.log, "redis tracking on"); i++) {
+        cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
+                     "tracking never came on over TLS (%s)", p.log);
+        hfixture_pause_ms(POLL_MS);
+    }
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "store: connected to redis"));
+    cr_expect(file_has(p.log, "store: connected to redis subscriber"));
 }
 
 /*
