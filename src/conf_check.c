@@ -74,6 +74,13 @@ conf_validate(const struct conf *cf, struct conf_errors *errs)
                         "unencrypted (use https://)");
         rc = -1;
     }
+    /* A client certificate is nothing without its key, and the reverse. */
+    if (cf->redis_cert_file != NULL && cf->redis_key_file != NULL &&
+        (cf->redis_cert_file[0] == '\0') != (cf->redis_key_file[0] == '\0')) {
+        conf_load_error(errs, "redis_cert_file and redis_key_file go "
+                        "together (a client certificate and its key)");
+        rc = -1;
+    }
     return rc;
 }
 

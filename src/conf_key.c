@@ -74,6 +74,11 @@ static const struct conf_key conf_keys[] = {
       "64", 1, 10000, NULL },
     { "redis", CONF_REDIS, CONF_OFF(redis), "redis://127.0.0.1:6379/0", 1, 0,
       NULL },
+    { "redis_ca_file", CONF_FILE, CONF_OFF(redis_ca_file), "", 0, 0, NULL },
+    { "redis_cert_file", CONF_FILE, CONF_OFF(redis_cert_file), "", 0, 0,
+      NULL },
+    { "redis_key_file", CONF_FILE, CONF_OFF(redis_key_file), "", 0, 0,
+      NULL },
     { "redis_prefix", CONF_PREFIX, CONF_OFF(redis_prefix), "hsp", 1, 0, NULL },
     { "redis_timeout", CONF_DURATION, CONF_OFF(redis_timeout_ms), "100ms", 1,
       60 * CONF_SEC_MS, NULL },
@@ -193,7 +198,8 @@ static const struct conf_unit *const conf_units[] = {
  * - upstream, upstream_lowlatency, upstream_ca_file, upstream_connections:
  *   each worker's keep-alive pools, their TLS context and their share of
  *   the connection bound are built once; connections in use cannot move.
- * - redis, redis_prefix: every worker's links, subscriptions and the wake
+ * - redis, redis_ca_file, redis_cert_file, redis_key_file, redis_prefix:
+ *   every worker's links (their TLS contexts), subscriptions and the wake
  *   channel name; a new prefix would also orphan every lock and claim held.
  * - near_cache: the per-worker table is sized once, and the CLIENT
  *   TRACKING that keeps it coherent is set up with the link.
@@ -204,7 +210,8 @@ static const struct conf_unit *const conf_units[] = {
  */
 static const char *const conf_restart_keys[] = {
     "listen", "workers", "upstream", "upstream_lowlatency",
-    "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
+    "upstream_ca_file", "upstream_connections", "redis", "redis_ca_file",
+    "redis_cert_file", "redis_key_file", "redis_prefix",
     "near_cache", "max_connections", "client_timeout",
 };
 

@@ -50,7 +50,7 @@ static const struct {
 } conf_type_text[] = {
     [CONF_LISTEN] = { "a listen address", "host:port, e.g. 127.0.0.1:8080" },
     [CONF_UPSTREAM] = { "an upstream URL", "http:// or https:// and a host" },
-    [CONF_REDIS] = { "a Redis URL", "redis://[user:password@]host:port/db or unix:///path" },
+    [CONF_REDIS] = { "a Redis URL", "redis[s]://[user:password@]host:port/db or unix:///path" },
     [CONF_PREFIX] = { "a key prefix", "1 to 32 of A-Z a-z 0-9 _ . -" },
     [CONF_FILE] = { "a regular file", "the path of a PEM file, or leave it "
                     "empty" },

@@ -164,6 +164,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
 {
     const struct conf *cf = conf_ref_conf(ref);
     struct proxy      *px;
+    struct store_tls   tls;
     struct timeval     tv;
 
     assert(nworkers > 0);
@@ -192,7 +193,10 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
             goto fail;
         }
     }
-    px->store = store_new(base, cf->redis, cf->redis_timeout_ms);
+    tls.ca_file = cf->redis_ca_file;
+    tls.cert_file = cf->redis_cert_file;
+    tls.key_file = cf->redis_key_file;
+    px->store = store_new(base, dns, cf->redis, &tls, cf->redis_timeout_ms);
     if (px->store == NULL) {
         goto fail;
     }

@@ -25,29 +25,10 @@
  * of the link). BASE and DNS are borrowed and must outlive the link; the
  * strings of the rlink_conf are copied.
  *
- * How store_link.c maps onto it (the next step, behind store_link.h):
- *   store_link_init        -> rlink_new(base, dns, conf from url_redis
- *                             and the redis_* keys, on_link_event, link)
- *                             with rlink_conf.autostart = false
- *   store_link_connect     -> rlink_start
- *   store_link_up          -> rlink_up
- *   store_link_reset_backoff -> nothing: rlink resets its backoff
- *                             whenever Redis answers (any reply)
- *   store_link_drop        -> rlink_drop
- *   store_link_stop        -> rlink_free
- *   STORE_LINK_CONNECTING  -> gone: commands are refused (-1) until UP,
- *                             and store.c fails them open at once
- *   STORE_LINK_UP/FAILED/LOST -> RLINK_UP/RLINK_FAILED/RLINK_LOST, with
- *                             enum rlink_reason and rerr_kind to log and
- *                             count (RLINK_REASON_AUTH: /readyz degraded)
- *   redisAsyncCommand(link->ac, cb, arg, fmt, ...) in store.c
- *                          -> rlink_command(link, argc, argv, lens, cb,
- *                             arg); store.c's per-call deadline timers
- *                             go, rlink_conf.timeout_ms = redis_timeout
- *   store_sub.c's own link -> rlink_conf.subscriber = true; CLIENT ID
- *                             with a callback, then SUBSCRIBE with
- *                             CB == NULL; messages and invalidations
- *                             arrive at the message callback
+ * The store's links (store_link.c) are rlinks: the call link with no
+ * deadline of rlink's own (the store times its calls, and drops the link
+ * after STORE_TIMEOUTS_TO_DROP misses in a row), the subscriber link in
+ * subscriber mode.
  */
 #ifndef HSP_RLINK_H
 #define HSP_RLINK_H
@@ -97,6 +78,16 @@ bool rlink_up(const struct rlink *link);
  */
 int rlink_command(struct rlink *link, int argc, const char **argv,
                   const size_t *lens, rlink_reply_cb cb, void *arg);
+
+/*
+ * Reads what LINK's socket holds already, now, without waiting for the
+ * loop to poll it, and hands the replies and push replies it completes
+ * to their callbacks, inside this call. For an owner that must not act
+ * on news older than what has arrived (a near cache and its
+ * invalidations). Nothing happens unless LINK is up; an end of file or
+ * an error is left for the loop to report.
+ */
+void rlink_poll(struct rlink *link);
 
 /*
  * Drops LINK's connection now (a Redis that stopped answering, or one

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "rlink.h"
 #include "rlink_int.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/util.h>
+#include <openssl/err.h>
 
 #include "rlink_tls.h"
 
@@ -267,6 +269,44 @@ on_bev_read(struct bufferevent *bev, void *arg)
         deliver(link, reply);
     }
     rlink_int_leave(link);
+}
+
+void
+rlink_poll(struct rlink *link)
+{
+    struct evbuffer *in;
+    char             buf[4096];
+    SSL             *ssl;
+    int              n;
+
+    if (link->state != ST_UP || link->freeing || link->bev == NULL) {
+        return;
+    }
+    in = bufferevent_get_input(link->bev);
+    if (link->conf.transport == RLINK_TLS) {
+        /* The socket holds ciphertext: what SSL_read decrypts here the
+         * bufferevent would have read next; it finds nothing and waits. */
+        ssl = bufferevent_openssl_get_ssl(link->bev);
+        for (;;) {
+            n = SSL_read(ssl, buf, (int)sizeof(buf));
+            if (n <= 0) {
+                if (SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ) {
+                    ERR_clear_error();
+                }
+                break;
+            }
+            if (evbuffer_add(in, buf, (size_t)n) != 0) {
+                break;
+            }
+        }
+    } else {
+        while (evbuffer_read(in, bufferevent_getfd(link->bev), -1) > 0) {
+            continue;
+        }
+    }
+    if (evbuffer_get_length(in) > 0) {
+        on_bev_read(link->bev, link);
+    }
 }
 
 /* What went wrong on BEV, in words, for the event's detail. */

@@ -4,16 +4,16 @@
  * health for /readyz, and the public face of store.h.
  *
  * An op has two ends: the caller's callback (run once, on a reply, a
- * failure or its deadline) and hiredis's (run once, with the reply or with
- * NULL when the connection goes). It is freed when both have happened.
- * A Redis that keeps missing deadlines is dropped with redisAsyncFree
- * (redisAsyncDisconnect would wait for the replies that never come) and
- * reconnected later; backoff only resets after a reply, so a Redis that
- * accepts connections but never answers is tried less and less often.
+ * failure or its deadline) and the link's (run once, with the reply or
+ * with NULL when the connection goes). It is freed when both have
+ * happened. The deadline is the store's own timer, not the link's: a
+ * call past it gets NULL and marks the store unhealthy, and only
+ * STORE_TIMEOUTS_TO_DROP misses in a row drop the link.
  *
- * The connection itself (connect, AUTH, SELECT, reconnect with backoff)
- * is store_link.c's; subscriptions and the tracking that keeps a near
- * cache coherent are store_sub.c's. This file owns the store, its call
+ * The connection itself (connect, TLS, AUTH, SELECT, reconnect with
+ * backoff that resets only once Redis answers) is store_link.c's, on an
+ * rlink; subscriptions and the tracking that keeps a near cache coherent
+ * are store_sub.c's. This file owns the store, its call
  * link and its subscriber, and calls down into both; they tell it what
  * happens through callbacks only.
  */
@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 #include <openssl/sha.h>
 
 #include "log.h"
@@ -46,6 +46,7 @@
 
 struct store {
     struct event_base *base;        /* borrowed */
+    struct evdns_base *dns;         /* owned: only when none was given */
     struct url_redis   url;
     int64_t            timeout_ms;
     struct store_link  cmd;         /* owned: calls */
@@ -56,6 +57,10 @@ struct store {
     bool               counted_up;  /* counted in ready_redis_up */
     bool               evicting;    /* its maxmemory-policy may evict:
                                      * counted in ready.h and the gauge */
+    struct store_op   *held;        /* calls made while the link's first
+                                     * connect was under way, oldest
+                                     * first: sent once it is up */
+    struct store_op  **held_tail;
 };
 
 struct store_op {
@@ -71,18 +76,21 @@ struct store_op {
     bool                 user_done; /* CB ran or was cancelled */
     bool                 redis_done;/* hiredis is done with the op */
     bool                 retried;   /* EVAL sent after NOSCRIPT */
+    struct store_op     *next_held; /* in st->held */
 };
 
 static void on_cmd_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
-static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_reply(struct rlink *rl, redisReply *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
-static void on_script_loaded(redisAsyncContext *ac, void *reply,
+static void on_script_loaded(struct rlink *rl, redisReply *reply,
                              void *privdata);
-static void on_policy_config(redisAsyncContext *ac, void *reply,
+static void on_policy_config(struct rlink *rl, redisReply *reply,
                              void *privdata);
 static void store_set_evicting(struct store *st, bool evicting);
 static void store_health(struct store *st);
+static void store_held_flush(struct store *st, bool send);
+static int store_hold(struct store *st, struct store_op *op);
 
 /*
  * Every script initialised, loaded on each (re)connect before any call:
@@ -117,10 +125,12 @@ store_script_init(struct store_script *script)
 }
 
 struct store *
-store_new(struct event_base *base, const char *url, int64_t timeout_ms)
+store_new(struct event_base *base, struct evdns_base *dns, const char *url,
+          const struct store_tls *tls, int64_t timeout_ms)
 {
-    struct store *st;
-    char          err[128];
+    struct store_link_conf lc;
+    struct store          *st;
+    char                   err[128];
 
     st = calloc(1, sizeof(*st));
     if (st == NULL) {
@@ -134,12 +144,29 @@ store_new(struct event_base *base, const char *url, int64_t timeout_ms)
     }
     st->base = base;
     st->timeout_ms = timeout_ms;
+    st->held_tail = &st->held;
     ready_redis_store(1);           /* store_free uncounts it */
-    if (store_link_init(&st->cmd, base, &st->url, "redis", on_cmd_link,
+    if (dns == NULL && !st->url.unix_socket) {
+        /* No resolver from the worker: one of our own, for addresses
+         * and /etc/hosts at least. */
+        st->dns = evdns_base_new(base, 0);
+        if (st->dns != NULL) {
+            (void)evdns_base_load_hosts(st->dns, NULL);
+        }
+        dns = st->dns;
+    }
+    memset(&lc, 0, sizeof(lc));
+    lc.url = &st->url;
+    if (tls != NULL) {
+        lc.ca_file = tls->ca_file;
+        lc.cert_file = tls->cert_file;
+        lc.key_file = tls->key_file;
+    }
+    lc.timeout_ms = 0;              /* the store's timers: on_op_timer */
+    if (store_link_init(&st->cmd, base, dns, &lc, "redis", on_cmd_link, NULL,
                         st) != 0 ||
-        (st->sub = store_sub_new(base, &st->url, &st->cmd)) == NULL) {
-        log_err("store: out of memory");
-        store_free(st);
+        (st->sub = store_sub_new(base, dns, &lc, &st->cmd)) == NULL) {
+        store_free(st);             /* they logged why */
         return NULL;
     }
     store_link_connect(&st->cmd);
@@ -159,11 +186,15 @@ store_free(struct store *st)
         return;
     }
     st->freeing = true;
+    store_held_flush(st, false);    /* held calls get NULL */
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
     store_set_evicting(st, false);
     store_sub_free(st->sub);
     store_health(st);
     ready_redis_store(-1);          /* store_new counted it */
+    if (st->dns != NULL) {
+        evdns_base_free(st->dns, 0);
+    }
     free(st);
 }
 
@@ -194,24 +225,29 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     size_t        i;
 
     switch (ev) {
-    case STORE_LINK_CONNECTING:
+    case STORE_LINK_UP: {
+        const char *load[3] = { "SCRIPT", "LOAD", NULL };
+        const char *policy[3] = { "CONFIG", "GET", "maxmemory-policy" };
+
         st->healthy = true;
-        break;
-    case STORE_LINK_UP:
         store_health(st);
         for (i = 0; i < store_nscripts; i++) {
-            redisAsyncCommand(link->ac, on_script_loaded, store_scripts[i],
-                              "SCRIPT LOAD %s", store_scripts[i]->source);
+            load[2] = store_scripts[i]->source;
+            (void)store_link_command(link, 3, load, NULL, on_script_loaded,
+                                     store_scripts[i]);
         }
         store_sub_cmd_up(st->sub);
         /* Once per connection: may it evict our keys? (SPEC §12) */
-        redisAsyncCommand(link->ac, on_policy_config, st,
-                          "CONFIG GET maxmemory-policy");
+        (void)store_link_command(link, 3, policy, NULL, on_policy_config, st);
+        store_held_flush(st, true); /* after SCRIPT LOAD: no NOSCRIPT */
         break;
+    }
     case STORE_LINK_FAILED:
+        store_held_flush(st, false);
         store_health(st);
         break;
     case STORE_LINK_LOST:
+        store_held_flush(st, false);
         store_set_evicting(st, false);
         store_health(st);
         store_sub_track_lost(st->sub);
@@ -285,7 +321,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     int              i;
 
     assert(argc <= STORE_ARGS_MAX && nkeys <= argc);
-    if (st->cmd.ac == NULL) {
+    if (!store_link_up(&st->cmd) && !st->cmd.connecting) {
         stats_add(STATS_REDIS_UNAVAILABLE, 1);
         return NULL;
     }
@@ -325,9 +361,10 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     }
     if (op->argc != 3 + argc || op->argv[0] == NULL || op->argv[1] == NULL ||
         op->argv[2] == NULL ||
-        redisAsyncCommandArgv(st->cmd.ac, on_reply, op, op->argc, op->cargv,
-                              op->lens) !=
-            REDIS_OK) {
+        (store_link_up(&st->cmd)
+             ? store_link_command(&st->cmd, op->argc, op->cargv, op->lens,
+                                  on_reply, op)
+             : store_hold(st, op)) != 0) {
         op->argc = op->argc < 3 ? 3 : op->argc;
         op_free(op);
         return NULL;
@@ -336,6 +373,35 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     tv.tv_usec = (suseconds_t)(st->timeout_ms % 1000) * 1000;
     evtimer_add(op->timer, &tv);
     return op;
+}
+
+/* Holds OP until the link's first connect ends (its deadline runs): the
+ * first calls of a worker wait for the link rather than fail open. */
+static int
+store_hold(struct store *st, struct store_op *op)
+{
+    op->next_held = NULL;
+    *st->held_tail = op;
+    st->held_tail = &op->next_held;
+    return 0;
+}
+
+/* Sends the held calls (SEND) now that the link is up, or fails them
+ * (NULL) since the connect failed or the store goes. */
+static void
+store_held_flush(struct store *st, bool send)
+{
+    struct store_op *op = st->held, *next;
+
+    st->held = NULL;
+    st->held_tail = &st->held;
+    for (; op != NULL; op = next) {
+        next = op->next_held;
+        if (!send || store_link_command(&st->cmd, op->argc, op->cargv,
+                                        op->lens, on_reply, op) != 0) {
+            on_reply(NULL, NULL, op);   /* as if the connection went */
+        }
+    }
 }
 
 void
@@ -366,11 +432,10 @@ op_deliver(struct store_op *op, redisReply *reply)
 }
 
 static void
-on_reply(redisAsyncContext *ac, void *r, void *privdata)
+on_reply(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store_op *op = privdata;
     struct store    *st = op->st;
-    redisReply      *reply = r;
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
         store_err_note(rerr_classify(reply->str, reply->len), op->script->name,
@@ -391,8 +456,8 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
         if (op->argv[0] != NULL && op->argv[1] != NULL) {
             op->lens[0] = 4;
             op->lens[1] = strlen(op->argv[1]);
-            if (redisAsyncCommandArgv(ac, on_reply, op, op->argc, op->cargv,
-                                      op->lens) == REDIS_OK) {
+            if (store_link_command(&st->cmd, op->argc, op->cargv, op->lens,
+                                   on_reply, op) == 0) {
                 return;
             }
         }
@@ -406,7 +471,6 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
     } else {
         st->timeouts = 0;
         st->healthy = true;
-        store_link_reset_backoff(&st->cmd);
         store_health(st);
         if (reply->type == REDIS_REPLY_ERROR) {
             if (!op->user_done) {
@@ -436,12 +500,14 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         /* nor does it publish: waiters look again (and fail open) */
         store_sub_lost(st->sub);
     }
-    if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP && st->cmd.ac != NULL) {
+    if (++st->timeouts >= STORE_TIMEOUTS_TO_DROP &&
+        store_link_up(&st->cmd)) {
         log_warn("store: redis missed %u deadlines in a row; reconnecting",
                  st->timeouts);
         st->timeouts = 0;
-        stats_add(STATS_REDIS_CONN_LOST, 1);
-        store_link_drop(&st->cmd);  /* pending ops get NULL, op included */
+        /* Pending ops get NULL, op included; the link counts the loss
+         * and tells on_cmd_link (STORE_LINK_LOST). */
+        store_link_drop(&st->cmd);
         return;                     /* OP may be freed by now */
     }
     op_maybe_free(op);
@@ -451,12 +517,11 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
  * an ACL user without SCRIPT, OOM...) is noted; its calls then cost a
  * NOSCRIPT and an EVAL each, or fail, and say so themselves. */
 static void
-on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+on_script_loaded(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store_script *script = privdata;
-    redisReply          *reply = r;
 
-    (void)ac;
+    (void)rl;
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
         store_err_note(rerr_classify(reply->str, reply->len), script->name,
                        reply->str);
@@ -491,13 +556,12 @@ store_policy_seen(struct store *st, const char *policy)
 }
 
 static void
-on_policy_info(redisAsyncContext *ac, void *r, void *privdata)
+on_policy_info(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store *st = privdata;
-    redisReply   *reply = r;
     char          policy[64];
 
-    (void)ac;
+    (void)rl;
     if (reply == NULL || st->freeing) {
         return;
     }
@@ -516,10 +580,10 @@ on_policy_info(redisAsyncContext *ac, void *r, void *privdata)
  * without CONFIG (NOPERM) or a renamed CONFIG asks INFO memory instead,
  * and that refusal is expected, so it is not noted. */
 static void
-on_policy_config(redisAsyncContext *ac, void *r, void *privdata)
+on_policy_config(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store *st = privdata;
-    redisReply   *reply = r;
+    const char   *info[2] = { "INFO", "memory" };
 
     if (reply == NULL || st->freeing) {
         return;
@@ -529,5 +593,6 @@ on_policy_config(redisAsyncContext *ac, void *r, void *privdata)
         store_policy_seen(st, reply->element[1]->str);
         return;
     }
-    redisAsyncCommand(ac, on_policy_info, st, "INFO memory");
+    (void)rl;
+    (void)store_link_command(&st->cmd, 2, info, NULL, on_policy_info, st);
 }

@@ -17,6 +17,7 @@
 #include "store_notify.h"
 
 struct event_base;
+struct evdns_base;
 struct redisReply;
 struct store;
 struct store_op;
@@ -38,12 +39,23 @@ void store_script_init(struct store_script *script);
  */
 typedef void (*store_cb)(struct redisReply *reply, void *arg);
 
+/* The files of a rediss:// store (NULL or "": none); copied. */
+struct store_tls {
+    const char *ca_file;            /* extra CA, beside the system store */
+    const char *cert_file;          /* client certificate */
+    const char *key_file;           /* its key */
+};
+
 /*
- * Creates a store for the Redis at URL (redis:// or unix://, already
- * validated) and starts connecting. BASE is borrowed. Returns NULL after
- * logging why.
+ * Creates a store for the Redis at URL (redis://, rediss:// or unix://,
+ * already validated) and starts connecting. BASE is borrowed; so is DNS,
+ * the worker's resolver, which must outlive the store (NULL: the store
+ * makes one of its own for a TCP URL). TLS (may be NULL) names the
+ * rediss:// files. Returns NULL after logging why (a CA, certificate or
+ * key OpenSSL refuses).
  */
-struct store *store_new(struct event_base *base, const char *url,
+struct store *store_new(struct event_base *base, struct evdns_base *dns,
+                        const char *url, const struct store_tls *tls,
                         int64_t timeout_ms);
 
 /* Frees ST; calls still pending get their callback with NULL first. */

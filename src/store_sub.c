@@ -14,6 +14,14 @@
  * or the calls stop answering, the tracker hears "forget everything" (key
  * NULL): invalidations may have been lost.
  *
+ * The subscriber link is an rlink in subscriber mode (store_link.h):
+ * SUBSCRIBE goes without a callback and its confirmations, the messages
+ * and the invalidations all arrive at on_sub_message; CLIENT ID, sent
+ * before, has its reply callback. It has no deadline of its own, as
+ * pub/sub has nothing to time: a frozen Redis is noticed by the calls
+ * (store.c's deadlines), which tell this file (store_sub_forget,
+ * store_sub_lost), and a lost connection by the link itself.
+ *
  * Owns its link (store_link.c) and the channel names; store_sub_free
  * releases them. Borrows the store's call link for CLIENT TRACKING. The
  * store (store.c) calls in here; nothing here calls the store.
@@ -25,8 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "log.h"
 #include "store_err.h"
@@ -57,20 +66,25 @@ struct store_sub {
 
 static void on_sub_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
+static void on_sub_message(struct store_link *link,
+                           const redisReply *reply, void *arg);
 
 struct store_sub *
-store_sub_new(struct event_base *base, const struct url_redis *url,
-              struct store_link *cmd)
+store_sub_new(struct event_base *base, struct evdns_base *dns,
+              const struct store_link_conf *conf, struct store_link *cmd)
 {
-    struct store_sub *sub;
+    struct store_link_conf lc = *conf;
+    struct store_sub      *sub;
 
     sub = calloc(1, sizeof(*sub));
     if (sub == NULL) {
+        log_err("store: out of memory");
         return NULL;
     }
     sub->cmd = cmd;
-    if (store_link_init(&sub->link, base, url, "redis subscriber",
-                        on_sub_link, sub) != 0) {
+    lc.subscriber = true;
+    if (store_link_init(&sub->link, base, dns, &lc, "redis subscriber",
+                        on_sub_link, on_sub_message, sub) != 0) {
         store_sub_free(sub);
         return NULL;
     }
@@ -117,7 +131,7 @@ void
 store_sub_poll(struct store_sub *sub)
 {
     if (store_link_up(&sub->link)) {
-        redisAsyncHandleRead(sub->link.ac);
+        store_link_poll(&sub->link);
     }
 }
 
@@ -145,11 +159,11 @@ store_sub_forget(struct store_sub *sub)
 }
 
 static void
-on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
+on_tracking_reply(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store_sub *sub = privdata;
-    redisReply       *reply = r;
 
+    (void)rl;
     if (reply == NULL || sub->freeing) {
         return;
     }
@@ -174,23 +188,27 @@ on_tracking_reply(redisAsyncContext *ac, void *r, void *privdata)
 void
 store_sub_cmd_up(struct store_sub *sub)
 {
+    char        id[32];
+    const char *off[3] = { "CLIENT", "TRACKING", "off" };
+    const char *on[5] = { "CLIENT", "TRACKING", "on", "REDIRECT", id };
+
     if (sub->track_cb == NULL || sub->sub_id == 0 || !sub->inval_subscribed ||
         !store_link_up(sub->cmd)) {
         return;
     }
     sub->tracking = false;
+    snprintf(id, sizeof(id), "%lld", sub->sub_id);
     /* OFF first: the redirect of a tracking already on cannot change. */
-    redisAsyncCommand(sub->cmd->ac, NULL, NULL, "CLIENT TRACKING off");
-    redisAsyncCommand(sub->cmd->ac, on_tracking_reply, sub,
-                      "CLIENT TRACKING on REDIRECT %lld", sub->sub_id);
+    (void)store_link_command(sub->cmd, 3, off, NULL, NULL, NULL);
+    (void)store_link_command(sub->cmd, 5, on, NULL, on_tracking_reply, sub);
 }
 
 static void
-on_client_id(redisAsyncContext *ac, void *r, void *privdata)
+on_client_id(struct rlink *rl, redisReply *reply, void *privdata)
 {
     struct store_sub *sub = privdata;
-    redisReply       *reply = r;
 
+    (void)rl;
     if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
         !sub->freeing) {
         sub->sub_id = reply->integer;
@@ -236,30 +254,45 @@ store_sub_tracking(const struct store_sub *sub)
 
 /* ---- the subscriber connection ------------------------------------------- */
 
+/* The channel of SUB named by REPLY's ["kind", "channel", ...], or NULL. */
+static struct store_channel *
+sub_channel(struct store_sub *sub, const redisReply *reply)
+{
+    const redisReply *name = reply->element[1];
+    int               i;
+
+    if (name->type != REDIS_REPLY_STRING) {
+        return NULL;
+    }
+    for (i = 0; i < sub->nchannels; i++) {
+        if (strlen(sub->channels[i].name) == name->len &&
+            memcmp(sub->channels[i].name, name->str, name->len) == 0) {
+            return &sub->channels[i];
+        }
+    }
+    return NULL;
+}
+
 /*
- * hiredis runs this for the confirmation of each SUBSCRIBE, for every
- * message, and with NULL when the connection goes. PRIVDATA is the
- * channel's entry, which lives as long as the subscriber.
+ * The link runs this for the confirmation of each SUBSCRIBE and for
+ * every message: ["subscribe"|"message", channel, count|payload]. The
+ * channel names the entry, which lives as long as the subscriber.
  */
 static void
-on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+on_sub_message(struct store_link *link, const redisReply *reply, void *arg)
 {
-    struct store_channel *ch = privdata;
-    redisReply           *reply = r;
+    struct store_sub     *sub = arg;
+    struct store_channel *ch;
     const redisReply     *kind;
 
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        /* NOPERM: an ACL user without this channel (&pattern) */
-        store_err_note(rerr_classify(reply->str, reply->len), "SUBSCRIBE",
-                       reply->str);
-        return;
-    }
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+    (void)link;
+    if (sub->freeing || reply->type != REDIS_REPLY_ARRAY ||
         reply->elements < 3) {
         return;
     }
     kind = reply->element[0];
-    if (kind->type != REDIS_REPLY_STRING) {
+    if (kind->type != REDIS_REPLY_STRING ||
+        (ch = sub_channel(sub, reply)) == NULL) {
         return;
     }
     if (ch->invalidate) {
@@ -277,10 +310,19 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 static void
 sub_send(struct store_sub *sub, struct store_channel *ch)
 {
-    if (store_link_up(&sub->link)) {
-        redisAsyncCommand(sub->link.ac, on_sub_reply, ch, "SUBSCRIBE %s",
-                          ch->name);
-    }
+    const char *argv[2] = { "SUBSCRIBE", ch->name };
+
+    /* No callback: the confirmation is a push (on_sub_message). */
+    (void)store_link_command(&sub->link, 2, argv, NULL, NULL, NULL);
+}
+
+/* Asks the subscriber link's client id, for CLIENT TRACKING's REDIRECT. */
+static void
+sub_ask_id(struct store_sub *sub)
+{
+    const char *argv[2] = { "CLIENT", "ID" };
+
+    (void)store_link_command(&sub->link, 2, argv, NULL, on_client_id, sub);
 }
 
 static void
@@ -288,10 +330,9 @@ on_sub_up(struct store_sub *sub)
 {
     int i;
 
-    store_link_reset_backoff(&sub->link);
     if (sub->track_cb != NULL) {
         /* Before SUBSCRIBE: a subscribed connection runs nothing else. */
-        redisAsyncCommand(sub->link.ac, on_client_id, sub, "CLIENT ID");
+        sub_ask_id(sub);
     }
     for (i = 0; i < sub->nchannels; i++) {
         sub_send(sub, &sub->channels[i]);
@@ -314,7 +355,6 @@ on_sub_link(struct store_link *link, enum store_link_event ev, void *arg)
         store_sub_track_lost(sub);    /* tracking redirects here: lost too */
         store_sub_lost(sub);
         break;
-    case STORE_LINK_CONNECTING:
     case STORE_LINK_FAILED:
         break;
     }
@@ -344,12 +384,12 @@ channel_add(struct store_sub *sub, const char *name, store_msg_cb cb,
     ch->arg = arg;
     ch->invalidate = invalidate;
     sub->nchannels++;
-    if (sub->link.ac == NULL) {
+    if (!store_link_up(&sub->link)) {
         store_link_connect(&sub->link); /* subscribes once connected */
         return 0;
     }
-    if (invalidate && sub->link.connected) {
-        redisAsyncCommand(sub->link.ac, on_client_id, sub, "CLIENT ID");
+    if (invalidate) {
+        sub_ask_id(sub);
     }
     sub_send(sub, ch);
     return 0;

@@ -14,18 +14,21 @@
 #include "store_notify.h"
 
 struct event_base;
+struct evdns_base;
 struct store_link;
+struct store_link_conf;
 struct store_sub;
-struct url_redis;
 
 /*
- * The subscriber of a store on BASE, for the Redis at URL. CMD is the
- * store's call link, on which CLIENT TRACKING is turned on; BASE, URL and
- * CMD are borrowed and must outlive it. It connects once a channel is
- * added. Returns NULL out of memory.
+ * The subscriber of a store on BASE, for the Redis CONF names (its URL
+ * borrowed, the rest copied), resolving names with DNS. CMD is the
+ * store's call link, on which CLIENT TRACKING is turned on; BASE, DNS,
+ * CONF->url and CMD are borrowed and must outlive it. It connects once a
+ * channel is added. Returns NULL after logging why.
  */
 struct store_sub *store_sub_new(struct event_base *base,
-                                const struct url_redis *url,
+                                struct evdns_base *dns,
+                                const struct store_link_conf *conf,
                                 struct store_link *cmd);
 
 /* Frees SUB and its connection; no callback runs. NULL-safe. */

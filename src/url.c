@@ -377,13 +377,14 @@ url_parse_redis(const char *s, struct url_redis *out, char *err,
         return url_redis_unix(s + 7, out, err, errlen);
     }
     if (strncasecmp(s, "rediss://", 9) == 0) {
-        return url_fail(err, errlen, "TLS to Redis (rediss://) is not "
-                        "supported; use redis:// or unix://");
+        out->tls = true;            /* the same form, over TLS */
+        p = s + 9;
+    } else if (strncasecmp(s, "redis://", 8) == 0) {
+        p = s + 8;
+    } else {
+        return url_fail(err, errlen, "scheme must be redis://, rediss:// "
+                        "or unix://");
     }
-    if (strncasecmp(s, "redis://", 8) != 0) {
-        return url_fail(err, errlen, "scheme must be redis:// or unix://");
-    }
-    p = s + 8;
     /* The last '@' ends the user info: a raw password may hold '@' or '/'
      * (and ':': the first one ends the user name). */
     at = strrchr(p, '@');

@@ -1,7 +1,7 @@
 /*
  * url.h - parsers for the URLs in the configuration: the upstream
  * (`http(s)://host[:port]`), Redis (`redis://[[user]:password@]host:port[/db]`,
- * `unix:///path`) and the `listen` address (`host:port`). Pure: no I/O.
+ * the same with `rediss://` for TLS, `unix:///path`) and the `listen` address (`host:port`). Pure: no I/O.
  */
 #ifndef HSP_URL_H
 #define HSP_URL_H
@@ -23,6 +23,7 @@ struct url_upstream {
 
 struct url_redis {
     bool     unix_socket;           /* unix:///path */
+    bool     tls;                   /* rediss:// */
     char     host[URL_HOST_MAX];    /* TCP host, no brackets */
     uint16_t port;                  /* 6379 when absent */
     char     path[URL_PATH_MAX];    /* socket path when unix_socket */

@@ -107,7 +107,7 @@ inst_open(struct inst *in, const char *url, const char *const *opts)
     }
     in->base = event_base_new();
     cr_assert_not_null(in->base);
-    in->st = store_new(in->base, url, in->cf.redis_timeout_ms);
+    in->st = store_new(in->base, NULL, url, NULL, in->cf.redis_timeout_ms);
     cr_assert_not_null(in->st);
     in->bl = budget_local_new(&in->cf);
     cr_assert_not_null(in->bl);

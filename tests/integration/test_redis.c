@@ -1,6 +1,7 @@
 /*
- * test_redis.c - Redis as production runs it (SPEC §12), on today's link:
- * ACL users, a wrong password that must not look connected, error
+ * test_redis.c - Redis as production runs it (SPEC §12): ACL users, TLS
+ * (rediss://, right and wrong CA), a wrong password that must not look
+ * connected, error
  * replies counted by kind and shown by /readyz, and a maxmemory-policy
  * that may evict the proxy's keys. Each test starts its own redis-server
  * on TCP (tests/lib/hredis.h) and its own proxy on it (hproc.h), so the
@@ -337,4 +338,95 @@ Test(redis, noeviction_is_up_and_the_gauge_zero)
     cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
     cr_expect(found, "no %s in /metrics", EVICTING);
     hfixture_stop(&p);
+}
+
+/* ---- TLS (rediss://) ------------------------------------------------------ */
+
+/*
+ * A TLS-only Redis (certs.sh's server certificate for 127.0.0.1, its CA
+ * given as redis_ca_file): the chain and the address verified, the proxy
+ * caches through it like through any Redis.
+ */
+Test(redis, rediss_with_its_ca_gets_a_miss_then_a_hit)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    const char         *certs = hfixture_env("HSP_CERT_DIR");
+    char                url[160], ca[600], cmd[2048], xc[32];
+    int                 i;
+
+    hredis_start_tls("rd-tls", certs, NULL, &rd);
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", rd.port);
+    snprintf(ca, sizeof(ca), "redis_ca_file=%s/ca.pem", certs);
+    /* -t takes the URL and the file as they are given here. */
+    snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' -o 'redis=%s' -o '%s' "
+             ">/dev/null 2>&1", hfixture_env("HSP_PROXY_BIN"),
+             hfixture_env("HSP_PROXY_CONF"), url, ca);
+    cr_expect_eq(system(cmd), 0, "-t refused: %s", cmd);
+    proxy_on("px-tls", url, ca, &p);
+
+    o = readyz_wait(p.url, "status", "up");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    /* The subscriber link too, and tracking through it (near cache). */
+    for (i = 0; !file_has(p.log, "redis tracking on"); i++) {
+        cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
+                     "tracking never came on over TLS (%s)", p.log);
+        hfixture_pause_ms(POLL_MS);
+    }
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "store: connected to redis subscriber"));
+}
+
+/*
+ * The same Redis with a CA that did not sign its certificate: the
+ * handshake fails verification, so the store is never up, says why in
+ * the log, and every request is still served (fail-open).
+ */
+Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    struct hresp        r;
+    const char         *certs = hfixture_env("HSP_CERT_DIR");
+    char                url[160], ca[600], other[512], cmd[1200], xc[32];
+    int                 i;
+
+    hredis_start_tls("rd-tls-wrong", certs, NULL, &rd);
+    /* Another throwaway CA, which signed nothing this Redis shows. */
+    snprintf(other, sizeof(other), "%s/other-ca", hfixture_env("HSP_TMPDIR"));
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-nodes -days 2 -subj /CN=other-ca -keyout '%s.key' "
+             "-out '%s.pem' >/dev/null 2>&1", other, other);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", rd.port);
+    snprintf(ca, sizeof(ca), "redis_ca_file=%s.pem", other);
+    proxy_on("px-tls-wrong", url, ca, &p);
+
+    for (i = 0; i < 2; i++) {   /* served, never from a cache it lacks */
+        cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "round %d", i);
+        cr_expect_str_neq(xc, "HIT", "round %d", i);
+    }
+    hfixture_pause_ms(1500);    /* several connect attempts */
+    hreq_get(p.url, "/readyz", NULL, &r);
+    cr_expect_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+    o = hresp_json(&r);
+    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+    hresp_free(&r);
+    cr_expect_str_neq(jstr(o, "redis", "status"), "up",
+                      "a certificate no CA given vouches for looks up");
+    json_object_put(o);
+    hfixture_stop(&p);
+    cr_expect_not(file_has(p.log, "store: connected"),
+                  "an unverified Redis was logged as connected (%s)",
+                  p.log);
+    cr_expect(file_has(p.log, "(tls)"), "the TLS failure is logged (%s)",
+              p.log);
 }

@@ -5,10 +5,12 @@
 
 #include "hredis.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,8 +60,27 @@ read_pid(const struct hredis *r)
     return (pid_t)pid;
 }
 
-void
-hredis_start(const char *name, const char *const *args, struct hredis *out)
+/* Whether something accepts TCP connections on PORT of 127.0.0.1. */
+static bool
+accepts(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool               ok;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* hredis_start, or with CERTS (not NULL) hredis_start_tls. */
+static void
+start(const char *name, const char *certs, const char *const *args,
+      struct hredis *out)
 {
     const char *tmp = hfixture_env("HSP_TMPDIR");
     char        cmd[2048];
@@ -74,7 +95,17 @@ hredis_start(const char *name, const char *const *args, struct hredis *out)
                          "redis-server --port %d --bind 127.0.0.1 "
                          "--save '' --appendonly no --daemonize yes "
                          "--pidfile '%s' --logfile '%s/%s.log' --dir '%s'",
-                         out->port, out->pidfile, tmp, name, tmp);
+                         certs != NULL ? 0 : out->port, out->pidfile, tmp,
+                         name, tmp);
+    if (certs != NULL) {
+        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n,
+                              " --tls-port %d --tls-cert-file '%s/server.pem'"
+                              " --tls-key-file '%s/server.key'"
+                              " --tls-ca-cert-file '%s/ca.pem'"
+                              " --tls-auth-clients no",
+                              out->port, certs, certs, certs);
+        cr_assert_lt(n, sizeof(cmd), "redis-server command too long");
+    }
     for (i = 0; args != NULL && args[i] != NULL; i++) {
         n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", args[i]);
         cr_assert_lt(n, sizeof(cmd), "redis-server command too long");
@@ -88,17 +119,26 @@ hredis_start(const char *name, const char *const *args, struct hredis *out)
         }
     }
     for (i = 0; i < HREDIS_POLLS; i++) {
-        redisContext *c = redisConnect("127.0.0.1", out->port);
-        bool          up = c != NULL && c->err == 0;
-
-        redisFree(c);
-        if (up && read_pid(out) > 0) {
+        if (accepts(out->port) && read_pid(out) > 0) {
             return;
         }
         hfixture_pause_ms(HREDIS_POLL_MS);
     }
     cr_assert_fail("redis-server %s did not start on port %d", name,
                    out->port);
+}
+
+void
+hredis_start(const char *name, const char *const *args, struct hredis *out)
+{
+    start(name, NULL, args, out);
+}
+
+void
+hredis_start_tls(const char *name, const char *certs,
+                 const char *const *args, struct hredis *out)
+{
+    start(name, certs, args, out);
 }
 
 redisContext *

@@ -28,6 +28,15 @@ struct hredis {
 void hredis_start(const char *name, const char *const *args,
                   struct hredis *out);
 
+/*
+ * As hredis_start, but TLS only (--port 0, --tls-port on the free port),
+ * with the server certificate for localhost/127.0.0.1 and the CA that
+ * certs.sh made in the directory CERTS; clients need no certificate.
+ * hredis_connect cannot reach it (plain TCP).
+ */
+void hredis_start_tls(const char *name, const char *certs,
+                      const char *const *args, struct hredis *out);
+
 /* A connection to R, authenticated with PASSWORD when not NULL (as the
  * default user); asserted. The caller frees it with redisFree. */
 struct redisContext *hredis_connect(const struct hredis *r,

@@ -226,6 +226,9 @@ expect_spec_defaults(const struct conf *cf, const char *what)
     cr_expect_eq(cf->upstream_timeout_ms, 10000, "%s", what);
     cr_expect_eq(cf->upstream_connections, 64, "%s", what);
     cr_expect_str_eq(cf->redis, "redis://127.0.0.1:6379/0", "%s", what);
+    cr_expect_str_eq(cf->redis_ca_file, "", "%s", what);
+    cr_expect_str_eq(cf->redis_cert_file, "", "%s", what);
+    cr_expect_str_eq(cf->redis_key_file, "", "%s", what);
     cr_expect_str_eq(cf->redis_prefix, "hsp", "%s", what);
     cr_expect_eq(cf->redis_timeout_ms, 100, "%s", what);
     cr_expect_eq(cf->ttl_lead_ms, 300000, "%s", what);
@@ -283,9 +286,10 @@ Test(conf_defaults, key_table)
     /* 26 keys of SPEC §9, gzip and upstream_cache_control (§11),
      * near_cache (the hit path's in-process copy), the five limits on
      * clients and idempotency_on_store_error (SPEC §8). */
-    cr_expect_eq(conf_key_count(), 35,
+    cr_expect_eq(conf_key_count(), 38,
                  "26 keys of SPEC §9 + 2 of §11 + near_cache + 5 client "
-                 "limits + idempotency_on_store_error");
+                 "limits + idempotency_on_store_error + 3 redis TLS files "
+                 "(§12)");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -415,6 +419,11 @@ static const struct kv_case kv_cases[] = {
     { "redis=unix:///run/redis.sock", 0 },
     { "redis=redis://:pw@10.0.0.5:6380/3", 0 },
     { "redis=redis://h/16", -1 },
+    { "redis=rediss://user:pw@redis.example:6380/2", 0 },
+    { "redis_ca_file=", 0 },
+    { "redis_ca_file=/nonexistent/ca.pem", -1 },
+    { "redis_cert_file=/nonexistent/cert.pem", -1 },
+    { "redis_key_file=/", -1 },
     { "redis=memcached://h", -1 },
     { "access_log=a\tb", -1 },
 };
@@ -1102,6 +1111,13 @@ static const struct validate_case validate_cases[] = {
       "send tokens unencrypted (use https://)" },
     { "upstream = http://127.0.0.1:9000\n"
       "upstream_lowlatency = http://127.0.0.1:9001\n", NULL },
+    { "redis = rediss://127.0.0.1:6380\nredis_ca_file = /etc/passwd\n",
+      NULL },
+    { "redis_cert_file = /etc/passwd\nredis_key_file = /etc/passwd\n",
+      NULL },
+    { "redis_cert_file = /etc/passwd\n",
+      "redis_cert_file and redis_key_file go together (a client "
+      "certificate and its key)" },
 };
 
 Test(conf_validate, cross_key_table)
@@ -1486,7 +1502,8 @@ Test(conf_reload, restart_keys_are_known_keys)
 {
     static const char *const restart[] = {
         "listen", "workers", "upstream", "upstream_lowlatency",
-        "upstream_ca_file", "upstream_connections", "redis", "redis_prefix",
+        "upstream_ca_file", "upstream_connections", "redis", "redis_ca_file",
+        "redis_cert_file", "redis_key_file", "redis_prefix",
         "near_cache", "max_connections", "client_timeout",
     };
     size_t i, n = 0;

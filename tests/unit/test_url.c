@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "url.h"
 
@@ -154,7 +155,11 @@ static const struct redis_case redis_cases[] = {
     { "", -1, false, NULL, 0, NULL, 0, "empty" },
     { "127.0.0.1:6379", -1, false, NULL, 0, NULL, 0, "scheme" },
     { "http://h:6379", -1, false, NULL, 0, NULL, 0, "scheme" },
-    { "rediss://h:6379", -1, false, NULL, 0, NULL, 0, "TLS" },
+    { "rediss://h:6379", 0, false, "h", 6379, "", 0, NULL },
+    { "rediss://u:pw@cache.example:6380/2", 0, false, "cache.example", 6380,
+      "pw", 2, NULL },
+    { "REDISS://h", 0, false, "h", 6379, "", 0, NULL },
+    { "rediss://", -1, false, NULL, 0, NULL, 0, "missing host" },
     { "redis://", -1, false, NULL, 0, NULL, 0, "missing host" },
     { "redis://h/16", -1, false, NULL, 0, NULL, 0, "0 to 15" },
     { "redis://h/100", -1, false, NULL, 0, NULL, 0, "0 to 15" },
@@ -201,6 +206,8 @@ Test(url, redis_table)
             continue;
         }
         cr_expect_eq(r.unix_socket, c->unix_socket, "redis '%s'", c->in);
+        cr_expect_eq(r.tls, strncasecmp(c->in, "rediss:", 7) == 0,
+                     "redis '%s': tls", c->in);
         if (c->unix_socket) {
             cr_expect_str_eq(r.path, c->host, "redis '%s': path", c->in);
         } else {
