@@ -150,6 +150,12 @@ fail:
 }
 
 void
+rlink_poll(struct rlink *link)
+{
+    rlink_int_poll(link);
+}
+
+void
 rlink_start(struct rlink *link)
 {
     /* On the loop, like every retry: no event runs inside this call, nor

@@ -66,6 +66,9 @@ uint64_t rlink_int_now_ms(void);
 void rlink_int_add_ms(struct event *ev, uint64_t ms);
 void rlink_int_enter(struct rlink *link);
 void rlink_int_leave(struct rlink *link);
+/* rlink_poll's work (rlink.h): reads what is already in the socket. */
+void rlink_int_poll(struct rlink *link);
+
 /* Releases LINK's connection (socket, SSL, reader): IDLE after. */
 void rlink_int_close(struct rlink *link);
 

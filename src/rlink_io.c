@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include "rlink.h"
 #include "rlink_int.h"
 
 #include <errno.h>
@@ -272,7 +271,7 @@ on_bev_read(struct bufferevent *bev, void *arg)
 }
 
 void
-rlink_poll(struct rlink *link)
+rlink_int_poll(struct rlink *link)
 {
     struct evbuffer *in;
     char             buf[4096];
