@@ -28,7 +28,9 @@
 static atomic_int_fast64_t claim_offset_ms;
 static atomic_bool         claim_offset_known;
 
-bool
+/* How far Redis's clock is ahead of ours, as last learned (ms), and
+ * whether it was learned yet. */
+static bool
 claim_clock_offset(int64_t *offset_ms)
 {
     *offset_ms = atomic_load_explicit(&claim_offset_ms, memory_order_relaxed);

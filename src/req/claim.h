@@ -56,9 +56,6 @@ enum claim_verdict claim_verdict(const struct redisReply *reply,
                                  const struct claim *c,
                                  struct cache_entry *e);
 
-/* How far Redis's clock is ahead of ours, as last learned (ms), and
- * whether it was learned yet (for tests and logs). */
-bool claim_clock_offset(int64_t *offset_ms);
 
 /*
  * Settles C's record for R: stores VALUE (the answer's stored form) for

@@ -114,12 +114,6 @@ pending_has(const char *hash)
     return has;
 }
 
-uint64_t
-pending_count(void)
-{
-    return atomic_load_explicit(&pending_n, memory_order_relaxed);
-}
-
 /* The write script's reply for the lead a retry named: done drops it. */
 static void
 pending_on_reply(struct redisReply *reply, void *arg)

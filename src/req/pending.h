@@ -40,9 +40,6 @@ bool pending_add(const struct key_entry *lead, const char *blocks_hash,
 /* Whether the lead stored in the hash HASH awaits its invalidation. */
 bool pending_has(const char *hash);
 
-/* How many leads await their invalidation (for /metrics and tests). */
-uint64_t pending_count(void);
-
 /* A worker's retries, on BASE with ST. NULL when out of memory. */
 struct pending_retry *pending_retry_new(struct event_base *base,
                                         struct store *st);
