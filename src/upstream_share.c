@@ -33,6 +33,13 @@ struct upstream_share {
     struct upstream_share_list members; /* every pool that counts */
 };
 
+/* M's WANTS: relaxed, see upstream_share.h. */
+static bool
+wants(const struct upstream_share_member *m)
+{
+    return atomic_load_explicit(&m->wants, memory_order_relaxed);
+}
+
 struct upstream_share *
 upstream_share_new(unsigned max_conns)
 {
@@ -65,7 +72,7 @@ upstream_share_join(struct upstream_share *s, struct upstream_share_member *m,
                     struct event *kick)
 {
     m->kick = kick;
-    m->wants = false;
+    atomic_init(&m->wants, false);
     pthread_mutex_lock(&s->lock);
     TAILQ_INSERT_TAIL(&s->members, m, next);
     pthread_mutex_unlock(&s->lock);
@@ -75,8 +82,8 @@ upstream_share_join(struct upstream_share *s, struct upstream_share_member *m,
 static void
 unwant_locked(struct upstream_share *s, struct upstream_share_member *m)
 {
-    if (m->wants) {
-        m->wants = false;
+    if (wants(m)) {
+        atomic_store_explicit(&m->wants, false, memory_order_relaxed);
         atomic_fetch_sub_explicit(&s->nwant, 1, memory_order_relaxed);
     }
 }
@@ -96,7 +103,7 @@ upstream_share_wanted(const struct upstream_share *s,
                       const struct upstream_share_member *m)
 {
     return atomic_load_explicit(&s->nwant, memory_order_relaxed) >
-           (m->wants ? 1u : 0u);
+           (wants(m) ? 1u : 0u);
 }
 
 /* Wakes the other members (from this thread: event_active is thread-safe
@@ -112,8 +119,8 @@ upstream_share_take(struct upstream_share *s, struct upstream_share_member *m)
     if (ok) {
         s->used++;
     } else {
-        if (!m->wants) {
-            m->wants = true;
+        if (!wants(m)) {
+            atomic_store_explicit(&m->wants, true, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->nwant, 1, memory_order_relaxed);
         }
         TAILQ_FOREACH(p, &s->members, next) {
@@ -135,7 +142,7 @@ upstream_share_give(struct upstream_share *s)
     assert(s->used > 0);
     s->used--;
     TAILQ_FOREACH(p, &s->members, next) {
-        if (p->wants) {
+        if (wants(p)) {
             unwant_locked(s, p);
             event_active(p->kick, 0, 0);
             /* Next time the member after it comes first. */
@@ -153,7 +160,7 @@ upstream_share_unwant(struct upstream_share *s,
 {
     /* Read without the lock first: only this member's own pool sets
      * WANTS, so a pool that does not want costs no lock. */
-    if (!m->wants) {
+    if (!wants(m)) {
         return;
     }
     pthread_mutex_lock(&s->lock);

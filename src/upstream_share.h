@@ -10,6 +10,7 @@
 #ifndef HSP_UPSTREAM_SHARE_H
 #define HSP_UPSTREAM_SHARE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
 
@@ -36,7 +37,11 @@ struct upstream_share_member {
     TAILQ_ENTRY(upstream_share_member) next;  /* among the share's
                                                  members, under its lock */
     struct event *kick;             /* borrowed: the pool's wake-up */
-    bool          wants;            /* waits for a slot (under the lock) */
+    atomic_bool   wants;            /* waits for a slot: written under the
+                                     * share's lock (by any thread: a give
+                                     * clears another pool's), read
+                                     * without it by the owner as a hint,
+                                     * so every access is relaxed */
 };
 
 /*
