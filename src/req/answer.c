@@ -120,13 +120,18 @@ answer_forwarded(struct req *r, bool stored)
     char                 status[ANSWER_STATUS_MAX];
 
     if (flight_has_waiters(&rs->fl)) {
+        /* The waiters' own "collapsed" is added by each (answer_one),
+         * not inherited from a leader that itself waited. */
+        struct reply_cache wc = rc;
+
+        wc.collapsed = false;
         memset(&e, 0, sizeof(e));
         e.status = r->status;
         e.ctype = ctype != NULL ? ctype : "";
         e.ctype_len = strlen(e.ctype);
         e.body = (const char *)evbuffer_pullup(r->body, -1);
         e.body_len = evbuffer_get_length(r->body);
-        a.status = reply_cache_status(&rc, status, sizeof(status));
+        a.status = reply_cache_status(&wc, status, sizeof(status));
     }
     flight_release(&rs->fl, &a);    /* no waiters: just ends the flight */
     reply_relay(r, &rc);

@@ -596,6 +596,49 @@ Test(offload, a_dead_fetcher_costs_its_waiters_one_lease)
 }
 
 /*
+ * A read that waited for another instance's fetch, which gave up, fetches
+ * itself; a read of its own instance that waited behind it says
+ * "collapsed" once, like every waiter (it once said it twice).
+ */
+Test(offload, a_waiter_behind_a_waiter_says_collapsed_once)
+{
+    const char         *one[] = { "workers=1", "upstream_timeout=5s", NULL };
+    static struct hproc a, b;
+    struct hheld        first;
+    struct hheld        waiters[2];
+    const char         *cs;
+
+    /* A (upstream_timeout 1s) takes the lock and gives up on a 1.5 s
+     * fetch; B, one worker so that its two reads meet in one flight,
+     * waits for A's lock, then fetches itself when A lets it go. */
+    hfixture_proxy("offload-once-a", NULL, &a);
+    hfixture_proxy("offload-once-b", one, &b);
+    held_get(&first, a.url, "X-Sandbox-Delay-Ms: 1500");
+    hreq_held_wait(1);                       /* A's fetch reached the sandbox */
+    held_get(&waiters[0], b.url, NULL);
+    hfixture_pause_ms(100);
+    held_get(&waiters[1], b.url, NULL);
+    hreq_held_join(&first);
+    hreq_held_join(&waiters[0]);
+    hreq_held_join(&waiters[1]);
+    cr_expect_neq(first.resp.status, 200, "A gave up: %d", first.resp.status);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(waiters[i].rc, 0, "%s", waiters[i].resp.error);
+        cr_expect_eq(waiters[i].resp.status, 200, "B %d: %d %s", i,
+                     waiters[i].resp.status, waiters[i].resp.body);
+        cs = hreq_hdr(&waiters[i].resp, "Cache-Status");
+        cr_expect(cs != NULL && strcmp(cs, "heavyset-proxy; fwd=miss; "
+                                           "stored; collapsed") == 0,
+                  "B %d: Cache-Status %s", i, cs != NULL ? cs : "(none)");
+        hresp_free(&waiters[i].resp);
+    }
+    cr_expect_eq(hfixture_count("query"), 2, "A's fetch and B's");
+    hresp_free(&first.resp);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+/*
  * SPEC §8 (found by scripts/chaos): a read waiting for another instance's
  * fetch cannot be woken once the subscriber's link to Redis is gone, and
  * the fetcher's fill fails with Redis; it must look again at once (and
