@@ -847,7 +847,8 @@ def cmd_report_syscalls(a):
     for k in ["total"] + names:
         vals = [sum(r["calls"].values()) / r["answers"] if k == "total"
                 else per(r, k) for r in rows]
-        row = [k] + [f"{v:.2f}" for v in vals]
+        row = [k] + [f"{v:.2f}" if v >= 0.1 or not v else f"{v:.4f}"
+                     for v in vals]
         if len(rows) > 1:
             row += [f"{v / vals[0]:.2f}" if vals[0] else "n/a"
                     for v in vals[1:]]
