@@ -882,8 +882,8 @@ def cmd_report_syscalls(a):
 
 def cmd_conns_to(a):
     """Prints, per PORT, how many established TCP connections of PID go
-    to that (remote) port: "PORT COUNT" lines. Shows which of a Redis's
-    ports (plain or TLS) a proxy really uses."""
+    to that (remote) port: the counts on one line, in PORT order. Shows
+    which of a Redis's ports (plain or TLS) a proxy really uses."""
     conns = tcp_conns()
     mine = set()
     for fd in os.listdir(f"/proc/{a.pid}/fd"):
@@ -893,9 +893,9 @@ def cmd_conns_to(a):
             continue
         if t.startswith("socket:["):
             mine.add(t[8:-1])
-    for port in a.port:
-        print(port, sum(1 for i in mine
-                        if i in conns and conns[i][1] == port))
+    print(" ".join(str(sum(1 for i in mine
+                           if i in conns and conns[i][1] == port))
+                   for port in a.port))
     return 0
 
 
