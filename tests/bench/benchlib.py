@@ -230,6 +230,7 @@ def cmd_report_hit(a):
     rows = [r for r in load_tsv(a.tsv) if r["section"] == "hit"]
     targets = a.targets.split(",")
     others = [o for o in ("nginx", "ceiling", "base") if o in targets]
+    tls_pair = "tcp" in targets and "tls" in targets
     out = []
     bad = []
     for c in sorted({r["conns"] for r in rows}):
@@ -253,9 +254,13 @@ def cmd_report_hit(a):
                                if o in med and med[o][0] else "n/a")
                 else:
                     row.append("")
+            if tls_pair:
+                row.append(f"{rps / med['tcp'][0]:.2f}"
+                           if t == "tls" and med["tcp"][0] else "")
             out.append(row)
     print_table(["conns", "server", "req/s", "p50 ms", "p99 ms", "rounds"] +
-                [f"proxy/{o}" for o in others], out)
+                [f"proxy/{o}" for o in others] +
+                (["tls/tcp"] if tls_pair else []), out)
     for b in bad:
         print("  WARNING: " + b)
     return 0
@@ -296,25 +301,51 @@ def stat_ticks(path):
     return int(p[11]) + int(p[12])
 
 
-def cpu_s(spec):
-    """CPU seconds (user + system) of PID, or of PID and its children for
-    PID+ (nginx's master, workers and cache processes). A process's stat
-    counts all its threads."""
-    tree = spec.endswith("+")
-    pid = int(spec.rstrip("+"))
-    pids = [pid] + (children(pid) if tree else [])
-    return sum(stat_ticks(f"/proc/{p}/stat") for p in pids) / CLK_TCK
+def run_s(path):
+    """se.sum_exec_runtime of a /proc .../sched file, in seconds (the
+    kernel's on-CPU time, to the nanosecond), or None without one."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("se.sum_exec_runtime"):
+                    return float(line.split(":")[1]) / 1000
+    except OSError:
+        pass
+    return None
 
 
-def thread_ticks(pid):
-    """{tid: ticks} for every thread of PID."""
+# Where CPU time comes from: the scheduler's run time when the kernel has
+# /proc/PID/sched (ns; a one-client miss run uses a few CPU-ms, under a
+# tick), else utime+stime from /proc/PID/stat (1/CLK_TCK s ticks).
+CPU_FROM_SCHED = run_s(f"/proc/{os.getpid()}/sched") is not None
+
+
+def thread_cpu(pid):
+    """{tid: CPU seconds} for every thread of PID."""
     out = {}
     for t in os.listdir(f"/proc/{pid}/task"):
         try:
-            out[int(t)] = stat_ticks(f"/proc/{pid}/task/{t}/stat")
+            if CPU_FROM_SCHED:
+                v = run_s(f"/proc/{pid}/task/{t}/sched")
+                if v is not None:
+                    out[int(t)] = v
+            else:
+                out[int(t)] = (stat_ticks(f"/proc/{pid}/task/{t}/stat")
+                               / CLK_TCK)
         except (OSError, ValueError, IndexError):
             pass
     return out
+
+
+def cpu_s(spec):
+    """CPU seconds (user + system) of PID's threads, or of PID's and its
+    children's for PID+ (nginx's master, workers and cache processes)."""
+    tree = spec.endswith("+")
+    pid = int(spec.rstrip("+"))
+    pids = [pid] + (children(pid) if tree else [])
+    if CPU_FROM_SCHED:
+        return sum(sum(thread_cpu(p).values()) for p in pids)
+    return sum(stat_ticks(f"/proc/{p}/stat") for p in pids) / CLK_TCK
 
 
 def tcp_conns():
@@ -400,11 +431,18 @@ def cmd_miss64_run(a):
         if a.redis:
             s["redis"] = cpu_s(a.redis)
         if a.threads_of:
-            s["threads"] = thread_ticks(a.threads_of)
+            s["threads"] = thread_cpu(a.threads_of)
         if a.metrics:
             s["m"] = scrape([a.metrics])
         return s
-    cmd = ["wrk", f"-t{a.wrk_threads}", f"-c{a.conns}", f"-d{a.duration}s",
+    if a.conns < 1:
+        print("benchlib: miss64-run: --conns must be at least 1",
+              file=sys.stderr)
+        return 2
+    # wrk gives each thread conns/threads connections, rounded down: with
+    # fewer connections than threads it opens none and reports nothing
+    threads = min(a.wrk_threads, a.conns)
+    cmd = ["wrk", f"-t{threads}", f"-c{a.conns}", f"-d{a.duration}s",
            "--latency", "--timeout", "5s", "-s", a.lua]
     for h in a.header:
         cmd += ["-H", h]
@@ -444,7 +482,9 @@ def cmd_miss64_run(a):
            "p99": p99, "non2xx": non2xx, "errors": errors, "reqs": reqs,
            "secs": e["t"] - b["t"], "duration": a.duration,
            "wrk_s": wrk_s,
-           "cpu": e["cpu"] - b["cpu"],
+           "cpu": e["cpu"] - b["cpu"], "cpu_sched": CPU_FROM_SCHED,
+           "conns": a.conns,
+           "wrk_threads": threads,
            "upstream": e["up"] - b["up"], "status": statuses,
            "overflows": e["tcp"][0] - b["tcp"][0],
            "syn_retrans": e["tcp"][1] - b["tcp"][1],
@@ -455,7 +495,7 @@ def cmd_miss64_run(a):
         row["spread"] = spread
     if a.threads_of:
         # busiest threads first; the idle main thread drops out
-        d = sorted(((e["threads"].get(t, 0) - v) / CLK_TCK
+        d = sorted(((e["threads"].get(t, 0) - v)
                     for t, v in b["threads"].items()), reverse=True)
         row["thread_cpu"] = [x for x in d if x > 0.0]
     if a.metrics:
@@ -473,6 +513,19 @@ def cmd_report_miss64(a):
     the direct run of the same round) and then the median; CPU per
     request; and the checks that every answer was a miss."""
     rows = [json.loads(x) for x in open(a.jsonl) if x.strip()]
+    # a run without answers has no latency: say which, rather than print
+    # nan into the table and the verdicts
+    empty = [r for r in rows if not r["reqs"] or r["p50"] != r["p50"]]
+    for r in empty:
+        print(f"benchlib: report-miss64: {r['target']} round {r['round']} "
+              f"produced no answers (wrk -t{r.get('wrk_threads', '?')} "
+              f"-c{r.get('conns', '?')}; see its raw wrk output)",
+              file=sys.stderr)
+    if not rows:
+        print(f"benchlib: report-miss64: no runs in {a.jsonl}",
+              file=sys.stderr)
+    if empty or not rows:
+        return 1
     targets = []
     for r in rows:
         if r["target"] not in targets:
@@ -480,6 +533,8 @@ def cmd_report_miss64(a):
     direct = {r["round"]: r for r in rows if r["target"] == "direct"}
     out = []
     added = {}
+    per_cores = {}
+    few_ticks = []
     checks = []
     splits = []
     spreads = []
@@ -492,6 +547,10 @@ def cmd_report_miss64(a):
         added[t] = (median(ap50), median(ap99))
         cpu_pct = median([100 * r["cpu"] / r["secs"] for r in rs])
         per_core = median([r["reqs"] / r["cpu"] for r in rs if r["cpu"] > 0])
+        per_cores[t] = per_core
+        if (not all(x.get("cpu_sched") for x in rs) and
+                median([r["cpu"] for r in rs]) < 20 / CLK_TCK):
+            few_ticks.append(t)
         with_redis = ""
         if all("redis_cpu" in r for r in rs):
             with_redis = fmt_num(median([r["reqs"] / (r["cpu"] +
@@ -560,6 +619,10 @@ def cmd_report_miss64(a):
           "rounds; CPU % = the server's user+system time over the run")
     print("  (100 = one core; direct = the sandbox itself); req/s/core = "
           "answers per CPU-second of the server; +redis counts Redis's too")
+    if few_ticks:
+        print(f"  ({', '.join(few_ticks)}: under {20 / CLK_TCK:.1f} CPU-s "
+              f"per run, counted in 1/{CLK_TCK} s ticks: CPU % and "
+              f"req/s/core are rough)")
     nginxes = ("nginx", "nginx404")
     for t in targets:
         if t == "direct" or t in nginxes:
@@ -592,6 +655,16 @@ def cmd_report_miss64(a):
             print(f"  {t} vs {ng}, added latency: p50 {p50:+.2f} vs "
                   f"{n50:+.2f} ms ({p50 - n50:+.2f}), p99 {p99:+.2f} vs "
                   f"{n99:+.2f} ms ({p99 - n99:+.2f}): {verdict}")
+    if "tcp" in added and "tls" in added:
+        def ratio(x, y):
+            return f"{x / y:.2f}" if y and y > 0 and x == x else "n/a"
+        (s50, s99), (c50, c99) = added["tls"], added["tcp"]
+        print(f"  tls/tcp (Redis over rediss:// against redis://): added "
+              f"p50 {s50:+.2f} vs {c50:+.2f} ms (ratio {ratio(s50, c50)}), "
+              f"added p99 {s99:+.2f} vs {c99:+.2f} ms (ratio "
+              f"{ratio(s99, c99)}), req/s/core {fmt_num(per_cores['tls'])} "
+              f"vs {fmt_num(per_cores['tcp'])} (ratio "
+              f"{ratio(per_cores['tls'], per_cores['tcp'])})")
     print()
     print("  checks (all rounds; answers = wrk's completed requests, the "
           "sandbox also counts the ones in flight at the end):")
@@ -609,6 +682,220 @@ def cmd_report_miss64(a):
               "epoll fdinfo):")
         for s in spreads:
             print("    " + s)
+    return 0
+
+
+# ---- syscalls: system calls per miss, counted by strace -c -------------------
+
+
+async def misses(url, headers, conns, prefix, first, n):
+    """N GETs over CONNS keep-alive connections, each for a phone no other
+    request asked (+1 PREFIX and 7 digits from FIRST on); a connection
+    that fails is opened again for the next phone. Returns (statuses,
+    cache verdicts, failures)."""
+    host, port, path = split_url(url)
+    todo = iter(range(first, first + n))
+    statuses, words = {}, {}
+    failures = 0
+
+    async def one():
+        nonlocal failures
+        rw = None
+        for i in todo:
+            try:
+                if rw is None:
+                    rw = await asyncio.open_connection(host, port)
+                rw[1].write(build_request(host, port,
+                                          f"{path}%2B1{prefix}{i:07d}",
+                                          headers))
+                status, h, _ = await read_response(rw[0])
+            except (OSError, ConnectionError, ValueError,
+                    asyncio.IncompleteReadError):
+                failures += 1
+                if rw is not None:
+                    rw[1].close()
+                rw = None
+                continue
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            w = cache_word(h)
+            words[w] = words.get(w, 0) + 1
+        if rw is not None:
+            rw[1].close()
+    await asyncio.gather(*[one() for _ in range(conns)])
+    return statuses, words, failures
+
+
+def tracers(pid):
+    """{tid: TracerPid} for every thread of PID."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/status") as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        out[int(t)] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
+def parse_strace_c(path):
+    """{syscall: (calls, errors)} from the table strace -c writes."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            # "% time seconds usecs/call calls [errors] syscall"
+            if len(p) < 5 or p[-1] == "total" or p[0].startswith(("%", "-")):
+                continue
+            try:
+                float(p[0])
+                calls = int(p[3])
+                errors = int(p[4]) if len(p) == 6 else 0
+            except ValueError:
+                continue
+            out[p[-1]] = (calls, errors)
+    return out
+
+
+def cmd_syscalls_run(a):
+    """Counts the system calls of PID (all its threads: strace -c -f -p)
+    while N distinct misses go through it on CONNS connections; misses
+    first warm it up untraced. Checks that strace attached to every
+    thread before and detached from all after, that the server lives,
+    and reads the sandbox's query count around the run. Prints one JSON
+    line."""
+    import signal
+    import subprocess
+    headers = [h.split(": ", 1) for h in a.header]
+    asyncio.run(misses(a.url, headers, a.conns, a.prefix, 0, a.warm))
+    tids = tracers(a.pid)
+    if any(tids.values()):
+        print(f"benchlib: syscalls-run: {a.pid} is traced already",
+              file=sys.stderr)
+        return 1
+    with open(a.out + ".log", "w") as log:
+        st = subprocess.Popen(["strace", "-c", "-f", "-o", a.out,
+                               "-p", str(a.pid)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while True:
+        tids = tracers(a.pid)
+        if tids and all(v == st.pid for v in tids.values()):
+            break
+        if st.poll() is not None or time.time() > deadline:
+            st.kill()
+            st.wait()
+            print(f"benchlib: syscalls-run: strace did not attach to every "
+                  f"thread of {a.pid} (see {a.out}.log)", file=sys.stderr)
+            return 1
+        time.sleep(0.02)
+    b_up = sandbox_queries(a.stats)[0]
+    t0 = time.perf_counter()
+    statuses, words, failures = asyncio.run(
+        misses(a.url, headers, a.conns, a.prefix, a.warm, a.n))
+    secs = time.perf_counter() - t0
+    time.sleep(0.1)
+    st.send_signal(signal.SIGINT)      # strace detaches, writes its table
+    try:
+        st.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        st.kill()
+        st.wait()
+    e_up = sandbox_queries(a.stats)[0]
+    left = {t: v for t, v in tracers(a.pid).items() if v}
+    calls = parse_strace_c(a.out)
+    answers = sum(statuses.values())
+    print(json.dumps({"target": a.target, "n": a.n, "conns": a.conns,
+                      "answers": answers, "failures": failures,
+                      "status": statuses, "cache": words,
+                      "upstream": e_up - b_up, "secs": secs,
+                      "threads": len(tids), "detached": not left,
+                      "strace_rc": st.returncode,
+                      "calls": {k: v[0] for k, v in calls.items()},
+                      "errors": {k: v[1] for k, v in calls.items()}}))
+    if left or not os.path.exists(f"/proc/{a.pid}"):
+        print(f"benchlib: syscalls-run: {a.pid} still traced or gone after "
+              f"strace stopped", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report_syscalls(a):
+    """System calls per miss, per target side by side: the total and the
+    TOP calls by name (the union of each target's top), with a ratio to
+    the first target when there are two or more."""
+    rows = [json.loads(x) for x in open(a.jsonl) if x.strip()]
+    bad = [r for r in rows if not r["answers"] or not r["calls"]]
+    for r in bad:
+        print(f"benchlib: report-syscalls: {r['target']}: "
+              f"{r['answers']} answers, {len(r['calls'])} system calls "
+              f"counted: nothing to report", file=sys.stderr)
+    if bad or not rows:
+        return 1
+    names = []
+    for r in rows:
+        top = sorted(r["calls"], key=lambda k: -r["calls"][k])[:a.top]
+        names += [k for k in top if k not in names]
+    names.sort(key=lambda k: -rows[0]["calls"].get(k, 0))
+    targets = [r["target"] for r in rows]
+    first = targets[0]
+
+    def per(r, k):
+        return r["calls"].get(k, 0) / r["answers"]
+    out = []
+    for k in ["total"] + names:
+        vals = [sum(r["calls"].values()) / r["answers"] if k == "total"
+                else per(r, k) for r in rows]
+        row = [k] + [f"{v:.2f}" if v >= 0.1 or not v else f"{v:.4f}"
+                     for v in vals]
+        if len(rows) > 1:
+            row += [f"{v / vals[0]:.2f}" if vals[0] else "n/a"
+                    for v in vals[1:]]
+        out.append(row)
+    print_table(["system call"] + [f"{t} /miss" for t in targets] +
+                ([f"{t}/{first}" for t in targets[1:]]
+                 if len(rows) > 1 else []), out)
+    print()
+    print("  checks:")
+    for r in rows:
+        st = " ".join(f"{k}:{v}" for k, v in sorted(r["status"].items()))
+        cw = " ".join(f"{k}:{v}" for k, v in sorted(r["cache"].items()))
+        ok = (r["cache"].get("MISS", 0) == r["answers"] == r["n"] and
+              r["upstream"] >= r["answers"] and r["detached"])
+        errs = sum(r["errors"].values())
+        print(f"    {r['target']}: {r['answers']}/{r['n']} answers ({st}; "
+              f"cache {cw}), sandbox GET /phone/query {r['upstream']}, "
+              f"{r['secs']:.1f} s traced, {r['threads']} threads, "
+              f"{errs} failed calls ("
+              + ", ".join(f"{k} {v}" for k, v in sorted(
+                  r["errors"].items(), key=lambda kv: -kv[1]) if v)
+              + "), strace "
+              + ("detached" if r["detached"] else "STILL ATTACHED")
+              + ": " + ("every answer a miss" if ok else
+                        "NOT all misses / answers: see the raw output"))
+    return 0
+
+
+# ---- conns-to: which Redis port a process talks to ---------------------------
+
+
+def cmd_conns_to(a):
+    """Prints, per PORT, how many established TCP connections of PID go
+    to that (remote) port: the counts on one line, in PORT order. Shows
+    which of a Redis's ports (plain or TLS) a proxy really uses."""
+    conns = tcp_conns()
+    mine = set()
+    for fd in os.listdir(f"/proc/{a.pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{a.pid}/fd/{fd}")
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            mine.add(t[8:-1])
+    print(" ".join(str(sum(1 for i in mine
+                           if i in conns and conns[i][1] == port))
+                   for port in a.port))
     return 0
 
 
@@ -1132,6 +1419,29 @@ def main():
     s = sub.add_parser("report-miss64")
     s.add_argument("jsonl")
     s.set_defaults(fn=cmd_report_miss64)
+
+    s = sub.add_parser("syscalls-run")
+    s.add_argument("url")
+    s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--target", required=True)
+    s.add_argument("--prefix", required=True)
+    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--warm", type=int, default=100)
+    s.add_argument("--conns", type=int, default=8)
+    s.add_argument("--header", action="append", default=[])
+    s.add_argument("--stats", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_syscalls_run)
+
+    s = sub.add_parser("report-syscalls")
+    s.add_argument("jsonl")
+    s.add_argument("--top", type=int, default=8)
+    s.set_defaults(fn=cmd_report_syscalls)
+
+    s = sub.add_parser("conns-to")
+    s.add_argument("pid", type=int)
+    s.add_argument("port", type=int, nargs="+")
+    s.set_defaults(fn=cmd_conns_to)
 
     s = sub.add_parser("stampede")
     s.add_argument("url")

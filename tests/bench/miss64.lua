@@ -1,4 +1,5 @@
--- miss64.lua - a wrk script for scripts/bench's miss64 run: like
+-- miss64.lua - a wrk script for scripts/bench's miss1, miss8 and miss64
+-- runs (named after the first; one script whatever the connections): like
 -- distinct.lua, every request asks for a phone that no request of this run
 -- (or of another run with a different prefix) asked before, and it also
 -- counts what came back, so the bench can prove every answer was a miss:
