@@ -171,6 +171,16 @@ rlink_up(const struct rlink *link)
     return link->state == ST_UP && !link->freeing;
 }
 
+void
+rlink_server(const struct rlink *link, struct rlink_server *out)
+{
+    if (rlink_up(link)) {
+        *out = link->server;
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+}
+
 int
 rlink_command(struct rlink *link, int argc, const char **argv,
               const size_t *lens, rlink_reply_cb cb, void *arg)

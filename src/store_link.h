@@ -25,7 +25,7 @@ struct store_link;
 /* What a link tells its owner, on the loop. */
 enum store_link_event {
     STORE_LINK_UP,                  /* it connected and Redis accepted its
-                                     * handshake (AUTH, SELECT or PING):
+                                     * handshake (HELLO or AUTH, SELECT):
                                      * commands flow */
     STORE_LINK_FAILED,              /* it could not connect, or Redis
                                      * refused its handshake; retry is set */

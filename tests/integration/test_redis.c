@@ -139,6 +139,91 @@ file_has(const char *path, const char *text)
     return found;
 }
 
+/* How many of R's clients are named NAME (CLIENT LIST). */
+static int
+clients_named(const struct hredis *r, const char *password, const char *name)
+{
+    redisContext *c = hredis_connect(r, password);
+    redisReply   *reply = redisCommand(c, "CLIENT LIST");
+    char          want[128];
+    const char   *p;
+    int           n = 0;
+
+    cr_assert(reply != NULL && reply->type == REDIS_REPLY_STRING,
+              "CLIENT LIST: %s", reply != NULL ? reply->str : c->errstr);
+    snprintf(want, sizeof(want), " name=%s ", name);
+    for (p = reply->str; (p = strstr(p, want)) != NULL; p++) {
+        n++;
+    }
+    freeReplyObject(reply);
+    redisFree(c);
+    return n;
+}
+
+/* ---- the handshake: HELLO, or AUTH for a Redis without it --------------- */
+
+/* Every link of the proxy says HELLO and names itself in it. */
+Test(redis, the_links_say_hello_and_name_themselves)
+{
+    static const char *const args[] = { "--requirepass", "right", NULL };
+    struct hredis rd;
+    struct hproc  p;
+    char          url[128], xc[32];
+    int           i;
+
+    hredis_start("rd-hello", args, &rd);
+    snprintf(url, sizeof(url), "redis://:right@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-hello", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    /* Each worker's call link and its subscriber link. */
+    for (i = 0; clients_named(&rd, "right", "heavyset-proxy") < 2; i++) {
+        cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
+                     "fewer than 2 links named heavyset-proxy");
+        hfixture_pause_ms(POLL_MS);
+    }
+    hfixture_stop(&p);
+}
+
+/*
+ * A Redis without HELLO (older than 6; here HELLO is renamed away) gets
+ * AUTH instead, on the same connection: the proxy caches through it, and
+ * a wrong password is refused as before.
+ */
+Test(redis, a_redis_without_hello_gets_auth_instead)
+{
+    static const char *const args[] = { "--requirepass", "right",
+                                         "--rename-command", "HELLO", "",
+                                         NULL };
+    struct hredis       rd;
+    struct hproc        p, q;
+    struct json_object *o;
+    char                url[128], xc[32];
+    bool                found;
+
+    hredis_start("rd-nohello", args, &rd);
+    snprintf(url, sizeof(url), "redis://:right@127.0.0.1:%d/1", rd.port);
+    proxy_on("px-nohello", url, NULL, &p);
+    o = readyz_wait(p.url, "status", "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connect_failures_total",
+                             &found), 0, "a failed connect before AUTH");
+    hfixture_stop(&p);
+
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/1", rd.port);
+    proxy_on("px-nohello-wrong", url, NULL, &q);
+    o = readyz_wait(q.url, "reason", "AUTH");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
+    json_object_put(o);
+    hfixture_stop(&q);
+    cr_expect_not(file_has(q.log, "store: connected"),
+                  "a refused AUTH was logged as connected (%s)", q.log);
+}
+
 /* ---- passwords and ACL users ------------------------------------------- */
 
 Test(redis, a_wrong_password_is_not_connected_and_fails_open)
