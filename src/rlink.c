@@ -1,8 +1,8 @@
 /*
  * rlink.c - a Redis connection on a libevent bufferevent with hiredis as
  * the RESP codec only: a state machine IDLE -> CONNECTING -> HANDSHAKE
- * (AUTH, SELECT, each reply checked) -> UP, and back to IDLE with a
- * retry timer on any failure.
+ * (HELLO or AUTH, SELECT, each reply checked) -> UP, and back to IDLE
+ * with a retry timer on any failure.
  *
  * Commands are kept in a FIFO of pending entries; Redis answers in
  * order, so each reply pops the head (push replies of a subscriber

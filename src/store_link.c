@@ -99,6 +99,16 @@ store_link_up(const struct store_link *link)
     return link->rl != NULL && rlink_up(link->rl);
 }
 
+void
+store_link_server(const struct store_link *link, struct rlink_server *out)
+{
+    if (link->rl != NULL) {
+        rlink_server(link->rl, out);
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+}
+
 int
 store_link_command(struct store_link *link, int argc, const char **argv,
                    const size_t *lens, rlink_reply_cb cb, void *arg)

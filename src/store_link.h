@@ -87,6 +87,11 @@ void store_link_connect(struct store_link *link);
 /* Whether LINK is connected and Redis accepted its handshake. */
 bool store_link_up(const struct store_link *link);
 
+/* What LINK's Redis said of itself (HELLO) on the current connection;
+ * zeroed while LINK is down or the Redis knows no HELLO. */
+void store_link_server(const struct store_link *link,
+                       struct rlink_server *out);
+
 /*
  * Sends the command of ARGC arguments ARGV (LENS[i] bytes each; LENS
  * NULL: strlen) on LINK; the arguments are copied. CB (with ARG; may be

@@ -425,6 +425,76 @@ Test(redis, noeviction_is_up_and_the_gauge_zero)
     hfixture_stop(&p);
 }
 
+/* ---- the kind of server: a redis:// store wants a master --------------- */
+
+#define WRONG(kind) \
+    "heavyset_redis_wrong_server_connects_total{kind=\"" kind "\"}"
+
+/*
+ * A redis:// URL that reaches a replica: logged, counted, and /readyz
+ * says degraded with the reason; requests are served all the same.
+ */
+Test(redis, a_replica_degrades_readyz_and_is_counted)
+{
+    struct hredis       master, rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], port[16], xc[32];
+    const char         *args[] = { "--replicaof", "127.0.0.1", port, NULL };
+    bool                found;
+
+    hredis_start("rd-master", NULL, &master);
+    snprintf(port, sizeof(port), "%d", master.port);
+    hredis_start("rd-replica", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-replica", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "replica");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
+    cr_expect(strncmp(jstr(o, "redis", "reason"),
+                      "redis is a replica: writes are refused (", 40) == 0,
+              "%s", jstr(o, "redis", "reason"));
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, WRONG("replica"), &found), 1);
+    cr_expect(found, "no %s in /metrics", WRONG("replica"));
+    cr_expect_eq(hreq_metric(p.url, WRONG("cluster"), &found), 0);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "is a replica"), "logged (%s)", p.log);
+}
+
+/* A redis:// URL that reaches a cluster node: the same, named. */
+Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], nodes[600], xc[32];
+    const char         *args[] = { "--cluster-enabled", "yes",
+                                   "--cluster-config-file", nodes, NULL };
+    bool                found;
+
+    snprintf(nodes, sizeof(nodes), "%s/rd-cluster-nodes.conf",
+             hfixture_env("HSP_TMPDIR"));
+    hredis_start("rd-cluster", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-cluster", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "cluster node");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect(strncmp(jstr(o, "redis", "reason"),
+                      "redis is a cluster node: use redis-cluster:// "
+                      "(not yet supported) (", 64) == 0,
+              "%s", jstr(o, "redis", "reason"));
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, WRONG("cluster"), &found), 1);
+    cr_expect(found, "no %s in /metrics", WRONG("cluster"));
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "is a cluster node"), "logged (%s)", p.log);
+}
+
 /* ---- TLS (rediss://) ------------------------------------------------------ */
 
 /*
