@@ -1,8 +1,10 @@
 /*
  * store_watch.c - what the store watches about its Redis (store_watch.h):
  * the kind of server HELLO described, at each connect; and its
- * maxmemory-policy, asked with CONFIG GET (INFO memory for an ACL user
- * without CONFIG), read by store_policy.c's pure parsers.
+ * maxmemory-policy, asked at each connect and every
+ * STORE_WATCH_PERIOD_MS while the link is up (an operator or a managed
+ * service may change it at runtime), with CONFIG GET (INFO memory for an
+ * ACL user without CONFIG), read by store_policy.c's pure parsers.
  *
  * Owns only its state; borrows the call link. What it counts in ready.h
  * it takes back when the link goes down or the watch is freed, so that
@@ -13,7 +15,11 @@
 #include "store_watch.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
 
 #include <hiredis/hiredis.h>
 
@@ -27,6 +33,7 @@
 #include "store_policy.h"
 
 #define STORE_WATCH_NONE READY_WRONG_KINDS  /* a usable master, or unknown */
+#define STORE_WATCH_PERIOD_MS 10000 /* how often the policy is asked again */
 
 struct store_watch {
     struct event_base *base;        /* borrowed */
@@ -34,7 +41,14 @@ struct store_watch {
     enum ready_wrong   wrong;       /* counted in ready.h, or NONE */
     bool               evicting;    /* its maxmemory-policy may evict:
                                      * counted in ready.h and the gauge */
+    char               policy[64];  /* the policy last seen on this
+                                     * connection, or "" */
+    bool               no_config;   /* CONFIG GET refused on this
+                                     * connection: INFO memory straight */
+    struct event      *tick;        /* owned: every STORE_WATCH_PERIOD_MS */
 };
+
+static void on_tick(evutil_socket_t fd, short what, void *arg);
 
 /* What to say of each kind: the log line; the counter. */
 static const struct {
@@ -68,6 +82,12 @@ store_watch_new(struct event_base *base, struct store_link *cmd)
     w->base = base;
     w->cmd = cmd;
     w->wrong = STORE_WATCH_NONE;
+    w->tick = event_new(base, -1, EV_PERSIST, on_tick, w);
+    if (w->tick == NULL) {
+        log_err("store: out of memory");
+        free(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -106,6 +126,7 @@ store_watch_free(struct store_watch *w)
     }
     watch_set_wrong(w, STORE_WATCH_NONE);
     watch_set_evicting(w, false);
+    event_free(w->tick);
     free(w);
 }
 
@@ -128,18 +149,23 @@ watch_kind(const struct rlink_server *sv)
 
 /* ---- maxmemory-policy ---------------------------------------------------- */
 
-/* W's Redis said its maxmemory-policy is POLICY. */
+/* W's Redis said its maxmemory-policy is POLICY: logged when it changes
+ * (at connect, or at runtime), not at each look. */
 static void
 watch_policy_seen(struct store_watch *w, const char *policy)
 {
     bool evicting = store_policy_evicts(policy);
+    bool changed = strcmp(w->policy, policy) != 0;
 
     watch_set_evicting(w, evicting);
-    if (evicting) {
+    if (changed && evicting) {
         log_warn("store: redis maxmemory-policy is %s, not noeviction: "
                  "idempotency records and guards may be evicted, so a "
                  "retried PATCH may run twice (SPEC §12)", policy);
+    } else if (changed && w->policy[0] != '\0') {
+        log_info("store: redis maxmemory-policy is %s again", policy);
     }
+    snprintf(w->policy, sizeof(w->policy), "%s", policy);
 }
 
 static void
@@ -181,6 +207,7 @@ on_policy_config(struct rlink *rl, redisReply *reply, void *privdata)
         watch_policy_seen(w, reply->element[1]->str);
         return;
     }
+    w->no_config = true;            /* until the next connection */
     (void)store_link_command(w->cmd, 2, info, NULL, on_policy_info, w);
 }
 
@@ -189,8 +216,27 @@ static void
 watch_ask_policy(struct store_watch *w)
 {
     const char *policy[3] = { "CONFIG", "GET", "maxmemory-policy" };
+    const char *info[2] = { "INFO", "memory" };
 
-    (void)store_link_command(w->cmd, 3, policy, NULL, on_policy_config, w);
+    if (w->no_config) {
+        (void)store_link_command(w->cmd, 2, info, NULL, on_policy_info, w);
+    } else {
+        (void)store_link_command(w->cmd, 3, policy, NULL, on_policy_config,
+                                 w);
+    }
+}
+
+/* Every STORE_WATCH_PERIOD_MS while the call link is up. */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_watch *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (store_link_up(w->cmd)) {
+        watch_ask_policy(w);
+    }
 }
 
 /* ---- the link's events --------------------------------------------------- */
@@ -201,9 +247,14 @@ store_watch_up(struct store_watch *w)
     struct rlink_server sv;
     enum ready_wrong    wrong;
     uint64_t            held = 0;
+    struct timeval      tv = { STORE_WATCH_PERIOD_MS / 1000,
+                               (STORE_WATCH_PERIOD_MS % 1000) * 1000 };
 
-    /* Once per connection: may it evict our keys? (SPEC §12) */
+    /* May it evict our keys? (SPEC §12) Now, and every period. */
+    w->policy[0] = '\0';
+    w->no_config = false;
     watch_ask_policy(w);
+    evtimer_add(w->tick, &tv);
     store_link_server(w->cmd, &sv);
     wrong = watch_kind(&sv);
     watch_set_wrong(w, wrong);
@@ -226,4 +277,5 @@ store_watch_lost(struct store_watch *w)
 {
     watch_set_wrong(w, STORE_WATCH_NONE);
     watch_set_evicting(w, false);
+    evtimer_del(w->tick);
 }

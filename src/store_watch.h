@@ -5,7 +5,8 @@
  * a cluster node or a sentinel wants another URL form; each is logged
  * (rate limited), counted, and told to /readyz (ready.h) for as long as
  * the link is up on it. And whether its maxmemory-policy may evict the
- * proxy's keys: logged, shown by /readyz and by a gauge.
+ * proxy's keys, at each connect and every 10 s (it may change at
+ * runtime): logged when it changes, shown by /readyz and by a gauge.
  *
  * The store (store.c) owns a watch and tells it when its call link comes
  * up or goes down; the watch reads that link and calls nothing of the

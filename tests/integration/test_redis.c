@@ -69,13 +69,15 @@ jstr(struct json_object *o, const char *a, const char *b)
 }
 
 /*
- * Waits (bounded) until /readyz of BASE, always 200, has redis.FIELD
- * containing WANT; returns its body (the caller puts it).
+ * Waits (up to MS, stretched for slow builds) until /readyz of BASE,
+ * always 200, has redis.FIELD containing WANT; returns its body (the
+ * caller puts it).
  */
 static struct json_object *
-readyz_wait(const char *base, const char *field, const char *want)
+readyz_wait_ms(const char *base, const char *field, const char *want,
+               long ms)
 {
-    long                end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
+    long                end = hfixture_now_ms() + hfixture_slow_ms(ms);
     struct json_object *o;
     struct hresp        r;
 
@@ -93,6 +95,13 @@ readyz_wait(const char *base, const char *field, const char *want)
         json_object_put(o);
         hfixture_pause_ms(POLL_MS);
     }
+}
+
+/* readyz_wait_ms for WAIT_MS. */
+static struct json_object *
+readyz_wait(const char *base, const char *field, const char *want)
+{
+    return readyz_wait_ms(base, field, want, WAIT_MS);
 }
 
 /* Starts a proxy NAME on the Redis at URL into P (more -o in EXTRA). */
@@ -493,6 +502,44 @@ Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
     hfixture_stop(&p);
     cr_expect(file_has(p.log, "is a cluster node"), "logged (%s)", p.log);
+}
+
+/*
+ * The policy is asked again every 10 s, not only at connect: changed to
+ * allkeys-lru at runtime it shows in /readyz and the gauge, and changed
+ * back to noeviction it clears, each within a period (and some slack).
+ */
+Test(redis, a_policy_changed_at_runtime_shows_and_clears)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    redisContext       *c;
+    char                url[128];
+    bool                found;
+
+    hredis_start("rd-repolicy", NULL, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-repolicy", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "CONFIG SET maxmemory-policy allkeys-lru");
+    o = readyz_wait_ms(p.url, "reason", "evicted", 13000);
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, EVICTING, &found), 1);
+
+    hredis_ok(c, "CONFIG SET maxmemory-policy noeviction");
+    redisFree(c);
+    o = readyz_wait_ms(p.url, "status", "up", 13000);
+    cr_expect_str_eq(jstr(o, "status", NULL), "ready");
+    json_object_put(o);
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"));
+    cr_expect(file_has(p.log, "maxmemory-policy is noeviction again"));
 }
 
 /* ---- TLS (rediss://) ------------------------------------------------------ */
