@@ -20,6 +20,7 @@ static _Atomic int      ready_up;
 static _Atomic int      ready_refused;
 static _Atomic int      ready_evicting;
 static _Atomic int      ready_wrong[READY_WRONG_KINDS];
+static _Atomic int      ready_unsubscribed;
 static _Atomic bool     ready_stop;
 static _Atomic uint64_t ready_last; /* packed; 0: no call yet */
 static _Atomic uint64_t ready_last_ok;
@@ -67,6 +68,13 @@ ready_redis_evicting(int delta)
 }
 
 void
+ready_redis_unsubscribed(int delta)
+{
+    atomic_fetch_add_explicit(&ready_unsubscribed, delta,
+                              memory_order_relaxed);
+}
+
+void
 ready_redis_wrong(enum ready_wrong kind, int delta)
 {
     assert(kind < READY_WRONG_KINDS);
@@ -107,6 +115,8 @@ ready_snapshot(struct ready_state *out)
     out->refused = atomic_load_explicit(&ready_refused, memory_order_relaxed);
     out->evicting = atomic_load_explicit(&ready_evicting,
                                          memory_order_relaxed);
+    out->unsubscribed = atomic_load_explicit(&ready_unsubscribed,
+                                             memory_order_relaxed);
     for (i = 0; i < READY_WRONG_KINDS; i++) {
         out->wrong[i] = atomic_load_explicit(&ready_wrong[i],
                                              memory_order_relaxed);
@@ -166,6 +176,10 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
          * says what to change. */
         snprintf(reason, cap, ",\"reason\":\"%s (%d of %d links)\"",
                  ready_wrong_reasons[wrong], st->wrong[wrong], st->stores);
+    } else if (st->unsubscribed > 0) {
+        snprintf(reason, cap, ",\"reason\":\"cannot subscribe: Redis "
+                 "refused the proxy's channels (%d of %d links): no near "
+                 "cache, no wake-ups\"", st->unsubscribed, st->stores);
     } else if (recent) {
         snprintf(reason, cap, ",\"reason\":\"%s: Redis answered errors "
                  "in the last %d s\"",

@@ -79,12 +79,14 @@ void rlink_server(const struct rlink *link, struct rlink_server *out);
 
 /*
  * Sends the command of ARGC arguments (ARGV[i], LENS[i] bytes each;
- * LENS NULL: strlen) on LINK; the arguments are copied. CB (with ARG)
- * gets the reply, in the order the commands were sent. In subscriber
- * mode, send SUBSCRIBE and UNSUBSCRIBE with CB NULL: their
- * confirmations go to the message callback; any other command needs a
- * CB there. Returns 0, or -1 when LINK is not up or memory ran out: then
- * CB is never called.
+ * LENS NULL: strlen) on LINK; the arguments are copied. CB (with ARG;
+ * NULL: the reply is discarded) gets the reply, in the order the
+ * commands were sent. In subscriber mode, (P)SUBSCRIBE and
+ * (P)UNSUBSCRIBE must name their channels: each channel's confirmation
+ * goes to the message callback, and CB gets the last one after it, or
+ * the error reply Redis sent instead (NOPERM for a channel an ACL user
+ * may not use: the link stays up), or NULL. Returns 0, or -1 when LINK
+ * is not up or memory ran out: then CB is never called.
  */
 int rlink_command(struct rlink *link, int argc, const char **argv,
                   const size_t *lens, rlink_reply_cb cb, void *arg);

@@ -33,6 +33,8 @@ enum link_state {
 struct pending {
     struct pending *next;           /* later command, or NULL */
     rlink_reply_cb  cb;             /* NULL: reply discarded */
+    unsigned        confirms;       /* a subscriber's (UN)SUBSCRIBE: the
+                                     * confirmations still due; else 0 */
     void           *arg;            /* CB's */
     uint64_t        deadline_ms;    /* monotonic; RLINK_NO_DEADLINE */
 };
@@ -83,8 +85,10 @@ void rlink_int_fail_pending(struct rlink *link);
 void rlink_int_down(struct rlink *link, enum rlink_reason reason,
                     enum rerr_kind kind, const char *detail);
 void rlink_int_up(struct rlink *link);
+/* Queues a pending entry for CB, due in MS (0: no deadline), that a
+ * subscriber's CONFIRMS subscription confirmations answer (0: a reply). */
 int rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg,
-                   unsigned ms);
+                   unsigned ms, unsigned confirms);
 int rlink_int_send(struct rlink *link, int argc, const char **argv,
                    const size_t *lens);
 

@@ -198,7 +198,7 @@ hs_send(struct rlink *link, enum hs_step step, int argc, const char **argv)
     int rc;
 
     rc = rlink_int_push(link, on_handshake_reply, HS_ARG(link->round, step),
-                        link->conf.connect_timeout_ms);
+                        link->conf.connect_timeout_ms, 0);
     rc |= rlink_int_send(link, argc, argv, NULL);
     link->handshake++;
     return rc;
@@ -327,31 +327,72 @@ link_handshake(struct rlink *link)
 
 /* ---- replies ------------------------------------------------------------- */
 
-/* Whether REPLY is a subscriber's push reply. */
-static bool
-is_push(const redisReply *reply)
+/* A subscriber's push replies: messages first, then the confirmations
+ * of (un)subscribing. */
+static const char *const push_kinds[] = {
+    "message", "pmessage", "subscribe", "unsubscribe", "psubscribe",
+    "punsubscribe",
+};
+#define PUSH_MESSAGES 2             /* push_kinds[0..1] are messages */
+
+/* Which of push_kinds REPLY is, or -1 when it is no push reply. */
+static int
+push_kind(const redisReply *reply)
 {
-    static const char *const kinds[] = {
-        "message", "pmessage", "subscribe", "unsubscribe", "psubscribe",
-        "punsubscribe",
-    };
     const redisReply *k;
     size_t            i;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
-        return false;
+        return -1;
     }
     k = reply->element[0];
     if (k->type != REDIS_REPLY_STRING) {
-        return false;
+        return -1;
     }
-    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (k->len == strlen(kinds[i]) &&
-            memcmp(k->str, kinds[i], k->len) == 0) {
-            return true;
+    for (i = 0; i < sizeof(push_kinds) / sizeof(push_kinds[0]); i++) {
+        if (k->len == strlen(push_kinds[i]) &&
+            memcmp(k->str, push_kinds[i], k->len) == 0) {
+            return (int)i;
         }
     }
-    return false;
+    return -1;
+}
+
+/* Takes P, the head, off LINK's pending list. */
+static void
+pop_head(struct rlink *link, struct pending *p)
+{
+    link->head = p->next;
+    if (link->head == NULL) {
+        link->tail = &link->head;
+    }
+    link->n.replies++;
+}
+
+/*
+ * A subscriber's push reply KIND: to the message callback; a
+ * confirmation also answers the (UN)SUBSCRIBE at the head, whose
+ * callback gets the last one, after the message callback.
+ */
+static void
+deliver_push(struct rlink *link, redisReply *reply, int kind)
+{
+    struct pending *p = link->head;
+
+    if (kind < PUSH_MESSAGES || p == NULL || p->confirms == 0 ||
+        --p->confirms > 0) {
+        p = NULL;
+    } else {
+        pop_head(link, p);
+    }
+    link->n.messages++;
+    link->msg_cb(link, reply, link->arg);
+    if (p != NULL) {
+        if (p->cb != NULL) {
+            p->cb(link, reply, p->arg);
+        }
+        free(p);
+    }
 }
 
 /* Hands REPLY to its owner and frees it. */
@@ -359,22 +400,19 @@ static void
 deliver(struct rlink *link, redisReply *reply)
 {
     struct pending *p = link->head;
+    int             kind;
 
     /* Redis answered: a server that accepts but never answers is not
      * retried at the minimum delay. */
     link->backoff_ms = link->conf.backoff_min_ms;
-    if (link->conf.subscriber && is_push(reply)) {
-        link->n.messages++;
-        link->msg_cb(link, reply, link->arg);
+    if (link->conf.subscriber && (kind = push_kind(reply)) >= 0) {
+        deliver_push(link, reply, kind);
     } else if (p == NULL) {
         rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
                   "a reply no command asked for");
     } else {
-        link->head = p->next;
-        if (link->head == NULL) {
-            link->tail = &link->head;
-        }
-        link->n.replies++;
+        /* An error reply in place of a confirmation lands here too. */
+        pop_head(link, p);
         if (p->cb != NULL) {
             p->cb(link, reply, p->arg);
         }

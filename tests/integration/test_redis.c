@@ -303,12 +303,14 @@ Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
  * near cache's tracking, the shared budget, an Idempotency-Key claim,
  * write-through and replay, the marker; and no NOPERM anywhere.
  */
-#define LEAST_RIGHTS                                                       \
-    "on >least resetkeys ~hsp:* resetchannels &hsp:* "                     \
-    "&__redis__:invalidate -@all +ping +select +info +script|load "        \
+#define LEAST_KEYS     "on >least resetkeys ~hsp:* resetchannels "
+#define LEAST_CHANNELS "&hsp:* &__redis__:invalidate "
+#define LEAST_COMMANDS                                                     \
+    "-@all +ping +select +info +script|load "                              \
     "+evalsha +eval +subscribe +client|id +client|tracking +get +set "     \
     "+del +exists +incr +pexpire +pttl +hget +hset +hmget +publish +time " \
     "+zadd +zcard +zrange +zremrangebyscore"
+#define LEAST_RIGHTS LEAST_KEYS LEAST_CHANNELS LEAST_COMMANDS
 
 Test(redis, the_least_rights_readme_gives_are_enough)
 {
@@ -349,6 +351,54 @@ Test(redis, the_least_rights_readme_gives_are_enough)
     cr_expect_str_eq(jstr(o, "redis", "status"), "up");
     json_object_put(o);
     hfixture_stop(&p);
+}
+
+/*
+ * The least rights without the channels: every SUBSCRIBE gets NOPERM.
+ * The subscriber link is kept (no reconnecting forever), the refusal is
+ * counted and named by /readyz, the shared cache works, and the near
+ * cache serves nothing, since no invalidation could reach it.
+ */
+Test(redis, a_refused_subscribe_keeps_the_link_and_the_near_cache_off)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    redisContext       *c;
+    char                url[160], xc[32];
+    bool                found;
+    int                 i;
+
+    hredis_start("rd-nochan", NULL, &rd);
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "ACL SETUSER hsp " LEAST_KEYS LEAST_COMMANDS);
+    hredis_ok(c, "ACL SETUSER default off");
+    redisFree(c);
+    snprintf(url, sizeof(url), "redis://hsp:least@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-nochan", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "cannot subscribe");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "noperm");
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, ERRORS("noperm"), &found), 1);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    for (i = 0; i < 3; i++) {
+        cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+        cr_expect_str_eq(xc, "HIT", "round %d: from Redis", i);
+    }
+    cr_expect_eq(hreq_metric(p.url, "heavyset_near_hits_total", &found), 0,
+                 "the near cache served without invalidations");
+    cr_expect(found);
+    hfixture_pause_ms(1500);
+    cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connection_losses_total",
+                             &found), 0, "the subscriber link reconnects");
+    o = readyz_wait(p.url, "reason", "cannot subscribe");
+    json_object_put(o);
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "SUBSCRIBE with an error (noperm)"),
+              "logged (%s)", p.log);
 }
 
 /* ---- error replies ------------------------------------------------------ */
@@ -479,13 +529,16 @@ Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
     struct hredis       rd;
     struct hproc        p;
     struct json_object *o;
-    char                url[128], nodes[600], xc[32];
+    char                url[128], nodes[600], bus[16], xc[32];
     const char         *args[] = { "--cluster-enabled", "yes",
-                                   "--cluster-config-file", nodes, NULL };
+                                   "--cluster-config-file", nodes,
+                                   "--cluster-port", bus, NULL };
     bool                found;
 
     snprintf(nodes, sizeof(nodes), "%s/rd-cluster-nodes.conf",
              hfixture_env("HSP_TMPDIR"));
+    /* Its bus port would be port + 10000, maybe past 65535. */
+    snprintf(bus, sizeof(bus), "%d", hredis_free_port());
     hredis_start("rd-cluster", args, &rd);
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
     proxy_on("px-cluster", url, NULL, &p);
