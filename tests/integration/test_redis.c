@@ -685,3 +685,59 @@ Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
     cr_expect(file_has(p.log, "(tls)"), "the TLS failure is logged (%s)",
               p.log);
 }
+
+/*
+ * A TLS Redis that asks for a client certificate (--tls-auth-clients
+ * yes): with redis_cert_file and redis_key_file (certs.sh's client
+ * certificate) the proxy caches through it; without them it is never up,
+ * says why in the log, and serves every request all the same.
+ */
+Test(redis, rediss_with_a_client_certificate_and_without)
+{
+    static const char *const args[] = { "--tls-auth-clients", "yes", NULL };
+    struct hredis       rd;
+    struct hproc        p, q;
+    struct json_object *o;
+    struct hresp        r;
+    const char         *certs = hfixture_env("HSP_CERT_DIR");
+    char                url[160], redis[200], ca[600], cert[600],
+                        key[600], xc[32];
+    const char         *opts[] = { redis, ca, cert, key, NULL };
+    int                 i;
+
+    hredis_start_tls("rd-mtls", certs, args, &rd);
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", rd.port);
+    snprintf(redis, sizeof(redis), "redis=%s", url);
+    snprintf(ca, sizeof(ca), "redis_ca_file=%s/ca.pem", certs);
+    snprintf(cert, sizeof(cert), "redis_cert_file=%s/client.pem", certs);
+    snprintf(key, sizeof(key), "redis_key_file=%s/client.key", certs);
+    hfixture_proxy("px-mtls", opts, &p);
+    o = readyz_wait(p.url, "status", "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "store: connected to redis"));
+
+    proxy_on("px-mtls-none", url, ca, &q);
+    for (i = 0; i < 2; i++) {   /* served, never from a cache it lacks */
+        cr_expect_eq(lookup(q.url, xc, sizeof(xc)), 200, "round %d", i);
+        cr_expect_str_neq(xc, "HIT", "round %d", i);
+    }
+    hfixture_pause_ms(1500);    /* several connect attempts */
+    hreq_get(q.url, "/readyz", NULL, &r);
+    cr_expect_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+    o = hresp_json(&r);
+    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+    hresp_free(&r);
+    cr_expect_str_neq(jstr(o, "redis", "status"), "up",
+                      "up without the certificate Redis asks for");
+    json_object_put(o);
+    hfixture_stop(&q);
+    cr_expect_not(file_has(q.log, "store: connected"),
+                  "logged as connected without a certificate (%s)", q.log);
+    cr_expect(file_has(q.log, "(tls)"), "the TLS failure is logged (%s)",
+              q.log);
+}
