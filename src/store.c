@@ -228,13 +228,15 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
 
         st->healthy = true;
         store_health(st);
+        /* First its clock (TIME, before the scripts load: a quick
+         * answer), what it is, and may it evict. */
+        store_watch_up(st->watch);
         for (i = 0; i < store_nscripts; i++) {
             load[2] = store_scripts[i]->source;
             (void)store_link_command(link, 3, load, NULL, on_script_loaded,
                                      store_scripts[i]);
         }
         store_sub_cmd_up(st->sub);
-        store_watch_up(st->watch);  /* what it is, and may it evict */
         store_held_flush(st, true); /* after SCRIPT LOAD: no NOSCRIPT */
         break;
     }
@@ -276,6 +278,12 @@ bool
 store_listening(const struct store *st)
 {
     return store_sub_listening(st->sub);
+}
+
+bool
+store_clock_offset(const struct store *st, int64_t *offset_ms)
+{
+    return store_watch_clock(st->watch, offset_ms);
 }
 
 void

@@ -4,7 +4,10 @@
  * maxmemory-policy, asked at each connect and every
  * STORE_WATCH_PERIOD_MS while the link is up (an operator or a managed
  * service may change it at runtime), with CONFIG GET (INFO memory for an
- * ACL user without CONFIG), read by store_policy.c's pure parsers.
+ * ACL user without CONFIG), read by store_policy.c's pure parsers; and
+ * Redis's clock, from TIME at each connect and every period, as the
+ * middle of a round trip no longer than STORE_WATCH_RTT_MAX_MS (a slow
+ * one is asked again, a few times at connect).
  *
  * Owns only its state; borrows the call link. What it counts in ready.h
  * it takes back when the link goes down or the watch is freed, so that
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/time.h>
 
 #include <event2/event.h>
 
@@ -34,6 +39,7 @@
 
 #define STORE_WATCH_NONE READY_WRONG_KINDS  /* a usable master, or unknown */
 #define STORE_WATCH_PERIOD_MS 10000 /* how often the policy is asked again */
+#define STORE_WATCH_TIME_TRIES 3    /* TIMEs at connect until one is quick */
 
 struct store_watch {
     struct event_base *base;        /* borrowed */
@@ -46,6 +52,11 @@ struct store_watch {
     bool               no_config;   /* CONFIG GET refused on this
                                      * connection: INFO memory straight */
     struct event      *tick;        /* owned: every STORE_WATCH_PERIOD_MS */
+    bool               clock_known; /* clock_offset_ms was learned */
+    int64_t            clock_offset_ms; /* Redis's clock minus ours */
+    int64_t            time_sent_ms;/* our clock when TIME left */
+    bool               time_busy;   /* a TIME is in flight */
+    unsigned           time_tries;  /* TIMEs left at this connect */
 };
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);
@@ -226,6 +237,83 @@ watch_ask_policy(struct store_watch *w)
     }
 }
 
+/* ---- Redis's clock -------------------------------------------------------- */
+
+/* Our wall clock in ms: the clock a claim's deadline is reckoned in. */
+static int64_t
+watch_now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void watch_ask_time(struct store_watch *w);
+
+/* TIME's reply: ["seconds", "microseconds"], as strings. */
+static void
+on_time(struct rlink *rl, redisReply *reply, void *privdata)
+{
+    struct store_watch *w = privdata;
+    int64_t             now = watch_now_ms(), redis_ms;
+
+    (void)rl;
+    w->time_busy = false;
+    if (reply == NULL) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        store_err_note(rerr_classify(reply->str, reply->len), "TIME",
+                       reply->str);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        return;
+    }
+    if (now < w->time_sent_ms ||
+        now - w->time_sent_ms > STORE_WATCH_RTT_MAX_MS) {
+        /* Too slow to say when Redis read it: ask again, a few times. */
+        if (w->time_tries > 0) {
+            watch_ask_time(w);
+        }
+        return;
+    }
+    redis_ms = strtoll(reply->element[0]->str, NULL, 10) * 1000 +
+               strtoll(reply->element[1]->str, NULL, 10) / 1000;
+    w->clock_offset_ms = redis_ms - (w->time_sent_ms + now) / 2;
+    w->clock_known = true;
+}
+
+/* Asks the call link's Redis for its clock, unless a TIME is out. */
+static void
+watch_ask_time(struct store_watch *w)
+{
+    const char *time[1] = { "TIME" };
+
+    if (w->time_busy) {
+        return;
+    }
+    if (w->time_tries > 0) {
+        w->time_tries--;
+    }
+    w->time_sent_ms = watch_now_ms();
+    w->time_busy = store_link_command(w->cmd, 1, time, NULL, on_time, w) ==
+                   0;
+}
+
+bool
+store_watch_clock(const struct store_watch *w, int64_t *offset_ms)
+{
+    if (!w->clock_known) {
+        return false;
+    }
+    *offset_ms = w->clock_offset_ms;
+    return true;
+}
+
 /* Every STORE_WATCH_PERIOD_MS while the call link is up. */
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
@@ -236,6 +324,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (store_link_up(w->cmd)) {
         watch_ask_policy(w);
+        watch_ask_time(w);
     }
 }
 
@@ -250,7 +339,11 @@ store_watch_up(struct store_watch *w)
     struct timeval      tv = { STORE_WATCH_PERIOD_MS / 1000,
                                (STORE_WATCH_PERIOD_MS % 1000) * 1000 };
 
-    /* May it evict our keys? (SPEC §12) Now, and every period. */
+    /* Its clock first, so that the first claims have a deadline; may it
+     * evict our keys? (SPEC §12) Now, and every period. */
+    w->time_busy = false;
+    w->time_tries = STORE_WATCH_TIME_TRIES;
+    watch_ask_time(w);
     w->policy[0] = '\0';
     w->no_config = false;
     watch_ask_policy(w);
