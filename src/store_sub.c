@@ -18,7 +18,9 @@
  * SUBSCRIBE's confirmations, the messages and the invalidations all
  * arrive at on_sub_message; SUBSCRIBE's callback (on_subscribed) hears
  * whether Redis refused the channel (NOPERM: noted, /readyz degraded,
- * the link kept); CLIENT ID, sent before, has its reply callback. It has no deadline of its own, as
+ * the link kept, and the refused channels asked again every
+ * STORE_SUB_RETRY_MS, so a right granted later is taken up); CLIENT ID,
+ * sent before, has its reply callback. It has no deadline of its own, as
  * pub/sub has nothing to time: a frozen Redis is noticed by the calls
  * (store.c's deadlines), which tell this file (store_sub_forget,
  * store_sub_lost), and a lost connection by the link itself.
@@ -36,6 +38,7 @@
 
 #include <stdio.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "log.h"
@@ -45,6 +48,7 @@
 
 #define STORE_SUB_CHANNELS_MAX 4
 #define STORE_SUB_INVALIDATE   "__redis__:invalidate"
+#define STORE_SUB_RETRY_MS     10000    /* a refused SUBSCRIBE, again */
 
 struct store_channel {
     char             *name;         /* owned */
@@ -68,7 +72,10 @@ struct store_sub {
     bool                 freeing;
     int                  refused;   /* channels refused; counted once in
                                      * ready.h while above 0 */
+    struct event        *retry;     /* owned: refused channels, again */
 };
+
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 static void on_sub_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
@@ -88,6 +95,12 @@ store_sub_new(struct event_base *base, struct evdns_base *dns,
         return NULL;
     }
     sub->cmd = cmd;
+    sub->retry = evtimer_new(base, on_retry, sub);
+    if (sub->retry == NULL) {
+        log_err("store: out of memory");
+        free(sub);
+        return NULL;
+    }
     lc.subscriber = true;
     if (store_link_init(&sub->link, base, dns, &lc, "redis subscriber",
                         on_sub_link, on_sub_message, sub) != 0) {
@@ -113,6 +126,7 @@ store_sub_free(struct store_sub *sub)
     if (sub->refused > 0) {
         ready_redis_unsubscribed(-1);
     }
+    event_free(sub->retry);
     free(sub);
 }
 
@@ -368,6 +382,13 @@ on_subscribed(struct rlink *rl, redisReply *reply, void *privdata)
     store_err_note(rerr_classify(reply->str, reply->len), "SUBSCRIBE",
                    reply->str);
     channel_set_refused(ch, true);
+    if (!evtimer_pending(ch->sub->retry, NULL)) {
+        /* An operator may grant the channel: ask again now and then. */
+        struct timeval tv = { STORE_SUB_RETRY_MS / 1000,
+                              (STORE_SUB_RETRY_MS % 1000) * 1000 };
+
+        evtimer_add(ch->sub->retry, &tv);
+    }
     if (!ch->invalidate) {
         ch->cb(NULL, 0, ch->arg);   /* no messages: waiters look again */
     }
@@ -381,6 +402,26 @@ sub_send(struct store_sub *sub, struct store_channel *ch)
     /* The confirmation is a push (on_sub_message), then on_subscribed's;
      * a refusal is on_subscribed's alone. */
     (void)store_link_command(&sub->link, 2, argv, NULL, on_subscribed, ch);
+}
+
+/* The refused channels' SUBSCRIBE, again (a reconnect sends them all
+ * anyway). */
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_sub *sub = arg;
+    int               i;
+
+    (void)fd;
+    (void)what;
+    if (!store_link_up(&sub->link)) {
+        return;
+    }
+    for (i = 0; i < sub->nchannels; i++) {
+        if (sub->channels[i].refused) {
+            sub_send(sub, &sub->channels[i]);
+        }
+    }
 }
 
 /* Asks the subscriber link's client id, for CLIENT TRACKING's REDIRECT. */
