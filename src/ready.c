@@ -19,10 +19,21 @@ static _Atomic int      ready_stores;
 static _Atomic int      ready_up;
 static _Atomic int      ready_refused;
 static _Atomic int      ready_evicting;
+static _Atomic int      ready_wrong[READY_WRONG_KINDS];
+static _Atomic int      ready_unsubscribed;
 static _Atomic bool     ready_stop;
 static _Atomic uint64_t ready_last; /* packed; 0: no call yet */
 static _Atomic uint64_t ready_last_ok;
 static _Atomic uint64_t ready_last_err;
+
+/* Why a store cannot use the Redis it reached, for "reason". */
+static const char *const ready_wrong_reasons[READY_WRONG_KINDS] = {
+    [READY_WRONG_REPLICA] = "redis is a replica: writes are refused",
+    [READY_WRONG_CLUSTER] = "redis is a cluster node: use redis-cluster:// "
+                            "(not yet supported)",
+    [READY_WRONG_SENTINEL] = "redis is a sentinel: use redis-sentinel:// "
+                             "(not yet supported)",
+};
 
 static const char *const ready_outcomes[READY_UP_COUNT] = {
     [READY_UP_OK] = "ok",
@@ -57,6 +68,21 @@ ready_redis_evicting(int delta)
 }
 
 void
+ready_redis_unsubscribed(int delta)
+{
+    atomic_fetch_add_explicit(&ready_unsubscribed, delta,
+                              memory_order_relaxed);
+}
+
+void
+ready_redis_wrong(enum ready_wrong kind, int delta)
+{
+    assert(kind < READY_WRONG_KINDS);
+    atomic_fetch_add_explicit(&ready_wrong[kind], delta,
+                              memory_order_relaxed);
+}
+
+void
 ready_upstream(enum ready_upstream outcome, int64_t now_ms)
 {
     uint64_t v;
@@ -83,11 +109,18 @@ ready_snapshot(struct ready_state *out)
     uint64_t err = atomic_load_explicit(&ready_last_err, memory_order_relaxed);
     enum rerr_kind kind;
     int64_t             kind_ms;
+    size_t              i;
 
     memset(out, 0, sizeof(*out));
     out->refused = atomic_load_explicit(&ready_refused, memory_order_relaxed);
     out->evicting = atomic_load_explicit(&ready_evicting,
                                          memory_order_relaxed);
+    out->unsubscribed = atomic_load_explicit(&ready_unsubscribed,
+                                             memory_order_relaxed);
+    for (i = 0; i < READY_WRONG_KINDS; i++) {
+        out->wrong[i] = atomic_load_explicit(&ready_wrong[i],
+                                             memory_order_relaxed);
+    }
     if (store_err_last(&kind, &kind_ms)) {
         out->redis_err_ms = kind_ms;
         out->redis_err = (int)kind;
@@ -118,9 +151,10 @@ static bool
 ready_redis_reason(const struct ready_state *st, int64_t now_ms,
                    char *reason, size_t cap, char *last, size_t lcap)
 {
-    bool recent = st->redis_err_ms != 0 &&
-                  ready_age(now_ms, st->redis_err_ms) <
-                      READY_REDIS_ERR_RECENT_MS;
+    bool   recent = st->redis_err_ms != 0 &&
+                    ready_age(now_ms, st->redis_err_ms) <
+                        READY_REDIS_ERR_RECENT_MS;
+    size_t wrong;
 
     reason[0] = last[0] = '\0';
     if (st->redis_err_ms != 0) {
@@ -129,10 +163,23 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
                  rerr_name((enum rerr_kind)st->redis_err),
                  ready_age(now_ms, st->redis_err_ms));
     }
+    for (wrong = 0; wrong < READY_WRONG_KINDS && st->wrong[wrong] == 0;
+         wrong++) {
+        continue;
+    }
     if (st->refused > 0) {
         snprintf(reason, cap, ",\"reason\":\"auth: Redis refused the "
                  "proxy's AUTH or SELECT (%d of %d links)\"", st->refused,
                  st->stores);
+    } else if (wrong < READY_WRONG_KINDS) {
+        /* Before the error replies it causes (READONLY, MOVED...): this
+         * says what to change. */
+        snprintf(reason, cap, ",\"reason\":\"%s (%d of %d links)\"",
+                 ready_wrong_reasons[wrong], st->wrong[wrong], st->stores);
+    } else if (st->unsubscribed > 0) {
+        snprintf(reason, cap, ",\"reason\":\"cannot subscribe: Redis "
+                 "refused the proxy's channels (%d of %d links): no near "
+                 "cache, no wake-ups\"", st->unsubscribed, st->stores);
     } else if (recent) {
         snprintf(reason, cap, ",\"reason\":\"%s: Redis answered errors "
                  "in the last %d s\"",

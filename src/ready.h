@@ -47,6 +47,25 @@ void ready_redis_refused(int delta);
  * (+1), or no longer counts (-1). */
 void ready_redis_evicting(int delta);
 
+/* A store's subscriber link had a SUBSCRIBE refused (+1: NOPERM for a
+ * channel the ACL user may not use), or no longer (-1: confirmed, or
+ * freed). */
+void ready_redis_unsubscribed(int delta);
+
+/* A Redis that a redis:// store cannot use as its master (SPEC §12), as
+ * its HELLO said. */
+enum ready_wrong {
+    READY_WRONG_REPLICA,            /* role replica: writes get READONLY */
+    READY_WRONG_CLUSTER,            /* mode cluster: wants redis-cluster:// */
+    READY_WRONG_SENTINEL,           /* mode sentinel: wants
+                                     * redis-sentinel:// */
+    READY_WRONG_KINDS               /* count, not a kind */
+};
+
+/* A store's call link reached a Redis of kind KIND (+1), or no longer
+ * counts (-1: it went down, or was freed). */
+void ready_redis_wrong(enum ready_wrong kind, int delta);
+
 /* Notes the outcome of an upstream call that ended at NOW_MS (wall). */
 void ready_upstream(enum ready_upstream outcome, int64_t now_ms);
 
@@ -65,6 +84,8 @@ struct ready_state {
     enum ready_upstream last_err;
     int     refused;                /* links refused by AUTH or SELECT */
     int     evicting;               /* links to a Redis that may evict */
+    int     wrong[READY_WRONG_KINDS]; /* links to a Redis of that kind */
+    int     unsubscribed;           /* subscriber links refused a channel */
     int64_t redis_err_ms;           /* last degrading error reply, 0: none */
     int     redis_err;              /* its kind (enum rerr_kind) */
 };
@@ -84,7 +105,9 @@ void ready_snapshot(struct ready_state *out);
  *                "last_ok_age_ms":..,"last_error":"timeout",
  *                "last_error_age_ms":..}}
  * (ages only when there was such an outcome). Redis is degraded, not up,
- * while a link is refused by AUTH or SELECT, for READY_REDIS_ERR_RECENT_MS
+ * while a link is refused by AUTH or SELECT, while a link reached a
+ * replica, a cluster node or a sentinel, while a subscriber link is
+ * refused a channel, for READY_REDIS_ERR_RECENT_MS
  * after an error reply that degrades it, and while its maxmemory-policy
  * may evict; "reason" says which (SPEC §12), and is absent while up.
  * Returns the HTTP status, 200 or 503, and sets *LEN; -1 when CAP is too

@@ -1,12 +1,12 @@
 /*
  * rlink.c - a Redis connection on a libevent bufferevent with hiredis as
  * the RESP codec only: a state machine IDLE -> CONNECTING -> HANDSHAKE
- * (AUTH, SELECT, each reply checked) -> UP, and back to IDLE with a
- * retry timer on any failure.
+ * (HELLO or AUTH, SELECT, each reply checked) -> UP, and back to IDLE
+ * with a retry timer on any failure.
  *
  * Commands are kept in a FIFO of pending entries; Redis answers in
  * order, so each reply pops the head (push replies of a subscriber
- * excepted). Every command has the same timeout, so the head always has
+ * excepted, but for the last confirmation of an (UN)SUBSCRIBE). Every command has the same timeout, so the head always has
  * the earliest deadline and one timer ("tick") suffices: armed for the
  * head, checked lazily when it fires. The same timer bounds a connect.
  *
@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -171,16 +172,47 @@ rlink_up(const struct rlink *link)
     return link->state == ST_UP && !link->freeing;
 }
 
+void
+rlink_server(const struct rlink *link, struct rlink_server *out)
+{
+    if (rlink_up(link)) {
+        *out = link->server;
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+}
+
+/*
+ * How many confirmations a subscriber's command ARGV gets instead of a
+ * reply: one per channel of (P)(UN)SUBSCRIBE, which must name them; 0
+ * for any other command.
+ */
+static unsigned
+confirms(int argc, const char **argv, const size_t *lens)
+{
+    static const char *const subs[] = { "SUBSCRIBE", "PSUBSCRIBE",
+                                        "UNSUBSCRIBE", "PUNSUBSCRIBE" };
+    size_t                   len = lens != NULL ? lens[0] : strlen(argv[0]);
+    size_t                   i;
+
+    for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (len == strlen(subs[i]) && strncasecmp(argv[0], subs[i], len) == 0) {
+            return argc > 1 ? (unsigned)(argc - 1) : 1;
+        }
+    }
+    return 0;
+}
+
 int
 rlink_command(struct rlink *link, int argc, const char **argv,
               const size_t *lens, rlink_reply_cb cb, void *arg)
 {
-    bool push = link->conf.subscriber && cb == NULL;
-
     if (!rlink_up(link) || argc <= 0) {
         return -1;
     }
-    if (!push && rlink_int_push(link, cb, arg, link->conf.timeout_ms) != 0) {
+    if (rlink_int_push(link, cb, arg, link->conf.timeout_ms,
+                       link->conf.subscriber ? confirms(argc, argv, lens)
+                                             : 0) != 0) {
         return -1;
     }
     if (rlink_int_send(link, argc, argv, lens) != 0) {

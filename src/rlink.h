@@ -2,9 +2,12 @@
  * rlink.h - one Redis connection of the proxy's own, on a libevent
  * bufferevent (TCP, unix socket or TLS), with hiredis used only as the
  * RESP codec (redisFormatCommandArgv out, redisReader in). It resolves
- * host names with the worker's evdns_base, never blocking; it sends AUTH
- * and SELECT after connecting (PING when neither is due) and checks
- * their replies (a refused AUTH, or NOAUTH, is a failure, never "up");
+ * host names with the worker's evdns_base, never blocking; it sends
+ * `HELLO 2 [AUTH user password] SETNAME heavyset-proxy` and SELECT after
+ * connecting, in one write, and checks their replies (a refused AUTH, or
+ * NOAUTH, is a failure, never "up"); a Redis older than 6, which knows
+ * no HELLO, gets AUTH and SELECT (PING when neither is due) instead, on
+ * the same connection;
  * every command has a deadline, and a command past it gets NULL and
  * drops the link; it reconnects by itself with exponential backoff and
  * jitter. Commands queued in one loop turn leave
@@ -64,17 +67,26 @@ struct rlink *rlink_new(struct event_base *base, struct evdns_base *dns,
  */
 void rlink_start(struct rlink *link);
 
-/* Whether LINK is up: connected, AUTH and SELECT answered OK. */
+/* Whether LINK is up: connected, HELLO (or AUTH) and SELECT answered OK. */
 bool rlink_up(const struct rlink *link);
 
 /*
+ * What LINK's server said of itself in its HELLO reply on the current
+ * connection, into OUT (zeroed, OUT->hello false, while LINK is not up
+ * or the server knows no HELLO).
+ */
+void rlink_server(const struct rlink *link, struct rlink_server *out);
+
+/*
  * Sends the command of ARGC arguments (ARGV[i], LENS[i] bytes each;
- * LENS NULL: strlen) on LINK; the arguments are copied. CB (with ARG)
- * gets the reply, in the order the commands were sent. In subscriber
- * mode, send SUBSCRIBE and UNSUBSCRIBE with CB NULL: their
- * confirmations go to the message callback; any other command needs a
- * CB there. Returns 0, or -1 when LINK is not up or memory ran out: then
- * CB is never called.
+ * LENS NULL: strlen) on LINK; the arguments are copied. CB (with ARG;
+ * NULL: the reply is discarded) gets the reply, in the order the
+ * commands were sent. In subscriber mode, (P)SUBSCRIBE and
+ * (P)UNSUBSCRIBE must name their channels: each channel's confirmation
+ * goes to the message callback, and CB gets the last one after it, or
+ * the error reply Redis sent instead (NOPERM for a channel an ACL user
+ * may not use: the link stays up), or NULL. Returns 0, or -1 when LINK
+ * is not up or memory ran out: then CB is never called.
  */
 int rlink_command(struct rlink *link, int argc, const char **argv,
                   const size_t *lens, rlink_reply_cb cb, void *arg);

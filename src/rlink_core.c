@@ -140,7 +140,8 @@ rlink_int_up(struct rlink *link)
 
 /* Queues a pending entry for CB and arms the deadline timer. */
 int
-rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg, unsigned ms)
+rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg, unsigned ms,
+               unsigned confirms)
 {
     struct pending *p = malloc(sizeof(*p));
 
@@ -150,6 +151,7 @@ rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg, unsigned ms)
     p->next = NULL;
     p->cb = cb;
     p->arg = arg;
+    p->confirms = confirms;
     p->deadline_ms = ms > 0 ? rlink_int_now_ms() + ms : RLINK_NO_DEADLINE;
     *link->tail = p;
     link->tail = &p->next;

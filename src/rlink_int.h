@@ -2,7 +2,7 @@
  * rlink_int.h - private to rlink.c and rlink_io.c: the link's state and
  * the steps both halves take. rlink.c holds the life cycle (create,
  * commands, deadlines, going down, retry, free); rlink_io.c the
- * connection (connect, TLS, AUTH/SELECT handshake, reading replies).
+ * connection (connect, TLS, the HELLO/SELECT handshake, reading replies).
  */
 #ifndef HSP_RLINK_INT_H
 #define HSP_RLINK_INT_H
@@ -25,13 +25,16 @@
 enum link_state {
     ST_IDLE,                        /* no connection; maybe a retry set */
     ST_CONNECTING,                  /* TCP (and TLS) connect under way */
-    ST_HANDSHAKE,                   /* AUTH/SELECT sent, not all answered */
+    ST_HANDSHAKE,                   /* HELLO (or AUTH) and SELECT sent,
+                                     * not all answered */
     ST_UP                           /* commands flow */
 };
 
 struct pending {
     struct pending *next;           /* later command, or NULL */
     rlink_reply_cb  cb;             /* NULL: reply discarded */
+    unsigned        confirms;       /* a subscriber's (UN)SUBSCRIBE: the
+                                     * confirmations still due; else 0 */
     void           *arg;            /* CB's */
     uint64_t        deadline_ms;    /* monotonic; RLINK_NO_DEADLINE */
 };
@@ -45,7 +48,11 @@ struct rlink {
     struct bufferevent  *bev;       /* owned; NULL while IDLE */
     redisReader         *reader;    /* owned; NULL while IDLE */
     enum link_state      state;
-    unsigned             handshake; /* handshake replies still due */
+    unsigned             handshake; /* handshake replies still due, of
+                                     * the current round */
+    unsigned             round;     /* handshake round: 1 with HELLO,
+                                     * 2 after its AUTH/PING fallback */
+    struct rlink_server  server;    /* what HELLO said; zero without */
     struct pending      *head;      /* oldest pending command */
     struct pending     **tail;      /* where the next one goes */
     struct event        *tick;      /* owned: connect and command deadlines */
@@ -78,8 +85,10 @@ void rlink_int_fail_pending(struct rlink *link);
 void rlink_int_down(struct rlink *link, enum rlink_reason reason,
                     enum rerr_kind kind, const char *detail);
 void rlink_int_up(struct rlink *link);
+/* Queues a pending entry for CB, due in MS (0: no deadline), that a
+ * subscriber's CONFIRMS subscription confirmations answer (0: a reply). */
 int rlink_int_push(struct rlink *link, rlink_reply_cb cb, void *arg,
-                   unsigned ms);
+                   unsigned ms, unsigned confirms);
 int rlink_int_send(struct rlink *link, int argc, const char **argv,
                    const size_t *lens);
 

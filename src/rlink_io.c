@@ -1,9 +1,10 @@
 /*
  * rlink_io.c - the connection half of rlink (rlink_int.h): opening the
  * bufferevent for TCP (names through evdns), a unix socket or TLS, the
- * AUTH/SELECT handshake with every reply checked, reading RESP with a
- * redisReader and handing replies out in order, and putting the
- * bufferevent's failures into words.
+ * HELLO/SELECT handshake (AUTH/PING for a Redis without HELLO) with
+ * every reply checked and HELLO's description of the server kept,
+ * reading RESP with a redisReader and handing replies out in order, and
+ * putting the bufferevent's failures into words.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -98,109 +100,299 @@ rlink_int_open(struct rlink *link)
     }
 }
 
-/* AUTH's, SELECT's or PING's replies: an error keeps the link down. */
-static void
-on_handshake_reply(struct rlink *link, struct redisReply *reply, void *arg)
-{
-    enum rlink_reason reason = (enum rlink_reason)(intptr_t)arg;
+/*
+ * The handshake's steps. A reply's step and round ride in its callback's
+ * argument: a HELLO that Redis does not know (older than 6, or renamed
+ * away) starts round 2, the old way (AUTH, SELECT, or PING), and the
+ * replies still due to round 1 (its SELECT) are let pass unheeded.
+ */
+enum hs_step { HS_HELLO, HS_AUTH, HS_SELECT, HS_PING };
 
-    if (reply == NULL) {
-        return;                     /* going down already */
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(link->detail, sizeof(link->detail), "%s: %.*s",
-                 reason == RLINK_REASON_SELECT ? "SELECT" : "AUTH",
-                 (int)reply->len, reply->str);
-        rlink_int_down(link, reason, rerr_classify(reply->str, reply->len),
-                  link->detail);
-        return;
-    }
-    if (reply->type != REDIS_REPLY_STATUS) {
-        rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
-                  "handshake: a reply that is not a status");
-        return;
-    }
-    if (--link->handshake == 0) {
-        rlink_int_up(link);
+#define HS_ARG(round, step) ((void *)(uintptr_t)(((round) << 4) | (step)))
+#define HS_CLIENT_NAME      "heavyset-proxy"
+
+static const char *const hs_names[] = {
+    [HS_HELLO] = "HELLO", [HS_AUTH] = "AUTH", [HS_SELECT] = "SELECT",
+    [HS_PING] = "PING",
+};
+
+static const struct {
+    const char     *name;
+    enum rlink_mode mode;
+} hs_modes[] = {
+    { "standalone", RLINK_MODE_STANDALONE },
+    { "sentinel", RLINK_MODE_SENTINEL },
+    { "cluster", RLINK_MODE_CLUSTER },
+};
+
+static const struct {
+    const char     *name;
+    enum rlink_role role;
+} hs_roles[] = {
+    { "master", RLINK_ROLE_MASTER },
+    { "replica", RLINK_ROLE_REPLICA },
+    { "slave", RLINK_ROLE_REPLICA },
+};
+
+static void on_handshake_reply(struct rlink *link, struct redisReply *reply,
+                               void *arg);
+
+/* Whether the string reply V is NAME. */
+static bool
+hs_is(const redisReply *v, const char *name)
+{
+    return v->type == REDIS_REPLY_STRING && v->len == strlen(name) &&
+           memcmp(v->str, name, v->len) == 0;
+}
+
+/* Reads HELLO's RESP2 reply, a flat array of names and values (server,
+ * version, proto, id, mode, role, modules), into LINK->server. */
+static void
+hs_hello_read(struct rlink *link, const redisReply *reply)
+{
+    struct rlink_server *sv = &link->server;
+    const redisReply    *k, *v;
+    size_t               i, j;
+
+    sv->hello = true;
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        k = reply->element[i];
+        v = reply->element[i + 1];
+        if (hs_is(k, "version") && v->type == REDIS_REPLY_STRING) {
+            snprintf(sv->version, sizeof(sv->version), "%.*s", (int)v->len,
+                     v->str);
+        } else if (hs_is(k, "id") && v->type == REDIS_REPLY_INTEGER) {
+            sv->id = v->integer;
+        } else if (hs_is(k, "mode")) {
+            for (j = 0; j < sizeof(hs_modes) / sizeof(hs_modes[0]); j++) {
+                if (hs_is(v, hs_modes[j].name)) {
+                    sv->mode = hs_modes[j].mode;
+                }
+            }
+        } else if (hs_is(k, "role")) {
+            for (j = 0; j < sizeof(hs_roles) / sizeof(hs_roles[0]); j++) {
+                if (hs_is(v, hs_roles[j].name)) {
+                    sv->role = hs_roles[j].role;
+                }
+            }
+        }
     }
 }
 
-/* The connection is open (TLS verified): AUTH, SELECT, or else PING. */
-static void
-link_handshake(struct rlink *link)
+/* Whether the error REPLY to HELLO says Redis does not know it:
+ * "ERR unknown command 'HELLO'..." (Redis 7 renamed), "... `HELLO`..."
+ * (Redis 5). */
+static bool
+hs_hello_unknown(const redisReply *reply)
+{
+    static const char unknown[] = "ERR unknown command";
+
+    return reply->len >= sizeof(unknown) - 1 &&
+           strncasecmp(reply->str, unknown, sizeof(unknown) - 1) == 0;
+}
+
+/* Queues one handshake command of STEP in the current round. */
+static int
+hs_send(struct rlink *link, enum hs_step step, int argc, const char **argv)
+{
+    int rc;
+
+    rc = rlink_int_push(link, on_handshake_reply, HS_ARG(link->round, step),
+                        link->conf.connect_timeout_ms, 0);
+    rc |= rlink_int_send(link, argc, argv, NULL);
+    link->handshake++;
+    return rc;
+}
+
+/* SELECT, when a database other than 0 is asked for. */
+static int
+hs_select(struct rlink *link)
+{
+    const char *argv[2] = { "SELECT", NULL };
+    char        db[16];
+
+    if (link->conf.db == 0) {
+        return 0;
+    }
+    snprintf(db, sizeof(db), "%d", link->conf.db);
+    argv[1] = db;
+    return hs_send(link, HS_SELECT, 2, argv);
+}
+
+/* Round 1: HELLO 2 [AUTH user password] SETNAME heavyset-proxy, SELECT.
+ * RESP2 still: the reader and the subscriber's pushes stay as they are. */
+static int
+hs_hello(struct rlink *link)
+{
+    const struct rlink_conf *c = &link->conf;
+    const char              *argv[7];
+    int                      argc = 0;
+
+    argv[argc++] = "HELLO";
+    argv[argc++] = "2";
+    if (c->password != NULL) {
+        argv[argc++] = "AUTH";
+        /* A password alone is the default user's (requirepass). */
+        argv[argc++] = c->user != NULL ? c->user : "default";
+        argv[argc++] = c->password;
+    }
+    argv[argc++] = "SETNAME";
+    argv[argc++] = HS_CLIENT_NAME;
+    return hs_send(link, HS_HELLO, argc, argv) | hs_select(link);
+}
+
+/* Round 2, for a Redis without HELLO: AUTH, SELECT, or else PING. */
+static int
+hs_legacy(struct rlink *link)
 {
     const struct rlink_conf *c = &link->conf;
     const char              *argv[3];
-    char                     db[16];
     int                      argc = 0;
     int                      rc = 0;
 
-    event_del(link->tick);
-    link->state = ST_HANDSHAKE;
     if (c->password != NULL) {
         argv[argc++] = "AUTH";
         if (c->user != NULL) {
             argv[argc++] = c->user;
         }
         argv[argc++] = c->password;
-        rc |= rlink_int_push(link, on_handshake_reply,
-                           (void *)(intptr_t)RLINK_REASON_AUTH,
-                           c->connect_timeout_ms);
-        rc |= rlink_int_send(link, argc, argv, NULL);
-        link->handshake++;
+        rc |= hs_send(link, HS_AUTH, argc, argv);
     }
-    if (c->db != 0) {
-        snprintf(db, sizeof(db), "%d", c->db);
-        argv[0] = "SELECT";
-        argv[1] = db;
-        rc |= rlink_int_push(link, on_handshake_reply,
-                           (void *)(intptr_t)RLINK_REASON_SELECT,
-                           c->connect_timeout_ms);
-        rc |= rlink_int_send(link, 2, argv, NULL);
-        link->handshake++;
-    }
+    rc |= hs_select(link);
     if (link->handshake == 0) {
         /* Nothing to say: a PING shows that Redis answers, and a NOAUTH
          * that it wants a password we do not have. */
         argv[0] = "PING";
-        rc |= rlink_int_push(link, on_handshake_reply,
-                             (void *)(intptr_t)RLINK_REASON_AUTH,
-                             c->connect_timeout_ms);
-        rc |= rlink_int_send(link, 1, argv, NULL);
-        link->handshake++;
+        rc |= hs_send(link, HS_PING, 1, argv);
     }
-    if (rc != 0) {
+    return rc;
+}
+
+/* A handshake reply: an error keeps the link down; the last OK brings
+ * it up. */
+static void
+on_handshake_reply(struct rlink *link, struct redisReply *reply, void *arg)
+{
+    unsigned     round = (unsigned)((uintptr_t)arg >> 4);
+    enum hs_step step = (enum hs_step)((uintptr_t)arg & 0xf);
+
+    if (reply == NULL || round != link->round) {
+        return;                     /* going down, or round 1 replaced */
+    }
+    if (reply->type == REDIS_REPLY_ERROR && step == HS_HELLO &&
+        hs_hello_unknown(reply)) {
+        link->round++;
+        link->handshake = 0;
+        if (hs_legacy(link) != 0) {
+            rlink_int_down(link, RLINK_REASON_CONNECT, RERR_OTHER,
+                           "out of memory");
+        }
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        snprintf(link->detail, sizeof(link->detail), "%s: %.*s",
+                 hs_names[step], (int)reply->len, reply->str);
+        rlink_int_down(link, step == HS_SELECT ? RLINK_REASON_SELECT
+                                               : RLINK_REASON_AUTH,
+                       rerr_classify(reply->str, reply->len), link->detail);
+        return;
+    }
+    if (reply->type != (step == HS_HELLO ? REDIS_REPLY_ARRAY
+                                         : REDIS_REPLY_STATUS)) {
+        rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
+                       "handshake: a reply of the wrong type");
+        return;
+    }
+    if (step == HS_HELLO) {
+        hs_hello_read(link, reply);
+    }
+    if (--link->handshake == 0) {
+        rlink_int_up(link);
+    }
+}
+
+/* The connection is open (TLS verified): HELLO and SELECT, in one write. */
+static void
+link_handshake(struct rlink *link)
+{
+    event_del(link->tick);
+    link->state = ST_HANDSHAKE;
+    link->round = 1;
+    link->handshake = 0;
+    memset(&link->server, 0, sizeof(link->server));
+    if (hs_hello(link) != 0) {
         rlink_int_down(link, RLINK_REASON_CONNECT, RERR_OTHER, "out of memory");
     }
 }
 
 /* ---- replies ------------------------------------------------------------- */
 
-/* Whether REPLY is a subscriber's push reply. */
-static bool
-is_push(const redisReply *reply)
+/* A subscriber's push replies: messages first, then the confirmations
+ * of (un)subscribing. */
+static const char *const push_kinds[] = {
+    "message", "pmessage", "subscribe", "unsubscribe", "psubscribe",
+    "punsubscribe",
+};
+#define PUSH_MESSAGES 2             /* push_kinds[0..1] are messages */
+
+/* Which of push_kinds REPLY is, or -1 when it is no push reply. */
+static int
+push_kind(const redisReply *reply)
 {
-    static const char *const kinds[] = {
-        "message", "pmessage", "subscribe", "unsubscribe", "psubscribe",
-        "punsubscribe",
-    };
     const redisReply *k;
     size_t            i;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
-        return false;
+        return -1;
     }
     k = reply->element[0];
     if (k->type != REDIS_REPLY_STRING) {
-        return false;
+        return -1;
     }
-    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (k->len == strlen(kinds[i]) &&
-            memcmp(k->str, kinds[i], k->len) == 0) {
-            return true;
+    for (i = 0; i < sizeof(push_kinds) / sizeof(push_kinds[0]); i++) {
+        if (k->len == strlen(push_kinds[i]) &&
+            memcmp(k->str, push_kinds[i], k->len) == 0) {
+            return (int)i;
         }
     }
-    return false;
+    return -1;
+}
+
+/* Takes P, the head, off LINK's pending list. */
+static void
+pop_head(struct rlink *link, struct pending *p)
+{
+    link->head = p->next;
+    if (link->head == NULL) {
+        link->tail = &link->head;
+    }
+    link->n.replies++;
+}
+
+/*
+ * A subscriber's push reply KIND: to the message callback; a
+ * confirmation also answers the (UN)SUBSCRIBE at the head, whose
+ * callback gets the last one, after the message callback.
+ */
+static void
+deliver_push(struct rlink *link, redisReply *reply, int kind)
+{
+    struct pending *p = link->head;
+
+    if (kind < PUSH_MESSAGES || p == NULL || p->confirms == 0 ||
+        --p->confirms > 0) {
+        p = NULL;
+    } else {
+        pop_head(link, p);
+    }
+    link->n.messages++;
+    link->msg_cb(link, reply, link->arg);
+    if (p != NULL) {
+        if (p->cb != NULL) {
+            p->cb(link, reply, p->arg);
+        }
+        free(p);
+    }
 }
 
 /* Hands REPLY to its owner and frees it. */
@@ -208,22 +400,19 @@ static void
 deliver(struct rlink *link, redisReply *reply)
 {
     struct pending *p = link->head;
+    int             kind;
 
     /* Redis answered: a server that accepts but never answers is not
      * retried at the minimum delay. */
     link->backoff_ms = link->conf.backoff_min_ms;
-    if (link->conf.subscriber && is_push(reply)) {
-        link->n.messages++;
-        link->msg_cb(link, reply, link->arg);
+    if (link->conf.subscriber && (kind = push_kind(reply)) >= 0) {
+        deliver_push(link, reply, kind);
     } else if (p == NULL) {
         rlink_int_down(link, RLINK_REASON_PROTOCOL, RERR_OTHER,
                   "a reply no command asked for");
     } else {
-        link->head = p->next;
-        if (link->head == NULL) {
-            link->tail = &link->head;
-        }
-        link->n.replies++;
+        /* An error reply in place of a confirmation lands here too. */
+        pop_head(link, p);
         if (p->cb != NULL) {
             p->cb(link, reply, p->arg);
         }

@@ -43,10 +43,35 @@ struct rlink_conf {
     bool        autostart;          /* rlink_new starts it (rlink_start) */
 };
 
+/* What HELLO said the server is (SPEC §12: a redis:// store wants a
+ * standalone master). */
+enum rlink_mode {
+    RLINK_MODE_UNKNOWN,             /* no HELLO (Redis < 6), or not said */
+    RLINK_MODE_STANDALONE,
+    RLINK_MODE_SENTINEL,
+    RLINK_MODE_CLUSTER
+};
+
+enum rlink_role {
+    RLINK_ROLE_UNKNOWN,
+    RLINK_ROLE_MASTER,
+    RLINK_ROLE_REPLICA
+};
+
+/* Plain value: the server as its last HELLO described it. */
+struct rlink_server {
+    bool            hello;          /* HELLO answered on this connection;
+                                     * false: Redis < 6, AUTH/PING used */
+    char            version[32];    /* "7.0.15", or "" */
+    enum rlink_mode mode;
+    enum rlink_role role;
+    long long       id;             /* the connection's CLIENT ID, or 0 */
+};
+
 /* What a link tells its owner, on the loop. */
 enum rlink_event {
-    RLINK_UP,                       /* connected, AUTH and SELECT (or PING)
-                                     * answered OK: commands flow */
+    RLINK_UP,                       /* connected, HELLO (or AUTH/PING) and
+                                     * SELECT answered OK: commands flow */
     RLINK_FAILED,                   /* a connect attempt failed; retry set */
     RLINK_LOST                      /* it was up and went down (or was
                                      * dropped); retry set */
@@ -57,7 +82,8 @@ enum rlink_reason {
     RLINK_REASON_NONE,              /* RLINK_UP */
     RLINK_REASON_CONNECT,           /* refused, unreachable, DNS failure */
     RLINK_REASON_TLS,               /* handshake or verification failed */
-    RLINK_REASON_AUTH,              /* AUTH refused, or NOAUTH to PING
+    RLINK_REASON_AUTH,              /* HELLO's AUTH or AUTH refused, or
+                                     * NOAUTH to HELLO or PING
                                      * (kind: RERR_AUTH, ...) */
     RLINK_REASON_SELECT,            /* SELECT refused */
     RLINK_REASON_TIMEOUT,           /* connect or a command past deadline */

@@ -13,6 +13,7 @@
 #define STATS_LINE_MAX 256          /* one sample or comment line */
 #define UPROTO_FAMILY  "heavyset_upstream_protocol_errors_total"
 #define RERR_FAMILY    "heavyset_redis_error_replies_total"
+#define WRONG_FAMILY   "heavyset_redis_wrong_server_connects_total"
 
 /* A family is rendered once, with its HELP and TYPE, before its samples;
  * the counters of one family are adjacent in the table. */
@@ -98,6 +99,15 @@ static const struct {
                                   "invalidation Redis did not take at "
                                   "first, left pending and retried until "
                                   "it did (SPEC 12)." },
+    [STATS_REDIS_WRONG_REPLICA] = {
+        WRONG_FAMILY, "{kind=\"replica\"}",
+        "Connects that reached a Redis a redis:// store cannot use as its "
+        "master, by kind: replica (writes refused), cluster (a cluster "
+        "node), sentinel (SPEC 12)." },
+    [STATS_REDIS_WRONG_CLUSTER] = { WRONG_FAMILY, "{kind=\"cluster\"}",
+                                    NULL },
+    [STATS_REDIS_WRONG_SENTINEL] = { WRONG_FAMILY, "{kind=\"sentinel\"}",
+                                     NULL },
     [STATS_RERR_AUTH] = { RERR_FAMILY, "{kind=\"auth\"}",
                           "Error replies from Redis, by kind (SPEC §12): "
                           "auth, noperm, readonly, oom, moved, cluster, "

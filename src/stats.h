@@ -43,6 +43,11 @@ enum stats_counter {
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
     STATS_REDIS_DATA_LOST,          /* Redis found to have lost data */
     STATS_REDIS_PENDING,            /* PATCHes whose invalidation waited */
+    STATS_REDIS_WRONG_REPLICA,      /* connects that reached a Redis a
+                                       redis:// store cannot use, by kind
+                                       (ready.h's enum ready_wrong) */
+    STATS_REDIS_WRONG_CLUSTER,
+    STATS_REDIS_WRONG_SENTINEL,
     STATS_RERR_AUTH,                /* Redis error replies, by kind
                                        (store_err.h, in its order) */
     STATS_RERR_NOPERM,

@@ -13,9 +13,10 @@
  * The connection itself (connect, TLS, AUTH, SELECT, reconnect with
  * backoff that resets only once Redis answers) is store_link.c's, on an
  * rlink; subscriptions and the tracking that keeps a near cache coherent
- * are store_sub.c's. This file owns the store, its call
- * link and its subscriber, and calls down into both; they tell it what
- * happens through callbacks only.
+ * are store_sub.c's; what the store watches about its Redis (its role,
+ * its eviction policy) store_watch.c's. This file owns the store, its
+ * call link, its subscriber and its watch, and calls down into them;
+ * they tell it what happens through callbacks only.
  */
 #include "config.h"
 
@@ -36,8 +37,8 @@
 #include "stats.h"
 #include "store_err.h"
 #include "store_link.h"
-#include "store_policy.h"
 #include "store_sub.h"
+#include "store_watch.h"
 #include "url.h"
 
 #define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
@@ -55,8 +56,7 @@ struct store {
     unsigned           timeouts;    /* consecutive missed deadlines */
     bool               freeing;
     bool               counted_up;  /* counted in ready_redis_up */
-    bool               evicting;    /* its maxmemory-policy may evict:
-                                     * counted in ready.h and the gauge */
+    struct store_watch *watch;      /* owned: what we watch of Redis */
     struct store_op   *held;        /* calls made while the link's first
                                      * connect was under way, oldest
                                      * first: sent once it is up */
@@ -85,9 +85,6 @@ static void on_reply(struct rlink *rl, redisReply *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
 static void on_script_loaded(struct rlink *rl, redisReply *reply,
                              void *privdata);
-static void on_policy_config(struct rlink *rl, redisReply *reply,
-                             void *privdata);
-static void store_set_evicting(struct store *st, bool evicting);
 static void store_health(struct store *st);
 static void store_held_flush(struct store *st, bool send);
 static int store_hold(struct store *st, struct store_op *op);
@@ -165,7 +162,8 @@ store_new(struct event_base *base, struct evdns_base *dns, const char *url,
     lc.timeout_ms = 0;              /* the store's timers: on_op_timer */
     if (store_link_init(&st->cmd, base, dns, &lc, "redis", on_cmd_link, NULL,
                         st) != 0 ||
-        (st->sub = store_sub_new(base, dns, &lc, &st->cmd)) == NULL) {
+        (st->sub = store_sub_new(base, dns, &lc, &st->cmd)) == NULL ||
+        (st->watch = store_watch_new(base, &st->cmd)) == NULL) {
         store_free(st);             /* they logged why */
         return NULL;
     }
@@ -188,7 +186,7 @@ store_free(struct store *st)
     st->freeing = true;
     store_held_flush(st, false);    /* held calls get NULL */
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
-    store_set_evicting(st, false);
+    store_watch_free(st->watch);
     store_sub_free(st->sub);
     store_health(st);
     ready_redis_store(-1);          /* store_new counted it */
@@ -227,18 +225,18 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     switch (ev) {
     case STORE_LINK_UP: {
         const char *load[3] = { "SCRIPT", "LOAD", NULL };
-        const char *policy[3] = { "CONFIG", "GET", "maxmemory-policy" };
 
         st->healthy = true;
         store_health(st);
+        /* First its clock (TIME, before the scripts load: a quick
+         * answer), what it is, and may it evict. */
+        store_watch_up(st->watch);
         for (i = 0; i < store_nscripts; i++) {
             load[2] = store_scripts[i]->source;
             (void)store_link_command(link, 3, load, NULL, on_script_loaded,
                                      store_scripts[i]);
         }
         store_sub_cmd_up(st->sub);
-        /* Once per connection: may it evict our keys? (SPEC §12) */
-        (void)store_link_command(link, 3, policy, NULL, on_policy_config, st);
         store_held_flush(st, true); /* after SCRIPT LOAD: no NOSCRIPT */
         break;
     }
@@ -248,7 +246,7 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
         break;
     case STORE_LINK_LOST:
         store_held_flush(st, false);
-        store_set_evicting(st, false);
+        store_watch_lost(st->watch);
         store_health(st);
         store_sub_track_lost(st->sub);
         break;
@@ -280,6 +278,12 @@ bool
 store_listening(const struct store *st)
 {
     return store_sub_listening(st->sub);
+}
+
+bool
+store_clock_offset(const struct store *st, int64_t *offset_ms)
+{
+    return store_watch_clock(st->watch, offset_ms);
 }
 
 void
@@ -526,73 +530,4 @@ on_script_loaded(struct rlink *rl, redisReply *reply, void *privdata)
         store_err_note(rerr_classify(reply->str, reply->len), script->name,
                        reply->str);
     }
-}
-
-/* ---- maxmemory-policy ---------------------------------------------------- */
-
-/* Notes whether ST's Redis may evict our keys, for /readyz and /metrics. */
-static void
-store_set_evicting(struct store *st, bool evicting)
-{
-    if (st->evicting != evicting) {
-        st->evicting = evicting;
-        ready_redis_evicting(evicting ? 1 : -1);
-        stats_gauge_add(STATS_GAUGE_REDIS_EVICTING, evicting ? 1 : -1);
-    }
-}
-
-/* ST's Redis said its maxmemory-policy is POLICY (once per connection). */
-static void
-store_policy_seen(struct store *st, const char *policy)
-{
-    bool evicting = store_policy_evicts(policy);
-
-    store_set_evicting(st, evicting);
-    if (evicting) {
-        log_warn("store: redis maxmemory-policy is %s, not noeviction: "
-                 "idempotency records and guards may be evicted, so a "
-                 "retried PATCH may run twice (SPEC §12)", policy);
-    }
-}
-
-static void
-on_policy_info(struct rlink *rl, redisReply *reply, void *privdata)
-{
-    struct store *st = privdata;
-    char          policy[64];
-
-    (void)rl;
-    if (reply == NULL || st->freeing) {
-        return;
-    }
-    if (reply->type == REDIS_REPLY_STRING &&
-        store_policy_from_info(reply->str, policy, sizeof(policy)) == 0) {
-        store_policy_seen(st, policy);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(rerr_classify(reply->str, reply->len), "INFO memory",
-                       reply->str);
-    } else {
-        log_warn("store: cannot read redis's maxmemory-policy");
-    }
-}
-
-/* CONFIG GET maxmemory-policy: ["maxmemory-policy", POLICY]; an ACL user
- * without CONFIG (NOPERM) or a renamed CONFIG asks INFO memory instead,
- * and that refusal is expected, so it is not noted. */
-static void
-on_policy_config(struct rlink *rl, redisReply *reply, void *privdata)
-{
-    struct store *st = privdata;
-    const char   *info[2] = { "INFO", "memory" };
-
-    if (reply == NULL || st->freeing) {
-        return;
-    }
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-        reply->element[1]->type == REDIS_REPLY_STRING) {
-        store_policy_seen(st, reply->element[1]->str);
-        return;
-    }
-    (void)rl;
-    (void)store_link_command(&st->cmd, 2, info, NULL, on_policy_info, st);
 }

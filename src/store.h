@@ -113,6 +113,14 @@ bool store_tracking(const struct store *st);
 bool store_listening(const struct store *st);
 
 /*
+ * How far the clock of ST's Redis is ahead of our wall clock
+ * (gettimeofday), in ms, into *OFFSET_MS: learned with TIME at each
+ * connect and every 10 s from a reply that came back within 50 ms.
+ * False (nothing written) until then.
+ */
+bool store_clock_offset(const struct store *st, int64_t *offset_ms);
+
+/*
  * Handles the invalidations already received and not yet read, now, so
  * that an answer from a near cache never lags one that has arrived.
  */

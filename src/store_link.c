@@ -2,8 +2,8 @@
  * store_link.c - one Redis connection of the store on an rlink (rlink.h):
  * the store's URL and TLS files turned into an rlink_conf, and the
  * link's events logged, counted and told to /readyz the store's way
- * before its owner hears them. A handshake Redis refuses (AUTH, SELECT,
- * or a NOAUTH to PING) is noted by kind (store_err.h) and counted in
+ * before its owner hears them. A handshake Redis refuses (HELLO's AUTH,
+ * AUTH, SELECT, or a NOAUTH to HELLO or PING) is noted by kind (store_err.h) and counted in
  * ready.h until a handshake succeeds: a wrong password never looks
  * connected. The connection itself, the handshake, the deadlines, the
  * backoff (reset whenever Redis answers, so a Redis that accepts but
@@ -97,6 +97,16 @@ bool
 store_link_up(const struct store_link *link)
 {
     return link->rl != NULL && rlink_up(link->rl);
+}
+
+void
+store_link_server(const struct store_link *link, struct rlink_server *out)
+{
+    if (link->rl != NULL) {
+        rlink_server(link->rl, out);
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
 }
 
 int

@@ -25,7 +25,7 @@ struct store_link;
 /* What a link tells its owner, on the loop. */
 enum store_link_event {
     STORE_LINK_UP,                  /* it connected and Redis accepted its
-                                     * handshake (AUTH, SELECT or PING):
+                                     * handshake (HELLO or AUTH, SELECT):
                                      * commands flow */
     STORE_LINK_FAILED,              /* it could not connect, or Redis
                                      * refused its handshake; retry is set */
@@ -86,6 +86,11 @@ void store_link_connect(struct store_link *link);
 
 /* Whether LINK is connected and Redis accepted its handshake. */
 bool store_link_up(const struct store_link *link);
+
+/* What LINK's Redis said of itself (HELLO) on the current connection;
+ * zeroed while LINK is down or the Redis knows no HELLO. */
+void store_link_server(const struct store_link *link,
+                       struct rlink_server *out);
 
 /*
  * Sends the command of ARGC arguments ARGV (LENS[i] bytes each; LENS

@@ -15,9 +15,12 @@
  * NULL): invalidations may have been lost.
  *
  * The subscriber link is an rlink in subscriber mode (store_link.h):
- * SUBSCRIBE goes without a callback and its confirmations, the messages
- * and the invalidations all arrive at on_sub_message; CLIENT ID, sent
- * before, has its reply callback. It has no deadline of its own, as
+ * SUBSCRIBE's confirmations, the messages and the invalidations all
+ * arrive at on_sub_message; SUBSCRIBE's callback (on_subscribed) hears
+ * whether Redis refused the channel (NOPERM: noted, /readyz degraded,
+ * the link kept, and the refused channels asked again every
+ * STORE_SUB_RETRY_MS, so a right granted later is taken up); CLIENT ID,
+ * sent before, has its reply callback. It has no deadline of its own, as
  * pub/sub has nothing to time: a frozen Redis is noticed by the calls
  * (store.c's deadlines), which tell this file (store_sub_forget,
  * store_sub_lost), and a lost connection by the link itself.
@@ -35,20 +38,25 @@
 
 #include <stdio.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "ready.h"
 #include "store_err.h"
 #include "store_link.h"
 
 #define STORE_SUB_CHANNELS_MAX 4
 #define STORE_SUB_INVALIDATE   "__redis__:invalidate"
+#define STORE_SUB_RETRY_MS     10000    /* a refused SUBSCRIBE, again */
 
 struct store_channel {
-    char        *name;              /* owned */
-    store_msg_cb cb;
-    void        *arg;
-    bool         invalidate;        /* Redis's tracking channel */
+    char             *name;         /* owned */
+    store_msg_cb      cb;
+    void             *arg;
+    bool              invalidate;   /* Redis's tracking channel */
+    bool              refused;      /* its SUBSCRIBE got an error reply */
+    struct store_sub *sub;          /* its subscriber */
 };
 
 struct store_sub {
@@ -62,7 +70,12 @@ struct store_sub {
     bool                 inval_subscribed;
     bool                 tracking;  /* CLIENT TRACKING on, confirmed */
     bool                 freeing;
+    int                  refused;   /* channels refused; counted once in
+                                     * ready.h while above 0 */
+    struct event        *retry;     /* owned: refused channels, again */
 };
+
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 static void on_sub_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
@@ -82,6 +95,12 @@ store_sub_new(struct event_base *base, struct evdns_base *dns,
         return NULL;
     }
     sub->cmd = cmd;
+    sub->retry = evtimer_new(base, on_retry, sub);
+    if (sub->retry == NULL) {
+        log_err("store: out of memory");
+        free(sub);
+        return NULL;
+    }
     lc.subscriber = true;
     if (store_link_init(&sub->link, base, dns, &lc, "redis subscriber",
                         on_sub_link, on_sub_message, sub) != 0) {
@@ -104,6 +123,10 @@ store_sub_free(struct store_sub *sub)
     for (i = 0; i < sub->nchannels; i++) {
         free(sub->channels[i].name);
     }
+    if (sub->refused > 0) {
+        ready_redis_unsubscribed(-1);
+    }
+    event_free(sub->retry);
     free(sub);
 }
 
@@ -124,7 +147,19 @@ store_sub_lost(struct store_sub *sub)
 bool
 store_sub_listening(const struct store_sub *sub)
 {
-    return store_link_up(&sub->link);
+    int i;
+
+    if (!store_link_up(&sub->link)) {
+        return false;
+    }
+    /* A wake channel Redis refused never delivers: nothing may wait for
+     * it. (A refused invalidation channel keeps tracking off instead.) */
+    for (i = 0; i < sub->nchannels; i++) {
+        if (sub->channels[i].refused && !sub->channels[i].invalidate) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void
@@ -307,13 +342,86 @@ on_sub_message(struct store_link *link, const redisReply *reply, void *arg)
     }
 }
 
+/* Notes whether CH's SUBSCRIBE was refused, for /readyz. */
+static void
+channel_set_refused(struct store_channel *ch, bool refused)
+{
+    struct store_sub *sub = ch->sub;
+
+    if (ch->refused == refused) {
+        return;
+    }
+    ch->refused = refused;
+    sub->refused += refused ? 1 : -1;
+    if (sub->refused == (refused ? 1 : 0)) {
+        ready_redis_unsubscribed(refused ? 1 : -1);
+    }
+}
+
+/*
+ * The answer to CH's SUBSCRIBE: its confirmation (on_sub_message has
+ * handled it already), or an error reply, NOPERM for a channel the ACL
+ * user may not use. That is noted and the link is kept: a refused wake
+ * channel makes store_listening false, and a refused invalidation
+ * channel keeps tracking off (no CLIENT TRACKING without it), so the
+ * near cache serves nothing it could not keep coherent.
+ */
+static void
+on_subscribed(struct rlink *rl, redisReply *reply, void *privdata)
+{
+    struct store_channel *ch = privdata;
+
+    (void)rl;
+    if (reply == NULL || ch->sub->freeing) {
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ERROR) {
+        channel_set_refused(ch, false);
+        return;
+    }
+    store_err_note(rerr_classify(reply->str, reply->len), "SUBSCRIBE",
+                   reply->str);
+    channel_set_refused(ch, true);
+    if (!evtimer_pending(ch->sub->retry, NULL)) {
+        /* An operator may grant the channel: ask again now and then. */
+        struct timeval tv = { STORE_SUB_RETRY_MS / 1000,
+                              (STORE_SUB_RETRY_MS % 1000) * 1000 };
+
+        evtimer_add(ch->sub->retry, &tv);
+    }
+    if (!ch->invalidate) {
+        ch->cb(NULL, 0, ch->arg);   /* no messages: waiters look again */
+    }
+}
+
 static void
 sub_send(struct store_sub *sub, struct store_channel *ch)
 {
     const char *argv[2] = { "SUBSCRIBE", ch->name };
 
-    /* No callback: the confirmation is a push (on_sub_message). */
-    (void)store_link_command(&sub->link, 2, argv, NULL, NULL, NULL);
+    /* The confirmation is a push (on_sub_message), then on_subscribed's;
+     * a refusal is on_subscribed's alone. */
+    (void)store_link_command(&sub->link, 2, argv, NULL, on_subscribed, ch);
+}
+
+/* The refused channels' SUBSCRIBE, again (a reconnect sends them all
+ * anyway). */
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_sub *sub = arg;
+    int               i;
+
+    (void)fd;
+    (void)what;
+    if (!store_link_up(&sub->link)) {
+        return;
+    }
+    for (i = 0; i < sub->nchannels; i++) {
+        if (sub->channels[i].refused) {
+            sub_send(sub, &sub->channels[i]);
+        }
+    }
 }
 
 /* Asks the subscriber link's client id, for CLIENT TRACKING's REDIRECT. */
@@ -383,6 +491,8 @@ channel_add(struct store_sub *sub, const char *name, store_msg_cb cb,
     ch->cb = cb;
     ch->arg = arg;
     ch->invalidate = invalidate;
+    ch->refused = false;
+    ch->sub = sub;
     sub->nchannels++;
     if (!store_link_up(&sub->link)) {
         store_link_connect(&sub->link); /* subscribes once connected */

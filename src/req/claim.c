@@ -20,7 +20,9 @@
  * Redis's clock against ours, process-wide: learned from every claim
  * whose reply came back quickly, as the middle of its round trip. A
  * claim's deadline is in Redis's clock, so hosts whose clocks differ
- * still agree on it; until the first claim answered there is none.
+ * still agree on it. Until the first claim answered, the store's own
+ * (its TIME at connect, store_clock_offset) gives the first claims of a
+ * fresh process theirs.
  */
 #define CLAIM_RTT_MAX_MS 50         /* a slower reply teaches nothing */
 #define CLAIM_SLACK_MS   20         /* past redis_timeout, for the wire */
@@ -46,7 +48,8 @@ claim_take(struct req *r, struct claim *c)
     int64_t                       offset;
 
     c->sent_ms = req_now_ms();
-    if (claim_clock_offset(&offset)) {
+    if (claim_clock_offset(&offset) ||
+        store_clock_offset(r->env->store, &offset)) {
         a.deadline_ms = c->sent_ms + offset + r->env->cf->redis_timeout_ms +
                         CLAIM_SLACK_MS;
     }

@@ -13,6 +13,9 @@
 #                   valid for one day in 2020 only: expired, so
 #                   verification must fail
 #   DIR/expired.key its key
+#   DIR/client.pem  client certificate (extendedKeyUsage clientAuth), for
+#                   a server that asks for one (redis --tls-auth-clients)
+#   DIR/client.key  its key
 #
 # Usage: certs.sh DIR        (DIR is created if missing)
 # Keys are P-256 (fast to make); everything expires after 2 days.
@@ -69,6 +72,22 @@ ssl x509 -req -in "$dir/ca.csr" -signkey "$dir/ca.key" -days 2 -sha256 \
 leaf server localhost "DNS:localhost, IP:127.0.0.1"
 leaf wrong wrong.example "DNS:wrong.example"
 
+# A client certificate: like a leaf, for clientAuth and no name.
+cat >"$dir/client.ext" <<'EXT'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EXT
+ssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$dir/client.key"
+ssl req -new -key "$dir/client.key" -subj "/CN=heavyset-proxy test client" \
+    -out "$dir/client.csr"
+ssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -CAserial "$dir/ca.srl" -days 2 -sha256 \
+    -extfile "$dir/client.ext" -out "$dir/client.pem"
+
 # An expired leaf: `openssl x509 -req` (OpenSSL 3.0) signs from now on
 # only, `openssl ca` takes explicit dates.
 cat >"$dir/ca.cnf" <<EOF
@@ -101,7 +120,8 @@ ssl ca -batch -config "$dir/ca.cnf" -cert "$dir/ca.pem" \
     -startdate 20200101000000Z -enddate 20200102000000Z \
     -extfile "$dir/expired.ext" -notext
 
-ssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" "$dir/wrong.pem"
+ssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" "$dir/wrong.pem" \
+    "$dir/client.pem"
 if openssl verify -CAfile "$dir/ca.pem" "$dir/expired.pem" >>"$log" 2>&1
 then
     echo "certs.sh: expired.pem verifies" >&2

@@ -11,11 +11,14 @@
 #   wrong   TLS only, certificate for wrong.example by the same CA
 #   mtls    TLS only like tls, and it wants a client certificate signed
 #           by the CA (client.pem, made here with clientAuth)
+#   nohello TCP with requirepass, HELLO renamed away: a Redis older than
+#           6 as the link sees it
 #
 # Environment for the tests: HSP_RL_PORT, HSP_RL_SOCK, HSP_RL_PASS,
 # HSP_RL_TLS_PORT, HSP_RL_WRONG_PORT, HSP_RL_MTLS_PORT, HSP_RL_CA (the
 # CA that signed them all), HSP_RL_OTHER_CA (a CA that signed none),
 # HSP_RL_CLIENT_CERT and HSP_RL_CLIENT_KEY (mtls's client certificate),
+# HSP_RL_NOHELLO_PORT (the nohello server; its password is HSP_RL_PASS),
 # HSP_RL_CLOSED_PORT (nothing listens there).
 #
 # Usage: rlink.sh [criterion option...]. HSP_KEEP_TMP=1 keeps the
@@ -148,6 +151,11 @@ start mtls --tls -p "$mtls_port" --cacert "$c/ca.pem" --cert "$c/client.pem" \
     --tls-key-file "$c/server.key" --tls-ca-cert-file "$c/ca.pem" \
     --tls-auth-clients yes || exit 99
 
+nohello_port=$(free_port)
+start nohello -p "$nohello_port" -a "$pass" --no-auth-warning -- \
+    --port "$nohello_port" --requirepass "$pass" \
+    --rename-command HELLO '' || exit 99
+
 HSP_RL_PORT=$port
 HSP_RL_SOCK=$tmp/plain.sock
 HSP_RL_PASS=$pass
@@ -158,8 +166,9 @@ HSP_RL_OTHER_CA=$tmp/other/ca.pem
 HSP_RL_MTLS_PORT=$mtls_port
 HSP_RL_CLIENT_CERT=$c/client.pem
 HSP_RL_CLIENT_KEY=$c/client.key
+HSP_RL_NOHELLO_PORT=$nohello_port
 HSP_RL_CLOSED_PORT=$(free_port)
-export HSP_RL_PORT HSP_RL_SOCK HSP_RL_PASS HSP_RL_TLS_PORT \
+export HSP_RL_NOHELLO_PORT HSP_RL_PORT HSP_RL_SOCK HSP_RL_PASS HSP_RL_TLS_PORT \
     HSP_RL_WRONG_PORT HSP_RL_MTLS_PORT HSP_RL_CA HSP_RL_OTHER_CA \
     HSP_RL_CLIENT_CERT HSP_RL_CLIENT_KEY HSP_RL_CLOSED_PORT
 

@@ -936,3 +936,46 @@ Test(idem, a_claim_redis_runs_too_late_leaves_no_orphan)
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
                  p.error);
 }
+
+/*
+ * The same from a fresh start: the very first keyed PATCH of a new proxy
+ * has a deadline too, since the store learns Redis's clock (TIME) as its
+ * link comes up, before any claim could teach it.
+ */
+Test(idem, the_first_claim_after_a_start_has_a_deadline)
+{
+    static const char *const opts[] = { "near_cache=0", NULL };
+    static struct hproc      p;
+    struct hresp             r;
+    bool                     up;
+    int                      i;
+
+    cr_assert_eq(hproc_proxy_start("idem-first", opts, &p), 0, "%s",
+                 p.error);
+    /* Its Redis link up (a PATCH before that could not have a deadline:
+     * nothing of Redis is known yet). */
+    for (i = 0;; i++) {
+        hreq_get(p.url, "/readyz", NULL, &r);
+        up = strstr(r.body, "\"redis\":{\"status\":\"up\"") != NULL;
+        hresp_free(&r);
+        if (up) {
+            break;
+        }
+        cr_assert_lt(i, 100, "redis never up");
+        usleep(50 * 1000);
+    }
+    pause_redis_writes(1500);
+    hreq_patch(p.url, BODY("\"appendComment\":\"first, while paused\""),
+               HREQ(.token = ALPHA, .key = "idem-first-1"), &r);
+    cr_expect_neq(r.status, 409, "%d %s", r.status, r.body);
+    hresp_free(&r);
+    usleep(1800 * 1000);            /* the pause ends; the claim runs */
+
+    hreq_patch(p.url, BODY("\"appendComment\":\"first, while paused\""),
+               HREQ(.token = ALPHA, .key = "idem-first-1"), &r);
+    cr_expect_eq(r.status, 200, "the retry got %d (an orphan claim?): %s",
+                 r.status, r.body);
+    hresp_free(&r);
+    cr_expect_eq(hproc_stop(&p, SIGTERM), 0, "exit status after SIGTERM: %s",
+                 p.error);
+}

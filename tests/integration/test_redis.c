@@ -69,13 +69,15 @@ jstr(struct json_object *o, const char *a, const char *b)
 }
 
 /*
- * Waits (bounded) until /readyz of BASE, always 200, has redis.FIELD
- * containing WANT; returns its body (the caller puts it).
+ * Waits (up to MS, stretched for slow builds) until /readyz of BASE,
+ * always 200, has redis.FIELD containing WANT; returns its body (the
+ * caller puts it).
  */
 static struct json_object *
-readyz_wait(const char *base, const char *field, const char *want)
+readyz_wait_ms(const char *base, const char *field, const char *want,
+               long ms)
 {
-    long                end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
+    long                end = hfixture_now_ms() + hfixture_slow_ms(ms);
     struct json_object *o;
     struct hresp        r;
 
@@ -93,6 +95,13 @@ readyz_wait(const char *base, const char *field, const char *want)
         json_object_put(o);
         hfixture_pause_ms(POLL_MS);
     }
+}
+
+/* readyz_wait_ms for WAIT_MS. */
+static struct json_object *
+readyz_wait(const char *base, const char *field, const char *want)
+{
+    return readyz_wait_ms(base, field, want, WAIT_MS);
 }
 
 /* Starts a proxy NAME on the Redis at URL into P (more -o in EXTRA). */
@@ -137,6 +146,91 @@ file_has(const char *path, const char *text)
     }
     fclose(f);
     return found;
+}
+
+/* How many of R's clients are named NAME (CLIENT LIST). */
+static int
+clients_named(const struct hredis *r, const char *password, const char *name)
+{
+    redisContext *c = hredis_connect(r, password);
+    redisReply   *reply = redisCommand(c, "CLIENT LIST");
+    char          want[128];
+    const char   *p;
+    int           n = 0;
+
+    cr_assert(reply != NULL && reply->type == REDIS_REPLY_STRING,
+              "CLIENT LIST: %s", reply != NULL ? reply->str : c->errstr);
+    snprintf(want, sizeof(want), " name=%s ", name);
+    for (p = reply->str; (p = strstr(p, want)) != NULL; p++) {
+        n++;
+    }
+    freeReplyObject(reply);
+    redisFree(c);
+    return n;
+}
+
+/* ---- the handshake: HELLO, or AUTH for a Redis without it --------------- */
+
+/* Every link of the proxy says HELLO and names itself in it. */
+Test(redis, the_links_say_hello_and_name_themselves)
+{
+    static const char *const args[] = { "--requirepass", "right", NULL };
+    struct hredis rd;
+    struct hproc  p;
+    char          url[128], xc[32];
+    int           i;
+
+    hredis_start("rd-hello", args, &rd);
+    snprintf(url, sizeof(url), "redis://:right@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-hello", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    /* Each worker's call link and its subscriber link. */
+    for (i = 0; clients_named(&rd, "right", "heavyset-proxy") < 2; i++) {
+        cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
+                     "fewer than 2 links named heavyset-proxy");
+        hfixture_pause_ms(POLL_MS);
+    }
+    hfixture_stop(&p);
+}
+
+/*
+ * A Redis without HELLO (older than 6; here HELLO is renamed away) gets
+ * AUTH instead, on the same connection: the proxy caches through it, and
+ * a wrong password is refused as before.
+ */
+Test(redis, a_redis_without_hello_gets_auth_instead)
+{
+    static const char *const args[] = { "--requirepass", "right",
+                                         "--rename-command", "HELLO", "",
+                                         NULL };
+    struct hredis       rd;
+    struct hproc        p, q;
+    struct json_object *o;
+    char                url[128], xc[32];
+    bool                found;
+
+    hredis_start("rd-nohello", args, &rd);
+    snprintf(url, sizeof(url), "redis://:right@127.0.0.1:%d/1", rd.port);
+    proxy_on("px-nohello", url, NULL, &p);
+    o = readyz_wait(p.url, "status", "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connect_failures_total",
+                             &found), 0, "a failed connect before AUTH");
+    hfixture_stop(&p);
+
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/1", rd.port);
+    proxy_on("px-nohello-wrong", url, NULL, &q);
+    o = readyz_wait(q.url, "reason", "AUTH");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
+    json_object_put(o);
+    hfixture_stop(&q);
+    cr_expect_not(file_has(q.log, "store: connected"),
+                  "a refused AUTH was logged as connected (%s)", q.log);
 }
 
 /* ---- passwords and ACL users ------------------------------------------- */
@@ -209,12 +303,14 @@ Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
  * near cache's tracking, the shared budget, an Idempotency-Key claim,
  * write-through and replay, the marker; and no NOPERM anywhere.
  */
-#define LEAST_RIGHTS                                                       \
-    "on >least resetkeys ~hsp:* resetchannels &hsp:* "                     \
-    "&__redis__:invalidate -@all +ping +select +info +script|load "        \
+#define LEAST_KEYS     "on >least resetkeys ~hsp:* resetchannels "
+#define LEAST_CHANNELS "&hsp:* &__redis__:invalidate "
+#define LEAST_COMMANDS                                                     \
+    "-@all +ping +select +info +script|load "                              \
     "+evalsha +eval +subscribe +client|id +client|tracking +get +set "     \
     "+del +exists +incr +pexpire +pttl +hget +hset +hmget +publish +time " \
     "+zadd +zcard +zrange +zremrangebyscore"
+#define LEAST_RIGHTS LEAST_KEYS LEAST_CHANNELS LEAST_COMMANDS
 
 Test(redis, the_least_rights_readme_gives_are_enough)
 {
@@ -255,6 +351,72 @@ Test(redis, the_least_rights_readme_gives_are_enough)
     cr_expect_str_eq(jstr(o, "redis", "status"), "up");
     json_object_put(o);
     hfixture_stop(&p);
+}
+
+/*
+ * The least rights without the channels: every SUBSCRIBE gets NOPERM.
+ * The subscriber link is kept (no reconnecting forever), the refusal is
+ * counted and named by /readyz, the shared cache works, and the near
+ * cache serves nothing, since no invalidation could reach it. Granted
+ * the channels later, the proxy takes them up by itself.
+ */
+Test(redis, a_refused_subscribe_keeps_the_link_and_the_near_cache_off)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    redisContext       *c;
+    char                url[160], xc[32];
+    bool                found;
+    int                 i;
+
+    hredis_start("rd-nochan", NULL, &rd);
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "ACL SETUSER hsp " LEAST_KEYS LEAST_COMMANDS);
+    hredis_ok(c, "ACL SETUSER admin on >admin ~* &* +@all");
+    hredis_ok(c, "ACL SETUSER default off");
+    redisFree(c);
+    snprintf(url, sizeof(url), "redis://hsp:least@127.0.0.1:%d/0", rd.port);
+    proxy_on("px-nochan", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "cannot subscribe");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "last_error"), "noperm");
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, ERRORS("noperm"), &found), 1);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    for (i = 0; i < 3; i++) {
+        cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+        cr_expect_str_eq(xc, "HIT", "round %d: from Redis", i);
+    }
+    cr_expect_eq(hreq_metric(p.url, "heavyset_near_hits_total", &found), 0,
+                 "the near cache served without invalidations");
+    cr_expect(found);
+    hfixture_pause_ms(1500);
+    cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connection_losses_total",
+                             &found), 0, "the subscriber link reconnects");
+    o = readyz_wait(p.url, "reason", "cannot subscribe");
+    json_object_put(o);
+
+    /* The rights granted later: taken up within a retry (10 s), the
+     * near cache coherent again, with no reconnect. */
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "AUTH admin admin");
+    hredis_ok(c, "ACL SETUSER hsp " LEAST_CHANNELS);
+    redisFree(c);
+    o = readyz_wait_ms(p.url, "status", "up", 13000);
+    json_object_put(o);
+    for (i = 0; !file_has(p.log, "redis tracking on"); i++) {
+        cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
+                     "tracking never came on (%s)", p.log);
+        hfixture_pause_ms(POLL_MS);
+    }
+    cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connection_losses_total",
+                             &found), 0);
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "SUBSCRIBE with an error (noperm)"),
+              "logged (%s)", p.log);
 }
 
 /* ---- error replies ------------------------------------------------------ */
@@ -338,6 +500,117 @@ Test(redis, noeviction_is_up_and_the_gauge_zero)
     cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
     cr_expect(found, "no %s in /metrics", EVICTING);
     hfixture_stop(&p);
+}
+
+/* ---- the kind of server: a redis:// store wants a master --------------- */
+
+#define WRONG(kind) \
+    "heavyset_redis_wrong_server_connects_total{kind=\"" kind "\"}"
+
+/*
+ * A redis:// URL that reaches a replica: logged, counted, and /readyz
+ * says degraded with the reason; requests are served all the same.
+ */
+Test(redis, a_replica_degrades_readyz_and_is_counted)
+{
+    struct hredis       master, rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], port[16], xc[32];
+    const char         *args[] = { "--replicaof", "127.0.0.1", port, NULL };
+    bool                found;
+
+    hredis_start("rd-master", NULL, &master);
+    snprintf(port, sizeof(port), "%d", master.port);
+    hredis_start("rd-replica", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-replica", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "replica");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
+    cr_expect(strncmp(jstr(o, "redis", "reason"),
+                      "redis is a replica: writes are refused (", 40) == 0,
+              "%s", jstr(o, "redis", "reason"));
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, WRONG("replica"), &found), 1);
+    cr_expect(found, "no %s in /metrics", WRONG("replica"));
+    cr_expect_eq(hreq_metric(p.url, WRONG("cluster"), &found), 0);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "is a replica"), "logged (%s)", p.log);
+}
+
+/* A redis:// URL that reaches a cluster node: the same, named. */
+Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    char                url[128], nodes[600], bus[16], xc[32];
+    const char         *args[] = { "--cluster-enabled", "yes",
+                                   "--cluster-config-file", nodes,
+                                   "--cluster-port", bus, NULL };
+    bool                found;
+
+    snprintf(nodes, sizeof(nodes), "%s/rd-cluster-nodes.conf",
+             hfixture_env("HSP_TMPDIR"));
+    /* Its bus port would be port + 10000, maybe past 65535. */
+    snprintf(bus, sizeof(bus), "%d", hredis_free_port());
+    hredis_start("rd-cluster", args, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-cluster", url, NULL, &p);
+
+    o = readyz_wait(p.url, "reason", "cluster node");
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect(strncmp(jstr(o, "redis", "reason"),
+                      "redis is a cluster node: use redis-cluster:// "
+                      "(not yet supported) (", 64) == 0,
+              "%s", jstr(o, "redis", "reason"));
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, WRONG("cluster"), &found), 1);
+    cr_expect(found, "no %s in /metrics", WRONG("cluster"));
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "is a cluster node"), "logged (%s)", p.log);
+}
+
+/*
+ * The policy is asked again every 10 s, not only at connect: changed to
+ * allkeys-lru at runtime it shows in /readyz and the gauge, and changed
+ * back to noeviction it clears, each within a period (and some slack).
+ */
+Test(redis, a_policy_changed_at_runtime_shows_and_clears)
+{
+    struct hredis       rd;
+    struct hproc        p;
+    struct json_object *o;
+    redisContext       *c;
+    char                url[128];
+    bool                found;
+
+    hredis_start("rd-repolicy", NULL, &rd);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
+    proxy_on("px-repolicy", url, NULL, &p);
+    json_object_put(readyz_wait(p.url, "status", "up"));
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+
+    c = hredis_connect(&rd, NULL);
+    hredis_ok(c, "CONFIG SET maxmemory-policy allkeys-lru");
+    o = readyz_wait_ms(p.url, "reason", "evicted", 13000);
+    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    json_object_put(o);
+    cr_expect_geq(hreq_metric(p.url, EVICTING, &found), 1);
+
+    hredis_ok(c, "CONFIG SET maxmemory-policy noeviction");
+    redisFree(c);
+    o = readyz_wait_ms(p.url, "status", "up", 13000);
+    cr_expect_str_eq(jstr(o, "status", NULL), "ready");
+    json_object_put(o);
+    cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"));
+    cr_expect(file_has(p.log, "maxmemory-policy is noeviction again"));
 }
 
 /* ---- TLS (rediss://) ------------------------------------------------------ */
@@ -429,4 +702,60 @@ Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
                   p.log);
     cr_expect(file_has(p.log, "(tls)"), "the TLS failure is logged (%s)",
               p.log);
+}
+
+/*
+ * A TLS Redis that asks for a client certificate (--tls-auth-clients
+ * yes): with redis_cert_file and redis_key_file (certs.sh's client
+ * certificate) the proxy caches through it; without them it is never up,
+ * says why in the log, and serves every request all the same.
+ */
+Test(redis, rediss_with_a_client_certificate_and_without)
+{
+    static const char *const args[] = { "--tls-auth-clients", "yes", NULL };
+    struct hredis       rd;
+    struct hproc        p, q;
+    struct json_object *o;
+    struct hresp        r;
+    const char         *certs = hfixture_env("HSP_CERT_DIR");
+    char                url[160], redis[200], ca[600], cert[600],
+                        key[600], xc[32];
+    const char         *opts[] = { redis, ca, cert, key, NULL };
+    int                 i;
+
+    hredis_start_tls("rd-mtls", certs, args, &rd);
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d", rd.port);
+    snprintf(redis, sizeof(redis), "redis=%s", url);
+    snprintf(ca, sizeof(ca), "redis_ca_file=%s/ca.pem", certs);
+    snprintf(cert, sizeof(cert), "redis_cert_file=%s/client.pem", certs);
+    snprintf(key, sizeof(key), "redis_key_file=%s/client.key", certs);
+    hfixture_proxy("px-mtls", opts, &p);
+    o = readyz_wait(p.url, "status", "up");
+    json_object_put(o);
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "MISS");
+    cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+    hfixture_stop(&p);
+    cr_expect(file_has(p.log, "store: connected to redis"));
+
+    proxy_on("px-mtls-none", url, ca, &q);
+    for (i = 0; i < 2; i++) {   /* served, never from a cache it lacks */
+        cr_expect_eq(lookup(q.url, xc, sizeof(xc)), 200, "round %d", i);
+        cr_expect_str_neq(xc, "HIT", "round %d", i);
+    }
+    hfixture_pause_ms(1500);    /* several connect attempts */
+    hreq_get(q.url, "/readyz", NULL, &r);
+    cr_expect_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+    o = hresp_json(&r);
+    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+    hresp_free(&r);
+    cr_expect_str_neq(jstr(o, "redis", "status"), "up",
+                      "up without the certificate Redis asks for");
+    json_object_put(o);
+    hfixture_stop(&q);
+    cr_expect_not(file_has(q.log, "store: connected"),
+                  "logged as connected without a certificate (%s)", q.log);
+    cr_expect(file_has(q.log, "(tls)"), "the TLS failure is logged (%s)",
+              q.log);
 }

@@ -57,6 +57,51 @@ Test(rlink_cmd, subscribe_and_publish)
     rlink_free(sub);
 }
 
+/*
+ * A SUBSCRIBE Redis refuses (NOPERM: a channel the ACL user may not use)
+ * answers its callback with the error and keeps the link up; a channel
+ * it may use is confirmed to both callbacks, in order.
+ */
+Test(rlink_cmd, a_refused_subscribe_keeps_the_link)
+{
+    struct rlink_conf     c = hrlink_conf_plain();
+    struct rlink         *admin, *sub;
+    struct rlink_counters n;
+
+    admin = hrlink_new(&c);
+    cr_assert(hrlink_wait(&hrl.ups, 1, 3000), "not up: %s", hrl.detail);
+    cr_assert_eq(rlink_command(admin, 8,
+                               (const char *[]){ "ACL", "SETUSER", "chan",
+                                                 "on", ">pw", "+@all",
+                                                 "resetchannels", "&ok:*" },
+                               NULL, hrlink_on_reply, NULL), 0);
+    cr_assert(hrlink_wait(&hrl.nreplies, 1, 3000));
+    hrlink_expect_str(0, REDIS_REPLY_STATUS, "OK");
+    c.subscriber = true;
+    c.user = "chan";
+    c.password = "pw";
+    sub = hrlink_new(&c);
+    cr_assert(hrlink_wait(&hrl.ups, 2, 3000), "not up: %s", hrl.detail);
+    cr_assert_eq(rlink_command(sub, 2, (const char *[]){ "SUBSCRIBE", "no:x" },
+                               NULL, hrlink_on_reply, NULL), 0);
+    cr_assert_eq(rlink_command(sub, 2, (const char *[]){ "SUBSCRIBE", "ok:x" },
+                               NULL, hrlink_on_reply, NULL), 0);
+    cr_assert(hrlink_wait(&hrl.nreplies, 3, 3000));
+    cr_expect_eq(hrl.replies[1]->type, REDIS_REPLY_ERROR);
+    cr_expect(strncmp(hrl.replies[1]->str, "NOPERM", 6) == 0, "%s",
+              hrl.replies[1]->str);
+    cr_expect_eq(hrl.replies[2]->type, REDIS_REPLY_ARRAY);
+    cr_expect_eq(hrl.nmsgs, 1);
+    cr_expect_str_eq(hrl.msgs[0], "subscribe ok:x 1");
+    hrlink_run(200);
+    cr_expect(rlink_up(sub), "a refused SUBSCRIBE dropped the link");
+    cr_expect_eq(hrl.fails + hrl.losts, 0, "%s", hrl.detail);
+    rlink_counters(sub, &n);
+    cr_expect_eq(n.connects, 1);
+    rlink_free(sub);
+    rlink_free(admin);
+}
+
 /* CLIENT TRACKING's REDIRECT invalidations reach the subscriber. */
 Test(rlink_cmd, tracking_redirect_invalidations)
 {

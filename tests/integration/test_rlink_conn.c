@@ -44,6 +44,71 @@ Test(rlink_conn, tcp_password_select_set_get_eval)
     rlink_free(link);
 }
 
+/* HELLO's reply describes the server; the link names itself. */
+Test(rlink_conn, hello_describes_the_server)
+{
+    struct rlink_conf   c = hrlink_conf_plain();
+    struct rlink_server sv;
+    struct rlink       *link;
+
+    link = hrlink_new(&c);
+    rlink_server(link, &sv);
+    cr_expect_not(sv.hello, "described before it is up");
+    cr_assert(hrlink_wait(&hrl.ups, 1, 3000), "not up: %s", hrl.detail);
+    rlink_server(link, &sv);
+    cr_expect(sv.hello);
+    cr_expect_eq(sv.mode, RLINK_MODE_STANDALONE);
+    cr_expect_eq(sv.role, RLINK_ROLE_MASTER);
+    cr_expect(sv.version[0] >= '6' && sv.version[0] <= '9', "%s",
+              sv.version);
+    cr_expect_gt(sv.id, 0);
+    hrlink_cmd(link, "CLIENT", "GETNAME", NULL, NULL);
+    cr_assert(hrlink_wait(&hrl.nreplies, 1, 3000));
+    hrlink_expect_str(0, REDIS_REPLY_STRING, "heavyset-proxy");
+    rlink_free(link);
+}
+
+/*
+ * A Redis without HELLO (older than 6; here renamed away) gets AUTH on
+ * the same connection, SELECT after it; a wrong password is still
+ * refused as AUTH.
+ */
+Test(rlink_conn, no_hello_falls_back_to_auth)
+{
+    struct rlink_conf   c = hrlink_conf_plain();
+    struct rlink_server sv;
+    struct rlink       *link;
+    struct rlink_counters n;
+
+    c.port = (uint16_t)atoi(hrlink_env("HSP_RL_NOHELLO_PORT"));
+    c.db = 2;
+    link = hrlink_new(&c);
+    cr_assert(hrlink_wait(&hrl.ups, 1, 3000), "not up: %s", hrl.detail);
+    cr_expect_eq(hrl.fails, 0, "%s", hrl.detail);
+    rlink_server(link, &sv);
+    cr_expect_not(sv.hello);
+    cr_expect_eq(sv.mode, RLINK_MODE_UNKNOWN);
+    hrlink_cmd(link, "CLIENT", "INFO", NULL, NULL);
+    cr_assert(hrlink_wait(&hrl.nreplies, 1, 3000));
+    cr_expect(strstr(hrl.replies[0]->str, " db=2 ") != NULL, "%s",
+              hrl.replies[0]->str);
+    rlink_counters(link, &n);
+    cr_expect_eq(n.connects, 1);
+    rlink_free(link);
+
+    c.password = "wrong";
+    hrl.ups = hrl.fails = 0;
+    link = hrlink_new(&c);
+    cr_assert(hrlink_wait(&hrl.fails, 1, 3000), "no failure");
+    cr_expect_eq(hrl.ups, 0);
+    cr_expect_eq(hrl.reason, RLINK_REASON_AUTH, "%s: %s",
+                 rlink_reason_name(hrl.reason), hrl.detail);
+    cr_expect_eq(hrl.kind, RERR_AUTH, "%s", rerr_name(hrl.kind));
+    cr_expect(strstr(hrl.detail, "AUTH: WRONGPASS") != NULL, "%s",
+              hrl.detail);
+    rlink_free(link);
+}
+
 /* A host name goes through evdns (/etc/hosts); AUTH user password. */
 Test(rlink_conn, acl_user_by_host_name)
 {
@@ -225,7 +290,7 @@ Test(rlink_conn, tls_client_certificate)
     rlink_free(link);
 
     /* Without: TLS 1.3 finishes the client's side first, so the refusal
-     * shows at the handshake's PING. Never up, either way. */
+     * shows at the handshake's HELLO. Never up, either way. */
     c.cert_file = c.key_file = NULL;
     hrl.ups = hrl.fails = 0;
     link = hrlink_new(&c);

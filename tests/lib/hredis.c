@@ -27,9 +27,8 @@
 
 static struct hredis *hredis_started[HREDIS_MAX];
 
-/* A TCP port of 127.0.0.1 that was free a moment ago. */
-static int
-free_port(void)
+int
+hredis_free_port(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
     socklen_t          len = sizeof(a);
@@ -90,7 +89,7 @@ start(const char *name, const char *certs, const char *const *args,
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->pidfile, sizeof(out->pidfile), "%s/%s.pid", tmp, name);
-    out->port = free_port();
+    out->port = hredis_free_port();
     n = (size_t)snprintf(cmd, sizeof(cmd),
                          "redis-server --port %d --bind 127.0.0.1 "
                          "--save '' --appendonly no --daemonize yes "

@@ -37,6 +37,10 @@ void hredis_start(const char *name, const char *const *args,
 void hredis_start_tls(const char *name, const char *certs,
                       const char *const *args, struct hredis *out);
 
+/* A TCP port of 127.0.0.1 that was free a moment ago (for a second port
+ * of a server, as a cluster node's bus). */
+int hredis_free_port(void);
+
 /* A connection to R, authenticated with PASSWORD when not NULL (as the
  * default user); asserted. The caller frees it with redisFree. */
 struct redisContext *hredis_connect(const struct hredis *r,

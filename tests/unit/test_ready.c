@@ -93,6 +93,25 @@ static const struct ready_case ready_cases[] = {
       "\"connected\":1,\"workers\":1,\"reason\":\"eviction: "
       "maxmemory-policy is not noeviction; idempotency records and guards "
       "may be evicted\"},\"upstream\":{\"status\":\"unknown\"}}" },
+    { "a replica: degraded, named before the READONLY it causes",
+      { .stores = 2, .redis_up = 2, .wrong[READY_WRONG_REPLICA] = 2,
+        .redis_err_ms = NOW, .redis_err = RERR_READONLY }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":2,\"workers\":2,\"reason\":\"redis is a replica: "
+      "writes are refused (2 of 2 links)\",\"last_error\":\"readonly\","
+      "\"last_error_age_ms\":0},\"upstream\":{\"status\":\"unknown\"}}" },
+    { "a cluster node",
+      { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_CLUSTER] = 1 }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"redis is a cluster "
+      "node: use redis-cluster:// (not yet supported) (1 of 1 links)\"},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "a sentinel",
+      { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_SENTINEL] = 1 }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"redis is a sentinel: "
+      "use redis-sentinel:// (not yet supported) (1 of 1 links)\"},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
     { "refused wins over a recent error and eviction",
       { .stores = 2, .redis_up = 1, .refused = 1, .evicting = 1,
         .redis_err_ms = NOW, .redis_err = RERR_AUTH }, 200,
