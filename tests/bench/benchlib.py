@@ -2,7 +2,8 @@
 """benchlib.py - the parts of scripts/bench that are easier in Python than
 in sh: finding a daemon's port, parsing wrk, the load generators (the
 200-request stampede, the Zipf rate-limit load, the 10,000 idle
-connections), reading RSS and /metrics, and printing the tables.
+connections), reading RSS and /metrics, and printing the tables; and
+scripts/chaos's wait for /readyz.
 
 Standard library only. Every subcommand is documented in its function;
 `benchlib.py CMD --help` lists its arguments. All traffic is loopback.
@@ -1039,6 +1040,33 @@ def metric_delta(before, after, name, **match):
     return a - b
 
 
+# ---- ready: how long until /readyz says ready again -------------------------
+
+
+def cmd_ready(a):
+    """Polls URL/readyz every 0.1 s until it answers status "ready" with
+    every worker's Redis link connected (redis.connected ==
+    redis.workers), then prints the ms from SINCE (epoch seconds) to that
+    answer; prints "none" and exits 1 when UNTIL (epoch seconds) passes
+    first. scripts/chaos runs it from the end of each fault."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        try:
+            with opener.open(a.url + "/readyz", timeout=1) as r:
+                body = json.loads(r.read())
+            redis = body.get("redis", {})
+            if (body.get("status") == "ready" and
+                    redis.get("connected") == redis.get("workers")):
+                print(max(0, round((time.time() - a.since) * 1000)))
+                return 0
+        except Exception:                               # noqa: BLE001
+            pass
+        if time.time() >= a.until:
+            print("none")
+            return 1
+        time.sleep(0.1)
+
+
 # ---- offload: Zipf reads at a fixed rate over several instances --------------
 
 
@@ -1473,6 +1501,12 @@ def main():
     s.add_argument("--conns", type=int, default=8)
     s.add_argument("--seed", type=int, default=1)
     s.set_defaults(fn=cmd_offload)
+
+    s = sub.add_parser("ready")
+    s.add_argument("url", help="base URL of a heavyset-proxy")
+    s.add_argument("--since", type=float, required=True)
+    s.add_argument("--until", type=float, required=True)
+    s.set_defaults(fn=cmd_ready)
 
     s = sub.add_parser("rss")
     s.add_argument("spec", nargs="+")
