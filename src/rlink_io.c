@@ -11,6 +11,7 @@
 #include "rlink_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,18 @@ rlink_int_poll(struct rlink *link)
     }
 }
 
+/* Whether LINK's socket ever reached its peer (the TCP connect done). */
+static bool
+tcp_connected(const struct rlink *link)
+{
+    struct sockaddr_storage peer;
+    socklen_t               len = sizeof(peer);
+
+    return getpeername(bufferevent_getfd(link->bev),
+                       (struct sockaddr *)&peer, &len) == 0 ||
+           errno != ENOTCONN;
+}
+
 /* What went wrong on BEV, in words, for the event's detail. */
 static enum rlink_reason
 bev_failure(struct rlink *link, short what)
@@ -514,6 +527,16 @@ bev_failure(struct rlink *link, short what)
     if (dns_err != 0) {
         snprintf(link->detail, sizeof(link->detail), "resolve %s: %s",
                  link->conf.host, evutil_gai_strerror(dns_err));
+        return RLINK_REASON_CONNECT;
+    }
+    /* bufferevent_openssl reports a refused TCP connect as the
+     * handshake's EOF (dirty shutdowns are allowed): no TLS was spoken,
+     * so it is a connect failure, as over plain TCP, not a TLS one. */
+    if (link->conf.transport == RLINK_TLS && link->state == ST_CONNECTING &&
+        !tcp_connected(link)) {
+        snprintf(link->detail, sizeof(link->detail), "%s",
+                 sock_err != 0 ? evutil_socket_error_to_string(sock_err)
+                               : "no TCP connection");
         return RLINK_REASON_CONNECT;
     }
     if (link->conf.transport == RLINK_TLS &&

@@ -207,6 +207,24 @@ Test(rlink_conn, closed_port_fails_and_retries)
     rlink_free(link);
 }
 
+/* Over TLS too, nothing listening is a refused connection, not a TLS
+ * failure: a TLS Redis that is down (restarted, failed over) must not be
+ * logged as a handshake problem (seen in scripts/chaos, tls-kill). */
+Test(rlink_conn, tls_closed_port_fails_as_connect)
+{
+    struct rlink_conf c = hrlink_conf_tls("HSP_RL_TLS_PORT", "HSP_RL_CA");
+    struct rlink     *link;
+
+    c.port = (uint16_t)atoi(hrlink_env("HSP_RL_CLOSED_PORT"));
+    link = hrlink_new(&c);
+    cr_assert(hrlink_wait(&hrl.fails, 3, 3000), "%d failures", hrl.fails);
+    cr_expect_eq(hrl.ups, 0);
+    cr_expect_eq(hrl.reason, RLINK_REASON_CONNECT, "reason %s: %s",
+                 rlink_reason_name(hrl.reason), hrl.detail);
+    cr_expect(strstr(hrl.detail, "refused") != NULL, "%s", hrl.detail);
+    rlink_free(link);
+}
+
 Test(rlink_conn, tls_round_trip)
 {
     struct rlink_conf c = hrlink_conf_tls("HSP_RL_TLS_PORT", "HSP_RL_CA");
