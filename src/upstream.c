@@ -40,6 +40,7 @@
 #include <event2/util.h>
 
 #include "log.h"
+#include "lograte.h"
 #include "stats.h"
 #include "uconn.h"
 #include "uparse.h"
@@ -443,6 +444,27 @@ upstream_cancel(struct upstream_call *call)
     call_free(call);
 }
 
+/*
+ * Logs a failed call: at most one line per kind of failure per 10 s
+ * (lograte.h), naming how many were held back. An upstream that is down
+ * fails every call, thousands a second under load; each is counted and
+ * in the access log already, and the log must stay readable.
+ */
+static void
+upstream_log(const struct upstream *up, enum upstream_error err,
+             const char *why)
+{
+    static struct lograte logs[UPSTREAM_EPROTO + 1];
+    uint64_t              held;
+
+    assert((unsigned)err < sizeof(logs) / sizeof(logs[0]));
+    if (lograte_allow(&logs[err], lograte_now_ms(), LOGRATE_PERIOD_MS,
+                      &held)) {
+        log_warn("upstream: %s: %s (%llu more of this kind not logged)",
+                 up->url.host, why, (unsigned long long)held);
+    }
+}
+
 static void
 on_call_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -453,7 +475,7 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     call_detach(call);
-    log_warn("upstream: %s: timeout", call->up->url.host);
+    upstream_log(call->up, UPSTREAM_ETIMEOUT, "timeout");
     call_finish(call, UPSTREAM_ETIMEOUT, NULL, "upstream timeout");
 }
 
@@ -473,7 +495,7 @@ conn_fail(struct upstream_conn *conn, enum upstream_error err,
         stats_add((enum stats_counter)(STATS_UPROTO_FIRST + kind - 1), 1);
     }
     evtimer_del(call->timer);
-    log_warn("upstream: %s: %s", conn->up->url.host, why);
+    upstream_log(conn->up, err, why);
     call_finish(call, err, NULL, why);
 }
 

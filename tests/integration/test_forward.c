@@ -24,11 +24,14 @@
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +43,7 @@
 #include "hclient.h"
 #include "hsandbox.h"
 #include "hfixture.h"
+#include "hproc.h"
 #include "hreq.h"
 
 #define API "/api/v1/appointment/s2s"
@@ -858,6 +862,58 @@ Test(upstream, unreachable_502)
              &r);
     assert_local_error(&r, 502, "Bad Gateway");
     hresp_free(&r);
+}
+
+/* How many lines of the file at PATH hold both A and B. */
+static int
+lines_with(const char *path, const char *a, const char *b)
+{
+    FILE *f = fopen(path, "r");
+    char  line[4096];
+    int   n = 0;
+
+    cr_assert_not_null(f, "cannot read %s", path);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, a) != NULL && strstr(line, b) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * An upstream that is down fails every call (found by scripts/chaos:
+ * 6,640 "cannot connect" lines in 6 s): the log says so once per kind
+ * per 10 s, with the count held back, while every call is still
+ * answered 502 and counted.
+ */
+Test(upstream, a_down_upstream_is_logged_once_per_period)
+{
+    static struct hproc p;
+    static struct hresp r;
+    struct sockaddr_in  a = { .sin_family = AF_INET };
+    socklen_t           len = sizeof(a);
+    char                up[64], path[256], q[64];
+    const char         *opts[] = { up, NULL };
+    int                 fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    /* a port bound and not listening: every connect is refused */
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    snprintf(up, sizeof(up), "upstream=http://127.0.0.1:%d",
+             ntohs(a.sin_port));
+    hfixture_proxy("forward-down-log", opts, &p);
+    snprintf(path, sizeof(path), API "/phone/query?phone=%s",
+             qphone(seed_phone(LEAD_FAILURES), q, sizeof(q)));
+    for (int i = 0; i < 20; i++) {
+        hreq_get(p.url, path, HREQ(.token = seed_token(ALPHA)), &r);
+        cr_expect_eq(r.status, 502, "call %d: %d", i, r.status);
+        hresp_free(&r);
+    }
+    hfixture_stop(&p);
+    close(fd);
+    cr_expect_eq(lines_with(p.log, "upstream: 127.0.0.1", "cannot connect"),
+                 1, "20 refused connects, in %s", p.log);
 }
 
 Test(upstream, slow_upstream_504)
