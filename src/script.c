@@ -62,12 +62,17 @@
 /*
  * The lookup takes the fetch lock in the same trip when the entry will
  * not do (missing, expired, or older than the client's max-age): a miss
- * costs one round trip fewer. Freshness is judged here as cache.c judges
+ * costs one round trip fewer. Like an Idempotency-Key claim, a lock
+ * carries a deadline in Redis's clock (ARGV[9]; LOCK's ARGV[6]; 0 for
+ * none): one that runs after its read gave up on it (Redis frozen, the
+ * link dropped before the UNLOCK that would follow it) is not taken
+ * ("late"), since nobody would release it and every read of the entry,
+ * on every instance, would wait out its lease. Freshness is judged here as cache.c judges
  * it, from the entry's header ("hsp1 <status> <stored_ms> <ttl_ms> ...")
  * and the proxy's clock (ARGV[3]).
  */
 static struct store_script lookup_script = {
-    "lookup2",
+    "lookup3",
     SCRIPT_GUARD
     "local g, f = '', ARGV[1]\n"
     "if ARGV[2] == '1' then\n"
@@ -88,6 +93,10 @@ static struct store_script lookup_script = {
     "  end\n"
     "end\n"
     "if ARGV[5] == '' then return { e, ep, g, 'none' } end\n"
+    "local dl = tonumber(ARGV[9])\n"
+    "if dl > 0 and now_us() / 1000 > dl then\n"
+    "  return { e, ep, g, 'late' }\n"
+    "end\n"
     "local v = redis.call('GET', KEYS[4])\n"
     "if v then\n"
     "  local t = string.sub(v, 1, 1)\n"
@@ -159,8 +168,12 @@ static struct store_script fill_script = {
  * the fill reads it or finds the fill's entry (or no lock, and fetches).
  */
 static struct store_script lock_script = {
-    "lock2",
+    "lock3",
     SCRIPT_GUARD
+    "local dl = tonumber(ARGV[6])\n"
+    "if dl > 0 and now_us() / 1000 > dl then\n"
+    "  return { 'late' }\n"
+    "end\n"
     "local ep = guard(KEYS[2], ARGV[5])\n"
     "local g = ''\n"
     "if ARGV[3] == '1' then g = guard(KEYS[3], ARGV[5]) end\n"

@@ -7,15 +7,18 @@
  * LOOKUP  KEYS: hash, epoch, bgen, lock
  *         ARGV: field, is_blocks, now_ms, max_age_s (-1: none), owner
  *               ("" for no lock), lease_ms, take a handed answer (0/1),
- *               guard_ms (the TTL of a guard it makes)
+ *               guard_ms (the TTL of a guard it makes), deadline_ms
+ *               (Redis's clock; 0: none)
  *   -> { entry or nil, epoch, blocks generation or "", verdict }
  *      (a missing epoch or, for blocks, generation is made: script.c)
  *      verdict "hit" (the entry will do), "none" (no lock asked), or the
- *      LOCK verdicts below ("lead", "wait" + pttl, "answer" + entry)
+ *      LOCK verdicts below ("lead", "wait" + pttl, "answer" + entry,
+ *      "late")
  * LOCK    KEYS: lock, epoch, bgen   ARGV: owner, lease_ms, is_blocks,
  *                                         take a handed answer (0/1),
- *                                         guard_ms
- *   -> { "lead", epoch, bgen } | { "wait", pttl } | { "answer", entry }
+ *                                         guard_ms, deadline_ms
+ *   -> { "lead", epoch, bgen } | { "wait", pttl } | { "answer", entry } |
+ *      { "late" } (past the deadline: no lock taken, nothing read)
  * FILL    KEYS: hash, epoch, bgen, lock
  *         ARGV: field, value, expire_ms, epoch seen, is_blocks, bgen seen,
  *               store (0/1), owner or "", answer_ms, wake channel
@@ -62,7 +65,7 @@ struct redisReply;
 
 /* Up to 4 keys and 10 arguments (FILL), and room for their numbers. */
 #define SCRIPT_ARGV_MAX 14
-#define SCRIPT_NUMS_MAX 4
+#define SCRIPT_NUMS_MAX 5
 #define SCRIPT_NUM_LEN  24
 
 /*
@@ -99,6 +102,8 @@ struct script_lookup_args {
     int64_t     lease_ms;       /* ARGV[6]: the lock's lease */
     bool        take_answer;    /* ARGV[7]: take a handed answer */
     int64_t     guard_ms;       /* ARGV[8]: TTL of a guard it makes */
+    int64_t     deadline_ms;    /* ARGV[9]: the lock is not taken past
+                                 * it, in Redis's clock; 0 none */
 };
 
 struct script_lock_args {
@@ -110,6 +115,7 @@ struct script_lock_args {
     bool        is_blocks;      /* ARGV[3] */
     bool        take_answer;    /* ARGV[4] */
     int64_t     guard_ms;       /* ARGV[5]: TTL of a guard it makes */
+    int64_t     deadline_ms;    /* ARGV[6]: as LOOKUP's ARGV[9] */
 };
 
 struct script_fill_args {
@@ -252,7 +258,8 @@ enum script_lookup_verdict {
     SCRIPT_LOOKUP_NONE,         /* ENTRY, if any, will not; no lock asked */
     SCRIPT_LOOKUP_LEAD,         /* the lock is ours: fetch */
     SCRIPT_LOOKUP_WAIT,         /* another fetches, PTTL ms more at most */
-    SCRIPT_LOOKUP_ANSWER        /* another fetched: ANSWER */
+    SCRIPT_LOOKUP_ANSWER,       /* another fetched: ANSWER */
+    SCRIPT_LOOKUP_LATE          /* it ran past its deadline: no lock */
 };
 
 struct script_lookup_result {

@@ -84,6 +84,7 @@ script_lookup_argv(const struct script_lookup_args *a,
     argv_num(out, a->lease_ms);
     argv_bool(out, a->take_answer);
     argv_num(out, a->guard_ms);
+    argv_num(out, a->deadline_ms);
 }
 
 void
@@ -99,6 +100,7 @@ script_lock_argv(const struct script_lock_args *a, struct script_argv *out)
     argv_bool(out, a->is_blocks);
     argv_bool(out, a->take_answer);
     argv_num(out, a->guard_ms);
+    argv_num(out, a->deadline_ms);
 }
 
 void

@@ -27,14 +27,16 @@ static const struct script_word lookup_words[] = {
     { "lead", SCRIPT_LOOKUP_LEAD },
     { "wait", SCRIPT_LOOKUP_WAIT },
     { "answer", SCRIPT_LOOKUP_ANSWER },
+    { "late", SCRIPT_LOOKUP_LATE },
     { NULL, 0 }
 };
 
-/* LOCK answers only the last three. */
+/* LOCK answers only the last four. */
 static const struct script_word lock_words[] = {
     { "lead", SCRIPT_LOOKUP_LEAD },
     { "wait", SCRIPT_LOOKUP_WAIT },
     { "answer", SCRIPT_LOOKUP_ANSWER },
+    { "late", SCRIPT_LOOKUP_LATE },
     { NULL, 0 }
 };
 
@@ -144,14 +146,18 @@ script_lock_reply(const redisReply *reply, struct script_lookup_result *out)
         return lookup_bad(out, SCRIPT_LOOKUP_FAILED);
     }
     lookup_bad(out, SCRIPT_LOOKUP_MALFORMED);
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
         return -1;
     }
     e = (const redisReply *const *)reply->element;
     out->verdict = script_word_find(lock_words, e[0],
                                     SCRIPT_LOOKUP_MALFORMED);
-    if (out->verdict == SCRIPT_LOOKUP_MALFORMED) {
-        return -1;
+    if (out->verdict == SCRIPT_LOOKUP_MALFORMED ||
+        (out->verdict != SCRIPT_LOOKUP_LATE && reply->elements < 2)) {
+        return lookup_bad(out, SCRIPT_LOOKUP_MALFORMED);
+    }
+    if (out->verdict == SCRIPT_LOOKUP_LATE) {
+        return 0;
     }
     if (out->verdict == SCRIPT_LOOKUP_LEAD) {
         if (reply->elements != 3 || e[1]->type != REDIS_REPLY_STRING ||

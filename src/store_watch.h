@@ -21,7 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A TIME answered later than this teaches nothing of Redis's clock. */
+/* A TIME answered later than this teaches nothing of Redis's clock (so
+ * the offset learned is off by half of it at most: req.h's
+ * REQ_CLOCK_ERROR_MS, which a deadline in Redis's clock allows for). */
 #define STORE_WATCH_RTT_MAX_MS 50
 
 struct event_base;

@@ -24,8 +24,8 @@
  * (its TIME at connect, store_clock_offset) gives the first claims of a
  * fresh process theirs.
  */
-#define CLAIM_RTT_MAX_MS 50         /* a slower reply teaches nothing */
-#define CLAIM_SLACK_MS   20         /* past redis_timeout, for the wire */
+#define CLAIM_RTT_MAX_MS (2 * REQ_CLOCK_ERROR_MS) /* a slower reply
+                                                  * teaches nothing */
 
 static atomic_int_fast64_t claim_offset_ms;
 static atomic_bool         claim_offset_known;
@@ -50,8 +50,8 @@ claim_take(struct req *r, struct claim *c)
     c->sent_ms = req_now_ms();
     if (claim_clock_offset(&offset) ||
         store_clock_offset(r->env->store, &offset)) {
-        a.deadline_ms = c->sent_ms + offset + r->env->cf->redis_timeout_ms +
-                        CLAIM_SLACK_MS;
+        a.deadline_ms = req_redis_deadline_at(r->env->cf, c->sent_ms,
+                                              offset);
     }
     return script_idem_claim(r->env->store, &a, req_on_store_reply, r);
 }

@@ -424,7 +424,8 @@ flight_lock(struct flight_ctx *ctx, struct flight_member *m,
         .lock_key = m->lock, .epoch_key = key->epoch, .bgen_key = key->bgen,
         .owner = m->owner, .lease_ms = req_lease_ms(cf),
         .is_blocks = blocks, .take_answer = take_answer,
-        .guard_ms = cache_guard_ms(cf) };
+        .guard_ms = cache_guard_ms(cf),
+        .deadline_ms = req_redis_deadline_ms(r) };
 
     flight_mark(ctx, m);
     return script_lock(ctx->store, &a, req_on_store_reply, r);

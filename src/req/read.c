@@ -275,7 +275,8 @@ read_lookup(struct req *r)
         .field = rs->key.field, .is_blocks = r->route.id == ROUTE_BLOCKS,
         .now_ms = req_now_ms(), .max_age_s = rs->dir.max_age_s,
         .lease_ms = req_lease_ms(r->env->cf), .take_answer = rs->waited,
-        .guard_ms = cache_guard_ms(r->env->cf) };
+        .guard_ms = cache_guard_ms(r->env->cf),
+        .deadline_ms = req_redis_deadline_ms(r) };
 
     a.owner = lock && flight_owner(&rs->fl) ? rs->fl.owner : "";
     tracking_begin(r->env->tracking, r->env->store, &rs->seen);
@@ -384,6 +385,7 @@ read_verdict(struct req *r, const struct script_lookup_result *v)
     case SCRIPT_LOOKUP_NONE:
         return read_spend(r);       /* no flight, no lock: fetch alone */
     case SCRIPT_LOOKUP_HIT:
+    case SCRIPT_LOOKUP_LATE:        /* R gave up on it already */
     case SCRIPT_LOOKUP_FAILED:
     case SCRIPT_LOOKUP_MALFORMED:
         break;

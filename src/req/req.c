@@ -21,6 +21,7 @@
 #include "access.h"
 #include "cache.h"
 #include "conf.h"
+#include "store.h"
 
 #define REQ_SPARE_MAX 256           /* freed requests kept per worker */
 
@@ -68,6 +69,29 @@ int64_t
 req_lease_ms(const struct conf *cf)
 {
     return cf->upstream_timeout_ms + 2 * cf->redis_timeout_ms + 1000;
+}
+
+int64_t
+req_redis_deadline_at(const struct conf *cf, int64_t sent_ms,
+                      int64_t offset_ms)
+{
+    int64_t margin = cf->redis_timeout_ms / 2;
+
+    if (margin > REQ_CLOCK_ERROR_MS) {
+        margin = REQ_CLOCK_ERROR_MS;
+    }
+    return sent_ms + offset_ms + cf->redis_timeout_ms - margin;
+}
+
+int64_t
+req_redis_deadline_ms(const struct req *r)
+{
+    int64_t offset;
+
+    if (!store_clock_offset(r->env->store, &offset)) {
+        return 0;
+    }
+    return req_redis_deadline_at(r->env->cf, req_now_ms(), offset);
 }
 
 struct evbuffer *

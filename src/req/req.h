@@ -244,6 +244,24 @@ int64_t req_mono_us(void);
 int64_t req_lease_ms(const struct conf *cf);
 
 /*
+ * The deadline, in Redis's clock, of a call sent at SENT_MS (our clock)
+ * that must not act once its request has given up on it (an
+ * Idempotency-Key claim, a fetch lock: SPEC §12), with OFFSET_MS how far
+ * Redis's clock is ahead of ours. It falls before the request gives up
+ * (redis_timeout after SENT_MS), not after: by the offset's error (half
+ * the slowest round trip it is learned from, REQ_CLOCK_ERROR_MS), at most
+ * half of redis_timeout. A call that runs just in time may so be refused
+ * (it then fails open), never one that runs when nobody waits for it.
+ */
+#define REQ_CLOCK_ERROR_MS 25
+int64_t req_redis_deadline_at(const struct conf *cf, int64_t sent_ms,
+                              int64_t offset_ms);
+
+/* req_redis_deadline_at for a call R sends now, with the store's clock
+ * offset; 0 (none) while the store does not know Redis's clock yet. */
+int64_t req_redis_deadline_ms(const struct req *r);
+
+/*
  * The stored form (cache_entry) of R's held answer with STATUS and
  * TTL_MS, in a new buffer the caller frees; NULL when out of memory.
  */

@@ -639,6 +639,59 @@ Test(offload, a_waiter_behind_a_waiter_says_collapsed_once)
 }
 
 /*
+ * A fetch lock that reaches Redis after its read gave up on it must not
+ * be taken (found by scripts/chaos's stop phases): Redis frozen past
+ * redis_timeout three times drops the link, and the UNLOCK a read sends
+ * after its lost lookup cannot follow the lookup on it; Redis, thawed,
+ * still runs what it had received. An orphan lock, owned by nobody,
+ * holds every read of that entry, on every instance, for a whole lease
+ * (2.2 s here) waiting for a wake that never comes.
+ */
+Test(offload, a_lock_redis_takes_too_late_leaves_no_orphan)
+{
+    char                redis[600];
+    const char         *opts[] = { redis, "redis_prefix=hsp-off-late-lock",
+                                   "near_cache=0", NULL };
+    static struct hproc a, b;
+    struct hresp        r;
+    pid_t               pid;
+    int                 i;
+
+    snprintf(redis, sizeof(redis), "redis=unix://%s",
+             hfixture_env("HSP_REDIS2_SOCK"));
+    hfixture_proxy("offload-late-lock-a", opts, &a);
+    hfixture_proxy("offload-late-lock-b", opts, &b);
+    hfixture_pause_ms(300);          /* both know Redis's clock (TIME) */
+    pid = hfixture_redis2_pid();
+    cr_assert_gt(pid, 0);
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    /* Each of A's lookups (each asks for the lock) waits in Redis; A
+     * gives up on it after redis_timeout and answers from the upstream;
+     * the third missed deadline drops A's link. */
+    for (i = 0; i < 4; i++) {
+        hreq_get(a.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+        if (r.status != 200) {
+            break;
+        }
+        hresp_free(&r);
+    }
+    kill(pid, SIGCONT);              /* before any assertion can end it */
+    cr_expect_eq(i, 4, "A's read %d: %d %s", i, r.status, r.body);
+    if (i < 4) {
+        hresp_free(&r);
+    }
+    hfixture_pause_ms(300);          /* Redis runs what it had received */
+    hreq_get(b.url, QUERY SHARED, HREQ(.token = ALPHA), &r);
+    cr_expect_eq(r.status, 200, "B: %d %s", r.status, r.body);
+    cr_expect_lt(r.elapsed_ms, hfixture_slow_ms(800),
+                 "B's read took %.0f ms (held by an orphan lock?)",
+                 r.elapsed_ms);
+    hresp_free(&r);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+}
+
+/*
  * SPEC §8 (found by scripts/chaos): a read waiting for another instance's
  * fetch cannot be woken once the subscriber's link to Redis is gone, and
  * the fetcher's fill fails with Redis; it must look again at once (and

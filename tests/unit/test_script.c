@@ -21,17 +21,18 @@
  * and proxies of two releases share one Redis during a deploy, so a text
  * changes only deliberately, under a new name (lookup2, fill2, lock2 and
  * write2 make a missing guard no proof, and idem_claim2 refuses a late
- * claim, SPEC §12), and this table with it.
+ * claim, SPEC §12; lookup3 and lock3 refuse a late lock), and this table
+ * with it.
  */
 static const struct {
     enum script_id id;
     const char    *name;
     const char    *sha;
 } sha_rows[] = {
-    { SCRIPT_ID_LOOKUP, "lookup2",
-      "6a6430e149569f3647a143e2acf394b6303a47a2" },
+    { SCRIPT_ID_LOOKUP, "lookup3",
+      "0bb8cefe50d8854b7856257a765adc201f8df8f0" },
     { SCRIPT_ID_FILL, "fill2", "5f474d47af9e1d59fa9c46beff78324092475fb7" },
-    { SCRIPT_ID_LOCK, "lock2", "7f79c5d9f8189cb330a5647e75753b723ad33065" },
+    { SCRIPT_ID_LOCK, "lock3", "7123860bbc9d57f13eb2270958e5adbc95025e66" },
     { SCRIPT_ID_PING, "ping", "48df9b519ca145c867b895f740b37bd891e887af" },
     { SCRIPT_ID_UNLOCK, "unlock", "e3c3d76062307ee5b6bfa31446da0fc22c456964" },
     { SCRIPT_ID_WRITE, "write2", "0d2a8b01cafcfe8e94d4b36c88b9d0c7d59d1931" },
@@ -55,8 +56,8 @@ Test(script, sha_unchanged)
         struct store_script *s = script_get(sha_rows[i].id);
 
         cr_expect_str_eq(s->name, sha_rows[i].name, "row %zu", i);
-        cr_expect_str_eq(s->sha, sha_rows[i].sha, "row %zu (%s)", i,
-                         sha_rows[i].name);
+        cr_expect_str_eq(s->sha, sha_rows[i].sha, "row %zu (%s) is %s", i,
+                         sha_rows[i].name, s->sha);
     }
 }
 
@@ -95,7 +96,8 @@ static const struct script_lookup_args lookup_phone = {
     .hash = "p:t1:h", .epoch_key = "p:t1:e", .bgen_key = "p:t1:g",
     .lock_key = "p:t1:l", .field = "q", .is_blocks = false,
     .now_ms = 1700000000123, .max_age_s = -1, .owner = "own1",
-    .lease_ms = 15000, .take_answer = false, .guard_ms = 86400000
+    .lease_ms = 15000, .take_answer = false, .guard_ms = 86400000,
+    .deadline_ms = 1700000000245
 };
 
 static const struct script_lookup_args lookup_blocks = {
@@ -114,7 +116,7 @@ static const struct script_lookup_args lookup_nolock = {
 static const struct script_lock_args lock_phone = {
     .lock_key = "p:l", .epoch_key = "p:e", .bgen_key = "p:g",
     .owner = "own2", .lease_ms = 20000, .is_blocks = false,
-    .take_answer = true, .guard_ms = 86400000
+    .take_answer = true, .guard_ms = 86400000, .deadline_ms = 1733460000100
 };
 
 static const struct script_lock_args lock_blocks = {
@@ -173,20 +175,21 @@ static const struct script_idem_release_args release_args = {
 };
 
 static const struct layout_row layout_rows[] = {
-    { "lookup phone", lay_lookup, &lookup_phone, 4, 12,
+    { "lookup phone", lay_lookup, &lookup_phone, 4, 13,
       { "p:t1:h", "p:t1:e", "p:t1:e", "p:t1:l", "q", "0", "1700000000123",
-        "-1", "own1", "15000", "0", "86400000" }, { 0 } },
-    { "lookup blocks", lay_lookup, &lookup_blocks, 4, 12,
-      { "b:t1:h", "b:t1:e", "b:t1:g", "b:t1:l", "d=2024", "1", "0", "60",
-        "", "1", "1", "172800000" }, { 0 } },
-    { "lookup no lock", lay_lookup, &lookup_nolock, 4, 12,
-      { "h", "e", "e", "l", "f", "0", "9223372036854775807",
-        "-9223372036854775808", "", "0", "0", "0" }, { 0 } },
-    { "lock phone", lay_lock, &lock_phone, 3, 8,
-      { "p:l", "p:e", "p:e", "own2", "20000", "0", "1", "86400000" },
+        "-1", "own1", "15000", "0", "86400000", "1700000000245" },
       { 0 } },
-    { "lock blocks", lay_lock, &lock_blocks, 3, 8,
-      { "b:l", "b:e", "b:g", "own3", "5", "1", "0", "1" }, { 0 } },
+    { "lookup blocks", lay_lookup, &lookup_blocks, 4, 13,
+      { "b:t1:h", "b:t1:e", "b:t1:g", "b:t1:l", "d=2024", "1", "0", "60",
+        "", "1", "1", "172800000", "0" }, { 0 } },
+    { "lookup no lock", lay_lookup, &lookup_nolock, 4, 13,
+      { "h", "e", "e", "l", "f", "0", "9223372036854775807",
+        "-9223372036854775808", "", "0", "0", "0", "0" }, { 0 } },
+    { "lock phone", lay_lock, &lock_phone, 3, 9,
+      { "p:l", "p:e", "p:e", "own2", "20000", "0", "1", "86400000",
+        "1733460000100" }, { 0 } },
+    { "lock blocks", lay_lock, &lock_blocks, 3, 9,
+      { "b:l", "b:e", "b:g", "own3", "5", "1", "0", "1", "0" }, { 0 } },
     { "fill phone", lay_fill, &fill_phone, 4, 14,
       { "p:h", "p:e", "p:e", "p:l", "q", "hsp1 200\0body", "86400000", "4",
         "0", "", "1", "own4", "2000", "hsp:wake" },
@@ -431,6 +434,9 @@ static const struct lookup_row lookup_rows[] = {
       "A" },
     { "[nil,s:1,s:,s:answer,s:]", SCRIPT_LOOKUP_ANSWER, NULL, "1", "", -1,
       "" },
+    /* past its deadline: no lock taken */
+    { "[nil,s:1,s:,s:late]", SCRIPT_LOOKUP_LATE, NULL, "1", "", -1, NULL },
+    { "[s:E,s:1,s:2,s:late]", SCRIPT_LOOKUP_LATE, "E", "1", "2", -1, NULL },
     /* an entry not a string counts as none, as lookup.c took it */
     { "[i:5,s:,s:,s:none]", SCRIPT_LOOKUP_NONE, NULL, "", "", -1, NULL },
     { "[[s:E],s:,s:,s:hit]", SCRIPT_LOOKUP_HIT, NULL, "", "", -1, NULL },
@@ -474,6 +480,9 @@ static const struct lookup_row lock_rows[] = {
     { "[s:wait,s:100]", SCRIPT_LOOKUP_WAIT, NULL, NULL, NULL, -1, NULL },
     { "[s:wait,i:7,s:x]", SCRIPT_LOOKUP_WAIT, NULL, NULL, NULL, 7, NULL },
     { "[s:answer,s:A]", SCRIPT_LOOKUP_ANSWER, NULL, NULL, NULL, -1, "A" },
+    /* LATE alone: past its deadline, it took nothing and read nothing */
+    { "[s:late]", SCRIPT_LOOKUP_LATE, NULL, NULL, NULL, -1, NULL },
+    { "[s:late,i:5]", SCRIPT_LOOKUP_LATE, NULL, NULL, NULL, -1, NULL },
     /* LEAD is exactly three strings */
     { "[s:lead,s:3]", L_MALFORMED },
     { "[s:lead,s:3,s:1,s:x]", L_MALFORMED },
