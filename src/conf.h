@@ -49,11 +49,15 @@ struct conf {
     char    *upstream_ca_file;      /* owned: path, or "" for system store */
     int64_t  upstream_timeout_ms;
     int64_t  upstream_connections;
-    char    *redis;                 /* owned: redis://, rediss:// or
-                                     * unix:// URL */
+    char    *redis;                 /* owned: redis://, rediss://,
+                                     * redis-sentinel://,
+                                     * rediss-sentinel:// or unix:// */
     char    *redis_ca_file;         /* owned: rediss:// extra CA, or "" */
     char    *redis_cert_file;       /* owned: rediss:// client cert, or "" */
     char    *redis_key_file;        /* owned: its key, or "" */
+    char    *redis_sentinel_user;   /* owned: the sentinels' ACL user,
+                                     * or "" */
+    char    *redis_sentinel_password; /* owned: their AUTH, or "": none */
     char    *redis_prefix;          /* owned */
     int64_t  redis_timeout_ms;
     int64_t  ttl_lead_ms;

@@ -79,6 +79,10 @@ static const struct conf_key conf_keys[] = {
       NULL },
     { "redis_key_file", CONF_FILE, CONF_OFF(redis_key_file), "", 0, 0,
       NULL },
+    { "redis_sentinel_user", CONF_SECRET, CONF_OFF(redis_sentinel_user), "",
+      0, 0, NULL },
+    { "redis_sentinel_password", CONF_SECRET,
+      CONF_OFF(redis_sentinel_password), "", 0, 0, NULL },
     { "redis_prefix", CONF_PREFIX, CONF_OFF(redis_prefix), "hsp", 1, 0, NULL },
     { "redis_timeout", CONF_DURATION, CONF_OFF(redis_timeout_ms), "100ms", 1,
       60 * CONF_SEC_MS, NULL },
@@ -198,9 +202,10 @@ static const struct conf_unit *const conf_units[] = {
  * - upstream, upstream_lowlatency, upstream_ca_file, upstream_connections:
  *   each worker's keep-alive pools, their TLS context and their share of
  *   the connection bound are built once; connections in use cannot move.
- * - redis, redis_ca_file, redis_cert_file, redis_key_file, redis_prefix:
- *   every worker's links (their TLS contexts), subscriptions and the wake
- *   channel name; a new prefix would also orphan every lock and claim held.
+ * - redis, redis_ca_file, redis_cert_file, redis_key_file,
+ *   redis_sentinel_user, redis_sentinel_password, redis_prefix: every
+ *   worker's links (their TLS contexts, their sentinels), subscriptions
+ *   and the wake channel name; a new prefix would also orphan every lock and claim held.
  * - near_cache: the per-worker table is sized once, and the CLIENT
  *   TRACKING that keeps it coherent is set up with the link.
  * - max_connections, client_timeout: each worker's client set counts the
@@ -211,7 +216,8 @@ static const struct conf_unit *const conf_units[] = {
 static const char *const conf_restart_keys[] = {
     "listen", "workers", "upstream", "upstream_lowlatency",
     "upstream_ca_file", "upstream_connections", "redis", "redis_ca_file",
-    "redis_cert_file", "redis_key_file", "redis_prefix",
+    "redis_cert_file", "redis_key_file", "redis_sentinel_user",
+    "redis_sentinel_password", "redis_prefix",
     "near_cache", "max_connections", "client_timeout",
 };
 

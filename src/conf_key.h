@@ -28,6 +28,7 @@ enum conf_type {
     CONF_REDIS,                     /* char *: url_parse_redis */
     CONF_PREFIX,                    /* char *: Redis key prefix */
     CONF_FILE,                      /* char *: a readable regular file */
+    CONF_SECRET,                    /* char *: a password, never shown */
     CONF_LOG_TARGET,                /* char *: stderr, off or a path */
     CONF_WORKERS,                   /* int64_t: "auto" (0) or MIN..MAX */
     CONF_COUNT,                     /* int64_t: MIN..MAX */

@@ -197,7 +197,12 @@ conf_assign(struct conf *cf, const char *where, char *key, char *raw,
         return -1;
     }
     if (conf_value_apply(cf, k, value, why, sizeof(why)) != 0) {
-        conf_value_show(value, k->type == CONF_REDIS, shown, sizeof(shown));
+        if (k->type == CONF_SECRET) {
+            snprintf(shown, sizeof(shown), "***");
+        } else {
+            conf_value_show(value, k->type == CONF_REDIS, shown,
+                            sizeof(shown));
+        }
         conf_load_error(errs, "%s: %s: '%s' %s", where, k->name, shown, why);
         return -1;
     }
@@ -362,6 +367,17 @@ conf_set_override(struct conf *cf, const char *kv, struct conf_errors *errs)
 
     snprintf(where, sizeof(where), "-o %s",
              conf_value_show(kv, true, shown, sizeof(shown)));
+    eq = strchr(where, '=');
+    if (eq != NULL) {               /* a password is never shown */
+        const struct conf_key *k;
+
+        *eq = '\0';
+        k = conf_key_find(where + 3);
+        *eq = '=';
+        if (k != NULL && k->type == CONF_SECRET) {
+            snprintf(eq + 1, sizeof(where) - (size_t)(eq + 1 - where), "***");
+        }
+    }
     copy = strdup(kv);
     if (copy == NULL) {
         conf_load_error(errs, "%s: out of memory", where);

@@ -28,6 +28,7 @@
 #include "url.h"
 
 #define CONF_PREFIX_MAX 32
+#define CONF_SECRET_MAX 255         /* as url.h's URL_PASS_MAX - 1 */
 
 static int conf_why(char *why, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -50,8 +51,12 @@ static const struct {
 } conf_type_text[] = {
     [CONF_LISTEN] = { "a listen address", "host:port, e.g. 127.0.0.1:8080" },
     [CONF_UPSTREAM] = { "an upstream URL", "http:// or https:// and a host" },
-    [CONF_REDIS] = { "a Redis URL", "redis[s]://[user:password@]host:port/db or unix:///path" },
+    [CONF_REDIS] = { "a Redis URL", "redis[s]://[user:password@]host:port/db, "
+                     "redis[s]-sentinel://[user:password@]host:port[,host:port"
+                     "...]/master[/db] or unix:///path" },
     [CONF_PREFIX] = { "a key prefix", "1 to 32 of A-Z a-z 0-9 _ . -" },
+    [CONF_SECRET] = { "a password or user name", "up to 255 bytes of "
+                      "printable text" },
     [CONF_FILE] = { "a regular file", "the path of a PEM file, or leave it "
                     "empty" },
     [CONF_LOG_TARGET] = { "a log target", "stderr, off or a file path" },
@@ -292,6 +297,12 @@ conf_check_string(const struct conf_key *k, const char *value, char *why,
         break;
     case CONF_REDIS:
         rc = url_parse_redis(value, &url.redis, err, sizeof(err));
+        break;
+    case CONF_SECRET:
+        if (strlen(value) > CONF_SECRET_MAX) {
+            return conf_why(why, cap, "is longer than %d bytes",
+                            CONF_SECRET_MAX);
+        }
         break;
     case CONF_PREFIX:
         rc = strlen(value) > CONF_PREFIX_MAX ||

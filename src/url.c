@@ -1,4 +1,5 @@
-/* url.c - strict parsers for the upstream, Redis and listen addresses. */
+/* url.c - strict parsers for the upstream, Redis (and Sentinel) and listen
+ * addresses. */
 #include "config.h"
 
 #include "url.h"
@@ -358,13 +359,148 @@ url_redis_unix(const char *p, struct url_redis *out, char *err,
     return url_redis_db(p + plen + 4, &out->db, err, errlen);
 }
 
+/*
+ * Reads the user info of a Redis URL at *P, if any, into OUT's user and
+ * password, and moves *P past its '@'. The last '@' ends it: a raw
+ * password may hold '@' or '/' (and ':': the first one ends the user
+ * name).
+ */
+static int
+url_redis_userinfo(const char **p, struct url_redis *out, char *err,
+                   size_t errlen)
+{
+    const char *at = strrchr(*p, '@'), *colon;
+
+    if (at == NULL) {
+        return 0;
+    }
+    colon = memchr(*p, ':', (size_t)(at - *p));
+    if (colon == NULL) {
+        return url_fail(err, errlen, "the user info needs a password: "
+                        "write redis://user:password@host or "
+                        "redis://:password@host");
+    }
+    if (at == colon + 1) {
+        return url_fail(err, errlen, "empty password after ':'");
+    }
+    if (url_decode(*p, (size_t)(colon - *p), "user name", out->user,
+                   sizeof(out->user), err, errlen) != 0 ||
+        url_decode(colon + 1, (size_t)(at - colon - 1), "password",
+                   out->password, sizeof(out->password), err, errlen) != 0) {
+        return -1;
+    }
+    *p = at + 1;
+    return 0;
+}
+
+/* Reads the LEN bytes at S, "host[:port]" with DEF as the port when
+ * absent, into HOST and *PORT. */
+static int
+url_redis_addr(const char *s, size_t len, uint16_t def, char *host,
+               uint16_t *port, char *err, size_t errlen)
+{
+    long p;
+
+    if (url_host_port(s, len, host, &p, err, errlen) != 0) {
+        return -1;
+    }
+    if (p == URL_PORT_ABSENT) {
+        p = def;
+    } else if (p < 1 || p > 65535) {
+        return url_fail(err, errlen, "port is out of range (1 to 65535)");
+    }
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* A sentinel master name: what Sentinel accepts in its configuration,
+ * bounded to a name safe in logs and /readyz JSON. */
+static bool
+url_master_char(int c)
+{
+    return url_is_alnum(c) || c == '-' || c == '_' || c == '.';
+}
+
+/*
+ * Parses what follows "redis-sentinel://" and the user info: the seeds,
+ * "host[:port]" separated by ',', then "/master-name" and maybe "/db".
+ */
+static int
+url_redis_sentinel(const char *p, struct url_redis *out, char *err,
+                   size_t errlen)
+{
+    const char *end = p + strcspn(p, "/?#"), *s, *comma, *name;
+    size_t      nlen, i;
+    char        shown[URL_SHOW_MAX];
+
+    out->sentinel = true;
+    for (s = p; s <= end; s = comma + 1) {
+        comma = memchr(s, ',', (size_t)(end - s));
+        if (comma == NULL) {
+            comma = end;
+        }
+        if (comma == s) {
+            return url_fail(err, errlen, "no sentinel address (write "
+                            "host:port[,host:port...]/master-name)");
+        }
+        if (out->nseeds == URL_SENTINELS_MAX) {
+            return url_fail(err, errlen, "more than %d sentinels",
+                            URL_SENTINELS_MAX);
+        }
+        if (url_redis_addr(s, (size_t)(comma - s), URL_SENTINEL_PORT,
+                           out->seeds[out->nseeds].host,
+                           &out->seeds[out->nseeds].port, err,
+                           errlen) != 0) {
+            return -1;
+        }
+        out->nseeds++;
+    }
+    if (strpbrk(end, "?#") != NULL) {
+        return url_fail(err, errlen, "a query or fragment is not allowed");
+    }
+    if (end[0] != '/' || end[1] == '\0' || end[1] == '/') {
+        return url_fail(err, errlen, "missing master name (write "
+                        "redis-sentinel://host:port/master-name)");
+    }
+    name = end + 1;
+    nlen = strcspn(name, "/");
+    if (nlen >= URL_MASTER_MAX) {
+        return url_fail(err, errlen, "master name is longer than %d "
+                        "characters", URL_MASTER_MAX - 1);
+    }
+    for (i = 0; i < nlen; i++) {
+        if (!url_master_char((unsigned char)name[i])) {
+            return url_fail(err, errlen, "master name '%s' may hold only "
+                            "A-Z a-z 0-9 - _ .",
+                            url_show(name, nlen, shown));
+        }
+    }
+    memcpy(out->master, name, nlen);
+    out->master[nlen] = '\0';
+    if (name[nlen] == '/' && name[nlen + 1] != '\0') {
+        return url_redis_db(name + nlen + 1, &out->db, err, errlen);
+    }
+    return 0;
+}
+
+/* The schemes of a Redis URL over TCP: whether TLS, whether sentinel. */
+static const struct {
+    const char *scheme;
+    bool        tls;
+    bool        sentinel;
+} url_redis_schemes[] = {
+    { "redis://", false, false },
+    { "rediss://", true, false },
+    { "redis-sentinel://", false, true },
+    { "rediss-sentinel://", true, true },
+};
+
 int
 url_parse_redis(const char *s, struct url_redis *out, char *err,
                 size_t errlen)
 {
-    const char *p, *at, *colon, *rest;
-    size_t      alen;
-    long        port;
+    const char *p = NULL, *rest;
+    size_t      alen, i;
 
     memset(out, 0, sizeof(*out));
     if (s == NULL || *s == '\0') {
@@ -376,47 +512,35 @@ url_parse_redis(const char *s, struct url_redis *out, char *err,
     if (strncasecmp(s, "unix://", 7) == 0) {
         return url_redis_unix(s + 7, out, err, errlen);
     }
-    if (strncasecmp(s, "rediss://", 9) == 0) {
-        out->tls = true;            /* the same form, over TLS */
-        p = s + 9;
-    } else if (strncasecmp(s, "redis://", 8) == 0) {
-        p = s + 8;
-    } else {
-        return url_fail(err, errlen, "scheme must be redis://, rediss:// "
-                        "or unix://");
+    for (i = 0; i < sizeof(url_redis_schemes) / sizeof(url_redis_schemes[0]);
+         i++) {
+        alen = strlen(url_redis_schemes[i].scheme);
+        if (strncasecmp(s, url_redis_schemes[i].scheme, alen) == 0) {
+            out->tls = url_redis_schemes[i].tls;
+            out->sentinel = url_redis_schemes[i].sentinel;
+            p = s + alen;
+            break;
+        }
     }
-    /* The last '@' ends the user info: a raw password may hold '@' or '/'
-     * (and ':': the first one ends the user name). */
-    at = strrchr(p, '@');
-    if (at != NULL) {
-        colon = memchr(p, ':', (size_t)(at - p));
-        if (colon == NULL) {
-            return url_fail(err, errlen, "the user info needs a password: "
-                            "write redis://user:password@host or "
-                            "redis://:password@host");
-        }
-        if (at == colon + 1) {
-            return url_fail(err, errlen, "empty password after ':'");
-        }
-        if (url_decode(p, (size_t)(colon - p), "user name", out->user,
-                       sizeof(out->user), err, errlen) != 0 ||
-            url_decode(colon + 1, (size_t)(at - colon - 1), "password",
-                       out->password, sizeof(out->password), err,
-                       errlen) != 0) {
-            return -1;
-        }
-        p = at + 1;
+    if (p == NULL) {
+        return url_fail(err, errlen, "scheme must be redis://, rediss://, "
+                        "redis-sentinel://, rediss-sentinel:// or unix://");
     }
-    alen = strcspn(p, "/?#");
-    if (url_host_port(p, alen, out->host, &port, err, errlen) != 0) {
+    if (url_redis_userinfo(&p, out, err, errlen) != 0) {
         return -1;
     }
-    if (port == URL_PORT_ABSENT) {
-        port = URL_REDIS_PORT;
-    } else if (port < 1 || port > 65535) {
-        return url_fail(err, errlen, "port is out of range (1 to 65535)");
+    if (out->sentinel) {
+        return url_redis_sentinel(p, out, err, errlen);
     }
-    out->port = (uint16_t)port;
+    alen = strcspn(p, "/?#");
+    if (memchr(p, ',', alen) != NULL) {
+        return url_fail(err, errlen, "several hosts need "
+                        "redis-sentinel://host,host/master-name");
+    }
+    if (url_redis_addr(p, alen, URL_REDIS_PORT, out->host, &out->port, err,
+                       errlen) != 0) {
+        return -1;
+    }
     rest = p + alen;
     if (strpbrk(rest, "?#") != NULL) {
         return url_fail(err, errlen, "a query or fragment is not allowed");

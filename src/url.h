@@ -1,7 +1,10 @@
 /*
  * url.h - parsers for the URLs in the configuration: the upstream
  * (`http(s)://host[:port]`), Redis (`redis://[[user]:password@]host:port[/db]`,
- * the same with `rediss://` for TLS, `unix:///path`) and the `listen` address (`host:port`). Pure: no I/O.
+ * the same with `rediss://` for TLS, `unix:///path`, and
+ * `redis-sentinel://[user:password@]host:port[,host:port...]/master[/db]`,
+ * `rediss-sentinel://` for TLS) and the `listen` address (`host:port`).
+ * Pure: no I/O.
  */
 #ifndef HSP_URL_H
 #define HSP_URL_H
@@ -14,6 +17,14 @@
 #define URL_PATH_MAX 108            /* sizeof(sun_path) */
 #define URL_PASS_MAX 256
 #define URL_USER_MAX 128
+#define URL_SENTINELS_MAX 16        /* seeds of a redis-sentinel:// URL */
+#define URL_MASTER_MAX 64           /* a sentinel master name, with NUL */
+#define URL_SENTINEL_PORT 26379     /* a seed's port when absent */
+
+struct url_seed {
+    char     host[URL_HOST_MAX];    /* no brackets */
+    uint16_t port;
+};
 
 struct url_upstream {
     bool     tls;                   /* https */
@@ -30,6 +41,13 @@ struct url_redis {
     char     user[URL_USER_MAX];    /* ACL user, decoded; "" when none */
     char     password[URL_PASS_MAX];/* decoded; "" when none */
     int      db;                    /* 0 when absent */
+    /* redis-sentinel:// (rediss-sentinel://: tls too): HOST and PORT
+     * are then empty, to be learnt from the sentinels; USER and
+     * PASSWORD are the master's. */
+    bool     sentinel;
+    char     master[URL_MASTER_MAX];/* the name the sentinels monitor */
+    int      nseeds;                /* 1..URL_SENTINELS_MAX */
+    struct url_seed seeds[URL_SENTINELS_MAX];
 };
 
 struct url_listen {

@@ -286,10 +286,10 @@ Test(conf_defaults, key_table)
     /* 26 keys of SPEC §9, gzip and upstream_cache_control (§11),
      * near_cache (the hit path's in-process copy), the five limits on
      * clients and idempotency_on_store_error (SPEC §8). */
-    cr_expect_eq(conf_key_count(), 38,
+    cr_expect_eq(conf_key_count(), 40,
                  "26 keys of SPEC §9 + 2 of §11 + near_cache + 5 client "
                  "limits + idempotency_on_store_error + 3 redis TLS files "
-                 "(§12)");
+                 "+ 2 sentinel credentials (§12)");
     cr_expect_null(conf_key_name(conf_key_count()));
     cr_expect_null(conf_key_default(conf_key_count()));
     cr_assert_eq(conf_init(&cf), 0);
@@ -1503,8 +1503,8 @@ Test(conf_reload, restart_keys_are_known_keys)
     static const char *const restart[] = {
         "listen", "workers", "upstream", "upstream_lowlatency",
         "upstream_ca_file", "upstream_connections", "redis", "redis_ca_file",
-        "redis_cert_file", "redis_key_file", "redis_prefix",
-        "near_cache", "max_connections", "client_timeout",
+        "redis_cert_file", "redis_key_file", "redis_sentinel_user",
+        "redis_sentinel_password", "redis_prefix", "near_cache", "max_connections", "client_timeout",
     };
     size_t i, n = 0;
 

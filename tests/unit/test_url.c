@@ -219,6 +219,124 @@ Test(url, redis_table)
     }
 }
 
+/* redis-sentinel:// (SPEC §12): seeds, master name, db, credentials. */
+struct sentinel_case {
+    const char *in;
+    int         rc;
+    bool        tls;
+    int         nseeds;
+    const char *first;              /* "host:port" of the first seed */
+    const char *last;               /* and of the last */
+    const char *master;
+    const char *user;
+    const char *password;
+    int         db;
+    const char *err;                /* substring of the reason, or NULL */
+};
+
+static const struct sentinel_case sentinel_cases[] = {
+    { "redis-sentinel://127.0.0.1:26379/mymaster", 0, false, 1,
+      "127.0.0.1:26379", "127.0.0.1:26379", "mymaster", "", "", 0, NULL },
+    { "redis-sentinel://a:1,b:2,c:3/m/5", 0, false, 3, "a:1", "c:3", "m", "",
+      "", 5, NULL },
+    { "redis-sentinel://s1,s2/m", 0, false, 2, "s1:26379", "s2:26379", "m",
+      "", "", 0, NULL },
+    { "redis-sentinel://[::1]:5000,10.0.0.2:5001/cache-01.eu_w", 0, false, 2,
+      "::1:5000", "10.0.0.2:5001", "cache-01.eu_w", "", "", 0, NULL },
+    { "redis-sentinel://proxy:p%40ss@h:1/m/", 0, false, 1, "h:1", "h:1", "m",
+      "proxy", "p@ss", 0, NULL },
+    { "redis-sentinel://:a/b,c@h:1,i:2/m", 0, false, 2, "h:1", "i:2", "m", "",
+      "a/b,c", 0, NULL },
+    { "rediss-sentinel://h:1/m", 0, true, 1, "h:1", "h:1", "m", "", "", 0,
+      NULL },
+    { "REDIS-SENTINEL://h:1/m", 0, false, 1, "h:1", "h:1", "m", "", "", 0,
+      NULL },
+    { "redis-sentinel://h:1", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "missing master name" },
+    { "redis-sentinel://h:1/", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "missing master name" },
+    { "redis-sentinel://h:1//0", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "missing master name" },
+    { "redis-sentinel:///m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "no sentinel address" },
+    { "redis-sentinel://a:1,,b:2/m", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "no sentinel address" },
+    { "redis-sentinel://a:1,/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "no sentinel address" },
+    { "redis-sentinel://a:0/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "out of range" },
+    { "redis-sentinel://a:65536/m", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "out of range" },
+    { "redis-sentinel://a:x/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "not a number" },
+    { "redis-sentinel://a:1/m/16", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "0 to 15" },
+    { "redis-sentinel://a:1/m/1/2", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "0 to 15" },
+    { "redis-sentinel://a:1/m?x=1", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "query" },
+    { "redis-sentinel://a:1/m!x", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "master name 'm!x'" },
+    { "redis-sentinel://a:1/"
+      "m123456789012345678901234567890123456789012345678901234567890123", -1,
+      false, 0, NULL, NULL, NULL, NULL, NULL, 0, "longer than 63" },
+    { "redis-sentinel://a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,"
+      "m:13,n:14,o:15,p:16,q:17/m", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "more than 16 sentinels" },
+    { "redis-sentinel://pw@a:1/m", -1, false, 0, NULL, NULL, NULL, NULL,
+      NULL, 0, "needs a password" },
+    { "redis-sentinel://a b:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "space" },
+    { "redis://a:1,b:2/0", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "redis-sentinel://" },
+    { "redis-cluster://a:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
+      "scheme" },
+};
+
+/* "host:port" of SEED into OUT. */
+static const char *
+seed_text(const struct url_seed *seed, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%u", seed->host, (unsigned)seed->port);
+    return out;
+}
+
+Test(url, sentinel_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(sentinel_cases); i++) {
+        const struct sentinel_case *c = &sentinel_cases[i];
+        struct url_redis            r;
+        char                        err[128] = "", a[300];
+        int                         rc;
+
+        rc = url_parse_redis(c->in, &r, err, sizeof(err));
+        cr_expect_eq(rc, c->rc, "'%s': rc %d (%s)", c->in, rc, err);
+        if (rc != c->rc) {
+            continue;
+        }
+        if (rc != 0) {
+            cr_expect_not_null(strstr(err, c->err),
+                               "'%s': reason '%s' lacks '%s'", c->in, err,
+                               c->err);
+            continue;
+        }
+        cr_expect(r.sentinel, "'%s': sentinel", c->in);
+        cr_expect_eq(r.tls, c->tls, "'%s': tls", c->in);
+        cr_expect_eq(r.nseeds, c->nseeds, "'%s': %d seeds", c->in, r.nseeds);
+        cr_expect_str_eq(seed_text(&r.seeds[0], a, sizeof(a)), c->first,
+                         "'%s': first seed", c->in);
+        cr_expect_str_eq(seed_text(&r.seeds[r.nseeds - 1], a, sizeof(a)),
+                         c->last, "'%s': last seed", c->in);
+        cr_expect_str_eq(r.master, c->master, "'%s': master", c->in);
+        cr_expect_str_eq(r.user, c->user, "'%s': user", c->in);
+        cr_expect_str_eq(r.password, c->password, "'%s': password", c->in);
+        cr_expect_eq(r.db, c->db, "'%s': db", c->in);
+        cr_expect_str_eq(r.host, "", "'%s': no master yet", c->in);
+    }
+}
+
 /* ACL users (SPEC §12): redis://user:password@host, both decoded. */
 struct redis_user_case {
     const char *in;
