@@ -164,7 +164,7 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
 {
     const struct conf *cf = conf_ref_conf(ref);
     struct proxy      *px;
-    struct store_tls   tls;
+    struct store_opts   tls;
     struct timeval     tv;
 
     assert(nworkers > 0);
@@ -196,6 +196,8 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     tls.ca_file = cf->redis_ca_file;
     tls.cert_file = cf->redis_cert_file;
     tls.key_file = cf->redis_key_file;
+    tls.sentinel_user = cf->redis_sentinel_user;
+    tls.sentinel_password = cf->redis_sentinel_password;
     px->store = store_new(base, dns, cf->redis, &tls, cf->redis_timeout_ms);
     if (px->store == NULL) {
         goto fail;

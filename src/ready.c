@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,14 +26,23 @@ static _Atomic bool     ready_stop;
 static _Atomic uint64_t ready_last; /* packed; 0: no call yet */
 static _Atomic uint64_t ready_last_ok;
 static _Atomic uint64_t ready_last_err;
+static _Atomic int      ready_sent_stores;
+static _Atomic int      ready_sent_confirmed;
+static _Atomic int      ready_sent_seeds;
+static _Atomic uint32_t ready_sent_reach;   /* bit per sentinel: answered */
+
+/* The Sentinel topology's names, written by the workers, read by a probe. */
+static pthread_mutex_t ready_sent_lock = PTHREAD_MUTEX_INITIALIZER;
+static char            ready_sent_name[64];
+static char            ready_sent_master[272];
 
 /* Why a store cannot use the Redis it reached, for "reason". */
 static const char *const ready_wrong_reasons[READY_WRONG_KINDS] = {
     [READY_WRONG_REPLICA] = "redis is a replica: writes are refused",
     [READY_WRONG_CLUSTER] = "redis is a cluster node: use redis-cluster:// "
                             "(not yet supported)",
-    [READY_WRONG_SENTINEL] = "redis is a sentinel: use redis-sentinel:// "
-                             "(not yet supported)",
+    [READY_WRONG_SENTINEL] = "redis is a sentinel: use "
+                             "redis-sentinel://host:port/master-name",
 };
 
 static const char *const ready_outcomes[READY_UP_COUNT] = {
@@ -95,6 +105,72 @@ ready_upstream(enum ready_upstream outcome, int64_t now_ms)
                           v, memory_order_relaxed);
 }
 
+/* Copies S into OUT (CAP bytes), every byte outside a host name's, an
+ * address's or a master name's characters as '?': JSON-safe. */
+static void
+ready_copy_name(char *out, size_t cap, const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        out[i] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                         (c >= 'A' && c <= 'Z') || strchr(".:-_[]", c) != NULL
+                     ? (char)c
+                     : '?';
+    }
+    out[i] = '\0';
+}
+
+void
+ready_sentinel_store(int delta, const char *master_name, int nseeds)
+{
+    pthread_mutex_lock(&ready_sent_lock);
+    ready_copy_name(ready_sent_name, sizeof(ready_sent_name), master_name);
+    pthread_mutex_unlock(&ready_sent_lock);
+    atomic_store_explicit(&ready_sent_seeds, nseeds, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ready_sent_stores, delta,
+                              memory_order_relaxed);
+}
+
+void
+ready_sentinel_confirmed(int delta)
+{
+    atomic_fetch_add_explicit(&ready_sent_confirmed, delta,
+                              memory_order_relaxed);
+}
+
+void
+ready_sentinel_reach(int seed, bool ok)
+{
+    uint32_t bit = (uint32_t)1 << (seed & 31);
+
+    if (ok) {
+        atomic_fetch_or_explicit(&ready_sent_reach, bit,
+                                 memory_order_relaxed);
+    } else {
+        atomic_fetch_and_explicit(&ready_sent_reach, ~bit,
+                                  memory_order_relaxed);
+    }
+}
+
+bool
+ready_sentinel_master(const char *host, unsigned port)
+{
+    char addr[sizeof(ready_sent_master)], shown[sizeof(ready_sent_master)];
+    bool moved;
+
+    snprintf(addr, sizeof(addr), "%s:%u", host, port);
+    ready_copy_name(shown, sizeof(shown), addr);
+    pthread_mutex_lock(&ready_sent_lock);
+    moved = ready_sent_master[0] != '\0' &&
+            strcmp(ready_sent_master, shown) != 0;
+    memcpy(ready_sent_master, shown, sizeof(shown));
+    pthread_mutex_unlock(&ready_sent_lock);
+    return moved;
+}
+
 void
 ready_stopping(void)
 {
@@ -125,6 +201,18 @@ ready_snapshot(struct ready_state *out)
         out->redis_err_ms = kind_ms;
         out->redis_err = (int)kind;
     }
+    out->sentinel_stores = atomic_load_explicit(&ready_sent_stores,
+                                                memory_order_relaxed);
+    out->sentinel_confirmed = atomic_load_explicit(&ready_sent_confirmed,
+                                                   memory_order_relaxed);
+    out->sentinels = atomic_load_explicit(&ready_sent_seeds,
+                                          memory_order_relaxed);
+    out->sentinels_reachable = __builtin_popcount(
+        atomic_load_explicit(&ready_sent_reach, memory_order_relaxed));
+    pthread_mutex_lock(&ready_sent_lock);
+    memcpy(out->master_name, ready_sent_name, sizeof(out->master_name));
+    memcpy(out->master, ready_sent_master, sizeof(out->master));
+    pthread_mutex_unlock(&ready_sent_lock);
     out->stores = atomic_load_explicit(&ready_stores, memory_order_relaxed);
     out->redis_up = atomic_load_explicit(&ready_up, memory_order_relaxed);
     out->stopping = atomic_load_explicit(&ready_stop, memory_order_relaxed);
@@ -171,6 +259,13 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
         snprintf(reason, cap, ",\"reason\":\"auth: Redis refused the "
                  "proxy's AUTH or SELECT (%d of %d links)\"", st->refused,
                  st->stores);
+    } else if (st->sentinel_stores > 0 && st->sentinels_reachable == 0) {
+        snprintf(reason, cap, ",\"reason\":\"sentinel: no sentinel "
+                 "answers (0 of %d reachable)\"", st->sentinels);
+    } else if (st->sentinel_confirmed < st->sentinel_stores) {
+        snprintf(reason, cap, ",\"reason\":\"sentinel: master not "
+                 "confirmed (%d of %d links on a master)\"",
+                 st->sentinel_confirmed, st->sentinel_stores);
     } else if (wrong < READY_WRONG_KINDS) {
         /* Before the error replies it causes (READONLY, MOVED...): this
          * says what to change. */
@@ -199,6 +294,7 @@ ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
 {
     const char *redis, *upstream, *status;
     char        ok[48] = "", err[96] = "", reason[160], last[96];
+    char        topo[480] = "";
     bool        faulty;
     int         n;
 
@@ -235,11 +331,18 @@ ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
                  ready_outcomes[st->last_err],
                  ready_age(now_ms, st->last_err_ms));
     }
+    if (st->sentinel_stores > 0) {
+        snprintf(topo, sizeof(topo), ",\"mode\":\"sentinel\",\"sentinel\":{"
+                 "\"master_name\":\"%s\",\"master\":\"%s\",\"sentinels\":%d,"
+                 "\"reachable\":%d,\"confirmed\":%d}", st->master_name,
+                 st->master, st->sentinels, st->sentinels_reachable,
+                 st->sentinel_confirmed);
+    }
     n = snprintf(buf, cap,
                  "{\"status\":\"%s\",\"redis\":{\"status\":\"%s\","
-                 "\"connected\":%d,\"workers\":%d%s%s},\"upstream\":{"
+                 "\"connected\":%d,\"workers\":%d%s%s%s},\"upstream\":{"
                  "\"status\":\"%s\"%s%s}}",
-                 status, redis, st->redis_up, st->stores, reason, last,
+                 status, redis, st->redis_up, st->stores, reason, last, topo,
                  upstream, ok, err);
     if (n < 0 || (size_t)n >= cap) {
         if (cap > 0) {

@@ -66,6 +66,23 @@ enum ready_wrong {
  * counts (-1: it went down, or was freed). */
 void ready_redis_wrong(enum ready_wrong kind, int delta);
 
+/*
+ * Sentinel (a redis-sentinel:// store, SPEC §12). Its topology is the
+ * same for every worker: MASTER_NAME (copied) and NSEEDS sentinels.
+ * ready_sentinel_store: a store on it was created (+1) or freed (-1).
+ * ready_sentinel_confirmed: a store's call link is up on a Redis that
+ * said it is the master (+1), or no longer (-1).
+ * ready_sentinel_reach: sentinel SEED (its index in the URL) answered
+ * (OK) or failed at its last contact, by any worker.
+ * ready_sentinel_master: a worker learnt the master is at HOST:PORT;
+ * returns whether that moved it from another address known before (a
+ * failover, counted once per process however many workers learn it).
+ */
+void ready_sentinel_store(int delta, const char *master_name, int nseeds);
+void ready_sentinel_confirmed(int delta);
+void ready_sentinel_reach(int seed, bool ok);
+bool ready_sentinel_master(const char *host, unsigned port);
+
 /* Notes the outcome of an upstream call that ended at NOW_MS (wall). */
 void ready_upstream(enum ready_upstream outcome, int64_t now_ms);
 
@@ -86,6 +103,13 @@ struct ready_state {
     int     evicting;               /* links to a Redis that may evict */
     int     wrong[READY_WRONG_KINDS]; /* links to a Redis of that kind */
     int     unsubscribed;           /* subscriber links refused a channel */
+    int     sentinel_stores;        /* stores on redis-sentinel://; 0:
+                                     * none, the fields below unused */
+    int     sentinel_confirmed;     /* of them, on a master confirmed */
+    int     sentinels;              /* sentinels in the URL */
+    int     sentinels_reachable;    /* of them, answering when last seen */
+    char    master_name[64];
+    char    master[272];            /* "host:port" last learnt, or "" */
     int64_t redis_err_ms;           /* last degrading error reply, 0: none */
     int     redis_err;              /* its kind (enum rerr_kind) */
 };
@@ -100,7 +124,10 @@ void ready_snapshot(struct ready_state *out);
  * Writes the /readyz JSON of ST, seen at NOW_MS, into BUF of CAP bytes:
  *   {"status":"ready"|"degraded"|"stopping",
  *    "redis":{"status":"up"|"degraded"|"down","connected":K,"workers":N,
- *             "reason":"..","last_error":"oom","last_error_age_ms":..},
+ *             "reason":"..","last_error":"oom","last_error_age_ms":..,
+ *             "mode":"sentinel","sentinel":{"master_name":"..",
+ *             "master":"host:port","sentinels":N,"reachable":K,
+ *             "confirmed":C}},
  *    "upstream":{"status":"unknown"|"reachable"|"failing",
  *                "last_ok_age_ms":..,"last_error":"timeout",
  *                "last_error_age_ms":..}}
@@ -109,7 +136,9 @@ void ready_snapshot(struct ready_state *out);
  * replica, a cluster node or a sentinel, while a subscriber link is
  * refused a channel, for READY_REDIS_ERR_RECENT_MS
  * after an error reply that degrades it, and while its maxmemory-policy
- * may evict; "reason" says which (SPEC §12), and is absent while up.
+ * may evict, and with Sentinel while no sentinel answers or a store's
+ * master is not confirmed; "reason" says which (SPEC §12), and is absent
+ * while up.
  * Returns the HTTP status, 200 or 503, and sets *LEN; -1 when CAP is too
  * small.
  */
@@ -117,6 +146,6 @@ int ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
                  size_t cap, size_t *len);
 
 /* Bytes ready_render needs at most. */
-#define READY_RENDER_MAX 768
+#define READY_RENDER_MAX 1280
 
 #endif /* HSP_READY_H */

@@ -240,6 +240,51 @@ rlink_drop(struct rlink *link)
     rlink_int_leave(link);
 }
 
+int
+rlink_retarget(struct rlink *link, const char *host, uint16_t port)
+{
+    char *h, *name;
+
+    if (link->conf.transport == RLINK_UNIX || link->freeing) {
+        return -1;
+    }
+    h = strdup(host);
+    name = strdup(host);
+    if (h == NULL || name == NULL) {
+        free(h);
+        free(name);
+        return -1;
+    }
+    rlink_int_enter(link);
+    if (link->state != ST_IDLE) {
+        rlink_int_down(link, RLINK_REASON_DROPPED, RERR_OTHER,
+                       "the master moved");
+    }
+    /* The strings of conf are the copies in strings[]: host, tls_name. */
+    free(link->strings[0]);
+    free(link->strings[7]);
+    link->strings[0] = h;
+    link->strings[7] = name;
+    link->conf.host = h;
+    link->conf.tls_name = name;
+    link->conf.port = port;
+    link->backoff_ms = link->conf.backoff_min_ms;
+    if (!link->freeing && link->state == ST_IDLE) {
+        event_del(link->retry);
+        rlink_int_add_ms(link->retry, 0);
+    }
+    rlink_int_leave(link);
+    return 0;
+}
+
+void
+rlink_hold(struct rlink *link)
+{
+    if (link->state == ST_IDLE) {
+        event_del(link->retry);
+    }
+}
+
 void
 rlink_counters(const struct rlink *link, struct rlink_counters *out)
 {

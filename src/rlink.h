@@ -110,6 +110,23 @@ void rlink_poll(struct rlink *link);
  */
 void rlink_drop(struct rlink *link);
 
+/*
+ * Points LINK at HOST:PORT (TCP or TLS links; HOST copied, and the name
+ * TLS verifies and sends as SNI from now on) and connects there on the
+ * loop's next turn, without backoff: a master that moved (Sentinel). A
+ * connection up or under way is dropped first, as rlink_drop, with its
+ * events inside this call. Returns 0, or -1 for a unix link or when out
+ * of memory (LINK is then unchanged).
+ */
+int rlink_retarget(struct rlink *link, const char *host, uint16_t port);
+
+/*
+ * Cancels the reconnect LINK has scheduled, if it is idle: it stays down
+ * until rlink_start or rlink_retarget (an owner that first asks where to
+ * connect). Nothing happens while it is connecting or up.
+ */
+void rlink_hold(struct rlink *link);
+
 /* Copies LINK's counters into OUT. */
 void rlink_counters(const struct rlink *link, struct rlink_counters *out);
 

@@ -99,6 +99,14 @@ static const struct {
                                   "invalidation Redis did not take at "
                                   "first, left pending and retried until "
                                   "it did (SPEC 12)." },
+    [STATS_REDIS_FAILOVERS] = { "heavyset_redis_failovers_total", "",
+                                "Sentinel: times the master's address "
+                                "changed, as the sentinels announced or "
+                                "answered (SPEC 12)." },
+    [STATS_SENTINEL_ERRORS] = { "heavyset_redis_sentinel_errors_total", "",
+                                "Sentinel: contacts with a sentinel that "
+                                "failed (unreachable, AUTH refused, no "
+                                "answer, or the master unknown to it)." },
     [STATS_REDIS_WRONG_REPLICA] = {
         WRONG_FAMILY, "{kind=\"replica\"}",
         "Connects that reached a Redis a redis:// store cannot use as its "

@@ -48,6 +48,10 @@ enum stats_counter {
                                        (ready.h's enum ready_wrong) */
     STATS_REDIS_WRONG_CLUSTER,
     STATS_REDIS_WRONG_SENTINEL,
+    STATS_REDIS_FAILOVERS,          /* Sentinel: the master moved */
+    STATS_SENTINEL_ERRORS,          /* Sentinel: a sentinel unreachable,
+                                       refusing AUTH, or not knowing the
+                                       master */
     STATS_RERR_AUTH,                /* Redis error replies, by kind
                                        (store_err.h, in its order) */
     STATS_RERR_NOPERM,

@@ -37,6 +37,7 @@
 #include "stats.h"
 #include "store_err.h"
 #include "store_link.h"
+#include "store_sentinel.h"
 #include "store_sub.h"
 #include "store_watch.h"
 #include "url.h"
@@ -57,6 +58,7 @@ struct store {
     bool               freeing;
     bool               counted_up;  /* counted in ready_redis_up */
     struct store_watch *watch;      /* owned: what we watch of Redis */
+    struct store_sentinel *sent;    /* owned: redis-sentinel:// only */
     struct store_op   *held;        /* calls made while the link's first
                                      * connect was under way, oldest
                                      * first: sent once it is up */
@@ -123,7 +125,7 @@ store_script_init(struct store_script *script)
 
 struct store *
 store_new(struct event_base *base, struct evdns_base *dns, const char *url,
-          const struct store_tls *tls, int64_t timeout_ms)
+          const struct store_opts *tls, int64_t timeout_ms)
 {
     struct store_link_conf lc;
     struct store          *st;
@@ -167,6 +169,22 @@ store_new(struct event_base *base, struct evdns_base *dns, const char *url,
         store_free(st);             /* they logged why */
         return NULL;
     }
+    if (st->url.sentinel) {
+        struct store_sentinel_conf sc = {
+            .url = &st->url, .ca_file = lc.ca_file,
+            .cert_file = lc.cert_file, .key_file = lc.key_file,
+            .user = tls != NULL ? tls->sentinel_user : NULL,
+            .password = tls != NULL ? tls->sentinel_password : NULL,
+            .cmd = &st->cmd, .sub = st->sub,
+        };
+
+        /* The links stay held until the sentinels name the master. */
+        st->sent = store_sentinel_new(base, dns, &sc);
+        if (st->sent == NULL) {
+            store_free(st);
+            return NULL;
+        }
+    }
     store_link_connect(&st->cmd);
     return st;
 }
@@ -187,6 +205,7 @@ store_free(struct store *st)
     store_held_flush(st, false);    /* held calls get NULL */
     store_link_stop(&st->cmd);      /* pending callbacks get NULL */
     store_watch_free(st->watch);
+    store_sentinel_free(st->sent);
     store_sub_free(st->sub);
     store_health(st);
     ready_redis_store(-1);          /* store_new counted it */
@@ -226,6 +245,10 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     case STORE_LINK_UP: {
         const char *load[3] = { "SCRIPT", "LOAD", NULL };
 
+        if (st->sent != NULL && !store_sentinel_up(st->sent)) {
+            return;                 /* a replica: no call goes there */
+        }
+
         st->healthy = true;
         store_health(st);
         /* First its clock (TIME, before the scripts load: a quick
@@ -243,12 +266,14 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
     case STORE_LINK_FAILED:
         store_held_flush(st, false);
         store_health(st);
+        store_sentinel_doubt(st->sent, "cannot connect to the master");
         break;
     case STORE_LINK_LOST:
         store_held_flush(st, false);
         store_watch_lost(st->watch);
         store_health(st);
         store_sub_track_lost(st->sub);
+        store_sentinel_doubt(st->sent, "the master's link was lost");
         break;
     }
 }
@@ -442,8 +467,14 @@ on_reply(struct rlink *rl, redisReply *reply, void *privdata)
     struct store    *st = op->st;
 
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(rerr_classify(reply->str, reply->len), op->script->name,
-                       reply->str);
+        enum rerr_kind kind = rerr_classify(reply->str, reply->len);
+
+        store_err_note(kind, op->script->name, reply->str);
+        if (kind == RERR_READONLY) {
+            /* A master demoted under us: ask the sentinels where the
+             * master went. Later calls fail open meanwhile. */
+            store_sentinel_doubt(st->sent, "READONLY");
+        }
     }
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->retried &&

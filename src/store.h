@@ -39,23 +39,28 @@ void store_script_init(struct store_script *script);
  */
 typedef void (*store_cb)(struct redisReply *reply, void *arg);
 
-/* The files of a rediss:// store (NULL or "": none); copied. */
-struct store_tls {
-    const char *ca_file;            /* extra CA, beside the system store */
+/* What a store needs beside its URL (NULL or "": none); copied. */
+struct store_opts {
+    const char *ca_file;            /* rediss://: extra CA, beside the
+                                     * system store */
     const char *cert_file;          /* client certificate */
     const char *key_file;           /* its key */
+    const char *sentinel_user;      /* redis-sentinel://: the sentinels'
+                                     * ACL user */
+    const char *sentinel_password;  /* and password (not the master's) */
 };
 
 /*
- * Creates a store for the Redis at URL (redis://, rediss:// or unix://,
- * already validated) and starts connecting. BASE is borrowed; so is DNS,
- * the worker's resolver, which must outlive the store (NULL: the store
- * makes one of its own for a TCP URL). TLS (may be NULL) names the
- * rediss:// files. Returns NULL after logging why (a CA, certificate or
+ * Creates a store for the Redis at URL (redis://, rediss://, unix://, or
+ * redis-sentinel://, whose master it asks of the sentinels and follows
+ * across failovers; already validated) and starts connecting. BASE is
+ * borrowed; so is DNS, the worker's resolver, which must outlive the
+ * store (NULL: the store makes one of its own for a TCP URL). TLS (may
+ * be NULL) names the rediss:// files and the sentinels' credentials. Returns NULL after logging why (a CA, certificate or
  * key OpenSSL refuses).
  */
 struct store *store_new(struct event_base *base, struct evdns_base *dns,
-                        const char *url, const struct store_tls *tls,
+                        const char *url, const struct store_opts *tls,
                         int64_t timeout_ms);
 
 /* Frees ST; calls still pending get their callback with NULL first. */

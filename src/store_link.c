@@ -54,6 +54,14 @@ store_link_init(struct store_link *link, struct event_base *base,
     if (url->unix_socket) {
         rc.transport = RLINK_UNIX;
         rc.path = url->path;
+    } else if (url->sentinel) {
+        /* The master is not known yet: a held link never connects, and
+         * store_link_retarget names the master. The first seed is only
+         * a placeholder an rlink needs. */
+        rc.transport = url->tls ? RLINK_TLS : RLINK_TCP;
+        rc.host = url->seeds[0].host;
+        rc.port = url->seeds[0].port;
+        link->held = true;
     } else {
         rc.transport = url->tls ? RLINK_TLS : RLINK_TCP;
         rc.host = url->host;
@@ -84,7 +92,7 @@ store_link_connect(struct store_link *link)
 {
     struct stat sb;
 
-    if (link->rl != NULL && !rlink_up(link->rl)) {
+    if (link->rl != NULL && !link->held && !rlink_up(link->rl)) {
         /* A socket path with no socket fails at once, as a connect() to
          * it would: nothing to wait for. */
         link->connecting = link->path == NULL ||
@@ -125,6 +133,37 @@ store_link_poll(struct store_link *link)
     if (link->rl != NULL) {
         rlink_poll(link->rl);
     }
+}
+
+void
+store_link_hold(struct store_link *link)
+{
+    link->held = true;
+    link->connecting = false;
+    if (link->rl != NULL) {
+        rlink_drop(link->rl);       /* STORE_LINK_LOST, if it was up */
+        if (link->rl != NULL) {
+            rlink_hold(link->rl);
+        }
+    }
+}
+
+int
+store_link_retarget(struct store_link *link, const char *host,
+                    uint16_t port)
+{
+    if (link->rl == NULL) {
+        return -1;
+    }
+    link->held = false;
+    link->connecting = true;        /* calls wait for it, as at start */
+    if (rlink_retarget(link->rl, host, port) != 0) {
+        link->connecting = false;
+        return -1;
+    }
+    /* A drop inside told the owner, which cleared connecting. */
+    link->connecting = link->rl != NULL;
+    return 0;
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rlink_types.h"
 
@@ -63,6 +64,9 @@ struct store_link {
     bool              connecting;   /* store_link_connect ran, no event
                                      * came yet, and there is something
                                      * to connect to: calls may wait */
+    bool              held;         /* Sentinel: no master to connect to
+                                     * until store_link_retarget names
+                                     * one; store_link_connect waits */
     store_link_cb     cb;
     store_link_msg_cb msg_cb;
     void             *arg;
@@ -81,8 +85,25 @@ int store_link_init(struct store_link *link, struct event_base *base,
                     const struct store_link_conf *conf, const char *name,
                     store_link_cb cb, store_link_msg_cb msg_cb, void *arg);
 
-/* Starts connecting LINK on the loop's next turn, if it is not yet. */
+/* Starts connecting LINK on the loop's next turn, if it is not yet and
+ * not held. */
 void store_link_connect(struct store_link *link);
+
+/*
+ * Sentinel (a redis-sentinel:// URL, whose links start held): drops
+ * LINK's connection if any (the owner hears STORE_LINK_LOST inside this
+ * call) and keeps it down, no retry, until store_link_retarget.
+ */
+void store_link_hold(struct store_link *link);
+
+/*
+ * Points LINK at the master HOST:PORT (copied; over TLS, the name
+ * verified too) and connects there at once, without backoff, dropping a
+ * connection up or under way first (STORE_LINK_LOST inside this call).
+ * Returns 0 or -1 (out of memory: LINK is unchanged).
+ */
+int store_link_retarget(struct store_link *link, const char *host,
+                        uint16_t port);
 
 /* Whether LINK is connected and Redis accepted its handshake. */
 bool store_link_up(const struct store_link *link);

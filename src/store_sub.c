@@ -130,6 +130,18 @@ store_sub_free(struct store_sub *sub)
     free(sub);
 }
 
+void
+store_sub_hold(struct store_sub *sub)
+{
+    store_link_hold(&sub->link);
+}
+
+int
+store_sub_retarget(struct store_sub *sub, const char *host, uint16_t port)
+{
+    return store_link_retarget(&sub->link, host, port);
+}
+
 /* ---- subscriptions ------------------------------------------------------- */
 
 void

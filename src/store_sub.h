@@ -10,6 +10,7 @@
 #define HSP_STORE_SUB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store_notify.h"
 
@@ -46,6 +47,12 @@ bool store_sub_tracking(const struct store_sub *sub);
 /* store_listening() and store_poll() of store.h. */
 bool store_sub_listening(const struct store_sub *sub);
 void store_sub_poll(struct store_sub *sub);
+
+/* Sentinel: store_link_hold and store_link_retarget (store_link.h) of
+ * the subscriber's link; it resubscribes once up. */
+void store_sub_hold(struct store_sub *sub);
+int store_sub_retarget(struct store_sub *sub, const char *host,
+                       uint16_t port);
 
 /* The call link came up: turn tracking on for it once both are ready. */
 void store_sub_cmd_up(struct store_sub *sub);

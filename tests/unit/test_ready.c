@@ -110,7 +110,36 @@ static const struct ready_case ready_cases[] = {
       { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_SENTINEL] = 1 }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
       "\"connected\":1,\"workers\":1,\"reason\":\"redis is a sentinel: "
-      "use redis-sentinel:// (not yet supported) (1 of 1 links)\"},"
+      "use redis-sentinel://host:port/master-name (1 of 1 links)\"},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "sentinel: the topology, all confirmed",
+      { .stores = 2, .redis_up = 2, .sentinel_stores = 2,
+        .sentinel_confirmed = 2, .sentinels = 3, .sentinels_reachable = 3,
+        .master_name = "mymaster", .master = "127.0.0.1:6380" }, 200,
+      "{\"status\":\"ready\",\"redis\":{\"status\":\"up\","
+      "\"connected\":2,\"workers\":2,\"mode\":\"sentinel\",\"sentinel\":{"
+      "\"master_name\":\"mymaster\",\"master\":\"127.0.0.1:6380\","
+      "\"sentinels\":3,\"reachable\":3,\"confirmed\":2}},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "sentinel: none answers",
+      { .stores = 1, .redis_up = 1, .sentinel_stores = 1,
+        .sentinel_confirmed = 1, .sentinels = 2, .sentinels_reachable = 0,
+        .master_name = "m", .master = "h:1" }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"sentinel: no sentinel "
+      "answers (0 of 2 reachable)\",\"mode\":\"sentinel\",\"sentinel\":{"
+      "\"master_name\":\"m\",\"master\":\"h:1\",\"sentinels\":2,"
+      "\"reachable\":0,\"confirmed\":1}},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "sentinel: a master not confirmed",
+      { .stores = 2, .redis_up = 1, .sentinel_stores = 2,
+        .sentinel_confirmed = 1, .sentinels = 1, .sentinels_reachable = 1,
+        .master_name = "m", .master = "" }, 200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":2,\"reason\":\"sentinel: master not "
+      "confirmed (1 of 2 links on a master)\",\"mode\":\"sentinel\","
+      "\"sentinel\":{\"master_name\":\"m\",\"master\":\"\","
+      "\"sentinels\":1,\"reachable\":1,\"confirmed\":1}},"
       "\"upstream\":{\"status\":\"unknown\"}}" },
     { "refused wins over a recent error and eviction",
       { .stores = 2, .redis_up = 1, .refused = 1, .evicting = 1,
