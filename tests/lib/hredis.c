@@ -21,7 +21,7 @@
 
 #include "hfixture.h"
 
-#define HREDIS_MAX     8
+#define HREDIS_MAX     12
 #define HREDIS_POLLS   200
 #define HREDIS_POLL_MS 25
 
@@ -76,6 +76,57 @@ accepts(int port)
     return ok;
 }
 
+/* Registers OUT for hredis_stop_all and waits until it accepts. */
+static void
+started(struct hredis *out)
+{
+    int i;
+
+    for (i = 0; i < HREDIS_MAX; i++) {
+        if (hredis_started[i] == NULL) {
+            hredis_started[i] = out;
+            break;
+        }
+    }
+    for (i = 0; i < HREDIS_POLLS; i++) {
+        if (accepts(out->port) && read_pid(out) > 0) {
+            return;
+        }
+        hfixture_pause_ms(HREDIS_POLL_MS);
+    }
+    cr_assert_fail("redis-server %s did not start on port %d", out->name,
+                   out->port);
+}
+
+void
+hredis_start_sentinel(const char *name, const char *const *lines,
+                      struct hredis *out)
+{
+    const char *tmp = hfixture_env("HSP_TMPDIR");
+    char        path[600], cmd[800];
+    FILE       *f;
+    int         i;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(out->pidfile, sizeof(out->pidfile), "%s/%s.pid", tmp, name);
+    out->port = free_port();
+    snprintf(path, sizeof(path), "%s/%s.conf", tmp, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize yes\npidfile %s\n"
+            "logfile %s/%s.log\ndir %s\n", out->port, out->pidfile, tmp,
+            name, tmp);
+    for (i = 0; lines != NULL && lines[i] != NULL; i++) {
+        fprintf(f, "%s\n", lines[i]);
+    }
+    cr_assert_eq(fclose(f), 0);
+    unlink(out->pidfile);
+    snprintf(cmd, sizeof(cmd), "redis-server '%s' --sentinel", path);
+    cr_assert_eq(system(cmd), 0, "cannot start a sentinel: %s", cmd);
+    started(out);
+}
+
 /* hredis_start, or with CERTS (not NULL) hredis_start_tls. */
 static void
 start(const char *name, const char *certs, const char *const *args,
@@ -111,20 +162,7 @@ start(const char *name, const char *certs, const char *const *args,
     }
     unlink(out->pidfile);
     cr_assert_eq(system(cmd), 0, "cannot start redis-server: %s", cmd);
-    for (i = 0; i < HREDIS_MAX; i++) {
-        if (hredis_started[i] == NULL) {
-            hredis_started[i] = out;
-            break;
-        }
-    }
-    for (i = 0; i < HREDIS_POLLS; i++) {
-        if (accepts(out->port) && read_pid(out) > 0) {
-            return;
-        }
-        hfixture_pause_ms(HREDIS_POLL_MS);
-    }
-    cr_assert_fail("redis-server %s did not start on port %d", name,
-                   out->port);
+    started(out);
 }
 
 void

@@ -41,6 +41,17 @@ void hredis_start_tls(const char *name, const char *certs,
  * of a server, as a cluster node's bus). */
 int hredis_free_port(void);
 
+/*
+ * Starts a sentinel (`redis-server FILE --sentinel`) as NAME on a free
+ * port of 127.0.0.1, with its configuration written to a file of its own
+ * in $HSP_TMPDIR (Sentinel rewrites it): the daemon's lines, then each
+ * line of the NULL-terminated LINES ("sentinel monitor m 127.0.0.1 6379
+ * 2"). Waits (bounded) until it accepts a connection. Fills OUT; stopped
+ * as any other (hredis_stop, hredis_stop_all).
+ */
+void hredis_start_sentinel(const char *name, const char *const *lines,
+                           struct hredis *out);
+
 /* A connection to R, authenticated with PASSWORD when not NULL (as the
  * default user); asserted. The caller frees it with redisFree. */
 struct redisContext *hredis_connect(const struct hredis *r,
