@@ -74,7 +74,8 @@ struct store_script budget_script_take = {
     "local w = tonumber(o[2]) + win - now\n"
     "if w < 1 then w = 1 end\n"
     "return { 0, w }\n",
-    ""
+    "",
+    false
 };
 
 struct store_script budget_script_pause = {
@@ -85,7 +86,8 @@ struct store_script budget_script_pause = {
     "  return 1\n"
     "end\n"
     "return 0\n",
-    ""
+    "",
+    false
 };
 
 

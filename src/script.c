@@ -114,7 +114,8 @@ static struct store_script lookup_script = {
     "end\n"
     "redis.call('SET', KEYS[4], 'L' .. ARGV[5], 'PX', ARGV[6])\n"
     "return { e, ep, g, 'lead' }\n",
-    ""
+    "",
+    false
 };
 
 static struct store_script fill_script = {
@@ -147,7 +148,8 @@ static struct store_script fill_script = {
     "  redis.call('PUBLISH', ARGV[10], KEYS[4])\n"
     "end\n"
     "return stored\n",
-    ""
+    "",
+    false
 };
 
 /*
@@ -194,7 +196,8 @@ static struct store_script lock_script = {
     "end\n"
     "redis.call('SET', KEYS[1], 'L' .. ARGV[1], 'PX', ARGV[2])\n"
     "return { 'lead', ep, g }\n",
-    ""
+    "",
+    false
 };
 
 static struct store_script unlock_script = {
@@ -208,7 +211,8 @@ static struct store_script unlock_script = {
     "  return 1\n"
     "end\n"
     "return 0\n",
-    ""
+    "",
+    false
 };
 
 static struct store_script write_script = {
@@ -224,7 +228,8 @@ static struct store_script write_script = {
     "  bump(KEYS[4], ARGV[4])\n"
     "end\n"
     "return 1\n",
-    ""
+    "",
+    false
 };
 
 /*
@@ -260,7 +265,9 @@ static struct store_script idem_claim_script = {
     "if r[1] ~= ARGV[1] then return { 'mismatch', now } end\n"
     "if r[2] then return { 'done', r[2], now } end\n"
     "return { 'busy', now }\n",
-    ""
+    "",
+    true                            /* a claim lost in a failover would
+                                     * let a retry run twice (SPEC §12) */
 };
 
 static struct store_script idem_complete_script = {
@@ -273,7 +280,8 @@ static struct store_script idem_complete_script = {
     "redis.call('HSET', KEYS[1], 'fp', ARGV[2], 'resp', ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
     "return 1\n",
-    ""
+    "",
+    false
 };
 
 static struct store_script idem_release_script = {
@@ -283,7 +291,8 @@ static struct store_script idem_release_script = {
     "  return 1\n"
     "end\n"
     "return 0\n",
-    ""
+    "",
+    false
 };
 
 /*
@@ -295,13 +304,15 @@ static struct store_script idem_release_script = {
 static struct store_script marker_script = {
     "marker",
     "return redis.call('INCR', KEYS[1])\n",
-    ""
+    "",
+    false
 };
 
 static struct store_script ping_script = {
     "ping",
     "return 1\n",
-    ""
+    "",
+    false
 };
 
 

@@ -83,6 +83,8 @@ static const struct {
                              "{kind=\"reply\"}", NULL },
     [STATS_REDIS_UNAVAILABLE] = { "heavyset_redis_errors_total",
                                   "{kind=\"unavailable\"}", NULL },
+    [STATS_REDIS_UNREPLICATED] = { "heavyset_redis_errors_total",
+                                   "{kind=\"unreplicated\"}", NULL },
     [STATS_REDIS_CONN_LOST] = { "heavyset_redis_connection_losses_total", "",
                                 "Redis connections lost, or dropped after "
                                 "missed deadlines." },

@@ -39,6 +39,8 @@ enum stats_counter {
     STATS_REDIS_FAILED,             /* connection gone, call pending */
     STATS_REDIS_SCRIPT,             /* error reply (script error) */
     STATS_REDIS_UNAVAILABLE,        /* refused at once: no connection */
+    STATS_REDIS_UNREPLICATED,       /* Sentinel: a durable script's writes
+                                       no replica took (WAIT) */
     STATS_REDIS_CONN_LOST,          /* Redis links lost or dropped */
     STATS_REDIS_CONNECT_FAILED,     /* connection attempts that failed */
     STATS_REDIS_DATA_LOST,          /* Redis found to have lost data */

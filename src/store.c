@@ -30,13 +30,14 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include "log.h"
+#include "lograte.h"
 #include "ready.h"
 #include "stats.h"
 #include "store_err.h"
 #include "store_link.h"
+#include "store_script.h"
 #include "store_sentinel.h"
 #include "store_sub.h"
 #include "store_watch.h"
@@ -44,7 +45,6 @@
 
 #define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
 #define STORE_ARGS_MAX         16
-#define STORE_SCRIPTS_MAX      32
 
 struct store {
     struct event_base *base;        /* borrowed */
@@ -78,50 +78,21 @@ struct store_op {
     bool                 user_done; /* CB ran or was cancelled */
     bool                 redis_done;/* hiredis is done with the op */
     bool                 retried;   /* EVAL sent after NOSCRIPT */
+    bool                 waits;     /* a durable script, Sentinel: a WAIT
+                                     * for a replica follows it */
+    bool                 wait_due;  /* that WAIT's callback has not run */
+    redisReply          *kept;      /* owned: its reply, until WAIT's */
     struct store_op     *next_held; /* in st->held */
 };
 
 static void on_cmd_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
 static void on_reply(struct rlink *rl, redisReply *reply, void *privdata);
+static void on_waited(struct rlink *rl, redisReply *reply, void *privdata);
 static void on_op_timer(evutil_socket_t fd, short what, void *arg);
-static void on_script_loaded(struct rlink *rl, redisReply *reply,
-                             void *privdata);
 static void store_health(struct store *st);
 static void store_held_flush(struct store *st, bool send);
 static int store_hold(struct store *st, struct store_op *op);
-
-/*
- * Every script initialised, loaded on each (re)connect before any call:
- * without it the first EVALSHA of each script costs a NOSCRIPT and a
- * resend, which can also put it behind a call sent after it (PITFALLS
- * §4.4.1). Filled at start-up, before the workers start, then read-only.
- */
-static struct store_script *store_scripts[STORE_SCRIPTS_MAX];
-static size_t               store_nscripts;
-
-void
-store_script_init(struct store_script *script)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char     md[SHA_DIGEST_LENGTH];
-    size_t            i;
-
-    for (i = 0; i < store_nscripts; i++) {
-        if (store_scripts[i] == script) {
-            break;
-        }
-    }
-    if (i == store_nscripts && store_nscripts < STORE_SCRIPTS_MAX) {
-        store_scripts[store_nscripts++] = script;
-    }
-    SHA1((const unsigned char *)script->source, strlen(script->source), md);
-    for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
-        script->sha[2 * i] = hex[md[i] >> 4];
-        script->sha[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    script->sha[40] = '\0';
-}
 
 struct store *
 store_new(struct event_base *base, struct evdns_base *dns, const char *url,
@@ -239,12 +210,9 @@ static void
 on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
 {
     struct store *st = arg;
-    size_t        i;
 
     switch (ev) {
     case STORE_LINK_UP: {
-        const char *load[3] = { "SCRIPT", "LOAD", NULL };
-
         if (st->sent != NULL && !store_sentinel_up(st->sent)) {
             return;                 /* a replica: no call goes there */
         }
@@ -254,11 +222,7 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
         /* First its clock (TIME, before the scripts load: a quick
          * answer), what it is, and may it evict. */
         store_watch_up(st->watch);
-        for (i = 0; i < store_nscripts; i++) {
-            load[2] = store_scripts[i]->source;
-            (void)store_link_command(link, 3, load, NULL, on_script_loaded,
-                                     store_scripts[i]);
-        }
+        store_script_load_all(link);
         store_sub_cmd_up(st->sub);
         store_held_flush(st, true); /* after SCRIPT LOAD: no NOSCRIPT */
         break;
@@ -325,6 +289,9 @@ op_free(struct store_op *op)
     int i;
 
     event_free(op->timer);
+    if (op->kept != NULL) {
+        freeReplyObject(op->kept);
+    }
     for (i = 0; i < op->argc; i++) {
         free(op->argv[i]);
     }
@@ -334,9 +301,35 @@ op_free(struct store_op *op)
 static void
 op_maybe_free(struct store_op *op)
 {
-    if (op->user_done && op->redis_done) {
+    if (op->user_done && op->redis_done && !op->wait_due) {
         op_free(op);
     }
+}
+
+/*
+ * Sends OP on the call link, and after a durable script, with Sentinel,
+ * `WAIT 1 ms` in the same write: the reply counts only once a replica
+ * has the script's writes, as a master about to lose a failover has
+ * none (SPEC §12). A replica acknowledges within a round trip; a master
+ * without one holds the link until ms (a quarter of the deadline, or
+ * Redis's next cron tick, up to 100 ms at hz 10), and the call fails.
+ */
+static int
+op_send(struct store *st, struct store_op *op)
+{
+    char        ms[24];
+    const char *wait[3] = { "WAIT", "1", ms };
+
+    if (store_link_command(&st->cmd, op->argc, op->cargv, op->lens,
+                           on_reply, op) != 0) {
+        return -1;
+    }
+    op->waits = st->sent != NULL && op->script->durable;
+    snprintf(ms, sizeof(ms), "%lld",
+             (long long)(st->timeout_ms > 4 ? st->timeout_ms / 4 : 1));
+    op->wait_due = op->waits && store_link_command(&st->cmd, 3, wait, NULL,
+                                                   on_waited, op) == 0;
+    return 0;
 }
 
 struct store_op *
@@ -390,10 +383,8 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
     }
     if (op->argc != 3 + argc || op->argv[0] == NULL || op->argv[1] == NULL ||
         op->argv[2] == NULL ||
-        (store_link_up(&st->cmd)
-             ? store_link_command(&st->cmd, op->argc, op->cargv, op->lens,
-                                  on_reply, op)
-             : store_hold(st, op)) != 0) {
+        (store_link_up(&st->cmd) ? op_send(st, op) : store_hold(st, op)) !=
+            0) {
         op->argc = op->argc < 3 ? 3 : op->argc;
         op_free(op);
         return NULL;
@@ -426,8 +417,7 @@ store_held_flush(struct store *st, bool send)
     st->held_tail = &st->held;
     for (; op != NULL; op = next) {
         next = op->next_held;
-        if (!send || store_link_command(&st->cmd, op->argc, op->cargv,
-                                        op->lens, on_reply, op) != 0) {
+        if (!send || op_send(st, op) != 0) {
             on_reply(NULL, NULL, op);   /* as if the connection went */
         }
     }
@@ -478,6 +468,7 @@ on_reply(struct rlink *rl, redisReply *reply, void *privdata)
     }
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !op->retried &&
+        !op->waits &&
         !op->user_done && !st->freeing) {
         /* Redis restarted or flushed its scripts: send the source once,
          * which also caches it again (PITFALLS §4.4.1). */
@@ -512,9 +503,53 @@ on_reply(struct rlink *rl, redisReply *reply, void *privdata)
                 stats_add(STATS_REDIS_SCRIPT, 1);
             }
             op_deliver(op, NULL);   /* noted above, by kind */
+        } else if (op->wait_due) {
+            op->kept = store_script_reply_copy(reply); /* for on_waited */
         } else {
             op_deliver(op, reply);
         }
+    }
+    op_maybe_free(op);
+}
+
+/* A durable script ran but no replica took its writes in time: the
+ * call fails (counted, logged), as with Redis away. Redis answered, so
+ * the store's health is not in question. */
+static void
+op_unreplicated(struct store_op *op)
+{
+    static struct lograte logs;
+    uint64_t              held = 0;
+
+    if (op->user_done) {
+        return;
+    }
+    stats_add(STATS_REDIS_UNREPLICATED, 1);
+    if (lograte_allow(&logs, lograte_now_ms(), LOGRATE_PERIOD_MS, &held)) {
+        log_warn("store: no replica took %s's writes in time: failed, as a "
+                 "failover could lose them (%llu more not logged)",
+                 op->script->name, (unsigned long long)held);
+    }
+    op_deliver(op, NULL);
+}
+
+/* WAIT's reply after a durable script: how many replicas have its
+ * writes. None (a master cut off from its replicas, as while Sentinel
+ * fails over), or no reply: the call failed. */
+static void
+on_waited(struct rlink *rl, redisReply *reply, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)rl;
+    op->wait_due = false;
+    if (op->kept != NULL && reply != NULL &&
+        reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1) {
+        op_deliver(op, op->kept);
+    } else if (op->kept != NULL) {
+        op_unreplicated(op);
+    } else {
+        op_deliver(op, NULL);       /* the script failed, or the link */
     }
     op_maybe_free(op);
 }
@@ -525,6 +560,11 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
     struct store_op *op = arg;
     struct store    *st = op->st;
 
+    if (op->kept != NULL) {         /* only WAIT is still due */
+        op_unreplicated(op);
+        op_maybe_free(op);
+        return;
+    }
     stats_add(STATS_REDIS_TIMEOUT, 1);
     op_deliver(op, NULL);
     if (st->healthy) {
@@ -546,19 +586,4 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         return;                     /* OP may be freed by now */
     }
     op_maybe_free(op);
-}
-
-/* The reply to a SCRIPT LOAD of PRIVDATA's script: an error (NOPERM for
- * an ACL user without SCRIPT, OOM...) is noted; its calls then cost a
- * NOSCRIPT and an EVAL each, or fail, and say so themselves. */
-static void
-on_script_loaded(struct rlink *rl, redisReply *reply, void *privdata)
-{
-    struct store_script *script = privdata;
-
-    (void)rl;
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        store_err_note(rerr_classify(reply->str, reply->len), script->name,
-                       reply->str);
-    }
 }

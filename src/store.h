@@ -27,6 +27,10 @@ struct store_script {
     const char *name;               /* for logs */
     const char *source;
     char        sha[41];
+    bool        durable;            /* Sentinel: its reply counts only
+                                     * once a replica has its writes
+                                     * (WAIT 1): a failover cannot lose
+                                     * what it answered */
 };
 
 /* Computes SCRIPT->sha from its source. Call once before use. */

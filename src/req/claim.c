@@ -123,6 +123,16 @@ claim_lost(const struct redisReply *reply)
 }
 
 void
+claim_give_back(struct req *r, struct claim *c)
+{
+    struct script_idem_release_args a = { .record = c->record,
+                                          .owner = c->owner };
+
+    c->claimed = false;
+    (void)script_idem_release(r->env->store, &a, store_ignore, NULL);
+}
+
+void
 claim_release(struct req *r, struct claim *c)
 {
     struct script_idem_release_args a = { .record = c->record,

@@ -73,4 +73,12 @@ bool claim_lost(const struct redisReply *reply);
  * forget: a claim that stays expires with its lease. */
 void claim_release(struct req *r, struct claim *c);
 
+/*
+ * Gives C's claim back after Redis failed it: it may have been taken
+ * all the same (a reply lost, or no replica took it in time, SPEC §12),
+ * and would answer a retry 409 for a whole lease. Owner-checked, so a
+ * claim never taken costs nothing; fire and forget, not counted.
+ */
+void claim_give_back(struct req *r, struct claim *c);
+
 #endif /* HSP_REQ_CLAIM_H */

@@ -267,6 +267,7 @@ write_on_claim(struct req *r, const void *data)
                     "hit; detail=idempotent-replay", -1, true);
         return REQ_DONE;
     case CLAIM_FAILED:
+        claim_give_back(r, &ws->claim);
         return write_unguarded(r, "redis failed the claim");
     case CLAIM_LATE:
         return write_unguarded(r, "redis ran the claim past its deadline");

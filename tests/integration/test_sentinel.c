@@ -199,6 +199,22 @@ replicated(const struct hredis *r)
     redisFree(c);
 }
 
+/* Whether the file PATH holds TEXT. */
+static bool
+file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char  line[4096];
+    bool  found = false;
+
+    cr_assert_not_null(f, "cannot read %s", path);
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, text) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 /* ---- readers: GETs through both instances all along ---------------------- */
 
 struct readers {
@@ -261,6 +277,30 @@ patch_key(struct patches *ps, int i, const char *base, const char *first)
                   "PATCH %s: %d %s", ps->keys[i], r.status, r.body);
     }
     hresp_free(&r);
+}
+
+/*
+ * PATCHes key I of PS through BASE until it is forwarded or replayed
+ * (bounded): after a failover the new master may have no replica yet
+ * (Sentinel attaches the old master some seconds later), and a claim no
+ * replica took is refused (503). Returns how long that took, in ms.
+ */
+static long
+patch_until_taken(struct patches *ps, int i, const char *base,
+                  const char *first)
+{
+    long start = hfixture_now_ms();
+    int  refused = ps->refused[i];
+
+    patch_key(ps, i, base, first);
+    while (ps->refused[i] > refused) {
+        cr_assert_lt(hfixture_now_ms() - start, hfixture_slow_ms(30000),
+                     "PATCH %s refused for 30 s", ps->keys[i]);
+        refused = ps->refused[i];
+        hfixture_pause_ms(100);
+        patch_key(ps, i, base, NULL);
+    }
+    return hfixture_now_ms() - start;
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -355,8 +395,12 @@ Test(sentinel, a_failover_keeps_the_guarantees)
 
     /* Every PATCH retried with its key, through the other instance: none
      * reaches the upstream a second time. */
+    (void)patch_until_taken(&ps, 0, b.url, NULL);
+    printf("sentinel: keyed PATCHes answered again %ld ms after "
+           "+switch-master (503 until the new master had a replica)\n",
+           hfixture_now_ms() - switched);
     for (i = 0; i < ps.n; i++) {
-        patch_key(&ps, i, i % 2 ? b.url : a.url, NULL);
+        patch_until_taken(&ps, i, i % 2 ? b.url : a.url, NULL);
         cr_expect_leq(ps.ran[i], 1, "Idempotency-Key %s ran %d times",
                       ps.keys[i], ps.ran[i]);
         total_ran += ps.ran[i];
@@ -371,7 +415,7 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     /* A PATCH answered 200 on the new master: neither instance serves
      * the lead it replaced as a HIT. */
     snprintf(first, sizeof(first), "After%ld", hfixture_now_ms() % 100000);
-    patch_key(&ps, KEYS_MAX - 1, a.url, first);
+    patch_until_taken(&ps, KEYS_MAX - 1, a.url, first);
     cr_assert_eq(ps.ran[KEYS_MAX - 1], 1, "the PATCH after was not "
                  "forwarded");
     for (i = 0; i < 2; i++) {
@@ -389,5 +433,206 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     cr_expect_geq(hreq_metric(b.url, FAILOVERS, NULL), 1);
     hfixture_stop(&a);
     hfixture_stop(&b);
+    hsentinel_stop(&t);
+}
+
+/* Runs "FMT" on node R of the topology; asserts it is not an error. */
+static void
+node_do(const struct hredis *r, const char *fmt, int port)
+{
+    redisContext *c = hredis_connect(r, NULL);
+
+    hredis_ok(c, fmt, port);
+    redisFree(c);
+}
+
+/*
+ * The window of a failover where the old master still takes writes but
+ * no longer has its replica (promoted, here by hand): a claim made there
+ * is lost when the old master is demoted. Sentinel's proxy trusts a
+ * claim only once a replica has it (WAIT), so the PATCH is refused (503)
+ * instead of forwarded, and its retry after the failover runs it once.
+ */
+Test(sentinel, a_claim_no_replica_took_is_refused)
+{
+    static struct hsentinel t;
+    static struct patches   ps;
+    struct hproc            a, b;
+    redisContext           *w;
+    long                    at;
+    int                     old, now;
+    bool                    found;
+
+    hsentinel_start("sn-cw", NULL, &t);
+    proxy_on("px-cw-a", &t, NULL, &a);
+    proxy_on("px-cw-b", &t, NULL, &b);
+    old = hsentinel_master_port(&t);
+    wait_on_master(a.url, old, WAIT_MS);
+    wait_on_master(b.url, old, WAIT_MS);
+    memset(&ps, 0, sizeof(ps));
+    snprintf(ps.keys[0], sizeof(ps.keys[0]), "cw-%ld", hfixture_now_ms());
+
+    /* The replica leaves: the master is alone, and still the master. */
+    node_do(&t.nodes[1], "REPLICAOF NO ONE", 0);
+    patch_key(&ps, 0, a.url, "Window");
+    cr_expect_eq(ps.ran[0], 0, "a claim no replica took was forwarded");
+    cr_expect_eq(ps.refused[0], 1, "it was not refused with 503");
+    cr_expect_geq(hreq_metric(a.url, "heavyset_redis_errors_total"
+                              "{kind=\"unreplicated\"}", &found), 1);
+    cr_expect(found);
+
+    /* Sentinel fails over to the replica; the retry runs it, once. */
+    w = hsentinel_watch(&t);
+    hsentinel_failover(&t);
+    now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
+    redisFree(w);
+    cr_assert_neq(now, old);
+    wait_on_master(b.url, now, WAIT_MS);
+    patch_until_taken(&ps, 0, b.url, NULL);
+    patch_key(&ps, 0, a.url, NULL);
+    cr_expect_eq(ps.ran[0], 1, "Idempotency-Key %s ran %d times",
+                 ps.keys[0], ps.ran[0]);
+    cr_expect_eq(hfixture_count("update"), 1, "the upstream saw %ld "
+                 "PATCHes", hfixture_count("update"));
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+    hsentinel_stop(&t);
+}
+
+/*
+ * SPEC §12: a master demoted with REPLICAOF, its clients' connections
+ * left open (no CLIENT KILL), is noticed (READONLY, then its role) and
+ * left: /readyz says the master is not confirmed, reads keep being
+ * answered, keyed PATCHes are refused rather than run unguarded, and the
+ * proxy moves once Sentinel names the new master.
+ */
+Test(sentinel, a_master_demoted_in_place_is_left)
+{
+    static struct hsentinel t;
+    static struct patches   ps;
+    struct json_object     *o;
+    struct hproc            a;
+    char                    xc[32], name[128];
+    long                    end;
+    int                     old, now, i;
+
+    hsentinel_start("sn-dm", NULL, &t);
+    proxy_on("px-dm", &t, NULL, &a);
+    old = hsentinel_master_port(&t);
+    now = t.nodes[0].port == old ? t.nodes[1].port : t.nodes[0].port;
+    wait_on_master(a.url, old, WAIT_MS);
+    cr_assert_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+
+    node_do(hsentinel_node(&t, now), "REPLICAOF NO ONE", 0);
+    node_do(hsentinel_node(&t, old), "REPLICAOF 127.0.0.1 %d", now);
+    memset(&ps, 0, sizeof(ps));
+    snprintf(ps.keys[0], sizeof(ps.keys[0]), "dm-%ld", hfixture_now_ms());
+    patch_key(&ps, 0, a.url, "Demoted");   /* READONLY: noticed */
+    cr_expect_eq(ps.ran[0], 0, "a PATCH ran unguarded on a replica");
+
+    /* Until Sentinel acts (it sees the master report itself a replica
+     * for down-after + 20 s), the proxy stays off it. */
+    end = hfixture_now_ms() + hfixture_slow_ms(SWITCH_MS);
+    for (;;) {
+        o = readyz(a.url);
+        if (strstr(jget(o, "reason", NULL), "master not confirmed") !=
+            NULL) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms(), end, "the demotion went unnoticed: "
+                     "%s", json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(POLL_MS);
+    }
+    json_object_put(o);
+    /* Every worker leaves it within 2 s: the one whose write got
+     * READONLY at once, the others at their next write (each raises
+     * the marker every second). */
+    end = hfixture_now_ms() + hfixture_slow_ms(SWITCH_MS);
+    for (;;) {
+        o = readyz(a.url);
+        if (strcmp(jget(o, "connected", NULL), "0") == 0) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms(), end, "a call link stays on the "
+                     "demoted master: %s", json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(POLL_MS);
+    }
+    json_object_put(o);
+    /* Off it: no call link up (one connects, hears "replica" from HELLO,
+     * and lets go), and reads answered all the same. */
+    for (i = 0; i < 10; i++) {
+        cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+        o = readyz(a.url);
+        cr_expect_str_eq(jget(o, "connected", NULL), "0",
+                         "a call link is up on the demoted master: %s",
+                         json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(50);
+    }
+
+    /* Sentinel names the new master: the proxy goes there. */
+    wait_on_master(a.url, now, 60000);
+    for (i = 0; i < 100 && strcmp(xc, "HIT") != 0; i++) {
+        (void)lookup(a.url, xc, name, sizeof(xc));
+        hfixture_pause_ms(POLL_MS);
+    }
+    cr_expect_str_eq(xc, "HIT", "no HIT from the new master");
+    cr_expect_eq(hfixture_count("update"), 0);
+    hfixture_stop(&a);
+    hsentinel_stop(&t);
+}
+
+/*
+ * Sentinels with a password of their own (requirepass, sentinel-pass):
+ * redis_sentinel_password reaches them; a wrong one is logged (never the
+ * password itself), counted and shown by /readyz as degraded, and the
+ * proxy still serves, without the cache.
+ */
+Test(sentinel, sentinels_with_a_password)
+{
+    static struct hsentinel t;
+    static const char *const right[] = {
+        "redis_sentinel_password=Sent1nel-pw", NULL };
+    static const char *const wrong[] = {
+        "redis_sentinel_password=Wr0ng-Sent1nel-pw", NULL };
+    struct json_object *o;
+    struct hproc        a, b;
+    char                xc[32], name[128];
+    long                end;
+    bool                found;
+
+    hsentinel_start("sn-pw", "Sent1nel-pw", &t);
+    proxy_on("px-pw-ok", &t, right, &a);
+    proxy_on("px-pw-bad", &t, wrong, &b);
+    wait_on_master(a.url, hsentinel_master_port(&t), WAIT_MS);
+    cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+    cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+    cr_expect_str_eq(xc, "HIT");
+
+    end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
+    for (;;) {
+        o = readyz(b.url);
+        if (strstr(jget(o, "reason", NULL), "no sentinel answers") != NULL) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms(), end, "a wrong sentinel password "
+                     "looks fine: %s", json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(POLL_MS);
+    }
+    cr_expect_str_eq(jget(o, "status", NULL), "down");
+    json_object_put(o);
+    cr_expect_eq(lookup(b.url, xc, name, sizeof(xc)), 200,
+                 "the proxy does not serve without its sentinels");
+    cr_expect_geq(hreq_metric(b.url, "heavyset_redis_sentinel_errors_total",
+                              &found), 1);
+    cr_expect(found);
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+    cr_expect(file_has(b.log, "WRONGPASS"), "the refusal is not logged");
+    cr_expect(!file_has(b.log, "Wr0ng-Sent1nel-pw"),
+              "the sentinel password reached the log");
     hsentinel_stop(&t);
 }
