@@ -522,6 +522,11 @@ url_parse_redis(const char *s, struct url_redis *out, char *err,
             break;
         }
     }
+    if (p == NULL && (strncasecmp(s, "redis-cluster://", 16) == 0 ||
+                      strncasecmp(s, "rediss-cluster://", 17) == 0)) {
+        return url_fail(err, errlen, "Redis Cluster (redis-cluster://) is "
+                        "not supported yet");
+    }
     if (p == NULL) {
         return url_fail(err, errlen, "scheme must be redis://, rediss://, "
                         "redis-sentinel://, rediss-sentinel:// or unix://");

@@ -290,7 +290,9 @@ static const struct sentinel_case sentinel_cases[] = {
     { "redis://a:1,b:2/0", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
       "redis-sentinel://" },
     { "redis-cluster://a:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
-      "scheme" },
+      "not supported yet" },
+    { "rediss-sentinel//a:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
+      0, "scheme" },
 };
 
 /* "host:port" of SEED into OUT. */
