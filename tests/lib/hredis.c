@@ -110,7 +110,7 @@ hredis_start_sentinel(const char *name, const char *const *lines,
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->pidfile, sizeof(out->pidfile), "%s/%s.pid", tmp, name);
-    out->port = free_port();
+    out->port = hredis_free_port();
     snprintf(path, sizeof(path), "%s/%s.conf", tmp, name);
     f = fopen(path, "w");
     cr_assert_not_null(f, "cannot write %s", path);
