@@ -14,7 +14,10 @@
  * +switch-master ("name old-ip old-port new-ip new-port"); a message for
  * our master moves the links at once. Each time it (re)subscribes the
  * sentinels are asked again, since announcements may have been missed.
- * When it fails the next sentinel is tried, after SENT_LISTEN_RETRY_MS.
+ * When it fails the next sentinel is tried, after SENT_LISTEN_RETRY_MS;
+ * a PING every SENT_PING_MS, due within SENT_TIMEOUT_MS, finds a
+ * sentinel that went silent without closing. Each worker starts
+ * listening on a sentinel of its own draw, which spreads the fleet.
  *
  * An answer to a round begun before a +switch-master is dropped: the
  * sentinel asked may not have heard of the failover yet, and moving back
@@ -46,6 +49,8 @@
 #define SENT_AGAIN_MIN_MS    100    /* first delay before a new round */
 #define SENT_AGAIN_MAX_MS    1000   /* longest: within SPEC §12's 2 s */
 #define SENT_LISTEN_RETRY_MS 250
+#define SENT_PING_MS         2000   /* a silent listened sentinel: found
+                                     * within this + SENT_TIMEOUT_MS */
 #define SENT_CHANNEL         "+switch-master"
 
 struct store_sentinel {
@@ -70,6 +75,7 @@ struct store_sentinel {
     struct rlink      *listen;      /* owned: on +switch-master, or NULL */
     int                listen_seed;
     struct event      *relisten;    /* owned */
+    struct event      *ping;        /* owned: the listened one alive? */
     unsigned           epoch;       /* +switch-master messages for us */
     char               host[URL_HOST_MAX]; /* last told; "" none */
     uint16_t           port;
@@ -92,6 +98,7 @@ static void on_listen_message(struct rlink *rl, struct redisReply *msg,
                               void *arg);
 static void on_again(evutil_socket_t fd, short what, void *arg);
 static void on_relisten(evutil_socket_t fd, short what, void *arg);
+static void on_ping(evutil_socket_t fd, short what, void *arg);
 
 /* Copies S into *OUT (NULL for NULL or ""). */
 static int
@@ -126,9 +133,12 @@ store_sentinel_new(struct event_base *base, struct evdns_base *dns,
     s->sub = conf->sub;
     s->again_ms = SENT_AGAIN_MIN_MS;
     ready_sentinel_store(1, s->master, s->nseeds);
+    s->listen_seed = (int)((unsigned long)random() % (unsigned)s->nseeds);
     s->again = evtimer_new(base, on_again, s);
     s->relisten = evtimer_new(base, on_relisten, s);
-    if (s->again == NULL || s->relisten == NULL || dns == NULL ||
+    s->ping = event_new(base, -1, EV_PERSIST, on_ping, s);
+    if (s->again == NULL || s->relisten == NULL || s->ping == NULL ||
+        dns == NULL ||
         sent_keep(conf->user, &s->strings[0]) != 0 ||
         sent_keep(conf->password, &s->strings[1]) != 0 ||
         sent_keep(conf->ca_file, &s->strings[2]) != 0 ||
@@ -140,6 +150,12 @@ store_sentinel_new(struct event_base *base, struct evdns_base *dns,
     }
     sent_ask(s, "start");
     sent_listen(s);
+    {
+        struct timeval tv = { SENT_PING_MS / 1000,
+                              (SENT_PING_MS % 1000) * 1000 };
+
+        event_add(s->ping, &tv);
+    }
     return s;
 }
 
@@ -174,6 +190,9 @@ store_sentinel_free(struct store_sentinel *s)
     if (s->relisten != NULL) {
         event_free(s->relisten);
     }
+    if (s->ping != NULL) {
+        event_free(s->ping);
+    }
     for (i = 0; i < sizeof(s->strings) / sizeof(s->strings[0]); i++) {
         free(s->strings[i]);
     }
@@ -202,7 +221,7 @@ sent_link(struct store_sentinel *s, int seed, bool subscriber,
         rc.cert_file = s->strings[3];
         rc.key_file = s->strings[4];
     }
-    rc.timeout_ms = subscriber ? 0 : SENT_TIMEOUT_MS;
+    rc.timeout_ms = SENT_TIMEOUT_MS; /* a listener's: its PINGs */
     rc.connect_timeout_ms = SENT_TIMEOUT_MS;
     rc.subscriber = subscriber;
     rc.autostart = true;
@@ -472,6 +491,28 @@ on_relisten(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sent_listen(arg);
+}
+
+/* The PONG of the listened sentinel, or NULL: the link drops itself. */
+static void
+on_pong(struct rlink *rl, redisReply *reply, void *arg)
+{
+    (void)rl;
+    (void)reply;
+    (void)arg;
+}
+
+static void
+on_ping(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_sentinel *s = arg;
+    const char            *argv[1] = { "PING" };
+
+    (void)fd;
+    (void)what;
+    if (s->listen != NULL && rlink_up(s->listen)) {
+        (void)rlink_command(s->listen, 1, argv, NULL, on_pong, s);
+    }
 }
 
 static void
