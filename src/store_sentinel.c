@@ -19,11 +19,7 @@
  * sentinel that went silent without closing. Each worker starts
  * listening on a sentinel of its own draw, which spreads the fleet.
  *
- * An answer to a round begun before a +switch-master is dropped: the
- * sentinel asked may not have heard of the failover yet, and moving back
- * to the old master would cost a role check and another round.
- *
- * Owns its copies of the conf strings, both rlinks and both timers.
+ * Owns its copies of the conf strings, both rlinks and its three timers.
  */
 #include "config.h"
 
@@ -72,6 +68,7 @@ struct store_sentinel {
     unsigned           ask_epoch;   /* EPOCH when the round began */
     struct event      *again;       /* owned: the next round */
     unsigned           again_ms;
+    int64_t            round_ms;    /* when the last round began, or 0 */
     struct rlink      *listen;      /* owned: on +switch-master, or NULL */
     int                listen_seed;
     struct event      *relisten;    /* owned */
@@ -83,10 +80,13 @@ struct store_sentinel {
 };
 
 /* Sentinel faults, logged at most once per LOGRATE_PERIOD_MS. */
-static struct lograte sent_logs;
+static struct lograte       sent_logs;
+static const struct timeval sent_ping_tv = { SENT_PING_MS / 1000,
+                                             SENT_PING_MS % 1000 * 1000 };
 
 static void sent_ask(struct store_sentinel *s, const char *why);
 static void sent_ask_next(struct store_sentinel *s);
+static void sent_ask_later(struct store_sentinel *s);
 static void sent_listen(struct store_sentinel *s);
 static void on_ask_event(struct rlink *rl, enum rlink_event ev,
                          enum rlink_reason reason, enum rerr_kind kind,
@@ -150,12 +150,7 @@ store_sentinel_new(struct event_base *base, struct evdns_base *dns,
     }
     sent_ask(s, "start");
     sent_listen(s);
-    {
-        struct timeval tv = { SENT_PING_MS / 1000,
-                              (SENT_PING_MS % 1000) * 1000 };
-
-        event_add(s->ping, &tv);
-    }
+    event_add(s->ping, &sent_ping_tv);
     return s;
 }
 
@@ -172,6 +167,7 @@ sent_set_confirmed(struct store_sentinel *s, bool confirmed)
 void
 store_sentinel_free(struct store_sentinel *s)
 {
+    struct event *timers[3];
     struct rlink *rl;
     size_t        i;
 
@@ -184,14 +180,13 @@ store_sentinel_free(struct store_sentinel *s)
     rl = s->listen;
     s->listen = NULL;
     rlink_free(rl);
-    if (s->again != NULL) {
-        event_free(s->again);
-    }
-    if (s->relisten != NULL) {
-        event_free(s->relisten);
-    }
-    if (s->ping != NULL) {
-        event_free(s->ping);
+    timers[0] = s->again;
+    timers[1] = s->relisten;
+    timers[2] = s->ping;
+    for (i = 0; i < 3; i++) {
+        if (timers[i] != NULL) {
+            event_free(timers[i]);
+        }
     }
     for (i = 0; i < sizeof(s->strings) / sizeof(s->strings[0]); i++) {
         free(s->strings[i]);
@@ -304,6 +299,7 @@ sent_ask(struct store_sentinel *s, const char *why)
     }
     log_debug("store: sentinel: asking where master %s is (%s)", s->master,
               why);
+    s->round_ms = lograte_now_ms();
     event_del(s->again);
     s->ask_tried = 0;
     s->ask_epoch = s->epoch;
@@ -318,7 +314,14 @@ store_sentinel_doubt(struct store_sentinel *s, const char *why)
     }
     sent_set_confirmed(s, false);
     sent_hold(s);
-    sent_ask(s, why);
+    /* Not again at once after a round that just began: a master that
+     * refuses connections would have the sentinels asked in a loop. */
+    if (s->round_ms != 0 &&
+        lograte_now_ms() - s->round_ms < (int64_t)s->again_ms) {
+        sent_ask_later(s);
+    } else {
+        sent_ask(s, why);
+    }
 }
 
 /* Asks again later (backoff): the master is not confirmed. */
@@ -433,7 +436,9 @@ on_ask_reply(struct rlink *rl, redisReply *reply, void *arg)
     s->ask = NULL;
     rlink_free(rl);
     if (s->ask_epoch != s->epoch) {
-        return;                     /* a +switch-master came meanwhile */
+        /* A +switch-master came meanwhile: the sentinel asked may not
+         * have heard of it yet, and the links moved already. */
+        return;
     }
     sent_tell(s, host, (uint16_t)port);
 }
@@ -497,9 +502,7 @@ on_relisten(evutil_socket_t fd, short what, void *arg)
 static void
 on_pong(struct rlink *rl, redisReply *reply, void *arg)
 {
-    (void)rl;
-    (void)reply;
-    (void)arg;
+    (void)rl, (void)reply, (void)arg;
 }
 
 static void
