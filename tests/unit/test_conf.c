@@ -514,6 +514,14 @@ static const struct msg_case override_msgs[] = {
     { "redis=redis://:hunter2@db:99999",
       "-o redis=redis://***@db:99999: redis: 'redis://***@db:99999' is not "
       "a Redis URL: port is out of range (1 to 65535)" },
+    { "redis=redis-sentinel://:hunter2@s1:26379",
+      "-o redis=redis-sentinel://***@s1:26379: redis: "
+      "'redis-sentinel://***@s1:26379' is not a Redis URL: missing master "
+      "name (write redis-sentinel://host:port/master-name)" },
+    /* the sentinels' password is never shown, not even when it is bad */
+    { "redis_sentinel_password=hunter2\x01",
+      "-o redis_sentinel_password=***: redis_sentinel_password: '***' "
+      "contains a control character" },
     { "access_log=\"unterminated",
       "-o access_log=\"unterminated: access_log: the opening '\"' has no "
       "closing '\"'" },
