@@ -25,6 +25,7 @@
 #include "req/lost.h"
 #include "req/machine.h"
 #include "req/pending.h"
+#include "req/unsettled.h"
 #include "req/tracking.h"
 #include "respond.h"
 #include "store.h"
@@ -61,6 +62,8 @@ struct proxy {
     struct flight_ctx   *flights;   /* owned: coalescing's tables */
     struct tracking     *tracking;  /* owned: the near cache, or NULL */
     struct pending_retry *pending;  /* owned: retries of invalidations */
+    struct unsettled_retry *unsettled; /* owned: retries of idempotency
+                                     * records */
     struct lost         *lost;      /* owned: the watch for lost data */
     struct budget       *budget;    /* owned: this worker's side of the
                                        shared upstream budget */
@@ -208,9 +211,11 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     }
     px->budget = budget_new(px->store, cf, sh->bl);
     px->pending = pending_retry_new(base, px->store);
+    px->unsettled = unsettled_retry_new(base, px->store);
     px->lost = lost_new(base, px->store, px->tracking, cf);
     if (px->flights == NULL || (cf->near_cache > 0 && px->tracking == NULL) ||
-        px->budget == NULL || px->pending == NULL || px->lost == NULL) {
+        px->budget == NULL || px->pending == NULL || px->lost == NULL ||
+        px->unsettled == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
@@ -338,6 +343,7 @@ proxy_free(struct proxy *px)
     }
     lost_free(px->lost);
     pending_retry_free(px->pending);
+    unsettled_retry_free(px->unsettled);
     tracking_free(px->tracking);
     flight_ctx_free(px->flights);
     budget_free(px->budget);

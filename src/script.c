@@ -281,7 +281,8 @@ static struct store_script idem_complete_script = {
     "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
     "return 1\n",
     "",
-    false
+    true                            /* its loss in a failover would let a
+                                     * retry after the lease run twice */
 };
 
 static struct store_script idem_release_script = {

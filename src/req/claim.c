@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "conf.h"
 #include "req/req.h"
+#include "req/unsettled.h"
 #include "script.h"
 #include "stats.h"
 #include "store.h"
@@ -113,6 +114,9 @@ claim_settle(struct req *r, const struct claim *c, struct evbuffer *value)
     }
     done.answer = (const char *)evbuffer_pullup(value, -1);
     done.answer_len = evbuffer_get_length(value);
+    /* Until Redis answers it: sent again if it does not (unsettled.h). */
+    (void)unsettled_add(c->record, c->owner, c->fp, done.answer,
+                        done.answer_len, done.ttl_ms);
     return script_idem_complete(r->env->store, &done, req_on_store_reply, r);
 }
 

@@ -24,6 +24,7 @@
 #include "req/pending.h"
 #include "req/reply.h"
 #include "req/tracking.h"
+#include "req/unsettled.h"
 #include "script.h"
 #include "stats.h"
 #include "store.h"
@@ -450,7 +451,7 @@ write_settle(struct req *r)
     }
     if (r->op == NULL) {
         log_warn("proxy: request %s: redis unavailable; the idempotency "
-                 "claim expires with its lease", r->request_id);
+                 "record is sent again until Redis takes it", r->request_id);
         reply_held(r);
         return REQ_DONE;
     }
@@ -465,9 +466,14 @@ write_on_settled(struct req *r, const void *data)
 
     /* Without a claim this was the barrier: a failed one only loses its
      * guarantee, with Redis failing anyway. */
+    if (claimed && reply != NULL) {
+        unsettled_done(write_state(r)->claim.record,
+                       write_state(r)->claim.owner);
+    }
     if (claimed && reply == NULL) {
         log_warn("proxy: request %s: the idempotency record could not be "
-                 "settled; the claim expires with its lease", r->request_id);
+                 "settled (with Sentinel: no replica took it); it is sent "
+                 "again until Redis takes it", r->request_id);
     } else if (claimed && claim_lost(reply)) {
         log_warn("proxy: request %s: the idempotency claim had expired and "
                  "was taken again; the answer was not stored", r->request_id);

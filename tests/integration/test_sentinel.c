@@ -500,6 +500,67 @@ Test(sentinel, a_claim_no_replica_took_is_refused)
 }
 
 /*
+ * The same window, later in a PATCH's life: its claim reached the
+ * replica and it went upstream, but its record lands on the old master
+ * after the replica's promotion, so the failover loses it. The proxy
+ * knows (no replica took the record) and stores it again, on the new
+ * master, so a retry after the claim's lease is replayed, not run again.
+ */
+Test(sentinel, a_record_the_old_master_took_is_stored_again)
+{
+    static struct hsentinel t;
+    static struct patches   ps;
+    static struct hheld     held;   /* the thread may outlive a failure */
+    struct hproc            a, b;
+    redisContext           *w;
+    long                    at;
+    int                     old, now;
+
+    hsentinel_start("sn-rw", NULL, &t);
+    proxy_on("px-rw-a", &t, NULL, &a);
+    proxy_on("px-rw-b", &t, NULL, &b);
+    old = hsentinel_master_port(&t);
+    wait_on_master(a.url, old, WAIT_MS);
+    wait_on_master(b.url, old, WAIT_MS);
+    memset(&ps, 0, sizeof(ps));
+    snprintf(ps.keys[0], sizeof(ps.keys[0]), "rw-%ld", hfixture_now_ms());
+    snprintf(ps.first[0], sizeof(ps.first[0]), "Held");
+
+    held = (struct hheld){
+        .method = "PATCH", .base = a.url, .path = HREQ_UPDATE,
+        .body = "{\"phone\":\"+18015551234\",\"firstName\":\"Held\","
+                "\"lastName\":\"K0\"}",
+        .opt = { .type = "application/json", .token = ALPHA,
+                 .key = ps.keys[0], .extra = "X-Sandbox-Delay-Ms: 600" },
+    };
+    hreq_held_start(&held);
+    hreq_held_wait(1);              /* claimed, on the replica too */
+    node_do(&t.nodes[1], "REPLICAOF NO ONE", 0);
+    hreq_held_join(&held);
+    cr_assert_eq(held.rc, 0, "the held PATCH: %s", held.resp.error);
+    cr_assert_eq(held.resp.status, 200, "%s", held.resp.body);
+    hresp_free(&held.resp);
+    ps.ran[0] = 1;
+
+    w = hsentinel_watch(&t);
+    hsentinel_failover(&t);
+    now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
+    redisFree(w);
+    cr_assert_neq(now, old);
+    wait_on_master(b.url, now, WAIT_MS);
+    /* Past the claim's lease (2.2 s here) by the time it is answered. */
+    hfixture_pause_ms(2500);
+    (void)patch_until_taken(&ps, 0, b.url, NULL);
+    cr_expect_eq(ps.ran[0], 1, "Idempotency-Key %s ran %d times",
+                 ps.keys[0], ps.ran[0]);
+    cr_expect_eq(hfixture_count("update"), 1, "the upstream saw %ld "
+                 "PATCHes", hfixture_count("update"));
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+    hsentinel_stop(&t);
+}
+
+/*
  * SPEC §12: a master demoted with REPLICAOF, its clients' connections
  * left open (no CLIENT KILL), is noticed (READONLY, then its role) and
  * left: /readyz says the master is not confirmed, reads keep being
