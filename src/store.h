@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "store_notify.h"
+#include "store_script.h"
 
 struct event_base;
 struct evdns_base;
@@ -22,19 +23,7 @@ struct redisReply;
 struct store;
 struct store_op;
 
-/* A Lua script: its source and, once store_script_init ran, its SHA1. */
-struct store_script {
-    const char *name;               /* for logs */
-    const char *source;
-    char        sha[41];
-    bool        durable;            /* Sentinel: its reply counts only
-                                     * once a replica has its writes
-                                     * (WAIT 1): a failover cannot lose
-                                     * what it answered */
-};
-
-/* Computes SCRIPT->sha from its source. Call once before use. */
-void store_script_init(struct store_script *script);
+/* struct store_script and store_script_init: store_script.h. */
 
 /*
  * Runs exactly once per call that was not cancelled, on the loop, never

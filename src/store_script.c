@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include "store.h"
 #include "store_script.h"
 
 #include <stdlib.h>
