@@ -3,12 +3,16 @@
 
 #include "log.h"
 
+#include <inttypes.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lograte.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -89,4 +93,22 @@ log_write(enum log_level level, const char *fmt, ...)
     if (write(STDERR_FILENO, line, n) < 0) {
         return;
     }
+}
+
+void
+log_rated(struct lograte *lr, enum log_level level, const char *fmt, ...)
+{
+    char     msg[LOG_LINE_MAX];
+    uint64_t held;
+    va_list  ap;
+
+    if ((int)level > atomic_load_explicit(&log_threshold,
+                                          memory_order_relaxed) ||
+        !lograte_allow(lr, lograte_now_ms(), LOGRATE_PERIOD_MS, &held)) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(level, "%s (%" PRIu64 " more not logged)", msg, held);
 }

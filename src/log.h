@@ -31,6 +31,16 @@ void log_write(enum log_level level, const char *fmt, ...)
     }                                                               \
 } while (0)
 
+/*
+ * Writes a line at LEVEL, as log_at does, unless LR holds it back: at
+ * most one per LOGRATE_PERIOD_MS per limiter (lograte.h), for the lines
+ * a persisting fault repeats, thousands a second under load. A line
+ * written ends " (N more not logged)": those held back since the last.
+ */
+struct lograte;
+void log_rated(struct lograte *lr, enum log_level level, const char *fmt,
+               ...) __attribute__((format(printf, 3, 4)));
+
 #define log_err(...)   log_at(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_at(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)

@@ -519,17 +519,14 @@ static void
 op_unreplicated(struct store_op *op)
 {
     static struct lograte logs;
-    uint64_t              held = 0;
 
     if (op->user_done) {
         return;
     }
     stats_add(STATS_REDIS_UNREPLICATED, 1);
-    if (lograte_allow(&logs, lograte_now_ms(), LOGRATE_PERIOD_MS, &held)) {
-        log_warn("store: no replica took %s's writes in time: failed, as a "
-                 "failover could lose them (%llu more not logged)",
-                 op->script->name, (unsigned long long)held);
-    }
+    log_rated(&logs, LOG_WARN,
+              "store: no replica took %s's writes in time: failed, as a "
+              "failover could lose them", op->script->name);
     op_deliver(op, NULL);
 }
 

@@ -44,7 +44,6 @@ store_err_note(enum rerr_kind kind, const char *what, const char *msg)
 {
     struct timespec ts;
     int64_t         now_ms;
-    uint64_t        held = 0;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -59,13 +58,9 @@ store_err_note(enum rerr_kind kind, const char *what, const char *msg)
                                   (uint64_t)kind,
                               memory_order_relaxed);
     }
-    if (lograte_allow(&store_err_logs[kind], lograte_now_ms(),
-                      LOGRATE_PERIOD_MS, &held)) {
-        log_warn("store: redis answered %s with an error (%s): %.*s "
-                 "(%llu more of this kind not logged)", what,
-                 rerr_name(kind), STORE_ERR_SHOW_MAX,
-                 msg != NULL ? msg : "?", (unsigned long long)held);
-    }
+    log_rated(&store_err_logs[kind], LOG_WARN,
+              "store: redis answered %s with an error (%s): %.*s", what,
+              rerr_name(kind), STORE_ERR_SHOW_MAX, msg != NULL ? msg : "?");
 }
 
 bool

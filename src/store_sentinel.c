@@ -233,17 +233,12 @@ sent_link(struct store_sentinel *s, int seed, bool subscriber,
 static void
 sent_fault(struct store_sentinel *s, int seed, const char *what)
 {
-    uint64_t held = 0;
 
     stats_add(STATS_SENTINEL_ERRORS, 1);
     ready_sentinel_reach(seed, false);
-    if (lograte_allow(&sent_logs, lograte_now_ms(), LOGRATE_PERIOD_MS,
-                      &held)) {
-        log_warn("store: sentinel %s:%u for master %s: %s (%llu more "
-                 "sentinel faults not logged)", s->seeds[seed].host,
-                 (unsigned)s->seeds[seed].port, s->master, what,
-                 (unsigned long long)held);
-    }
+    log_rated(&sent_logs, LOG_WARN, "store: sentinel %s:%u for master %s: %s",
+              s->seeds[seed].host, (unsigned)s->seeds[seed].port, s->master,
+              what);
 }
 
 /* Holds the store's links: no reconnect until sent_tell names where. */

@@ -335,7 +335,6 @@ store_watch_up(struct store_watch *w)
 {
     struct rlink_server sv;
     enum ready_wrong    wrong;
-    uint64_t            held = 0;
     struct timeval      tv = { STORE_WATCH_PERIOD_MS / 1000,
                                (STORE_WATCH_PERIOD_MS % 1000) * 1000 };
 
@@ -357,12 +356,8 @@ store_watch_up(struct store_watch *w)
     /* Fail open all the same: reads may still be served from it, and
      * every refused write fails open on its own. */
     stats_add(store_watch_wrong[wrong].counter, 1);
-    if (lograte_allow(&store_watch_logs[wrong], lograte_now_ms(),
-                      LOGRATE_PERIOD_MS, &held)) {
-        log_warn("store: redis %s is %s (%llu more such connects not "
-                 "logged)", sv.version, store_watch_wrong[wrong].text,
-                 (unsigned long long)held);
-    }
+    log_rated(&store_watch_logs[wrong], LOG_WARN, "store: redis %s is %s",
+              sv.version, store_watch_wrong[wrong].text);
 }
 
 void

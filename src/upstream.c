@@ -444,26 +444,9 @@ upstream_cancel(struct upstream_call *call)
     call_free(call);
 }
 
-/*
- * Logs a failed call: at most one line per kind of failure per 10 s
- * (lograte.h), naming how many were held back. An upstream that is down
- * fails every call, thousands a second under load; each is counted and
- * in the access log already, and the log must stay readable.
- */
-static void
-upstream_log(const struct upstream *up, enum upstream_error err,
-             const char *why)
-{
-    static struct lograte logs[UPSTREAM_EPROTO + 1];
-    uint64_t              held;
-
-    assert((unsigned)err < sizeof(logs) / sizeof(logs[0]));
-    if (lograte_allow(&logs[err], lograte_now_ms(), LOGRATE_PERIOD_MS,
-                      &held)) {
-        log_warn("upstream: %s: %s (%llu more of this kind not logged)",
-                 up->url.host, why, (unsigned long long)held);
-    }
-}
+/* A failed call's line, one per kind per period: a down upstream fails
+ * every call, and each is counted and in the access log already. */
+static struct lograte upstream_logs[UPSTREAM_EPROTO + 1];
 
 static void
 on_call_timer(evutil_socket_t fd, short what, void *arg)
@@ -475,7 +458,8 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     call_detach(call);
-    upstream_log(call->up, UPSTREAM_ETIMEOUT, "timeout");
+    log_rated(&upstream_logs[UPSTREAM_ETIMEOUT], LOG_WARN,
+              "upstream: %s: timeout", call->up->url.host);
     call_finish(call, UPSTREAM_ETIMEOUT, NULL, "upstream timeout");
 }
 
@@ -495,7 +479,9 @@ conn_fail(struct upstream_conn *conn, enum upstream_error err,
         stats_add((enum stats_counter)(STATS_UPROTO_FIRST + kind - 1), 1);
     }
     evtimer_del(call->timer);
-    upstream_log(conn->up, err, why);
+    assert((unsigned)err < sizeof(upstream_logs) / sizeof(upstream_logs[0]));
+    log_rated(&upstream_logs[err], LOG_WARN, "upstream: %s: %s",
+              conn->up->url.host, why);
     call_finish(call, err, NULL, why);
 }
 

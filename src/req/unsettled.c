@@ -46,6 +46,13 @@ static struct unsettled_list unsettled_all =
     TAILQ_HEAD_INITIALIZER(unsettled_all);
 static atomic_size_t         unsettled_n;   /* read without the lock */
 
+/* How many there are: a hint read without the lock (relaxed). */
+static size_t
+unsettled_count(void)
+{
+    return atomic_load_explicit(&unsettled_n, memory_order_relaxed);
+}
+
 struct unsettled_retry {
     struct store *store;            /* borrowed */
     struct event *tick;             /* owned */
@@ -70,7 +77,7 @@ static void
 unsettled_drop(struct unsettled *u)
 {
     TAILQ_REMOVE(&unsettled_all, u, next);
-    atomic_fetch_sub(&unsettled_n, 1);
+    atomic_fetch_sub_explicit(&unsettled_n, 1, memory_order_relaxed);
     free(u->answer);
     free(u);
 }
@@ -81,9 +88,9 @@ unsettled_add(const char *record, const char *owner, const char *fp,
 {
     struct unsettled *u;
 
-    if (atomic_load(&unsettled_n) >= UNSETTLED_MAX ||
-        strlen(record) >= KEY_MAX || strlen(owner) > HTTP_REQUEST_ID_MAX ||
-        strlen(fp) > IDEM_FP_HEX || (u = calloc(1, sizeof(*u))) == NULL) {
+    if (unsettled_count() >= UNSETTLED_MAX || strlen(record) >= KEY_MAX ||
+        strlen(owner) > HTTP_REQUEST_ID_MAX || strlen(fp) > IDEM_FP_HEX ||
+        (u = calloc(1, sizeof(*u))) == NULL) {
         return false;
     }
     u->answer = malloc(len > 0 ? len : 1);
@@ -100,7 +107,7 @@ unsettled_add(const char *record, const char *owner, const char *fp,
     strcpy(u->fp, fp);
     pthread_mutex_lock(&unsettled_lock);
     TAILQ_INSERT_TAIL(&unsettled_all, u, next);
-    atomic_fetch_add(&unsettled_n, 1);
+    atomic_fetch_add_explicit(&unsettled_n, 1, memory_order_relaxed);
     pthread_mutex_unlock(&unsettled_lock);
     return true;
 }
@@ -110,7 +117,7 @@ unsettled_done(const char *record, const char *owner)
 {
     struct unsettled *u;
 
-    if (atomic_load(&unsettled_n) == 0) {
+    if (unsettled_count() == 0) {
         return;
     }
     pthread_mutex_lock(&unsettled_lock);
@@ -178,7 +185,7 @@ unsettled_on_tick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (atomic_load(&unsettled_n) == 0 || !store_available(ur->store)) {
+    if (unsettled_count() == 0 || !store_available(ur->store)) {
         return;
     }
     pthread_mutex_lock(&unsettled_lock);

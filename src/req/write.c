@@ -181,28 +181,21 @@ write_unguarded(struct req *r, const char *why)
     static struct lograte refused_log, forwarded_log;
     bool                  refuse = r->env->cf->idempotency_on_store_error ==
                                    CONF_IDEM_REFUSE;
-    uint64_t              held = 0;
 
     if (refuse) {
         stats_add(STATS_IDEM_REFUSED, 1);
-        if (lograte_allow(&refused_log, lograte_now_ms(), LOGRATE_PERIOD_MS,
-                          &held)) {
-            log_warn("proxy: request %s: %s; a PATCH with an "
-                     "Idempotency-Key is refused with 503 "
-                     "(idempotency_on_store_error = refuse; %" PRIu64
-                     " more not logged)", r->request_id, why, held);
-        }
+        log_rated(&refused_log, LOG_WARN,
+                  "proxy: request %s: %s; a PATCH with an Idempotency-Key "
+                  "is refused with 503 (idempotency_on_store_error = "
+                  "refuse)", r->request_id, why);
         reply_error_with(r, 503, "the Idempotency-Key cannot be guarded "
                          "now; retry", "Retry-After", "1");
         return REQ_DONE;
     }
     stats_add(STATS_IDEM_UNPROTECTED, 1);
-    if (lograte_allow(&forwarded_log, lograte_now_ms(), LOGRATE_PERIOD_MS,
-                      &held)) {
-        log_warn("proxy: request %s: %s; the Idempotency-Key is forwarded "
-                 "without a claim (%" PRIu64 " more not logged)",
-                 r->request_id, why, held);
-    }
+    log_rated(&forwarded_log, LOG_WARN,
+              "proxy: request %s: %s; the Idempotency-Key is forwarded "
+              "without a claim", r->request_id, why);
     write_state(r)->claim.guarded = false;
     return write_spend(r);
 }
