@@ -477,17 +477,6 @@ Test(ops, access_log_lines_have_their_fields)
     cr_expect_eq(hproc_stop(&p, SIGTERM), 0);
 }
 
-/* Whether the file PATH contains NEEDLE. */
-static bool
-file_has(const char *path, const char *needle)
-{
-    char *text = slurp(path);
-    bool  has = text != NULL && strstr(text, needle) != NULL;
-
-    free(text);
-    return has;
-}
-
 Test(ops, access_log_file_reopens_on_sighup)
 {
     static struct hproc p;
@@ -520,9 +509,9 @@ Test(ops, access_log_file_reopens_on_sighup)
         cr_expect_eq(r.status, 200, "still serving after SIGHUP");
         hresp_free(&r);
         json_object_put(access_line(log, id));
-        cr_expect_not(file_has(rotated, id), "%s went to the old file", id);
+        cr_expect_not(hfixture_file_has(rotated, id), "%s went to the old file", id);
     }
-    cr_expect_not(file_has(log, "ops-before"));
+    cr_expect_not(hfixture_file_has(log, "ops-before"));
     cr_expect(hproc_stop(&p, SIGTERM) == 0, "a clean exit after SIGHUP");
 }
 
@@ -644,6 +633,6 @@ Test(ops, no_token_or_phone_in_any_log_or_metrics)
     }
     closedir(d);
     cr_expect_geq(nlogs, 3, "the run's logs were read (%zu)", nlogs);
-    cr_expect(file_has(log, "\"phone\":\"***9876\""),
+    cr_expect(hfixture_file_has(log, "\"phone\":\"***9876\""),
               "the phone is in the access log, masked");
 }

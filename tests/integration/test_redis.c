@@ -132,22 +132,6 @@ lookup(const char *base, char *xc, size_t cap)
     return status;
 }
 
-/* Whether the file PATH holds TEXT. */
-static bool
-file_has(const char *path, const char *text)
-{
-    FILE  *f = fopen(path, "r");
-    char   line[4096];
-    bool   found = false;
-
-    cr_assert_not_null(f, "cannot read %s", path);
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        found = strstr(line, text) != NULL;
-    }
-    fclose(f);
-    return found;
-}
-
 /* How many of R's clients are named NAME (CLIENT LIST). */
 static int
 clients_named(const struct hredis *r, const char *password, const char *name)
@@ -229,7 +213,7 @@ Test(redis, a_redis_without_hello_gets_auth_instead)
     cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
     json_object_put(o);
     hfixture_stop(&q);
-    cr_expect_not(file_has(q.log, "store: connected"),
+    cr_expect_not(hfixture_file_has(q.log, "store: connected"),
                   "a refused AUTH was logged as connected (%s)", q.log);
 }
 
@@ -262,9 +246,9 @@ Test(redis, a_wrong_password_is_not_connected_and_fails_open)
     }
     cr_expect_eq(hfixture_count("query"), 2, "both went upstream");
     hfixture_stop(&p);
-    cr_expect_not(file_has(p.log, "store: connected"),
+    cr_expect_not(hfixture_file_has(p.log, "store: connected"),
                   "a refused AUTH was logged as connected (%s)", p.log);
-    cr_expect(file_has(p.log, "WRONGPASS"), "the refusal is logged");
+    cr_expect(hfixture_file_has(p.log, "WRONGPASS"), "the refusal is logged");
 }
 
 Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
@@ -293,7 +277,7 @@ Test(redis, an_acl_user_with_its_password_gets_a_miss_then_a_hit)
     cr_expect_str_eq(xc, "HIT");
     cr_expect_eq(hfixture_count("query"), 1);
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "store: connected to redis"));
+    cr_expect(hfixture_file_has(p.log, "store: connected to redis"));
 }
 
 /*
@@ -407,7 +391,7 @@ Test(redis, a_refused_subscribe_keeps_the_link_and_the_near_cache_off)
     redisFree(c);
     o = readyz_wait_ms(p.url, "status", "up", 13000);
     json_object_put(o);
-    for (i = 0; !file_has(p.log, "redis tracking on"); i++) {
+    for (i = 0; !hfixture_file_has(p.log, "redis tracking on"); i++) {
         cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
                      "tracking never came on (%s)", p.log);
         hfixture_pause_ms(POLL_MS);
@@ -415,7 +399,7 @@ Test(redis, a_refused_subscribe_keeps_the_link_and_the_near_cache_off)
     cr_expect_eq(hreq_metric(p.url, "heavyset_redis_connection_losses_total",
                              &found), 0);
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "SUBSCRIBE with an error (noperm)"),
+    cr_expect(hfixture_file_has(p.log, "SUBSCRIBE with an error (noperm)"),
               "logged (%s)", p.log);
 }
 
@@ -482,7 +466,7 @@ Test(redis, an_evicting_policy_degrades_readyz_and_shows_in_a_gauge)
     cr_expect(found, "no %s in /metrics", EVICTING);
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"),
+    cr_expect(hfixture_file_has(p.log, "maxmemory-policy is allkeys-lru"),
               "logged at start");
 }
 
@@ -538,7 +522,7 @@ Test(redis, a_replica_degrades_readyz_and_is_counted)
     cr_expect_eq(hreq_metric(p.url, WRONG("cluster"), &found), 0);
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "is a replica"), "logged (%s)", p.log);
+    cr_expect(hfixture_file_has(p.log, "is a replica"), "logged (%s)", p.log);
 }
 
 /* A redis:// URL that reaches a cluster node: the same, named. */
@@ -572,7 +556,7 @@ Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
     cr_expect(found, "no %s in /metrics", WRONG("cluster"));
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200, "served all the same");
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "is a cluster node"), "logged (%s)", p.log);
+    cr_expect(hfixture_file_has(p.log, "is a cluster node"), "logged (%s)", p.log);
 }
 
 /*
@@ -609,8 +593,8 @@ Test(redis, a_policy_changed_at_runtime_shows_and_clears)
     json_object_put(o);
     cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "maxmemory-policy is allkeys-lru"));
-    cr_expect(file_has(p.log, "maxmemory-policy is noeviction again"));
+    cr_expect(hfixture_file_has(p.log, "maxmemory-policy is allkeys-lru"));
+    cr_expect(hfixture_file_has(p.log, "maxmemory-policy is noeviction again"));
 }
 
 /* ---- TLS (rediss://) ------------------------------------------------------ */
@@ -647,13 +631,13 @@ Test(redis, rediss_with_its_ca_gets_a_miss_then_a_hit)
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT");
     /* The subscriber link too, and tracking through it (near cache). */
-    for (i = 0; !file_has(p.log, "redis tracking on"); i++) {
+    for (i = 0; !hfixture_file_has(p.log, "redis tracking on"); i++) {
         cr_assert_lt(i, hfixture_slow_ms(WAIT_MS) / POLL_MS,
                      "tracking never came on over TLS (%s)", p.log);
         hfixture_pause_ms(POLL_MS);
     }
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "store: connected to redis subscriber"));
+    cr_expect(hfixture_file_has(p.log, "store: connected to redis subscriber"));
 }
 
 /*
@@ -697,10 +681,10 @@ Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
                       "a certificate no CA given vouches for looks up");
     json_object_put(o);
     hfixture_stop(&p);
-    cr_expect_not(file_has(p.log, "store: connected"),
+    cr_expect_not(hfixture_file_has(p.log, "store: connected"),
                   "an unverified Redis was logged as connected (%s)",
                   p.log);
-    cr_expect(file_has(p.log, "(tls)"), "the TLS failure is logged (%s)",
+    cr_expect(hfixture_file_has(p.log, "(tls)"), "the TLS failure is logged (%s)",
               p.log);
 }
 
@@ -737,7 +721,7 @@ Test(redis, rediss_with_a_client_certificate_and_without)
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT");
     hfixture_stop(&p);
-    cr_expect(file_has(p.log, "store: connected to redis"));
+    cr_expect(hfixture_file_has(p.log, "store: connected to redis"));
 
     proxy_on("px-mtls-none", url, ca, &q);
     for (i = 0; i < 2; i++) {   /* served, never from a cache it lacks */
@@ -754,8 +738,8 @@ Test(redis, rediss_with_a_client_certificate_and_without)
                       "up without the certificate Redis asks for");
     json_object_put(o);
     hfixture_stop(&q);
-    cr_expect_not(file_has(q.log, "store: connected"),
+    cr_expect_not(hfixture_file_has(q.log, "store: connected"),
                   "logged as connected without a certificate (%s)", q.log);
-    cr_expect(file_has(q.log, "(tls)"), "the TLS failure is logged (%s)",
+    cr_expect(hfixture_file_has(q.log, "(tls)"), "the TLS failure is logged (%s)",
               q.log);
 }

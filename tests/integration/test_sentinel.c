@@ -199,22 +199,6 @@ replicated(const struct hredis *r)
     redisFree(c);
 }
 
-/* Whether the file PATH holds TEXT. */
-static bool
-file_has(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "r");
-    char  line[4096];
-    bool  found = false;
-
-    cr_assert_not_null(f, "cannot read %s", path);
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        found = strstr(line, text) != NULL;
-    }
-    fclose(f);
-    return found;
-}
-
 /* ---- readers: GETs through both instances all along ---------------------- */
 
 struct readers {
@@ -692,8 +676,8 @@ Test(sentinel, sentinels_with_a_password)
     cr_expect(found);
     hfixture_stop(&a);
     hfixture_stop(&b);
-    cr_expect(file_has(b.log, "WRONGPASS"), "the refusal is not logged");
-    cr_expect(!file_has(b.log, "Wr0ng-Sent1nel-pw"),
+    cr_expect(hfixture_file_has(b.log, "WRONGPASS"), "the refusal is not logged");
+    cr_expect(!hfixture_file_has(b.log, "Wr0ng-Sent1nel-pw"),
               "the sentinel password reached the log");
     hsentinel_stop(&t);
 }

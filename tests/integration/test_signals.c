@@ -650,24 +650,6 @@ Test(signals, sigterm_cuts_what_outlasts_the_grace)
     hresp_free(&h.resp);
 }
 
-/* Whether the file PATH holds WHAT. */
-static bool
-file_has(const char *path, const char *what)
-{
-    FILE *f = fopen(path, "r");
-    char  line[4096];
-    bool  found = false;
-
-    if (f == NULL) {
-        return false;
-    }
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        found = strstr(line, what) != NULL;
-    }
-    fclose(f);
-    return found;
-}
-
 Test(signals, reload_moves_the_access_log)
 {
     static struct hproc p;
@@ -693,7 +675,7 @@ Test(signals, reload_moves_the_access_log)
     cr_expect_eq(r.status, 200);
     hresp_free(&r);
     hfixture_stop(&p);
-    cr_expect(file_has(a, "sig-acc-first"), "first request not in %s", a);
-    cr_expect_not(file_has(a, "sig-acc-second"), "second request in %s", a);
-    cr_expect(file_has(b, "sig-acc-second"), "second request not in %s", b);
+    cr_expect(hfixture_file_has(a, "sig-acc-first"), "first request not in %s", a);
+    cr_expect_not(hfixture_file_has(a, "sig-acc-second"), "second request in %s", a);
+    cr_expect(hfixture_file_has(b, "sig-acc-second"), "second request not in %s", b);
 }

@@ -56,6 +56,23 @@ hfixture_slow_ms(long ms)
     return ms * n;
 }
 
+bool
+hfixture_file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char  line[4096];
+    bool  found = false;
+
+    if (f == NULL) {
+        return false;
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, text) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
 long
 hfixture_count(const char *name)
 {

@@ -81,6 +81,10 @@ void hfixture_proxy(const char *name, const char *const *opts,
 /* Stops P with SIGTERM; expects (not asserts) the exit status 0. */
 void hfixture_stop(struct hproc *p);
 
+/* Whether a line of the file at PATH holds TEXT; false while PATH cannot
+ * be read (a log not written yet). */
+bool hfixture_file_has(const char *path, const char *text);
+
 /* The sandbox's counter NAME (hsandbox_count), asserted readable. */
 long hfixture_count(const char *name);
 
