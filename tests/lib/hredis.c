@@ -25,7 +25,10 @@
 #define HREDIS_POLLS   200
 #define HREDIS_POLL_MS 25
 
-static struct hredis *hredis_started[HREDIS_MAX];
+/* Copies of the servers started and not stopped yet (port 0: a free
+ * slot), for hredis_stop_all: copies, since a test's own struct hredis
+ * is often on its stack, gone by the time the suite's .fini runs. */
+static struct hredis hredis_started[HREDIS_MAX];
 
 int
 hredis_free_port(void)
@@ -83,11 +86,13 @@ started(struct hredis *out)
     int i;
 
     for (i = 0; i < HREDIS_MAX; i++) {
-        if (hredis_started[i] == NULL) {
-            hredis_started[i] = out;
+        if (hredis_started[i].port == 0) {
+            hredis_started[i] = *out;
             break;
         }
     }
+    cr_assert_lt(i, HREDIS_MAX, "more than %d redis-servers at once",
+                 HREDIS_MAX);
     for (i = 0; i < HREDIS_POLLS; i++) {
         if (accepts(out->port) && read_pid(out) > 0) {
             return;
@@ -212,8 +217,9 @@ hredis_stop(struct hredis *r)
     int   i;
 
     for (i = 0; i < HREDIS_MAX; i++) {
-        if (hredis_started[i] == r) {
-            hredis_started[i] = NULL;
+        if (hredis_started[i].port == r->port &&
+            strcmp(hredis_started[i].pidfile, r->pidfile) == 0) {
+            memset(&hredis_started[i], 0, sizeof(hredis_started[i]));
         }
     }
     if (pid <= 0 || kill(pid, SIGTERM) != 0) {
@@ -233,8 +239,10 @@ hredis_stop_all(void)
     int i;
 
     for (i = 0; i < HREDIS_MAX; i++) {
-        if (hredis_started[i] != NULL) {
-            hredis_stop(hredis_started[i]);
+        if (hredis_started[i].port != 0) {
+            struct hredis r = hredis_started[i];
+
+            hredis_stop(&r);
         }
     }
 }
