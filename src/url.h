@@ -3,7 +3,9 @@
  * (`http(s)://host[:port]`), Redis (`redis://[[user]:password@]host:port[/db]`,
  * the same with `rediss://` for TLS, `unix:///path`, and
  * `redis-sentinel://[user:password@]host:port[,host:port...]/master[/db]`,
- * `rediss-sentinel://` for TLS) and the `listen` address (`host:port`).
+ * `rediss-sentinel://` for TLS, and
+ * `redis-cluster://[user:password@]host:port[,host:port...]`,
+ * `rediss-cluster://` for TLS) and the `listen` address (`host:port`).
  * Pure: no I/O.
  */
 #ifndef HSP_URL_H
@@ -48,6 +50,11 @@ struct url_redis {
     char     master[URL_MASTER_MAX];/* the name the sentinels monitor */
     int      nseeds;                /* 1..URL_SENTINELS_MAX */
     struct url_seed seeds[URL_SENTINELS_MAX];
+    /* redis-cluster:// (rediss-cluster://: tls too): SEEDS are nodes
+     * to read the slot map from (port 6379 when absent), HOST and PORT
+     * empty, DB 0 (a cluster has no other); USER and PASSWORD are the
+     * nodes'. */
+    bool     cluster;
 };
 
 struct url_listen {
