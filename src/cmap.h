@@ -37,9 +37,13 @@ struct cmap {
  * (its first address entry) serves the range. A master announced with
  * an empty address ("") is the node that was asked, ASKED_HOST; one
  * announced as "?" (address unknown) serves nothing. Masters are listed
- * once each, in the order first met. Returns 0, or -1 with a short
- * reason in ERR (ERRLEN bytes) when R is not such a reply or names more
- * than CMAP_NODES_MAX masters; OUT is then unspecified.
+ * once each (one host and port in several ranges is one node), in the
+ * order first met; replicas are not read. Returns 0, or -1 with a short
+ * reason in ERR (ERRLEN bytes, may be NULL) when R is not such a reply
+ * (a range outside 0..16383 or reversed, a slot in two ranges, a port
+ * outside 1..65535, a host of URL_HOST_MAX bytes or more or with a
+ * space or control byte, an empty host when ASKED_HOST is NULL or "")
+ * or names more than CMAP_NODES_MAX masters; OUT is then unspecified.
  */
 int cmap_parse_slots(const struct redisReply *r, const char *asked_host,
                      struct cmap *out, char *err, size_t errlen);
@@ -57,8 +61,11 @@ enum cmap_redirect {
  * Reads the error reply text S (LEN bytes, without the leading '-'),
  * "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>" (the host
  * may be an IPv6 address, split at the last ':', or empty for the node
- * that answered: then *HOST is ""). Fills *SLOT and NODE and returns
- * the kind, or CMAP_NOT_REDIRECT for anything else or a malformed one.
+ * that answered: then NODE->host is ""; "?", an unknown endpoint, is
+ * passed on as is). The slot must be 0..16383, the port 1..65535, with
+ * nothing after it. Fills *SLOT and NODE and returns the kind, or
+ * CMAP_NOT_REDIRECT (leaving them unspecified) for anything else or a
+ * malformed one.
  */
 enum cmap_redirect cmap_parse_redirect(const char *s, size_t len,
                                        unsigned *slot,
