@@ -30,6 +30,10 @@ static _Atomic int      ready_sent_stores;
 static _Atomic int      ready_sent_confirmed;
 static _Atomic int      ready_sent_seeds;
 static _Atomic uint32_t ready_sent_reach;   /* bit per sentinel: answered */
+static _Atomic int      ready_clu_stores;
+static _Atomic int      ready_clu_nodes;
+static _Atomic int      ready_clu_reachable;
+static _Atomic int      ready_clu_slots;
 
 /* The Sentinel topology's names, written by the workers, read by a probe. */
 static pthread_mutex_t ready_sent_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -39,10 +43,11 @@ static char            ready_sent_master[272];
 /* Why a store cannot use the Redis it reached, for "reason". */
 static const char *const ready_wrong_reasons[READY_WRONG_KINDS] = {
     [READY_WRONG_REPLICA] = "redis is a replica: writes are refused",
-    [READY_WRONG_CLUSTER] = "redis is a cluster node: use redis-cluster:// "
-                            "(not yet supported)",
+    [READY_WRONG_CLUSTER] = "redis is a cluster node: use "
+                            "redis-cluster://",
     [READY_WRONG_SENTINEL] = "redis is a sentinel: use "
                              "redis-sentinel://host:port/master-name",
+    [READY_WRONG_STANDALONE] = "redis is not a cluster node: use redis://",
 };
 
 static const char *const ready_outcomes[READY_UP_COUNT] = {
@@ -135,6 +140,23 @@ ready_sentinel_store(int delta, const char *master_name, int nseeds)
 }
 
 void
+ready_cluster_store(int delta)
+{
+    atomic_fetch_add_explicit(&ready_clu_stores, delta, memory_order_relaxed);
+}
+
+void
+ready_cluster_add(const struct ready_cluster *c, int sign)
+{
+    atomic_fetch_add_explicit(&ready_clu_nodes, sign * c->nodes,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&ready_clu_reachable, sign * c->reachable,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&ready_clu_slots, sign * c->slots,
+                              memory_order_relaxed);
+}
+
+void
 ready_sentinel_confirmed(int delta)
 {
     atomic_fetch_add_explicit(&ready_sent_confirmed, delta,
@@ -213,6 +235,14 @@ ready_snapshot(struct ready_state *out)
     memcpy(out->master_name, ready_sent_name, sizeof(out->master_name));
     memcpy(out->master, ready_sent_master, sizeof(out->master));
     pthread_mutex_unlock(&ready_sent_lock);
+    out->cluster_stores = atomic_load_explicit(&ready_clu_stores,
+                                               memory_order_relaxed);
+    out->cluster.nodes = atomic_load_explicit(&ready_clu_nodes,
+                                              memory_order_relaxed);
+    out->cluster.reachable = atomic_load_explicit(&ready_clu_reachable,
+                                                  memory_order_relaxed);
+    out->cluster.slots = atomic_load_explicit(&ready_clu_slots,
+                                              memory_order_relaxed);
     out->stores = atomic_load_explicit(&ready_stores, memory_order_relaxed);
     out->redis_up = atomic_load_explicit(&ready_up, memory_order_relaxed);
     out->stopping = atomic_load_explicit(&ready_stop, memory_order_relaxed);
@@ -266,6 +296,14 @@ ready_redis_reason(const struct ready_state *st, int64_t now_ms,
         snprintf(reason, cap, ",\"reason\":\"sentinel: master not "
                  "confirmed (%d of %d links on a master)\"",
                  st->sentinel_confirmed, st->sentinel_stores);
+    } else if (st->cluster_stores > 0 &&
+               (st->cluster.reachable < st->cluster.nodes ||
+                st->cluster.slots < 16384 * st->cluster_stores)) {
+        snprintf(reason, cap, ",\"reason\":\"cluster: %d of %d masters "
+                 "reachable, %d of 16384 slots served\"",
+                 st->cluster.reachable / st->cluster_stores,
+                 st->cluster.nodes / st->cluster_stores,
+                 st->cluster.slots / st->cluster_stores);
     } else if (wrong < READY_WRONG_KINDS) {
         /* Before the error replies it causes (READONLY, MOVED...): this
          * says what to change. */
@@ -337,6 +375,12 @@ ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
                  "\"reachable\":%d,\"confirmed\":%d}", st->master_name,
                  st->master, st->sentinels, st->sentinels_reachable,
                  st->sentinel_confirmed);
+    } else if (st->cluster_stores > 0) {
+        snprintf(topo, sizeof(topo), ",\"mode\":\"cluster\",\"cluster\":{"
+                 "\"nodes\":%d,\"reachable\":%d,\"slots\":%d}",
+                 st->cluster.nodes / st->cluster_stores,
+                 st->cluster.reachable / st->cluster_stores,
+                 st->cluster.slots / st->cluster_stores);
     }
     n = snprintf(buf, cap,
                  "{\"status\":\"%s\",\"redis\":{\"status\":\"%s\","
@@ -352,4 +396,23 @@ ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
     }
     *len = (size_t)n;
     return st->stopping ? 503 : 200;
+}
+
+int
+ready_render_metrics(const struct ready_state *st, char *buf, size_t cap)
+{
+    int per = st->cluster_stores > 0 ? st->cluster_stores : 1;
+    int n;
+
+    n = snprintf(buf, cap,
+                 "# HELP heavyset_redis_cluster_nodes Redis Cluster: masters "
+                 "serving slots, as a worker sees them (SPEC 12).\n"
+                 "# TYPE heavyset_redis_cluster_nodes gauge\n"
+                 "heavyset_redis_cluster_nodes %d\n"
+                 "# HELP heavyset_redis_cluster_nodes_reachable Redis "
+                 "Cluster: of those masters, the ones reachable now.\n"
+                 "# TYPE heavyset_redis_cluster_nodes_reachable gauge\n"
+                 "heavyset_redis_cluster_nodes_reachable %d\n",
+                 st->cluster.nodes / per, st->cluster.reachable / per);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
 }

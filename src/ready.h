@@ -59,6 +59,8 @@ enum ready_wrong {
     READY_WRONG_CLUSTER,            /* mode cluster: wants redis-cluster:// */
     READY_WRONG_SENTINEL,           /* mode sentinel: wants
                                      * redis-sentinel:// */
+    READY_WRONG_STANDALONE,         /* redis-cluster:// reached a Redis
+                                     * that is no cluster node */
     READY_WRONG_KINDS               /* count, not a kind */
 };
 
@@ -82,6 +84,22 @@ void ready_sentinel_store(int delta, const char *master_name, int nseeds);
 void ready_sentinel_confirmed(int delta);
 void ready_sentinel_reach(int seed, bool ok);
 bool ready_sentinel_master(const char *host, unsigned port);
+
+/*
+ * Cluster (a redis-cluster:// store, SPEC §12). Each worker's store
+ * sees the topology for itself; the process shows the average.
+ * ready_cluster_store: a store on a cluster was created (+1) or freed
+ * (-1). ready_cluster_add: adds SIGN (+1 or -1) times C, what one store
+ * sees, to the sums (a store takes back what it told, then tells anew).
+ */
+struct ready_cluster {
+    int nodes;                      /* masters serving slots */
+    int reachable;                  /* of them, whose call link is up */
+    int slots;                      /* slots those reachable ones serve */
+};
+
+void ready_cluster_store(int delta);
+void ready_cluster_add(const struct ready_cluster *c, int sign);
 
 /* Notes the outcome of an upstream call that ended at NOW_MS (wall). */
 void ready_upstream(enum ready_upstream outcome, int64_t now_ms);
@@ -110,6 +128,9 @@ struct ready_state {
     int     sentinels_reachable;    /* of them, answering when last seen */
     char    master_name[64];
     char    master[272];            /* "host:port" last learnt, or "" */
+    int     cluster_stores;         /* stores on redis-cluster://; 0:
+                                     * none, the sums below unused */
+    struct ready_cluster cluster;   /* summed over those stores */
     int64_t redis_err_ms;           /* last degrading error reply, 0: none */
     int     redis_err;              /* its kind (enum rerr_kind) */
 };
@@ -127,7 +148,9 @@ void ready_snapshot(struct ready_state *out);
  *             "reason":"..","last_error":"oom","last_error_age_ms":..,
  *             "mode":"sentinel","sentinel":{"master_name":"..",
  *             "master":"host:port","sentinels":N,"reachable":K,
- *             "confirmed":C}},
+ *             "confirmed":C}
+ *             or "mode":"cluster","cluster":{"nodes":N,"reachable":K,
+ *             "slots":S}},
  *    "upstream":{"status":"unknown"|"reachable"|"failing",
  *                "last_ok_age_ms":..,"last_error":"timeout",
  *                "last_error_age_ms":..}}
@@ -137,8 +160,9 @@ void ready_snapshot(struct ready_state *out);
  * refused a channel, for READY_REDIS_ERR_RECENT_MS
  * after an error reply that degrades it, and while its maxmemory-policy
  * may evict, and with Sentinel while no sentinel answers or a store's
- * master is not confirmed; "reason" says which (SPEC §12), and is absent
- * while up.
+ * master is not confirmed, and with Cluster while a master that serves
+ * slots is unreachable or a slot has no master; "reason" says which
+ * (SPEC §12), and is absent while up.
  * Returns the HTTP status, 200 or 503, and sets *LEN; -1 when CAP is too
  * small.
  */
@@ -147,5 +171,17 @@ int ready_render(const struct ready_state *st, int64_t now_ms, char *buf,
 
 /* Bytes ready_render needs at most. */
 #define READY_RENDER_MAX 1280
+
+/*
+ * Writes the topology gauges of ST for /metrics (SPEC §10) into BUF of
+ * CAP bytes, in the text exposition format: the cluster's masters and
+ * how many are reachable, as a worker sees them (the average). Returns
+ * the bytes written, or -1 when CAP is too small.
+ */
+int ready_render_metrics(const struct ready_state *st, char *buf,
+                         size_t cap);
+
+/* Bytes ready_render_metrics needs at most. */
+#define READY_METRICS_MAX 640
 
 #endif /* HSP_READY_H */

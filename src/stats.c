@@ -113,11 +113,28 @@ static const struct {
         WRONG_FAMILY, "{kind=\"replica\"}",
         "Connects that reached a Redis a redis:// store cannot use as its "
         "master, by kind: replica (writes refused), cluster (a cluster "
-        "node), sentinel (SPEC 12)." },
+        "node), sentinel, standalone (redis-cluster:// reached a Redis "
+        "that is no cluster node; SPEC 12)." },
     [STATS_REDIS_WRONG_CLUSTER] = { WRONG_FAMILY, "{kind=\"cluster\"}",
                                     NULL },
     [STATS_REDIS_WRONG_SENTINEL] = { WRONG_FAMILY, "{kind=\"sentinel\"}",
                                      NULL },
+    [STATS_REDIS_WRONG_STANDALONE] = { WRONG_FAMILY,
+                                       "{kind=\"standalone\"}", NULL },
+    [STATS_REDIS_CLUSTER_REFRESHES] = {
+        "heavyset_redis_cluster_refreshes_total", "",
+        "Cluster: slot maps read (CLUSTER SLOTS), at start, after a MOVED "
+        "and while a master is unreachable (SPEC 12)." },
+    [STATS_REDIS_REDIRECTS_MOVED] = {
+        "heavyset_redis_redirects_total", "{kind=\"moved\"}",
+        "Cluster: redirections followed, by kind: moved (the slot's master "
+        "changed), ask (a slot being migrated)." },
+    [STATS_REDIS_REDIRECTS_ASK] = { "heavyset_redis_redirects_total",
+                                    "{kind=\"ask\"}", NULL },
+    [STATS_REDIS_CLUSTER_RETRIES] = {
+        "heavyset_redis_cluster_retries_total", "",
+        "Cluster: calls sent again, within their deadline, after TRYAGAIN "
+        "(keys of a slot half migrated) or CLUSTERDOWN." },
     [STATS_RERR_AUTH] = { RERR_FAMILY, "{kind=\"auth\"}",
                           "Error replies from Redis, by kind (SPEC §12): "
                           "auth, noperm, readonly, oom, moved, cluster, "

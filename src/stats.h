@@ -50,10 +50,16 @@ enum stats_counter {
                                        (ready.h's enum ready_wrong) */
     STATS_REDIS_WRONG_CLUSTER,
     STATS_REDIS_WRONG_SENTINEL,
+    STATS_REDIS_WRONG_STANDALONE,
     STATS_REDIS_FAILOVERS,          /* Sentinel: the master moved */
     STATS_SENTINEL_ERRORS,          /* Sentinel: a sentinel unreachable,
                                        refusing AUTH, or not knowing the
                                        master */
+    STATS_REDIS_CLUSTER_REFRESHES,  /* Cluster: slot maps read */
+    STATS_REDIS_REDIRECTS_MOVED,    /* Cluster: redirections followed */
+    STATS_REDIS_REDIRECTS_ASK,
+    STATS_REDIS_CLUSTER_RETRIES,    /* Cluster: calls sent again after
+                                       TRYAGAIN or CLUSTERDOWN */
     STATS_RERR_AUTH,                /* Redis error replies, by kind
                                        (store_err.h, in its order) */
     STATS_RERR_NOPERM,

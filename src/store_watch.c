@@ -44,6 +44,8 @@
 struct store_watch {
     struct event_base *base;        /* borrowed */
     struct store_link *cmd;         /* borrowed: the store's call link */
+    bool               cluster;     /* a node of a redis-cluster://
+                                     * store: cluster mode expected */
     enum ready_wrong   wrong;       /* counted in ready.h, or NONE */
     bool               evicting;    /* its maxmemory-policy may evict:
                                      * counted in ready.h and the gauge */
@@ -71,10 +73,13 @@ static const struct {
         "redis at the master", STATS_REDIS_WRONG_REPLICA },
     [READY_WRONG_CLUSTER] = {
         "a cluster node: a redis:// store cannot follow its slots; use "
-        "redis-cluster:// (not yet supported)", STATS_REDIS_WRONG_CLUSTER },
+        "redis-cluster://", STATS_REDIS_WRONG_CLUSTER },
     [READY_WRONG_SENTINEL] = {
-        "a sentinel: it holds no data; use redis-sentinel:// (not yet "
-        "supported)", STATS_REDIS_WRONG_SENTINEL },
+        "a sentinel: it holds no data; use redis-sentinel://",
+        STATS_REDIS_WRONG_SENTINEL },
+    [READY_WRONG_STANDALONE] = {
+        "not a cluster node: a redis-cluster:// store needs CLUSTER SLOTS; "
+        "use redis://", STATS_REDIS_WRONG_STANDALONE },
 };
 
 /* One limiter per kind, shared by every worker's watch: a fleet of
@@ -82,7 +87,8 @@ static const struct {
 static struct lograte store_watch_logs[READY_WRONG_KINDS];
 
 struct store_watch *
-store_watch_new(struct event_base *base, struct store_link *cmd)
+store_watch_new(struct event_base *base, struct store_link *cmd,
+                bool cluster)
 {
     struct store_watch *w = calloc(1, sizeof(*w));
 
@@ -92,6 +98,7 @@ store_watch_new(struct event_base *base, struct store_link *cmd)
     }
     w->base = base;
     w->cmd = cmd;
+    w->cluster = cluster;
     w->wrong = STORE_WATCH_NONE;
     w->tick = event_new(base, -1, EV_PERSIST, on_tick, w);
     if (w->tick == NULL) {
@@ -141,16 +148,20 @@ store_watch_free(struct store_watch *w)
     free(w);
 }
 
-/* The kind of server SV is, for a redis:// store; NONE when usable (or
- * unknown: a Redis without HELLO says nothing, and its errors will). */
+/* The kind of server SV is, for a redis:// store (CLUSTER: a node of a
+ * redis-cluster:// one); NONE when usable (or unknown: a Redis without
+ * HELLO says nothing, and its errors will). */
 static enum ready_wrong
-watch_kind(const struct rlink_server *sv)
+watch_kind(const struct rlink_server *sv, bool cluster)
 {
     if (sv->mode == RLINK_MODE_SENTINEL) {
         return READY_WRONG_SENTINEL;
     }
-    if (sv->mode == RLINK_MODE_CLUSTER) {
+    if (sv->mode == RLINK_MODE_CLUSTER && !cluster) {
         return READY_WRONG_CLUSTER;
+    }
+    if (sv->mode == RLINK_MODE_STANDALONE && cluster) {
+        return READY_WRONG_STANDALONE;
     }
     if (sv->role == RLINK_ROLE_REPLICA) {
         return READY_WRONG_REPLICA;
@@ -348,7 +359,7 @@ store_watch_up(struct store_watch *w)
     watch_ask_policy(w);
     evtimer_add(w->tick, &tv);
     store_link_server(w->cmd, &sv);
-    wrong = watch_kind(&sv);
+    wrong = watch_kind(&sv, w->cluster);
     watch_set_wrong(w, wrong);
     if (wrong == STORE_WATCH_NONE) {
         return;

@@ -31,9 +31,11 @@ struct store_link;
 struct store_watch;
 
 /* A watch of the Redis CMD reaches, on BASE; both borrowed, and must
- * outlive it. Returns NULL (after logging) when out of memory. */
+ * outlive it. CLUSTER: CMD leads to a node of a redis-cluster:// store,
+ * which must be a cluster node. Returns NULL (after logging) when out of
+ * memory. */
 struct store_watch *store_watch_new(struct event_base *base,
-                                    struct store_link *cmd);
+                                    struct store_link *cmd, bool cluster);
 
 /* Frees W (NULL is fine); what it told /readyz is taken back. */
 void store_watch_free(struct store_watch *w);

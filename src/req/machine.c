@@ -226,10 +226,16 @@ static const struct {
 static void
 machine_metrics(struct req *r)
 {
-    size_t cap = stats_render_max();
-    char  *buf = malloc(cap);
-    int    n = buf != NULL ? stats_render(buf, cap) : -1;
+    size_t             cap = stats_render_max() + READY_METRICS_MAX;
+    char              *buf = malloc(cap);
+    int                n = buf != NULL ? stats_render(buf, cap) : -1, m = -1;
+    struct ready_state st;
 
+    if (n >= 0) {
+        ready_snapshot(&st);
+        m = ready_render_metrics(&st, buf + n, cap - (size_t)n);
+        n = m < 0 ? -1 : n + m;
+    }
     if (n < 0) {
         reply_error(r, 500, "metrics unavailable");
     } else {

@@ -548,8 +548,8 @@ Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
     o = readyz_wait(p.url, "reason", "cluster node");
     cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
     cr_expect(strncmp(jstr(o, "redis", "reason"),
-                      "redis is a cluster node: use redis-cluster:// "
-                      "(not yet supported) (", 64) == 0,
+                      "redis is a cluster node: use redis-cluster:// (",
+                      47) == 0,
               "%s", jstr(o, "redis", "reason"));
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, WRONG("cluster"), &found), 1);

@@ -104,8 +104,32 @@ static const struct ready_case ready_cases[] = {
       { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_CLUSTER] = 1 }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
       "\"connected\":1,\"workers\":1,\"reason\":\"redis is a cluster "
-      "node: use redis-cluster:// (not yet supported) (1 of 1 links)\"},"
+      "node: use redis-cluster:// (1 of 1 links)\"},"
       "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "redis-cluster:// on a Redis that is no cluster node",
+      { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_STANDALONE] = 1 },
+      200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"redis is not a "
+      "cluster node: use redis:// (1 of 1 links)\"},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "cluster: the topology, every master reachable",
+      { .stores = 2, .redis_up = 2, .cluster_stores = 2,
+        .cluster = { .nodes = 6, .reachable = 6, .slots = 2 * 16384 } },
+      200,
+      "{\"status\":\"ready\",\"redis\":{\"status\":\"up\","
+      "\"connected\":2,\"workers\":2,\"mode\":\"cluster\",\"cluster\":{"
+      "\"nodes\":3,\"reachable\":3,\"slots\":16384}},"
+      "\"upstream\":{\"status\":\"unknown\"}}" },
+    { "cluster: a master away, its slots unserved",
+      { .stores = 1, .redis_up = 1, .cluster_stores = 1,
+        .cluster = { .nodes = 3, .reachable = 2, .slots = 10923 } },
+      200,
+      "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
+      "\"connected\":1,\"workers\":1,\"reason\":\"cluster: 2 of 3 "
+      "masters reachable, 10923 of 16384 slots served\",\"mode\":"
+      "\"cluster\",\"cluster\":{\"nodes\":3,\"reachable\":2,"
+      "\"slots\":10923}},\"upstream\":{\"status\":\"unknown\"}}" },
     { "a sentinel",
       { .stores = 1, .redis_up = 1, .wrong[READY_WRONG_SENTINEL] = 1 }, 200,
       "{\"status\":\"degraded\",\"redis\":{\"status\":\"degraded\","
