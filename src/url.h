@@ -4,7 +4,7 @@
  * the same with `rediss://` for TLS, `unix:///path`, and
  * `redis-sentinel://[user:password@]host:port[,host:port...]/master[/db]`,
  * `rediss-sentinel://` for TLS, and
- * `redis-cluster://[user:password@]host:port[,host:port...]`,
+ * `redis-cluster://[user:password@]host[:port][,host[:port]...][/0]`,
  * `rediss-cluster://` for TLS) and the `listen` address (`host:port`).
  * Pure: no I/O.
  */
@@ -19,7 +19,7 @@
 #define URL_PATH_MAX 108            /* sizeof(sun_path) */
 #define URL_PASS_MAX 256
 #define URL_USER_MAX 128
-#define URL_SENTINELS_MAX 16        /* seeds of a redis-sentinel:// URL */
+#define URL_SENTINELS_MAX 16        /* seeds of a sentinel or cluster URL */
 #define URL_MASTER_MAX 64           /* a sentinel master name, with NUL */
 #define URL_SENTINEL_PORT 26379     /* a seed's port when absent */
 
@@ -51,9 +51,9 @@ struct url_redis {
     int      nseeds;                /* 1..URL_SENTINELS_MAX */
     struct url_seed seeds[URL_SENTINELS_MAX];
     /* redis-cluster:// (rediss-cluster://: tls too): SEEDS are nodes
-     * to read the slot map from (port 6379 when absent), HOST and PORT
-     * empty, DB 0 (a cluster has no other); USER and PASSWORD are the
-     * nodes'. */
+     * to read the slot map from (port 6379 when absent), HOST, PORT
+     * and MASTER empty, DB 0 (a cluster has no other: "/N" with N not
+     * 0 is refused); USER and PASSWORD are the nodes'. */
     bool     cluster;
 };
 

@@ -37,7 +37,8 @@ shift
 # links and its longest input (-max_len).
 declare -A srcs=(
     [phone]="phone.c"
-    [conf]="conf_key.c conf_value.c conf_load.c conf_check.c conf_ref.c url.c"
+    [conf]="conf_key.c conf_value.c conf_load.c conf_check.c conf_ref.c url.c
+            url_redis.c"
     [json]="json.c idem.c"
     [route]="route.c key.c phone.c cache.c"
     [lex]="lex.c"

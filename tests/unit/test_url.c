@@ -290,7 +290,7 @@ static const struct sentinel_case sentinel_cases[] = {
     { "redis://a:1,b:2/0", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
       "redis-sentinel://" },
     { "redis-cluster://a:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL, 0,
-      "not supported yet" },
+      "unexpected path '/m'" },
     { "rediss-sentinel//a:1/m", -1, false, 0, NULL, NULL, NULL, NULL, NULL,
       0, "scheme" },
 };
@@ -336,6 +336,139 @@ Test(url, sentinel_table)
         cr_expect_str_eq(r.password, c->password, "'%s': password", c->in);
         cr_expect_eq(r.db, c->db, "'%s': db", c->in);
         cr_expect_str_eq(r.host, "", "'%s': no master yet", c->in);
+    }
+}
+
+/* redis-cluster:// (SPEC §12): seed nodes, credentials, db 0 only. */
+struct cluster_case {
+    const char *in;
+    int         rc;
+    bool        tls;
+    int         nseeds;
+    const char *first;              /* "host:port" of the first seed */
+    const char *last;               /* and of the last */
+    const char *user;
+    const char *password;
+    const char *err;                /* substring of the reason, or NULL */
+};
+
+static const struct cluster_case cluster_cases[] = {
+    { "redis-cluster://127.0.0.1:7000", 0, false, 1, "127.0.0.1:7000",
+      "127.0.0.1:7000", "", "", NULL },
+    { "redis-cluster://a:7000,b:7001,c", 0, false, 3, "a:7000", "c:6379", "",
+      "", NULL },
+    { "redis-cluster://n1,n2/", 0, false, 2, "n1:6379", "n2:6379", "", "",
+      NULL },
+    { "redis-cluster://n1/0", 0, false, 1, "n1:6379", "n1:6379", "", "",
+      NULL },
+    { "redis-cluster://n1/00", 0, false, 1, "n1:6379", "n1:6379", "", "",
+      NULL },
+    { "redis-cluster://[::1]:7000,[2001:db8::2]", 0, false, 2, "::1:7000",
+      "2001:db8::2:6379", "", "", NULL },
+    { "rediss-cluster://proxy:p%40ss@cache.example:6380,10.0.0.2", 0, true,
+      2, "cache.example:6380", "10.0.0.2:6379", "proxy", "p@ss", NULL },
+    { "redis-cluster://:a/b,c@h:1,i:2", 0, false, 2, "h:1", "i:2", "",
+      "a/b,c", NULL },
+    { "REDIS-CLUSTER://h:1", 0, false, 1, "h:1", "h:1", "", "", NULL },
+    { "RediSS-Cluster://h:1", 0, true, 1, "h:1", "h:1", "", "", NULL },
+    { "redis-cluster://a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,"
+      "m:13,n:14,o:15,p:16", 0, false, 16, "a:1", "p:16", "", "", NULL },
+    { "redis-cluster://a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,"
+      "m:13,n:14,o:15,p:16,q:17", -1, false, 0, NULL, NULL, NULL, NULL,
+      "more than 16 cluster nodes" },
+    { "redis-cluster://h/3", -1, false, 0, NULL, NULL, NULL, NULL,
+      "only database 0" },
+    { "redis-cluster://h/16", -1, false, 0, NULL, NULL, NULL, NULL,
+      "only database 0" },
+    { "redis-cluster://h/01", -1, false, 0, NULL, NULL, NULL, NULL,
+      "only database 0" },
+    { "redis-cluster://h/0/", -1, false, 0, NULL, NULL, NULL, NULL,
+      "unexpected path '/0/'" },
+    { "redis-cluster://h//", -1, false, 0, NULL, NULL, NULL, NULL,
+      "unexpected path '//'" },
+    { "redis-cluster://h/mymaster", -1, false, 0, NULL, NULL, NULL, NULL,
+      "unexpected path '/mymaster'" },
+    { "redis-cluster://h?db=0", -1, false, 0, NULL, NULL, NULL, NULL,
+      "query" },
+    { "redis-cluster://h/#x", -1, false, 0, NULL, NULL, NULL, NULL,
+      "query" },
+    { "redis-cluster://h:1,i:2?x", -1, false, 0, NULL, NULL, NULL, NULL,
+      "query" },
+    { "redis-cluster://", -1, false, 0, NULL, NULL, NULL, NULL,
+      "no cluster node address" },
+    { "redis-cluster:///0", -1, false, 0, NULL, NULL, NULL, NULL,
+      "no cluster node address" },
+    { "redis-cluster://a,,b", -1, false, 0, NULL, NULL, NULL, NULL,
+      "no cluster node address" },
+    { "redis-cluster://a:1,", -1, false, 0, NULL, NULL, NULL, NULL,
+      "no cluster node address" },
+    { "redis-cluster://a:0", -1, false, 0, NULL, NULL, NULL, NULL,
+      "out of range" },
+    { "redis-cluster://a:65536", -1, false, 0, NULL, NULL, NULL, NULL,
+      "out of range" },
+    { "redis-cluster://a:x", -1, false, 0, NULL, NULL, NULL, NULL,
+      "not a number" },
+    { "redis-cluster://::1:7000", -1, false, 0, NULL, NULL, NULL, NULL,
+      "brackets" },
+    { "redis-cluster://pw@a:1", -1, false, 0, NULL, NULL, NULL, NULL,
+      "needs a password" },
+    { "redis-cluster://a b:1", -1, false, 0, NULL, NULL, NULL, NULL,
+      "space" },
+    { "redis-cluster//a:1", -1, false, 0, NULL, NULL, NULL, NULL,
+      "redis-cluster://, rediss-cluster://" },
+};
+
+Test(url, cluster_table)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(cluster_cases); i++) {
+        const struct cluster_case *c = &cluster_cases[i];
+        struct url_redis           r;
+        char                       err[160] = "", a[300];
+        int                        rc;
+
+        rc = url_parse_redis(c->in, &r, err, sizeof(err));
+        cr_expect_eq(rc, c->rc, "'%s': rc %d (%s)", c->in, rc, err);
+        if (rc != c->rc) {
+            continue;
+        }
+        if (rc != 0) {
+            cr_expect_not_null(strstr(err, c->err),
+                               "'%s': reason '%s' lacks '%s'", c->in, err,
+                               c->err);
+            continue;
+        }
+        cr_expect(r.cluster, "'%s': cluster", c->in);
+        cr_expect_not(r.sentinel, "'%s': not sentinel", c->in);
+        cr_expect_eq(r.tls, c->tls, "'%s': tls", c->in);
+        cr_expect_eq(r.nseeds, c->nseeds, "'%s': %d seeds", c->in, r.nseeds);
+        cr_expect_str_eq(seed_text(&r.seeds[0], a, sizeof(a)), c->first,
+                         "'%s': first seed", c->in);
+        cr_expect_str_eq(seed_text(&r.seeds[r.nseeds - 1], a, sizeof(a)),
+                         c->last, "'%s': last seed", c->in);
+        cr_expect_str_eq(r.user, c->user, "'%s': user", c->in);
+        cr_expect_str_eq(r.password, c->password, "'%s': password", c->in);
+        cr_expect_eq(r.db, 0, "'%s': db", c->in);
+        cr_expect_str_eq(r.host, "", "'%s': no host", c->in);
+        cr_expect_eq(r.port, 0, "'%s': no port", c->in);
+        cr_expect_str_eq(r.master, "", "'%s': no master", c->in);
+    }
+}
+
+/* The other forms never say cluster. */
+Test(url, cluster_only_when_asked)
+{
+    static const char *const urls[] = {
+        "redis://h", "rediss://h:1/2", "unix:///tmp/r.sock",
+        "redis-sentinel://h/m", "rediss-sentinel://h/m",
+    };
+    struct url_redis r;
+    size_t           i;
+
+    for (i = 0; i < NELEM(urls); i++) {
+        cr_assert_eq(url_parse_redis(urls[i], &r, NULL, 0), 0, "%s", urls[i]);
+        cr_expect_not(r.cluster, "%s", urls[i]);
     }
 }
 
