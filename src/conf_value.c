@@ -53,7 +53,8 @@ static const struct {
     [CONF_UPSTREAM] = { "an upstream URL", "http:// or https:// and a host" },
     [CONF_REDIS] = { "a Redis URL", "redis[s]://[user:password@]host:port/db, "
                      "redis[s]-sentinel://[user:password@]host:port[,host:port"
-                     "...]/master[/db] or unix:///path" },
+                     "...]/master[/db], redis[s]-cluster://[user:password@]"
+                     "host:port[,host:port...] or unix:///path" },
     [CONF_PREFIX] = { "a key prefix", "1 to 32 of A-Z a-z 0-9 _ . -" },
     [CONF_SECRET] = { "a password or user name", "up to 255 bytes of "
                       "printable text" },

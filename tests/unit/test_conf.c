@@ -518,6 +518,13 @@ static const struct msg_case override_msgs[] = {
       "-o redis=redis-sentinel://***@s1:26379: redis: "
       "'redis-sentinel://***@s1:26379' is not a Redis URL: missing master "
       "name (write redis-sentinel://host:port/master-name)" },
+    { "redis=redis-cluster://:hunter2@n1:7000,n2:7001/2",
+      "-o redis=redis-cluster://***@n1:7000,n2:7001/2: redis: "
+      "'redis-cluster://***@n1:7000,n2:7001/2' is not a Redis URL: a Redis "
+      "Cluster has only database 0 (write /0 or no path)" },
+    { "redis=rediss-cluster://n1,::1",
+      "-o redis=rediss-cluster://n1,::1: redis: 'rediss-cluster://n1,::1' "
+      "is not a Redis URL: an IPv6 address must be in brackets, e.g. [::1]" },
     /* the sentinels' password is never shown, not even when it is bad */
     { "redis_sentinel_password=hunter2\x01",
       "-o redis_sentinel_password=***: redis_sentinel_password: '***' "
