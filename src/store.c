@@ -94,11 +94,13 @@ node_add(struct store *st, const char *host, uint16_t port)
     n->st = st;
     n->url = st->url;
     n->held_tail = &n->held;
+    snprintf(n->name, sizeof(n->name), "redis");
     if (host != NULL) {             /* a cluster node: plain to its link */
         snprintf(n->url.host, sizeof(n->url.host), "%s", host);
         n->url.port = port;
         n->url.cluster = false;
         n->url.nseeds = 0;
+        snprintf(n->name, sizeof(n->name), "redis %s:%u", host, port);
     }
     memset(&lc, 0, sizeof(lc));
     lc.url = &n->url;
@@ -106,7 +108,7 @@ node_add(struct store *st, const char *host, uint16_t port)
     lc.cert_file = st->cert_file;
     lc.key_file = st->key_file;
     lc.timeout_ms = 0;              /* the store's timers: store_call.c */
-    if (store_link_init(&n->cmd, st->base, st->dns, &lc, "redis",
+    if (store_link_init(&n->cmd, st->base, st->dns, &lc, n->name,
                         on_cmd_link, NULL, n) != 0 ||
         (n->sub = store_sub_new(st->base, st->dns, &lc, &n->cmd)) == NULL ||
         (n->watch = store_watch_new(st->base, &n->cmd,
@@ -413,4 +415,22 @@ store_poll(struct store *st)
     for (i = 0; i < st->nnodes; i++) {
         store_sub_poll(st->nodes[i]->sub);
     }
+}
+
+/* ---- shards: one Redis, or a Cluster's nodes --------------------------- */
+
+int
+store_shards(const struct store *st)
+{
+    return st->clu != NULL ? st->nnodes : 1;
+}
+
+bool
+store_shard_tag(const struct store *st, int i, char *tag, size_t cap)
+{
+    if (st->clu == NULL) {
+        snprintf(tag, cap, "%s", "");
+        return i == 0;
+    }
+    return store_cluster_tag(st->clu, i, tag, cap);
 }

@@ -118,6 +118,24 @@ bool store_listening(const struct store *st);
  */
 bool store_clock_offset(const struct store *st, int64_t *offset_ms);
 
+/* The most shards a store may have (store_shards). */
+#define STORE_SHARDS_MAX 80
+
+/*
+ * The shards of ST, for what must be kept on each Redis of a Cluster (the
+ * marker that tells data lost, req/lost.h): 1 outside a Cluster; in one,
+ * its nodes, whose indexes stay the same for ST's life.
+ */
+int store_shards(const struct store *st);
+
+/*
+ * A hash tag (without braces) whose slot shard I serves now, into TAG of
+ * CAP bytes, so that a key "...{TAG}..." lands on that shard: "" outside
+ * a Cluster (any key lands on its one Redis). False when shard I serves
+ * no slot now.
+ */
+bool store_shard_tag(const struct store *st, int i, char *tag, size_t cap);
+
 /*
  * Handles the invalidations already received and not yet read, now, so
  * that an answer from a near cache never lags one that has arrived.

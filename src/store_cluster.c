@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cmap.h"
+#include "slot.h"
 #include "log.h"
 #include "lograte.h"
 #include "ready.h"
@@ -41,6 +42,8 @@ struct store_cluster {
     int16_t               owner[SLOT_COUNT]; /* node index, or -1 */
     bool                  serves[STORE_NODES_MAX]; /* owns a slot */
     struct ready_cluster  told;     /* what ready.h holds from us */
+    char                  tagbuf[STORE_NODES_MAX][16]; /* store_cluster_tag */
+    bool                  tags[STORE_NODES_MAX];       /* tagbuf[i] set */
 };
 
 static void cluster_on_timer(evutil_socket_t fd, short what, void *arg);
@@ -309,6 +312,36 @@ store_cluster_ask(struct store_cluster *c, const char *host, uint16_t port)
 
     stats_add(STATS_REDIS_REDIRECTS_ASK, 1);
     return i >= 0 ? c->st->nodes[i] : NULL;
+}
+
+/* The first "m<n>" whose slot node I serves, remembered per node until
+ * the map moves it: 16384 tries at most for a node of one slot, and
+ * usually a handful. */
+bool
+store_cluster_tag(struct store_cluster *c, int i, char *tag, size_t cap)
+{
+    char     t[16];
+    unsigned n;
+
+    if (i < 0 || i >= c->st->nnodes || !c->mapped || !c->serves[i]) {
+        return false;
+    }
+    if (!c->tags[i] || c->owner[slot_of(c->tagbuf[i],
+                                            strlen(c->tagbuf[i]))] != i) {
+        for (n = 0, c->tags[i] = false; n < (1u << 20); n++) {
+            snprintf(t, sizeof(t), "m%u", n);
+            if (c->owner[slot_of(t, strlen(t))] == i) {
+                memcpy(c->tagbuf[i], t, sizeof(t));
+                c->tags[i] = true;
+                break;
+            }
+        }
+    }
+    if (!c->tags[i]) {
+        return false;
+    }
+    snprintf(tag, cap, "%s", c->tagbuf[i]);
+    return true;
 }
 
 /* ---- what /readyz shows ----------------------------------------------- */

@@ -22,6 +22,7 @@
 #define HSP_STORE_CLUSTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define STORE_CLUSTER_REFRESH_MIN_MS 100    /* between two map reads */
@@ -73,6 +74,11 @@ struct store_node *store_cluster_ask(struct store_cluster *c,
  * seed: it is all there is). */
 bool store_cluster_serves(const struct store_cluster *c,
                           const struct store_node *node);
+
+/* A hash tag whose slot the node at index I serves now, into TAG (CAP
+ * bytes); false when it serves none. store_shard_tag of store.h. */
+bool store_cluster_tag(struct store_cluster *c, int i, char *tag,
+                       size_t cap);
 
 /* NODE's call link came up, or went down (or failed to connect). */
 void store_cluster_node_up(struct store_cluster *c, struct store_node *node);

@@ -25,7 +25,7 @@
 #include "store_link.h"
 #include "url.h"
 
-#define STORE_NODES_MAX (CMAP_NODES_MAX + URL_SENTINELS_MAX)
+#define STORE_NODES_MAX STORE_SHARDS_MAX   /* store.h */
 #define STORE_CHANNELS_MAX 4
 
 struct event;
@@ -38,6 +38,8 @@ struct store_node {
     struct store       *st;         /* borrowed: its store */
     struct url_redis    url;        /* where it is: the store's URL with
                                      * this node's host and port */
+    char                name[URL_HOST_MAX + 16]; /* for logs: "redis"
+                                     * or "redis host:port" */
     struct store_link   cmd;        /* owned: calls */
     struct store_sub   *sub;        /* owned: subscriptions, tracking */
     struct store_watch *watch;      /* owned: what we watch of it */
@@ -88,5 +90,8 @@ void store_health(struct store *st);
 /* store_call.c: NODE's link came up (SEND: send its held calls) or its
  * connect failed or the store goes (fail them). */
 void store_call_flush(struct store_node *node, bool send);
+
+_Static_assert(STORE_NODES_MAX >= CMAP_NODES_MAX + URL_SENTINELS_MAX,
+               "room for every master and every seed");
 
 #endif /* HSP_STORE_INT_H */
