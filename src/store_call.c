@@ -41,6 +41,7 @@
 #include "store_script.h"
 #include "store_sentinel.h"
 #include "store_sub.h"
+#include "store_watch.h"
 #include "ready.h"
 
 #define STORE_TIMEOUTS_TO_DROP 3     /* consecutive missed deadlines */
@@ -139,9 +140,11 @@ op_maybe_free(struct store_op *op)
 
 /*
  * Sends OP on its node's call link: after ASKING when a node said ASK,
- * and after a durable script, with Sentinel, followed by `WAIT 1 ms` in
- * the same write: the reply counts only once a replica has the script's
- * writes, as a master about to lose a failover has none (SPEC §12). A
+ * and after a durable script, with Sentinel or on a cluster master that
+ * has replicas, followed by `WAIT 1 ms` in the same write: the reply
+ * counts only once a replica has the script's writes, as a master about
+ * to lose a failover has none (SPEC §12). A cluster master without
+ * replicas has nobody to fail over to: no WAIT there. A
  * replica acknowledges within a round trip; a master without one holds
  * the link until ms (a quarter of the deadline, or Redis's next cron
  * tick, up to 100 ms at hz 10), and the call fails.
@@ -163,7 +166,9 @@ op_send(struct store_op *op)
                            op) != 0) {
         return -1;
     }
-    op->waits = st->sent != NULL && op->script->durable;
+    op->waits = op->script->durable &&
+                (st->sent != NULL ||
+                 (st->clu != NULL && store_watch_replicas(n->watch) > 0));
     snprintf(ms, sizeof(ms), "%lld",
              (long long)(st->timeout_ms > 4 ? st->timeout_ms / 4 : 1));
     op->wait_due = op->waits && store_link_command(&n->cmd, 3, wait, NULL,
@@ -541,9 +546,8 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
         store_sub_lost(n->sub);
     }
     if (++n->timeouts >= STORE_TIMEOUTS_TO_DROP && store_link_up(&n->cmd)) {
-        log_warn("store: redis %s missed %u deadlines in a row; "
-                 "reconnecting", n->url.unix_socket ? n->url.path :
-                 n->url.host, n->timeouts);
+        log_warn("store: %s missed %u deadlines in a row; reconnecting",
+                 n->name, n->timeouts);
         n->timeouts = 0;
         /* Pending ops get NULL, op included; the link counts the loss
          * and tells the store (STORE_LINK_LOST). */

@@ -55,7 +55,8 @@ struct store_link_conf {
 /* Embedded by its owner; the fields are read-only outside store_link.c. */
 struct store_link {
     struct rlink     *rl;           /* owned; NULL once stopped */
-    const char       *name;         /* static: for logs */
+    const char       *name;         /* borrowed, outlives the link: for
+                                     * logs */
     const char       *path;         /* borrowed: the URL's socket path,
                                      * or NULL for TCP/TLS */
     bool              auth;         /* AUTH is sent: a refusal is auth */

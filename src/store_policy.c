@@ -18,12 +18,19 @@ store_policy_evicts(const char *policy)
 int
 store_policy_from_info(const char *info, char *out, size_t cap)
 {
+    return store_policy_info_field(info, STORE_POLICY_FIELD, out, cap);
+}
+
+int
+store_policy_info_field(const char *info, const char *field, char *out,
+                        size_t cap)
+{
     const char *p = info, *v;
-    size_t      n;
+    size_t      n, flen = strlen(field);
 
     while (p != NULL && *p != '\0') {
-        if (strncmp(p, STORE_POLICY_FIELD, strlen(STORE_POLICY_FIELD)) == 0) {
-            v = p + strlen(STORE_POLICY_FIELD);
+        if (strncmp(p, field, flen) == 0) {
+            v = p + flen;
             n = strcspn(v, "\r\n");
             if (n == 0 || n >= cap) {
                 return -1;

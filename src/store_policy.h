@@ -21,4 +21,12 @@ bool store_policy_evicts(const char *policy);
  */
 int store_policy_from_info(const char *info, char *out, size_t cap);
 
+/*
+ * Copies the value of INFO's FIELD line ("name:", colon included) into
+ * OUT of CAP bytes, as store_policy_from_info does for the policy: 0, or
+ * -1 when there is no such line or its value does not fit.
+ */
+int store_policy_info_field(const char *info, const char *field, char *out,
+                            size_t cap);
+
 #endif /* HSP_STORE_POLICY_H */

@@ -54,6 +54,8 @@ struct store_watch {
     bool               no_config;   /* CONFIG GET refused on this
                                      * connection: INFO memory straight */
     struct event      *tick;        /* owned: every STORE_WATCH_PERIOD_MS */
+    int                replicas;    /* cluster: connected_slaves of
+                                     * INFO replication; -1: unknown */
     bool               clock_known; /* clock_offset_ms was learned */
     int64_t            clock_offset_ms; /* Redis's clock minus ours */
     int64_t            time_sent_ms;/* our clock when TIME left */
@@ -99,6 +101,7 @@ store_watch_new(struct event_base *base, struct store_link *cmd,
     w->base = base;
     w->cmd = cmd;
     w->cluster = cluster;
+    w->replicas = -1;
     w->wrong = STORE_WATCH_NONE;
     w->tick = event_new(base, -1, EV_PERSIST, on_tick, w);
     if (w->tick == NULL) {
@@ -163,7 +166,9 @@ watch_kind(const struct rlink_server *sv, bool cluster)
     if (sv->mode == RLINK_MODE_STANDALONE && cluster) {
         return READY_WRONG_STANDALONE;
     }
-    if (sv->role == RLINK_ROLE_REPLICA) {
+    if (sv->role == RLINK_ROLE_REPLICA && !cluster) {
+        /* In a Cluster a seed may be a replica: it serves no slot, and
+         * the map says where the masters are. */
         return READY_WRONG_REPLICA;
     }
     return STORE_WATCH_NONE;
@@ -246,6 +251,40 @@ watch_ask_policy(struct store_watch *w)
         (void)store_link_command(w->cmd, 3, policy, NULL, on_policy_config,
                                  w);
     }
+}
+
+/* ---- a cluster master's replicas ------------------------------------------ */
+
+static void
+on_replication(struct rlink *rl, redisReply *reply, void *privdata)
+{
+    struct store_watch *w = privdata;
+    char                n[16];
+
+    (void)rl;
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
+        store_policy_info_field(reply->str, "connected_slaves:", n,
+                                sizeof(n)) == 0) {
+        w->replicas = atoi(n);
+    }
+}
+
+/* A cluster node: how many replicas it has, so that a durable script
+ * waits for one where a failover could promote it (store_call.c). */
+static void
+watch_ask_replicas(struct store_watch *w)
+{
+    const char *info[2] = { "INFO", "replication" };
+
+    if (w->cluster) {
+        (void)store_link_command(w->cmd, 2, info, NULL, on_replication, w);
+    }
+}
+
+int
+store_watch_replicas(const struct store_watch *w)
+{
+    return w->replicas;
 }
 
 /* ---- Redis's clock -------------------------------------------------------- */
@@ -336,6 +375,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (store_link_up(w->cmd)) {
         watch_ask_policy(w);
         watch_ask_time(w);
+        watch_ask_replicas(w);
     }
 }
 
@@ -357,6 +397,7 @@ store_watch_up(struct store_watch *w)
     w->policy[0] = '\0';
     w->no_config = false;
     watch_ask_policy(w);
+    watch_ask_replicas(w);
     evtimer_add(w->tick, &tv);
     store_link_server(w->cmd, &sv);
     wrong = watch_kind(&sv, w->cluster);

@@ -50,6 +50,12 @@ void store_watch_up(struct store_watch *w);
  */
 bool store_watch_clock(const struct store_watch *w, int64_t *offset_ms);
 
+/*
+ * A cluster node's replicas, as INFO replication said at connect and
+ * every STORE_WATCH_PERIOD_MS: -1 until known (and outside a Cluster).
+ */
+int store_watch_replicas(const struct store_watch *w);
+
 /* The call link went down: what was seen of that Redis no longer
  * holds. */
 void store_watch_lost(struct store_watch *w);

@@ -80,3 +80,33 @@ Test(store_policy, read_from_info_memory)
                                         sizeof(out)), 0);
     cr_expect_str_eq(out, "noeviction");
 }
+
+/* INFO replication, as a cluster master answers it: its replicas. */
+Test(store_policy, any_info_field)
+{
+    static const struct {
+        const char *info, *field;
+        int         rc;
+        const char *want;
+    } rows[] = {
+        { "# Replication\r\nrole:master\r\nconnected_slaves:1\r\n"
+          "slave0:ip=127.0.0.1,port=7104,state=online\r\n",
+          "connected_slaves:", 0, "1" },
+        { "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n",
+          "connected_slaves:", 0, "0" },
+        { "# Replication\r\nrole:slave\r\n", "connected_slaves:", -1, NULL },
+        { "xconnected_slaves:3\r\n", "connected_slaves:", -1, NULL },
+        { "role:master\nconnected_slaves:2\n", "connected_slaves:", 0, "2" },
+    };
+    char   out[16];
+    size_t i;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        cr_expect_eq(store_policy_info_field(rows[i].info, rows[i].field,
+                                             out, sizeof(out)),
+                     rows[i].rc, "row %zu", i);
+        if (rows[i].want != NULL) {
+            cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+        }
+    }
+}
