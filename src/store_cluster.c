@@ -36,7 +36,8 @@ struct store_cluster {
     void                 *arg;
     struct event         *timer;    /* owned: the next map read */
     bool                  mapped;   /* a map was read */
-    int64_t               read_ms;  /* when the last read left, or 0 */
+    int64_t               read_ms;  /* when the last read left (or was
+                                     * tried, no node up), or 0 */
     bool                  reading;  /* a read is in flight */
     bool                  want;     /* a read is wanted soon */
     int16_t               owner[SLOT_COUNT]; /* node index, or -1 */
@@ -265,6 +266,8 @@ cluster_read(struct store_cluster *c)
         c->read_ms = now;
         return;
     }
+    c->read_ms = now;               /* no node up: try again in a while,
+                                     * not at once (cluster_schedule) */
 }
 
 static void
