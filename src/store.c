@@ -46,6 +46,9 @@
 static void on_cmd_link(struct store_link *link, enum store_link_event ev,
                         void *arg);
 
+_Static_assert(STORE_SHARDS_MAX == STORE_NODES_MAX,
+               "a shard is a node (store_shards)");
+
 static char *
 store_strdup(const char *s)
 {
@@ -301,6 +304,35 @@ on_cmd_link(struct store_link *link, enum store_link_event ev, void *arg)
         }
         break;
     }
+}
+
+/* ---- calls: store_call.c ------------------------------------------------ */
+
+struct store_op *
+store_eval(struct store *st, struct store_script *script, int nkeys,
+           int argc, const char *const *argv, const size_t *lens,
+           store_cb cb, void *arg)
+{
+    return store_call_eval(st, script, nkeys, argc, argv, lens, cb, arg);
+}
+
+void
+store_cancel(struct store_op *op)
+{
+    store_call_cancel(op);
+}
+
+bool
+store_available(const struct store *st)
+{
+    return store_call_available(st);
+}
+
+void
+store_ignore(struct redisReply *reply, void *arg)
+{
+    (void)reply;
+    (void)arg;
 }
 
 /* ---- subscriptions and tracking: store_sub.c, on every node ----------- */

@@ -25,12 +25,7 @@ struct store_op;
 
 /* struct store_script and store_script_init: store_script.h. */
 
-/*
- * Runs exactly once per call that was not cancelled, on the loop, never
- * inside store_eval. REPLY is NULL when Redis failed, timed out or the
- * script raised an error; it is freed after the callback returns.
- */
-typedef void (*store_cb)(struct redisReply *reply, void *arg);
+/* store_cb, the callback of a call: store_notify.h. */
 
 /* What a store needs beside its URL (NULL or "": none); copied. */
 struct store_opts {

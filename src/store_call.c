@@ -1,6 +1,6 @@
 /*
- * store_call.c - the store's calls (store_eval and the rest of store.h's
- * call side): each script run by SHA (EVAL again after NOSCRIPT) on the
+ * store_call.c - the store's calls (store.h's store_eval, store_cancel
+ * and store_available, which store.c forwards here): each script run by SHA (EVAL again after NOSCRIPT) on the
  * node that serves its first key, with a deadline, and the health that
  * calls reveal, per node and for /readyz.
  *
@@ -85,7 +85,7 @@ node_available(const struct store_node *n)
 }
 
 bool
-store_available(const struct store *st)
+store_call_available(const struct store *st)
 {
     int i;
 
@@ -104,7 +104,7 @@ void
 store_health(struct store *st)
 {
     bool up = !st->freeing && st->nnodes > 0 &&
-              (st->clu != NULL ? store_available(st)
+              (st->clu != NULL ? store_call_available(st)
                                : node_available(st->nodes[0]));
 
     if (up != st->counted_up) {
@@ -279,9 +279,9 @@ call_route(struct store *st, const char *key, size_t len)
 }
 
 struct store_op *
-store_eval(struct store *st, struct store_script *script, int nkeys,
-           int argc, const char *const *argv, const size_t *lens,
-           store_cb cb, void *arg)
+store_call_eval(struct store *st, struct store_script *script, int nkeys,
+                int argc, const char *const *argv, const size_t *lens,
+                store_cb cb, void *arg)
 {
     struct store_node *node;
     struct store_op   *op;
@@ -344,14 +344,7 @@ store_eval(struct store *st, struct store_script *script, int nkeys,
 }
 
 void
-store_ignore(struct redisReply *reply, void *arg)
-{
-    (void)reply;
-    (void)arg;
-}
-
-void
-store_cancel(struct store_op *op)
+store_call_cancel(struct store_op *op)
 {
     assert(!op->user_done);
     op->user_done = true;

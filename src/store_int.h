@@ -18,18 +18,21 @@
 #define HSP_STORE_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cmap.h"
-#include "store.h"
+#include "store_notify.h"
 #include "store_link.h"
 #include "url.h"
 
-#define STORE_NODES_MAX STORE_SHARDS_MAX   /* store.h */
+#define STORE_NODES_MAX 80          /* store.h's STORE_SHARDS_MAX */
 #define STORE_CHANNELS_MAX 4
 
 struct event;
 struct store_cluster;
+struct store_op;
+struct store_script;
 struct store_sentinel;
 struct store_sub;
 struct store_watch;
@@ -82,6 +85,15 @@ struct store {
     store_inval_cb         track_cb;    /* NULL until store_track */
     void                  *track_arg;
 };
+
+/* store_call.c: store_eval, store_cancel and store_available of
+ * store.h, which store.c forwards here. */
+struct store_op *store_call_eval(struct store *st,
+                                 struct store_script *script, int nkeys,
+                                 int argc, const char *const *argv,
+                                 const size_t *lens, store_cb cb, void *arg);
+void store_call_cancel(struct store_op *op);
+bool store_call_available(const struct store *st);
 
 /* store_call.c: tells /readyz whether ST's calls are usable now (on
  * every node that serves slots). */

@@ -2,12 +2,22 @@
  * store_notify.h - what the subscriber side of a store (store_sub.h)
  * hands to the store's users, through store_subscribe and store_track of
  * store.h: the messages published on a channel, and the invalidations of
- * the keys a near cache read. Callback types only.
+ * the keys a near cache read; and what store_eval hands back, the reply
+ * of a call. Callback types only.
  */
 #ifndef HSP_STORE_NOTIFY_H
 #define HSP_STORE_NOTIFY_H
 
 #include <stddef.h>
+
+struct redisReply;
+
+/*
+ * Runs exactly once per call that was not cancelled, on the loop, never
+ * inside store_eval. REPLY is NULL when Redis failed, timed out or the
+ * script raised an error; it is freed after the callback returns.
+ */
+typedef void (*store_cb)(struct redisReply *reply, void *arg);
 
 /*
  * Runs for each message published on a subscribed channel, on the loop:
