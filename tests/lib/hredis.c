@@ -21,7 +21,7 @@
 
 #include "hfixture.h"
 
-#define HREDIS_MAX     12
+#define HREDIS_MAX     16
 #define HREDIS_POLLS   200
 #define HREDIS_POLL_MS 25
 
@@ -60,6 +60,27 @@ read_pid(const struct hredis *r)
         fclose(f);
     }
     return (pid_t)pid;
+}
+
+/* Whether PID runs: a zombie (killed, not reaped yet) does not. */
+static bool
+alive(pid_t pid)
+{
+    char  path[64], state = 0;
+    FILE *f;
+
+    if (pid <= 0 || kill(pid, 0) != 0) {
+        return false;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1) {
+            state = 0;
+        }
+        fclose(f);
+    }
+    return state != 'Z';
 }
 
 /* Whether something accepts TCP connections on PORT of 127.0.0.1. */
@@ -108,7 +129,8 @@ hredis_start_sentinel(const char *name, const char *const *lines,
                       struct hredis *out)
 {
     const char *tmp = hfixture_env("HSP_TMPDIR");
-    char        path[600], cmd[800];
+    char        path[600];
+    char       *cmd = out->cmd;
     FILE       *f;
     int         i;
 
@@ -127,7 +149,7 @@ hredis_start_sentinel(const char *name, const char *const *lines,
     }
     cr_assert_eq(fclose(f), 0);
     unlink(out->pidfile);
-    snprintf(cmd, sizeof(cmd), "redis-server '%s' --sentinel", path);
+    snprintf(cmd, sizeof(out->cmd), "redis-server '%s' --sentinel", path);
     cr_assert_eq(system(cmd), 0, "cannot start a sentinel: %s", cmd);
     started(out);
 }
@@ -138,7 +160,7 @@ start(const char *name, const char *certs, const char *const *args,
       struct hredis *out)
 {
     const char *tmp = hfixture_env("HSP_TMPDIR");
-    char        cmd[2048];
+    char       *cmd = out->cmd;
     size_t      n;
     int         i;
 
@@ -146,24 +168,25 @@ start(const char *name, const char *certs, const char *const *args,
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->pidfile, sizeof(out->pidfile), "%s/%s.pid", tmp, name);
     out->port = hredis_free_port();
-    n = (size_t)snprintf(cmd, sizeof(cmd),
+    n = (size_t)snprintf(cmd, sizeof(out->cmd),
                          "redis-server --port %d --bind 127.0.0.1 "
                          "--save '' --appendonly no --daemonize yes "
                          "--pidfile '%s' --logfile '%s/%s.log' --dir '%s'",
                          certs != NULL ? 0 : out->port, out->pidfile, tmp,
                          name, tmp);
     if (certs != NULL) {
-        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n,
+        n += (size_t)snprintf(cmd + n, sizeof(out->cmd) - n,
                               " --tls-port %d --tls-cert-file '%s/server.pem'"
                               " --tls-key-file '%s/server.key'"
                               " --tls-ca-cert-file '%s/ca.pem'"
                               " --tls-auth-clients no",
                               out->port, certs, certs, certs);
-        cr_assert_lt(n, sizeof(cmd), "redis-server command too long");
+        cr_assert_lt(n, sizeof(out->cmd), "redis-server command too long");
     }
     for (i = 0; args != NULL && args[i] != NULL; i++) {
-        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", args[i]);
-        cr_assert_lt(n, sizeof(cmd), "redis-server command too long");
+        n += (size_t)snprintf(cmd + n, sizeof(out->cmd) - n, " '%s'",
+                              args[i]);
+        cr_assert_lt(n, sizeof(out->cmd), "redis-server command too long");
     }
     unlink(out->pidfile);
     cr_assert_eq(system(cmd), 0, "cannot start redis-server: %s", cmd);
@@ -210,11 +233,11 @@ hredis_ok(redisContext *c, const char *fmt, ...)
     freeReplyObject(reply);
 }
 
-void
-hredis_stop(struct hredis *r)
+/* Takes R out of the servers hredis_stop_all stops. */
+static void
+forget(const struct hredis *r)
 {
-    pid_t pid = read_pid(r);
-    int   i;
+    int i;
 
     for (i = 0; i < HREDIS_MAX; i++) {
         if (hredis_started[i].port == r->port &&
@@ -222,15 +245,63 @@ hredis_stop(struct hredis *r)
             memset(&hredis_started[i], 0, sizeof(hredis_started[i]));
         }
     }
-    if (pid <= 0 || kill(pid, SIGTERM) != 0) {
-        return;
-    }
-    for (i = 0; i < HREDIS_POLLS && kill(pid, 0) == 0; i++) {
+}
+
+/* Waits (bounded) until PID is gone; whether it is. */
+static bool
+gone(pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < HREDIS_POLLS && alive(pid); i++) {
         hfixture_pause_ms(HREDIS_POLL_MS);
     }
-    if (kill(pid, 0) == 0) {
+    return !alive(pid);
+}
+
+void
+hredis_stop(struct hredis *r)
+{
+    pid_t pid = read_pid(r);
+
+    forget(r);
+    if (!alive(pid) || kill(pid, SIGTERM) != 0) {
+        return;
+    }
+    kill(pid, SIGCONT);             /* a paused one handles the TERM */
+    if (!gone(pid)) {
         kill(pid, SIGKILL);
     }
+}
+
+pid_t
+hredis_pid(const struct hredis *r)
+{
+    return read_pid(r);
+}
+
+void
+hredis_signal(struct hredis *r, int sig)
+{
+    pid_t pid = read_pid(r);
+
+    cr_assert(alive(pid), "redis-server %s does not run", r->name);
+    cr_assert_eq(kill(pid, sig), 0, "kill %s: %s", r->name, strerror(errno));
+    if (sig == SIGKILL) {
+        cr_assert(gone(pid), "redis-server %s outlived SIGKILL", r->name);
+        forget(r);
+        unlink(r->pidfile);
+    }
+}
+
+void
+hredis_restart(struct hredis *r)
+{
+    cr_assert(!alive(read_pid(r)), "redis-server %s still runs", r->name);
+    unlink(r->pidfile);
+    cr_assert_eq(system(r->cmd), 0, "cannot start redis-server again: %s",
+                 r->cmd);
+    started(r);
 }
 
 void

@@ -17,6 +17,7 @@ struct hredis {
     char name[64];                  /* as given to hredis_start */
     int  port;                      /* on 127.0.0.1 */
     char pidfile[512];
+    char cmd[2048];                 /* what started it, for hredis_restart */
 };
 
 /*
@@ -60,8 +61,25 @@ struct redisContext *hredis_connect(const struct hredis *r,
 /* Runs the command FMT on C and asserts the reply is not an error. */
 void hredis_ok(struct redisContext *c, const char *fmt, ...);
 
-/* Stops R (SIGTERM, waits for its exit, bounded). */
+/* Stops R (SIGTERM, waits for its exit, bounded); a paused one too. */
 void hredis_stop(struct hredis *r);
+
+/* R's pid, from its pidfile; 0 when it has none. */
+pid_t hredis_pid(const struct hredis *r);
+
+/*
+ * Sends SIG to R: SIGSTOP and SIGCONT pause and resume it; SIGKILL
+ * crashes it, waits (bounded) until it is gone, removes its pidfile and
+ * forgets it (hredis_stop_all), so that its pid, reused, is never
+ * signalled again. Asserts R runs.
+ */
+void hredis_signal(struct hredis *r, int sig);
+
+/*
+ * Starts R again as it was started (same port and arguments, so the same
+ * files), after hredis_stop or SIGKILL; waits as hredis_start does.
+ */
+void hredis_restart(struct hredis *r);
 
 /* Stops every Redis this process started that still runs. */
 void hredis_stop_all(void);
