@@ -9,7 +9,8 @@
  * and one shared budget; through a live slot migration (ASK, then MOVED)
  * no read fails and no PATCH runs twice; a killed master costs only its
  * own tenants the cache, and /readyz says so; one seed is enough; ACL
- * users and TLS; -t refuses a db. Faults are in test_cluster_faults.c.
+ * users and TLS. Faults are in test_cluster_faults.c; -t's refusal of a
+ * db in a cluster URL is in tests/unit/test_conf.c.
  */
 #include "config.h"
 
@@ -328,24 +329,4 @@ Test(cluster, an_acl_user_over_tls)
     cr_expect(!hfixture_file_has(p.log, "Clu5ter-pw"),
               "the password reached the log");
     hcluster_stop(&c);
-}
-
-/* A cluster has db 0 only: -t refuses another, and says why. */
-Test(cluster, t_refuses_a_db_in_a_cluster_url)
-{
-    char out[600], cmd[1600];
-    int  rc;
-
-    snprintf(out, sizeof(out), "%s/cl-t.out", hfixture_env("HSP_TMPDIR"));
-    snprintf(cmd, sizeof(cmd), "'%s' -t -c '%s' "
-             "-o 'redis=redis-cluster://127.0.0.1:1/2' >'%s' 2>&1",
-             hfixture_env("HSP_PROXY_BIN"), hfixture_env("HSP_PROXY_CONF"),
-             out);
-    rc = system(cmd);
-    cr_expect_neq(rc, 0, "-t took a cluster URL with db 2");
-    cr_expect(hfixture_file_has(out, "redis-cluster://") ||
-                  hfixture_file_has(out, "cluster"),
-              "-t does not name the cluster (%s)", out);
-    cr_expect(hfixture_file_has(out, "db"), "-t does not say the db is "
-              "the reason (%s)", out);
 }

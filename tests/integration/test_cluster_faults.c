@@ -331,3 +331,101 @@ Test(cluster_faults, a_killed_master_costs_only_its_tenants)
     hfixture_stop(&p);
     hcluster_stop(&c);
 }
+
+/*
+ * A master fails over to its replica (CLUSTER FAILOVER on the replica,
+ * as an operator or a managed service's maintenance does) under two
+ * instances: reads never fail, HITs resume from the promoted replica,
+ * the MOVED of the demoted master is followed, a PATCH made before is
+ * replayed after (its record was replicated), and a PATCH answered 200
+ * after is what both instances serve.
+ */
+Test(cluster_faults, a_failover_to_a_replica)
+{
+    static const struct hcluster_opts opts = { .replicas = true };
+    static struct hcluster c;
+    static struct traffic  t;
+    struct hproc           a, b;
+    char                   xc[32], name[128];
+    int                    slot, old, now, i;
+    long                   t0, back;
+    bool                   replayed = false;
+
+    hcluster_start("cl-fo", &opts, &c);
+    hcp_proxy("px-cl-fo1", &c, 0, NULL, &a);
+    hcp_proxy("px-cl-fo2", &c, 0, NULL, &b);
+    slot = hcluster_tenant_slot(&c, HCP_ALPHA);
+    old = hcluster_slot_node(&c, slot);
+    cr_assert_lt(old, HCLUSTER_MASTERS);
+    cr_assert_eq(hcp_get(a.url, HCP_ALPHA, HCP_SHARED, xc, name), 200);
+    cr_assert_eq(hcp_get(b.url, HCP_ALPHA, HCP_SHARED, xc, name), 200);
+    cr_expect_str_eq(xc, "HIT");
+    cr_assert_eq(hcp_patch(a.url, HCP_ALPHA, "fo-before", "Before", NULL),
+                 200);
+    freeReplyObject(hcluster_cmd(&c, old, "WAIT 1 2000"));
+
+    memset(&t, 0, sizeof(t));
+    t.base[0] = a.url;
+    t.base[1] = b.url;
+    for (i = 0; i < KEYS_MAX; i++) {
+        snprintf(t.keys[i], sizeof(t.keys[i]), "fo-%d-%ld", i,
+                 hfixture_now_ms());
+    }
+    cr_assert_eq(pthread_create(&t.thread, NULL, traffic_loop, &t), 0);
+    hfixture_pause_ms(200);
+    freeReplyObject(hcluster_cmd(&c, old + HCLUSTER_MASTERS,
+                                 "CLUSTER FAILOVER"));
+    t0 = hfixture_now_ms();
+    while ((now = hcluster_slot_node(&c, slot)) == old) {
+        cr_assert_lt(hfixture_now_ms() - t0, hfixture_slow_ms(10000),
+                     "the replica was not promoted");
+        hfixture_pause_ms(20);
+    }
+    cr_assert_eq(now, old + HCLUSTER_MASTERS);
+    /* The first HIT read from the new master (its keyspace hits grow:
+     * the near caches alone would say HIT all along). */
+    for (;;) {
+        long hits = keyspace_hits(&c, now);
+
+        if (hcp_get(a.url, HCP_ALPHA, HCP_ALPHA_LEAD, xc, name) == 200 &&
+            strcmp(xc, "HIT") == 0 && keyspace_hits(&c, now) > hits) {
+            break;
+        }
+        cr_assert_lt(hfixture_now_ms() - t0, hfixture_slow_ms(10000),
+                     "no HIT 10 s after the failover");
+        hfixture_pause_ms(20);
+    }
+    back = hfixture_now_ms() - t0;
+    printf("cluster: HITs again %ld ms after the replica's promotion was "
+           "seen\n", back);
+    hfixture_pause_ms(500);
+    atomic_store(&t.stop, true);
+    pthread_join(t.thread, NULL);
+    cr_expect_eq(atomic_load(&t.failed), 0, "%ld of %ld reads failed; "
+                 "the first: %s", atomic_load(&t.failed),
+                 atomic_load(&t.reads), t.first_failure);
+    cr_expect_gt(hreq_metric(a.url, HCP_MOVED, NULL) +
+                     hreq_metric(b.url, HCP_MOVED, NULL), 0,
+                 "no MOVED followed");
+
+    /* Before and during: replayed, never run twice. */
+    cr_expect_eq(hcp_patch(b.url, HCP_ALPHA, "fo-before", "Before",
+                           &replayed), 200);
+    cr_expect(replayed, "the PATCH made before the failover ran again");
+    for (i = 0; i < t.n; i++) {
+        patch_key(&t, i, t.base[(i + 1) % 2]);
+        cr_expect_leq(t.ran[i], 1, "Idempotency-Key %s ran %d times",
+                      t.keys[i], t.ran[i]);
+    }
+    /* After: a PATCH answered 200 is what both serve. */
+    cr_assert_eq(hcp_patch(a.url, HCP_ALPHA, NULL, "After", NULL), 200);
+    for (i = 0; i < 2; i++) {
+        cr_expect_eq(hcp_get(t.base[i], HCP_ALPHA, HCP_SHARED, xc, name),
+                     200);
+        cr_expect(strncmp(name, "After", 5) == 0, "instance %c served "
+                  "'%s' (%s) after the PATCH", 'A' + i, name, xc);
+    }
+    hfixture_stop(&a);
+    hfixture_stop(&b);
+    hcluster_stop(&c);
+}
