@@ -64,24 +64,40 @@ struct traffic {
     int         ran[KEYS_MAX];      /* 200s not replayed: upstream calls */
     int         refused[KEYS_MAX];  /* 503s */
     int         odd[KEYS_MAX];      /* anything else */
+    char        last[32];           /* the first name of the last that ran */
+    int         stale;              /* reads of an older name after a 200 */
+    char        first_stale[200];
 };
 
-/* PATCHes key K of T through BASE and counts what came back. */
+/*
+ * PATCHes key K of T through BASE and counts what came back. After a 200
+ * the same instance must serve the name of the last PATCH that ran (a
+ * replay changes nothing upstream): SPEC §12, even when the write-through
+ * failed.
+ */
 static void
 patch_key(struct traffic *t, int k, const char *base)
 {
-    char first[32];
+    char first[32], xc[32], name[128];
     bool replayed = false;
     int  status;
 
-    snprintf(first, sizeof(first), "Mig%d", k);
+    snprintf(first, sizeof(first), "Mig%dz", k);
     status = hcp_patch(base, HCP_ALPHA, t->keys[k], first, &replayed);
     if (status == 200 && !replayed) {
         t->ran[k]++;
+        snprintf(t->last, sizeof(t->last), "%s", first);
     } else if (status == 503) {
         t->refused[k]++;
     } else if (status != 200) {
         t->odd[k]++;
+    }
+    if (status == 200 &&
+        hcp_get(base, HCP_ALPHA, HCP_SHARED, xc, name) == 200 &&
+        strncmp(name, t->last, strlen(t->last)) != 0 && t->stale++ == 0) {
+        snprintf(t->first_stale, sizeof(t->first_stale), "after PATCH %s "
+                 "(%s) through %s: '%s' (%s)", t->keys[k],
+                 replayed ? "replayed" : "ran", base, name, xc);
     }
 }
 
@@ -217,6 +233,8 @@ Test(cluster_faults, a_live_migration_under_traffic)
     }
     printf("cluster: %d keys refused (503) at least once during the "
            "migration\n", refused);
+    cr_expect_eq(t.stale, 0, "%d stale reads after a 200 PATCH; the "
+                 "first: %s", t.stale, t.first_stale);
     cr_expect_eq(hfixture_count("update"), total_ran, "the upstream saw "
                  "%ld PATCHes, the proxies forwarded %d",
                  hfixture_count("update"), total_ran);
@@ -417,6 +435,8 @@ Test(cluster_faults, a_failover_to_a_replica)
         cr_expect_leq(t.ran[i], 1, "Idempotency-Key %s ran %d times",
                       t.keys[i], t.ran[i]);
     }
+    cr_expect_eq(t.stale, 0, "%d stale reads after a 200 PATCH; the "
+                 "first: %s", t.stale, t.first_stale);
     /* After: a PATCH answered 200 is what both serve. */
     cr_assert_eq(hcp_patch(a.url, HCP_ALPHA, NULL, "After", NULL), 200);
     for (i = 0; i < 2; i++) {
