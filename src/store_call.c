@@ -64,6 +64,8 @@ struct store_op {
     bool                 redis_done;/* the link is done with the op */
     bool                 retried;   /* EVAL sent after NOSCRIPT */
     bool                 asking;    /* Cluster: ASKING goes first */
+    bool                 retrying;  /* Cluster: held for a TRYAGAIN or
+                                     * CLUSTERDOWN: its node answers */
     unsigned             redirects; /* MOVED/ASK followed so far */
     bool                 waits;     /* a durable script, Sentinel: a WAIT
                                      * for a replica follows it */
@@ -158,6 +160,7 @@ op_send(struct store_op *op)
     const char        *wait[3] = { "WAIT", "1", ms };
     const char        *asking[1] = { "ASKING" };
 
+    op->retrying = false;
     if (op->asking &&
         store_link_command(&n->cmd, 1, asking, NULL, NULL, NULL) != 0) {
         return -1;
@@ -240,6 +243,7 @@ op_retry_later(struct store_op *op)
     struct timeval     tv = { 0, STORE_RETRY_MS * 1000 };
 
     stats_add(STATS_REDIS_CLUSTER_RETRIES, 1);
+    op->retrying = true;
     op_hold(op);
     if (n->retry == NULL) {
         n->retry = evtimer_new(op->st->base, on_node_retry, n);
@@ -370,7 +374,10 @@ op_deliver(struct store_op *op, redisReply *reply)
  * elsewhere (MOVED, ASK) or later (TRYAGAIN, CLUSTERDOWN). Sends or
  * holds it accordingly and returns true; false when the error is of
  * another kind, or cannot be followed (too many redirections, a node
- * that cannot be made or is down): the caller fails OP.
+ * that cannot be made or is down): the caller fails OP. A call whose
+ * caller gave up (its deadline) still follows a redirection, as it would
+ * have run where it was sent: an UNLOCK or an invalidation nobody waits
+ * for must not be lost to a slot that moved. Only its retries stop.
  */
 static bool
 op_follow(struct store_op *op, const redisReply *reply)
@@ -381,11 +388,14 @@ op_follow(struct store_op *op, const redisReply *reply)
     unsigned           slot;
     enum cmap_redirect kind;
 
-    if (st->clu == NULL || op->user_done || st->freeing) {
+    if (st->clu == NULL || st->freeing) {
         return false;
     }
     if (strncmp(reply->str, "TRYAGAIN", 8) == 0 ||
         strncmp(reply->str, "CLUSTERDOWN", 11) == 0) {
+        if (op->user_done) {
+            return false;           /* nobody waits: let it go */
+        }
         op_retry_later(op);
         return true;
     }
@@ -530,6 +540,12 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
     }
     stats_add(STATS_REDIS_TIMEOUT, 1);
     op_deliver(op, NULL);
+    if (op->retrying) {
+        /* Its node answers, with TRYAGAIN (a slot being migrated): not a
+         * frozen Redis, so nothing to forget and no link to drop. */
+        op_maybe_free(op);
+        return;
+    }
     if (n->healthy) {
         /* A frozen Redis tells us nothing: forget what we hold. */
         store_sub_forget(n->sub);

@@ -465,7 +465,7 @@ write_on_settled(struct req *r, const void *data)
     }
     if (claimed && reply == NULL) {
         log_warn("proxy: request %s: the idempotency record could not be "
-                 "settled (with Sentinel: no replica took it); it is sent "
+                 "settled (Redis failed, or no replica took it); it is sent "
                  "again until Redis takes it", r->request_id);
     } else if (claimed && claim_lost(reply)) {
         log_warn("proxy: request %s: the idempotency claim had expired and "
