@@ -396,6 +396,11 @@ op_follow(struct store_op *op, const redisReply *reply)
         if (op->user_done) {
             return false;           /* nobody waits: let it go */
         }
+        if (reply->str[0] == 'C') {
+            /* Unlike TRYAGAIN (a migration under way), a cluster that
+             * says it is down is a fault /readyz must show (SPEC §12). */
+            store_err_note(RERR_CLUSTER, op->script->name, reply->str);
+        }
         op_retry_later(op);
         return true;
     }
