@@ -202,38 +202,87 @@ def parse_wrk(path):
     return rps, p50, p99, non2xx, errors, reqs
 
 
+def wrk_counts(path):
+    """({status: n}, {cache verdict: n}) from the "miss64 status|cache"
+    lines that miss64.lua and tenants.lua print; empty without them."""
+    statuses, words = {}, {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 4 and p[0] == "miss64":
+                (statuses if p[1] == "status" else words)[p[2]] = int(p[3])
+    return statuses, words
+
+
 def cmd_wrk(a):
-    """Prints one TSV line: rps p50_ms p99_ms non2xx errors requests."""
-    print("\t".join(str(x) for x in parse_wrk(a.file)))
+    """Prints one TSV line: rps p50_ms p99_ms non2xx errors requests, and
+    the cache verdicts a counting wrk script printed (HIT:n,MISS:n; "-"
+    when it printed none)."""
+    words = wrk_counts(a.file)[1]
+    print("\t".join([str(x) for x in parse_wrk(a.file)] +
+                    [",".join(f"{k}:{v}" for k, v in sorted(words.items()))
+                     or "-"]))
+    return 0
+
+
+def cmd_cpu(a):
+    """Prints the CPU seconds of every SPEC summed (PID, PID+ for a tree;
+    a SPEC may list several, comma-separated: the cluster's masters)."""
+    print(f"{sum(cpu_s(x) for spec in a.spec for x in spec.split(',') if x):.6f}")
     return 0
 
 
 def load_tsv(path):
-    """Rows of: section conns target round rps p50 p99 non2xx errors reqs."""
+    """Rows of: section conns target round rps p50 p99 non2xx errors reqs,
+    then, where run_wrk measured them, the cache verdicts (HIT:n,...), the
+    server's CPU seconds, Redis's and the run's wall seconds."""
     rows = []
     with open(path) as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
             if len(p) < 10:
                 continue
-            rows.append({"section": p[0], "conns": int(p[1]), "target": p[2],
-                         "round": int(p[3]), "rps": float(p[4]),
-                         "p50": float(p[5]), "p99": float(p[6]),
-                         "non2xx": int(p[7]), "errors": int(p[8]),
-                         "reqs": int(p[9])})
+            r = {"section": p[0], "conns": int(p[1]), "target": p[2],
+                 "round": int(p[3]), "rps": float(p[4]),
+                 "p50": float(p[5]), "p99": float(p[6]),
+                 "non2xx": int(p[7]), "errors": int(p[8]),
+                 "reqs": int(p[9]), "words": {}}
+            if len(p) > 10 and p[10] not in ("", "-"):
+                r["words"] = {k: int(v) for k, _, v in
+                              (w.partition(":") for w in p[10].split(","))}
+            if len(p) > 13 and p[11] and p[13]:
+                r["cpu"] = float(p[11])
+                r["secs"] = float(p[13])
+                if p[12]:
+                    r["redis_cpu"] = float(p[12])
+            rows.append(r)
     return rows
+
+
+def ratio_of(x, y):
+    return f"{x / y:.2f}" if y and y > 0 and x == x else "n/a"
 
 
 def cmd_report_hit(a):
     """The hit-path table: medians over rounds per (conns, target), and
     proxy/nginx, proxy/ceiling (and proxy/base, with --baseline) ratios
-    of the medians."""
-    rows = [r for r in load_tsv(a.tsv) if r["section"] == "hit"]
+    of the medians; tls/tcp and cluster/one for those pairs. Where the
+    runs measured CPU: the server's % of a core and answers per
+    CPU-second, Redis's % (summed over a cluster's masters) and answers
+    per CPU-second counting it; where a wrk script counted cache
+    verdicts, a check line per target."""
+    rows = [r for r in load_tsv(a.tsv) if r["section"] == a.section]
     targets = a.targets.split(",")
     others = [o for o in ("nginx", "ceiling", "base") if o in targets]
-    tls_pair = "tcp" in targets and "tls" in targets
+    if "proxy" not in targets:
+        others = []
+    pairs = [(x, y) for x, y in (("tls", "tcp"), ("cluster", "one"),
+                                 ("rcluster", "rone"))
+             if x in targets and y in targets]
+    with_cpu = any("cpu" in r for r in rows)
     out = []
     bad = []
+    words = {}
     for c in sorted({r["conns"] for r in rows}):
         med = {}
         for t in targets:
@@ -246,22 +295,72 @@ def cmd_report_hit(a):
                     bad.append(f"{t} c={c} round {r['round']}: "
                                f"{r['non2xx']} non-2xx, {r['errors']} "
                                f"socket errors")
+                w = words.setdefault(t, {})
+                for k, v in r["words"].items():
+                    w[k] = w.get(k, 0) + v
+            cpu = [r for r in rs if "cpu" in r and r["secs"] > 0]
+            med[t] += (
+                median([100 * r["cpu"] / r["secs"] for r in cpu]),
+                median([r["reqs"] / r["cpu"] for r in cpu if r["cpu"] > 0]),
+                median([100 * r["redis_cpu"] / r["secs"] for r in cpu
+                        if "redis_cpu" in r]),
+                median([r["reqs"] / (r["cpu"] + r["redis_cpu"]) for r in cpu
+                        if "redis_cpu" in r and r["cpu"] + r["redis_cpu"]]))
         for t in targets:
-            rps, p50, p99, n = med[t]
+            rps, p50, p99, n, pct, core, rpct, rcore = med[t]
             row = [f"{c}", t, fmt_num(rps), fmt_ms(p50), fmt_ms(p99), str(n)]
+            if with_cpu:
+                row += [fmt_num(pct), fmt_num(core), fmt_num(rpct)
+                        if rpct == rpct else "", fmt_num(rcore)
+                        if rcore == rcore else ""]
             for o in others:
                 if t == "proxy":
                     row.append(f"{rps / med[o][0]:.2f}"
                                if o in med and med[o][0] else "n/a")
                 else:
                     row.append("")
-            if tls_pair:
-                row.append(f"{rps / med['tcp'][0]:.2f}"
-                           if t == "tls" and med["tcp"][0] else "")
+            for x, y in pairs:
+                row.append(ratio_of(rps, med[y][0]) if t == x else "")
             out.append(row)
     print_table(["conns", "server", "req/s", "p50 ms", "p99 ms", "rounds"] +
+                (["CPU %", "req/s/core", "redis %", "+redis"]
+                 if with_cpu else []) +
                 [f"proxy/{o}" for o in others] +
-                (["tls/tcp"] if tls_pair else []), out)
+                [f"{x}/{y}" for x, y in pairs], out)
+    if with_cpu:
+        print()
+        print("  CPU % = the server's user+system time over the run (100 ="
+              " one core); req/s/core = answers per CPU-second of the "
+              "server;")
+        print("  redis % = Redis's (every master of a cluster summed); "
+              "+redis = answers per CPU-second of the server and Redis "
+              "together")
+    for x, y in pairs:
+        for c in sorted({r["conns"] for r in rows}):
+            def m(t, key):
+                return median([r[key] for r in rows
+                               if r["target"] == t and r["conns"] == c])
+            line = (f"  {x}/{y} at {c} conns: req/s "
+                    f"{ratio_of(m(x, 'rps'), m(y, 'rps'))}, p50 "
+                    f"{ratio_of(m(x, 'p50'), m(y, 'p50'))}, p99 "
+                    f"{ratio_of(m(x, 'p99'), m(y, 'p99'))}")
+            if with_cpu:
+                def per(t, with_redis):
+                    return median([r["reqs"] / (r["cpu"] +
+                                                (r.get("redis_cpu", 0)
+                                                 if with_redis else 0))
+                                   for r in rows
+                                   if r["target"] == t and r["conns"] == c
+                                   and r.get("cpu")])
+                line += (f", req/s/core {ratio_of(per(x, 0), per(y, 0))}, "
+                         f"+redis {ratio_of(per(x, 1), per(y, 1))}")
+            print(line)
+    if any(words.values()):
+        print("  cache verdicts counted by the wrk script, all rounds:")
+        for t in targets:
+            if words.get(t):
+                print(f"    {t}: " + " ".join(
+                    f"{k}:{v}" for k, v in sorted(words[t].items())))
     for b in bad:
         print("  WARNING: " + b)
     return 0
@@ -430,7 +529,7 @@ def cmd_miss64_run(a):
              "t": time.perf_counter(),
              "tcp": tcp_ext("ListenOverflows", "TCPSynRetrans")}
         if a.redis:
-            s["redis"] = cpu_s(a.redis)
+            s["redis"] = sum(cpu_s(x) for x in a.redis.split(","))
         if a.threads_of:
             s["threads"] = thread_cpu(a.threads_of)
         if a.metrics:
@@ -447,7 +546,7 @@ def cmd_miss64_run(a):
            "--latency", "--timeout", "5s", "-s", a.lua]
     for h in a.header:
         cmd += ["-H", h]
-    cmd += [a.url, "--", a.prefix]
+    cmd += [a.url, "--", a.prefix] + a.lua_arg
     b = snap()
     import subprocess
     spread = None
@@ -504,6 +603,12 @@ def cmd_miss64_run(a):
                                      cache="miss")
         row["m_upstream"] = metric_delta(b["m"], e["m"],
                                          "heavyset_upstream_requests_total")
+        row["m_moved"] = metric_delta(b["m"], e["m"],
+                                      "heavyset_redis_redirects_total",
+                                      kind="moved")
+        row["m_ask"] = metric_delta(b["m"], e["m"],
+                                    "heavyset_redis_redirects_total",
+                                    kind="ask")
     print(json.dumps(row))
     return 0
 
@@ -552,20 +657,24 @@ def cmd_report_miss64(a):
         if (not all(x.get("cpu_sched") for x in rs) and
                 median([r["cpu"] for r in rs]) < 20 / CLK_TCK):
             few_ticks.append(t)
-        with_redis = ""
+        with_redis = redis_pct = ""
         if all("redis_cpu" in r for r in rs):
             with_redis = fmt_num(median([r["reqs"] / (r["cpu"] +
                                                       r["redis_cpu"])
                                          for r in rs
                                          if r["cpu"] + r["redis_cpu"] > 0]))
+            redis_pct = f"{median([100 * r['redis_cpu'] / r['secs'] for r in rs]):.0f}"
+            per_cores[t + "+redis"] = median(
+                [r["reqs"] / (r["cpu"] + r["redis_cpu"]) for r in rs
+                 if r["cpu"] + r["redis_cpu"] > 0])
         d = t == "direct"
         out.append([t, fmt_num(median([r["rps"] for r in rs]), 1),
                     fmt_ms(median([r["p50"] for r in rs])),
                     fmt_ms(median([r["p99"] for r in rs])),
                     "" if d else f"{added[t][0]:+.2f}",
                     "" if d else f"{added[t][1]:+.2f}",
-                    f"{cpu_pct:.0f}", fmt_num(per_core), with_redis,
-                    str(len(rs))])
+                    f"{cpu_pct:.0f}", fmt_num(per_core), redis_pct,
+                    with_redis, str(len(rs))])
         reqs = sum(r["reqs"] for r in rs)
         up = sum(r["upstream"] for r in rs)
         st = {}
@@ -584,6 +693,10 @@ def cmd_report_miss64(a):
             line += (f", proxy metrics: cache=miss "
                      f"{sum(r['m_miss'] for r in rs):.0f}, upstream "
                      f"{sum(r['m_upstream'] for r in rs):.0f}")
+        if all(r.get("m_moved") is not None for r in rs):
+            line += (f", Redis redirects moved/ask "
+                     f"{sum(r['m_moved'] for r in rs):.0f}/"
+                     f"{sum(r['m_ask'] or 0 for r in rs):.0f}")
         ok = up >= reqs and sum(r["errors"] for r in rs) == 0
         if not d:
             ok = ok and cw.get("MISS", 0) == reqs
@@ -613,13 +726,15 @@ def cmd_report_miss64(a):
                                                 reverse=True))
                 for r in sorted(rs, key=lambda r: r["round"])))
     print_table(["server", "req/s", "p50 ms", "p99 ms", "added p50",
-                 "added p99", "CPU %", "req/s/core", "+redis", "rounds"],
-                out)
+                 "added p99", "CPU %", "req/s/core", "redis %", "+redis",
+                 "rounds"], out)
     print()
     print("  added = target minus direct in the same round, median over "
           "rounds; CPU % = the server's user+system time over the run")
     print("  (100 = one core; direct = the sandbox itself); req/s/core = "
-          "answers per CPU-second of the server; +redis counts Redis's too")
+          "answers per CPU-second of the server; redis % = Redis's CPU")
+    print("  (a cluster's masters summed); +redis = answers per "
+          "CPU-second of the server and Redis together")
     if few_ticks:
         print(f"  ({', '.join(few_ticks)}: under {20 / CLK_TCK:.1f} CPU-s "
               f"per run, counted in 1/{CLK_TCK} s ticks: CPU % and "
@@ -656,6 +771,17 @@ def cmd_report_miss64(a):
             print(f"  {t} vs {ng}, added latency: p50 {p50:+.2f} vs "
                   f"{n50:+.2f} ms ({p50 - n50:+.2f}), p99 {p99:+.2f} vs "
                   f"{n99:+.2f} ms ({p99 - n99:+.2f}): {verdict}")
+    if "one" in added and "cluster" in added:
+        (s50, s99), (c50, c99) = added["cluster"], added["one"]
+        print(f"  cluster/one (three masters against one redis-server): "
+              f"added p50 {s50:+.2f} vs {c50:+.2f} ms, added p99 "
+              f"{s99:+.2f} vs {c99:+.2f} ms, req/s/core "
+              f"{fmt_num(per_cores['cluster'])} vs "
+              f"{fmt_num(per_cores['one'])} (ratio "
+              f"{ratio_of(per_cores['cluster'], per_cores['one'])}), "
+              f"+redis {fmt_num(per_cores.get('cluster+redis'))} vs "
+              f"{fmt_num(per_cores.get('one+redis'))} (ratio "
+              f"{ratio_of(per_cores.get('cluster+redis'), per_cores.get('one+redis'))})")
     if "tcp" in added and "tls" in added:
         def ratio(x, y):
             return f"{x / y:.2f}" if y and y > 0 and x == x else "n/a"
@@ -724,6 +850,53 @@ async def misses(url, headers, conns, prefix, first, n):
             rw[1].close()
     await asyncio.gather(*[one() for _ in range(conns)])
     return statuses, words, failures
+
+
+async def fill(url, pairs, conns):
+    """One GET for every (token, phone) of PAIRS over CONNS keep-alive
+    connections. Returns (statuses, failures)."""
+    host, port, path = split_url(url)
+    todo = iter(pairs)
+    statuses = {}
+    failures = 0
+
+    async def one():
+        nonlocal failures
+        rw = None
+        for tok, phone in todo:
+            try:
+                if rw is None:
+                    rw = await asyncio.open_connection(host, port)
+                rw[1].write(build_request(host, port,
+                                          f"{path}%2B{phone[1:]}",
+                                          [("x-hs-token", tok)]))
+                status, _, _ = await read_response(rw[0])
+            except (OSError, ConnectionError, ValueError,
+                    asyncio.IncompleteReadError):
+                failures += 1
+                if rw is not None:
+                    rw[1].close()
+                rw = None
+                continue
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+        if rw is not None:
+            rw[1].close()
+    await asyncio.gather(*[one() for _ in range(conns)])
+    return statuses, failures
+
+
+def cmd_fill(a):
+    """Asks URL once for each tenant of TOKENS and each of the first N
+    phones of PHONES (files, one a line), so that a cache holds them all;
+    prints the statuses; fails unless every answer was a 200."""
+    tokens = [x.strip() for x in open(a.tokens) if x.strip()]
+    phones = [x.strip() for x in open(a.phones) if x.strip()][:a.n]
+    pairs = [(t, p) for p in phones for t in tokens]
+    st, failures = asyncio.run(fill(a.url, pairs, a.conns))
+    print(f"  filled {a.url.split('/api')[0]}: {len(pairs)} requests, "
+          + " ".join(f"{k}:{v}" for k, v in sorted(st.items()))
+          + f", {failures} failed")
+    return 0 if st.get("200", 0) == len(pairs) else 1
 
 
 def tracers(pid):
@@ -1260,6 +1433,246 @@ def cmd_offload(a):
     return 0
 
 
+# ---- Redis Cluster: a RESP client, slot moves, the cost of a MOVED --------
+
+
+class RespError(Exception):
+    pass
+
+
+class Resp:
+    """A blocking RESP2 client for the bench's own cluster commands."""
+
+    def __init__(self, host, port):
+        import socket
+        self.addr = (host, port)
+        self.s = socket.create_connection(self.addr, timeout=10)
+        self.f = self.s.makefile("rb")
+
+    def call(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for x in args:
+            x = x if isinstance(x, bytes) else str(x).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(x), x))
+        self.s.sendall(b"".join(out))
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionError(f"Redis {self.addr} closed")
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RespError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RespError(f"unexpected reply {line!r}")
+
+
+def cluster_masters(r):
+    """{node id: (host, port, [(first, last) slot ranges])} of the masters
+    that CLUSTER NODES on R lists."""
+    out = {}
+    for line in r.call("CLUSTER", "NODES").decode().splitlines():
+        p = line.split()
+        if len(p) < 8 or "master" not in p[2].split(","):
+            continue
+        host, _, port = p[1].split("@")[0].rpartition(":")
+        ranges = []
+        for x in p[8:]:
+            if x.startswith("["):
+                continue            # a slot being imported or migrated
+            a, _, b = x.partition("-")
+            ranges.append((int(a), int(b or a)))
+        out[p[0]] = (host, int(port), ranges)
+    return out
+
+
+def cluster_owner(masters, slot):
+    for nid, (_, _, ranges) in masters.items():
+        if any(a <= slot <= b for a, b in ranges):
+            return nid
+    return None
+
+
+def move_slot(conns, masters, slot, src, dst):
+    """Moves SLOT and its keys from master SRC to master DST (node ids),
+    as redis-cli --cluster reshard does for one slot: IMPORTING on DST,
+    MIGRATING on SRC, MIGRATE the keys, then SETSLOT NODE on every
+    master (DST first). Returns how many keys moved."""
+    dh, dp, _ = masters[dst]
+    conns[dst].call("CLUSTER", "SETSLOT", slot, "IMPORTING", src)
+    conns[src].call("CLUSTER", "SETSLOT", slot, "MIGRATING", dst)
+    moved = 0
+    while True:
+        keys = conns[src].call("CLUSTER", "GETKEYSINSLOT", slot, 100)
+        if not keys:
+            break
+        conns[src].call("MIGRATE", dh, dp, "", 0, 5000, "KEYS", *keys)
+        moved += len(keys)
+    for nid in [dst, src] + [n for n in conns if n not in (dst, src)]:
+        conns[nid].call("CLUSTER", "SETSLOT", slot, "NODE", dst)
+    return moved
+
+
+class KeepAlive:
+    """One keep-alive HTTP/1.1 connection, blocking, for timing requests
+    one after another."""
+
+    def __init__(self, url, headers):
+        import socket
+        self.host, self.port, self.path = split_url(url)
+        self.headers = headers
+        self.s = socket.create_connection((self.host, self.port), timeout=10)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.s.makefile("rb")
+        self.req = build_request(self.host, self.port, self.path, headers)
+
+    def get(self):
+        """(seconds, status, cache verdict) of one GET."""
+        t0 = time.perf_counter()
+        self.s.sendall(self.req)
+        status = int(self.f.readline().split(None, 2)[1])
+        h = {}
+        while True:
+            line = self.f.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            h[k.strip().lower()] = v.strip()
+        self.f.read(int(h.get("content-length", 0)))
+        return time.perf_counter() - t0, status, cache_word(h)
+
+
+def cmd_moved_run(a):
+    """The cost of a MOVED. The proxy at URL (one worker, near cache off,
+    on the cluster NODE) has answered TOKEN's PHONE from Redis, so its
+    slot map knows the tenant's slot. Then, N times: move that slot with
+    its keys to another master (and back, in turn), and time, on one
+    keep-alive connection, the first request after the move (its lookup
+    goes to the old master, is answered MOVED, and goes again to the new
+    one) and the FOLLOW requests after it; between two moves a control
+    round does the same without a move. /metrics before and after each
+    round must show one MOVED more after a move and none after a
+    control; rounds that do not are left out and counted. Prints the
+    table and the checks."""
+    host, _, port = a.node.rpartition(":")
+    seed = Resp(host, int(port))
+    masters = cluster_masters(seed)
+    conns = {nid: Resp(h, p) for nid, (h, p, _) in masters.items()}
+    slot = tenant_slot(a.token)
+    home = cluster_owner(masters, slot)
+    if home is None:
+        print(f"benchlib: moved-run: no master serves slot {slot}",
+              file=sys.stderr)
+        return 1
+    away = next(n for n in masters if n != home)
+    hdr = [("x-hs-token", a.token)]
+    ka = KeepAlive(f"{a.url}{a.path}", hdr)
+
+    def moved_count():
+        m = scrape([a.url])
+        return (metric_sum(m, "heavyset_redis_redirects_total",
+                           kind="moved") or 0,
+                metric_sum(m, "heavyset_redis_cluster_refreshes_total") or 0)
+
+    for _ in range(5):                  # fill the entry, learn the map
+        ka.get()
+    _, st, word = ka.get()
+    if st != 200 or word != "HIT":
+        print(f"benchlib: moved-run: the warm request answered {st} "
+              f"{word}, not 200 HIT", file=sys.stderr)
+        return 1
+    cur = home
+    # one untimed move there and back: each master has run the scripts
+    for _ in range(2):
+        other = away if cur == home else home
+        move_slot(conns, masters, slot, cur, other)
+        cur = other
+        ka.get()
+        ka.get()
+    rows = []
+    for i in range(2 * a.n):
+        kind = "moved" if i % 2 == 0 else "control"
+        time.sleep(a.pause)
+        b_moved, b_ref = moved_count()
+        time.sleep(a.pause)
+        keys = 0
+        t0 = time.perf_counter()
+        if kind == "moved":
+            other = away if cur == home else home
+            keys = move_slot(conns, masters, slot, cur, other)
+            cur = other
+        # a control waits as long as a move took: the same idle gap
+        # before its first request
+        spent = time.perf_counter() - t0
+        if kind == "control":
+            time.sleep(rows[-1]["move_s"] if rows else spent)
+        first = ka.get()
+        follow = [ka.get() for _ in range(a.follow)]
+        time.sleep(a.pause)
+        e_moved, e_ref = moved_count()
+        words = [first[2]] + [f[2] for f in follow]
+        statuses = [first[1]] + [f[1] for f in follow]
+        rows.append({"kind": kind, "first_ms": first[0] * 1000,
+                     "follow_ms": median([f[0] * 1000 for f in follow]),
+                     "moved": e_moved - b_moved,
+                     "refreshes": e_ref - b_ref, "keys": keys,
+                     "move_s": spent,
+                     "ok": all(s == 200 for s in statuses) and
+                     all(w == "HIT" for w in words)})
+    want = {"moved": 1, "control": 0}
+    good = [r for r in rows if r["moved"] == want[r["kind"]] and r["ok"]]
+    out = []
+    for kind in ("moved", "control"):
+        rs = [r for r in good if r["kind"] == kind]
+        out.append([kind, str(len(rs)),
+                    fmt_ms(median([r["first_ms"] for r in rs])),
+                    fmt_ms(min([r["first_ms"] for r in rs], default=0)),
+                    fmt_ms(max([r["first_ms"] for r in rs], default=0)),
+                    fmt_ms(median([r["follow_ms"] for r in rs])),
+                    f"{median([r['first_ms'] - r['follow_ms'] for r in rs]):+.3f}"])
+    print_table(["round", "n", "first ms (median)", "min", "max",
+                 "following ms (median)", "first - following ms (median)"],
+                out)
+    mv = [r for r in good if r["kind"] == "moved"]
+    ct = [r for r in good if r["kind"] == "control"]
+    cost = (median([r["first_ms"] - r["follow_ms"] for r in mv]) -
+            median([r["first_ms"] - r["follow_ms"] for r in ct]))
+    print()
+    print(f"  cost of a MOVED: {cost:+.3f} ms (moved rounds' first minus "
+          f"following, less the control rounds' same difference)")
+    print(f"  checks: slot {slot}, masters {len(masters)}; MOVED counted "
+          f"per moved round: "
+          + " ".join(str(int(r["moved"])) for r in rows
+                     if r["kind"] == "moved")
+          + "; per control round: "
+          + " ".join(str(int(r["moved"])) for r in rows
+                     if r["kind"] == "control"))
+    print("  slot map reads (heavyset_redis_cluster_refreshes_total) per "
+          "moved round: " + " ".join(str(int(r["refreshes"])) for r in rows
+                                     if r["kind"] == "moved")
+          + "; keys migrated per move: " + " ".join(
+              str(r["keys"]) for r in rows if r["kind"] == "moved"))
+    bad = len(rows) - len(good)
+    print(f"  every answer 200 HIT: "
+          f"{'yes' if all(r['ok'] for r in rows) else 'NO'}; rounds left "
+          f"out (MOVED count not 1 after a move or not 0 after a control, "
+          f"or an answer not a 200 HIT): {bad} of {len(rows)}")
+    # put the slot back where it was
+    if cur != home:
+        move_slot(conns, masters, slot, cur, home)
+    return 0 if good else 1
+
+
 # ---- memory ----------------------------------------------------------------
 
 
@@ -1389,10 +1802,47 @@ def cmd_seed(a):
         lead["name"] = f"Bench Lead{i:04d}"
         t["leads"].append(lead)
         phones.append(lead["phone"])
+    if a.tenants:
+        # copies of that tenant (its leads, the generated ones included)
+        # under tokens chosen so that the tenants' hash slots (key.h) take
+        # the three thirds of the slot space in turn: the masters a
+        # 3-master `redis-cli --cluster create` makes
+        tokens = []
+        i = 0
+        while len(tokens) < a.tenants:
+            i += 1
+            tok = f"hs_bench_tenant_{i:04d}"
+            if tenant_slot(tok) * 3 // 16384 != len(tokens) % 3:
+                continue
+            copy = json.loads(json.dumps(t))
+            copy["token"] = tok
+            copy["name"] = f"Bench Tenant {i:04d}"
+            seed["tenants"].append(copy)
+            tokens.append(tok)
+        with open(a.tokens, "w") as f:
+            f.write("\n".join(tokens) + "\n")
     json.dump(seed, open(a.output, "w"), indent=1)
     with open(a.phones, "w") as f:
         f.write("\n".join(phones) + "\n")
     return 0
+
+
+def crc16(data):
+    """CRC-16/XMODEM, Redis Cluster's key hash."""
+    c = 0
+    for x in data:
+        c ^= x << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
+    return c
+
+
+def tenant_slot(token):
+    """The hash slot of a tenant's keys: their tag is the first 32 hex
+    digits of SHA-256(token) (src/key.h)."""
+    import hashlib
+    return crc16(hashlib.sha256(token.encode()).hexdigest()[:32]
+                 .encode()) % 16384
 
 
 # ---- main -------------------------------------------------------------------
@@ -1410,6 +1860,10 @@ def main():
     s = sub.add_parser("freeport")
     s.set_defaults(fn=cmd_freeport)
 
+    s = sub.add_parser("cpu")
+    s.add_argument("spec", nargs="+")
+    s.set_defaults(fn=cmd_cpu)
+
     s = sub.add_parser("wrk")
     s.add_argument("file")
     s.set_defaults(fn=cmd_wrk)
@@ -1417,6 +1871,7 @@ def main():
     s = sub.add_parser("report-hit")
     s.add_argument("tsv")
     s.add_argument("--targets", default="proxy,nginx,ceiling")
+    s.add_argument("--section", default="hit")
     s.set_defaults(fn=cmd_report_hit)
 
     s = sub.add_parser("report-miss")
@@ -1436,7 +1891,10 @@ def main():
     s.add_argument("--header", action="append", default=[])
     s.add_argument("--lua", required=True)
     s.add_argument("--pid", required=True, help="PID, or PID+ for a tree")
-    s.add_argument("--redis", help="redis-server's PID")
+    s.add_argument("--redis", help="redis-server's PID (PID,PID,... for "
+                   "a cluster's masters, summed)")
+    s.add_argument("--lua-arg", action="append", default=[],
+                   help="more arguments for the wrk script, after PREFIX")
     s.add_argument("--threads-of", type=int,
                    help="PID whose threads' CPU to split")
     s.add_argument("--stats", required=True)
@@ -1521,12 +1979,34 @@ def main():
     s.add_argument("--settle", type=float, default=1.0)
     s.set_defaults(fn=cmd_hold)
 
+    s = sub.add_parser("fill")
+    s.add_argument("url")
+    s.add_argument("--tokens", required=True)
+    s.add_argument("--phones", required=True)
+    s.add_argument("--n", type=int, default=400)
+    s.add_argument("--conns", type=int, default=16)
+    s.set_defaults(fn=cmd_fill)
+
+    s = sub.add_parser("moved-run")
+    s.add_argument("url", help="base URL of a heavyset-proxy")
+    s.add_argument("--node", required=True, help="a master's HOST:PORT")
+    s.add_argument("--token", required=True)
+    s.add_argument("--path", required=True, help="path and query of a "
+                   "request that the cache answers")
+    s.add_argument("--n", type=int, default=20)
+    s.add_argument("--follow", type=int, default=5)
+    s.add_argument("--pause", type=float, default=0.15)
+    s.set_defaults(fn=cmd_moved_run)
+
     s = sub.add_parser("seed")
     s.add_argument("input")
     s.add_argument("output")
     s.add_argument("phones")
     s.add_argument("--token", required=True)
     s.add_argument("--n", type=int, default=1000)
+    s.add_argument("--tenants", type=int, default=0,
+                   help="copies of the tenant under this many more tokens")
+    s.add_argument("--tokens", help="where to write those tokens")
     s.set_defaults(fn=cmd_seed)
 
     a = p.parse_args()

@@ -7,7 +7,10 @@
 -- X-Cache-Status from nginx, "-" when neither is there, e.g. direct).
 --
 -- Usage: wrk ... -s miss64.lua 'http://HOST:PORT/...query?phone=' -- PREFIX
+--            [TOKENS]
 -- PREFIX is three digits (200-799); the phone is +1 PREFIX THREAD COUNTER.
+-- TOKENS, a file of one token a line: each request takes the next as its
+-- x-hs-token, so the misses spread over the tenants (a cluster's masters).
 -- done() prints lines "miss64 status CODE N" and "miss64 cache WORD N".
 
 local threads = {}
@@ -19,6 +22,14 @@ end
 
 function init(args)
     prefix = args[1] or "200"
+    tokens = {}
+    if args[2] then
+        for l in io.lines(args[2]) do
+            if l ~= "" then
+                table.insert(tokens, l)
+            end
+        end
+    end
     counter = 0
     statuses = {}
     words = {}
@@ -26,6 +37,9 @@ end
 
 function request()
     counter = counter + 1
+    if #tokens > 0 then
+        wrk.headers["x-hs-token"] = tokens[counter % #tokens + 1]
+    end
     return wrk.format(nil, wrk.path ..
         string.format("%%2B1%s%d%06d", prefix, tid, counter % 1000000))
 end
