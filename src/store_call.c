@@ -67,8 +67,9 @@ struct store_op {
     bool                 retrying;  /* Cluster: held for a TRYAGAIN or
                                      * CLUSTERDOWN: its node answers */
     unsigned             redirects; /* MOVED/ASK followed so far */
-    bool                 waits;     /* a durable script, Sentinel: a WAIT
-                                     * for a replica follows it */
+    bool                 waits;     /* a durable script: a WAIT for its
+                                     * replicas follows it (op_replicas) */
+    int                  want;      /* replicas that WAIT must count */
     bool                 wait_due;  /* that WAIT's callback has not run */
     redisReply          *kept;      /* owned: its reply, until WAIT's */
     struct store_op     *next_held; /* in its node's held list */
@@ -141,24 +142,47 @@ op_maybe_free(struct store_op *op)
 }
 
 /*
+ * How many replicas must have a durable script's writes before its reply
+ * counts (SPEC §12), on node N: 0, no WAIT, outside Sentinel and Cluster
+ * and on a cluster master without replicas (nobody to fail over to).
+ * Otherwise every replica the master has: with two, a WAIT for one can
+ * be answered by the replica Sentinel does not promote, which drops what
+ * it took from the old master when it follows the new one, and a claim
+ * made just before the switch is lost (scripts/chaos --phases failover
+ * saw PATCHes run twice that way). With Sentinel, at least one even
+ * while the count is unknown or 0: a master cut off from its replicas
+ * is what a failover loses.
+ */
+static int
+op_replicas(const struct store *st, const struct store_node *n)
+{
+    int r = store_watch_replicas(n->watch);
+
+    if (st->sent != NULL) {
+        return r > 1 ? r : 1;
+    }
+    return st->clu != NULL && r > 0 ? r : 0;
+}
+
+/*
  * Sends OP on its node's call link: after ASKING when a node said ASK,
- * and after a durable script, with Sentinel or on a cluster master that
- * has replicas, followed by `WAIT 1 ms` in the same write: the reply
- * counts only once a replica has the script's writes, as a master about
- * to lose a failover has none (SPEC §12). A cluster master without
- * replicas has nobody to fail over to: no WAIT there. A
- * replica acknowledges within a round trip; a master without one holds
- * the link until ms (a quarter of the deadline, or Redis's next cron
- * tick, up to 100 ms at hz 10), and the call fails.
+ * and after a durable script that must reach replicas (op_replicas)
+ * followed by `WAIT n ms` in the same write: the reply counts only once
+ * they have the script's writes. Replicas acknowledge within a round
+ * trip; a master with fewer holds the link until ms (a quarter of the
+ * deadline, or Redis's next cron tick, up to 100 ms at hz 10), and the
+ * call fails.
  */
 static int
 op_send(struct store_op *op)
 {
     struct store_node *n = op->node;
     struct store      *st = op->st;
-    char               ms[24];
-    const char        *wait[3] = { "WAIT", "1", ms };
+    char               ms[24], nrep[16];
+    const char        *wait[3] = { "WAIT", nrep, ms };
     const char        *asking[1] = { "ASKING" };
+    int                replicas = op->script->durable ? op_replicas(st, n)
+                                                      : 0;
 
     op->retrying = false;
     if (op->asking &&
@@ -169,9 +193,9 @@ op_send(struct store_op *op)
                            op) != 0) {
         return -1;
     }
-    op->waits = op->script->durable &&
-                (st->sent != NULL ||
-                 (st->clu != NULL && store_watch_replicas(n->watch) > 0));
+    op->waits = replicas > 0;
+    op->want = replicas;
+    snprintf(nrep, sizeof(nrep), "%d", replicas);
     snprintf(ms, sizeof(ms), "%lld",
              (long long)(st->timeout_ms > 4 ? st->timeout_ms / 4 : 1));
     op->wait_due = op->waits && store_link_command(&n->cmd, 3, wait, NULL,
@@ -509,8 +533,8 @@ op_unreplicated(struct store_op *op)
 }
 
 /* WAIT's reply after a durable script: how many replicas have its
- * writes. None (a master cut off from its replicas, as while Sentinel
- * fails over), or no reply: the call failed. */
+ * writes. Fewer than asked (a master cut off from a replica, as while
+ * Sentinel fails over), or no reply: the call failed. */
 static void
 on_waited(struct rlink *rl, redisReply *reply, void *privdata)
 {
@@ -519,7 +543,7 @@ on_waited(struct rlink *rl, redisReply *reply, void *privdata)
     (void)rl;
     op->wait_due = false;
     if (op->kept != NULL && reply != NULL &&
-        reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1) {
+        reply->type == REDIS_REPLY_INTEGER && reply->integer >= op->want) {
         op_deliver(op, op->kept);
     } else if (op->kept != NULL) {
         op_unreplicated(op);

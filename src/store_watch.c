@@ -54,8 +54,8 @@ struct store_watch {
     bool               no_config;   /* CONFIG GET refused on this
                                      * connection: INFO memory straight */
     struct event      *tick;        /* owned: every STORE_WATCH_PERIOD_MS */
-    int                replicas;    /* cluster: connected_slaves of
-                                     * INFO replication; -1: unknown */
+    int                replicas;    /* connected_slaves of INFO
+                                     * replication; -1: unknown */
     bool               clock_known; /* clock_offset_ms was learned */
     int64_t            clock_offset_ms; /* Redis's clock minus ours */
     int64_t            time_sent_ms;/* our clock when TIME left */
@@ -253,7 +253,7 @@ watch_ask_policy(struct store_watch *w)
     }
 }
 
-/* ---- a cluster master's replicas ------------------------------------------ */
+/* ---- a master's replicas -------------------------------------------------- */
 
 static void
 on_replication(struct rlink *rl, redisReply *reply, void *privdata)
@@ -269,16 +269,14 @@ on_replication(struct rlink *rl, redisReply *reply, void *privdata)
     }
 }
 
-/* A cluster node: how many replicas it has, so that a durable script
- * waits for one where a failover could promote it (store_call.c). */
+/* How many replicas the master has, so that a durable script waits for
+ * every one a failover could promote (store_call.c). */
 static void
 watch_ask_replicas(struct store_watch *w)
 {
     const char *info[2] = { "INFO", "replication" };
 
-    if (w->cluster) {
-        (void)store_link_command(w->cmd, 2, info, NULL, on_replication, w);
-    }
+    (void)store_link_command(w->cmd, 2, info, NULL, on_replication, w);
 }
 
 int

@@ -51,8 +51,8 @@ void store_watch_up(struct store_watch *w);
 bool store_watch_clock(const struct store_watch *w, int64_t *offset_ms);
 
 /*
- * A cluster node's replicas, as INFO replication said at connect and
- * every STORE_WATCH_PERIOD_MS: -1 until known (and outside a Cluster).
+ * The replicas of the Redis CMD reaches, as INFO replication said at
+ * connect and every STORE_WATCH_PERIOD_MS: -1 until known.
  */
 int store_watch_replicas(const struct store_watch *w);
 
