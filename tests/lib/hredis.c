@@ -124,9 +124,11 @@ started(struct hredis *out)
                    out->port);
 }
 
-void
-hredis_start_sentinel(const char *name, const char *const *lines,
-                      struct hredis *out)
+/* hredis_start_sentinel, or with CERTS (not NULL)
+ * hredis_start_sentinel_tls. */
+static void
+start_sentinel(const char *name, const char *certs,
+               const char *const *lines, struct hredis *out)
 {
     const char *tmp = hfixture_env("HSP_TMPDIR");
     char        path[600];
@@ -142,8 +144,18 @@ hredis_start_sentinel(const char *name, const char *const *lines,
     f = fopen(path, "w");
     cr_assert_not_null(f, "cannot write %s", path);
     fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize yes\npidfile %s\n"
-            "logfile %s/%s.log\ndir %s\n", out->port, out->pidfile, tmp,
-            name, tmp);
+            "logfile %s/%s.log\ndir %s\n", certs != NULL ? 0 : out->port,
+            out->pidfile, tmp, name, tmp);
+    if (certs != NULL) {
+        /* Sentinel reaches masters, replicas and its peers with TLS when
+         * tls-replication says so, showing the client certificate. */
+        fprintf(f, "tls-port %d\ntls-cert-file %s/server.pem\n"
+                "tls-key-file %s/server.key\ntls-ca-cert-file %s/ca.pem\n"
+                "tls-auth-clients no\ntls-replication yes\n"
+                "tls-client-cert-file %s/client.pem\n"
+                "tls-client-key-file %s/client.key\n", out->port, certs,
+                certs, certs, certs, certs);
+    }
     for (i = 0; lines != NULL && lines[i] != NULL; i++) {
         fprintf(f, "%s\n", lines[i]);
     }
@@ -152,6 +164,20 @@ hredis_start_sentinel(const char *name, const char *const *lines,
     snprintf(cmd, sizeof(out->cmd), "redis-server '%s' --sentinel", path);
     cr_assert_eq(system(cmd), 0, "cannot start a sentinel: %s", cmd);
     started(out);
+}
+
+void
+hredis_start_sentinel(const char *name, const char *const *lines,
+                      struct hredis *out)
+{
+    start_sentinel(name, NULL, lines, out);
+}
+
+void
+hredis_start_sentinel_tls(const char *name, const char *certs,
+                          const char *const *lines, struct hredis *out)
+{
+    start_sentinel(name, certs, lines, out);
 }
 
 /* hredis_start, or with CERTS (not NULL) hredis_start_tls. */

@@ -53,6 +53,15 @@ int hredis_free_port(void);
 void hredis_start_sentinel(const char *name, const char *const *lines,
                            struct hredis *out);
 
+/*
+ * As hredis_start_sentinel, but TLS only (port 0, tls-port on the free
+ * port) with certs.sh's files in CERTS, as hredis_start_tls, and
+ * tls-replication yes: it reaches masters, replicas and the other
+ * sentinels over TLS, showing CERTS/client.pem.
+ */
+void hredis_start_sentinel_tls(const char *name, const char *certs,
+                               const char *const *lines, struct hredis *out);
+
 /* A connection to R, authenticated with PASSWORD when not NULL (as the
  * default user); asserted. The caller frees it with redisFree. */
 struct redisContext *hredis_connect(const struct hredis *r,
