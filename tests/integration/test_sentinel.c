@@ -28,10 +28,10 @@
 #include "hredis.h"
 #include "hreq.h"
 #include "hsentinel.h"
+#include "hspx.h"
 
 #define API    "/api/v1/appointment/s2s"
 #define ALPHA  "hs_test_tenant_alpha_0001"
-#define LOOKUP API "/phone/query?phone=%2B18015551234"
 
 #define FAILOVERS "heavyset_redis_failovers_total"
 #define SWITCH_MS 2000              /* SPEC §12: moved within 2 s */
@@ -56,115 +56,6 @@ TestSuite(sentinel, .init = sentinel_init, .fini = sentinel_fini,
           .timeout = 150);
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* /readyz of BASE (always 200), parsed; the caller puts it. */
-static struct json_object *
-readyz(const char *base)
-{
-    struct json_object *o;
-    struct hresp        r;
-
-    hreq_get(base, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-    o = hresp_json(&r);
-    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-    hresp_free(&r);
-    return o;
-}
-
-/* The value at O.redis.A[.B] as text ("" when absent). */
-static const char *
-jget(struct json_object *o, const char *a, const char *b)
-{
-    struct json_object *v;
-
-    if (!json_object_object_get_ex(o, "redis", &v) ||
-        !json_object_object_get_ex(v, a, &v) ||
-        (b != NULL && !json_object_object_get_ex(v, b, &v))) {
-        return "";
-    }
-    return json_object_get_string(v);
-}
-
-/* Whether /readyz of BASE says it is up on the master at PORT, confirmed
- * by every worker. */
-static bool
-on_master(const char *base, int port)
-{
-    struct json_object *o = readyz(base);
-    char                want[32];
-    bool                ok;
-
-    snprintf(want, sizeof(want), "127.0.0.1:%d", port);
-    ok = strcmp(jget(o, "status", NULL), "up") == 0 &&
-         strcmp(jget(o, "sentinel", "master"), want) == 0 &&
-         strcmp(jget(o, "sentinel", "confirmed"), jget(o, "workers", NULL)) ==
-             0;
-    json_object_put(o);
-    return ok;
-}
-
-/* Waits (MS, stretched for slow builds) until on_master(BASE, PORT). */
-static void
-wait_on_master(const char *base, int port, long ms)
-{
-    long end = hfixture_now_ms() + hfixture_slow_ms(ms);
-
-    while (!on_master(base, port)) {
-        if (hfixture_now_ms() >= end) {
-            struct json_object *o = readyz(base);
-
-            cr_assert_fail("%s is not up on the master :%d: %s", base, port,
-                           json_object_to_json_string(o));
-        }
-        hfixture_pause_ms(POLL_MS);
-    }
-}
-
-/* Starts a proxy NAME on the sentinels of T into P (more -o in EXTRA,
- * NULL-terminated, may be NULL). */
-static void
-proxy_on(const char *name, const struct hsentinel *t,
-         const char *const *extra, struct hproc *p)
-{
-    char        url[300], redis[320];
-    const char *opts[8] = { redis, "workers=2" };
-    size_t      i;
-
-    hsentinel_url(t, url, sizeof(url));
-    snprintf(redis, sizeof(redis), "redis=%s", url);
-    for (i = 0; extra != NULL && extra[i] != NULL && i < 5; i++) {
-        opts[2 + i] = extra[i];
-    }
-    hfixture_proxy(name, opts, p);
-}
-
-/* GET LOOKUP through BASE: its status (0: no answer), X-Cache into XC,
- * the lead's name into NAME (both CAP bytes). Safe in any thread. */
-static int
-lookup(const char *base, char *xc, char *name, size_t cap)
-{
-    struct json_object *root, *v;
-    struct hresp        r;
-    const char         *h;
-    int                 status;
-
-    xc[0] = name[0] = '\0';
-    if (hreq_try("GET", base, LOOKUP, NULL, HREQ(.token = ALPHA), &r) != 0) {
-        hresp_free(&r);
-        return 0;
-    }
-    h = hresp_header(&r, "X-Cache");
-    snprintf(xc, cap, "%s", h != NULL ? h : "");
-    root = hresp_json(&r);
-    if (root != NULL && json_object_object_get_ex(root, "name", &v)) {
-        snprintf(name, cap, "%s", json_object_get_string(v));
-    }
-    json_object_put(root);
-    status = r.status;
-    hresp_free(&r);
-    return status;
-}
 
 /* How many of R's clients are named heavyset-proxy. */
 static int
@@ -216,7 +107,7 @@ read_loop(void *arg)
     long            i;
 
     for (i = 0; !atomic_load(&rd->stop); i++) {
-        if (lookup(rd->base[i % 2], xc, name, sizeof(xc)) != 200) {
+        if (hspx_lookup(rd->base[i % 2], xc, name, sizeof(xc)) != 200) {
             atomic_fetch_add(&rd->failed, 1);
         }
         atomic_fetch_add(&rd->total, 1);
@@ -309,13 +200,13 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     bool                    found;
 
     hsentinel_start("sn-fo", NULL, &t);
-    proxy_on("px-fo-a", &t, NULL, &a);
-    proxy_on("px-fo-b", &t, NULL, &b);
+    hspx_start("px-fo-a", &t, NULL, &a);
+    hspx_start("px-fo-b", &t, NULL, &b);
     old = hsentinel_master_port(&t);
-    wait_on_master(a.url, old, WAIT_MS);
-    wait_on_master(b.url, old, WAIT_MS);
-    cr_assert_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
-    cr_assert_eq(lookup(b.url, xc, name, sizeof(xc)), 200);
+    hspx_wait_on_master(a.url, old, WAIT_MS);
+    hspx_wait_on_master(b.url, old, WAIT_MS);
+    cr_assert_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
+    cr_assert_eq(hspx_lookup(b.url, xc, name, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT", "B does not share A's entry");
 
     /* A PATCH before, its record on the replica too: replayed after. */
@@ -350,7 +241,7 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     /* The first HIT from the new master: the old one holds no link of
      * either proxy, so a HIT now is read from the new one. */
     for (;;) {
-        if (lookup(a.url, xc, name, sizeof(xc)) == 200 &&
+        if (hspx_lookup(a.url, xc, name, sizeof(xc)) == 200 &&
             strcmp(xc, "HIT") == 0 &&
             proxy_clients(hsentinel_node(&t, old)) == 0) {
             hit_at = hfixture_now_ms();
@@ -366,8 +257,8 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     cr_expect_leq(hit_at - switched, hfixture_slow_ms(SWITCH_MS),
                   "HITs resumed %ld ms after +switch-master",
                   hit_at - switched);
-    wait_on_master(a.url, now, SWITCH_MS);
-    wait_on_master(b.url, now, SWITCH_MS);
+    hspx_wait_on_master(a.url, now, SWITCH_MS);
+    hspx_wait_on_master(b.url, now, SWITCH_MS);
 
     atomic_store(&rd.stop, true);
     pthread_join(rd.thread, NULL);
@@ -403,7 +294,7 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     cr_assert_eq(ps.ran[KEYS_MAX - 1], 1, "the PATCH after was not "
                  "forwarded");
     for (i = 0; i < 2; i++) {
-        int status = lookup(i == 0 ? a.url : b.url, xc, name, sizeof(xc));
+        int status = hspx_lookup(i == 0 ? a.url : b.url, xc, name, sizeof(xc));
 
         cr_expect_eq(status, 200);
         cr_expect(strncmp(name, first, strlen(first)) == 0 ||
@@ -448,11 +339,11 @@ Test(sentinel, a_claim_no_replica_took_is_refused)
     bool                    found;
 
     hsentinel_start("sn-cw", NULL, &t);
-    proxy_on("px-cw-a", &t, NULL, &a);
-    proxy_on("px-cw-b", &t, NULL, &b);
+    hspx_start("px-cw-a", &t, NULL, &a);
+    hspx_start("px-cw-b", &t, NULL, &b);
     old = hsentinel_master_port(&t);
-    wait_on_master(a.url, old, WAIT_MS);
-    wait_on_master(b.url, old, WAIT_MS);
+    hspx_wait_on_master(a.url, old, WAIT_MS);
+    hspx_wait_on_master(b.url, old, WAIT_MS);
     memset(&ps, 0, sizeof(ps));
     snprintf(ps.keys[0], sizeof(ps.keys[0]), "cw-%ld", hfixture_now_ms());
 
@@ -471,7 +362,7 @@ Test(sentinel, a_claim_no_replica_took_is_refused)
     now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
     redisFree(w);
     cr_assert_neq(now, old);
-    wait_on_master(b.url, now, WAIT_MS);
+    hspx_wait_on_master(b.url, now, WAIT_MS);
     patch_until_taken(&ps, 0, b.url, NULL);
     patch_key(&ps, 0, a.url, NULL);
     cr_expect_eq(ps.ran[0], 1, "Idempotency-Key %s ran %d times",
@@ -501,11 +392,11 @@ Test(sentinel, a_record_the_old_master_took_is_stored_again)
     int                     old, now;
 
     hsentinel_start("sn-rw", NULL, &t);
-    proxy_on("px-rw-a", &t, NULL, &a);
-    proxy_on("px-rw-b", &t, NULL, &b);
+    hspx_start("px-rw-a", &t, NULL, &a);
+    hspx_start("px-rw-b", &t, NULL, &b);
     old = hsentinel_master_port(&t);
-    wait_on_master(a.url, old, WAIT_MS);
-    wait_on_master(b.url, old, WAIT_MS);
+    hspx_wait_on_master(a.url, old, WAIT_MS);
+    hspx_wait_on_master(b.url, old, WAIT_MS);
     memset(&ps, 0, sizeof(ps));
     snprintf(ps.keys[0], sizeof(ps.keys[0]), "rw-%ld", hfixture_now_ms());
     snprintf(ps.first[0], sizeof(ps.first[0]), "Held");
@@ -531,7 +422,7 @@ Test(sentinel, a_record_the_old_master_took_is_stored_again)
     now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
     redisFree(w);
     cr_assert_neq(now, old);
-    wait_on_master(b.url, now, WAIT_MS);
+    hspx_wait_on_master(b.url, now, WAIT_MS);
     /* Past the claim's lease (2.2 s here) by the time it is answered. */
     hfixture_pause_ms(2500);
     (void)patch_until_taken(&ps, 0, b.url, NULL);
@@ -562,11 +453,11 @@ Test(sentinel, a_master_demoted_in_place_is_left)
     int                     old, now, i;
 
     hsentinel_start("sn-dm", NULL, &t);
-    proxy_on("px-dm", &t, NULL, &a);
+    hspx_start("px-dm", &t, NULL, &a);
     old = hsentinel_master_port(&t);
     now = t.nodes[0].port == old ? t.nodes[1].port : t.nodes[0].port;
-    wait_on_master(a.url, old, WAIT_MS);
-    cr_assert_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+    hspx_wait_on_master(a.url, old, WAIT_MS);
+    cr_assert_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
 
     node_do(hsentinel_node(&t, now), "REPLICAOF NO ONE", 0);
     node_do(hsentinel_node(&t, old), "REPLICAOF 127.0.0.1 %d", now);
@@ -579,8 +470,8 @@ Test(sentinel, a_master_demoted_in_place_is_left)
      * for down-after + 20 s), the proxy stays off it. */
     end = hfixture_now_ms() + hfixture_slow_ms(SWITCH_MS);
     for (;;) {
-        o = readyz(a.url);
-        if (strstr(jget(o, "reason", NULL), "master not confirmed") !=
+        o = hspx_readyz(a.url);
+        if (strstr(hspx_jget(o, "reason", NULL), "master not confirmed") !=
             NULL) {
             break;
         }
@@ -595,8 +486,8 @@ Test(sentinel, a_master_demoted_in_place_is_left)
      * the marker every second). */
     end = hfixture_now_ms() + hfixture_slow_ms(SWITCH_MS);
     for (;;) {
-        o = readyz(a.url);
-        if (strcmp(jget(o, "connected", NULL), "0") == 0) {
+        o = hspx_readyz(a.url);
+        if (strcmp(hspx_jget(o, "connected", NULL), "0") == 0) {
             break;
         }
         cr_assert_lt(hfixture_now_ms(), end, "a call link stays on the "
@@ -608,9 +499,9 @@ Test(sentinel, a_master_demoted_in_place_is_left)
     /* Off it: no call link up (one connects, hears "replica" from HELLO,
      * and lets go), and reads answered all the same. */
     for (i = 0; i < 10; i++) {
-        cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
-        o = readyz(a.url);
-        cr_expect_str_eq(jget(o, "connected", NULL), "0",
+        cr_expect_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
+        o = hspx_readyz(a.url);
+        cr_expect_str_eq(hspx_jget(o, "connected", NULL), "0",
                          "a call link is up on the demoted master: %s",
                          json_object_to_json_string(o));
         json_object_put(o);
@@ -618,9 +509,9 @@ Test(sentinel, a_master_demoted_in_place_is_left)
     }
 
     /* Sentinel names the new master: the proxy goes there. */
-    wait_on_master(a.url, now, 60000);
+    hspx_wait_on_master(a.url, now, 60000);
     for (i = 0; i < 100 && strcmp(xc, "HIT") != 0; i++) {
-        (void)lookup(a.url, xc, name, sizeof(xc));
+        (void)hspx_lookup(a.url, xc, name, sizeof(xc));
         hfixture_pause_ms(POLL_MS);
     }
     cr_expect_str_eq(xc, "HIT", "no HIT from the new master");
@@ -649,17 +540,18 @@ Test(sentinel, sentinels_with_a_password)
     bool                found;
 
     hsentinel_start("sn-pw", "Sent1nel-pw", &t);
-    proxy_on("px-pw-ok", &t, right, &a);
-    proxy_on("px-pw-bad", &t, wrong, &b);
-    wait_on_master(a.url, hsentinel_master_port(&t), WAIT_MS);
-    cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
-    cr_expect_eq(lookup(a.url, xc, name, sizeof(xc)), 200);
+    hspx_start("px-pw-ok", &t, right, &a);
+    hspx_start("px-pw-bad", &t, wrong, &b);
+    hspx_wait_on_master(a.url, hsentinel_master_port(&t), WAIT_MS);
+    cr_expect_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
+    cr_expect_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT");
 
     end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
     for (;;) {
-        o = readyz(b.url);
-        if (strstr(jget(o, "reason", NULL), "no sentinel answers") != NULL) {
+        o = hspx_readyz(b.url);
+        if (strstr(hspx_jget(o, "reason", NULL), "no sentinel answers") !=
+            NULL) {
             break;
         }
         cr_assert_lt(hfixture_now_ms(), end, "a wrong sentinel password "
@@ -667,9 +559,9 @@ Test(sentinel, sentinels_with_a_password)
         json_object_put(o);
         hfixture_pause_ms(POLL_MS);
     }
-    cr_expect_str_eq(jget(o, "status", NULL), "down");
+    cr_expect_str_eq(hspx_jget(o, "status", NULL), "down");
     json_object_put(o);
-    cr_expect_eq(lookup(b.url, xc, name, sizeof(xc)), 200,
+    cr_expect_eq(hspx_lookup(b.url, xc, name, sizeof(xc)), 200,
                  "the proxy does not serve without its sentinels");
     cr_expect_geq(hreq_metric(b.url, "heavyset_redis_sentinel_errors_total",
                               &found), 1);

@@ -1,0 +1,126 @@
+/*
+ * hspx.c - a proxy on a Sentinel topology (hspx.h).
+ */
+#include "config.h"
+
+#include "hspx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include "hfixture.h"
+#include "hproc.h"
+#include "hreq.h"
+#include "hsentinel.h"
+
+#define HSPX_POLL_MS 20
+#define HSPX_EXTRA   4
+
+struct json_object *
+hspx_readyz(const char *base)
+{
+    struct json_object *o;
+    struct hresp        r;
+
+    hreq_get(base, "/readyz", NULL, &r);
+    cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+    o = hresp_json(&r);
+    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+    hresp_free(&r);
+    return o;
+}
+
+const char *
+hspx_jget(struct json_object *o, const char *a, const char *b)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, "redis", &v) ||
+        !json_object_object_get_ex(v, a, &v) ||
+        (b != NULL && !json_object_object_get_ex(v, b, &v))) {
+        return "";
+    }
+    return json_object_get_string(v);
+}
+
+bool
+hspx_on_master(const char *base, int port)
+{
+    struct json_object *o = hspx_readyz(base);
+    char                want[32];
+    bool                ok;
+
+    snprintf(want, sizeof(want), "127.0.0.1:%d", port);
+    ok = strcmp(hspx_jget(o, "status", NULL), "up") == 0 &&
+         strcmp(hspx_jget(o, "sentinel", "master"), want) == 0 &&
+         strcmp(hspx_jget(o, "sentinel", "confirmed"),
+                hspx_jget(o, "workers", NULL)) == 0;
+    json_object_put(o);
+    return ok;
+}
+
+void
+hspx_wait_on_master(const char *base, int port, long ms)
+{
+    long end = hfixture_now_ms() + hfixture_slow_ms(ms);
+
+    while (!hspx_on_master(base, port)) {
+        if (hfixture_now_ms() >= end) {
+            struct json_object *o = hspx_readyz(base);
+
+            cr_assert_fail("%s is not up on the master :%d: %s", base, port,
+                           json_object_to_json_string(o));
+        }
+        hfixture_pause_ms(HSPX_POLL_MS);
+    }
+}
+
+void
+hspx_start(const char *name, const struct hsentinel *t,
+           const char *const *extra, struct hproc *p)
+{
+    char        url[300], redis[320], ca[600];
+    const char *opts[4 + HSPX_EXTRA] = { redis, "workers=2" };
+    size_t      i, n = 2;
+
+    hsentinel_url(t, url, sizeof(url));
+    snprintf(redis, sizeof(redis), "redis=%s", url);
+    if (t->ca[0] != '\0') {
+        snprintf(ca, sizeof(ca), "redis_ca_file=%s", t->ca);
+        opts[n++] = ca;
+    }
+    for (i = 0; extra != NULL && extra[i] != NULL; i++) {
+        cr_assert_lt(i, HSPX_EXTRA, "more than %d options", HSPX_EXTRA);
+        opts[n++] = extra[i];
+    }
+    hfixture_proxy(name, opts, p);
+}
+
+int
+hspx_lookup(const char *base, char *xc, char *name, size_t cap)
+{
+    struct json_object *root, *v;
+    struct hresp        r;
+    const char         *h;
+    int                 status;
+
+    xc[0] = name[0] = '\0';
+    if (hreq_try("GET", base, HSPX_LOOKUP, NULL, HREQ(.token = HSPX_TOKEN),
+                 &r) != 0) {
+        hresp_free(&r);
+        return 0;
+    }
+    h = hresp_header(&r, "X-Cache");
+    snprintf(xc, cap, "%s", h != NULL ? h : "");
+    root = hresp_json(&r);
+    if (root != NULL && json_object_object_get_ex(root, "name", &v)) {
+        snprintf(name, cap, "%s", json_object_get_string(v));
+    }
+    json_object_put(root);
+    status = r.status;
+    hresp_free(&r);
+    return status;
+}
