@@ -7,7 +7,9 @@
  * PATCH retried with its Idempotency-Key never reaches the upstream
  * twice, and HITs resume from the new master within 2 s of Sentinel's
  * +switch-master. A master demoted with REPLICAOF, its connections left
- * alone, is left too. Sentinels with a password, right and wrong.
+ * alone, is left too. Sentinels with a password, right and wrong. The
+ * windows of a failover for an Idempotency-Key claim:
+ * test_sentinel_claims.c.
  */
 #include "config.h"
 
@@ -37,7 +39,6 @@
 #define SWITCH_MS 2000              /* SPEC §12: moved within 2 s */
 #define WAIT_MS   10000
 #define POLL_MS   20
-#define KEYS_MAX  64
 
 static void
 sentinel_init(void)
@@ -116,68 +117,6 @@ read_loop(void *arg)
     return NULL;
 }
 
-/* ---- PATCHes with an Idempotency-Key: how often each reached upstream --- */
-
-struct patches {
-    int  n;
-    char keys[KEYS_MAX][32];
-    char first[KEYS_MAX][32];       /* the body's firstName, the same in
-                                     * a retry */
-    int  ran[KEYS_MAX];             /* answers forwarded (not replayed) */
-    int  refused[KEYS_MAX];         /* 503s */
-};
-
-/* PATCHes key I of PS through BASE, noting whether it was forwarded; its
- * body names FIRST (NULL: as the first time). */
-static void
-patch_key(struct patches *ps, int i, const char *base, const char *first)
-{
-    char         body[160];
-    struct hresp r;
-
-    if (first != NULL) {
-        snprintf(ps->first[i], sizeof(ps->first[i]), "%s", first);
-    }
-    snprintf(body, sizeof(body),
-             "{\"phone\":\"+18015551234\",\"firstName\":\"%s\","
-             "\"lastName\":\"K%d\"}", ps->first[i], i);
-    hreq_patch(base, body, HREQ(.token = ALPHA, .key = ps->keys[i]), &r);
-    if (r.status == 503) {
-        ps->refused[i]++;
-    } else if (r.status == 200 &&
-               hresp_header(&r, "Idempotent-Replayed") == NULL) {
-        ps->ran[i]++;
-    } else {
-        cr_expect(r.status == 200 || r.status == 409,
-                  "PATCH %s: %d %s", ps->keys[i], r.status, r.body);
-    }
-    hresp_free(&r);
-}
-
-/*
- * PATCHes key I of PS through BASE until it is forwarded or replayed
- * (bounded): after a failover the new master may have no replica yet
- * (Sentinel attaches the old master some seconds later), and a claim no
- * replica took is refused (503). Returns how long that took, in ms.
- */
-static long
-patch_until_taken(struct patches *ps, int i, const char *base,
-                  const char *first)
-{
-    long start = hfixture_now_ms();
-    int  refused = ps->refused[i];
-
-    patch_key(ps, i, base, first);
-    while (ps->refused[i] > refused) {
-        cr_assert_lt(hfixture_now_ms() - start, hfixture_slow_ms(30000),
-                     "PATCH %s refused for 30 s", ps->keys[i]);
-        refused = ps->refused[i];
-        hfixture_pause_ms(100);
-        patch_key(ps, i, base, NULL);
-    }
-    return hfixture_now_ms() - start;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 /*
@@ -191,7 +130,7 @@ Test(sentinel, a_failover_keeps_the_guarantees)
 {
     static struct hsentinel t;
     static struct readers   rd;
-    static struct patches   ps;
+    static struct hspx_patches   ps;
     struct hproc            a, b;
     redisContext           *w;
     long                    switched, hit_at = 0, updates;
@@ -211,11 +150,11 @@ Test(sentinel, a_failover_keeps_the_guarantees)
 
     /* A PATCH before, its record on the replica too: replayed after. */
     memset(&ps, 0, sizeof(ps));
-    for (i = 0; i < KEYS_MAX; i++) {
+    for (i = 0; i < HSPX_KEYS_MAX; i++) {
         snprintf(ps.keys[i], sizeof(ps.keys[i]), "fo-%d-%ld", i,
                  hfixture_now_ms());
     }
-    patch_key(&ps, 0, a.url, "Before");
+    hspx_patch_key(&ps, 0, a.url, "Before");
     cr_assert_eq(ps.ran[0], 1, "the first PATCH was not forwarded");
     replicated(hsentinel_node(&t, old));
     ps.n = 1;
@@ -229,8 +168,8 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     hsentinel_failover(&t);
     /* PATCHes while Sentinel fails over, each with a key of its own. */
     now = hsentinel_master_port(&t);
-    for (i = 1; i < KEYS_MAX / 2 && now == old; i++) {
-        patch_key(&ps, i, i % 2 ? a.url : b.url, "During");
+    for (i = 1; i < HSPX_KEYS_MAX / 2 && now == old; i++) {
+        hspx_patch_key(&ps, i, i % 2 ? a.url : b.url, "During");
         ps.n = i + 1;
         now = hsentinel_master_port(&t);
     }
@@ -270,12 +209,12 @@ Test(sentinel, a_failover_keeps_the_guarantees)
 
     /* Every PATCH retried with its key, through the other instance: none
      * reaches the upstream a second time. */
-    (void)patch_until_taken(&ps, 0, b.url, NULL);
+    (void)hspx_patch_until_taken(&ps, 0, b.url, NULL);
     printf("sentinel: keyed PATCHes answered again %ld ms after "
            "+switch-master (503 until the new master had a replica)\n",
            hfixture_now_ms() - switched);
     for (i = 0; i < ps.n; i++) {
-        patch_until_taken(&ps, i, i % 2 ? b.url : a.url, NULL);
+        hspx_patch_until_taken(&ps, i, i % 2 ? b.url : a.url, NULL);
         cr_expect_leq(ps.ran[i], 1, "Idempotency-Key %s ran %d times",
                       ps.keys[i], ps.ran[i]);
         total_ran += ps.ran[i];
@@ -290,8 +229,8 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     /* A PATCH answered 200 on the new master: neither instance serves
      * the lead it replaced as a HIT. */
     snprintf(first, sizeof(first), "After%ld", hfixture_now_ms() % 100000);
-    patch_until_taken(&ps, KEYS_MAX - 1, a.url, first);
-    cr_assert_eq(ps.ran[KEYS_MAX - 1], 1, "the PATCH after was not "
+    hspx_patch_until_taken(&ps, HSPX_KEYS_MAX - 1, a.url, first);
+    cr_assert_eq(ps.ran[HSPX_KEYS_MAX - 1], 1, "the PATCH after was not "
                  "forwarded");
     for (i = 0; i < 2; i++) {
         int status = hspx_lookup(i == 0 ? a.url : b.url, xc, name, sizeof(xc));
@@ -311,129 +250,6 @@ Test(sentinel, a_failover_keeps_the_guarantees)
     hsentinel_stop(&t);
 }
 
-/* Runs "FMT" on node R of the topology; asserts it is not an error. */
-static void
-node_do(const struct hredis *r, const char *fmt, int port)
-{
-    redisContext *c = hredis_connect(r, NULL);
-
-    hredis_ok(c, fmt, port);
-    redisFree(c);
-}
-
-/*
- * The window of a failover where the old master still takes writes but
- * no longer has its replica (promoted, here by hand): a claim made there
- * is lost when the old master is demoted. Sentinel's proxy trusts a
- * claim only once a replica has it (WAIT), so the PATCH is refused (503)
- * instead of forwarded, and its retry after the failover runs it once.
- */
-Test(sentinel, a_claim_no_replica_took_is_refused)
-{
-    static struct hsentinel t;
-    static struct patches   ps;
-    struct hproc            a, b;
-    redisContext           *w;
-    long                    at;
-    int                     old, now;
-    bool                    found;
-
-    hsentinel_start("sn-cw", NULL, &t);
-    hspx_start("px-cw-a", &t, NULL, &a);
-    hspx_start("px-cw-b", &t, NULL, &b);
-    old = hsentinel_master_port(&t);
-    hspx_wait_on_master(a.url, old, WAIT_MS);
-    hspx_wait_on_master(b.url, old, WAIT_MS);
-    memset(&ps, 0, sizeof(ps));
-    snprintf(ps.keys[0], sizeof(ps.keys[0]), "cw-%ld", hfixture_now_ms());
-
-    /* The replica leaves: the master is alone, and still the master. */
-    node_do(&t.nodes[1], "REPLICAOF NO ONE", 0);
-    patch_key(&ps, 0, a.url, "Window");
-    cr_expect_eq(ps.ran[0], 0, "a claim no replica took was forwarded");
-    cr_expect_eq(ps.refused[0], 1, "it was not refused with 503");
-    cr_expect_geq(hreq_metric(a.url, "heavyset_redis_errors_total"
-                              "{kind=\"unreplicated\"}", &found), 1);
-    cr_expect(found);
-
-    /* Sentinel fails over to the replica; the retry runs it, once. */
-    w = hsentinel_watch(&t);
-    hsentinel_failover(&t);
-    now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
-    redisFree(w);
-    cr_assert_neq(now, old);
-    hspx_wait_on_master(b.url, now, WAIT_MS);
-    patch_until_taken(&ps, 0, b.url, NULL);
-    patch_key(&ps, 0, a.url, NULL);
-    cr_expect_eq(ps.ran[0], 1, "Idempotency-Key %s ran %d times",
-                 ps.keys[0], ps.ran[0]);
-    cr_expect_eq(hfixture_count("update"), 1, "the upstream saw %ld "
-                 "PATCHes", hfixture_count("update"));
-    hfixture_stop(&a);
-    hfixture_stop(&b);
-    hsentinel_stop(&t);
-}
-
-/*
- * The same window, later in a PATCH's life: its claim reached the
- * replica and it went upstream, but its record lands on the old master
- * after the replica's promotion, so the failover loses it. The proxy
- * knows (no replica took the record) and stores it again, on the new
- * master, so a retry after the claim's lease is replayed, not run again.
- */
-Test(sentinel, a_record_the_old_master_took_is_stored_again)
-{
-    static struct hsentinel t;
-    static struct patches   ps;
-    static struct hheld     held;   /* the thread may outlive a failure */
-    struct hproc            a, b;
-    redisContext           *w;
-    long                    at;
-    int                     old, now;
-
-    hsentinel_start("sn-rw", NULL, &t);
-    hspx_start("px-rw-a", &t, NULL, &a);
-    hspx_start("px-rw-b", &t, NULL, &b);
-    old = hsentinel_master_port(&t);
-    hspx_wait_on_master(a.url, old, WAIT_MS);
-    hspx_wait_on_master(b.url, old, WAIT_MS);
-    memset(&ps, 0, sizeof(ps));
-    snprintf(ps.keys[0], sizeof(ps.keys[0]), "rw-%ld", hfixture_now_ms());
-    snprintf(ps.first[0], sizeof(ps.first[0]), "Held");
-
-    held = (struct hheld){
-        .method = "PATCH", .base = a.url, .path = HREQ_UPDATE,
-        .body = "{\"phone\":\"+18015551234\",\"firstName\":\"Held\","
-                "\"lastName\":\"K0\"}",
-        .opt = { .type = "application/json", .token = ALPHA,
-                 .key = ps.keys[0], .extra = "X-Sandbox-Delay-Ms: 600" },
-    };
-    hreq_held_start(&held);
-    hreq_held_wait(1);              /* claimed, on the replica too */
-    node_do(&t.nodes[1], "REPLICAOF NO ONE", 0);
-    hreq_held_join(&held);
-    cr_assert_eq(held.rc, 0, "the held PATCH: %s", held.resp.error);
-    cr_assert_eq(held.resp.status, 200, "%s", held.resp.body);
-    hresp_free(&held.resp);
-    ps.ran[0] = 1;
-
-    w = hsentinel_watch(&t);
-    hsentinel_failover(&t);
-    now = hsentinel_switched(w, hfixture_slow_ms(30000), &at);
-    redisFree(w);
-    cr_assert_neq(now, old);
-    hspx_wait_on_master(b.url, now, WAIT_MS);
-    /* Past the claim's lease (2.2 s here) by the time it is answered. */
-    hfixture_pause_ms(2500);
-    (void)patch_until_taken(&ps, 0, b.url, NULL);
-    cr_expect_eq(ps.ran[0], 1, "Idempotency-Key %s ran %d times",
-                 ps.keys[0], ps.ran[0]);
-    cr_expect_eq(hfixture_count("update"), 1, "the upstream saw %ld "
-                 "PATCHes", hfixture_count("update"));
-    hfixture_stop(&a);
-    hfixture_stop(&b);
-    hsentinel_stop(&t);
-}
 
 /*
  * SPEC §12: a master demoted with REPLICAOF, its clients' connections
@@ -445,7 +261,7 @@ Test(sentinel, a_record_the_old_master_took_is_stored_again)
 Test(sentinel, a_master_demoted_in_place_is_left)
 {
     static struct hsentinel t;
-    static struct patches   ps;
+    static struct hspx_patches   ps;
     struct json_object     *o;
     struct hproc            a;
     char                    xc[32], name[128];
@@ -459,11 +275,11 @@ Test(sentinel, a_master_demoted_in_place_is_left)
     hspx_wait_on_master(a.url, old, WAIT_MS);
     cr_assert_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
 
-    node_do(hsentinel_node(&t, now), "REPLICAOF NO ONE", 0);
-    node_do(hsentinel_node(&t, old), "REPLICAOF 127.0.0.1 %d", now);
+    hspx_node_do(hsentinel_node(&t, now), "REPLICAOF NO ONE", 0);
+    hspx_node_do(hsentinel_node(&t, old), "REPLICAOF 127.0.0.1 %d", now);
     memset(&ps, 0, sizeof(ps));
     snprintf(ps.keys[0], sizeof(ps.keys[0]), "dm-%ld", hfixture_now_ms());
-    patch_key(&ps, 0, a.url, "Demoted");   /* READONLY: noticed */
+    hspx_patch_key(&ps, 0, a.url, "Demoted");   /* READONLY: noticed */
     cr_expect_eq(ps.ran[0], 0, "a PATCH ran unguarded on a replica");
 
     /* Until Sentinel acts (it sees the master report itself a replica

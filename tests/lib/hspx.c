@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
 #include "hfixture.h"
 #include "hproc.h"
+#include "hredis.h"
 #include "hreq.h"
 #include "hsentinel.h"
 
@@ -123,4 +125,65 @@ hspx_lookup(const char *base, char *xc, char *name, size_t cap)
     status = r.status;
     hresp_free(&r);
     return status;
+}
+
+/* PATCHes key I of PS through BASE, noting whether it was forwarded; its
+ * body names FIRST (NULL: as the first time). */
+void
+hspx_patch_key(struct hspx_patches *ps, int i, const char *base, const char *first)
+{
+    char         body[160];
+    struct hresp r;
+
+    if (first != NULL) {
+        snprintf(ps->first[i], sizeof(ps->first[i]), "%s", first);
+    }
+    snprintf(body, sizeof(body),
+             "{\"phone\":\"+18015551234\",\"firstName\":\"%s\","
+             "\"lastName\":\"K%d\"}", ps->first[i], i);
+    hreq_patch(base, body, HREQ(.token = HSPX_TOKEN, .key = ps->keys[i]), &r);
+    if (r.status == 503) {
+        ps->refused[i]++;
+    } else if (r.status == 200 &&
+               hresp_header(&r, "Idempotent-Replayed") == NULL) {
+        ps->ran[i]++;
+    } else {
+        cr_expect(r.status == 200 || r.status == 409,
+                  "PATCH %s: %d %s", ps->keys[i], r.status, r.body);
+    }
+    hresp_free(&r);
+}
+
+/*
+ * PATCHes key I of PS through BASE until it is forwarded or replayed
+ * (bounded): after a failover the new master may have no replica yet
+ * (Sentinel attaches the old master some seconds later), and a claim no
+ * replica took is refused (503). Returns how long that took, in ms.
+ */
+long
+hspx_patch_until_taken(struct hspx_patches *ps, int i, const char *base,
+                  const char *first)
+{
+    long start = hfixture_now_ms();
+    int  refused = ps->refused[i];
+
+    hspx_patch_key(ps, i, base, first);
+    while (ps->refused[i] > refused) {
+        cr_assert_lt(hfixture_now_ms() - start, hfixture_slow_ms(30000),
+                     "PATCH %s refused for 30 s", ps->keys[i]);
+        refused = ps->refused[i];
+        hfixture_pause_ms(100);
+        hspx_patch_key(ps, i, base, NULL);
+    }
+    return hfixture_now_ms() - start;
+}
+
+/* Runs "FMT" on node R of the topology; asserts it is not an error. */
+void
+hspx_node_do(const struct hredis *r, const char *fmt, int port)
+{
+    redisContext *c = hredis_connect(r, NULL);
+
+    hredis_ok(c, fmt, port);
+    redisFree(c);
 }

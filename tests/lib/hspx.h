@@ -14,6 +14,7 @@
 #define HSPX_LOOKUP "/api/v1/appointment/s2s/phone/query?phone=%2B18015551234"
 
 struct hproc;
+struct hredis;
 struct hsentinel;
 struct json_object;
 
@@ -40,5 +41,33 @@ void hspx_start(const char *name, const struct hsentinel *t,
 /* GET HSPX_LOOKUP through BASE: its status (0: no answer), X-Cache into
  * XC, the lead's name into NAME (both CAP bytes). Safe in any thread. */
 int hspx_lookup(const char *base, char *xc, char *name, size_t cap);
+
+/* PATCHes with an Idempotency-Key through the proxies: how often each
+ * reached the upstream (ran), how often it was refused (503). */
+#define HSPX_KEYS_MAX 64
+
+struct hspx_patches {
+    int  n;
+    char keys[HSPX_KEYS_MAX][32];
+    char first[HSPX_KEYS_MAX][32];       /* the body's firstName, the same in
+                                     * a retry */
+    int  ran[HSPX_KEYS_MAX];             /* answers forwarded (not replayed) */
+    int  refused[HSPX_KEYS_MAX];         /* 503s */
+};
+
+/* PATCHes key I of PS through BASE, noting whether it was forwarded; its
+ * body names FIRST (NULL: as the first time). */
+void hspx_patch_key(struct hspx_patches *ps, int i, const char *base,
+                    const char *first);
+
+/* PATCHes key I of PS through BASE until it is forwarded or replayed
+ * (bounded, asserted): after a failover the new master may have no
+ * replica yet, and a claim no replica took is refused (503). Returns
+ * how long that took, in ms. */
+long hspx_patch_until_taken(struct hspx_patches *ps, int i,
+                            const char *base, const char *first);
+
+/* Runs "FMT" (with PORT) on node R of a topology; asserts no error. */
+void hspx_node_do(const struct hredis *r, const char *fmt, int port);
 
 #endif /* HSP_HSPX_H */
