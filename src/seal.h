@@ -104,8 +104,9 @@ void seal_keys_free(struct seal_keys *k);
  * OUT (SEAL_NAME_HEX + 1 bytes): lowercase hex of the first 128 bits of
  * the HMAC. 128 bits, as the tenant ids: it keeps key names as long as
  * today's, a collision inside one tenant needs ~2^64 names (there are
- * ~2^33 phone numbers), and a reader without the key cannot test a guess
- * at all, however short the name. Returns SEAL_OK or SEAL_EINTERNAL.
+ * ~2^33 phone numbers), half the output is what RFC 2104 (5) allows, and
+ * a reader without the key cannot test a guess at all, however short the
+ * name. Returns SEAL_OK or SEAL_EINTERNAL.
  */
 enum seal_status seal_name(struct seal_ctx *c, const struct seal_keys *k,
                            enum seal_domain dom, const void *in, size_t len,
