@@ -197,9 +197,10 @@ start(const char *name, const char *certs, const char *const *args,
     n = (size_t)snprintf(cmd, sizeof(out->cmd),
                          "redis-server --port %d --bind 127.0.0.1 "
                          "--save '' --appendonly no --daemonize yes "
-                         "--pidfile '%s' --logfile '%s/%s.log' --dir '%s'",
+                         "--pidfile '%s' --logfile '%s/%s.log' --dir '%s' "
+                         "--dbfilename '%s.rdb'",
                          certs != NULL ? 0 : out->port, out->pidfile, tmp,
-                         name, tmp);
+                         name, tmp, name);
     if (certs != NULL) {
         n += (size_t)snprintf(cmd + n, sizeof(out->cmd) - n,
                               " --tls-port %d --tls-cert-file '%s/server.pem'"

@@ -3,8 +3,11 @@
  * and a free port), with settings no harness Redis has: a password, ACL
  * users, maxmemory and its policy. Test-only; asserts with criterion.
  *
- * Each runs daemonized in $HSP_TMPDIR/NAME.*; hredis_stop_all (the
- * suite's .fini) stops those a failed assertion left behind.
+ * Each runs daemonized in $HSP_TMPDIR/NAME.*, its RDB file too: a
+ * replica's full sync writes one even without persistence, and a server
+ * started later on a shared dump.rdb would load another test's data.
+ * hredis_stop_all (the suite's .fini) stops those a failed assertion
+ * left behind.
  */
 #ifndef HSP_HREDIS_H
 #define HSP_HREDIS_H
