@@ -3,10 +3,22 @@
 -- of other seeded phones, counting what came back, so each fault phase
 -- can say how many requests failed and how many were served stale.
 --
--- Usage: wrk ... -s chaos.lua http://HOST:PORT -- MODE PHONES TOKEN NREAD NWRITE [DELAY_MS]
---   MODE       read or write; scripts/chaos runs one wrk of each at once
---              (wrk cannot tell which request an answer is for when a
---              thread has several connections, so one wrk, one method)
+-- Usage: wrk ... -s chaos.lua http://HOST:PORT -- MODE PHONES TOKEN NREAD NWRITE [DELAY_MS [KEYS OUT]]
+--   MODE       read, write or keyed; scripts/chaos runs one wrk of each
+--              kind at once (wrk cannot tell which request an answer is
+--              for when a thread has several connections, so one wrk, one
+--              method)
+--   keyed      writes with an Idempotency-Key (run it -t1 -c1): each key
+--              KEYS-<n> is sent until it gets an answer other than 503 or
+--              409, the same request again each time (a client retrying
+--              its PATCH), then the next key; its body appends the comment
+--              "chaos-key KEYS-<n>", so the sandbox's lead shows how often
+--              each key ran. A key answered 200 is sent once more (again
+--              until settled) after REPEAT_AFTER newer keys, ~1 s later:
+--              a client that lost the answer; it must be replayed, not
+--              run. Each settled answer is appended to OUT as "KEY STATUS
+--              REPLAYED REPEAT" (REPLAYED 1 when Idempotent-Replayed,
+--              REPEAT 1 for the second sending)
 --   PHONES     file of seeded phones, one a line: the first NREAD are
 --              read, the next NWRITE are written (never read, so a write
 --              that fails cannot make a read unservable)
@@ -35,13 +47,19 @@ function init(args)
     mode, file, token = args[1], args[2], args[3]
     local nread, nwrite = tonumber(args[4]), tonumber(args[5])
     pause = tonumber(args[6]) or 0
+    keys, out = args[7], nil
+    if mode == "keyed" then
+        out = assert(io.open(args[8], "a"))
+        nkey, pending, again = 0, nil, false
+        done_keys = {}              -- settled 200s waiting to be repeated
+    end
     phones = {}
     local i = 0
     for line in io.lines(file) do
         i = i + 1
         if mode == "read" and i <= nread then
             table.insert(phones, api .. "/phone/query?phone=" .. urlenc(line))
-        elseif mode == "write" and i > nread and i <= nread + nwrite then
+        elseif mode ~= "read" and i > nread and i <= nread + nwrite then
             table.insert(phones, line)
         end
     end
@@ -54,7 +72,30 @@ function delay()
     return pause
 end
 
+-- keyed: the pending key's request, the same bytes until it is settled
+local REPEAT_AFTER = 20
+local function keyed()
+    if pending == nil and #done_keys > 0 and
+            done_keys[1].n + REPEAT_AFTER <= nkey then
+        local d = table.remove(done_keys, 1)
+        key, pending, again = d.key, d.req, true
+    end
+    if pending == nil then
+        again = false
+        nkey = nkey + 1
+        key = keys .. "-" .. nkey
+        local h = { ["x-hs-token"] = token,
+                    ["Content-Type"] = "application/json",
+                    ["Idempotency-Key"] = key }
+        pending = wrk.format("PATCH", api .. "/phone/update", h,
+            string.format('{"phone":"%s","appendComment":"chaos-key %s"}',
+                          phones[math.random(#phones)], key))
+    end
+    return pending
+end
+
 function request()
+    if mode == "keyed" then return keyed() end
     local p = phones[math.random(#phones)]
     if mode == "write" then
         return wrk.format("PATCH", api .. "/phone/update", headers,
@@ -70,6 +111,18 @@ function response(st, hdrs, body)
     local xc = hdrs["X-Cache"] or hdrs["x-cache"] or "none"
     cache[xc] = (cache[xc] or 0) + 1
     if st ~= 200 then failed = failed + 1 end
+    -- a 503 (no claim could be made) or a 409 (the claim is in flight) is
+    -- retried with the same key; anything else settles it
+    if mode == "keyed" and st ~= 503 and st ~= 409 then
+        local rp = hdrs["Idempotent-Replayed"] or hdrs["idempotent-replayed"]
+        out:write(string.format("%s %d %d %d\n", key, st,
+                                rp == "true" and 1 or 0, again and 1 or 0))
+        out:flush()
+        if st == 200 and not again then
+            table.insert(done_keys, { n = nkey, key = key, req = pending })
+        end
+        pending = nil
+    end
 end
 
 local function merge(into, t)
