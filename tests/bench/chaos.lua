@@ -17,8 +17,11 @@
 --              until settled) after REPEAT_AFTER newer keys, ~1 s later:
 --              a client that lost the answer; it must be replayed, not
 --              run. Each settled answer is appended to OUT as "KEY STATUS
---              REPLAYED REPEAT" (REPLAYED 1 when Idempotent-Replayed,
---              REPEAT 1 for the second sending)
+--              REPLAYED REPEAT TIME" (REPLAYED 1 when Idempotent-Replayed,
+--              REPEAT 1 for the second sending, TIME in epoch seconds)
+--   TOKEN      a token, or several separated by commas: each read or
+--              unkeyed write picks one at random (tenants on every node
+--              of a Redis Cluster); keyed writes use the first
 --   PHONES     file of seeded phones, one a line: the first NREAD are
 --              read, the next NWRITE are written (never read, so a write
 --              that fails cannot make a read unservable)
@@ -44,7 +47,10 @@ local function urlenc(s)
 end
 
 function init(args)
-    mode, file, token = args[1], args[2], args[3]
+    mode, file = args[1], args[2]
+    tokens = {}
+    for t in string.gmatch(args[3], "[^,]+") do table.insert(tokens, t) end
+    token = tokens[1]
     local nread, nwrite = tonumber(args[4]), tonumber(args[5])
     pause = tonumber(args[6]) or 0
     keys, out = args[7], nil
@@ -63,7 +69,6 @@ function init(args)
             table.insert(phones, line)
         end
     end
-    headers = { ["x-hs-token"] = token, ["Content-Type"] = "application/json" }
     math.randomseed(os.time() + tid * 7919)
     status, cache, failed = {}, {}, 0    -- read by done() via thread:get
 end
@@ -97,6 +102,8 @@ end
 function request()
     if mode == "keyed" then return keyed() end
     local p = phones[math.random(#phones)]
+    local headers = { ["x-hs-token"] = tokens[math.random(#tokens)],
+                      ["Content-Type"] = "application/json" }
     if mode == "write" then
         return wrk.format("PATCH", api .. "/phone/update", headers,
             string.format('{"phone":"%s","appendComment":"chaos %d"}', p,
@@ -115,8 +122,9 @@ function response(st, hdrs, body)
     -- retried with the same key; anything else settles it
     if mode == "keyed" and st ~= 503 and st ~= 409 then
         local rp = hdrs["Idempotent-Replayed"] or hdrs["idempotent-replayed"]
-        out:write(string.format("%s %d %d %d\n", key, st,
-                                rp == "true" and 1 or 0, again and 1 or 0))
+        out:write(string.format("%s %d %d %d %d\n", key, st,
+                                rp == "true" and 1 or 0, again and 1 or 0,
+                                os.time()))
         out:flush()
         if st == 200 and not again then
             table.insert(done_keys, { n = nkey, key = key, req = pending })
