@@ -483,12 +483,23 @@ def cmd_cluster_wait(a):
 def cmd_owners(a):
     """Prints "TOKEN PORT" for each "TOKEN SLOT" line of TOKENS: the
     node that serves the tenant's slot, as node PORT's CLUSTER SLOTS
-    says."""
+    says. With --check, exits 1 unless that node holds keys in that slot
+    (CLUSTER COUNTKEYSINSLOT): the proxy has written the tenant's keys
+    where this file computes them, so the tag is still what tenant_slot
+    assumes (src/key.c)."""
     owners = slot_owners(a.port)
+    out = []
     for line in open(a.tokens):
         tok, slot = line.split()
         port = next((p for f, b, p in owners if f <= int(slot) <= b), 0)
-        print(tok, port)
+        if a.check and not (call(port, "CLUSTER", "COUNTKEYSINSLOT",
+                                 slot) or 0) > 0:
+            print(f"chaoslib: no key in slot {slot} of tenant {tok[-4:]} "
+                  f"on {port}: has the proxy's key layout changed?",
+                  file=sys.stderr)
+            return 1
+        out.append(f"{tok} {port}")
+    print("\n".join(out))
     return 0
 
 
@@ -631,6 +642,7 @@ def main():
     s = sub.add_parser("owners")
     s.add_argument("port", type=int)
     s.add_argument("tokens")
+    s.add_argument("--check", action="store_true")
     s.set_defaults(fn=cmd_owners)
 
     s = sub.add_parser("tenant-probe")
