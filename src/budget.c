@@ -52,6 +52,7 @@
 #include "conf.h"
 #include "key.h"
 #include "log.h"
+#include "lograte.h"
 #include "stats.h"
 
 struct store_script budget_script_take = {
@@ -194,6 +195,9 @@ budget_new(struct store *st, const struct conf *cf, struct budget_local *bl)
     return b;
 }
 
+/* The fallback's two lines, each at most once a period process-wide. */
+static struct lograte budget_logs[2];
+
 static void
 op_unlink(struct budget_op *op)
 {
@@ -218,8 +222,11 @@ take_local(struct budget *b, const char *tenant, enum budget_class cls,
 
     stats_add(STATS_BUDGET_FALLBACK, 1);
     if (!b->on_local) {
-        log_warn("budget: redis unavailable; using the local budget of "
-                 "this process");
+        /* Rate limited: with one Redis Cluster master down, calls for
+         * its tenants fall back while the others' do not, and each
+         * switch would be a line (hundreds a second). */
+        log_rated(&budget_logs[0], LOG_WARN, "budget: redis unavailable; "
+                  "using the local budget of this process");
         b->on_local = true;
     }
     granted = budget_local_take(b->bl, tenant, cls, clock_ms(), wait_ms);
@@ -402,8 +409,8 @@ on_take_reply(struct redisReply *reply, void *arg)
             wait = 1;
         }
         if (b->on_local) {
-            log_info("budget: redis answers again; back to the shared "
-                     "budget");
+            log_rated(&budget_logs[1], LOG_INFO, "budget: redis answers "
+                      "again; back to the shared budget");
             b->on_local = false;
         }
     } else {

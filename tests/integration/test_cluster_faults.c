@@ -345,7 +345,10 @@ Test(cluster_faults, a_live_migration_under_traffic)
  */
 Test(cluster_faults, a_killed_master_costs_only_its_tenants)
 {
-    static const char *const nonear[] = { "near_cache=0", NULL };
+    /* A budget too, shared in Redis: bravo's falls back to the local one
+     * with its master, alpha's does not. */
+    static const char *const nonear[] = { "near_cache=0",
+                                           "rate_limit=6000/min", NULL };
     static struct hcluster c;
     struct json_object    *o;
     struct hproc           p;
@@ -381,6 +384,11 @@ Test(cluster_faults, a_killed_master_costs_only_its_tenants)
     }
     cr_expect_eq(hfixture_count("query") - q0, 5, "bravo's reads did not "
                  "all reach the upstream");
+    /* Alpha's budget is shared, bravo's local: one line, not one per
+     * switch between them. */
+    cr_expect_leq(hfixture_file_lines(p.log, "using the local budget"), 1,
+                  "the budget's fallback logged at every switch (%s)",
+                  p.log);
     cr_expect_eq(hcp_get(p.url, HCP_ALPHA, HCP_ALPHA_LEAD, xc, name), 200);
     cr_expect_str_eq(xc, "MISS");
     cr_expect_eq(hcp_get(p.url, HCP_ALPHA, HCP_ALPHA_LEAD, xc, name), 200);

@@ -59,18 +59,24 @@ hfixture_slow_ms(long ms)
 bool
 hfixture_file_has(const char *path, const char *text)
 {
+    return hfixture_file_lines(path, text) > 0;
+}
+
+long
+hfixture_file_lines(const char *path, const char *text)
+{
     FILE *f = fopen(path, "r");
     char  line[4096];
-    bool  found = false;
+    long  n = 0;
 
     if (f == NULL) {
-        return false;
+        return 0;
     }
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        found = strstr(line, text) != NULL;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, text) != NULL;
     }
     fclose(f);
-    return found;
+    return n;
 }
 
 long

@@ -85,6 +85,10 @@ void hfixture_stop(struct hproc *p);
  * be read (a log not written yet). */
 bool hfixture_file_has(const char *path, const char *text);
 
+/* How many lines of the file at PATH hold TEXT (0 when it cannot be
+ * read). */
+long hfixture_file_lines(const char *path, const char *text);
+
 /* The sandbox's counter NAME (hsandbox_count), asserted readable. */
 long hfixture_count(const char *name);
 
