@@ -46,3 +46,25 @@ store_policy_info_field(const char *info, const char *field, char *out,
     }
     return -1;
 }
+
+void
+store_replicas_reset(struct store_replicas *r)
+{
+    r->want = -1;
+    r->lower_since_ms = 0;
+}
+
+int
+store_replicas_seen(struct store_replicas *r, int seen, int64_t now_ms)
+{
+    if (seen >= r->want) {
+        r->want = seen;
+        r->lower_since_ms = 0;
+    } else if (r->lower_since_ms == 0) {
+        r->lower_since_ms = now_ms;
+    } else if (now_ms - r->lower_since_ms >= STORE_REPLICAS_SETTLE_MS) {
+        r->want = seen;
+        r->lower_since_ms = 0;
+    }
+    return r->want;
+}

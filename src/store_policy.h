@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Whether the maxmemory-policy POLICY may evict the proxy's keys. */
 bool store_policy_evicts(const char *policy);
@@ -28,5 +29,29 @@ int store_policy_from_info(const char *info, char *out, size_t cap);
  */
 int store_policy_info_field(const char *info, const char *field, char *out,
                             size_t cap);
+
+/*
+ * How many replicas a durable script waits for (WAIT n), from the counts
+ * INFO replication gives over one master connection. A rise counts at
+ * once. A fall counts only once it has lasted STORE_REPLICAS_SETTLE_MS:
+ * in a failover the replica being promoted leaves the old master first,
+ * and a claim the remaining replicas alone took would be lost with them
+ * when they follow the new master; that lasts until +switch-master moves
+ * the proxy (a new connection, a fresh count), well under the settle
+ * time, while a replica that died stays gone and stops holding claims
+ * back after it.
+ */
+#define STORE_REPLICAS_SETTLE_MS 30000
+
+struct store_replicas {
+    int     want;                   /* what WAIT asks; -1: not known */
+    int64_t lower_since_ms;         /* a lower count seen since; 0: none */
+};
+
+/* A new connection: nothing known. */
+void store_replicas_reset(struct store_replicas *r);
+
+/* INFO replication said SEEN replicas at NOW_MS; returns R->want. */
+int store_replicas_seen(struct store_replicas *r, int seen, int64_t now_ms);
 
 #endif /* HSP_STORE_POLICY_H */

@@ -54,8 +54,8 @@ struct store_watch {
     bool               no_config;   /* CONFIG GET refused on this
                                      * connection: INFO memory straight */
     struct event      *tick;        /* owned: every STORE_WATCH_PERIOD_MS */
-    int                replicas;    /* connected_slaves of INFO
-                                     * replication; -1: unknown */
+    struct store_replicas replicas; /* what a WAIT asks, from INFO
+                                     * replication (store_policy.h) */
     bool               clock_known; /* clock_offset_ms was learned */
     int64_t            clock_offset_ms; /* Redis's clock minus ours */
     int64_t            time_sent_ms;/* our clock when TIME left */
@@ -64,6 +64,7 @@ struct store_watch {
 };
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);
+static int64_t watch_now_ms(void);
 
 /* What to say of each kind: the log line; the counter. */
 static const struct {
@@ -101,7 +102,7 @@ store_watch_new(struct event_base *base, struct store_link *cmd,
     w->base = base;
     w->cmd = cmd;
     w->cluster = cluster;
-    w->replicas = -1;
+    store_replicas_reset(&w->replicas);
     w->wrong = STORE_WATCH_NONE;
     w->tick = event_new(base, -1, EV_PERSIST, on_tick, w);
     if (w->tick == NULL) {
@@ -265,7 +266,7 @@ on_replication(struct rlink *rl, redisReply *reply, void *privdata)
     if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
         store_policy_info_field(reply->str, "connected_slaves:", n,
                                 sizeof(n)) == 0) {
-        w->replicas = atoi(n);
+        (void)store_replicas_seen(&w->replicas, atoi(n), watch_now_ms());
     }
 }
 
@@ -282,7 +283,7 @@ watch_ask_replicas(struct store_watch *w)
 int
 store_watch_replicas(const struct store_watch *w)
 {
-    return w->replicas;
+    return w->replicas.want;
 }
 
 /* ---- Redis's clock -------------------------------------------------------- */
@@ -395,6 +396,8 @@ store_watch_up(struct store_watch *w)
     w->policy[0] = '\0';
     w->no_config = false;
     watch_ask_policy(w);
+    store_replicas_reset(&w->replicas); /* another connection, maybe
+                                         * another master */
     watch_ask_replicas(w);
     evtimer_add(w->tick, &tv);
     store_link_server(w->cmd, &sv);

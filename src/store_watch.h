@@ -51,8 +51,10 @@ void store_watch_up(struct store_watch *w);
 bool store_watch_clock(const struct store_watch *w, int64_t *offset_ms);
 
 /*
- * The replicas of the Redis CMD reaches, as INFO replication said at
- * connect and every STORE_WATCH_PERIOD_MS: -1 until known.
+ * How many replicas of the Redis CMD reaches a durable script waits for,
+ * from what INFO replication says at connect and every
+ * STORE_WATCH_PERIOD_MS (store_replicas_seen, store_policy.h: a fall
+ * counts only once it has lasted): -1 until known.
  */
 int store_watch_replicas(const struct store_watch *w);
 

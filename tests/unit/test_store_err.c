@@ -110,3 +110,35 @@ Test(store_policy, any_info_field)
         }
     }
 }
+
+/* WAIT's replica count: up at once, down only once a fall has lasted. */
+Test(store_policy, replicas_fall_only_once_settled)
+{
+    static const struct {
+        int     seen;
+        int64_t at_ms;
+        int     want;
+    } steps[] = {
+        { 2, 0, 2 },
+        { 1, 1000, 2 },             /* a replica leaves: maybe promoted */
+        { 1, 1000 + STORE_REPLICAS_SETTLE_MS - 1, 2 },
+        { 1, 1000 + STORE_REPLICAS_SETTLE_MS, 1 },  /* gone for good */
+        { 3, 40000, 3 },            /* new ones count at once */
+        { 2, 41000, 3 },
+        { 3, 42000, 3 },            /* back: the fall is forgotten */
+        { 2, 43000, 3 },
+        { 2, 43000 + STORE_REPLICAS_SETTLE_MS - 1, 3 },
+        { 0, 43000 + STORE_REPLICAS_SETTLE_MS, 0 },
+    };
+    struct store_replicas r;
+    size_t                i;
+
+    store_replicas_reset(&r);
+    cr_expect_eq(r.want, -1);
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        cr_expect_eq(store_replicas_seen(&r, steps[i].seen, steps[i].at_ms),
+                     steps[i].want, "step %zu", i);
+    }
+    store_replicas_reset(&r);
+    cr_expect_eq(store_replicas_seen(&r, 1, 99), 1, "a new connection");
+}
