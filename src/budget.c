@@ -245,12 +245,20 @@ count_denial(enum budget_class cls)
               1);
 }
 
+/*
+ * The budget's keys keep schema v1 while the cache's moved to v2 (key.h):
+ * they name a tenant, never a phone, so v2 changed nothing in them, and
+ * keeping them means that old and new instances of a rolling upgrade
+ * share one upstream budget instead of spending two.
+ */
+#define BUDGET_SCHEMA "v1"
+
 /* Writes "<prefix>:v1:{<tenant>}:<what>" into OUT (KEY_MAX bytes). */
 static void
 budget_key(const struct budget *b, const char *tenant, const char *what,
            char *out)
 {
-    int n = snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:%s", b->prefix,
+    int n = snprintf(out, KEY_MAX, "%s:" BUDGET_SCHEMA ":{%s}:%s", b->prefix,
                      tenant, what);
 
     assert(n > 0 && n < KEY_MAX);

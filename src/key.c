@@ -222,16 +222,20 @@ key_tenant(const char *token, size_t len, char *out)
     key_hash(token, len, out);
 }
 
-void
-key_phone(const char *tenant, const char *phone, char *out)
+int
+key_phone(struct seal_ctx *c, const struct seal_keys *k, const char *phone,
+          char *out)
 {
-    char buf[KEY_TENANT_HEX + PHONE_E164_MAX + 2];
-    int  n;
+    return seal_name(c, k, SEAL_DOMAIN_PHONE, phone, strlen(phone), out) ==
+                   SEAL_OK ? 0 : -1;
+}
 
-    /* Salted with the tenant, so one phone hashes differently per tenant
-     * and a key list reveals no number. */
-    n = snprintf(buf, sizeof(buf), "%s:%s", tenant, phone);
-    key_hash(buf, n > 0 ? strnlen(buf, sizeof(buf)) : 0, out);
+int
+key_idem_name(struct seal_ctx *c, const struct seal_keys *k, const char *idem,
+              char *out)
+{
+    return seal_name(c, k, SEAL_DOMAIN_IDEM, idem, strlen(idem), out) ==
+                   SEAL_OK ? 0 : -1;
 }
 
 static bool
@@ -249,13 +253,13 @@ key_crm_ok(const char *crm)
 
 int
 key_entry(const char *prefix, const char *tenant, enum route_id id,
-          const char *e164, const char *crm, const struct key_query *q,
+          const char *phone, const char *crm, const struct key_query *q,
           struct key_entry *out)
 {
-    char phone[KEY_TENANT_HEX + 1];
-
     memset(out, 0, sizeof(*out));
-    key_phone(tenant, e164 != NULL ? e164 : "", phone);
+    if (phone == NULL) {
+        phone = "";                 /* dispositions: no phone in a name */
+    }
     switch (id) {
     case ROUTE_QUERY:
         snprintf(out->hash, sizeof(out->hash), "%s:" KEY_SCHEMA ":{%s}:lead:%s",
@@ -303,7 +307,6 @@ key_update(const char *prefix, const char *tenant, const char *phone,
            struct key_entry *lead, char *blocks_hash, size_t cap)
 {
     struct key_query q;
-    char             ph[KEY_TENANT_HEX + 1];
 
     memset(&q, 0, sizeof(q));
     q.limit_days = -1;
@@ -311,18 +314,13 @@ key_update(const char *prefix, const char *tenant, const char *phone,
     key_entry(prefix, tenant, ROUTE_QUERY, phone, NULL, &q, lead);
     snprintf(lead->bgen, sizeof(lead->bgen), "%s:" KEY_SCHEMA ":{%s}:bgen",
              prefix, tenant);
-    key_phone(tenant, phone, ph);
     snprintf(blocks_hash, cap, "%s:" KEY_SCHEMA ":{%s}:blocks:%s", prefix,
-             tenant, ph);
+             tenant, phone);
 }
 
 void
 key_idem(const char *prefix, const char *tenant, const char *idem, char *out)
 {
-    char buf[KEY_TENANT_HEX + 1 + 256], h[KEY_TENANT_HEX + 1];
-    int  n;
-
-    n = snprintf(buf, sizeof(buf), "%s:%s", tenant, idem);
-    key_hash(buf, n > 0 ? strnlen(buf, sizeof(buf)) : 0, h);
-    snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:idem:%s", prefix, tenant, h);
+    snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:idem:%s", prefix, tenant,
+             idem);
 }

@@ -1,7 +1,7 @@
 /*
  * key.h - tenants and cache keys (SPEC §3). Pure: no libevent, no hiredis.
  *
- * Layout, all under "<prefix>:v1:{<tenant>}:" so that every key one Lua
+ * Layout, all under "<prefix>:v2:{<tenant>}:" so that every key one Lua
  * script touches shares the tenant's Redis Cluster hash tag:
  *
  *   lead:<ph>     hash: field "q" (/phone/query), "c:<crm>" (variants)
@@ -12,10 +12,20 @@
  *   bgen          the tenant's blocks generation, bumped on bookings
  *   idem:<ik>     hash: one Idempotency-Key record (SPEC §5)
  *
- * <tenant> is the hex SHA-256 of the token, truncated to 128 bits; <ph> is
- * the same of "<tenant>:<E.164 phone>", <ik> of "<tenant>:<Idempotency-Key>".
+ * <tenant> is the hex SHA-256 of the token, truncated to 128 bits (seal.h
+ * says why it stays a plain hash); <ph> is the name of the E.164 phone and
+ * <ik> that of the Idempotency-Key: HMAC-SHA256 under the names key the
+ * token derives (seal_name, domains PHONE and IDEM, 128 bits in hex).
  * Neither a token nor a phone number (nor a caller's key) reaches a key in
- * the clear (SPEC §3).
+ * the clear, and without the token no name can be tested against a
+ * dictionary of phone numbers (SPEC §3, §13).
+ *
+ * Schema v2: v1 named phones and keys by a plain SHA-256 of
+ * "<tenant>:<input>", which a dictionary of the ~10^10 phone numbers
+ * reverses. No v1 entry is ever read again; they expire by their TTLs.
+ *
+ * The builders (key_entry, key_update, key_idem) only format: they take
+ * names already made by key_phone and key_idem_name.
  */
 #ifndef HSP_KEY_H
 #define HSP_KEY_H
@@ -25,11 +35,13 @@
 
 #include "phone.h"
 #include "route.h"
+#include "seal.h"
 
 #define KEY_TENANT_HEX 32               /* hex digits of the tenant id */
 #define KEY_MAX        256
 #define KEY_FIELD_MAX  (ROUTE_CRM_MAX + 16)
-#define KEY_SCHEMA     "v1"
+#define KEY_SCHEMA     "v2"
+#define KEY_NAME_HEX   SEAL_NAME_HEX   /* hex digits of <ph> and <ik> */
 
 /* The query parameters that matter to the cache, parsed and checked. */
 struct key_query {
@@ -81,8 +93,17 @@ int key_query_set_phone(const char *query, const char *e164, char *out,
 /* Writes the tenant id of TOKEN (LEN bytes) into OUT (KEY_TENANT_HEX + 1). */
 void key_tenant(const char *token, size_t len, char *out);
 
-/* Writes the key form of the E.164 PHONE of TENANT into OUT (same size). */
-void key_phone(const char *tenant, const char *phone, char *out);
+/*
+ * Writes <ph>, the name of the E.164 PHONE under K's names key, into OUT
+ * (KEY_NAME_HEX + 1 bytes). C and K as seal_name. Returns 0, or -1 when
+ * OpenSSL failed (OUT is then "").
+ */
+int key_phone(struct seal_ctx *c, const struct seal_keys *k, const char *phone,
+              char *out);
+
+/* The same for <ik>, the name of the Idempotency-Key IDEM. */
+int key_idem_name(struct seal_ctx *c, const struct seal_keys *k,
+                  const char *idem, char *out);
 
 /* The keys and field of one cacheable answer. */
 struct key_entry {
@@ -95,26 +116,29 @@ struct key_entry {
 };
 
 /*
- * Builds the keys of route ID for TENANT and the normalised E164 (unused
- * for dispositions), CRM (for ROUTE_QUERY_CRM) and Q. Returns 0, or -1
+ * Builds the keys of route ID for TENANT and PHONE, the name key_phone
+ * made of the normalised phone (unused for dispositions: may be NULL),
+ * CRM (for ROUTE_QUERY_CRM) and Q. Returns 0, or -1
  * when the answer must not be cached (a crmSettingsId with characters
  * outside [A-Za-z0-9._~-], or a route that is never cached).
  */
 int key_entry(const char *prefix, const char *tenant, enum route_id id,
-              const char *e164, const char *crm, const struct key_query *q,
+              const char *phone, const char *crm, const struct key_query *q,
               struct key_entry *out);
 
 /*
- * The keys a PATCH of PHONE touches: the lead hash, the blocks hash of the
- * phone, the phone's epoch and the tenant's blocks generation.
+ * The keys a PATCH of the phone named PHONE (key_phone) touches: the lead
+ * hash, the blocks hash of the phone, the phone's epoch and the tenant's
+ * blocks generation.
  */
 void key_update(const char *prefix, const char *tenant, const char *phone,
                 struct key_entry *lead, char *blocks_hash, size_t cap);
 
 /*
- * Writes the key of the record of Idempotency-Key IDEM (already checked,
- * NUL-terminated) of TENANT into OUT (KEY_MAX bytes). The scope is
- * (tenant, key): the same key under two tokens is two records.
+ * Writes the key of the record of the Idempotency-Key named IDEM
+ * (key_idem_name of the checked key) of TENANT into OUT (KEY_MAX bytes).
+ * The scope is (tenant, key): the same key under two tokens is two
+ * records, since two tokens derive two names keys.
  */
 void key_idem(const char *prefix, const char *tenant, const char *idem,
               char *out);

@@ -29,6 +29,7 @@
 #include "req/tracking.h"
 #include "respond.h"
 #include "store.h"
+#include "tkeys.h"
 #include "upstream.h"
 #include "url.h"
 
@@ -61,6 +62,7 @@ struct proxy {
     struct store        *store;     /* owned: the shared Redis */
     struct flight_ctx   *flights;   /* owned: coalescing's tables */
     struct tracking     *tracking;  /* owned: the near cache, or NULL */
+    struct tkeys        *keys;      /* owned: tenants' derived keys */
     struct pending_retry *pending;  /* owned: retries of invalidations */
     struct unsettled_retry *unsettled; /* owned: retries of idempotency
                                      * records */
@@ -130,6 +132,7 @@ proxy_gen_new(struct proxy *px, struct conf_ref *ref)
     g->env.store = px->store;
     g->env.flights = px->flights;
     g->env.tracking = px->tracking;
+    g->env.keys = px->keys;
     g->env.budget = px->budget;
     g->env.upstream = px->upstream;
     g->env.lowlat = px->lowlat;
@@ -213,9 +216,10 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
     px->pending = pending_retry_new(base, px->store);
     px->unsettled = unsettled_retry_new(base, px->store);
     px->lost = lost_new(base, px->store, px->tracking, cf);
+    px->keys = tkeys_new(TKEYS_MAX);
     if (px->flights == NULL || (cf->near_cache > 0 && px->tracking == NULL) ||
         px->budget == NULL || px->pending == NULL || px->lost == NULL ||
-        px->unsettled == NULL) {
+        px->unsettled == NULL || px->keys == NULL) {
         log_err("proxy: out of memory");
         goto fail;
     }
@@ -345,6 +349,7 @@ proxy_free(struct proxy *px)
     pending_retry_free(px->pending);
     unsettled_retry_free(px->unsettled);
     tracking_free(px->tracking);
+    tkeys_free(px->keys);
     flight_ctx_free(px->flights);
     budget_free(px->budget);
     store_free(px->store);

@@ -29,6 +29,7 @@
 #include "req/write.h"
 #include "stats.h"
 #include "store.h"
+#include "tkeys.h"
 
 typedef enum req_state (*machine_handler)(struct req *r, const void *data);
 
@@ -126,7 +127,8 @@ enum machine_token_result {
     MACHINE_TOKEN_OK,
     MACHINE_TOKEN_NONE,             /* 401 */
     MACHINE_TOKEN_CONFLICT,         /* two places disagree: 400 */
-    MACHINE_TOKEN_HOP               /* Connection names x-hs-token: 400 */
+    MACHINE_TOKEN_HOP,              /* Connection names x-hs-token: 400 */
+    MACHINE_TOKEN_KEYS              /* no keys derived (memory): 500 */
 };
 
 /* Agrees TOKEN (LEN bytes, may be NULL) with what *OUT holds so far.
@@ -202,6 +204,12 @@ machine_token(struct req *r, const struct json_object *body)
     }
     if (res == MACHINE_TOKEN_OK) {
         key_tenant(tok, tlen, r->tenant);
+        /* The tenant's keys, while the token is at hand: derived on the
+         * worker's first request of the tenant, a lookup after (tkeys.h). */
+        r->keys = tkeys_get(r->env->keys, r->tenant, tok, tlen);
+        if (r->keys == NULL) {
+            res = MACHINE_TOKEN_KEYS;
+        }
     }
     if (qbuf != NULL) {
         memset(qbuf, 0, cap);
@@ -220,6 +228,7 @@ static const struct {
                                       "same everywhere" },
     [MACHINE_TOKEN_HOP] = { 400, "x-hs-token must not be named in "
                                  "Connection" },
+    [MACHINE_TOKEN_KEYS] = { 500, "internal server error" },
 };
 
 /* GET /metrics: the counters of the whole process (SPEC §10). */

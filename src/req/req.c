@@ -22,6 +22,7 @@
 #include "cache.h"
 #include "conf.h"
 #include "store.h"
+#include "tkeys.h"
 
 #define REQ_SPARE_MAX 256           /* freed requests kept per worker */
 
@@ -92,6 +93,20 @@ req_redis_deadline_ms(const struct req *r)
         return 0;
     }
     return req_redis_deadline_at(r->env->cf, req_now_ms(), offset);
+}
+
+bool
+req_phone_name(const struct req *r, char *out)
+{
+    return key_phone(tkeys_ctx(r->env->keys), tkey_keys(r->keys), r->phone,
+                     out) == 0;
+}
+
+bool
+req_idem_name(const struct req *r, const char *idem, char *out)
+{
+    return key_idem_name(tkeys_ctx(r->env->keys), tkey_keys(r->keys), idem,
+                         out) == 0;
 }
 
 struct evbuffer *
@@ -240,6 +255,7 @@ req_free(struct req *r)
     TAILQ_REMOVE(&r->set->list, r, next);
     r->set->n--;
     evhttp_clear_headers(&r->headers);
+    tkey_release(r->keys);
     if (r->rate_timer != NULL) {
         event_free(r->rate_timer);
     }

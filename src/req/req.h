@@ -64,6 +64,8 @@ struct flight_ctx;
 struct redisReply;
 struct store;
 struct store_op;
+struct tkey;
+struct tkeys;
 struct tracking;
 
 enum req_state {
@@ -130,6 +132,7 @@ struct req_env {
     struct upstream   *lowlat;      /* `upstream_lowlatency`, or NULL */
     struct flight_ctx *flights;     /* coalescing: flights, wake channel */
     struct tracking   *tracking;    /* the near cache, or NULL when off */
+    struct tkeys      *keys;        /* tenants' derived keys (tkeys.h) */
     struct budget     *budget;      /* the shared upstream budget */
 };
 
@@ -159,6 +162,9 @@ struct req {
                                        refused (client.c), or NULL */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char tenant[KEY_TENANT_HEX + 1];
+    struct tkey            *keys;   /* a reference on the tenant's keys
+                                       (tkeys.h), once the token is known;
+                                       released by req_free */
     char phone[PHONE_E164_MAX];     /* normalised; "" if none */
 
     /* what it waits for: at most one of the three; the machine clears
@@ -260,6 +266,16 @@ int64_t req_redis_deadline_at(const struct conf *cf, int64_t sent_ms,
 /* req_redis_deadline_at for a call R sends now, with the store's clock
  * offset; 0 (none) while the store does not know Redis's clock yet. */
 int64_t req_redis_deadline_ms(const struct req *r);
+
+/*
+ * Writes <ph>, the name of R's normalised phone under its tenant's names
+ * key (key_phone), into OUT (KEY_NAME_HEX + 1 bytes). Returns false when
+ * OpenSSL failed.
+ */
+bool req_phone_name(const struct req *r, char *out);
+
+/* The same for <ik>, the name of the Idempotency-Key IDEM. */
+bool req_idem_name(const struct req *r, const char *idem, char *out);
 
 /*
  * The stored form (cache_entry) of R's held answer with STATUS and

@@ -58,7 +58,7 @@ write_idem_check(struct req *r)
     struct evkeyvalq      *in = evhttp_request_get_input_headers(r->client);
     const struct evkeyval *h;
     const char            *value = NULL;
-    char                   key[IDEM_KEY_MAX + 1];
+    char                   key[IDEM_KEY_MAX + 1], ik[KEY_NAME_HEX + 1];
     unsigned               n = 0;
 
     if (cf->idempotency_ttl_ms == 0) {
@@ -81,7 +81,11 @@ write_idem_check(struct req *r)
         reply_error(r, 400, bad);
         return false;
     }
-    key_idem(cf->redis_prefix, r->tenant, key, c->record);
+    if (!req_idem_name(r, key, ik)) {
+        reply_error(r, 500, "internal server error");
+        return false;
+    }
+    key_idem(cf->redis_prefix, r->tenant, ik, c->record);
     c->guarded = true;
     return true;
 }
@@ -206,6 +210,7 @@ write_recv(struct req *r, const struct json_object *body,
 {
     struct write_state *ws = write_state(r);
     struct update_check chk;
+    char                ph[KEY_NAME_HEX + 1];
 
     if (body == NULL) {
         reply_error(r, 400, parse_err);
@@ -219,6 +224,14 @@ write_recv(struct req *r, const struct json_object *body,
         return REQ_DONE;
     }
     memcpy(r->phone, chk.phone, sizeof(r->phone));
+    /* The keys it touches, before the upstream is asked: a PATCH whose
+     * entries could not be named could not drop them. */
+    if (!req_phone_name(r, ph)) {
+        reply_error(r, 500, "internal server error");
+        return REQ_DONE;
+    }
+    key_update(r->env->cf->redis_prefix, r->tenant, ph, &ws->lead, ws->blocks,
+               sizeof(ws->blocks));
     ws->books = chk.books;
     if (!ws->claim.guarded) {
         return write_spend(r);
@@ -307,8 +320,6 @@ write_lead(struct req *r, bool through)
         .expire_ms = cache_expire_ms(cf, cf->ttl_lead_ms),
         .drop_blocks = ws->books, .epoch_expire_ms = cache_guard_ms(cf) };
 
-    key_update(cf->redis_prefix, r->tenant, r->phone, &ws->lead, ws->blocks,
-               sizeof(ws->blocks));
     if (through && cf->ttl_lead_ms > 0) {
         /* Served later as a /phone/query answer, hence 200. */
         v = req_entry_value(r, 200, cf->ttl_lead_ms);

@@ -32,7 +32,7 @@ struct write_state {
     bool             books;         /* blockId or cancelAppt */
     bool             wrote;         /* the lead was written or dropped */
     struct claim     claim;         /* its Idempotency-Key record */
-    struct key_entry lead;          /* the lead's keys, once known */
+    struct key_entry lead;          /* the lead's keys, made in RECV */
     char             blocks[KEY_MAX];   /* the tenant's blocks hash */
 };
 

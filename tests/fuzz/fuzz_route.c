@@ -118,6 +118,10 @@ check_query(const struct route_match *m, const char *query,
     struct key_query q;
     struct key_entry e;
     char             tenant[KEY_TENANT_HEX + 1], e164[PHONE_E164_MAX] = "";
+    char             ph[KEY_NAME_HEX + 1];
+    /* one token per run (the caller's), so its keys are derived once */
+    static struct seal_ctx  *ctx;
+    static struct seal_keys *keys;
     bool             phone_ok = false;
 
     key_parse_query(query, &q);
@@ -144,7 +148,13 @@ check_query(const struct route_match *m, const char *query,
         return;                     /* a 400 */
     }
     key_tenant(token, strlen(token), tenant);
-    if (key_entry(FUZZ_PREFIX, tenant, m->id, e164, m->crm, &q, &e) != 0) {
+    if (ctx == NULL) {
+        ctx = seal_ctx_new();
+        keys = seal_keys_new(ctx, token, strlen(token));
+        FUZZ_CHECK(ctx != NULL && keys != NULL, "keys are derived");
+    }
+    FUZZ_CHECK(key_phone(ctx, keys, e164, ph) == 0, "a phone is named");
+    if (key_entry(FUZZ_PREFIX, tenant, m->id, ph, m->crm, &q, &e) != 0) {
         FUZZ_CHECK(m->id == ROUTE_QUERY_CRM || m->id == ROUTE_UPDATE,
                    "only a crm or a PATCH is never keyed");
         return;
