@@ -206,6 +206,7 @@ machine_token(struct req *r, const struct json_object *body)
         key_tenant(tok, tlen, r->tenant);
         /* The tenant's keys, while the token is at hand: derived on the
          * worker's first request of the tenant, a lookup after (tkeys.h). */
+        assert(r->keys == NULL);    /* one token per request */
         r->keys = tkeys_get(r->env->keys, r->tenant, tok, tlen);
         if (r->keys == NULL) {
             res = MACHINE_TOKEN_KEYS;
