@@ -192,7 +192,7 @@ read_recv(struct req *r)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->client);
     struct evkeyvalq        *in = evhttp_request_get_input_headers(r->client);
     const struct conf       *cf = r->env->cf;
-    char                     fkey[FLIGHT_KEY_MAX], ph[KEY_NAME_HEX + 1] = "";
+    char                     fkey[FLIGHT_KEY_MAX];
     bool                     enabled, keyed, pending = false;
 
     key_parse_query(uri != NULL ? evhttp_uri_get_query(uri) : NULL, &rs->q);
@@ -202,12 +202,8 @@ read_recv(struct req *r)
     cache_parse_directives(evhttp_find_header(in, "Cache-Control"),
                            evhttp_find_header(in, "Pragma"), &rs->dir);
     enabled = cache_route_enabled(cf, r->route.id);
-    /* Dispositions name no phone: no HMAC for them. A name OpenSSL could
-     * not make leaves the request uncached, never failed. */
     keyed = !rs->q.limit_days_bad && !rs->q.simple_block_id_bad &&
-            (r->route.id == ROUTE_DISPOSITIONS || req_phone_name(r, ph)) &&
-            key_entry(cf->redis_prefix, r->tenant, r->route.id, ph,
-                      r->route.crm, &rs->q, &rs->key) == 0;
+            req_key_entry(r, &rs->q, &rs->key) == 0;
     if (!keyed) {
         rs->mode = READ_BYPASS;
     } else if (!enabled || rs->dir.no_cache || rs->dir.no_store) {

@@ -109,6 +109,20 @@ req_idem_name(const struct req *r, const char *idem, char *out)
                          out) == 0;
 }
 
+int
+req_key_entry(const struct req *r, const struct key_query *q,
+              struct key_entry *out)
+{
+    char ph[KEY_NAME_HEX + 1] = "";
+
+    /* Dispositions name no phone: no HMAC for them. */
+    if (r->route.id != ROUTE_DISPOSITIONS && !req_phone_name(r, ph)) {
+        return -1;
+    }
+    return key_entry(r->env->cf->redis_prefix, r->tenant, r->route.id, ph,
+                     r->route.crm, q, out);
+}
+
 struct evbuffer *
 req_entry_value(const struct req *r, int status, int64_t ttl_ms)
 {

@@ -278,6 +278,15 @@ bool req_phone_name(const struct req *r, char *out);
 bool req_idem_name(const struct req *r, const char *idem, char *out);
 
 /*
+ * key_entry for R's route, tenant, phone (named with req_phone_name) and
+ * crmSettingsId, with the parsed query Q. Returns 0, or -1 when R's
+ * answer is not cached: key_entry refused, or OpenSSL could not make the
+ * name (the request then goes through uncached, never fails).
+ */
+int req_key_entry(const struct req *r, const struct key_query *q,
+                  struct key_entry *out);
+
+/*
  * The stored form (cache_entry) of R's held answer with STATUS and
  * TTL_MS, in a new buffer the caller frees; NULL when out of memory.
  */
