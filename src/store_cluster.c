@@ -167,8 +167,8 @@ cluster_schedule(struct store_cluster *c)
     evtimer_add(c->timer, &tv);
 }
 
-/* Applies MAP, read from the node at index FROM: its masters become
- * nodes, each slot points at its master. */
+/* Applies MAP, as a node answered it: its masters become nodes (made
+ * through the add callback when new), each slot points at its master. */
 static void
 cluster_apply(struct store_cluster *c, const struct cmap *map)
 {

@@ -167,9 +167,9 @@ watch_kind(const struct rlink_server *sv, bool cluster)
     if (sv->mode == RLINK_MODE_STANDALONE && cluster) {
         return READY_WRONG_STANDALONE;
     }
+    /* In a Cluster a seed may be a replica: it serves no slot, and the
+     * map says where the masters are. */
     if (sv->role == RLINK_ROLE_REPLICA && !cluster) {
-        /* In a Cluster a seed may be a replica: it serves no slot, and
-         * the map says where the masters are. */
         return READY_WRONG_REPLICA;
     }
     return STORE_WATCH_NONE;
