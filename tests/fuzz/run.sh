@@ -40,7 +40,7 @@ declare -A srcs=(
     [conf]="conf_key.c conf_value.c conf_load.c conf_check.c conf_ref.c url.c
             url_redis.c"
     [json]="json.c idem.c"
-    [route]="route.c key.c phone.c cache.c"
+    [route]="route.c key.c phone.c cache.c seal.c"
     [lex]="lex.c"
     [uparse]="uparse.c ufields.c"
 )
