@@ -49,6 +49,7 @@ struct seal_keys {
 static const char *const seal_domains[SEAL_DOMAIN_COUNT] = {
     [SEAL_DOMAIN_PHONE] = "phone",
     [SEAL_DOMAIN_IDEM]  = "idem",
+    [SEAL_DOMAIN_FP]    = "fingerprint",
 };
 
 static const char *const seal_status_names[] = {

@@ -70,6 +70,8 @@ enum seal_status {
 enum seal_domain {
     SEAL_DOMAIN_PHONE,                  /* an E.164 phone number */
     SEAL_DOMAIN_IDEM,                   /* an Idempotency-Key */
+    SEAL_DOMAIN_FP,                     /* a request's fingerprint (the hex
+                                           SHA-256 of its canonical body) */
     SEAL_DOMAIN_COUNT
 };
 

@@ -64,6 +64,10 @@ static const struct {
     [STATS_NEAR_HITS] = { "heavyset_near_hits_total", "",
                           "Hits answered from a worker's near cache, "
                           "without asking Redis." },
+    [STATS_STORE_UNSEAL_FAILURES] = {
+        "heavyset_store_unseal_failures_total", "",
+        "Values read from Redis that did not open (tampered, moved under "
+        "another key or field, another tenant's, never sealed): misses." },
     [STATS_STALE_SWR] = { "heavyset_stale_served_total",
                           "{reason=\"revalidate\"}",
                           "Expired entries served, by reason." },

@@ -32,6 +32,7 @@ enum stats_counter {
     STATS_RATE_WAITS,               /* requests that waited for budget */
     STATS_COALESCED,                /* answered by another's fetch */
     STATS_NEAR_HITS,                /* hits answered from a near cache */
+    STATS_STORE_UNSEAL_FAILURES,    /* stored values that did not open */
     STATS_STALE_SWR,                /* stale served, by reason */
     STATS_STALE_ERROR,
     STATS_STALE_RATE,

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -166,6 +167,19 @@ answer_handed(struct req *r, const struct cache_entry *e)
 
     a.status = reply_cache_status(&rc, status, sizeof(status));
     return answer_all(r, &a);
+}
+
+void
+answer_keep_stale(struct req *r, const char *v, size_t len)
+{
+    struct read_state *rs = read_state(r);
+
+    free(rs->stale);
+    rs->stale = malloc(len);
+    rs->stale_len = rs->stale != NULL ? len : 0;
+    if (rs->stale != NULL) {
+        memcpy(rs->stale, v, len);
+    }
 }
 
 bool

@@ -6,6 +6,7 @@
 #include "req/claim.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include <event2/buffer.h>
 
@@ -75,8 +76,8 @@ claim_learn_clock(int64_t sent_ms, int64_t redis_ms)
 }
 
 enum claim_verdict
-claim_verdict(const struct redisReply *reply, const struct claim *c,
-              struct cache_entry *e)
+claim_verdict(const struct req *r, const struct redisReply *reply,
+              const struct claim *c, struct cache_entry *e, char **plain)
 {
     static const enum claim_verdict verdicts[] = {
         [SCRIPT_CLAIM_FAILED] = CLAIM_FAILED,
@@ -91,9 +92,17 @@ claim_verdict(const struct redisReply *reply, const struct claim *c,
 
     (void)script_idem_claim_reply(reply, &v);
     claim_learn_clock(c->sent_ms, v.redis_ms);
-    if (v.verdict == SCRIPT_CLAIM_DONE &&
-        cache_entry_decode(v.answer, v.answer_len, e) != 0) {
-        return CLAIM_UNREADABLE;
+    *plain = NULL;
+    if (v.verdict == SCRIPT_CLAIM_DONE) {
+        size_t len;
+
+        *plain = req_entry_open(r, c->record, CLAIM_ANSWER_FIELD, v.answer,
+                                v.answer_len, &len);
+        if (*plain == NULL || cache_entry_decode(*plain, len, e) != 0) {
+            free(*plain);
+            *plain = NULL;
+            return CLAIM_UNREADABLE;
+        }
     }
     return verdicts[v.verdict];
 }

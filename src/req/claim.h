@@ -30,7 +30,9 @@ struct claim {
     int64_t sent_ms;                /* when the claim was sent (our clock) */
     char record[KEY_MAX];           /* the record's Redis key */
     char owner[HTTP_REQUEST_ID_MAX + 1];    /* the claim's random id */
-    char fp[IDEM_FP_HEX + 1];       /* the request's fingerprint */
+    char fp[IDEM_FP_HEX + 1];       /* the request's fingerprint: the
+                                       name (seal_name, domain FP) of its
+                                       idem_fingerprint */
 };
 
 enum claim_verdict {
@@ -50,11 +52,20 @@ enum claim_verdict {
  */
 struct store_op *claim_take(struct req *r, struct claim *c);
 
-/* What the claim's REPLY to C says; for CLAIM_DONE, the stored answer in
- * E (pointing into REPLY). Learns Redis's clock from it. */
-enum claim_verdict claim_verdict(const struct redisReply *reply,
+/*
+ * What the claim's REPLY to C, R's, says; for CLAIM_DONE, the stored
+ * answer opened (req_entry_open) into a new buffer in *PLAIN, which the
+ * caller frees, decoded into E (pointing into it). A stored answer that
+ * does not open is CLAIM_UNREADABLE. Learns Redis's clock from it.
+ */
+enum claim_verdict claim_verdict(const struct req *r,
+                                 const struct redisReply *reply,
                                  const struct claim *c,
-                                 struct cache_entry *e);
+                                 struct cache_entry *e, char **plain);
+
+/* The field of a record that holds its stored answer, sealed with the
+ * record's key name and this field as associated data. */
+#define CLAIM_ANSWER_FIELD "resp"
 
 
 /*

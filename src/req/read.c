@@ -319,18 +319,6 @@ read_copy_epochs(struct read_state *rs, const struct script_lookup_result *v)
     return true;
 }
 
-/* Keeps the expired entry (LEN bytes at V) aside for stale serving. */
-static void
-read_keep_stale(struct read_state *rs, const char *v, size_t len)
-{
-    free(rs->stale);
-    rs->stale = malloc(len);
-    rs->stale_len = rs->stale != NULL ? len : 0;
-    if (rs->stale != NULL) {
-        memcpy(rs->stale, v, len);
-    }
-}
-
 /* Keeps the fresh entry V (LEN bytes) R's lookup read, if it may. */
 static void
 read_near_put(struct req *r, const char *v, size_t len)
@@ -351,6 +339,9 @@ read_verdict(struct req *r, const struct script_lookup_result *v)
 {
     struct read_state *rs = read_state(r);
     struct cache_entry e;
+    char              *plain;
+    size_t             len;
+    enum req_state     next;
 
     switch (v->verdict) {
     case SCRIPT_LOOKUP_LEAD:
@@ -377,8 +368,12 @@ read_verdict(struct req *r, const struct script_lookup_result *v)
         }
         return read_spend(r);       /* cannot wait: fetch alone */
     case SCRIPT_LOOKUP_ANSWER:
-        if (cache_entry_decode(v->answer, v->answer_len, &e) == 0) {
-            return answer_handed(r, &e);
+        plain = req_entry_read(r, &rs->key, v->answer, v->answer_len, &e,
+                               &len);
+        if (plain != NULL) {
+            next = answer_handed(r, &e);
+            free(plain);
+            return next;
         }
         break;
     case SCRIPT_LOOKUP_NONE:
@@ -401,21 +396,26 @@ read_on_lookup(struct req *r, const void *data)
     struct cache_entry          e;
     int64_t                     now = req_now_ms();
     bool                        swr = false, have;
+    char                       *plain;
+    size_t                      len = 0;
+    enum req_state              next;
 
     if (script_lookup_reply(data, &v) != 0 || !read_copy_epochs(rs, &v)) {
         return read_without_cache(r);   /* Redis failed or was slow */
     }
-    have = v.entry != NULL &&
-           cache_entry_decode(v.entry, v.entry_len, &e) == 0;
+    plain = req_entry_read(r, &rs->key, v.entry, v.entry_len, &e, &len);
+    have = plain != NULL;
     if (have && v.verdict == SCRIPT_LOOKUP_HIT) {
-        read_near_put(r, v.entry, v.entry_len);
-        return answer_hit(r, &e, now);
+        read_near_put(r, plain, len);
+        next = answer_hit(r, &e, now);
+        free(plain);
+        return next;
     }
     if (have) {
         int64_t fresh = cache_entry_fresh_ms(&e, now);
 
         if (fresh > 0) {            /* fresh, but older than max-age */
-            read_near_put(r, v.entry, v.entry_len);
+            read_near_put(r, plain, len);
         }
         rs->fwd = REPLY_FWD_STALE;
         /* An entry that just expired is served now, unless the client
@@ -423,13 +423,17 @@ read_on_lookup(struct req *r, const void *data)
         swr = rs->dir.max_age_s < 0 &&
               -fresh < cf->stale_while_revalidate_ms;
         if (swr || -fresh < cf->stale_if_error_ms) {
-            read_keep_stale(rs, v.entry, v.entry_len);
+            answer_keep_stale(r, plain, len);
         }
+        free(plain);
     }
     if (rs->dir.only_if_cached) {
         return answer_error(r, 504, "no cached response");
     }
     rs->revalidate = swr && rs->stale != NULL;
+    if (!have && v.verdict == SCRIPT_LOOKUP_HIT) {
+        return read_lock(r);        /* did not open: a miss, filled anew */
+    }
     return read_verdict(r, &v);
 }
 
@@ -476,7 +480,9 @@ static enum req_state
 read_fill(struct req *r, int64_t ttl_ms)
 {
     struct read_state      *rs = read_state(r);
-    struct evbuffer        *v = req_entry_value(r, r->status, ttl_ms);
+    struct evbuffer        *v = req_entry_value(r, rs->key.hash,
+                                                rs->key.field, r->status,
+                                                ttl_ms);
     struct script_fill_args a = {
         .hash = rs->key.hash, .epoch_key = rs->key.epoch,
         .bgen_key = rs->key.bgen, .lock_key = rs->fl.lock,

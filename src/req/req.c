@@ -21,6 +21,10 @@
 #include "access.h"
 #include "cache.h"
 #include "conf.h"
+#include "log.h"
+#include "lograte.h"
+#include "seal.h"
+#include "stats.h"
 #include "store.h"
 #include "tkeys.h"
 
@@ -123,13 +127,36 @@ req_key_entry(const struct req *r, const struct key_query *q,
                      r->route.crm, q, out);
 }
 
+/*
+ * The associated data of a value stored under HASH, FIELD: the key name,
+ * a NUL, the field (key names hold no NUL). seal.h adds its version.
+ */
+static size_t
+req_entry_aad(const char *hash, const char *field, char *out, size_t cap)
+{
+    size_t h = strlen(hash), f = strlen(field);
+
+    if (h + 1 + f > cap) {
+        return 0;
+    }
+    memcpy(out, hash, h);
+    out[h] = '\0';
+    memcpy(out + h + 1, field, f);
+    return h + 1 + f;
+}
+
 struct evbuffer *
-req_entry_value(const struct req *r, int status, int64_t ttl_ms)
+req_entry_value(const struct req *r, const char *hash, const char *field,
+                int status, int64_t ttl_ms)
 {
     struct cache_entry e;
     struct evbuffer   *v;
+    struct evbuffer_iovec iov;
     const char        *ctype = evhttp_find_header(&r->headers, "Content-Type");
     char               header[CACHE_HEADER_MAX];
+    char               aad[REQ_AAD_MAX];
+    size_t             aad_len = req_entry_aad(hash, field, aad, sizeof(aad));
+    size_t             len = evbuffer_get_length(r->body), sealed = 0;
     int                n;
 
     memset(&e, 0, sizeof(e));
@@ -139,19 +166,84 @@ req_entry_value(const struct req *r, int status, int64_t ttl_ms)
     e.ctype = ctype != NULL ? ctype : "";
     e.ctype_len = strlen(e.ctype);
     n = cache_entry_header(&e, header, sizeof(header));
-    if (n < 0) {
+    if (n < 0 || aad_len == 0 || r->keys == NULL) {
         return NULL;
     }
+    /* The header stays plain (no personal data; the scripts judge
+     * freshness from it); the body after it is sealed. */
     v = evbuffer_new();
     if (v == NULL || evbuffer_add(v, header, (size_t)n) != 0 ||
-        evbuffer_add(v, evbuffer_pullup(r->body, -1),
-                     evbuffer_get_length(r->body)) != 0) {
+        evbuffer_reserve_space(v, len + SEAL_OVERHEAD, &iov, 1) < 1 ||
+        seal_seal(tkeys_ctx(r->env->keys), tkey_keys(r->keys), aad, aad_len,
+                  evbuffer_pullup(r->body, -1), len, iov.iov_base,
+                  iov.iov_len, &sealed) != SEAL_OK) {
         if (v != NULL) {
             evbuffer_free(v);
         }
         return NULL;
     }
+    iov.iov_len = sealed;
+    if (evbuffer_commit_space(v, &iov, 1) != 0) {
+        evbuffer_free(v);
+        return NULL;
+    }
     return v;
+}
+
+char *
+req_entry_open(const struct req *r, const char *hash, const char *field,
+               const char *v, size_t len, size_t *out_len)
+{
+    static struct lograte failed_log;
+    const char           *nl = v != NULL ? memchr(v, '\n', len) : NULL;
+    char                  aad[REQ_AAD_MAX];
+    size_t                aad_len = req_entry_aad(hash, field, aad,
+                                                  sizeof(aad));
+    size_t                head, body = 0;
+    char                 *out;
+    enum seal_status      st = SEAL_ESHORT;
+
+    if (v == NULL || r->keys == NULL) {
+        return NULL;
+    }
+    head = nl != NULL ? (size_t)(nl - v) + 1 : len;
+    out = malloc(head + (len - head) + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (nl != NULL && aad_len > 0) {
+        memcpy(out, v, head);
+        st = seal_open(tkeys_ctx(r->env->keys), tkey_keys(r->keys), aad,
+                       aad_len, (const unsigned char *)v + head, len - head,
+                       out + head, len - head + 1, &body);
+    }
+    if (st != SEAL_OK) {
+        /* Tampered, moved under another name, another tenant's, or not
+         * sealed at all: a miss. Never the value in the log. */
+        free(out);
+        stats_add(STATS_STORE_UNSEAL_FAILURES, 1);
+        log_rated(&failed_log, LOG_WARN,
+                  "proxy: request %s: a stored value did not open (%s); "
+                  "taken as a miss", r->request_id, seal_status_name(st));
+        return NULL;
+    }
+    out[head + body] = '\0';
+    *out_len = head + body;
+    return out;
+}
+
+char *
+req_entry_read(const struct req *r, const struct key_entry *k,
+               const char *v, size_t len, struct cache_entry *e,
+               size_t *plain_len)
+{
+    char *p = req_entry_open(r, k->hash, k->field, v, len, plain_len);
+
+    if (p != NULL && cache_entry_decode(p, *plain_len, e) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
 }
 
 /* ---- the set ------------------------------------------------------------ */

@@ -52,8 +52,10 @@
 
 #define REQ_EPOCH_MAX      24       /* an epoch or generation, as text */
 #define REQ_PATH_STATE_MAX 4096     /* bytes of a path's own state */
+#define REQ_AAD_MAX        (KEY_MAX + KEY_FIELD_MAX + 8) /* key, NUL, field */
 
 struct budget;
+struct cache_entry;
 struct budget_op;
 struct conf;
 struct evbuffer;
@@ -288,9 +290,40 @@ int req_key_entry(const struct req *r, const struct key_query *q,
 
 /*
  * The stored form (cache_entry) of R's held answer with STATUS and
- * TTL_MS, in a new buffer the caller frees; NULL when out of memory.
+ * TTL_MS, to be stored under the Redis key HASH and field FIELD, in a
+ * new buffer the caller frees; NULL when out of memory or sealing failed.
+ * The header ("hsp1 <status> <stored_ms> <ttl_ms> <ctype>\n") stays plain;
+ * the body is sealed (seal.h) under R's tenant's keys with HASH, a NUL
+ * and FIELD as associated data, so a value moved under another key name
+ * or field, or read with another tenant's keys, does not open (SPEC §13).
+ * FIELD never holds the blocks generation: a generation is a version of
+ * one answer, not another answer (read.c says why).
  */
-struct evbuffer *req_entry_value(const struct req *r, int status,
+struct evbuffer *req_entry_value(const struct req *r, const char *hash,
+                                 const char *field, int status,
                                  int64_t ttl_ms);
+
+/*
+ * Opens the stored value V (LEN bytes) read from HASH, FIELD, as
+ * req_entry_value sealed it: returns a new NUL-terminated buffer (the
+ * caller frees it) holding the plain header and body, its length in
+ * *OUT_LEN; NULL when V is NULL, out of memory, or V does not open
+ * (tampered, moved, another tenant's, never sealed): then it is counted
+ * (heavyset_store_unseal_failures_total) and logged, rate limited,
+ * without the value. A NULL is a miss for the caller.
+ */
+char *req_entry_open(const struct req *r, const char *hash,
+                     const char *field, const char *v, size_t len,
+                     size_t *out_len);
+
+/*
+ * req_entry_open of V (LEN bytes) read from K's hash and field, then
+ * decoded into E (borrowing from the result): the new buffer, which the
+ * caller frees, or NULL when there is no value or it does not open or
+ * decode (a miss).
+ */
+char *req_entry_read(const struct req *r, const struct key_entry *k,
+                     const char *v, size_t len, struct cache_entry *e,
+                     size_t *plain_len);
 
 #endif /* HSP_REQ_REQ_H */

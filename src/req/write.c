@@ -26,8 +26,10 @@
 #include "req/tracking.h"
 #include "req/unsettled.h"
 #include "script.h"
+#include "seal.h"
 #include "stats.h"
 #include "store.h"
+#include "tkeys.h"
 #include "update.h"
 
 /* R's write state. */
@@ -98,7 +100,7 @@ write_idem_fingerprint(struct req *r)
     struct evbuffer         *in = evhttp_request_get_input_buffer(r->client);
     struct claim            *c = &write_state(r)->claim;
     size_t                   len = evbuffer_get_length(in), clen;
-    char                    *canon, err[160];
+    char                    *canon, err[160], sha[IDEM_FP_HEX + 1];
 
     if (idem_canonical((const char *)evbuffer_pullup(in, -1), len, &canon,
                        &clen, err, sizeof(err)) != 0) {
@@ -106,8 +108,16 @@ write_idem_fingerprint(struct req *r)
         return false;
     }
     idem_fingerprint(r->method_name, evhttp_uri_get_path(uri), canon, clen,
-                     c->fp);
+                     sha);
     free(canon);
+    /* Stored in the record, so keyed (SPEC §13): a plain SHA-256 of a
+     * body that is mostly a phone number and a few known fields could be
+     * tested against guesses without the token. */
+    if (seal_name(tkeys_ctx(r->env->keys), tkey_keys(r->keys),
+                  SEAL_DOMAIN_FP, sha, strlen(sha), c->fp) != SEAL_OK) {
+        reply_error(r, 500, "cannot make the request's fingerprint");
+        return false;
+    }
     if (http_request_id_new(c->owner, sizeof(c->owner)) != 0) {
         reply_error(r, 500, "cannot make a random claim id");
         return false;
@@ -251,8 +261,9 @@ write_on_claim(struct req *r, const void *data)
 {
     struct write_state *ws = write_state(r);
     struct cache_entry  e;
+    char               *plain = NULL;
 
-    switch (claim_verdict(data, &ws->claim, &e)) {
+    switch (claim_verdict(r, data, &ws->claim, &e, &plain)) {
     case CLAIM_CLAIMED:
         stats_add(STATS_IDEM_CLAIMED, 1);
         ws->claim.claimed = true;
@@ -272,6 +283,7 @@ write_on_claim(struct req *r, const void *data)
         stats_add(STATS_IDEM_REPLAYED, 1);
         reply_entry(r, &e, STATS_CACHE_REPLAY,
                     "hit; detail=idempotent-replay", -1, true);
+        free(plain);
         return REQ_DONE;
     case CLAIM_FAILED:
         claim_give_back(r, &ws->claim);
@@ -322,7 +334,8 @@ write_lead(struct req *r, bool through)
 
     if (through && cf->ttl_lead_ms > 0) {
         /* Served later as a /phone/query answer, hence 200. */
-        v = req_entry_value(r, 200, cf->ttl_lead_ms);
+        v = req_entry_value(r, ws->lead.hash, ws->lead.field, 200,
+                            cf->ttl_lead_ms);
     }
     a.hash = ws->lead.hash;
     a.epoch_key = ws->lead.epoch;
@@ -447,7 +460,8 @@ write_settle(struct req *r)
     keep = r->uerr == UPSTREAM_OK && r->status < 500 && r->status != 408 &&
            r->status != 429;
     if (keep) {
-        v = req_entry_value(r, r->status, r->env->cf->idempotency_ttl_ms);
+        v = req_entry_value(r, ws->claim.record, CLAIM_ANSWER_FIELD,
+                            r->status, r->env->cf->idempotency_ttl_ms);
     }
     r->op = claim_settle(r, &ws->claim, v);
     if (v != NULL) {
