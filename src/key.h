@@ -1,7 +1,7 @@
 /*
  * key.h - tenants and cache keys (SPEC §3). Pure: no libevent, no hiredis.
  *
- * Layout, all under "<prefix>:v2:{<tenant>}:" so that every key one Lua
+ * Layout, all under "<prefix>:v3:{<tenant>}:" so that every key one Lua
  * script touches shares the tenant's Redis Cluster hash tag:
  *
  *   lead:<ph>     hash: field "q" (/phone/query), "c:<crm>" (variants)
@@ -24,6 +24,12 @@
  * "<tenant>:<input>", which a dictionary of the ~10^10 phone numbers
  * reverses. No v1 entry is ever read again; they expire by their TTLs.
  *
+ * Schema v3: values are sealed (req_entry_value, SPEC §13). A v2 value
+ * read by a v3 proxy would only fail to open (a miss, but counted and
+ * logged as if tampered with); a v3 value read by a v2 proxy still in
+ * service during a rolling deploy would parse (its header is plain) and
+ * serve ciphertext as the body. Disjoint key names rule both out.
+ *
  * The builders (key_entry, key_update, key_idem) only format: they take
  * names already made by key_phone and key_idem_name.
  */
@@ -40,7 +46,7 @@
 #define KEY_TENANT_HEX 32               /* hex digits of the tenant id */
 #define KEY_MAX        256
 #define KEY_FIELD_MAX  (ROUTE_CRM_MAX + 16)
-#define KEY_SCHEMA     "v2"
+#define KEY_SCHEMA     "v3"
 #define KEY_NAME_HEX   SEAL_NAME_HEX   /* hex digits of <ph> and <ik> */
 
 /* The query parameters that matter to the cache, parsed and checked. */

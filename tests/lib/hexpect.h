@@ -45,7 +45,7 @@ int hexpect_stampede(const char *const *bases, size_t nbases,
 
 /*
  * Asserts that K, a key of the run's Redis, is a tenant's (its hash tag:
- * "hsp:v2:{...", or "hsp:v1:{...}" for the budget's keys) or the one key
+ * "hsp:v3:{...", or "hsp:v1:{...}" for the budget's keys) or the one key
  * no tenant owns, the marker each proxy
  * raises every second to notice a Redis that lost its data (SPEC §12):
  * a scan of the keys may find it at any moment.

@@ -127,26 +127,26 @@ struct entry_case {
 #define PH "4ba2ea01e338780e41e5fc477c76ccf1"
 
 static const struct entry_case entry_cases[] = {
-    { ROUTE_QUERY, NULL, "phone=1", 0, "hsp:v2:" T ":lead:" PH, "q",
-      "hsp:v2:" T ":ep:" PH, "" },
+    { ROUTE_QUERY, NULL, "phone=1", 0, "hsp:v3:" T ":lead:" PH, "q",
+      "hsp:v3:" T ":ep:" PH, "" },
     { ROUTE_QUERY_CRM, "a0B8X00000DXabc", "phone=1", 0,
-      "hsp:v2:" T ":lead:" PH, "c:a0B8X00000DXabc",
-      "hsp:v2:" T ":ep:" PH, "" },
+      "hsp:v3:" T ":lead:" PH, "c:a0B8X00000DXabc",
+      "hsp:v3:" T ":ep:" PH, "" },
     { ROUTE_QUERY_CRM, "a%20b", "phone=1", -1, "", "", "", "" },
     { ROUTE_QUERY_CRM, "a:b", "phone=1", -1, "", "", "", "" },
-    { ROUTE_BLOCKS, NULL, "phone=1", 0, "hsp:v2:" T ":blocks:" PH,
-      "s0:d-", "hsp:v2:" T ":ep:" PH, "hsp:v2:" T ":bgen" },
+    { ROUTE_BLOCKS, NULL, "phone=1", 0, "hsp:v3:" T ":blocks:" PH,
+      "s0:d-", "hsp:v3:" T ":ep:" PH, "hsp:v3:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "limitDays=5&simpleBlockId=true&phone=1", 0,
-      "hsp:v2:" T ":blocks:" PH, "s1:d5",
-      "hsp:v2:" T ":ep:" PH, "hsp:v2:" T ":bgen" },
+      "hsp:v3:" T ":blocks:" PH, "s1:d5",
+      "hsp:v3:" T ":ep:" PH, "hsp:v3:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=true&limitDays=5", 0,
-      "hsp:v2:" T ":blocks:" PH, "s1:d5",
-      "hsp:v2:" T ":ep:" PH, "hsp:v2:" T ":bgen" },
+      "hsp:v3:" T ":blocks:" PH, "s1:d5",
+      "hsp:v3:" T ":ep:" PH, "hsp:v3:" T ":bgen" },
     { ROUTE_BLOCKS, NULL, "phone=1&simpleBlockId=false", 0,
-      "hsp:v2:" T ":blocks:" PH, "s0:d-",
-      "hsp:v2:" T ":ep:" PH, "hsp:v2:" T ":bgen" },
-    { ROUTE_DISPOSITIONS, NULL, "", 0, "hsp:v2:" T ":disp", "d",
-      "hsp:v2:" T ":ep", "" },
+      "hsp:v3:" T ":blocks:" PH, "s0:d-",
+      "hsp:v3:" T ":ep:" PH, "hsp:v3:" T ":bgen" },
+    { ROUTE_DISPOSITIONS, NULL, "", 0, "hsp:v3:" T ":disp", "d",
+      "hsp:v3:" T ":ep", "" },
     { ROUTE_UPDATE, NULL, "", -1, "", "", "", "" },
     { ROUTE_HEALTHZ, NULL, "", -1, "", "", "", "" },
 };
@@ -261,7 +261,7 @@ Test(key, idem_record_is_scoped_by_tenant)
 
     /* the name of "abc" under tok-alpha's keys (names_known_answers) */
     key_idem("hsp", t1, "5c8ba7dfe4dce953b539a85d80d1a260", a);
-    cr_expect_str_eq(a, "hsp:v2:{0123456789abcdef0123456789abcdef}:idem:"
+    cr_expect_str_eq(a, "hsp:v3:{0123456789abcdef0123456789abcdef}:idem:"
                         "5c8ba7dfe4dce953b539a85d80d1a260");
     key_idem("hsp", t2, "5c8ba7dfe4dce953b539a85d80d1a260", b);
     cr_expect_str_neq(a, b, "the same key under two tenants is two records");
