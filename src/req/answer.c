@@ -18,6 +18,7 @@
 #include "req/flight.h"
 #include "req/forward.h"
 #include "req/read_state.h"
+#include "req/tracking.h"
 #include "stats.h"
 
 #define ANSWER_STATUS_MAX 128
@@ -169,17 +170,25 @@ answer_handed(struct req *r, const struct cache_entry *e)
     return answer_all(r, &a);
 }
 
-void
-answer_keep_stale(struct req *r, const char *v, size_t len)
+bool
+answer_near(struct req *r)
 {
     struct read_state *rs = read_state(r);
+    struct cache_entry e;
+    int64_t            now;
 
-    free(rs->stale);
-    rs->stale = malloc(len);
-    rs->stale_len = rs->stale != NULL ? len : 0;
-    if (rs->stale != NULL) {
-        memcpy(rs->stale, v, len);
+    if (!tracking_get(r->env->tracking, rs->key.hash, rs->key.field, &e)) {
+        return false;
     }
+    now = req_now_ms();
+    if (cache_entry_fresh_ms(&e, now) <= 0 ||
+        (rs->dir.max_age_s >= 0 &&
+         cache_entry_age_s(&e, now) > rs->dir.max_age_s)) {
+        return false;
+    }
+    stats_add(STATS_NEAR_HITS, 1);
+    answer_hit(r, &e, now);
+    return true;
 }
 
 bool

@@ -41,9 +41,12 @@ enum req_state answer_hit(struct req *r, const struct cache_entry *e,
  * and handed over in the fetch lock. */
 enum req_state answer_handed(struct req *r, const struct cache_entry *e);
 
-/* Keeps a copy of the expired, opened entry (LEN bytes at V) aside for
- * answer_stale; a copy that cannot be made keeps nothing. */
-void answer_keep_stale(struct req *r, const char *v, size_t len);
+/*
+ * Answers R from its worker's near cache if it holds R's entry fresh
+ * enough for R (plain: a near-cache hit opens nothing, SPEC §13).
+ * Returns true when it did.
+ */
+bool answer_near(struct req *r);
 
 /*
  * Answers R and its waiters with the expired entry R kept, DETAIL saying

@@ -146,28 +146,6 @@ read_without_cache(struct req *r)
     return read_spend(r);
 }
 
-/* Answers R from the near cache if it may. Returns true when it did. */
-static bool
-read_near(struct req *r)
-{
-    struct read_state *rs = read_state(r);
-    struct cache_entry e;
-    int64_t            now;
-
-    if (!tracking_get(r->env->tracking, rs->key.hash, rs->key.field, &e)) {
-        return false;
-    }
-    now = req_now_ms();
-    if (cache_entry_fresh_ms(&e, now) <= 0 ||
-        (rs->dir.max_age_s >= 0 &&
-         cache_entry_age_s(&e, now) > rs->dir.max_age_s)) {
-        return false;
-    }
-    stats_add(STATS_NEAR_HITS, 1);
-    answer_hit(r, &e, now);
-    return true;
-}
-
 /*
  * The key of R's flight: what must be equal for two reads to take one
  * answer. Directives that change what may be served are part of it, so a
@@ -239,7 +217,7 @@ read_recv(struct req *r)
         rs->x_cache = STATS_CACHE_MISS;
         rs->fwd = pending ? REPLY_FWD_STALE : REPLY_FWD_MISS;
     }
-    if (rs->mode == READ_LOOKUP && read_near(r)) {
+    if (rs->mode == READ_LOOKUP && answer_near(r)) {
         return REQ_DONE;
     }
     snprintf(rs->fl.lock, sizeof(rs->fl.lock), "%s:lock:%s", rs->key.hash,
@@ -423,7 +401,10 @@ read_on_lookup(struct req *r, const void *data)
         swr = rs->dir.max_age_s < 0 &&
               -fresh < cf->stale_while_revalidate_ms;
         if (swr || -fresh < cf->stale_if_error_ms) {
-            answer_keep_stale(r, plain, len);
+            free(rs->stale);        /* kept for stale serving */
+            rs->stale = plain;
+            rs->stale_len = len;
+            plain = NULL;
         }
         free(plain);
     }

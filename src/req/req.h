@@ -296,8 +296,16 @@ int req_key_entry(const struct req *r, const struct key_query *q,
  * the body is sealed (seal.h) under R's tenant's keys with HASH, a NUL
  * and FIELD as associated data, so a value moved under another key name
  * or field, or read with another tenant's keys, does not open (SPEC §13).
- * FIELD never holds the blocks generation: a generation is a version of
- * one answer, not another answer (read.c says why).
+ * FIELD never holds the blocks generation ("g<gen>:"): what must stay
+ * bound is which answer this is (tenant, phone and route in the key name,
+ * the variant or blocks query in the field), so that no answer is served
+ * as another's. A generation only dates one answer, and binding it would
+ * not stop a reader who can write Redis from putting an older value of
+ * the same field back anyway (as for a lead, whose epoch is not in its
+ * field either); the fill's guards, not the seal, keep answers current.
+ * Keeping it out lets the fill hand the one sealed value both to its
+ * field and, in the fetch lock, to its waiters, who open it with the
+ * entry's key and field.
  */
 struct evbuffer *req_entry_value(const struct req *r, const char *hash,
                                  const char *field, int status,
