@@ -7,6 +7,7 @@
 
 #include "client.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,9 @@ struct client {
     bool                      started;  /* bytes of a request came */
     bool                      refused;  /* answered by us: input dropped */
     bool                      method_seen; /* this request's method was
-                                           looked at (client_get_as_put) */
-    bool                      get_as_put; /* ... and was a GET that evhttp
-                                           reads as a PUT */
+                                           looked at (client_disguise) */
+    enum client_sent          sent;     /* ... and what it came as, when
+                                           evhttp reads it as another */
     struct lex                lex;      /* the raw request being read */
     struct lex_limits         lim;      /* evhttp's, as this connection
                                            got them (a reload changes them
@@ -228,34 +229,64 @@ client_skip_empty_lines(struct evbuffer *buf, size_t len)
 }
 
 /*
- * Once the lexer is past the method of C's request, and it is a GET:
- * turns the method's bytes, still at the front of BUF (evhttp reads the
- * request line only after this callback, and never a partial one), into
- * "PUT", the same length, so that evhttp reads the body it would drop
- * for a GET (evhttp_method_may_have_body) and that would then be taken
- * for the next request. The request is a GET again when it arrives
- * (client_request_arrived). evhttp reads a PUT without framing fields as
- * bodiless, exactly as the GET it was.
+ * The methods evhttp must read as others, by a word of the same length
+ * written over the method's bytes:
+ *
+ *   - GET as PUT, so that evhttp reads the body it would drop for a GET
+ *     (evhttp_method_may_have_body) and that would then be taken for the
+ *     next request. evhttp reads a PUT without framing fields as
+ *     bodiless, exactly as the GET it was.
+ *   - PURGE (SPEC §13), a word evhttp 2.1 does not know, as TRACE, which
+ *     it reads without a body (the lexer refuses a PURGE with one, as a
+ *     DELETE with one) and which reaches the proxy from nowhere else: the
+ *     lexer refuses a TRACE sent as such.
+ *
+ * The request is what it came as again when it arrives
+ * (client_request_arrived).
+ */
+static const struct {
+    const char      *sent;
+    const char      *as;
+    enum client_sent kind;
+} client_disguises[] = {
+    { "GET", "PUT", CLIENT_SENT_GET },
+    { "PURGE", "TRACE", CLIENT_SENT_PURGE },
+};
+
+/*
+ * Once the lexer is past the method of C's request: writes the word
+ * evhttp must read instead over the method's bytes, still at the front of
+ * BUF (evhttp reads the request line only after this callback, and never
+ * a partial one).
  */
 static void
-client_get_as_put(struct client *c, struct evbuffer *buf)
+client_disguise(struct client *c, struct evbuffer *buf)
 {
     unsigned char *p;
+    size_t         i, len;
 
     if (c->method_seen || c->lex.state <= LEX_METHOD ||
         lex_fatal(&c->lex, NULL) != 0) {
         return;
     }
     c->method_seen = true;
-    if (strcmp(c->lex.method, "GET") != 0) {
+    for (i = 0; i < sizeof(client_disguises) / sizeof(client_disguises[0]);
+         i++) {
+        if (strcmp(c->lex.method, client_disguises[i].sent) == 0) {
+            break;
+        }
+    }
+    if (i == sizeof(client_disguises) / sizeof(client_disguises[0])) {
         return;
     }
-    p = evbuffer_pullup(buf, 3);
-    if (p == NULL || memcmp(p, "GET", 3) != 0) {
+    len = strlen(client_disguises[i].sent);
+    assert(strlen(client_disguises[i].as) == len);
+    p = evbuffer_pullup(buf, (ev_ssize_t)len);
+    if (p == NULL || memcmp(p, client_disguises[i].sent, len) != 0) {
         return;                     /* not where it must be: leave it */
     }
-    memcpy(p, "PUT", 3);
-    c->get_as_put = true;
+    memcpy(p, client_disguises[i].as, len);
+    c->sent = client_disguises[i].kind;
 }
 
 /* Feeds LEN bytes of BUF from offset FROM to C's lexer. */
@@ -287,7 +318,7 @@ client_lex(struct client *c, struct evbuffer *buf, size_t from, size_t len)
         client_refuse(c, buf);
         return;
     }
-    client_get_as_put(c, buf);
+    client_disguise(c, buf);
 }
 
 /*
@@ -341,7 +372,7 @@ on_complete(struct evhttp_request *req, void *arg)
     /* What is left in the input is the start of the next request. */
     c->started = evbuffer_get_length(in) > 0;
     c->method_seen = false;
-    c->get_as_put = false;
+    c->sent = CLIENT_SENT_AS_READ;
     lex_reset(&c->lex, &c->lim);
     evtimer_add(c->deadline, c->set->timeout);
     client_lex(c, in, 0, evbuffer_get_length(in));
@@ -453,13 +484,13 @@ client_set_listener(struct client_set *cs, struct evconnlistener *lev)
 
 const char *
 client_request_arrived(struct client_set *cs, struct evhttp_request *req,
-                       bool *is_get)
+                       enum client_sent *sent)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct client            *c;
     evutil_socket_t           fd;
 
-    *is_get = false;
+    *sent = CLIENT_SENT_AS_READ;
     if (evcon == NULL) {
         return NULL;
     }
@@ -473,8 +504,12 @@ client_request_arrived(struct client_set *cs, struct evhttp_request *req,
     }
     evtimer_del(c->deadline);
     evhttp_request_set_on_complete_cb(req, on_complete, c);
-    *is_get = c->get_as_put &&
-              evhttp_request_get_command(req) == EVHTTP_REQ_PUT;
+    if ((c->sent == CLIENT_SENT_GET &&
+         evhttp_request_get_command(req) == EVHTTP_REQ_PUT) ||
+        (c->sent == CLIENT_SENT_PURGE &&
+         evhttp_request_get_command(req) == EVHTTP_REQ_TRACE)) {
+        *sent = c->sent;
+    }
     return lex_verdict(&c->lex);
 }
 

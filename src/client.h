@@ -52,6 +52,13 @@ struct evhttp_request;
  * when out of memory. Free it with client_set_free AFTER evhttp_free,
  * whose closing connections still report to it.
  */
+/* What a request came as, when evhttp reads it as another method. */
+enum client_sent {
+    CLIENT_SENT_AS_READ,            /* the method evhttp reports */
+    CLIENT_SENT_GET,                /* a GET, which evhttp reads as a PUT */
+    CLIENT_SENT_PURGE               /* a PURGE, which it reads as a TRACE */
+};
+
 struct client_set *client_set_new(struct event_base *base, struct evhttp *http,
                                   size_t cap, int64_t timeout_ms);
 
@@ -66,11 +73,12 @@ void client_set_listener(struct client_set *cs, struct evconnlistener *lev);
  * from evhttp's request callback, before answering): its deadline stops
  * until the answer is written, then restarts for the next request.
  * Returns why its raw header must be refused (lex_verdict: a static
- * string), or NULL. *IS_GET says the request, which evhttp reports as a
- * PUT, came as a GET (with a body: client.c explains).
+ * string), or NULL. *SENT says what the request came as when evhttp
+ * read it as another method (client.c explains).
  */
 const char *client_request_arrived(struct client_set *cs,
-                                   struct evhttp_request *req, bool *is_get);
+                                   struct evhttp_request *req,
+                                   enum client_sent *sent);
 
 /*
  * evhttp's limits on a request's head and body, as set on HTTP: the

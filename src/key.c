@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,4 +324,109 @@ key_idem(const char *prefix, const char *tenant, const char *idem, char *out)
 {
     snprintf(out, KEY_MAX, "%s:" KEY_SCHEMA ":{%s}:idem:%s", prefix, tenant,
              idem);
+}
+
+/*
+ * The answers to a missing, repeated or invalid phone, in the upstream's
+ * words (class-validator's, several messages for one field).
+ */
+static const char *const key_phone_empty[] = {
+    "phone should not be empty", "phone must be a valid phone number" };
+static const char *const key_phone_repeated[] = {
+    "phone must be a string", "phone must be a valid phone number" };
+static const char *const key_phone_invalid[] = {
+    "phone must be a valid phone number" };
+
+size_t
+key_query_phone(const struct key_query *q, char *e164, size_t cap,
+                const char *const **msgs)
+{
+    if (!q->has_phone || q->phone_raw[0] == '\0') {
+        *msgs = key_phone_empty;
+        return sizeof(key_phone_empty) / sizeof(key_phone_empty[0]);
+    }
+    if (q->phone_repeated) {
+        *msgs = key_phone_repeated;
+        return sizeof(key_phone_repeated) / sizeof(key_phone_repeated[0]);
+    }
+    if (q->phone_too_long || phone_normalize(q->phone_raw, e164, cap) != 0) {
+        *msgs = key_phone_invalid;
+        return sizeof(key_phone_invalid) / sizeof(key_phone_invalid[0]);
+    }
+    *msgs = NULL;
+    return 0;
+}
+
+/* Writes S into OUT at *O (of CAP bytes) with every glob metacharacter
+ * of Redis's MATCH (stringmatchlen: * ? [ ] \) escaped by a backslash. */
+static bool
+key_glob_escape(const char *s, char *out, size_t cap, size_t *o)
+{
+    for (; *s != '\0'; s++) {
+        if (strchr("*?[]\\", *s) != NULL) {
+            if (*o + 1 >= cap) {
+                return false;
+            }
+            out[(*o)++] = '\\';
+        }
+        if (*o + 1 >= cap) {
+            return false;
+        }
+        out[(*o)++] = *s;
+    }
+    out[*o] = '\0';
+    return true;
+}
+
+/* snprintf into OUT (KEY_MAX bytes): false when it did not fit. */
+static bool __attribute__((format(printf, 2, 3)))
+key_name(char *out, const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, KEY_MAX, fmt, ap);
+    va_end(ap);
+    return n >= 0 && n < KEY_MAX;
+}
+
+int
+key_purge(const char *prefix, const char *tenant, enum key_purge_scope scope,
+          const char *phone, struct key_purge *out)
+{
+    size_t o = 0;
+    bool   ok;
+
+    memset(out, 0, sizeof(*out));
+    if (!key_name(out->base, "%s:" KEY_SCHEMA ":{%s}:", prefix, tenant)) {
+        return -1;
+    }
+    switch (scope) {
+    case KEY_PURGE_PHONE:
+        out->nhashes = 2;
+        ok = phone != NULL && phone[0] != '\0' &&
+             key_name(out->hashes[0], "%slead:%s", out->base, phone) &&
+             key_name(out->hashes[1], "%sblocks:%s", out->base, phone) &&
+             key_name(out->epoch, "%sep:%s", out->base, phone);
+        break;
+    case KEY_PURGE_DISPOSITIONS:
+        out->nhashes = 1;
+        ok = key_name(out->hashes[0], "%sdisp", out->base) &&
+             key_name(out->epoch, "%sep", out->base);
+        break;
+    case KEY_PURGE_TENANT:
+        ok = key_name(out->epoch, "%sep", out->base) &&
+             key_glob_escape(out->base, out->match, sizeof(out->match), &o) &&
+             o + 2 <= sizeof(out->match);
+        if (ok) {
+            out->match[o++] = '*';
+            out->match[o] = '\0';
+        }
+        break;
+    default:
+        ok = false;
+        break;
+    }
+    return ok ? 0 : -1;
 }

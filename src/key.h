@@ -149,4 +149,43 @@ void key_update(const char *prefix, const char *tenant, const char *phone,
 void key_idem(const char *prefix, const char *tenant, const char *idem,
               char *out);
 
+/*
+ * Checks the phone of Q as the upstream would: 0 when it is one, with its
+ * E.164 form in E164 (CAP bytes); otherwise the number of messages the
+ * 400 answer lists, and *MSGS set to them (static strings), in the
+ * upstream's words.
+ */
+size_t key_query_phone(const struct key_query *q, char *e164, size_t cap,
+                       const char *const **msgs);
+
+/* What one PURGE drops (SPEC §13). */
+enum key_purge_scope {
+    KEY_PURGE_PHONE,                /* every entry of one phone */
+    KEY_PURGE_DISPOSITIONS,         /* the tenant's dispositions */
+    KEY_PURGE_TENANT                /* the tenant's whole cache */
+};
+
+/* The keys of one PURGE. */
+struct key_purge {
+    int  nhashes;                   /* PHONE: 2, DISPOSITIONS: 1, TENANT: 0 */
+    char hashes[2][KEY_MAX];        /* the hashes of entries dropped */
+    char epoch[KEY_MAX];            /* the epoch raised, so that no fill
+                                       begun before stores after; for
+                                       TENANT the tenant's, which routes
+                                       the scan to its slot */
+    char base[KEY_MAX];             /* "<prefix>:v3:{<tenant>}:", as is */
+    char match[2 * KEY_MAX];        /* TENANT: BASE for SCAN's MATCH, its
+                                       glob characters escaped, then "*" */
+};
+
+/*
+ * Builds the keys of a PURGE of SCOPE for TENANT (and, for PHONE, the
+ * name key_phone made of the phone). Returns 0, or -1 when a name would
+ * not fit (a redis_prefix far too long) or PHONE is missing for
+ * KEY_PURGE_PHONE.
+ */
+int key_purge(const char *prefix, const char *tenant,
+              enum key_purge_scope scope, const char *phone,
+              struct key_purge *out);
+
 #endif /* HSP_KEY_H */

@@ -28,6 +28,7 @@
 #include "req/unsettled.h"
 #include "req/tracking.h"
 #include "respond.h"
+#include "route.h"
 #include "store.h"
 #include "tkeys.h"
 #include "upstream.h"
@@ -235,12 +236,13 @@ proxy_new(struct event_base *base, struct evdns_base *dns,
         goto fail;
     }
     /* Take every method, so that routes answer 405 in the upstream's
-     * format instead of evhttp's 501 (PITFALLS §4.1.1). */
+     * format instead of evhttp's 501 (PITFALLS §4.1.1). A TRACE is a
+     * PURGE, which client.c has evhttp read as one. */
     evhttp_set_allowed_methods(px->http,
                                EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
                                    EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                   EVHTTP_REQ_PATCH);
+                                   EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE);
     evhttp_set_default_content_type(px->http, NULL);
     /* evhttp's timeout restarts with every byte: it catches idle and
      * stalled connections (and clients that do not read their answer);
@@ -363,10 +365,16 @@ proxy_free(struct proxy *px)
 static void
 on_client_request(struct evhttp_request *client, void *arg)
 {
-    struct proxy *px = arg;
-    bool          is_get;
-    const char   *reject = client_request_arrived(px->clients, client,
-                                                  &is_get);
+    /* What a request came as, when evhttp read it as another method. */
+    static const enum route_method as_sent[] = {
+        [CLIENT_SENT_AS_READ] = 0,
+        [CLIENT_SENT_GET] = ROUTE_M_GET,
+        [CLIENT_SENT_PURGE] = ROUTE_M_PURGE,
+    };
+    struct proxy    *px = arg;
+    enum client_sent sent;
+    const char      *reject = client_request_arrived(px->clients, client,
+                                                     &sent);
 
-    machine_start(&px->gen->env, &px->reqs, client, reject, is_get);
+    machine_start(&px->gen->env, &px->reqs, client, reject, as_sent[sent]);
 }

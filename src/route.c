@@ -17,20 +17,21 @@ struct route_entry {
     bool          upstream_api;
 };
 
+/* HEAD on a cacheable route is answered like GET, without the body
+ * (SPEC §11); PURGE drops what it cached (SPEC §13). */
+#define ROUTE_CACHEABLE (ROUTE_M_GET | ROUTE_M_HEAD | ROUTE_M_PURGE)
+
 static const struct route_entry route_table[] = {
-    /* HEAD on a cacheable route is answered like GET, without the body
-     * (SPEC §11). */
-    { ROUTE_QUERY, ROUTE_PREFIX "/phone/query", ROUTE_M_GET | ROUTE_M_HEAD,
+    { ROUTE_QUERY, ROUTE_PREFIX "/phone/query", ROUTE_CACHEABLE, true },
+    { ROUTE_BLOCKS, ROUTE_PREFIX "/phone/query/blocks", ROUTE_CACHEABLE,
       true },
-    { ROUTE_BLOCKS, ROUTE_PREFIX "/phone/query/blocks",
-      ROUTE_M_GET | ROUTE_M_HEAD, true },
     { ROUTE_DISPOSITIONS, ROUTE_PREFIX "/phone/query/dispositions",
-      ROUTE_M_GET | ROUTE_M_HEAD, true },
+      ROUTE_CACHEABLE, true },
     { ROUTE_UPDATE, ROUTE_PREFIX "/phone/update", ROUTE_M_PATCH, true },
     { ROUTE_HEALTHZ, "/healthz", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_READYZ, "/readyz", ROUTE_M_GET | ROUTE_M_HEAD, false },
     { ROUTE_METRICS, "/metrics", ROUTE_M_GET | ROUTE_M_HEAD, false },
-    { ROUTE_QUERY_CRM, NULL, ROUTE_M_GET | ROUTE_M_HEAD, true },
+    { ROUTE_QUERY_CRM, NULL, ROUTE_CACHEABLE, true },
 };
 
 static const char *const route_names[ROUTE_COUNT] = {
@@ -52,7 +53,7 @@ static const struct {
     { ROUTE_M_GET, "GET" },         { ROUTE_M_HEAD, "HEAD" },
     { ROUTE_M_POST, "POST" },       { ROUTE_M_PUT, "PUT" },
     { ROUTE_M_DELETE, "DELETE" },   { ROUTE_M_OPTIONS, "OPTIONS" },
-    { ROUTE_M_PATCH, "PATCH" },
+    { ROUTE_M_PATCH, "PATCH" },     { ROUTE_M_PURGE, "PURGE" },
 };
 
 /*
@@ -158,4 +159,17 @@ route_method_from_name(const char *name)
         }
     }
     return ROUTE_M_OTHER;
+}
+
+const char *
+route_method_name(enum route_method m)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(route_methods) / sizeof(route_methods[0]); i++) {
+        if (route_methods[i].bit == m) {
+            return route_methods[i].name;
+        }
+    }
+    return "OTHER";
 }

@@ -33,7 +33,8 @@ enum route_method {
     ROUTE_M_DELETE = 1 << 4,
     ROUTE_M_OPTIONS = 1 << 5,
     ROUTE_M_PATCH = 1 << 6,
-    ROUTE_M_OTHER = 1 << 7
+    ROUTE_M_OTHER = 1 << 7,
+    ROUTE_M_PURGE = 1 << 8          /* the proxy's own (SPEC §13) */
 };
 
 enum route_result {
@@ -67,6 +68,10 @@ const char *route_name(enum route_id id);
  * into BUF of CAP bytes.
  */
 void route_allow_header(unsigned allowed, char *buf, size_t cap);
+
+/* The name of method bit M ("PATCH"), "OTHER" for ROUTE_M_OTHER or a
+ * bit that is no method. Static. */
+const char *route_method_name(enum route_method m);
 
 /* The method bit for a method name ("PATCH"), ROUTE_M_OTHER if unknown. */
 enum route_method route_method_from_name(const char *name);

@@ -316,6 +316,58 @@ static struct store_script ping_script = {
     false
 };
 
+/*
+ * PURGE (SPEC §13). The entries go, and the epoch they were stored under
+ * is raised in the same script, so that a fill begun before the purge
+ * (which compares the epoch it read) stores nothing after it, and an
+ * answer handed over in a fetch lock is nobody's. Durable: an erasure a
+ * failover could undo would be a promise broken.
+ */
+static struct store_script purge_script = {
+    "purge",
+    SCRIPT_BUMP
+    "local n = 0\n"
+    "for i = 1, #KEYS - 1 do\n"
+    "  n = n + redis.call('HLEN', KEYS[i])\n"
+    "  redis.call('DEL', KEYS[i])\n"
+    "end\n"
+    "bump(KEYS[#KEYS], ARGV[1])\n"
+    "return n\n",
+    "",
+    true
+};
+
+/*
+ * One step of a tenant's whole PURGE: a SCAN of the node holding the
+ * tenant's slot (KEYS[1], the tenant's epoch, routes it there), every key
+ * found by name: entries' hashes dropped and counted, guards raised as
+ * PURGE raises them, anything else (fetch locks, Idempotency-Key records)
+ * left. SCAN may give a key twice: a second HLEN finds it gone, a second
+ * bump only raises a guard again.
+ */
+static struct store_script purge_scan_script = {
+    "purge_scan",
+    SCRIPT_BUMP
+    "local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT',\n"
+    "                     ARGV[3])\n"
+    "local n, p = 0, #ARGV[4]\n"
+    "for _, k in ipairs(r[2]) do\n"
+    "  if string.sub(k, 1, p) == ARGV[4] then\n"
+    "    local s = string.sub(k, p + 1)\n"
+    "    if s == 'disp' or string.match(s, '^lead:%x+$') or\n"
+    "       string.match(s, '^blocks:%x+$') then\n"
+    "      n = n + redis.call('HLEN', k)\n"
+    "      redis.call('DEL', k)\n"
+    "    elseif s == 'ep' or s == 'bgen' or string.match(s, '^ep:%x+$') then\n"
+    "      bump(k, ARGV[5])\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return { r[1], n }\n",
+    "",
+    true
+};
+
 
 /*
  * Every script, in the order store.c loads them on each connect. Their
@@ -336,6 +388,8 @@ static struct store_script *const script_table[SCRIPT_ID_COUNT] = {
     [SCRIPT_ID_IDEM_CLAIM] = &idem_claim_script,
     [SCRIPT_ID_IDEM_COMPLETE] = &idem_complete_script,
     [SCRIPT_ID_IDEM_RELEASE] = &idem_release_script,
+    [SCRIPT_ID_PURGE] = &purge_script,
+    [SCRIPT_ID_PURGE_SCAN] = &purge_scan_script,
 };
 
 static pthread_once_t script_once = PTHREAD_ONCE_INIT;

@@ -45,6 +45,13 @@
  * IDEM_RELEASE  KEYS: record   ARGV: owner
  *   -> 1 released, 0 not ours any more
  *
+ * PURGE       KEYS: the hashes dropped, then the epoch raised
+ *             ARGV: epoch_expire_ms   -> the number of entries dropped
+ * PURGE_SCAN  KEYS: the tenant's epoch   ARGV: cursor, MATCH pattern,
+ *             COUNT, the tenant's key prefix, epoch_expire_ms
+ *   -> { next cursor, entries dropped }: one SCAN step over the tenant's
+ *      keys; "0" when the scan is done
+ *
  * That order of KEYS and ARGV, and the scripts' text, are a contract with
  * every proxy sharing the Redis: old and new instances run side by side
  * during a deploy, so neither changes. A script that must change gets a
@@ -227,6 +234,33 @@ struct store_op *script_idem_release(struct store *st,
                                      const struct script_idem_release_args *a,
                                      store_cb cb, void *arg);
 
+struct script_purge_args {
+    const char *hashes[2];      /* KEYS[1..NHASHES] */
+    int         nhashes;        /* 1 or 2 */
+    const char *epoch_key;      /* the last KEYS */
+    int64_t     epoch_expire_ms; /* ARGV[1] */
+};
+
+struct script_purge_scan_args {
+    const char *epoch_key;      /* KEYS[1]: the tenant's epoch */
+    const char *cursor;         /* ARGV[1]: "0" to begin */
+    const char *match;          /* ARGV[2] */
+    int64_t     count;          /* ARGV[3] */
+    const char *base;           /* ARGV[4]: "<prefix>:v3:{<tenant>}:" */
+    int64_t     epoch_expire_ms; /* ARGV[5] */
+};
+
+void script_purge_argv(const struct script_purge_args *a,
+                       struct script_argv *out);
+void script_purge_scan_argv(const struct script_purge_scan_args *a,
+                            struct script_argv *out);
+struct store_op *script_purge(struct store *st,
+                              const struct script_purge_args *a, store_cb cb,
+                              void *arg);
+struct store_op *script_purge_scan(struct store *st,
+                                   const struct script_purge_scan_args *a,
+                                   store_cb cb, void *arg);
+
 /* PING takes nothing and answers 1: a round trip, for health and order
  * (the near cache's heartbeat, the PATCH's barrier). */
 struct store_op *script_ping(struct store *st, store_cb cb, void *arg);
@@ -367,6 +401,14 @@ enum script_write_verdict {
 enum script_write_verdict script_write_reply(const struct redisReply *reply,
                                              int64_t *epoch);
 
+/*
+ * PURGE_SCAN's reply: 0 with the next cursor in CURSOR (CAP bytes; "0"
+ * when done) and the entries dropped in *N; -1 when failed or malformed.
+ * PURGE's reply is script_count_reply's.
+ */
+int script_purge_scan_reply(const struct redisReply *reply, char *cursor,
+                            size_t cap, int64_t *n);
+
 /* ---- the scripts themselves ---------------------------------------------- */
 
 /* The scripts as objects: their names and SHAs, which the tests pin (old
@@ -382,6 +424,8 @@ enum script_id {
     SCRIPT_ID_IDEM_COMPLETE,
     SCRIPT_ID_IDEM_RELEASE,
     SCRIPT_ID_MARKER,
+    SCRIPT_ID_PURGE,
+    SCRIPT_ID_PURGE_SCAN,
     SCRIPT_ID_COUNT
 };
 

@@ -190,6 +190,35 @@ script_idem_release_argv(const struct script_idem_release_args *a,
     argv_str(out, a->owner);
 }
 
+void
+script_purge_argv(const struct script_purge_args *a, struct script_argv *out)
+{
+    int i;
+
+    assert(a->nhashes >= 1 && a->nhashes <= 2);
+    argv_start(out);
+    for (i = 0; i < a->nhashes; i++) {
+        argv_str(out, a->hashes[i]);
+    }
+    argv_str(out, a->epoch_key);
+    argv_keys_done(out);
+    argv_num(out, a->epoch_expire_ms);
+}
+
+void
+script_purge_scan_argv(const struct script_purge_scan_args *a,
+                       struct script_argv *out)
+{
+    argv_start(out);
+    argv_str(out, a->epoch_key);
+    argv_keys_done(out);
+    argv_str(out, a->cursor);
+    argv_str(out, a->match);
+    argv_num(out, a->count);
+    argv_str(out, a->base);
+    argv_num(out, a->epoch_expire_ms);
+}
+
 static struct store_op *
 script_run(struct store *st, enum script_id id, const struct script_argv *v,
            store_cb cb, void *arg)
@@ -294,4 +323,24 @@ script_ping(struct store *st, store_cb cb, void *arg)
 {
     return store_eval(st, script_get(SCRIPT_ID_PING), 0, 0, NULL, NULL, cb,
                       arg);
+}
+
+struct store_op *
+script_purge(struct store *st, const struct script_purge_args *a, store_cb cb,
+             void *arg)
+{
+    struct script_argv v;
+
+    script_purge_argv(a, &v);
+    return script_run(st, SCRIPT_ID_PURGE, &v, cb, arg);
+}
+
+struct store_op *
+script_purge_scan(struct store *st, const struct script_purge_scan_args *a,
+                  store_cb cb, void *arg)
+{
+    struct script_argv v;
+
+    script_purge_scan_argv(a, &v);
+    return script_run(st, SCRIPT_ID_PURGE_SCAN, &v, cb, arg);
 }

@@ -294,3 +294,25 @@ script_count_reply(const redisReply *reply, int64_t *n)
     *n = reply->integer;
     return 0;
 }
+
+int
+script_purge_scan_reply(const redisReply *reply, char *cursor, size_t cap,
+                        int64_t *n)
+{
+    const redisReply *c, *k;
+
+    if (script_failed(reply) || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements != 2) {
+        return -1;
+    }
+    c = reply->element[0];
+    k = reply->element[1];
+    if (c->type != REDIS_REPLY_STRING || c->len == 0 || c->len >= cap ||
+        strspn(c->str, "0123456789") != c->len ||
+        k->type != REDIS_REPLY_INTEGER || k->integer < 0) {
+        return -1;
+    }
+    memcpy(cursor, c->str, c->len + 1);
+    *n = k->integer;
+    return 0;
+}

@@ -68,6 +68,17 @@ static const struct {
         "heavyset_store_unseal_failures_total", "",
         "Values read from Redis that did not open (tampered, moved under "
         "another key or field, another tenant's, never sealed): misses." },
+    [STATS_PURGES_PHONE] = { "heavyset_purges_total", "{scope=\"phone\"}",
+                             "PURGE requests done, by what they dropped." },
+    [STATS_PURGES_DISPOSITIONS] = { "heavyset_purges_total",
+                                    "{scope=\"dispositions\"}", NULL },
+    [STATS_PURGES_TENANT] = { "heavyset_purges_total",
+                              "{scope=\"tenant\"}", NULL },
+    [STATS_PURGES_FAILED] = { "heavyset_purges_failed_total", "",
+                              "PURGE requests answered 503: Redis was "
+                              "unavailable or failed." },
+    [STATS_PURGED_ENTRIES] = { "heavyset_purged_entries_total", "",
+                               "Cache entries PURGE requests dropped." },
     [STATS_STALE_SWR] = { "heavyset_stale_served_total",
                           "{reason=\"revalidate\"}",
                           "Expired entries served, by reason." },

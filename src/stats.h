@@ -33,6 +33,11 @@ enum stats_counter {
     STATS_COALESCED,                /* answered by another's fetch */
     STATS_NEAR_HITS,                /* hits answered from a near cache */
     STATS_STORE_UNSEAL_FAILURES,    /* stored values that did not open */
+    STATS_PURGES_PHONE,             /* PURGEs done, by scope (SPEC §13) */
+    STATS_PURGES_DISPOSITIONS,
+    STATS_PURGES_TENANT,
+    STATS_PURGES_FAILED,            /* 503: Redis failed a PURGE */
+    STATS_PURGED_ENTRIES,           /* entries PURGEs dropped */
     STATS_STALE_SWR,                /* stale served, by reason */
     STATS_STALE_ERROR,
     STATS_STALE_RATE,

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "ready.h"
+#include "req/purge.h"
 #include "req/read.h"
 #include "req/reply.h"
 #include "req/write.h"
@@ -42,23 +43,25 @@ static const struct {
     enum req_event  ev;
     machine_handler read;
     machine_handler write;
+    machine_handler purge;
 } machine_table[REQ_STATE_COUNT] = {
-    [REQ_CLAIM]  = { REQ_EV_STORE, NULL, write_on_claim },
-    [REQ_LOOKUP] = { REQ_EV_STORE, read_on_lookup, NULL },
-    [REQ_LOCK]   = { REQ_EV_STORE, read_on_lock, NULL },
-    [REQ_WAIT]   = { REQ_EV_WAKE, read_on_wake, NULL },
-    [REQ_BUDGET] = { REQ_EV_BUDGET, read_on_budget, write_on_budget },
-    [REQ_FETCH]  = { REQ_EV_UPSTREAM, read_on_fetch, write_on_fetch },
-    [REQ_STORE]  = { REQ_EV_STORE, read_on_stored, NULL },
-    [REQ_WRITE]  = { REQ_EV_STORE, NULL, write_on_written },
-    [REQ_SETTLE] = { REQ_EV_STORE, NULL, write_on_settled },
+    [REQ_CLAIM]  = { REQ_EV_STORE, NULL, write_on_claim, NULL },
+    [REQ_LOOKUP] = { REQ_EV_STORE, read_on_lookup, NULL, NULL },
+    [REQ_LOCK]   = { REQ_EV_STORE, read_on_lock, NULL, NULL },
+    [REQ_WAIT]   = { REQ_EV_WAKE, read_on_wake, NULL, NULL },
+    [REQ_BUDGET] = { REQ_EV_BUDGET, read_on_budget, write_on_budget, NULL },
+    [REQ_FETCH]  = { REQ_EV_UPSTREAM, read_on_fetch, write_on_fetch, NULL },
+    [REQ_STORE]  = { REQ_EV_STORE, read_on_stored, NULL, NULL },
+    [REQ_WRITE]  = { REQ_EV_STORE, NULL, write_on_written, NULL },
+    [REQ_SETTLE] = { REQ_EV_STORE, NULL, write_on_settled, NULL },
+    [REQ_PURGE]  = { REQ_EV_STORE, NULL, NULL, purge_on_reply },
 };
 
 static const char *const machine_state_names[REQ_STATE_COUNT] = {
     [REQ_RECV] = "recv",   [REQ_CLAIM] = "claim",   [REQ_LOOKUP] = "lookup",
     [REQ_LOCK] = "lock",   [REQ_WAIT] = "wait",     [REQ_BUDGET] = "budget",
     [REQ_FETCH] = "fetch", [REQ_STORE] = "store",   [REQ_WRITE] = "write",
-    [REQ_SETTLE] = "settle", [REQ_DONE] = "done",
+    [REQ_SETTLE] = "settle", [REQ_PURGE] = "purge", [REQ_DONE] = "done",
 };
 
 /* The handler of STATE for KIND, or NULL. */
@@ -70,6 +73,8 @@ machine_handler_of(enum req_kind kind, enum req_state state)
         return machine_table[state].read;
     case REQ_KIND_WRITE:
         return machine_table[state].write;
+    case REQ_KIND_PURGE:
+        return machine_table[state].purge;
     case REQ_KIND_LOCAL:
         break;
     }
@@ -396,7 +401,10 @@ machine_on_recv(struct req *r)
                     machine_token_errors[tr].msg);
         return REQ_DONE;
     }
-    if (r->route.id == ROUTE_UPDATE) {
+    if (r->method == ROUTE_M_PURGE) {
+        r->kind = REQ_KIND_PURGE;   /* the proxy's own: never upstream */
+        next = purge_recv(r);
+    } else if (r->route.id == ROUTE_UPDATE) {
         r->kind = REQ_KIND_WRITE;
         next = write_recv(r, body, perr);
     } else {
@@ -491,7 +499,7 @@ machine_open_door(void)
 void
 machine_start(const struct req_env *env, struct req_set *set,
               struct evhttp_request *client, const char *reject,
-              bool is_get)
+              enum route_method sent)
 {
     struct req *r;
     const char *id;
@@ -504,9 +512,12 @@ machine_start(const struct req_env *env, struct req_set *set,
         return;
     }
     r->reject = reject;
-    r->method = machine_method(is_get ? EVHTTP_REQ_GET
-                                      : evhttp_request_get_command(client),
+    r->method = machine_method(evhttp_request_get_command(client),
                                &r->method_name);
+    if (sent != 0) {
+        r->method = sent;
+        r->method_name = route_method_name(sent);
+    }
     id = evhttp_find_header(evhttp_request_get_input_headers(client),
                             "X-Request-Id");
     if (id != NULL && http_request_id_valid(id)) {

@@ -40,12 +40,13 @@ struct evhttp_request;
  * Takes CLIENT, a request evhttp handed over, into SET and runs it as far
  * as it goes without waiting. ENV and SET outlive it. REJECT (a static
  * string, or NULL) says why its raw header is refused: it is answered
- * 400 with that message, and its connection closed. IS_GET: CLIENT came
- * as a GET, though evhttp read it as a PUT (client.h).
+ * 400 with that message, and its connection closed. SENT: the method
+ * CLIENT came as when evhttp read it as another (a GET read as a PUT, a
+ * PURGE as a TRACE: client.h), 0 when it came as evhttp read it.
  */
 void machine_start(const struct req_env *env, struct req_set *set,
                    struct evhttp_request *client, const char *reject,
-                   bool is_get);
+                   enum route_method sent);
 
 /* Answers (503, or the answer held) and frees every request of SET. */
 void machine_abort_all(struct req_set *set);

@@ -34,25 +34,12 @@ static enum req_state read_lock(struct req *r);
 static bool
 read_check_phone(struct req *r)
 {
-    static const char *const empty[] = { "phone should not be empty",
-                                         "phone must be a valid phone number" };
-    static const char *const invalid[] = {
-        "phone must be a valid phone number" };
-    static const char *const repeated[] = {
-        "phone must be a string", "phone must be a valid phone number" };
-    struct read_state *rs = read_state(r);
+    const char *const *msgs;
+    size_t             n = key_query_phone(&read_state(r)->q, r->phone,
+                                           sizeof(r->phone), &msgs);
 
-    if (!rs->q.has_phone || rs->q.phone_raw[0] == '\0') {
-        reply_error_n(r, 400, empty, 2);
-        return false;
-    }
-    if (rs->q.phone_repeated) {
-        reply_error_n(r, 400, repeated, 2);
-        return false;
-    }
-    if (rs->q.phone_too_long ||
-        phone_normalize(rs->q.phone_raw, r->phone, sizeof(r->phone)) != 0) {
-        reply_error_n(r, 400, invalid, 1);
+    if (n > 0) {
+        reply_error_n(r, 400, msgs, n);
         return false;
     }
     return true;

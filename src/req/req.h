@@ -6,7 +6,7 @@
  * The request wing runs one way, top to bottom (doc/architecture.md):
  *
  *   machine.c           the state machine: one state x event switch
- *   read.c  write.c     the two paths' handlers
+ *   read.c write.c purge.c   the three paths' handlers
  *   answer.c            a read's answers, to it and to its waiters
  *   flight.c tracking.c claim.c    coalescing, the near cache's
  *                       coherence, Idempotency-Key records
@@ -19,7 +19,8 @@
  * hiredis's adapters are set once per loop).
  *
  * Each path keeps its own state in PS, the path-state storage: struct
- * read_state (read.h) or struct write_state (write.h), reached only
+ * read_state (read.h), struct write_state (write.h) or struct
+ * purge_state (purge.h), reached only
  * through that path's accessor, so that one path's code cannot name the
  * other's fields.
  *
@@ -81,6 +82,7 @@ enum req_state {
     REQ_STORE,          /* filling the cache before answering */
     REQ_WRITE,          /* PATCH: writing through before answering */
     REQ_SETTLE,         /* PATCH: storing or releasing its record */
+    REQ_PURGE,          /* PURGE: dropping entries, then the barrier */
     REQ_DONE,           /* answered; the request is freed */
     REQ_STATE_COUNT
 };
@@ -101,7 +103,8 @@ enum req_event {
 enum req_kind {
     REQ_KIND_LOCAL,          /* answered by the proxy itself, at RECV */
     REQ_KIND_READ,           /* a GET route (read.c) */
-    REQ_KIND_WRITE      /* PATCH /phone/update (write.c) */
+    REQ_KIND_WRITE,     /* PATCH /phone/update (write.c) */
+    REQ_KIND_PURGE      /* PURGE of a cacheable route (purge.c) */
 };
 
 /* What REQ_EV_BUDGET carries. */
@@ -174,7 +177,7 @@ struct req {
     struct upstream_call   *call;   /* FETCH */
     struct budget_op       *bop;    /* BUDGET, asking Redis */
     struct store_op        *op;     /* CLAIM, LOOKUP, LOCK, STORE, WRITE,
-                                       SETTLE */
+                                       SETTLE, PURGE */
 
     /* the upstream call (forward.c) */
     struct event           *rate_timer; /* owned: a wait for the budget */

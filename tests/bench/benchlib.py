@@ -1552,6 +1552,127 @@ class KeepAlive:
         return time.perf_counter() - t0, status, cache_word(h)
 
 
+class Conn:
+    """One keep-alive HTTP/1.1 connection, blocking: any method, timed."""
+
+    def __init__(self, url, token):
+        import socket
+        self.host, self.port, base = split_url(url)
+        self.base = base.rstrip("/")
+        self.token = token
+        self.s = socket.create_connection((self.host, self.port), timeout=60)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.s.makefile("rb")
+
+    def call(self, method, path):
+        """(seconds, status, headers, body) of one request."""
+        req = (f"{method} {self.base}{path} HTTP/1.1\r\n"
+               f"Host: {self.host}:{self.port}\r\n"
+               f"x-hs-token: {self.token}\r\n\r\n").encode("latin-1")
+        t0 = time.perf_counter()
+        self.s.sendall(req)
+        status = int(self.f.readline().split(None, 2)[1])
+        h = {}
+        while True:
+            line = self.f.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            h[k.strip().lower()] = v.strip()
+        body = self.f.read(int(h.get("content-length", 0)))
+        return time.perf_counter() - t0, status, h, body
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def cmd_purge_run(a):
+    """The cost of PURGE (SPEC §13). The proxy at URL (its Redis at REDIS,
+    HOST:PORT, the bench's own, which this empties) answers TOKEN's PHONES.
+    Per phone: N times, a lead is fetched (a miss) then purged, on one
+    keep-alive connection; the PURGE's latency against the GET HIT's that
+    precedes it. Whole tenant: for each SIZE, Redis is emptied and filled
+    with SIZE keys of nobody's (DEBUG POPULATE), FILL leads of TOKEN are
+    cached, and one PURGE without a phone is timed, while another
+    connection reads OTHER's cached lead in a loop: how long the purge
+    takes, and what it costs a tenant that is not purged."""
+    import threading
+    host, _, port = a.redis.rpartition(":")
+    r = Resp(host, int(port))
+    phones = [l.strip() for l in open(a.phones) if l.strip()]
+    api = "/api/v1/appointment/s2s/phone/query"
+    c = Conn(a.url, a.token)
+
+    r.call("FLUSHALL")
+    hit, pur = [], []
+    for i in range(a.n):
+        q = "?phone=" + phones[i % len(phones)].replace("+", "%2B")
+        c.call("GET", api + q)
+        t, st, h, _ = c.call("GET", api + q)
+        if st != 200 or h.get("x-cache") != "HIT":
+            print(f"benchlib: purge-run: {q}: {st} {h.get('x-cache')}",
+                  file=sys.stderr)
+            return 1
+        hit.append(t * 1000)
+        t, st, _, body = c.call("PURGE", api + q)
+        if st != 200 or json.loads(body).get("purged") != 1:
+            print(f"benchlib: purge-run: PURGE {q}: {st} {body!r}",
+                  file=sys.stderr)
+            return 1
+        pur.append(t * 1000)
+    print(f"  per phone, {a.n} of each on one connection (ms):")
+    print_table(["request", "p50", "p90", "p99"],
+                [["GET, a hit", fmt_ms(pct(hit, .5)), fmt_ms(pct(hit, .9)),
+                  fmt_ms(pct(hit, .99))],
+                 ["PURGE ?phone=, 1 entry", fmt_ms(pct(pur, .5)),
+                  fmt_ms(pct(pur, .9)), fmt_ms(pct(pur, .99))]])
+
+    rows = []
+    other = Conn(a.url, a.other)
+    for size in [int(x) for x in a.sizes.split(",")]:
+        r.call("FLUSHALL")
+        if size > 0:
+            r.call("DEBUG", "POPULATE", size, "nobody")
+        for i in range(a.fill):
+            q = "?phone=" + phones[i % len(phones)].replace("+", "%2B")
+            c.call("GET", api + q)
+        other.call("GET", api + "?phone=" + a.other_phone.replace("+", "%2B"))
+        lat, stop = [], threading.Event()
+
+        def reads():
+            q = "?phone=" + a.other_phone.replace("+", "%2B")
+            while not stop.is_set():
+                lat.append(other.call("GET", api + q)[0])
+
+        keys = r.call("DBSIZE")
+        th = threading.Thread(target=reads)
+        th.start()
+        time.sleep(0.3)
+        before = len(lat)
+        t, st, _, body = c.call("PURGE", api)
+        during = lat[before:]
+        stop.set()
+        th.join()
+        n = json.loads(body).get("purged") if st == 200 else None
+        if n != a.fill:
+            print(f"benchlib: purge-run: tenant PURGE at {size}: {st} "
+                  f"{body!r}", file=sys.stderr)
+            return 1
+        rows.append([f"{keys:,}", f"{n}", fmt_ms(t * 1000),
+                     fmt_ms(pct(lat[:before], .5) * 1000),
+                     fmt_ms(pct(during, .5) * 1000) if during else "-",
+                     fmt_ms(max(during) * 1000) if during else "-",
+                     f"{len(during)}"])
+    print(f"\n  whole tenant: {a.fill} leads of the tenant among the keys;"
+          " another tenant's hit read in a loop meanwhile (ms):")
+    print_table(["keys in Redis", "purged", "PURGE took",
+                 "other's hit p50 before", "p50 during", "max during",
+                 "reads during"], rows)
+    return 0
+
+
 def cmd_moved_run(a):
     """The cost of a MOVED. The proxy at URL (one worker, near cache off,
     on the cluster NODE) has answered TOKEN's PHONE from Redis, so its
@@ -1995,6 +2116,18 @@ def main():
     s.add_argument("--n", type=int, default=400)
     s.add_argument("--conns", type=int, default=16)
     s.set_defaults(fn=cmd_fill)
+
+    s = sub.add_parser("purge-run")
+    s.add_argument("url", help="base URL of a heavyset-proxy")
+    s.add_argument("--redis", required=True, help="its Redis, HOST:PORT")
+    s.add_argument("--token", required=True)
+    s.add_argument("--phones", required=True)
+    s.add_argument("--other", required=True, help="another tenant's token")
+    s.add_argument("--other-phone", required=True)
+    s.add_argument("--n", type=int, default=500)
+    s.add_argument("--fill", type=int, default=200)
+    s.add_argument("--sizes", default="0,100000,1000000")
+    s.set_defaults(fn=cmd_purge_run)
 
     s = sub.add_parser("moved-run")
     s.add_argument("url", help="base URL of a heavyset-proxy")

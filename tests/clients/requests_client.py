@@ -300,6 +300,25 @@ def scenario():
           (parsed(s1) or {}).get("notQualifiedReasons") ==
           tenant["dispositions"])
 
+    # PURGE (SPEC §13), a method requests sends as it sends any other: the
+    # tenant's token drops what it cached of the phone (lead and variant),
+    # without asking the upstream; the next lookup is a MISS again.
+    q = {"phone": PHONE_A}
+    calls0 = sum(sandbox_stats().values())
+    pr = call(px, PROXY, "PURGE", "/phone/query", q)
+    check('PURGE: 200 {"purged":2} (got %s %s)' %
+          (pr.status_code if pr is not None else None,
+           pr.text[:100] if pr is not None else ""),
+          pr is not None and pr.status_code == 200 and
+          is_json_type(pr.headers.get("Content-Type")) and
+          (parsed(pr) or {}).get("purged") == 2)
+    check("PURGE: the upstream was not asked",
+          sum(sandbox_stats().values()) == calls0)
+    r1 = call(px, PROXY, "GET", "/phone/query", q)
+    xcache("lookup after PURGE", r1, "MISS")
+    r2 = call(px, PROXY, "GET", "/phone/query/" + CRM, q)
+    xcache("crmSettingsId after PURGE", r2, "MISS")
+
     # PATCH with an Idempotency-Key, its replay, and the write-through.
     patches = 0
 

@@ -224,6 +224,26 @@ export async function run(name, cfg, t) {
         check("dispositions: the seed's reasons", s1 &&
               deepEqual(parsed(s1)?.notQualifiedReasons, tenant.dispositions));
 
+        // PURGE (SPEC §13), a method the library sends as it sends any
+        // other: the tenant's token drops what it cached of the phone
+        // (lead and variant), without asking the upstream; the next
+        // lookup is a MISS again.
+        q = { phone: phoneA };
+        const upstreamCalls = async () =>
+            Object.values(await stats()).reduce((a, b) => a + b, 0);
+        const calls0 = await upstreamCalls();
+        const pr = await call('proxy', 'PURGE', '/phone/query', { query: q });
+        check(`PURGE: 200 {"purged":2} (got ${pr && pr.status} ` +
+              `${pr && pr.body.toString('utf8').slice(0, 100)})`,
+              pr && pr.status === 200 && isJsonType(pr.header('content-type')) &&
+              parsed(pr)?.purged === 2);
+        check('PURGE: the upstream was not asked',
+              (await upstreamCalls()) === calls0);
+        r1 = await call('proxy', 'GET', '/phone/query', { query: q });
+        xcache('lookup after PURGE', r1, 'MISS');
+        r2 = await call('proxy', 'GET', '/phone/query/' + crm, { query: q });
+        xcache('crmSettingsId after PURGE', r2, 'MISS');
+
         // PATCH with an Idempotency-Key, its replay, and the write-through.
         let patches = 0;
         const patchRound = async (label, email) => {

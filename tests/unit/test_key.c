@@ -348,3 +348,148 @@ Test(key, query_set_phone_table)
                                      out, 16), -1);
     cr_expect_str_eq(out, "");
 }
+
+/* ---- the phone of a query, as the upstream checks it ---------------------- */
+
+static const struct {
+    const char *query;
+    const char *e164;               /* NULL: refused */
+    size_t      nmsgs;
+    const char *first;              /* the first message */
+} check_cases[] = {
+    { "phone=%2B18015551234", "+18015551234", 0, NULL },
+    { "phone=(801)%20555-1234", "+18015551234", 0, NULL },
+    { "phone=801.555.1234&limitDays=3", "+18015551234", 0, NULL },
+    { "phone=%2B447700900123", "+447700900123", 0, NULL },
+    { NULL, NULL, 2, "phone should not be empty" },
+    { "", NULL, 2, "phone should not be empty" },
+    { "phone=", NULL, 2, "phone should not be empty" },
+    { "phone", NULL, 2, "phone should not be empty" },
+    { "phone=1&phone=2", NULL, 2, "phone must be a string" },
+    { "phone=12", NULL, 1, "phone must be a valid phone number" },
+    { "phone=abc", NULL, 1, "phone must be a valid phone number" },
+    { "phone=8015551234567890123456789012345678901234567890123456789012345",
+      NULL, 1, "phone must be a valid phone number" },
+};
+
+Test(key, query_phone_table)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(check_cases) / sizeof(check_cases[0]); i++) {
+        struct key_query   q;
+        const char *const *msgs = (const char *const *)&q;
+        char               e164[PHONE_E164_MAX] = "";
+        size_t             n;
+
+        key_parse_query(check_cases[i].query, &q);
+        n = key_query_phone(&q, e164, sizeof(e164), &msgs);
+        cr_expect_eq(n, check_cases[i].nmsgs, "%s: %zu messages",
+                     check_cases[i].query, n);
+        if (check_cases[i].e164 != NULL) {
+            cr_expect_str_eq(e164, check_cases[i].e164, "%s",
+                             check_cases[i].query);
+            cr_expect_null(msgs);
+        } else if (n > 0) {
+            cr_expect_str_eq(msgs[0], check_cases[i].first, "%s",
+                             check_cases[i].query);
+        }
+    }
+}
+
+/* ---- the keys of a PURGE -------------------------------------------------- */
+
+#define PT "0123456789abcdef0123456789abcdef"
+
+static const struct {
+    const char          *prefix;
+    enum key_purge_scope scope;
+    const char          *phone;
+    int                  rc;
+    int                  nhashes;
+    const char          *hashes[2];
+    const char          *epoch;
+    const char          *match;
+} purge_cases[] = {
+    { "hsp", KEY_PURGE_PHONE, "ph1", 0, 2,
+      { "hsp:v3:{" PT "}:lead:ph1", "hsp:v3:{" PT "}:blocks:ph1" },
+      "hsp:v3:{" PT "}:ep:ph1", "" },
+    { "hsp", KEY_PURGE_DISPOSITIONS, NULL, 0, 1,
+      { "hsp:v3:{" PT "}:disp", "" }, "hsp:v3:{" PT "}:ep", "" },
+    { "hsp", KEY_PURGE_TENANT, NULL, 0, 0, { "", "" },
+      "hsp:v3:{" PT "}:ep", "hsp:v3:{" PT "}:*" },
+    /* a prefix holding MATCH's glob characters matches only itself */
+    { "a*b?c[d]e\\f", KEY_PURGE_TENANT, NULL, 0, 0, { "", "" },
+      "a*b?c[d]e\\f:v3:{" PT "}:ep",
+      "a\\*b\\?c\\[d\\]e\\\\f:v3:{" PT "}:*" },
+    /* a phone purge needs the phone's name */
+    { "x", KEY_PURGE_PHONE, NULL, -1, 2, { "", "" }, "", "" },
+    { "x", KEY_PURGE_PHONE, "", -1, 2, { "", "" }, "", "" },
+};
+
+Test(key, purge_table)
+{
+    size_t i;
+    int    j;
+
+    for (i = 0; i < sizeof(purge_cases) / sizeof(purge_cases[0]); i++) {
+        struct key_purge p;
+        int rc = key_purge(purge_cases[i].prefix, PT, purge_cases[i].scope,
+                           purge_cases[i].phone, &p);
+
+        cr_expect_eq(rc, purge_cases[i].rc, "case %zu: rc %d", i, rc);
+        if (rc != 0) {
+            continue;
+        }
+        cr_expect_eq(p.nhashes, purge_cases[i].nhashes, "case %zu", i);
+        for (j = 0; j < p.nhashes; j++) {
+            cr_expect_str_eq(p.hashes[j], purge_cases[i].hashes[j],
+                             "case %zu", i);
+        }
+        cr_expect_str_eq(p.epoch, purge_cases[i].epoch, "case %zu", i);
+        cr_expect_str_eq(p.match, purge_cases[i].match, "case %zu", i);
+    }
+}
+
+/* A PURGE names exactly the keys the reads of the phone store under. */
+Test(key, purge_names_the_entries_keys)
+{
+    struct key_query q;
+    struct key_entry e;
+    struct key_purge p;
+    static const enum route_id ids[] = { ROUTE_QUERY, ROUTE_QUERY_CRM,
+                                         ROUTE_BLOCKS };
+    size_t i;
+
+    memset(&q, 0, sizeof(q));
+    q.limit_days = -1;
+    cr_assert_eq(key_purge("hsp", PT, KEY_PURGE_PHONE, "ph1", &p), 0);
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        cr_assert_eq(key_entry("hsp", PT, ids[i], "ph1", "crm1", &q, &e), 0);
+        cr_expect(strcmp(e.hash, p.hashes[0]) == 0 ||
+                      strcmp(e.hash, p.hashes[1]) == 0,
+                  "route %d: %s not purged", (int)ids[i], e.hash);
+        cr_expect_str_eq(e.epoch, p.epoch, "route %d", (int)ids[i]);
+        cr_expect_eq(strncmp(e.hash, p.base, strlen(p.base)), 0);
+    }
+    cr_assert_eq(key_entry("hsp", PT, ROUTE_DISPOSITIONS, NULL, NULL, &q, &e),
+                 0);
+    cr_assert_eq(key_purge("hsp", PT, KEY_PURGE_DISPOSITIONS, NULL, &p), 0);
+    cr_expect_str_eq(e.hash, p.hashes[0]);
+    cr_expect_str_eq(e.epoch, p.epoch);
+}
+
+/* A prefix too long for a name is refused, never cut. */
+Test(key, purge_refuses_what_does_not_fit)
+{
+    char             prefix[KEY_MAX];
+    struct key_purge p;
+
+    memset(prefix, 'p', sizeof(prefix) - 1);
+    prefix[sizeof(prefix) - 1] = '\0';
+    cr_expect_eq(key_purge(prefix, PT, KEY_PURGE_TENANT, NULL, &p), -1);
+    prefix[KEY_MAX - 60] = '\0';
+    cr_expect_eq(key_purge(prefix, PT, KEY_PURGE_DISPOSITIONS, NULL, &p), 0);
+    cr_expect_eq(key_purge(prefix, PT, KEY_PURGE_PHONE,
+                           "0123456789abcdef0123456789abcdef", &p), -1);
+}

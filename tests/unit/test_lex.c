@@ -34,6 +34,13 @@ static const struct lex_case lex_cases[] = {
     { "GET /a?b=%20c HTTP/1.1\r\nX-Empty:\r\nY:  v  \r\n\r\n", 0, false, 0,
       NULL, true, 0 },
     { "OPTIONS * HTTP/1.1\r\n\r\n", 0, false, 0, NULL, true, 0 },
+    /* PURGE (SPEC §13), which evhttp reads as a TRACE (client.c): no body
+     * read, so one sent is the proxy's to refuse (http_fields_check). */
+    { "PURGE /x HTTP/1.1\r\nHost: x\r\n\r\n", 0, false, 0, NULL, true, 0 },
+    { "PURGE /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 0, false, 0,
+      NULL, true, 40 },
+    { "purge /x HTTP/1.1\r\n\r\n", 0, false, 501, "not implemented", true,
+      19 },
     /* What the proxy refuses itself, after evhttp parsed it. */
     { "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 0, false, 0, "folding", true,
       0 },

@@ -33,6 +33,7 @@ static const struct edge edges[] = {
     { REQ_KIND_WRITE, REQ_FETCH, REQ_EV_UPSTREAM },
     { REQ_KIND_WRITE, REQ_WRITE, REQ_EV_STORE },
     { REQ_KIND_WRITE, REQ_SETTLE, REQ_EV_STORE },
+    { REQ_KIND_PURGE, REQ_PURGE, REQ_EV_STORE },
 };
 
 static bool
@@ -52,7 +53,7 @@ in_table(enum req_kind kind, enum req_state state, enum req_event ev)
 Test(machine, each_state_takes_its_event_only)
 {
     static const enum req_kind kinds[] = { REQ_KIND_LOCAL, REQ_KIND_READ,
-                                           REQ_KIND_WRITE };
+                                           REQ_KIND_WRITE, REQ_KIND_PURGE };
     static const enum req_event evs[] = { REQ_EV_STORE, REQ_EV_UPSTREAM,
                                           REQ_EV_WAKE, REQ_EV_BUDGET };
     size_t k, e;

@@ -40,7 +40,17 @@ static const struct route_case route_cases[] = {
     { "/readyz/", ROUTE_M_GET, ROUTE_NOT_FOUND, ROUTE_NONE, NULL },
     { "/readyZ", ROUTE_M_GET, ROUTE_NOT_FOUND, ROUTE_NONE, NULL },
     { "/metrics", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_METRICS, NULL },
-    /* wrong methods */
+    /* PURGE on every cacheable route, and only there (SPEC §13) */
+    { P "/phone/query", ROUTE_M_PURGE, ROUTE_OK, ROUTE_QUERY, NULL },
+    { P "/phone/query/blocks", ROUTE_M_PURGE, ROUTE_OK, ROUTE_BLOCKS, NULL },
+    { P "/phone/query/dispositions", ROUTE_M_PURGE, ROUTE_OK,
+      ROUTE_DISPOSITIONS, NULL },
+    { P "/phone/query/x1", ROUTE_M_PURGE, ROUTE_OK, ROUTE_QUERY_CRM, "x1" },
+    { P "/phone/update", ROUTE_M_PURGE, ROUTE_BAD_METHOD, ROUTE_UPDATE,
+      NULL },
+    { "/healthz", ROUTE_M_PURGE, ROUTE_BAD_METHOD, ROUTE_HEALTHZ, NULL },
+    { "/metrics", ROUTE_M_PURGE, ROUTE_BAD_METHOD, ROUTE_METRICS, NULL },
+        /* wrong methods */
     { P "/phone/query", ROUTE_M_POST, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
     { P "/phone/query", ROUTE_M_PATCH, ROUTE_BAD_METHOD, ROUTE_QUERY, NULL },
     { P "/phone/query", ROUTE_M_HEAD, ROUTE_OK, ROUTE_QUERY, NULL },
@@ -124,7 +134,11 @@ Test(route, allow_header)
     cr_expect_str_eq(buf, "GET, HEAD");
     route_allow_header(ROUTE_M_PATCH, buf, sizeof(buf));
     cr_expect_str_eq(buf, "PATCH");
+    route_allow_header(ROUTE_M_GET | ROUTE_M_HEAD | ROUTE_M_PURGE, buf,
+                       sizeof(buf));
+    cr_expect_str_eq(buf, "GET, HEAD, PURGE");
     route_allow_header(0, buf, sizeof(buf));
+
     cr_expect_str_empty(buf);
     route_allow_header(ROUTE_M_GET | ROUTE_M_HEAD, buf, 5);
     cr_expect_str_eq(buf, "GET", "a short buffer keeps whole names");
@@ -136,5 +150,10 @@ Test(route, method_names)
     cr_expect_eq(route_method_from_name("PATCH"), ROUTE_M_PATCH);
     cr_expect_eq(route_method_from_name("patch"), ROUTE_M_OTHER);
     cr_expect_eq(route_method_from_name("BREW"), ROUTE_M_OTHER);
+    cr_expect_eq(route_method_from_name("PURGE"), ROUTE_M_PURGE);
+    cr_expect_str_eq(route_method_name(ROUTE_M_PURGE), "PURGE");
+    cr_expect_str_eq(route_method_name(ROUTE_M_GET), "GET");
+    cr_expect_str_eq(route_method_name(ROUTE_M_OTHER), "OTHER");
+    cr_expect_str_eq(route_method_name(ROUTE_M_GET | ROUTE_M_HEAD), "OTHER");
     cr_expect_str_eq(route_name(ROUTE_COUNT), "none");
 }

@@ -44,6 +44,9 @@ static const struct {
       "b6eff099d5d39e933cc7423ec7cbe42428c68c03" },
     { SCRIPT_ID_MARKER, "marker",
       "5cb1975929472492c39b214c114b58b40c94f7f4" },
+    { SCRIPT_ID_PURGE, "purge", "2fbf5dcefe072857e452dacdcb961e0b256bd76b" },
+    { SCRIPT_ID_PURGE_SCAN, "purge_scan",
+      "0a6da59ef4c2ae87d3b0564f3763b943bc64af6b" },
 };
 
 /* The text of every script, by its SHA. */
@@ -91,6 +94,8 @@ LAY(write)
 LAY(idem_claim)
 LAY(idem_complete)
 LAY(idem_release)
+LAY(purge)
+LAY(purge_scan)
 
 static const struct script_lookup_args lookup_phone = {
     .hash = "p:t1:h", .epoch_key = "p:t1:e", .bgen_key = "p:t1:g",
@@ -174,6 +179,22 @@ static const struct script_idem_release_args release_args = {
     .record = "i:t1:k", .owner = "own6"
 };
 
+static const struct script_purge_args purge_phone = {
+    .hashes = { "p:lead:n", "p:blocks:n" }, .nhashes = 2,
+    .epoch_key = "p:ep:n", .epoch_expire_ms = 172800000
+};
+
+static const struct script_purge_args purge_disp = {
+    .hashes = { "p:disp", "never sent" }, .nhashes = 1, .epoch_key = "p:ep",
+    .epoch_expire_ms = 1
+};
+
+static const struct script_purge_scan_args purge_scan_args = {
+    .epoch_key = "p:v3:{t}:ep", .cursor = "18446744073709551615",
+    .match = "p\\*:v3:{t}:*", .count = 1000, .base = "p*:v3:{t}:",
+    .epoch_expire_ms = 86400000
+};
+
 static const struct layout_row layout_rows[] = {
     { "lookup phone", lay_lookup, &lookup_phone, 4, 13,
       { "p:t1:h", "p:t1:e", "p:t1:e", "p:t1:l", "q", "0", "1700000000123",
@@ -213,6 +234,13 @@ static const struct layout_row layout_rows[] = {
       { [3] = 11 } },
     { "idem release", lay_idem_release, &release_args, 1, 2,
       { "i:t1:k", "own6" }, { 0 } },
+    { "purge phone", lay_purge, &purge_phone, 3, 4,
+      { "p:lead:n", "p:blocks:n", "p:ep:n", "172800000" }, { 0 } },
+    { "purge dispositions", lay_purge, &purge_disp, 2, 3,
+      { "p:disp", "p:ep", "1" }, { 0 } },
+    { "purge scan", lay_purge_scan, &purge_scan_args, 1, 6,
+      { "p:v3:{t}:ep", "18446744073709551615", "p\\*:v3:{t}:*", "1000",
+        "p*:v3:{t}:", "86400000" }, { 0 } },
 };
 
 Test(script, layouts)
@@ -737,6 +765,59 @@ Test(script, count_reply)
         cr_expect_eq(script_count_reply(r, &n), rows[i].rc, "%s",
                      rows[i].reply);
         cr_expect_eq(n, rows[i].n, "%s: %" PRId64, rows[i].reply, n);
+        rfree(r);
+    }
+}
+
+/* ---- PURGE_SCAN ---------------------------------------------------------- */
+
+static const struct {
+    const char *reply;
+    int         rc;
+    const char *cursor;
+    int64_t     n;
+} purge_scan_rows[] = {
+    { NULL, -1, NULL, 0 },
+    { "e:ERR Error running script", -1, NULL, 0 },
+    { "nil", -1, NULL, 0 },
+    { "i:0", -1, NULL, 0 },
+    { "[]", -1, NULL, 0 },
+    { "[s:0]", -1, NULL, 0 },
+    { "[s:0,i:0]", 0, "0", 0 },
+    { "[s:0,i:6]", 0, "0", 6 },
+    { "[s:1792,i:0]", 0, "1792", 0 },
+    { "[s:18446744073709551615,i:3]", 0, "18446744073709551615", 3 },
+    /* a cursor is digits, and fits */
+    { "[s:,i:0]", -1, NULL, 0 },
+    { "[s:12a,i:0]", -1, NULL, 0 },
+    { "[s:-1,i:0]", -1, NULL, 0 },
+    { "[s:1234567890123456789012345,i:0]", -1, NULL, 0 },
+    { "[i:0,i:0]", -1, NULL, 0 },
+    /* a count is a non-negative integer */
+    { "[s:0,s:6]", -1, NULL, 0 },
+    { "[s:0,i:-1]", -1, NULL, 0 },
+    { "[s:0,i:1,i:2]", -1, NULL, 0 },
+};
+
+Test(script, purge_scan_reply)
+{
+    size_t i;
+
+    for (i = 0; i < N(purge_scan_rows); i++) {
+        redisReply *r = rbuild(purge_scan_rows[i].reply);
+        char        cursor[24] = "untouched";
+        int64_t     n = -7;
+        int         rc = script_purge_scan_reply(r, cursor, sizeof(cursor),
+                                                 &n);
+
+        cr_expect_eq(rc, purge_scan_rows[i].rc, "%s: rc %d",
+                     purge_scan_rows[i].reply, rc);
+        if (rc == 0) {
+            cr_expect_str_eq(cursor, purge_scan_rows[i].cursor, "%s",
+                             purge_scan_rows[i].reply);
+            cr_expect_eq(n, purge_scan_rows[i].n, "%s",
+                         purge_scan_rows[i].reply);
+        }
         rfree(r);
     }
 }
