@@ -265,6 +265,12 @@ struct store_op *script_purge_scan(struct store *st,
  * (the near cache's heartbeat, the PATCH's barrier). */
 struct store_op *script_ping(struct store *st, store_cb cb, void *arg);
 
+/* PING on the node that holds KEY (a Redis Cluster routes a call by its
+ * first key; the script does not touch it): a round trip on the link
+ * that carried an earlier call of KEY's slot. */
+struct store_op *script_ping_at(struct store *st, const char *key,
+                                store_cb cb, void *arg);
+
 /* MARKER  KEYS: the marker   -> its value, raised by one: an integer,
  * read with script_count_reply. */
 struct store_op *script_marker(struct store *st, const char *key,

@@ -326,6 +326,15 @@ script_ping(struct store *st, store_cb cb, void *arg)
 }
 
 struct store_op *
+script_ping_at(struct store *st, const char *key, store_cb cb, void *arg)
+{
+    size_t len = strlen(key);
+
+    return store_eval(st, script_get(SCRIPT_ID_PING), 1, 1, &key, &len, cb,
+                      arg);
+}
+
+struct store_op *
 script_purge(struct store *st, const struct script_purge_args *a, store_cb cb,
              void *arg)
 {

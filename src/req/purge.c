@@ -128,7 +128,7 @@ purge_done(struct req *r)
                  ps->steps, ps->steps == 1 ? "" : "s");
         ps->barrier = true;
         r->op = tracking_barrier(r->env->tracking, r->env->store,
-                                 req_on_store_reply, r);
+                                 ps->keys.epoch, req_on_store_reply, r);
         if (r->op != NULL) {
             return REQ_PURGE;
         }

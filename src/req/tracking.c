@@ -161,11 +161,11 @@ tracking_clear(struct tracking *t)
 }
 
 struct store_op *
-tracking_barrier(struct tracking *t, struct store *st,
+tracking_barrier(struct tracking *t, struct store *st, const char *key,
                  void (*cb)(struct redisReply *, void *), void *arg)
 {
     if (t == NULL) {
         return NULL;
     }
-    return script_ping(st, cb, arg);
+    return script_ping_at(st, key, cb, arg);
 }

@@ -65,11 +65,15 @@ void tracking_put(struct tracking *t, const struct tracking_seen *seen,
 void tracking_clear(struct tracking *t);
 
 /*
- * A PATCH's barrier: a call on the same link as its write, whose reply
- * proves the write's invalidations went out; NULL when there is nothing
- * to wait for (no near cache) or Redis is away. CB(ARG) gets the reply.
+ * A write's barrier (a PATCH's, a PURGE's): a call on the same link as
+ * the write of KEY, whose reply proves the write's invalidations went
+ * out; NULL when there is nothing to wait for (no near cache) or Redis
+ * is away. KEY routes it: on a Redis Cluster, to the master that took
+ * the write (a keyless call would go to any master, and prove nothing
+ * of another's invalidations). CB(ARG) gets the reply.
  */
 struct store_op *tracking_barrier(struct tracking *t, struct store *st,
+                                  const char *key,
                                   void (*cb)(struct redisReply *, void *),
                                   void *arg);
 

@@ -431,6 +431,7 @@ write_barrier(struct req *r)
 {
     if (write_state(r)->wrote) {
         r->op = tracking_barrier(r->env->tracking, r->env->store,
+                                 write_state(r)->lead.hash,
                                  req_on_store_reply, r);
         if (r->op != NULL) {
             return REQ_SETTLE;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -30,6 +31,8 @@
 #include "hproc.h"
 #include "hredis.h"
 #include "hreq.h"
+#include "script.h"
+#include "store_script.h"
 
 static void
 cluster_init(void)
@@ -186,6 +189,82 @@ Test(cluster, two_instances_keep_the_guarantees)
                  "PATCHes, want 15 + 1", hfixture_count("update"));
     hfixture_stop(&a);
     hfixture_stop(&b);
+    hcluster_stop(&c);
+}
+
+/* How many calls of the PING script with one key each master logged. */
+static void
+keyed_pings(const struct hcluster *c, long out[HCLUSTER_MAX])
+{
+    const char *sha = script_get(SCRIPT_ID_PING)->sha;
+    int         i;
+    size_t      j;
+
+    for (i = 0; i < c->n; i++) {
+        redisReply *rep = hcluster_cmd(c, i, "SLOWLOG GET 100000");
+
+        out[i] = 0;
+        for (j = 0; rep->type == REDIS_REPLY_ARRAY && j < rep->elements;
+             j++) {
+            const redisReply *e = rep->element[j], *args;
+
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 4) {
+                continue;
+            }
+            args = e->element[3];
+            out[i] += args->type == REDIS_REPLY_ARRAY && args->elements >= 4 &&
+                      strcasecmp(args->element[0]->str, "EVALSHA") == 0 &&
+                      strcmp(args->element[1]->str, sha) == 0 &&
+                      strcmp(args->element[2]->str, "1") == 0;
+        }
+        freeReplyObject(rep);
+    }
+}
+
+/*
+ * SPEC §4 on a cluster: a PATCH or a PURGE is answered only after a
+ * round trip on the link that carried its write, which proves Redis
+ * sent the write's invalidations to every near cache. On a cluster that
+ * link is the tenant's master's: a barrier sent to any other master
+ * proves nothing. Every master logs every call here (slowlog at 0 µs).
+ */
+Test(cluster, a_writes_barrier_runs_on_the_tenants_masters_link)
+{
+    static struct hcluster c;
+    struct hproc           a;
+    struct hresp           r;
+    char                   xc[32], name[128];
+    long                   pings[HCLUSTER_MAX];
+    int                    i, home;
+
+    hcluster_start("cl-g", NULL, &c);
+    hcp_proxy("px-cl-g", &c, 0, NULL, &a);
+    home = hcluster_slot_node(&c, hcluster_tenant_slot(&c, HCP_BRAVO));
+    cr_assert_eq(hcp_get(a.url, HCP_BRAVO, HCP_SHARED, xc, name), 200);
+    for (i = 0; i < c.n; i++) {
+        freeReplyObject(hcluster_cmd(&c, i, "CONFIG SET "
+                                     "slowlog-log-slower-than 0"));
+        freeReplyObject(hcluster_cmd(&c, i, "CONFIG SET slowlog-max-len "
+                                     "100000"));
+        freeReplyObject(hcluster_cmd(&c, i, "SLOWLOG RESET"));
+    }
+    cr_assert_eq(hcp_patch(a.url, HCP_BRAVO, NULL, "Barrier", NULL), 200);
+    keyed_pings(&c, pings);
+    for (i = 0; i < c.n; i++) {
+        cr_expect_eq(pings[i], i == home ? 1 : 0, "PATCH: node %d (the "
+                     "tenant's: %d) ran %ld barriers", i, home, pings[i]);
+        freeReplyObject(hcluster_cmd(&c, i, "SLOWLOG RESET"));
+    }
+    hreq_send("PURGE", a.url, HCP_QUERY HCP_SHARED, NULL,
+              HREQ(.token = HCP_BRAVO), &r);
+    cr_expect_eq(r.status, 200, "%d %s", r.status, r.body);
+    hresp_free(&r);
+    keyed_pings(&c, pings);
+    for (i = 0; i < c.n; i++) {
+        cr_expect_eq(pings[i], i == home ? 1 : 0, "PURGE: node %d (the "
+                     "tenant's: %d) ran %ld barriers", i, home, pings[i]);
+    }
+    hfixture_stop(&a);
     hcluster_stop(&c);
 }
 
