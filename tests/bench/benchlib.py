@@ -1523,6 +1523,19 @@ def move_slot(conns, masters, slot, src, dst):
     return moved
 
 
+def read_head(f):
+    """Reads a response's status line and header section from the file
+    F: (status, headers with lowercase names)."""
+    status = int(f.readline().split(None, 2)[1])
+    h = {}
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return status, h
+        k, _, v = line.decode("latin-1").partition(":")
+        h[k.strip().lower()] = v.strip()
+
+
 class KeepAlive:
     """One keep-alive HTTP/1.1 connection, blocking, for timing requests
     one after another."""
@@ -1540,14 +1553,7 @@ class KeepAlive:
         """(seconds, status, cache verdict) of one GET."""
         t0 = time.perf_counter()
         self.s.sendall(self.req)
-        status = int(self.f.readline().split(None, 2)[1])
-        h = {}
-        while True:
-            line = self.f.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            k, _, v = line.decode("latin-1").partition(":")
-            h[k.strip().lower()] = v.strip()
+        status, h = read_head(self.f)
         self.f.read(int(h.get("content-length", 0)))
         return time.perf_counter() - t0, status, cache_word(h)
 
@@ -1571,14 +1577,7 @@ class Conn:
                f"x-hs-token: {self.token}\r\n\r\n").encode("latin-1")
         t0 = time.perf_counter()
         self.s.sendall(req)
-        status = int(self.f.readline().split(None, 2)[1])
-        h = {}
-        while True:
-            line = self.f.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            k, _, v = line.decode("latin-1").partition(":")
-            h[k.strip().lower()] = v.strip()
+        status, h = read_head(self.f)
         body = self.f.read(int(h.get("content-length", 0)))
         return time.perf_counter() - t0, status, h, body
 
