@@ -36,7 +36,8 @@ static void
 check_allow(unsigned allowed)
 {
     static const char *const names[] = { "GET", "HEAD", "POST", "PUT",
-                                         "DELETE", "OPTIONS", "PATCH" };
+                                         "DELETE", "OPTIONS", "PATCH",
+                                         "PURGE" };
     char   full[128], *small, *p;
     size_t cap, i;
 
