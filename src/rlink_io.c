@@ -539,9 +539,20 @@ bev_failure(struct rlink *link, short what)
                                : "no TCP connection");
         return RLINK_REASON_CONNECT;
     }
+    /* TLS 1.3 ends our handshake before Redis checks our certificate:
+     * one it wants and lacks gets an alert and a close at our first
+     * command, read in either order. Both are a TLS refusal. */
+    if (link->conf.transport == RLINK_TLS && link->state == ST_HANDSHAKE &&
+        ssl_err == 0) {
+        snprintf(link->detail, sizeof(link->detail), "closed before the "
+                 "first reply (no client certificate it takes? see "
+                 "redis_cert_file)");
+        return RLINK_REASON_TLS;
+    }
     if (link->conf.transport == RLINK_TLS &&
         (ssl_err != 0 || link->state == ST_CONNECTING) &&
-        (what & BEV_EVENT_EOF) == 0 && sock_err != ECONNREFUSED) {
+        ((what & BEV_EVENT_EOF) == 0 || link->state == ST_HANDSHAKE) &&
+        sock_err != ECONNREFUSED) {
         rlink_tls_error(bufferevent_openssl_get_ssl(link->bev), ssl_err,
                         link->detail, sizeof(link->detail));
         return RLINK_REASON_TLS;
