@@ -105,13 +105,13 @@ Test(cluster, tenants_are_cached_where_the_slot_map_says)
     cr_expect_eq(hreq_metric(p.url, HCP_ASK, NULL), asked,
                  "ASK followed at steady state");
 
-    o = hcp_readyz(p.url);
-    cr_expect_str_eq(hcp_jget(o, "redis.mode"), "cluster", "%s",
+    o = hreq_readyz(p.url);
+    cr_expect_str_eq(hreq_jstr(o, "redis.mode"), "cluster", "%s",
                      json_object_to_json_string(o));
-    cr_expect_str_eq(hcp_jget(o, "status"), "ready");
-    cr_expect_eq(hcp_jint(o, "redis.cluster.nodes"), 3);
-    cr_expect_eq(hcp_jint(o, "redis.cluster.reachable"), 3);
-    cr_expect_eq(hcp_jint(o, "redis.cluster.slots"), 16384);
+    cr_expect_str_eq(hreq_jstr(o, "status"), "ready");
+    cr_expect_eq(hreq_jint(o, "redis.cluster.nodes"), 3);
+    cr_expect_eq(hreq_jint(o, "redis.cluster.reachable"), 3);
+    cr_expect_eq(hreq_jint(o, "redis.cluster.slots"), 16384);
     json_object_put(o);
     cr_expect_eq(hreq_metric(p.url, HCP_NODES, NULL), 3);
     cr_expect_eq(hreq_metric(p.url, HCP_REACHABLE, NULL), 3);
@@ -353,8 +353,8 @@ Test(cluster, one_seed_is_enough)
     cr_expect_eq(hfixture_count("query"), 3);
     cr_expect_eq(hreq_metric(p.url, HCP_MOVED, NULL), 0,
                  "MOVED followed: the map was not read at start");
-    o = hcp_readyz(p.url);
-    cr_expect_eq(hcp_jint(o, "redis.cluster.nodes"), 3, "%s",
+    o = hreq_readyz(p.url);
+    cr_expect_eq(hreq_jint(o, "redis.cluster.nodes"), 3, "%s",
                  json_object_to_json_string(o));
     json_object_put(o);
     hfixture_stop(&p);

@@ -399,11 +399,11 @@ Test(cluster_faults, a_killed_master_costs_only_its_tenants)
                  200, "alpha's keyed PATCH");
     cr_expect_eq(hfixture_count("update"), 1);
 
-    o = hcp_wait_readyz(p.url, "redis.reason", "cluster", 5000);
-    cr_expect_str_eq(hcp_jget(o, "status"), "degraded");
-    cr_expect_eq(hcp_jint(o, "redis.cluster.reachable"), 2, "%s",
+    o = hreq_wait_readyz(p.url, "redis.reason", "cluster", 5000);
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_eq(hreq_jint(o, "redis.cluster.reachable"), 2, "%s",
                  json_object_to_json_string(o));
-    cr_expect_eq(hcp_jint(o, "redis.cluster.nodes"), 3);
+    cr_expect_eq(hreq_jint(o, "redis.cluster.nodes"), 3);
     json_object_put(o);
     cr_expect_eq(hreq_metric(p.url, HCP_REACHABLE, NULL), 2);
     cr_expect_eq(hreq_metric(p.url, HCP_NODES, NULL), 3);
@@ -424,8 +424,8 @@ Test(cluster_faults, a_killed_master_costs_only_its_tenants)
     back = hfixture_now_ms() - t0;
     printf("cluster: bravo HIT again %ld ms after its master restarted\n",
            back);
-    o = hcp_wait_readyz(p.url, "status", "ready", BACK_MS);
-    cr_expect_eq(hcp_jint(o, "redis.cluster.reachable"), 3);
+    o = hreq_wait_readyz(p.url, "status", "ready", BACK_MS);
+    cr_expect_eq(hreq_jint(o, "redis.cluster.reachable"), 3);
     json_object_put(o);
     cr_expect_eq(hcp_patch(p.url, HCP_BRAVO, "k-bravo", "Down", NULL), 200,
                  "bravo's keyed PATCH retried once its master is back");

@@ -54,20 +54,6 @@ TestSuite(redis, .init = redis_init, .fini = redis_fini, .timeout = 90);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The string at O.A.B (B may be NULL), or "" when absent. */
-static const char *
-jstr(struct json_object *o, const char *a, const char *b)
-{
-    struct json_object *v = o;
-
-    if (!json_object_object_get_ex(v, a, &v) ||
-        (b != NULL && !json_object_object_get_ex(v, b, &v)) ||
-        !json_object_is_type(v, json_type_string)) {
-        return "";
-    }
-    return json_object_get_string(v);
-}
-
 /*
  * Waits (up to MS, stretched for slow builds) until /readyz of BASE,
  * always 200, has redis.FIELD containing WANT; returns its body (the
@@ -77,24 +63,10 @@ static struct json_object *
 readyz_wait_ms(const char *base, const char *field, const char *want,
                long ms)
 {
-    long                end = hfixture_now_ms() + hfixture_slow_ms(ms);
-    struct json_object *o;
-    struct hresp        r;
+    char path[64];
 
-    for (;;) {
-        hreq_get(base, "/readyz", NULL, &r);
-        cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-        o = hresp_json(&r);
-        cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-        hresp_free(&r);
-        if (strstr(jstr(o, "redis", field), want) != NULL) {
-            return o;
-        }
-        cr_assert_lt(hfixture_now_ms(), end, "redis.%s never had '%s': %s",
-                     field, want, json_object_to_json_string(o));
-        json_object_put(o);
-        hfixture_pause_ms(POLL_MS);
-    }
+    snprintf(path, sizeof(path), "redis.%s", field);
+    return hreq_wait_readyz(base, path, want, ms);
 }
 
 /* readyz_wait_ms for WAIT_MS. */
@@ -210,7 +182,7 @@ Test(redis, a_redis_without_hello_gets_auth_instead)
     snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/1", rd.port);
     proxy_on("px-nohello-wrong", url, NULL, &q);
     o = readyz_wait(q.url, "reason", "AUTH");
-    cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
+    cr_expect_str_eq(hreq_jstr(o, "redis.last_error"), "auth");
     json_object_put(o);
     hfixture_stop(&q);
     cr_expect_not(hfixture_file_has(q.log, "store: connected"),
@@ -234,8 +206,8 @@ Test(redis, a_wrong_password_is_not_connected_and_fails_open)
     proxy_on("px-wrongpass", url, NULL, &p);
 
     o = readyz_wait(p.url, "reason", "AUTH");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "last_error"), "auth");
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.last_error"), "auth");
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, ERRORS("auth"), &found), 1);
     cr_expect(found, "no %s in /metrics", ERRORS("auth"));
@@ -332,7 +304,7 @@ Test(redis, the_least_rights_readme_gives_are_enough)
     cr_expect(found, "no %s in /metrics", ERRORS("noperm"));
     cr_expect_eq(noperm, 0, "%g NOPERM replies", noperm);
     o = readyz_wait(p.url, "status", "up");
-    cr_expect_str_eq(jstr(o, "redis", "status"), "up");
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "up");
     json_object_put(o);
     hfixture_stop(&p);
 }
@@ -364,8 +336,8 @@ Test(redis, a_refused_subscribe_keeps_the_link_and_the_near_cache_off)
     proxy_on("px-nochan", url, NULL, &p);
 
     o = readyz_wait(p.url, "reason", "cannot subscribe");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "last_error"), "noperm");
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.last_error"), "noperm");
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, ERRORS("noperm"), &found), 1);
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
@@ -433,9 +405,9 @@ Test(redis, oom_is_counted_by_kind_and_degrades_readyz)
     cr_expect_geq(hreq_metric(p.url, ERRORS("oom"), &found), 1);
     cr_expect(found, "no %s in /metrics", ERRORS("oom"));
     o = readyz_wait(p.url, "reason", "oom");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "last_error"), "oom");
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.last_error"), "oom");
     json_object_put(o);
     hfixture_stop(&p);
 }
@@ -456,9 +428,9 @@ Test(redis, an_evicting_policy_degrades_readyz_and_shows_in_a_gauge)
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", rd.port);
     proxy_on("px-evict", url, NULL, &p);
     o = readyz_wait(p.url, "reason", "evicted");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "reason"),
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.reason"),
                      "eviction: maxmemory-policy is not noeviction; "
                      "idempotency records and guards may be evicted");
     json_object_put(o);
@@ -511,11 +483,11 @@ Test(redis, a_replica_degrades_readyz_and_is_counted)
     proxy_on("px-replica", url, NULL, &p);
 
     o = readyz_wait(p.url, "reason", "replica");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect_str_eq(jstr(o, "redis", "status"), "degraded");
-    cr_expect(strncmp(jstr(o, "redis", "reason"),
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "degraded");
+    cr_expect(strncmp(hreq_jstr(o, "redis.reason"),
                       "redis is a replica: writes are refused (", 40) == 0,
-              "%s", jstr(o, "redis", "reason"));
+              "%s", hreq_jstr(o, "redis.reason"));
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, WRONG("replica"), &found), 1);
     cr_expect(found, "no %s in /metrics", WRONG("replica"));
@@ -546,11 +518,11 @@ Test(redis, a_cluster_node_degrades_readyz_and_is_counted)
     proxy_on("px-cluster", url, NULL, &p);
 
     o = readyz_wait(p.url, "reason", "cluster node");
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
-    cr_expect(strncmp(jstr(o, "redis", "reason"),
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
+    cr_expect(strncmp(hreq_jstr(o, "redis.reason"),
                       "redis is a cluster node: use redis-cluster:// (",
                       47) == 0,
-              "%s", jstr(o, "redis", "reason"));
+              "%s", hreq_jstr(o, "redis.reason"));
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, WRONG("cluster"), &found), 1);
     cr_expect(found, "no %s in /metrics", WRONG("cluster"));
@@ -582,14 +554,14 @@ Test(redis, a_policy_changed_at_runtime_shows_and_clears)
     c = hredis_connect(&rd, NULL);
     hredis_ok(c, "CONFIG SET maxmemory-policy allkeys-lru");
     o = readyz_wait_ms(p.url, "reason", "evicted", 13000);
-    cr_expect_str_eq(jstr(o, "status", NULL), "degraded");
+    cr_expect_str_eq(hreq_jstr(o, "status"), "degraded");
     json_object_put(o);
     cr_expect_geq(hreq_metric(p.url, EVICTING, &found), 1);
 
     hredis_ok(c, "CONFIG SET maxmemory-policy noeviction");
     redisFree(c);
     o = readyz_wait_ms(p.url, "status", "up", 13000);
-    cr_expect_str_eq(jstr(o, "status", NULL), "ready");
+    cr_expect_str_eq(hreq_jstr(o, "status"), "ready");
     json_object_put(o);
     cr_expect_eq(hreq_metric(p.url, EVICTING, &found), 0);
     hfixture_stop(&p);
@@ -624,7 +596,7 @@ Test(redis, rediss_with_its_ca_gets_a_miss_then_a_hit)
     proxy_on("px-tls", url, ca, &p);
 
     o = readyz_wait(p.url, "status", "up");
-    cr_expect_str_eq(jstr(o, "redis", "status"), "up");
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "up");
     json_object_put(o);
     cr_expect_eq(lookup(p.url, xc, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "MISS");
@@ -650,7 +622,6 @@ Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
     struct hredis       rd;
     struct hproc        p;
     struct json_object *o;
-    struct hresp        r;
     const char         *certs = hfixture_env("HSP_CERT_DIR");
     char                url[160], ca[600], other[512], cmd[1200], xc[32];
     int                 i;
@@ -672,12 +643,8 @@ Test(redis, rediss_with_a_wrong_ca_is_never_up_and_fails_open)
         cr_expect_str_neq(xc, "HIT", "round %d", i);
     }
     hfixture_pause_ms(1500);    /* several connect attempts */
-    hreq_get(p.url, "/readyz", NULL, &r);
-    cr_expect_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-    o = hresp_json(&r);
-    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-    hresp_free(&r);
-    cr_expect_str_neq(jstr(o, "redis", "status"), "up",
+    o = hreq_readyz(p.url);
+    cr_expect_str_neq(hreq_jstr(o, "redis.status"), "up",
                       "a certificate no CA given vouches for looks up");
     json_object_put(o);
     hfixture_stop(&p);
@@ -700,7 +667,6 @@ Test(redis, rediss_with_a_client_certificate_and_without)
     struct hredis       rd;
     struct hproc        p, q;
     struct json_object *o;
-    struct hresp        r;
     const char         *certs = hfixture_env("HSP_CERT_DIR");
     char                url[160], redis[200], ca[600], cert[600],
                         key[600], xc[32];
@@ -729,12 +695,8 @@ Test(redis, rediss_with_a_client_certificate_and_without)
         cr_expect_str_neq(xc, "HIT", "round %d", i);
     }
     hfixture_pause_ms(1500);    /* several connect attempts */
-    hreq_get(q.url, "/readyz", NULL, &r);
-    cr_expect_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-    o = hresp_json(&r);
-    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-    hresp_free(&r);
-    cr_expect_str_neq(jstr(o, "redis", "status"), "up",
+    o = hreq_readyz(q.url);
+    cr_expect_str_neq(hreq_jstr(o, "redis.status"), "up",
                       "up without the certificate Redis asks for");
     json_object_put(o);
     hfixture_stop(&q);

@@ -246,10 +246,10 @@ Test(sentinel_sec, sentinels_with_an_acl_user)
     hspx_start("px-acl-ok", &t, right, &a);
     hspx_start("px-acl-bad", &t, wrong, &b);
     hspx_wait_on_master(a.url, hsentinel_master_port(&t), WAIT_MS);
-    o = hspx_readyz(a.url);
-    cr_expect_str_eq(hspx_jget(o, "status", NULL), "up", "%s",
+    o = hreq_readyz(a.url);
+    cr_expect_str_eq(hreq_jstr(o, "redis.status"), "up", "%s",
                      json_object_to_json_string(o));
-    cr_expect_neq(atoi(hspx_jget(o, "sentinel", "reachable")), 0,
+    cr_expect_neq(atoi(hreq_jstr(o, "redis.sentinel.reachable")), 0,
                   "no sentinel reachable: %s", json_object_to_json_string(o));
     json_object_put(o);
     cr_expect_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
@@ -259,8 +259,8 @@ Test(sentinel_sec, sentinels_with_an_acl_user)
 
     end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
     for (;;) {
-        o = hspx_readyz(b.url);
-        if (strstr(hspx_jget(o, "reason", NULL), "no sentinel answers") !=
+        o = hreq_readyz(b.url);
+        if (strstr(hreq_jstr(o, "redis.reason"), "no sentinel answers") !=
             NULL) {
             break;
         }

@@ -20,7 +20,6 @@
 
 #define HCP_EXTRA_MAX 8
 #define HCP_UP_MS     10000
-#define HCP_POLL_MS   50
 
 void
 hcp_proxy(const char *name, const struct hcluster *c, unsigned seeds,
@@ -42,7 +41,7 @@ hcp_proxy(const char *name, const struct hcluster *c, unsigned seeds,
     }
     opts[n] = NULL;
     hfixture_proxy(name, opts, p);
-    json_object_put(hcp_wait_readyz(p->url, "redis.status", "up",
+    json_object_put(hreq_wait_readyz(p->url, "redis.status", "up",
                                     HCP_UP_MS));
 }
 
@@ -98,61 +97,3 @@ hcp_patch(const char *base, const char *token, const char *key,
     return status;
 }
 
-struct json_object *
-hcp_readyz(const char *base)
-{
-    struct json_object *o;
-    struct hresp        r;
-
-    hreq_get(base, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-    o = hresp_json(&r);
-    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-    hresp_free(&r);
-    return o;
-}
-
-const char *
-hcp_jget(struct json_object *o, const char *path)
-{
-    char  name[64];
-    const char *p = path;
-
-    while (*p != '\0') {
-        size_t n = strcspn(p, ".");
-
-        snprintf(name, sizeof(name), "%.*s", (int)n, p);
-        if (!json_object_object_get_ex(o, name, &o)) {
-            return "";
-        }
-        p += n + (p[n] == '.');
-    }
-    return json_object_get_string(o);
-}
-
-long
-hcp_jint(struct json_object *o, const char *path)
-{
-    const char *v = hcp_jget(o, path);
-
-    return *v != '\0' ? strtol(v, NULL, 10) : -1;
-}
-
-struct json_object *
-hcp_wait_readyz(const char *base, const char *path, const char *want,
-                long ms)
-{
-    long                end = hfixture_now_ms() + hfixture_slow_ms(ms);
-    struct json_object *o;
-
-    for (;;) {
-        o = hcp_readyz(base);
-        if (strstr(hcp_jget(o, path), want) != NULL) {
-            return o;
-        }
-        cr_assert_lt(hfixture_now_ms(), end, "%s never had '%s' in %s: %s",
-                     base, want, path, json_object_to_json_string(o));
-        json_object_put(o);
-        hfixture_pause_ms(HCP_POLL_MS);
-    }
-}

@@ -66,19 +66,4 @@ int hcp_get(const char *base, const char *token, const char *phone,
 int hcp_patch(const char *base, const char *token, const char *key,
               const char *first, bool *replayed);
 
-/* /readyz of BASE (asserted 200 and JSON); the caller puts it. */
-struct json_object *hcp_readyz(const char *base);
-
-/* The value at the dotted PATH of O ("redis.cluster.nodes") as text, ""
- * when absent; borrowed from O. hcp_jint: as a number, -1 when absent. */
-const char *hcp_jget(struct json_object *o, const char *path);
-long hcp_jint(struct json_object *o, const char *path);
-
-/*
- * Waits (MS, stretched for slow builds) until /readyz of BASE has WANT
- * in the value at PATH; returns it (the caller puts it). Asserts.
- */
-struct json_object *hcp_wait_readyz(const char *base, const char *path,
-                                    const char *want, long ms);
-
 #endif /* HSP_HCPROXY_H */

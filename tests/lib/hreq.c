@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 
 #include "hfixture.h"
 
@@ -224,5 +225,68 @@ hreq_burst_free(struct hheld *h, size_t n)
 
     for (i = 0; i < n; i++) {
         hresp_free(&h[i].resp);
+    }
+}
+
+/* ---- /readyz ------------------------------------------------------------ */
+
+#define HREQ_POLL_MS 20
+
+struct json_object *
+hreq_readyz(const char *base)
+{
+    struct json_object *o;
+    struct hresp        r;
+
+    hreq_get(base, "/readyz", NULL, &r);
+    cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
+    o = hresp_json(&r);
+    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
+    hresp_free(&r);
+    return o;
+}
+
+const char *
+hreq_jstr(struct json_object *o, const char *path)
+{
+    char        name[64];
+    const char *p = path;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ".");
+
+        snprintf(name, sizeof(name), "%.*s", (int)n, p);
+        if (!json_object_object_get_ex(o, name, &o)) {
+            return "";
+        }
+        p += n + (p[n] == '.');
+    }
+    return json_object_get_string(o);
+}
+
+long
+hreq_jint(struct json_object *o, const char *path)
+{
+    const char *v = hreq_jstr(o, path);
+
+    return *v != '\0' ? strtol(v, NULL, 10) : -1;
+}
+
+struct json_object *
+hreq_wait_readyz(const char *base, const char *path, const char *want,
+                 long ms)
+{
+    long                end = hfixture_now_ms() + hfixture_slow_ms(ms);
+    struct json_object *o;
+
+    for (;;) {
+        o = hreq_readyz(base);
+        if (strstr(hreq_jstr(o, path), want) != NULL) {
+            return o;
+        }
+        cr_assert_lt(hfixture_now_ms(), end, "%s never had '%s' in %s: %s",
+                     base, want, path, json_object_to_json_string(o));
+        json_object_put(o);
+        hfixture_pause_ms(HREQ_POLL_MS);
     }
 }

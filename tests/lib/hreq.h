@@ -125,4 +125,29 @@ void hreq_held_join(struct hheld *h);
 void hreq_burst(struct hheld *h, size_t n);
 void hreq_burst_free(struct hheld *h, size_t n);
 
+/* ---- /readyz ------------------------------------------------------------ */
+
+struct json_object;
+
+/* GET /readyz of BASE, asserted 200 and JSON; the caller puts it. */
+struct json_object *hreq_readyz(const char *base);
+
+/*
+ * The member at PATH of O, names separated by dots ("redis.status",
+ * "redis.sentinel.master"), as a string (a number or an object as its
+ * JSON text); "" when absent. Borrowed from O.
+ */
+const char *hreq_jstr(struct json_object *o, const char *path);
+
+/* hreq_jstr as a whole number; -1 when absent. */
+long hreq_jint(struct json_object *o, const char *path);
+
+/*
+ * Waits (MS, stretched for slow builds: hfixture_slow_ms) until PATH of
+ * /readyz of BASE holds WANT, polling; asserts it does in time. Returns
+ * that /readyz (the caller puts it).
+ */
+struct json_object *hreq_wait_readyz(const char *base, const char *path,
+                                     const char *want, long ms);
+
 #endif /* HSP_HREQ_H */

@@ -21,45 +21,18 @@
 #define HSPX_POLL_MS 20
 #define HSPX_EXTRA   4
 
-struct json_object *
-hspx_readyz(const char *base)
-{
-    struct json_object *o;
-    struct hresp        r;
-
-    hreq_get(base, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 200, "/readyz %d: %s", r.status, r.body);
-    o = hresp_json(&r);
-    cr_assert_not_null(o, "/readyz is not JSON: %s", r.body);
-    hresp_free(&r);
-    return o;
-}
-
-const char *
-hspx_jget(struct json_object *o, const char *a, const char *b)
-{
-    struct json_object *v;
-
-    if (!json_object_object_get_ex(o, "redis", &v) ||
-        !json_object_object_get_ex(v, a, &v) ||
-        (b != NULL && !json_object_object_get_ex(v, b, &v))) {
-        return "";
-    }
-    return json_object_get_string(v);
-}
-
 bool
 hspx_on_master(const char *base, int port)
 {
-    struct json_object *o = hspx_readyz(base);
+    struct json_object *o = hreq_readyz(base);
     char                want[32];
     bool                ok;
 
     snprintf(want, sizeof(want), "127.0.0.1:%d", port);
-    ok = strcmp(hspx_jget(o, "status", NULL), "up") == 0 &&
-         strcmp(hspx_jget(o, "sentinel", "master"), want) == 0 &&
-         strcmp(hspx_jget(o, "sentinel", "confirmed"),
-                hspx_jget(o, "workers", NULL)) == 0;
+    ok = strcmp(hreq_jstr(o, "redis.status"), "up") == 0 &&
+         strcmp(hreq_jstr(o, "redis.sentinel.master"), want) == 0 &&
+         strcmp(hreq_jstr(o, "redis.sentinel.confirmed"),
+                hreq_jstr(o, "redis.workers")) == 0;
     json_object_put(o);
     return ok;
 }
@@ -71,7 +44,7 @@ hspx_wait_on_master(const char *base, int port, long ms)
 
     while (!hspx_on_master(base, port)) {
         if (hfixture_now_ms() >= end) {
-            struct json_object *o = hspx_readyz(base);
+            struct json_object *o = hreq_readyz(base);
 
             cr_assert_fail("%s is not up on the master :%d: %s", base, port,
                            json_object_to_json_string(o));

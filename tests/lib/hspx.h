@@ -18,12 +18,6 @@ struct hredis;
 struct hsentinel;
 struct json_object;
 
-/* /readyz of BASE (always 200), parsed; the caller puts it. */
-struct json_object *hspx_readyz(const char *base);
-
-/* The value at O.redis.A[.B] as text ("" when absent); borrowed from O. */
-const char *hspx_jget(struct json_object *o, const char *a, const char *b);
-
 /* Whether /readyz of BASE says it is up on the master at PORT, confirmed
  * by every worker. */
 bool hspx_on_master(const char *base, int port);
