@@ -26,6 +26,14 @@
 #include "log.h"
 #include "stats.h"
 
+/* A method evhttp reads as another of the same length (client_disguise). */
+struct client_disguise {
+    const char          *sent;      /* the method as the client sent it */
+    const char          *as;        /* the word evhttp reads instead */
+    enum evhttp_cmd_type as_cmd;    /* ... as evhttp reports it */
+    enum client_sent     kind;
+};
+
 struct client {
     struct client_set        *set;      /* the worker's set */
     struct bufferevent       *bev;      /* evhttp's: made by on_new_bev */
@@ -37,8 +45,8 @@ struct client {
     bool                      refused;  /* answered by us: input dropped */
     bool                      method_seen; /* this request's method was
                                            looked at (client_disguise) */
-    enum client_sent          sent;     /* ... and what it came as, when
-                                           evhttp reads it as another */
+    const struct client_disguise *disguise; /* ... and what evhttp reads
+                                           it as instead, or NULL */
     struct lex                lex;      /* the raw request being read */
     struct lex_limits         lim;      /* evhttp's, as this connection
                                            got them (a reload changes them
@@ -244,13 +252,9 @@ client_skip_empty_lines(struct evbuffer *buf, size_t len)
  * The request is what it came as again when it arrives
  * (client_request_arrived).
  */
-static const struct {
-    const char      *sent;
-    const char      *as;
-    enum client_sent kind;
-} client_disguises[] = {
-    { "GET", "PUT", CLIENT_SENT_GET },
-    { "PURGE", "TRACE", CLIENT_SENT_PURGE },
+static const struct client_disguise client_disguises[] = {
+    { "GET", "PUT", EVHTTP_REQ_PUT, CLIENT_SENT_GET },
+    { "PURGE", "TRACE", EVHTTP_REQ_TRACE, CLIENT_SENT_PURGE },
 };
 
 /*
@@ -286,7 +290,7 @@ client_disguise(struct client *c, struct evbuffer *buf)
         return;                     /* not where it must be: leave it */
     }
     memcpy(p, client_disguises[i].as, len);
-    c->sent = client_disguises[i].kind;
+    c->disguise = &client_disguises[i];
 }
 
 /* Feeds LEN bytes of BUF from offset FROM to C's lexer. */
@@ -372,7 +376,7 @@ on_complete(struct evhttp_request *req, void *arg)
     /* What is left in the input is the start of the next request. */
     c->started = evbuffer_get_length(in) > 0;
     c->method_seen = false;
-    c->sent = CLIENT_SENT_AS_READ;
+    c->disguise = NULL;
     lex_reset(&c->lex, &c->lim);
     evtimer_add(c->deadline, c->set->timeout);
     client_lex(c, in, 0, evbuffer_get_length(in));
@@ -504,11 +508,9 @@ client_request_arrived(struct client_set *cs, struct evhttp_request *req,
     }
     evtimer_del(c->deadline);
     evhttp_request_set_on_complete_cb(req, on_complete, c);
-    if ((c->sent == CLIENT_SENT_GET &&
-         evhttp_request_get_command(req) == EVHTTP_REQ_PUT) ||
-        (c->sent == CLIENT_SENT_PURGE &&
-         evhttp_request_get_command(req) == EVHTTP_REQ_TRACE)) {
-        *sent = c->sent;
+    if (c->disguise != NULL &&
+        evhttp_request_get_command(req) == c->disguise->as_cmd) {
+        *sent = c->disguise->kind;
     }
     return lex_verdict(&c->lex);
 }
