@@ -96,34 +96,29 @@ machine_accepts(enum req_kind kind, enum req_state state, enum req_event ev)
 
 /* ---- RECV --------------------------------------------------------------- */
 
-/* libevent's command type as a route method bit, and its name. */
+/* libevent's command type as a route method bit (route.c names it). */
 static const struct {
     enum evhttp_cmd_type cmd;
     enum route_method    method;
-    const char          *name;
 } machine_methods[] = {
-    { EVHTTP_REQ_GET, ROUTE_M_GET, "GET" },
-    { EVHTTP_REQ_HEAD, ROUTE_M_HEAD, "HEAD" },
-    { EVHTTP_REQ_POST, ROUTE_M_POST, "POST" },
-    { EVHTTP_REQ_PUT, ROUTE_M_PUT, "PUT" },
-    { EVHTTP_REQ_DELETE, ROUTE_M_DELETE, "DELETE" },
-    { EVHTTP_REQ_OPTIONS, ROUTE_M_OPTIONS, "OPTIONS" },
-    { EVHTTP_REQ_PATCH, ROUTE_M_PATCH, "PATCH" },
+    { EVHTTP_REQ_GET, ROUTE_M_GET },         { EVHTTP_REQ_HEAD, ROUTE_M_HEAD },
+    { EVHTTP_REQ_POST, ROUTE_M_POST },       { EVHTTP_REQ_PUT, ROUTE_M_PUT },
+    { EVHTTP_REQ_DELETE, ROUTE_M_DELETE },
+    { EVHTTP_REQ_OPTIONS, ROUTE_M_OPTIONS },
+    { EVHTTP_REQ_PATCH, ROUTE_M_PATCH },
 };
 
 static enum route_method
-machine_method(enum evhttp_cmd_type cmd, const char **name)
+machine_method(enum evhttp_cmd_type cmd)
 {
     size_t i;
 
     for (i = 0; i < sizeof(machine_methods) / sizeof(machine_methods[0]);
          i++) {
         if (machine_methods[i].cmd == cmd) {
-            *name = machine_methods[i].name;
             return machine_methods[i].method;
         }
     }
-    *name = "OTHER";
     return ROUTE_M_OTHER;
 }
 
@@ -512,12 +507,9 @@ machine_start(const struct req_env *env, struct req_set *set,
         return;
     }
     r->reject = reject;
-    r->method = machine_method(evhttp_request_get_command(client),
-                               &r->method_name);
-    if (sent != 0) {
-        r->method = sent;
-        r->method_name = route_method_name(sent);
-    }
+    r->method = sent != 0 ? sent
+                          : machine_method(evhttp_request_get_command(client));
+    r->method_name = route_method_name(r->method);
     id = evhttp_find_header(evhttp_request_get_input_headers(client),
                             "X-Request-Id");
     if (id != NULL && http_request_id_valid(id)) {
