@@ -13,11 +13,11 @@
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include "hexpect.h"
 #include "hfixture.h"
 #include "hreq.h"
+#include "key.h"
 
 #define API       "/api/v1/appointment/s2s"
 #define ALPHA     "hs_test_tenant_alpha_0001"
@@ -27,60 +27,34 @@
 /* The phones the requests below name: a lead, and one in no tenant. */
 static const char *const e164s[] = { "+18015551234", "+18015559999" };
 
-/* Lowercase hex of SHA-256(S): what a reader with a dictionary computes. */
-static void
-sha256_hex(const char *s, char out[2 * SHA256_DIGEST_LENGTH + 1])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    size_t        i;
-
-    SHA256((const unsigned char *)s, strlen(s), md);
-    for (i = 0; i < sizeof(md); i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-}
-
-/* The strings no key name may hold, gathered into WORDS (NULL-ended). */
-#define WORDS_MAX 64
-static char words[WORDS_MAX][2 * SHA256_DIGEST_LENGTH + 1];
-static size_t nwords;
-
-static void
-forbid(const char *w)
-{
-    cr_assert_lt(nwords, WORDS_MAX);
-    snprintf(words[nwords++], sizeof(words[0]), "%s", w);
-}
+/* The strings no key name may hold. */
+static struct hexpect_words words;
 
 /* Forbids S and the hex SHA-256 of "<tenant>:<S>", whole and at 128 bits. */
 static void
 forbid_hashed(const char *tenant, const char *s)
 {
-    char in[256], h[2 * SHA256_DIGEST_LENGTH + 1];
+    char in[256];
 
     snprintf(in, sizeof(in), "%s:%s", tenant, s);
-    sha256_hex(in, h);
-    forbid(h);
-    h[32] = '\0';
-    forbid(h);
+    hexpect_forbid_sha(&words, in, strlen(in));
 }
 
 static void
 gather_words(void)
 {
-    char   tenant[2 * SHA256_DIGEST_LENGTH + 1];
+    char   tenant[KEY_TENANT_HEX + 1];
     size_t i;
 
-    nwords = 0;
-    sha256_hex(ALPHA, tenant);
-    tenant[32] = '\0';              /* the tenant id: in names on purpose */
-    forbid(ALPHA);
-    forbid(IDEM_KEY);
+    words.n = 0;
+    key_tenant(ALPHA, strlen(ALPHA), tenant); /* in names on purpose */
+    hexpect_forbid(&words, ALPHA);
+    hexpect_forbid(&words, IDEM_KEY);
     forbid_hashed(tenant, IDEM_KEY);
     for (i = 0; i < sizeof(e164s) / sizeof(e164s[0]); i++) {
-        forbid(e164s[i]);           /* E.164 */
-        forbid(e164s[i] + 1);       /* digits only */
-        forbid(e164s[i] + 2);       /* the national number */
+        hexpect_forbid(&words, e164s[i]);       /* E.164 */
+        hexpect_forbid(&words, e164s[i] + 1);   /* digits only */
+        hexpect_forbid(&words, e164s[i] + 2);   /* the national number */
         forbid_hashed(tenant, e164s[i]);
     }
 }
@@ -134,9 +108,9 @@ Test(names, no_key_name_can_be_reversed)
             const char *k = rep->element[1]->element[i]->str;
 
             seen++;
-            for (j = 0; j < nwords; j++) {
-                cr_expect_null(strstr(k, words[j]), "key %s holds %s", k,
-                               words[j]);
+            for (j = 0; j < words.n; j++) {
+                cr_expect_null(strstr(k, words.w[j]), "key %s holds %s", k,
+                               words.w[j]);
             }
             hexpect_tenant_key(k);
         }

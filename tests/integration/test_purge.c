@@ -16,11 +16,11 @@
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
-#include <openssl/sha.h>
 
 #include "hfixture.h"
 #include "hproc.h"
 #include "hreq.h"
+#include "key.h"
 
 #define API      "/api/v1/appointment/s2s"
 #define QUERY    API "/phone/query"
@@ -116,15 +116,10 @@ keys(const char *pattern)
 static void
 tenant_pattern(const char *token, const char *what, char *out, size_t cap)
 {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char          t[33];
-    int           i;
+    char t[KEY_TENANT_HEX + 1];
 
-    SHA256((const unsigned char *)token, strlen(token), md);
-    for (i = 0; i < 16; i++) {
-        snprintf(t + 2 * i, 3, "%02x", md[i]);
-    }
-    snprintf(out, cap, "hsp-purge:v3:{%s}:%s", t, what);
+    key_tenant(token, strlen(token), t);
+    snprintf(out, cap, "hsp-purge:" KEY_SCHEMA ":{%s}:%s", t, what);
 }
 
 Test(purge, a_phone_purge_drops_every_entry_of_that_phone_only)

@@ -16,12 +16,12 @@
 
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include "hexpect.h"
 #include "hfixture.h"
 #include "hreq.h"
 #include "idem.h"
+#include "key.h"
 
 #define API        "/api/v1/appointment/s2s"
 #define QUERY      API "/phone/query?phone="
@@ -44,66 +44,36 @@ static const char *const lead_strings[] = {
     "9 Larimer St", "John Smith", "john@heavyset.tech", "Credit too low",
     "Roof in poor condition", "a0p8X00000AlpB01", "appendComment" };
 
-#define WORDS_MAX 128
-static char   words[WORDS_MAX][2 * SHA256_DIGEST_LENGTH + 1];
-static size_t nwords;
-
-static void
-forbid(const char *w)
-{
-    cr_assert_lt(nwords, WORDS_MAX);
-    snprintf(words[nwords++], sizeof(words[0]), "%s", w);
-}
-
-/* Forbids the hex SHA-256 of S, whole and at 128 bits. */
-static void
-forbid_sha(const char *s, size_t len)
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char          h[2 * SHA256_DIGEST_LENGTH + 1];
-    size_t        i;
-
-    SHA256((const unsigned char *)s, len, md);
-    for (i = 0; i < sizeof(md); i++) {
-        snprintf(h + 2 * i, 3, "%02x", md[i]);
-    }
-    forbid(h);
-    h[32] = '\0';
-    forbid(h);
-}
+static struct hexpect_words words;
 
 static void
 gather_words(void)
 {
-    char   tenant[2 * SHA256_DIGEST_LENGTH + 1], in[256];
+    char   tenant[KEY_TENANT_HEX + 1], in[256];
     char   fp[IDEM_FP_HEX + 1], *canon, err[80];
     size_t i, clen;
-    unsigned char md[SHA256_DIGEST_LENGTH];
 
-    nwords = 0;
-    SHA256((const unsigned char *)ALPHA, strlen(ALPHA), md);
-    for (i = 0; i < 16; i++) {
-        snprintf(tenant + 2 * i, 3, "%02x", md[i]);
-    }
-    forbid(ALPHA);
-    forbid(IDEM_KEY);
+    words.n = 0;
+    key_tenant(ALPHA, strlen(ALPHA), tenant);
+    hexpect_forbid(&words, ALPHA);
+    hexpect_forbid(&words, IDEM_KEY);
     for (i = 0; i < sizeof(e164s) / sizeof(e164s[0]); i++) {
         const char *p = e164s[i];
 
-        forbid(p);                  /* E.164 */
-        forbid(p + 1);              /* digits only */
-        forbid(p + 2);              /* the national number */
-        forbid_sha(p, strlen(p));
-        forbid_sha(p + 1, strlen(p + 1));
-        forbid_sha(p + 2, strlen(p + 2));
+        hexpect_forbid(&words, p);          /* E.164 */
+        hexpect_forbid(&words, p + 1);      /* digits only */
+        hexpect_forbid(&words, p + 2);      /* the national number */
+        hexpect_forbid_sha(&words, p, strlen(p));
+        hexpect_forbid_sha(&words, p + 1, strlen(p + 1));
+        hexpect_forbid_sha(&words, p + 2, strlen(p + 2));
         snprintf(in, sizeof(in), "%s:%s", tenant, p);
-        forbid_sha(in, strlen(in));
+        hexpect_forbid_sha(&words, in, strlen(in));
     }
     for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
-        forbid(spellings[i]);
+        hexpect_forbid(&words, spellings[i]);
     }
     for (i = 0; i < sizeof(lead_strings) / sizeof(lead_strings[0]); i++) {
-        forbid(lead_strings[i]);
+        hexpect_forbid(&words, lead_strings[i]);
     }
     /* The PATCH's plain fingerprint: a SHA-256 of a body that is mostly
      * the phone, which a reader could test guesses against. */
@@ -111,7 +81,7 @@ gather_words(void)
                                 &clen, err, sizeof(err)), 0);
     idem_fingerprint("PATCH", API "/phone/update", canon, clen, fp);
     free(canon);
-    forbid(fp);
+    hexpect_forbid(&words, fp);
 }
 
 /* Expects the LEN bytes at V (of key K) to hold no forbidden word. */
@@ -120,9 +90,9 @@ expect_clean(const char *k, const char *what, const char *v, size_t len)
 {
     size_t j;
 
-    for (j = 0; j < nwords; j++) {
-        cr_expect_null(memmem(v, len, words[j], strlen(words[j])),
-                       "%s %s of %s holds \"%s\"", k, what, k, words[j]);
+    for (j = 0; j < words.n; j++) {
+        cr_expect_null(memmem(v, len, words.w[j], strlen(words.w[j])),
+                       "%s %s of %s holds \"%s\"", k, what, k, words.w[j]);
     }
 }
 

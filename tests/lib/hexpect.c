@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <openssl/sha.h>
 
 #include "hclient.h"
 #include "key.h"
@@ -119,4 +120,27 @@ hexpect_tenant_key(const char *k)
     }
     cr_expect_eq(strncmp(k, prefix, sizeof(prefix) - 1), 0, "prefix of %s",
                  k);
+}
+
+void
+hexpect_forbid(struct hexpect_words *fw, const char *w)
+{
+    cr_assert_lt(fw->n, HEXPECT_WORDS_MAX);
+    snprintf(fw->w[fw->n++], HEXPECT_WORD_MAX, "%s", w);
+}
+
+void
+hexpect_forbid_sha(struct hexpect_words *fw, const char *s, size_t len)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char          h[HEXPECT_WORD_MAX];
+    size_t        i;
+
+    SHA256((const unsigned char *)s, len, md);
+    for (i = 0; i < sizeof(md); i++) {
+        snprintf(h + 2 * i, 3, "%02x", md[i]);
+    }
+    hexpect_forbid(fw, h);
+    h[32] = '\0';
+    hexpect_forbid(fw, h);
 }

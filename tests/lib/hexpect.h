@@ -1,8 +1,8 @@
 /*
  * hexpect.h - checks of the proxy's answers that more than one suite
- * makes: what its Cache-Status says, a stale answer, and waiting until a
- * cached entry has expired. Test-only; every call but
- * hexpect_status_has asserts with criterion.
+ * makes: what its Cache-Status says, a stale answer, waiting until a
+ * cached entry has expired, and the words nothing in Redis may hold.
+ * Test-only; every call but hexpect_status_has asserts with criterion.
  */
 #ifndef HSP_HEXPECT_H
 #define HSP_HEXPECT_H
@@ -51,5 +51,26 @@ int hexpect_stampede(const char *const *bases, size_t nbases,
  * a scan of the keys may find it at any moment.
  */
 void hexpect_tenant_key(const char *k);
+
+/*
+ * Strings that must appear nowhere in Redis (SPEC §13): a token, a phone
+ * in its spellings, a lead's strings, and the hashes of them a reader
+ * with a dictionary computes. Fill one with hexpect_forbid; the suites
+ * search W[0..N-1] themselves, so each word found is reported.
+ */
+#define HEXPECT_WORDS_MAX 128
+#define HEXPECT_WORD_MAX  65        /* a hex SHA-256 and its NUL */
+
+struct hexpect_words {
+    size_t n;
+    char   w[HEXPECT_WORDS_MAX][HEXPECT_WORD_MAX];
+};
+
+/* Adds W to FW (asserts there is room). */
+void hexpect_forbid(struct hexpect_words *fw, const char *w);
+
+/* Adds the lowercase hex SHA-256 of the LEN bytes at S, whole and cut to
+ * 128 bits, to FW. */
+void hexpect_forbid_sha(struct hexpect_words *fw, const char *s, size_t len);
 
 #endif /* HSP_HEXPECT_H */
