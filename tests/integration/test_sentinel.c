@@ -284,18 +284,8 @@ Test(sentinel, a_master_demoted_in_place_is_left)
 
     /* Until Sentinel acts (it sees the master report itself a replica
      * for down-after + 20 s), the proxy stays off it. */
-    end = hfixture_now_ms() + hfixture_slow_ms(SWITCH_MS);
-    for (;;) {
-        o = hreq_readyz(a.url);
-        if (strstr(hreq_jstr(o, "redis.reason"), "master not confirmed") !=
-            NULL) {
-            break;
-        }
-        cr_assert_lt(hfixture_now_ms(), end, "the demotion went unnoticed: "
-                     "%s", json_object_to_json_string(o));
-        json_object_put(o);
-        hfixture_pause_ms(POLL_MS);
-    }
+    o = hreq_wait_readyz(a.url, "redis.reason", "master not confirmed",
+                         SWITCH_MS);
     json_object_put(o);
     /* Every worker leaves it within 2 s: the one whose write got
      * READONLY at once, the others at their next write (each raises
@@ -355,7 +345,6 @@ Test(sentinel, sentinels_with_a_password)
     struct json_object *o;
     struct hproc        a, b;
     char                xc[32], name[128];
-    long                end;
     bool                found;
 
     hsentinel_start("sn-pw", "Sent1nel-pw", &t);
@@ -366,18 +355,8 @@ Test(sentinel, sentinels_with_a_password)
     cr_expect_eq(hspx_lookup(a.url, xc, name, sizeof(xc)), 200);
     cr_expect_str_eq(xc, "HIT");
 
-    end = hfixture_now_ms() + hfixture_slow_ms(WAIT_MS);
-    for (;;) {
-        o = hreq_readyz(b.url);
-        if (strstr(hreq_jstr(o, "redis.reason"), "no sentinel answers") !=
-            NULL) {
-            break;
-        }
-        cr_assert_lt(hfixture_now_ms(), end, "a wrong sentinel password "
-                     "looks fine: %s", json_object_to_json_string(o));
-        json_object_put(o);
-        hfixture_pause_ms(POLL_MS);
-    }
+    o = hreq_wait_readyz(b.url, "redis.reason", "no sentinel answers",
+                         WAIT_MS);
     cr_expect_str_eq(hreq_jstr(o, "redis.status"), "down");
     json_object_put(o);
     cr_expect_eq(hspx_lookup(b.url, xc, name, sizeof(xc)), 200,
