@@ -815,26 +815,25 @@ def cmd_report_miss64(a):
 # ---- syscalls: system calls per miss, counted by strace -c -------------------
 
 
-async def misses(url, headers, conns, prefix, first, n):
-    """N GETs over CONNS keep-alive connections, each for a phone no other
-    request asked (+1 PREFIX and 7 digits from FIRST on); a connection
-    that fails is opened again for the next phone. Returns (statuses,
-    cache verdicts, failures)."""
+async def keepalive_run(url, items, conns, request):
+    """Sends one GET per item of ITEMS over CONNS keep-alive connections
+    to URL's host, the path and headers REQUEST(path, item) returns; a
+    connection that fails is opened again for the next item. Returns
+    (statuses, cache verdicts, failures)."""
     host, port, path = split_url(url)
-    todo = iter(range(first, first + n))
+    todo = iter(items)
     statuses, words = {}, {}
     failures = 0
 
     async def one():
         nonlocal failures
         rw = None
-        for i in todo:
+        for item in todo:
             try:
                 if rw is None:
                     rw = await asyncio.open_connection(host, port)
                 rw[1].write(build_request(host, port,
-                                          f"{path}%2B1{prefix}{i:07d}",
-                                          headers))
+                                          *request(path, item)))
                 status, h, _ = await read_response(rw[0])
             except (OSError, ConnectionError, ValueError,
                     asyncio.IncompleteReadError):
@@ -852,36 +851,21 @@ async def misses(url, headers, conns, prefix, first, n):
     return statuses, words, failures
 
 
+async def misses(url, headers, conns, prefix, first, n):
+    """N GETs over CONNS keep-alive connections, each for a phone no other
+    request asked (+1 PREFIX and 7 digits from FIRST on). Returns
+    (statuses, cache verdicts, failures)."""
+    return await keepalive_run(
+        url, range(first, first + n), conns,
+        lambda path, i: (f"{path}%2B1{prefix}{i:07d}", headers))
+
+
 async def fill(url, pairs, conns):
     """One GET for every (token, phone) of PAIRS over CONNS keep-alive
     connections. Returns (statuses, failures)."""
-    host, port, path = split_url(url)
-    todo = iter(pairs)
-    statuses = {}
-    failures = 0
-
-    async def one():
-        nonlocal failures
-        rw = None
-        for tok, phone in todo:
-            try:
-                if rw is None:
-                    rw = await asyncio.open_connection(host, port)
-                rw[1].write(build_request(host, port,
-                                          f"{path}%2B{phone[1:]}",
-                                          [("x-hs-token", tok)]))
-                status, _, _ = await read_response(rw[0])
-            except (OSError, ConnectionError, ValueError,
-                    asyncio.IncompleteReadError):
-                failures += 1
-                if rw is not None:
-                    rw[1].close()
-                rw = None
-                continue
-            statuses[str(status)] = statuses.get(str(status), 0) + 1
-        if rw is not None:
-            rw[1].close()
-    await asyncio.gather(*[one() for _ in range(conns)])
+    statuses, _, failures = await keepalive_run(
+        url, pairs, conns,
+        lambda path, tp: (f"{path}%2B{tp[1][1:]}", [("x-hs-token", tp[0])]))
     return statuses, failures
 
 
@@ -1523,41 +1507,6 @@ def move_slot(conns, masters, slot, src, dst):
     return moved
 
 
-def read_head(f):
-    """Reads a response's status line and header section from the file
-    F: (status, headers with lowercase names)."""
-    status = int(f.readline().split(None, 2)[1])
-    h = {}
-    while True:
-        line = f.readline()
-        if line in (b"\r\n", b"\n", b""):
-            return status, h
-        k, _, v = line.decode("latin-1").partition(":")
-        h[k.strip().lower()] = v.strip()
-
-
-class KeepAlive:
-    """One keep-alive HTTP/1.1 connection, blocking, for timing requests
-    one after another."""
-
-    def __init__(self, url, headers):
-        import socket
-        self.host, self.port, self.path = split_url(url)
-        self.headers = headers
-        self.s = socket.create_connection((self.host, self.port), timeout=10)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.f = self.s.makefile("rb")
-        self.req = build_request(self.host, self.port, self.path, headers)
-
-    def get(self):
-        """(seconds, status, cache verdict) of one GET."""
-        t0 = time.perf_counter()
-        self.s.sendall(self.req)
-        status, h = read_head(self.f)
-        self.f.read(int(h.get("content-length", 0)))
-        return time.perf_counter() - t0, status, cache_word(h)
-
-
 class Conn:
     """One keep-alive HTTP/1.1 connection, blocking: any method, timed."""
 
@@ -1577,7 +1526,14 @@ class Conn:
                f"x-hs-token: {self.token}\r\n\r\n").encode("latin-1")
         t0 = time.perf_counter()
         self.s.sendall(req)
-        status, h = read_head(self.f)
+        status = int(self.f.readline().split(None, 2)[1])
+        h = {}
+        while True:
+            line = self.f.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            h[k.strip().lower()] = v.strip()
         body = self.f.read(int(h.get("content-length", 0)))
         return time.perf_counter() - t0, status, h, body
 
@@ -1724,11 +1680,15 @@ def cmd_moved_run(a):
               file=sys.stderr)
         return 1
     away = next(n for n in masters if n != home)
-    hdr = [("x-hs-token", a.token)]
-    ka = KeepAlive(f"{a.url}{a.path}", hdr)
+    ka = Conn(a.url, a.token)
     # requests of another tenant (another slot, never moved) just before
     # each timed one, so that it does not pay for waking an idle proxy
-    warm = KeepAlive(f"{a.url}{a.path}", [("x-hs-token", a.warm_token)])
+    warm = Conn(a.url, a.warm_token)
+
+    def get(c):
+        """(seconds, status, cache verdict) of one GET of the path."""
+        t, st, h, _ = c.call("GET", a.path)
+        return t, st, cache_word(h)
 
     def moved_count():
         m = scrape([a.url])
@@ -1737,9 +1697,9 @@ def cmd_moved_run(a):
                 metric_sum(m, "heavyset_redis_cluster_refreshes_total") or 0)
 
     for _ in range(5):                  # fill the entry, learn the map
-        ka.get()
-        warm.get()
-    _, st, word = ka.get()
+        get(ka)
+        get(warm)
+    _, st, word = get(ka)
     if st != 200 or word != "HIT":
         print(f"benchlib: moved-run: the warm request answered {st} "
               f"{word}, not 200 HIT", file=sys.stderr)
@@ -1750,8 +1710,8 @@ def cmd_moved_run(a):
         other = away if cur == home else home
         move_slot(conns, masters, slot, cur, other)
         cur = other
-        ka.get()
-        ka.get()
+        get(ka)
+        get(ka)
     rows = []
     for i in range(2 * a.n):
         kind = "moved" if i % 2 == 0 else "control"
@@ -1770,9 +1730,9 @@ def cmd_moved_run(a):
         if kind == "control":
             time.sleep(rows[-1]["move_s"] if rows else spent)
         for _ in range(a.warm):
-            warm.get()
-        first = ka.get()
-        follow = [ka.get() for _ in range(a.follow)]
+            get(warm)
+        first = get(ka)
+        follow = [get(ka) for _ in range(a.follow)]
         time.sleep(a.pause)
         e_moved, e_ref = moved_count()
         words = [first[2]] + [f[2] for f in follow]

@@ -13,6 +13,9 @@
 -- x-hs-token, so the misses spread over the tenants (a cluster's masters).
 -- done() prints lines "miss64 status CODE N" and "miss64 cache WORD N".
 
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") ..
+       "verdicts.lua")
+
 local threads = {}
 
 function setup(thread)
@@ -22,17 +25,9 @@ end
 
 function init(args)
     prefix = args[1] or "200"
-    tokens = {}
-    if args[2] then
-        for l in io.lines(args[2]) do
-            if l ~= "" then
-                table.insert(tokens, l)
-            end
-        end
-    end
+    tokens = args[2] and verdicts_lines(args[2]) or {}
     counter = 0
-    statuses = {}
-    words = {}
+    verdicts_init()
 end
 
 function request()
@@ -44,33 +39,6 @@ function request()
         string.format("%%2B1%s%d%06d", prefix, tid, counter % 1000000))
 end
 
-function response(status, headers, body)
-    local s = tostring(status)
-    statuses[s] = (statuses[s] or 0) + 1
-    local w = "-"
-    for k, v in pairs(headers) do
-        local l = string.lower(k)
-        if l == "x-cache" or l == "x-cache-status" then
-            w = v
-        end
-    end
-    words[w] = (words[w] or 0) + 1
-end
-
 function done(summary, latency, requests)
-    local st, wd = {}, {}
-    for _, t in ipairs(threads) do
-        for k, v in pairs(t:get("statuses")) do
-            st[k] = (st[k] or 0) + v
-        end
-        for k, v in pairs(t:get("words")) do
-            wd[k] = (wd[k] or 0) + v
-        end
-    end
-    for k, v in pairs(st) do
-        io.write(string.format("miss64 status %s %d\n", k, v))
-    end
-    for k, v in pairs(wd) do
-        io.write(string.format("miss64 cache %s %d\n", k, v))
-    end
+    verdicts_done(threads)
 end

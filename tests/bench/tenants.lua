@@ -12,6 +12,9 @@
 -- phone (k div T) mod N; each wrk thread starts at another pair.
 -- done() prints lines "miss64 status CODE N" and "miss64 cache WORD N".
 
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") ..
+       "verdicts.lua")
+
 local threads = {}
 
 function setup(thread)
@@ -19,28 +22,14 @@ function setup(thread)
     table.insert(threads, thread)
 end
 
-local function lines(path, max)
-    local t = {}
-    for l in io.lines(path) do
-        if l ~= "" then
-            table.insert(t, l)
-            if max and #t >= max then
-                break
-            end
-        end
-    end
-    return t
-end
-
 function init(args)
-    tokens = lines(args[1])
-    phones = lines(args[2], tonumber(args[3]))
+    tokens = verdicts_lines(args[1])
+    phones = verdicts_lines(args[2], tonumber(args[3]))
     for i, p in ipairs(phones) do
         phones[i] = "%2B" .. string.sub(p, 2)
     end
     counter = tid * 7919            -- threads apart in the sequence
-    statuses = {}
-    words = {}
+    verdicts_init()
 end
 
 function request()
@@ -52,33 +41,6 @@ function request()
         phones[math.floor(k / t) % #phones + 1])
 end
 
-function response(status, headers, body)
-    local s = tostring(status)
-    statuses[s] = (statuses[s] or 0) + 1
-    local w = "-"
-    for k, v in pairs(headers) do
-        local l = string.lower(k)
-        if l == "x-cache" or l == "x-cache-status" then
-            w = v
-        end
-    end
-    words[w] = (words[w] or 0) + 1
-end
-
 function done(summary, latency, requests)
-    local st, wd = {}, {}
-    for _, t in ipairs(threads) do
-        for k, v in pairs(t:get("statuses")) do
-            st[k] = (st[k] or 0) + v
-        end
-        for k, v in pairs(t:get("words")) do
-            wd[k] = (wd[k] or 0) + v
-        end
-    end
-    for k, v in pairs(st) do
-        io.write(string.format("miss64 status %s %d\n", k, v))
-    end
-    for k, v in pairs(wd) do
-        io.write(string.format("miss64 cache %s %d\n", k, v))
-    end
+    verdicts_done(threads)
 end
